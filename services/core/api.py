@@ -1,0 +1,197 @@
+"""Declaring an API operation once: its route, auth, schemas and OpenAPI documentation.
+
+``ApiBlueprint.operation`` registers a Flask view and records what the OpenAPI document says
+about it, from the same marshmallow schemas that parse the request and dump the response, so
+the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, json, request
+from marshmallow import EXCLUDE, RAISE, Schema, fields
+
+from .errors import BadRequest, PreconditionFailed
+
+JSON_MIMETYPE = "application/json"
+
+
+@dataclass
+class Page:
+    """A page of a list: the items and the cursor of the next page (``None`` on the last)."""
+
+    items: list[Any]
+    next_cursor: str | None = None
+
+
+@dataclass
+class Reply:
+    """A view's result with a status or headers other than the operation's defaults."""
+
+    data: Any
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    description: str
+    tag: str
+    auth: str | None
+    body: type[Schema] | None
+    query: type[Schema] | None
+    response: type[Schema] | None
+    status: int
+    paginated: bool
+    etag: bool
+    errors: tuple[int, ...]
+    extra_query: dict[str, str] | None = None
+    raw_response: dict[str, Any] | None = None
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint whose views are declared with ``operation`` (one feature per blueprint)."""
+
+    def __init__(self, name: str, import_name: str, tag: str, **options: Any) -> None:
+        super().__init__(name, import_name, **options)
+        self.tag = tag
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        rule: str,
+        method: str = "GET",
+        *,
+        auth: str | None = "user",
+        body: type[Schema] | None = None,
+        query: type[Schema] | None = None,
+        response: type[Schema] | None = None,
+        status: int = 200,
+        paginated: bool = False,
+        etag: bool = False,
+        errors: tuple[int, ...] = (),
+        extra_query: dict[str, str] | None = None,
+        raw_response: dict[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register ``view`` for ``method rule``.
+
+        ``auth`` is ``"user"`` (a user's token), ``"admin"``, ``"events"`` (an admin or a
+        service token) or ``None`` (public). The view receives the path parameters, plus
+        ``body`` and ``args`` when the operation has those schemas, and returns the object to
+        dump with ``response`` (a ``Page`` when ``paginated``), a ``Reply``, or a ``Response``.
+        """
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            summary, _, description = (view.__doc__ or "").strip().partition("\n")
+            endpoint = f"{view.__name__}"
+            self.operations.append(
+                Operation(
+                    rule=rule,
+                    method=method,
+                    endpoint=f"{self.name}.{endpoint}",
+                    summary=summary.strip(),
+                    description=description.strip(),
+                    tag=self.tag,
+                    auth=auth,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    paginated=paginated,
+                    etag=etag,
+                    errors=errors,
+                    extra_query=extra_query,
+                    raw_response=raw_response,
+                )
+            )
+            body_schema = body(unknown=RAISE) if body else None
+            query_schema = query(unknown=EXCLUDE) if query else None
+            response_schema = response() if response else None
+
+            @functools.wraps(view)
+            def wrapped(**path: Any) -> Response:
+                from .auth.service import authenticate
+
+                authenticate(auth)
+                if query_schema is not None:
+                    path["args"] = query_schema.load(_query_dict(query_schema))
+                if body_schema is not None:
+                    path["body"] = body_schema.load(json_body())
+                result = view(**path)
+                return _respond(result, status, response_schema, paginated)
+
+            self.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
+            return wrapped
+
+        return decorator
+
+
+def json_body() -> Any:
+    """The request body as JSON; malformed JSON is a 400, a non-object a 422 by the schema."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(f"The body is not valid JSON: {error}") from error
+
+
+def _query_dict(schema: Schema) -> dict[str, Any]:
+    # A key may repeat only where the schema's field is a list; elsewhere the last one counts.
+    args = {}
+    for key, values in request.args.lists():
+        field = schema.fields.get(key)
+        args[key] = values if isinstance(field, fields.List) else values[-1]
+    return args
+
+
+def _respond(result: Any, status: int, schema: Schema | None, paginated: bool) -> Response:
+    if isinstance(result, Response):
+        return result
+    headers: dict[str, str] = {}
+    if isinstance(result, Reply):
+        headers = result.headers
+        status = result.status or status
+        result = result.data
+    if result is None and status == 204:
+        return Response(status=204, headers=headers)
+    if schema is not None:
+        if paginated:
+            result = {"items": schema.dump(result.items, many=True), "next_cursor": result.next_cursor}
+        else:
+            if getattr(result, "version", None) is not None and "ETag" not in headers:
+                headers["ETag"] = etag_for(result.version)
+            result = schema.dump(result)
+    return Response(json.dumps(result), status=status, headers=headers, mimetype=JSON_MIMETYPE)
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_versions() -> set[int] | None:
+    """The versions the client's ``If-Match`` names, or ``None`` when it sent none.
+
+    ``If-Match: *`` matches any version. A value that is no version of ours can never match,
+    so it is answered like a stale one (412), as RFC 9110 asks.
+    """
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    versions = set()
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag.isdigit():
+            versions.add(int(tag))
+    if not versions:
+        raise PreconditionFailed("If-Match names no version of this resource.")
+    return versions

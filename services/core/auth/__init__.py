@@ -1,0 +1,1 @@
+"""Users, passwords and API tokens: who is calling, and what they may do."""

@@ -1,0 +1,154 @@
+"""Rules about users and tokens, and resolving the caller of a request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import g, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import get_session, write_transaction
+from ..errors import Conflict, Forbidden, NotFound, Unauthorized
+from ..timeutil import utcnow
+from .models import ApiToken, User
+
+TOKEN_PREFIX = "ccrm_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user, or a service (with no user)."""
+
+    user: User | None
+    service: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough; no salt or stretching needed.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    timezone: str = "UTC",
+    is_admin: bool = False,
+) -> User:
+    with write_transaction(session):
+        email = normalize_email(email)
+        if session.scalar(select(User.id).where(User.email == email)) is not None:
+            raise Conflict(f"A user with the e-mail {email} already exists.")
+        user = User(
+            email=email,
+            name=name,
+            password_hash=generate_password_hash(password),
+            timezone=timezone,
+            is_admin=is_admin,
+        )
+        session.add(user)
+    return user
+
+
+def update_user(session: Session, user: User, changes: dict) -> User:
+    with write_transaction(session):
+        user = session.get(User, user.id)
+        if "password" in changes:
+            user.password_hash = generate_password_hash(changes.pop("password"))
+        for key, value in changes.items():
+            setattr(user, key, value)
+    return user
+
+
+def create_token(
+    session: Session, *, user: User | None = None, service: str | None = None, name: str | None = None
+) -> tuple[str, ApiToken]:
+    """Make a new token; the clear text is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with write_transaction(session):
+        row = ApiToken(
+            token_hash=hash_token(token),
+            user_id=user.id if user else None,
+            service=service,
+            name=name,
+        )
+        session.add(row)
+    return token, row
+
+
+def revoke_token(session: Session, token_id: int, principal: Principal) -> ApiToken:
+    with write_transaction(session):
+        row = session.get(ApiToken, token_id)
+        if row is None or not (principal.is_admin or (principal.user and row.user_id == principal.user.id)):
+            raise NotFound("No such token.")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+    return row
+
+
+def login(session: Session, email: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None or not check_password_hash(user.password_hash, password):
+        raise Unauthorized("Wrong e-mail or password.")
+    return user
+
+
+def user_for_token(session: Session, token: str) -> Principal | None:
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None:
+        return None
+    return Principal(user=row.user, service=row.service)
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count(User.id))) or 0
+
+
+def authenticate(level: str | None) -> Principal | None:
+    """Resolve the caller of this request and check it may use an operation of ``level``."""
+    if level is None:
+        return None
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized("Send a valid token as 'Authorization: Bearer <token>'.")
+    if level == "events":
+        if not (principal.service or principal.is_admin):
+            raise Forbidden("The event feed is for admins and service tokens.")
+    elif principal.user is None:
+        raise Forbidden("This operation needs a user's token, not a service token.")
+    elif level == "admin" and not principal.is_admin:
+        raise Forbidden("Only admins may do this.")
+    return principal
+
+
+def current_principal() -> Principal | None:
+    if "principal" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and token.strip():
+            principal = user_for_token(get_session(), token.strip())
+        g.principal = principal
+    return g.principal
+
+
+def current_user() -> User:
+    principal = current_principal()
+    assert principal is not None and principal.user is not None
+    return principal.user

@@ -1,0 +1,84 @@
+"""HTTP API of authentication and users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..api import ApiBlueprint, Page, Reply
+from ..db import get_session
+from ..pagination import decode_cursor, encode_cursor
+from . import service
+from .models import ApiToken, User
+from .schemas import LoginResultSchema, LoginSchema, MeUpdateSchema, TokenSchema, UserCreateSchema, UserSchema
+from ..pagination import PageArgsSchema
+
+bp = ApiBlueprint("auth", __name__, tag="Users and tokens")
+
+
+@bp.operation(
+    "/auth/token", "POST", auth=None, body=LoginSchema, response=LoginResultSchema, status=201,
+    errors=(401, 422),
+)
+def create_token(body: dict[str, Any]) -> Any:
+    """Log in with e-mail and password; answers a new bearer token."""
+    session = get_session()
+    user = service.login(session, body["email"], body["password"])
+    token, _ = service.create_token(session, user=user, name=body.get("name") or "API login")
+    return {"token": token, "user": user}
+
+
+@bp.operation("/me", response=UserSchema, errors=(401,))
+def me() -> Any:
+    """The caller."""
+    return service.current_user()
+
+
+@bp.operation("/me", "PATCH", body=MeUpdateSchema, response=UserSchema, errors=(401, 422))
+def update_me(body: dict[str, Any]) -> Any:
+    """Change the caller's name, time zone or password."""
+    return service.update_user(get_session(), service.current_user(), body)
+
+
+@bp.operation("/users", query=PageArgsSchema, response=UserSchema, paginated=True, errors=(401,))
+def list_users(args: dict[str, Any]) -> Page:
+    """The users (for owner and assignee pickers)."""
+    after = (decode_cursor(args.get("cursor")) or {}).get("after", 0)
+    after = after if isinstance(after, int) else 0
+    users = list(
+        get_session().scalars(
+            select(User).where(User.id > after).order_by(User.id).limit(args["limit"] + 1)
+        )
+    )
+    cursor = None
+    if len(users) > args["limit"]:
+        users = users[: args["limit"]]
+        cursor = encode_cursor({"after": users[-1].id})
+    return Page(users, cursor)
+
+
+@bp.operation(
+    "/users", "POST", auth="admin", body=UserCreateSchema, response=UserSchema, status=201,
+    errors=(401, 403, 409, 422),
+)
+def create_user(body: dict[str, Any]) -> Any:
+    """Create a user (admins only)."""
+    user = service.create_user(get_session(), **body)
+    return Reply(user, headers={"Location": f"/api/v1/users/{user.id}"})
+
+
+@bp.operation("/tokens", response=TokenSchema, paginated=True, errors=(401,))
+def list_tokens() -> Page:
+    """The caller's tokens (never their secret values)."""
+    user = service.current_user()
+    rows = get_session().scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    )
+    return Page(list(rows))
+
+
+@bp.operation("/tokens/<int:token_id>", "DELETE", status=204, errors=(401, 404))
+def revoke_token(token_id: int) -> None:
+    """Revoke one of the caller's tokens (admins: any token); it stops working at once."""
+    service.revoke_token(get_session(), token_id, service.current_principal())

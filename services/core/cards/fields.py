@@ -1,0 +1,142 @@
+"""Custom card fields: their types, and validating values against a product's definitions.
+
+A product's definitions become a marshmallow schema, so values are checked by the same library
+as every request body. Values are stored as JSON: dates as ``YYYY-MM-DD``, date-times as
+RFC 3339 in UTC, money as a decimal string with two places (``"1250.00"``), multiple choice as
+a list, checkbox as a boolean.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
+
+FIELD_TYPES = (
+    "text",
+    "number",
+    "money",
+    "date",
+    "datetime",
+    "choice",
+    "multichoice",
+    "checkbox",
+    "email",
+    "phone",
+    "url",
+)
+CHOICE_TYPES = ("choice", "multichoice")
+
+
+class Money(fields.Decimal):
+    """A non-negative or negative amount with at most two decimals, kept as a string."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(places=2, as_string=True, allow_nan=False, **kwargs)
+
+    def _validated(self, value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class StrictFloat(fields.Float):
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def _field_for(definition: dict[str, Any]) -> fields.Field:
+    kind = definition["type"]
+    options: dict[str, Any] = {"required": bool(definition.get("required")), "allow_none": True}
+    if options["required"]:
+        options["allow_none"] = False
+    choices = definition.get("choices") or []
+    if kind == "text":
+        return fields.String(validate=validate.Length(max=10_000), **options)
+    if kind == "number":
+        return StrictFloat(allow_nan=False, **options)
+    if kind == "money":
+        return Money(**options)
+    if kind == "date":
+        return fields.Date(**options)
+    if kind == "datetime":
+        return fields.AwareDateTime(**options)
+    if kind == "choice":
+        return fields.String(validate=validate.OneOf(choices), **options)
+    if kind == "multichoice":
+        return fields.List(fields.String(validate=validate.OneOf(choices)), **options)
+    if kind == "checkbox":
+        return fields.Boolean(truthy={True}, falsy={False}, **options)
+    if kind == "email":
+        return fields.Email(**options)
+    if kind == "phone":
+        return fields.String(
+            validate=validate.Regexp(PHONE, error="Not a valid phone number."), **options
+        )
+    if kind == "url":
+        return fields.Url(schemes={"http", "https"}, **options)
+    raise ValueError(f"unknown field type {kind!r}")
+
+
+def values_schema(definitions: list[dict[str, Any]]) -> Schema:
+    schema_class = Schema.from_dict(
+        {definition["key"]: _field_for(definition) for definition in definitions},
+        name="CardFieldValues",
+    )
+    return schema_class(unknown=RAISE)
+
+
+def clean_values(
+    definitions: list[dict[str, Any]], values: dict[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
+    """Validate ``values`` and return them in their stored JSON form.
+
+    Raises marshmallow's ``ValidationError`` with messages keyed by field, which the API
+    reports under ``fields.<key>``. Empty strings count as no value.
+    """
+    if not isinstance(values, dict):
+        raise ValidationError({"fields": ["Must be an object of field values."]})
+    values = {key: (None if value == "" else value) for key, value in values.items()}
+    schema = values_schema(definitions)
+    try:
+        loaded = schema.load(values, partial=partial)
+    except ValidationError as error:
+        raise ValidationError(
+            {f"fields.{key}": messages for key, messages in _flatten(error.messages).items()}
+        ) from error
+    dumped = schema.dump(loaded)
+    return {key: value for key, value in dumped.items() if key in loaded}
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        return {str(key): _as_list(value) for key, value in messages.items()}
+    return {"_": _as_list(messages)}
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [message for item in value.values() for message in _as_list(item)]
+    if isinstance(value, list):
+        return [message for item in value for message in _as_list(item)]
+    return [str(value)]
+
+
+def filter_value(definition: dict[str, Any], raw: str) -> Any:
+    """Parse a ``field.<key>=<value>`` query value as the field's type (``ValueError`` if not)."""
+    kind = definition["type"]
+    if kind == "number":
+        return float(raw)
+    if kind == "money":
+        return str(Decimal(raw).quantize(Decimal("0.01")))
+    if kind == "checkbox":
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise ValueError("expected true or false")
+        return raw.lower() in ("true", "1")
+    return raw

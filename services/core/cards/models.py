@@ -1,0 +1,69 @@
+"""Cards and their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+from ..products.models import CLOSED_GROUPS, Product, Status
+from ..timeutil import utcnow
+
+
+class Card(Base):
+    __tablename__ = "cards"
+    __table_args__ = (
+        # The card list's order: next open deadline, then (for cards with none) last update.
+        Index("ix_cards_product_next_task_due", "product_id", "next_task_due", "id"),
+        Index("ix_cards_product_updated_at", "product_id", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Deadline of the card's earliest open task, kept in the transaction of every task change.
+    next_task_due: Mapped[datetime | None]
+    trashed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    product: Mapped[Product] = relationship()
+    status: Mapped[Status] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def status_group(self) -> str:
+        return self.status.group
+
+    @property
+    def closed(self) -> bool:
+        return self.status.group in CLOSED_GROUPS
+
+    @property
+    def trashed(self) -> bool:
+        return self.trashed_at is not None
+
+
+class CardHistory(Base):
+    """One row per change of a card or of one of its tasks: who, when, what before and after."""
+
+    __tablename__ = "card_history"
+    __table_args__ = (Index("ix_card_history_card_id_id", "card_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

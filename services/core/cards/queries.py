@@ -1,0 +1,145 @@
+"""The card list: filters and the next-deadline order, with keyset pagination.
+
+Cards with an open task come first, by their next deadline (ties by id); then the cards with
+none, most recently updated first. Each part is one range scan of an index on
+``(product_id, next_task_due, id)`` or ``(product_id, updated_at, id)``, so the first page
+costs the same at 100 or 100,000 cards.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..errors import Invalid
+from ..pagination import decode_cursor, encode_cursor
+from ..products.models import CLOSED_GROUPS, Product
+from .fields import filter_value
+from .models import Card
+
+FIELD_PREFIX = "field."
+
+
+def filter_conditions(
+    product: Product, args: dict[str, Any], field_filters: dict[str, str]
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a card list query (also used to validate saved filters)."""
+    conditions: list[ColumnElement[bool]] = [Card.product_id == product.id]
+    conditions.append(Card.trashed_at.is_not(None) if args.get("trashed") else Card.trashed_at.is_(None))
+    statuses = product.statuses
+    if "status_id" in args:
+        if args["status_id"] not in {status.id for status in statuses}:
+            raise Invalid({"status_id": ["Not a status of this product."]})
+        conditions.append(Card.status_id == args["status_id"])
+    if "group" in args:
+        conditions.append(Card.status_id.in_([s.id for s in statuses if s.group == args["group"]]))
+    if "closed" in args:
+        wanted = [s.id for s in statuses if (s.group in CLOSED_GROUPS) == args["closed"]]
+        conditions.append(Card.status_id.in_(wanted))
+    if "owner_id" in args:
+        conditions.append(Card.owner_id == args["owner_id"])
+    if args.get("q"):
+        conditions.append(Card.title.ilike(f"%{_escape_like(args['q'])}%", escape="\\"))
+    for key, raw in field_filters.items():
+        conditions.append(_field_condition(product, key, raw))
+    return conditions
+
+
+def field_filters_of(query_args: Any) -> dict[str, str]:
+    """The ``field.<key>=<value>`` pairs of a query string."""
+    return {
+        key[len(FIELD_PREFIX) :]: value
+        for key, value in query_args.items()
+        if key.startswith(FIELD_PREFIX)
+    }
+
+
+def list_cards(
+    session: Session,
+    product: Product,
+    args: dict[str, Any],
+    field_filters: dict[str, str],
+) -> tuple[list[Card], str | None]:
+    conditions = filter_conditions(product, args, field_filters)
+    limit = args["limit"]
+    position = decode_cursor(args.get("cursor")) or {"part": "due"}
+    cards: list[Card] = []
+    if position.get("part") == "due":
+        query = select(Card).where(*conditions, Card.next_task_due.is_not(None))
+        if "due" in position:
+            due, card_id = _parse_position(position)
+            query = query.where(
+                or_(Card.next_task_due > due, and_(Card.next_task_due == due, Card.id > card_id))
+            )
+        cards = list(
+            session.scalars(query.order_by(Card.next_task_due, Card.id).limit(limit + 1))
+        )
+        if len(cards) > limit:
+            last = cards[limit - 1]
+            return cards[:limit], _cursor("due", last.next_task_due, last.id)
+        position = {"part": "none"}
+    if position.get("part") != "none":
+        raise Invalid({"cursor": ["Not a cursor this API gave out."]})
+    query = select(Card).where(*conditions, Card.next_task_due.is_(None))
+    if "updated" in position:
+        updated, card_id = _parse_position(position, key="updated")
+        query = query.where(
+            or_(Card.updated_at < updated, and_(Card.updated_at == updated, Card.id < card_id))
+        )
+    rest = list(
+        session.scalars(
+            query.order_by(Card.updated_at.desc(), Card.id.desc()).limit(limit - len(cards) + 1)
+        )
+    )
+    cards += rest
+    if len(cards) > limit:
+        last = cards[limit - 1]
+        return cards[:limit], _cursor("none", last.updated_at, last.id, key="updated")
+    return cards, None
+
+
+def _cursor(part: str, moment: datetime, card_id: int, key: str = "due") -> str:
+    return encode_cursor({"part": part, key: moment.isoformat(), "id": card_id})
+
+
+def _parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetime, int]:
+    try:
+        moment = datetime.fromisoformat(position[key])
+        card_id = int(position["id"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+    if moment.tzinfo is None:
+        raise Invalid({"cursor": ["Not a cursor this API gave out."]})
+    return moment, card_id
+
+
+def _field_condition(product: Product, key: str, raw: str) -> ColumnElement[bool]:
+    definition = product.field(key)
+    if definition is None:
+        raise Invalid({f"field.{key}": [f"The product has no field {key!r}."]})
+    try:
+        value = filter_value(definition, raw)
+    except (ValueError, ArithmeticError) as error:
+        raise Invalid({f"field.{key}": [f"Not a {definition['type']} value."]}) from error
+    element = Card.fields[key]
+    kind = definition["type"]
+    if kind == "number":
+        return element.as_float() == value
+    if kind == "checkbox":
+        return element.as_boolean() == value
+    if kind == "multichoice":
+        # The stored list's JSON text contains the value as a JSON string.
+        needle = _escape_like(json.dumps(value))
+        return cast(element, String).like(f"%{needle}%", escape="\\")
+    if kind in ("text", "email"):
+        return element.as_string().ilike(_escape_like(value), escape="\\")
+    return element.as_string() == value
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

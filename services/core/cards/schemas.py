@@ -1,0 +1,76 @@
+"""Request and response schemas of cards and their history."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..pagination import PageArgsSchema
+from ..products.models import GROUPS
+from ..schema_fields import Instant
+
+TITLE = validate.Length(min=1, max=500)
+
+
+class CardCreateSchema(Schema):
+    title = fields.String(required=True, validate=TITLE)
+    status_id = fields.Integer()
+    owner_id = fields.Integer(allow_none=True)
+    fields_ = fields.Dict(
+        keys=fields.String(), data_key="fields", attribute="fields",
+        metadata={"description": "Values of the product's custom fields, by key."},
+    )
+
+
+class CardUpdateSchema(Schema):
+    title = fields.String(validate=TITLE)
+    status_id = fields.Integer()
+    owner_id = fields.Integer(allow_none=True)
+    fields_ = fields.Dict(
+        keys=fields.String(), data_key="fields", attribute="fields",
+        metadata={"description": "Keys to change; null clears a value; other keys are kept."},
+    )
+
+
+class CardSchema(Schema):
+    id = fields.Integer()
+    product_id = fields.Integer()
+    status_id = fields.Integer()
+    status_group = fields.String()
+    title = fields.String()
+    owner_id = fields.Integer(allow_none=True)
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
+    next_task_due = Instant(allow_none=True)
+    closed = fields.Boolean()
+    trashed = fields.Boolean()
+    created_at = Instant()
+    updated_at = Instant()
+    version = fields.Integer()
+
+
+class CardListArgsSchema(PageArgsSchema):
+    status_id = fields.Integer()
+    group = fields.String(validate=validate.OneOf(GROUPS))
+    owner_id = fields.Integer()
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    closed = fields.Boolean()
+    trashed = fields.Boolean(load_default=False)
+
+
+class CardDeleteArgsSchema(Schema):
+    purge = fields.Boolean(load_default=False)
+
+
+class HistorySchema(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    at = Instant()
+    user_id = fields.Integer(allow_none=True)
+    task_id = fields.Integer(allow_none=True)
+    data = fields.Dict()
+
+
+class HistoryArgsSchema(PageArgsSchema):
+    type = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        metadata={"description": "Kinds to keep: an exact type (task.postponed) or a prefix (task)."},
+    )

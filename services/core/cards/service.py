@@ -1,0 +1,281 @@
+"""Rules for cards: create, edit, move between statuses, trash and restore, and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..db import write_transaction
+from ..errors import Conflict, Forbidden, Invalid, NotFound, StatusChangeRefused, ensure_version
+from ..events import record_event
+from ..products.models import Product, Status
+from ..products.service import get_product
+from ..timeutil import utcnow
+from .fields import clean_values
+from .models import Card, CardHistory
+
+EDITABLE = ("title", "owner_id", "fields")
+
+
+def get_card(session: Session, card_id: int, *, lock: bool = False) -> Card:
+    query = select(Card).where(Card.id == card_id)
+    if lock:
+        query = query.with_for_update()
+    card = session.scalar(query)
+    if card is None:
+        raise NotFound(f"No card {card_id}.")
+    return card
+
+
+def get_live_card(session: Session, card_id: int, *, lock: bool = False) -> Card:
+    """A card that may be changed: one in the trash must be restored first."""
+    card = get_card(session, card_id, lock=lock)
+    if card.trashed:
+        raise Conflict("The card is in the trash; restore it before changing it.")
+    return card
+
+
+def record_history(
+    session: Session,
+    card: Card,
+    type: str,
+    actor: User | None,
+    data: dict[str, Any],
+    task_id: int | None = None,
+) -> None:
+    session.add(
+        CardHistory(
+            card_id=card.id,
+            task_id=task_id,
+            type=type,
+            user_id=actor.id if actor else None,
+            data=data,
+            at=utcnow(),
+        )
+    )
+
+
+def card_data(card: Card) -> dict[str, Any]:
+    from .schemas import CardSchema
+
+    return CardSchema().dump(card)
+
+
+def create_card(session: Session, actor: User | None, product_id: int, data: dict[str, Any]) -> Card:
+    with write_transaction(session):
+        product = get_product(session, product_id)
+        status = _status_of(product, data.get("status_id")) or _first_status(product)
+        card = Card(
+            product=product,
+            status=status,
+            title=data["title"],
+            owner_id=_check_owner(session, data.get("owner_id")),
+            fields=clean_values(product.fields, data.get("fields") or {}),
+        )
+        _ask_plugins(card, None, status, actor)
+        session.add(card)
+        session.flush()
+        record_history(session, card, "card.created", actor, {"card": card_data(card)})
+        record_event(session, "card.created", card_data(card), actor=actor)
+    return card
+
+
+def update_card(
+    session: Session,
+    actor: User | None,
+    card_id: int,
+    changes: dict[str, Any],
+    expected: set[int] | None,
+) -> Card:
+    with write_transaction(session):
+        card = get_live_card(session, card_id, lock=True)
+        ensure_version(card.version, expected)
+        before = card_data(card)
+        product = card.product
+        diff: dict[str, dict[str, Any]] = {}
+        if "title" in changes and changes["title"] != card.title:
+            diff["title"] = {"before": card.title, "after": changes["title"]}
+            card.title = changes["title"]
+        if "owner_id" in changes and changes["owner_id"] != card.owner_id:
+            diff["owner_id"] = {"before": card.owner_id, "after": changes["owner_id"]}
+            card.owner_id = _check_owner(session, changes["owner_id"])
+        if "fields" in changes:
+            merged = {**card.fields, **(changes["fields"] or {})}
+            merged = {key: value for key, value in merged.items() if value not in (None, "")}
+            cleaned = clean_values(product.fields, merged)
+            for key in sorted(set(card.fields) | set(cleaned)):
+                if card.fields.get(key) != cleaned.get(key):
+                    diff[f"fields.{key}"] = {"before": card.fields.get(key), "after": cleaned.get(key)}
+            card.fields = cleaned
+        old_status = card.status
+        new_status = old_status
+        if "status_id" in changes and changes["status_id"] != card.status_id:
+            new_status = _status_of(product, changes["status_id"])
+            _ask_plugins(card, old_status, new_status, actor)
+            card.status = new_status
+        if not diff and new_status is old_status:
+            return card
+        card.updated_at = utcnow()
+        session.flush()
+        after = card_data(card)
+        if diff:
+            record_history(session, card, "card.updated", actor, {"changes": diff})
+            record_event(session, "card.updated", {**after, "changes": diff}, actor=actor)
+        if new_status is not old_status:
+            move = {"from": _status_ref(old_status), "to": _status_ref(new_status)}
+            record_history(session, card, "card.status_changed", actor, move)
+            record_event(
+                session,
+                "card.status_changed",
+                {**after, "before": {"status_id": before["status_id"], "status_group": before["status_group"]}},
+                actor=actor,
+            )
+    return card
+
+
+def trash_card(session: Session, actor: User | None, card_id: int, expected: set[int] | None) -> Card:
+    with write_transaction(session):
+        card = get_live_card(session, card_id, lock=True)
+        ensure_version(card.version, expected)
+        card.trashed_at = utcnow()
+        card.updated_at = card.trashed_at
+        session.flush()
+        record_history(session, card, "card.trashed", actor, {})
+        record_event(session, "card.deleted", card_data(card), actor=actor)
+    return card
+
+
+def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
+    with write_transaction(session):
+        card = get_card(session, card_id, lock=True)
+        if not card.trashed:
+            raise Conflict("The card is not in the trash.")
+        card.trashed_at = None
+        card.updated_at = utcnow()
+        session.flush()
+        record_history(session, card, "card.restored", actor, {})
+        record_event(session, "card.restored", card_data(card), actor=actor)
+    return card
+
+
+def purge_card(session: Session, actor: User | None, card_id: int) -> None:
+    """Delete a trashed card for good, with its tasks and history (admins only)."""
+    if actor is None or not actor.is_admin:
+        raise Forbidden("Only admins purge the trash.")
+    with write_transaction(session):
+        card = get_card(session, card_id, lock=True)
+        if not card.trashed:
+            raise Conflict("Only a card in the trash can be purged; delete it first.")
+        data = card_data(card)
+        session.delete(card)
+        record_event(session, "card.purged", data, actor=actor)
+
+
+def history(session: Session, card_id: int, types: list[str], after: int | None, limit: int) -> list[CardHistory]:
+    get_card(session, card_id)
+    query = select(CardHistory).where(CardHistory.card_id == card_id)
+    if types:
+        exact = [kind for kind in types if "." in kind]
+        prefixes = [kind for kind in types if "." not in kind]
+        conditions = [CardHistory.type.in_(exact)] if exact else []
+        conditions += [CardHistory.type.like(f"{prefix}.%") for prefix in prefixes]
+        query = query.where(or_(*conditions))
+    if after is not None:
+        query = query.where(CardHistory.id > after)
+    return list(session.scalars(query.order_by(CardHistory.id).limit(limit)))
+
+
+# --- used by tasks and statuses -----------------------------------------------------------------
+
+
+def refresh_next_task_due(session: Session, card_id: int) -> None:
+    """Recompute the card's ``next_task_due`` from its open tasks, in the caller's transaction.
+
+    The caller holds the card's row lock (``get_card(lock=True)``), so on PostgreSQL this
+    statement sees every task change committed before it.
+    """
+    from ..tasks.models import Task
+
+    earliest = (
+        select(func.min(Task.due))
+        .where(Task.card_id == card_id, Task.status == "open")
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Card)
+        .where(Card.id == card_id)
+        .values(next_task_due=earliest, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def move_all_cards(session: Session, actor: User | None, status: Status, target: Status | None) -> int | None:
+    """Move every card of ``status`` to ``target``; ``None`` when cards exist and no target."""
+    card_ids = list(session.scalars(select(Card.id).where(Card.status_id == status.id)))
+    if card_ids and target is None:
+        return None
+    now = utcnow()
+    for card_id in card_ids:
+        card = session.get(Card, card_id)
+        card.status = target
+        card.updated_at = now
+        record_history(
+            session,
+            card,
+            "card.status_changed",
+            actor,
+            {"from": _status_ref(status), "to": _status_ref(target), "reason": "status deleted"},
+        )
+        session.flush()
+        record_event(
+            session,
+            "card.status_changed",
+            {**card_data(card), "before": {"status_id": status.id, "status_group": status.group}},
+            actor=actor,
+        )
+    return len(card_ids)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _status_ref(status: Status) -> dict[str, Any]:
+    return {"id": status.id, "name": status.name, "group": status.group}
+
+
+def _first_status(product: Product) -> Status:
+    return product.statuses[0]
+
+
+def _status_of(product: Product, status_id: int | None) -> Status | None:
+    if status_id is None:
+        return None
+    for status in product.statuses:
+        if status.id == status_id:
+            return status
+    raise Invalid({"status_id": [f"Status {status_id} is not a status of this product."]})
+
+
+def _check_owner(session: Session, owner_id: int | None) -> int | None:
+    if owner_id is not None and session.get(User, owner_id) is None:
+        raise Invalid({"owner_id": [f"No user {owner_id}."]})
+    return owner_id
+
+
+def _ask_plugins(card: Card, old: Status | None, new: Status, actor: User | None) -> None:
+    manager = current_app.extensions["cardcrm_plugins"]
+    reasons: list[str] = []
+    for result in manager.hook.cardcrm_validate_status_change(
+        card=card, old_status=old, new_status=new, user=actor
+    ):
+        if isinstance(result, str):
+            reasons.append(result)
+        elif result:
+            reasons.extend(str(reason) for reason in result)
+    if reasons:
+        raise StatusChangeRefused(reasons)
+

@@ -1,0 +1,139 @@
+"""HTTP API of cards: list, create, read, edit, move, trash, restore and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from ..api import ApiBlueprint, Page, Reply, expected_versions
+from ..auth.service import current_user
+from ..db import get_session
+from ..products.service import get_product
+from . import queries, service
+from .schemas import (
+    CardCreateSchema,
+    CardDeleteArgsSchema,
+    CardListArgsSchema,
+    CardSchema,
+    CardUpdateSchema,
+    HistoryArgsSchema,
+    HistorySchema,
+)
+
+bp = ApiBlueprint("cards", __name__, tag="Cards")
+
+FIELD_FILTER_DOC = {
+    "field.<key>": "Custom field value to match (text and e-mail ignore case; "
+    "a multiple-choice field matches when it holds the value)."
+}
+
+
+@bp.operation(
+    "/products/<int:product_id>/cards",
+    query=CardListArgsSchema,
+    response=CardSchema,
+    paginated=True,
+    errors=(404, 422),
+    extra_query=FIELD_FILTER_DOC,
+)
+def list_cards(product_id: int, args: dict[str, Any]) -> Page:
+    """List a product's cards, next deadline first.
+
+    Cards with an open task come first, ordered by their next open task's deadline (ties by
+    id); cards with none follow, most recently updated first. Filters combine with AND.
+    """
+    session = get_session()
+    product = get_product(session, product_id)
+    cards, cursor = queries.list_cards(
+        session, product, args, queries.field_filters_of(request.args)
+    )
+    return Page(cards, cursor)
+
+
+@bp.operation(
+    "/products/<int:product_id>/cards",
+    "POST",
+    body=CardCreateSchema,
+    response=CardSchema,
+    status=201,
+    errors=(404, 422),
+)
+def create_card(product_id: int, body: dict[str, Any]) -> Any:
+    """Create a card (in the product's first status unless ``status_id`` says otherwise)."""
+    card = service.create_card(get_session(), current_user(), product_id, body)
+    return Reply(card, headers={"Location": f"/api/v1/cards/{card.id}"})
+
+
+@bp.operation("/cards/<int:card_id>", response=CardSchema, errors=(404,))
+def get_card(card_id: int) -> Any:
+    """Read a card (also recorded in the caller's recent cards)."""
+    session = get_session()
+    card = service.get_card(session, card_id)
+    from ..quick_access import note_card_opened
+
+    note_card_opened(session, current_user(), card)
+    return card
+
+
+@bp.operation(
+    "/cards/<int:card_id>",
+    "PATCH",
+    body=CardUpdateSchema,
+    response=CardSchema,
+    errors=(404, 409, 412, 422),
+)
+def update_card(card_id: int, body: dict[str, Any]) -> Any:
+    """Edit a card or move it to another status (``If-Match`` guards against stale writes).
+
+    A plugin may refuse a status change: the answer is then a 422 with its reasons.
+    """
+    return service.update_card(get_session(), current_user(), card_id, body, expected_versions())
+
+
+@bp.operation(
+    "/cards/<int:card_id>",
+    "DELETE",
+    query=CardDeleteArgsSchema,
+    status=204,
+    errors=(403, 404, 409, 412),
+)
+def delete_card(card_id: int, args: dict[str, Any]) -> None:
+    """Move a card to the trash (``?purge=true``: an admin deletes a trashed card for good)."""
+    session = get_session()
+    if args["purge"]:
+        service.purge_card(session, current_user(), card_id)
+    else:
+        service.trash_card(session, current_user(), card_id, expected_versions())
+    return None
+
+
+@bp.operation(
+    "/cards/<int:card_id>/restore", "POST", response=CardSchema, errors=(404, 409)
+)
+def restore_card(card_id: int) -> Any:
+    """Bring a card back from the trash, with its tasks and history."""
+    return service.restore_card(get_session(), current_user(), card_id)
+
+
+@bp.operation(
+    "/cards/<int:card_id>/history",
+    query=HistoryArgsSchema,
+    response=HistorySchema,
+    paginated=True,
+    errors=(404,),
+)
+def card_history(card_id: int, args: dict[str, Any]) -> Page:
+    """A card's history, oldest first; ``type`` keeps only some kinds (repeatable)."""
+    from ..pagination import decode_cursor, encode_cursor
+
+    position = decode_cursor(args.get("cursor")) or {}
+    after = position.get("after")
+    if after is not None and not isinstance(after, int):
+        after = None
+    rows = service.history(get_session(), card_id, args.get("type") or [], after, args["limit"] + 1)
+    cursor = None
+    if len(rows) > args["limit"]:
+        rows = rows[: args["limit"]]
+        cursor = encode_cursor({"after": rows[-1].id})
+    return Page(rows, cursor)

@@ -1,0 +1,155 @@
+"""Core commands of the ``cardcrm`` command line: databases, users, tokens, serving core."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from . import config as core_config
+from .migrate import upgrade
+
+
+def data_option(function: Any) -> Any:
+    return click.option(
+        "--data",
+        "data",
+        envvar="CARDCRM_DATA_DIR",
+        default=None,
+        help="Folder of the SQLite files (default ./data), unless database URLs are set.",
+    )(function)
+
+
+def core_settings(data: str | None) -> dict[str, Any]:
+    return core_config.from_env(data=data)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Create or migrate the databases."""
+
+
+@db_group.command("upgrade")
+@data_option
+def db_upgrade(data: str | None) -> None:
+    """Create or migrate every service's database to the current schema."""
+    settings = core_settings(data)
+    upgrade(settings["DATABASE_URL"])
+    click.echo(f"core database is up to date ({_safe_url(settings['DATABASE_URL'])})")
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage users."""
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--password", required=True)
+@click.option("--admin", is_flag=True, default=False)
+@click.option("--timezone", default="UTC", show_default=True)
+@data_option
+def user_create(email: str, name: str, password: str, admin: bool, timezone: str, data: str | None) -> None:
+    """Create a user."""
+    from marshmallow import ValidationError
+
+    from .auth.schemas import UserCreateSchema
+    from .auth.service import create_user
+    from .errors import CardcrmError
+
+    try:
+        fields = UserCreateSchema().load(
+            {"email": email, "name": name, "password": password, "timezone": timezone, "is_admin": admin}
+        )
+    except ValidationError as error:
+        raise click.ClickException(_messages(error.messages)) from error
+    with _session(data) as session:
+        try:
+            user = create_user(session, **fields)
+        except CardcrmError as error:
+            raise click.ClickException(error.detail) from error
+    click.echo(f"created user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''}")
+
+
+@click.group("token")
+def token_group() -> None:
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@click.argument("email", required=False)
+@click.option("--service", "service_name", help="Make a service token (reads the event feed).")
+@data_option
+def token_create(email: str | None, service_name: str | None, data: str | None) -> None:
+    """Print a new API token for the user EMAIL, or for a service (--service NAME)."""
+    from sqlalchemy import select
+
+    from .auth.models import User
+    from .auth.service import create_token, normalize_email
+
+    if bool(email) == bool(service_name):
+        raise click.UsageError("Give either EMAIL or --service NAME.")
+    with _session(data) as session:
+        user = None
+        if email:
+            user = session.scalar(select(User).where(User.email == normalize_email(email)))
+            if user is None:
+                raise click.ClickException(f"no user {email}")
+        token, _ = create_token(session, user=user, service=service_name, name="command line")
+    click.echo(token)
+
+
+@token_group.command("revoke")
+@click.argument("token")
+@data_option
+def token_revoke(token: str, data: str | None) -> None:
+    """Revoke a token given in clear text."""
+    from sqlalchemy import select
+
+    from .auth.models import ApiToken
+    from .auth.service import hash_token
+    from .db import write_transaction
+    from .timeutil import utcnow
+
+    with _session(data) as session, write_transaction(session):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        if row is None:
+            raise click.ClickException("no such token")
+        row.revoked_at = row.revoked_at or utcnow()
+    click.echo("revoked")
+
+
+class _session:
+    def __init__(self, data: str | None) -> None:
+        from .db import Database
+
+        settings = core_settings(data)
+        upgrade(settings["DATABASE_URL"])
+        self.database = Database(settings["DATABASE_URL"])
+
+    def __enter__(self) -> Any:
+        self.session = self.database.session()
+        return self.session
+
+    def __exit__(self, *exc: Any) -> None:
+        self.session.close()
+        self.database.dispose()
+
+
+def _messages(messages: Any) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{key}: {' '.join(map(str, value))}" for key, value in messages.items())
+    return str(messages)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)

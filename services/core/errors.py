@@ -1,0 +1,117 @@
+"""Domain errors of the core service and the one handler that turns them into problem+json.
+
+Domain code raises a ``CardcrmError`` subclass; views never build error responses by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class CardcrmError(Exception):
+    """Root of every error the core service answers with a problem document."""
+
+    status = 500
+    title = "Internal server error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class BadRequest(CardcrmError):
+    status, title = 400, "Bad request"
+
+
+class Unauthorized(CardcrmError):
+    status, title = 401, "Unauthorized"
+
+
+class Forbidden(CardcrmError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(CardcrmError):
+    status, title = 404, "Not found"
+
+
+class Conflict(CardcrmError):
+    status, title = 409, "Conflict"
+
+
+class PreconditionFailed(CardcrmError):
+    status, title = 412, "Precondition failed"
+
+
+class Invalid(CardcrmError):
+    """Input that parses but breaks a rule; ``errors`` names the fields."""
+
+    status, title = 422, "Unprocessable content"
+
+    def __init__(self, errors: dict[str, list[str]] | str, detail: str | None = None) -> None:
+        if isinstance(errors, str):
+            detail, errors = detail or errors, {}
+        super().__init__(detail or "The request has invalid fields.", errors=errors)
+
+
+class StatusChangeRefused(Invalid):
+    """A plugin vetoed a status change; its reasons are the detail."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__({"status_id": reasons}, detail=" ".join(reasons))
+
+
+def ensure_version(current: int, expected: set[int] | None) -> None:
+    """Refuse a write made against a version other than ``current`` (``If-Match``)."""
+    if expected is not None and current not in expected:
+        raise PreconditionFailed(
+            f"The resource changed (it is now at version {current}); "
+            "fetch it again and reapply your change."
+        )
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail or title}
+    body.update(extra)
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CardcrmError)
+    def _domain(error: CardcrmError) -> Response:
+        return problem(error.status, error.title, error.detail, **error.extra)
+
+    @app.errorhandler(ValidationError)
+    def _validation(error: ValidationError) -> Response:
+        messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
+        return problem(
+            422,
+            Invalid.title,
+            "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
+            errors=messages,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        detail = error.description
+        if error.code == 400 and "JSON" in (detail or ""):
+            detail = "The body is not valid JSON."
+        response = problem(error.code or 500, error.name, detail)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, CardcrmError.title, "An unexpected error occurred; it was logged.")

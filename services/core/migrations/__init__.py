@@ -1,0 +1,1 @@
+"""Alembic migrations of the core database (run by ``cardcrm db upgrade``)."""

@@ -1,0 +1,23 @@
+"""Every table of the core service, imported in one place for migrations and tests."""
+
+from .auth.models import ApiToken, User
+from .cards.models import Card, CardHistory
+from .db import Base
+from .events import Event
+from .products.models import Product, Status
+from .quick_access.models import RecentCard
+from .tasks.models import Postponement, Task
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Card",
+    "CardHistory",
+    "Event",
+    "Postponement",
+    "Product",
+    "RecentCard",
+    "Status",
+    "Task",
+    "User",
+]

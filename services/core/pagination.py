@@ -1,0 +1,37 @@
+"""Opaque cursors for keyset pagination: the position after the last item of a page."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from .errors import Invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class PageArgsSchema(Schema):
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except ValueError as error:
+        raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+    if not isinstance(position, dict):
+        raise Invalid({"cursor": ["Not a cursor this API gave out."]})
+    return position

@@ -1,0 +1,1 @@
+"""Tasks: the work on a card, with deadlines, postponements and recurrence."""

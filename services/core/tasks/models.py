@@ -1,0 +1,69 @@
+"""Tasks and their postponements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..cards.models import Card
+from ..db import Base
+from ..timeutil import utcnow
+
+TASK_STATUSES = ("open", "done", "cancelled")
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_card_id_status_due", "card_id", "status", "due"),
+        Index("ix_tasks_assignee_id_status_due", "assignee_id", "status", "due"),
+        Index("ix_tasks_closed_by_id_closed_at", "closed_by_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(2000))
+    type: Mapped[str] = mapped_column(String(64), default="todo")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The deadline as an instant; for all-day tasks the start of ``due_date`` in the
+    #: assignee's time zone, so that all tasks sort together.
+    due: Mapped[datetime]
+    all_day: Mapped[bool] = mapped_column(default=False)
+    #: The calendar date of an all-day task (``None`` for timed tasks).
+    due_date: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    postponed_count: Mapped[int] = mapped_column(default=0)
+    #: Recurrence: ``{"freq", "interval", "weekdays"?}``; closing creates the next occurrence.
+    repeat: Mapped[dict[str, Any] | None] = mapped_column()
+    #: The first occurrence of a recurring series (``None`` for the first itself).
+    series_id: Mapped[int | None] = mapped_column(index=True)
+    #: The deadline this occurrence had in its series, before any postponement.
+    series_due: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    card: Mapped[Card] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Postponement(Base):
+    """A task moved to a later deadline: kept for the Today view's ``postponed`` total."""
+
+    __tablename__ = "task_postponements"
+    __table_args__ = (Index("ix_task_postponements_assignee_id_at", "assignee_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    before: Mapped[datetime]
+    after: Mapped[datetime]

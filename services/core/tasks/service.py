@@ -1,0 +1,241 @@
+"""Rules for tasks: add, edit, reassign, close, reopen, postpone, delete.
+
+Every function locks the task's card first, changes the task, records history and events, and
+recomputes the card's ``next_task_due``, all in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..cards.models import Card
+from ..cards.service import get_live_card, record_history, refresh_next_task_due
+from ..db import write_transaction
+from ..errors import Conflict, Invalid, NotFound, ensure_version
+from ..events import record_event
+from ..products.service import product_task_types
+from ..timeutil import isoformat_z, utcnow
+from .models import Postponement, Task
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None or task.card.trashed:
+        raise NotFound(f"No task {task_id}.")
+    return task
+
+
+def list_tasks(session: Session, card_id: int, status: str | None, after: tuple | None, limit: int) -> list[Task]:
+    query = select(Task).where(Task.card_id == card_id)
+    if status:
+        query = query.where(Task.status == status)
+    if after is not None:
+        due, task_id = after
+        query = query.where((Task.due > due) | ((Task.due == due) & (Task.id > task_id)))
+    return list(session.scalars(query.order_by(Task.due, Task.id).limit(limit)))
+
+
+def task_data(task: Task) -> dict[str, Any]:
+    from .schemas import TaskSchema
+
+    return TaskSchema().dump(task)
+
+
+def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any]) -> Task:
+    with write_transaction(session):
+        card = get_live_card(session, card_id, lock=True)
+        assignee = _assignee(session, data.get("assignee_id", actor.id))
+        task = Task(
+            card=card,
+            product_id=card.product_id,
+            text=data["text"],
+            type=_task_type(card, data.get("type") or "todo"),
+            assignee_id=assignee.id if assignee else None,
+            repeat=data.get("repeat"),
+        )
+        _set_due(task, data["due"], data.get("all_day", False), assignee)
+        session.add(task)
+        session.flush()
+        _changed(session, card, task, "task.created", actor, {"task": task_data(task)})
+    return task
+
+
+def update_task(
+    session: Session, actor: User, task_id: int, changes: dict[str, Any], expected: set[int] | None
+) -> Task:
+    with write_transaction(session):
+        task, card = _lock(session, task_id)
+        ensure_version(task.version, expected)
+        before = task_data(task)
+        if "text" in changes:
+            task.text = changes["text"]
+        if "type" in changes:
+            task.type = _task_type(card, changes["type"])
+        if "repeat" in changes:
+            task.repeat = changes["repeat"]
+        assignee = session.get(User, task.assignee_id) if task.assignee_id else None
+        if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
+            assignee = _assignee(session, changes["assignee_id"])
+            task.assignee_id = assignee.id
+        if "due" in changes or "all_day" in changes:
+            new_due = changes.get("due", task.due_date if task.all_day else task.due)
+            _set_due(task, new_due, changes.get("all_day", task.all_day), assignee)
+        after = task_data(task)
+        diff = {
+            key: {"before": before[key], "after": after[key]}
+            for key in ("text", "type", "assignee_id", "due", "due_date", "all_day", "repeat")
+            if before[key] != after[key]
+        }
+        if not diff:
+            return task
+        task.updated_at = utcnow()
+        session.flush()
+        kind = "task.reassigned" if set(diff) == {"assignee_id"} else "task.updated"
+        _changed(session, card, task, kind, actor, {"changes": diff}, event="task.updated")
+    return task
+
+
+def close_task(
+    session: Session, actor: User, task_id: int, outcome: str, comment: str | None, expected: set[int] | None
+) -> Task:
+    with write_transaction(session):
+        task, card = _lock(session, task_id)
+        ensure_version(task.version, expected)
+        if task.status != "open":
+            raise Conflict(f"The task is already {task.status}.")
+        task.status = outcome
+        task.closed_at = task.updated_at = utcnow()
+        task.closed_by_id = actor.id
+        session.flush()
+        data = {"outcome": outcome}
+        if comment:
+            data["comment"] = comment
+        _changed(session, card, task, "task.closed", actor, data)
+    return task
+
+
+def reopen_task(session: Session, actor: User, task_id: int, expected: set[int] | None) -> Task:
+    with write_transaction(session):
+        task, card = _lock(session, task_id)
+        ensure_version(task.version, expected)
+        if task.status == "open":
+            raise Conflict("The task is already open.")
+        previous = task.status
+        task.status = "open"
+        task.closed_at = task.closed_by_id = None
+        task.updated_at = utcnow()
+        session.flush()
+        _changed(session, card, task, "task.reopened", actor, {"before": previous})
+    return task
+
+
+def postpone_task(
+    session: Session, actor: User, task_id: int, due: date | datetime, expected: set[int] | None
+) -> Task:
+    with write_transaction(session):
+        task, card = _lock(session, task_id)
+        ensure_version(task.version, expected)
+        if task.status != "open":
+            raise Conflict(f"Only open tasks are postponed; this one is {task.status}.")
+        old_due, old_date = task.due, task.due_date
+        assignee = session.get(User, task.assignee_id) if task.assignee_id else None
+        _set_due(task, due, task.all_day, assignee)
+        if task.due <= old_due:
+            task.due, task.due_date = old_due, old_date
+            raise Invalid({"due": ["The new deadline must be later than the current one."]})
+        task.postponed_count += 1
+        task.updated_at = utcnow()
+        session.add(
+            Postponement(
+                task_id=task.id,
+                assignee_id=task.assignee_id,
+                user_id=actor.id,
+                at=task.updated_at,
+                before=old_due,
+                after=task.due,
+            )
+        )
+        session.flush()
+        before = {"due": isoformat_z(old_due), "due_date": old_date.isoformat() if old_date else None}
+        _changed(session, card, task, "task.postponed", actor, {"before": before, "after": {"due": isoformat_z(task.due)}})
+    return task
+
+
+def delete_task(session: Session, actor: User, task_id: int, expected: set[int] | None) -> None:
+    with write_transaction(session):
+        task, card = _lock(session, task_id)
+        ensure_version(task.version, expected)
+        data = task_data(task)
+        session.delete(task)
+        session.flush()
+        record_history(session, card, "task.deleted", actor, {"task": data}, task_id=task_id)
+        record_event(session, "task.deleted", data, actor=actor)
+        refresh_next_task_due(session, card.id)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _lock(session: Session, task_id: int) -> tuple[Task, Card]:
+    card_id = session.scalar(select(Task.card_id).where(Task.id == task_id))
+    if card_id is None:
+        raise NotFound(f"No task {task_id}.")
+    card = get_live_card(session, card_id, lock=True)
+    task = session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise NotFound(f"No task {task_id}.")
+    return task, card
+
+
+def _changed(
+    session: Session,
+    card: Card,
+    task: Task,
+    kind: str,
+    actor: User,
+    history_data: dict[str, Any],
+    event: str | None = None,
+) -> None:
+    record_history(session, card, kind, actor, history_data, task_id=task.id)
+    payload = task_data(task)
+    if kind == "task.postponed":
+        payload["before"] = history_data["before"]
+    if "changes" in history_data:
+        payload["changes"] = history_data["changes"]
+    refresh_next_task_due(session, card.id)
+    record_event(session, event or kind, payload, actor=actor)
+
+
+def _assignee(session: Session, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    if user is None:
+        raise Invalid({"assignee_id": [f"No user {user_id}."]})
+    return user
+
+
+def _task_type(card: Card, key: str) -> str:
+    keys = [item["key"] for item in product_task_types(card.product)]
+    if key not in keys:
+        raise Invalid({"type": [f"Unknown task type {key!r}; this product has {', '.join(keys)}."]})
+    return key
+
+
+def _set_due(task: Task, due: date | datetime, all_day: bool, assignee: User | None) -> None:
+    """Set the deadline; an all-day task keeps its date and starts at midnight in its zone."""
+    if all_day:
+        day = due if not isinstance(due, datetime) else due.date()
+        zone = ZoneInfo(assignee.timezone if assignee else "UTC")
+        task.all_day, task.due_date = True, day
+        task.due = datetime.combine(day, time(), tzinfo=zone)
+    else:
+        if not isinstance(due, datetime):
+            raise Invalid({"due": ["A timed task needs a date-time with an offset."]})
+        task.all_day, task.due_date, task.due = False, None, due

@@ -1,0 +1,121 @@
+"""HTTP API of tasks: add to a card, list, edit, close, reopen, postpone, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..api import ApiBlueprint, Page, Reply, expected_versions
+from ..auth.service import current_user
+from ..cards.service import get_card
+from ..db import get_session
+from ..errors import Invalid
+from ..pagination import decode_cursor, encode_cursor
+from . import service
+from .schemas import (
+    TaskCloseSchema,
+    TaskCreateSchema,
+    TaskListArgsSchema,
+    TaskPostponeSchema,
+    TaskSchema,
+    TaskUpdateSchema,
+)
+
+bp = ApiBlueprint("tasks", __name__, tag="Tasks")
+
+
+@bp.operation(
+    "/cards/<int:card_id>/tasks",
+    "POST",
+    body=TaskCreateSchema,
+    response=TaskSchema,
+    status=201,
+    errors=(404, 409, 422),
+)
+def create_task(card_id: int, body: dict[str, Any]) -> Any:
+    """Add a task to a card (assigned to the caller unless ``assignee_id`` says otherwise)."""
+    task = service.create_task(get_session(), current_user(), card_id, body)
+    return Reply(task, headers={"Location": f"/api/v1/tasks/{task.id}"})
+
+
+@bp.operation(
+    "/cards/<int:card_id>/tasks",
+    query=TaskListArgsSchema,
+    response=TaskSchema,
+    paginated=True,
+    errors=(404, 422),
+)
+def list_tasks(card_id: int, args: dict[str, Any]) -> Page:
+    """A card's tasks by deadline; ``status`` keeps only open, done or cancelled ones."""
+    session = get_session()
+    get_card(session, card_id)
+    position = decode_cursor(args.get("cursor"))
+    after = None
+    if position is not None:
+        try:
+            after = (datetime.fromisoformat(position["due"]), int(position["id"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+    limit = args["limit"]
+    tasks = service.list_tasks(session, card_id, args.get("status"), after, limit + 1)
+    cursor = None
+    if len(tasks) > limit:
+        tasks = tasks[:limit]
+        cursor = encode_cursor({"due": tasks[-1].due.isoformat(), "id": tasks[-1].id})
+    return Page(tasks, cursor)
+
+
+@bp.operation("/tasks/<int:task_id>", response=TaskSchema, errors=(404,))
+def get_task(task_id: int) -> Any:
+    """Read a task."""
+    return service.get_task(get_session(), task_id)
+
+
+@bp.operation(
+    "/tasks/<int:task_id>",
+    "PATCH",
+    body=TaskUpdateSchema,
+    response=TaskSchema,
+    errors=(404, 409, 412, 422),
+)
+def update_task(task_id: int, body: dict[str, Any]) -> Any:
+    """Edit or reassign a task."""
+    return service.update_task(get_session(), current_user(), task_id, body, expected_versions())
+
+
+@bp.operation("/tasks/<int:task_id>", "DELETE", status=204, errors=(404, 409, 412))
+def delete_task(task_id: int) -> None:
+    """Delete a task (its history stays on the card)."""
+    service.delete_task(get_session(), current_user(), task_id, expected_versions())
+
+
+@bp.operation(
+    "/tasks/<int:task_id>/close",
+    "POST",
+    body=TaskCloseSchema,
+    response=TaskSchema,
+    errors=(404, 409, 412, 422),
+)
+def close_task(task_id: int, body: dict[str, Any]) -> Any:
+    """Close a task as done (default) or cancelled, with an optional comment."""
+    return service.close_task(
+        get_session(), current_user(), task_id, body["outcome"], body.get("comment"), expected_versions()
+    )
+
+
+@bp.operation("/tasks/<int:task_id>/reopen", "POST", response=TaskSchema, errors=(404, 409, 412))
+def reopen_task(task_id: int) -> Any:
+    """Reopen a closed task."""
+    return service.reopen_task(get_session(), current_user(), task_id, expected_versions())
+
+
+@bp.operation(
+    "/tasks/<int:task_id>/postpone",
+    "POST",
+    body=TaskPostponeSchema,
+    response=TaskSchema,
+    errors=(404, 409, 412, 422),
+)
+def postpone_task(task_id: int, body: dict[str, Any]) -> Any:
+    """Move a task to a later deadline; ``postponed_count`` grows and history keeps both."""
+    return service.postpone_task(get_session(), current_user(), task_id, body["due"], expected_versions())

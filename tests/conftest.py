@@ -1,0 +1,198 @@
+"""Fixtures shared by every test: real databases, the core app, and API helpers.
+
+Each test that uses ``app`` runs on SQLite and, when ``CARDCRM_TEST_POSTGRES_URL`` is set (as
+in CI), again on PostgreSQL. Both are migrated once per session with the real migrations;
+SQLite tests then get a copy of the migrated file, PostgreSQL tests an emptied database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cardcrm.core import create_app
+from cardcrm.core.auth.service import create_token, create_user
+from cardcrm.core.db import get_db
+from cardcrm.core.migrate import upgrade
+from cardcrm.core.models import Base
+
+POSTGRES_URL = os.environ.get("CARDCRM_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if POSTGRES_URL:
+        return f"databases: SQLite and PostgreSQL ({make_url(POSTGRES_URL).render_as_string(True)})"
+    return "databases: SQLite only (set CARDCRM_TEST_POSTGRES_URL to add PostgreSQL)"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "core.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("CARDCRM_TEST_POSTGRES_URL is not set: PostgreSQL tests run in CI")
+    name = f"cardcrm_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "core.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "DATA_DIR": str(tmp_path),
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
+    app = create_app(app_config)
+    yield app
+    get_db_from(app).dispose()
+
+
+def get_db_from(app: Any) -> Any:
+    with app.app_context():
+        return get_db()
+
+
+@pytest.fixture
+def db_session(app: Any) -> Iterator[Any]:
+    """A session of the app's database, for building data through the service functions."""
+    with app.app_context():
+        session = get_db().session()
+        yield session
+        session.close()
+
+
+class Api:
+    """A test client speaking JSON with one user's bearer token."""
+
+    def __init__(self, client: Any, token: str | None, user: Any = None) -> None:
+        self.client, self.token, self.user = client, token, user
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        result = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        result.update(headers or {})
+        return result
+
+    def request(self, method: str, path: str, json: Any = None, headers: dict | None = None, **kwargs: Any) -> Any:
+        if not path.startswith("/"):
+            path = "/api/v1/" + path
+        return self.client.open(path, method=method, json=json, headers=self._headers(headers), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, json=json, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("PUT", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    # small action helpers, as a user of the API would chain them
+
+    def ok(self, method: str, path: str, json: Any = None, status: int | None = None, **kwargs: Any) -> Any:
+        response = self.request(method, path, json=json, **kwargs)
+        expected = status or (201 if method == "POST" and response.status_code == 201 else 200)
+        assert response.status_code == expected, (response.status_code, response.get_json())
+        return response.get_json()
+
+    def product(self, template: str | None = "sales", **body: Any) -> dict:
+        body.setdefault("name", f"{template or 'Custom'} {uuid.uuid4().hex[:6]}")
+        if template:
+            body["template"] = template
+        return self.ok("POST", "products", body, status=201)
+
+    def card(self, product: dict, title: str = "A card", **body: Any) -> dict:
+        return self.ok("POST", f"products/{product['id']}/cards", {"title": title, **body}, status=201)
+
+    def task(self, card: dict, due: str, text: str = "Call back", **body: Any) -> dict:
+        return self.ok("POST", f"cards/{card['id']}/tasks", {"text": text, "due": due, **body}, status=201)
+
+
+def make_user(app: Any, email: str, *, admin: bool = False, timezone: str = "UTC") -> tuple[Any, str]:
+    with app.app_context():
+        session = get_db().session()
+        try:
+            user = create_user(
+                session, email=email, name=email.split("@")[0].title(), password="password123",
+                timezone=timezone, is_admin=admin,
+            )
+            token, _ = create_token(session, user=user)
+            return user, token
+        finally:
+            session.close()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(app: Any, client: Any) -> Api:
+    user, token = make_user(app, "admin@example.com", admin=True)
+    return Api(client, token, user)
+
+
+@pytest.fixture
+def member(app: Any, client: Any) -> Api:
+    user, token = make_user(app, "member@example.com")
+    return Api(client, token, user)
+
+
+@pytest.fixture
+def anonymous(client: Any) -> Api:
+    return Api(client, None)
