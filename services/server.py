@@ -62,7 +62,9 @@ def serve(service: str, host: str, port: int, workers: int, threads: int, data: 
 
     settings = core_settings(data)
     click.echo(f"cardcrm {service} on http://{host}:{port}/", err=True)
-    GunicornServer(lambda: create_app(settings), _gunicorn_options(host, port, workers, threads)).run()
+    GunicornServer(
+        lambda: create_app(settings), _gunicorn_options(host, port, workers, threads)
+    ).run()
 
 
 @click.command()
@@ -82,9 +84,8 @@ def up(host: str, port: int, data: str | None) -> None:
     click.echo("")
     click.echo(f"  cardcrm is running at {url}")
     click.echo(f"  API: {url}api/v1/  (OpenAPI: {url}api/v1/openapi.json)")
-    if seeded:
-        click.echo(f"  Log in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}")
-    else:
-        click.echo(f"  Data folder: {settings['DATA_DIR']} (demo login, if kept: {DEMO_EMAIL} / {DEMO_PASSWORD})")
+    click.echo(f"  Log in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}")
+    if not seeded:
+        click.echo(f"  (data kept from an earlier start in {settings['DATA_DIR']})")
     click.echo("")
     GunicornServer(lambda: create_app(settings), _gunicorn_options(host, port, 1, 8)).run()

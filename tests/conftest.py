@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from cardcrm.core import create_app
 from cardcrm.core.auth.service import create_token, create_user
 from cardcrm.core.db import get_db
 from cardcrm.core.migrate import upgrade
 from cardcrm.core.models import Base
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 POSTGRES_URL = os.environ.get("CARDCRM_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -121,10 +120,14 @@ class Api:
         result.update(headers or {})
         return result
 
-    def request(self, method: str, path: str, json: Any = None, headers: dict | None = None, **kwargs: Any) -> Any:
+    def request(
+        self, method: str, path: str, json: Any = None, headers: dict | None = None, **kwargs: Any
+    ) -> Any:
         if not path.startswith("/"):
             path = "/api/v1/" + path
-        return self.client.open(path, method=method, json=json, headers=self._headers(headers), **kwargs)
+        return self.client.open(
+            path, method=method, json=json, headers=self._headers(headers), **kwargs
+        )
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
@@ -143,7 +146,9 @@ class Api:
 
     # small action helpers, as a user of the API would chain them
 
-    def ok(self, method: str, path: str, json: Any = None, status: int | None = None, **kwargs: Any) -> Any:
+    def ok(
+        self, method: str, path: str, json: Any = None, status: int | None = None, **kwargs: Any
+    ) -> Any:
         response = self.request(method, path, json=json, **kwargs)
         expected = status or (201 if method == "POST" and response.status_code == 201 else 200)
         assert response.status_code == expected, (response.status_code, response.get_json())
@@ -156,19 +161,29 @@ class Api:
         return self.ok("POST", "products", body, status=201)
 
     def card(self, product: dict, title: str = "A card", **body: Any) -> dict:
-        return self.ok("POST", f"products/{product['id']}/cards", {"title": title, **body}, status=201)
+        return self.ok(
+            "POST", f"products/{product['id']}/cards", {"title": title, **body}, status=201
+        )
 
     def task(self, card: dict, due: str, text: str = "Call back", **body: Any) -> dict:
-        return self.ok("POST", f"cards/{card['id']}/tasks", {"text": text, "due": due, **body}, status=201)
+        return self.ok(
+            "POST", f"cards/{card['id']}/tasks", {"text": text, "due": due, **body}, status=201
+        )
 
 
-def make_user(app: Any, email: str, *, admin: bool = False, timezone: str = "UTC") -> tuple[Any, str]:
+def make_user(
+    app: Any, email: str, *, admin: bool = False, timezone: str = "UTC"
+) -> tuple[Any, str]:
     with app.app_context():
         session = get_db().session()
         try:
             user = create_user(
-                session, email=email, name=email.split("@")[0].title(), password="password123",
-                timezone=timezone, is_admin=admin,
+                session,
+                email=email,
+                name=email.split("@")[0].title(),
+                password="password123",
+                timezone=timezone,
+                is_admin=admin,
             )
             token, _ = create_token(session, user=user)
             return user, token
@@ -196,3 +211,14 @@ def member(app: Any, client: Any) -> Api:
 @pytest.fixture
 def anonymous(client: Any) -> Api:
     return Api(client, None)
+
+
+@pytest.fixture
+def new_user(app: Any, client: Any) -> Any:
+    """Make another user with a token: ``new_user("ana@example.com", timezone=...)``."""
+
+    def make(email: str, *, admin: bool = False, timezone: str = "UTC") -> Api:
+        user, token = make_user(app, email, admin=admin, timezone=timezone)
+        return Api(client, token, user)
+
+    return make

@@ -166,7 +166,10 @@ def _respond(result: Any, status: int, schema: Schema | None, paginated: bool) -
         return Response(status=204, headers=headers)
     if schema is not None:
         if paginated:
-            result = {"items": schema.dump(result.items, many=True), "next_cursor": result.next_cursor}
+            result = {
+                "items": schema.dump(result.items, many=True),
+                "next_cursor": result.next_cursor,
+            }
         else:
             if getattr(result, "version", None) is not None and "ETag" not in headers:
                 headers["ETag"] = etag_for(result.version)

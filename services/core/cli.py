@@ -51,7 +51,9 @@ def user_group() -> None:
 @click.option("--admin", is_flag=True, default=False)
 @click.option("--timezone", default="UTC", show_default=True)
 @data_option
-def user_create(email: str, name: str, password: str, admin: bool, timezone: str, data: str | None) -> None:
+def user_create(
+    email: str, name: str, password: str, admin: bool, timezone: str, data: str | None
+) -> None:
     """Create a user."""
     from marshmallow import ValidationError
 
@@ -61,7 +63,13 @@ def user_create(email: str, name: str, password: str, admin: bool, timezone: str
 
     try:
         fields = UserCreateSchema().load(
-            {"email": email, "name": name, "password": password, "timezone": timezone, "is_admin": admin}
+            {
+                "email": email,
+                "name": name,
+                "password": password,
+                "timezone": timezone,
+                "is_admin": admin,
+            }
         )
     except ValidationError as error:
         raise click.ClickException(_messages(error.messages)) from error

@@ -50,20 +50,31 @@ def seed_demo(app: Flask) -> bool:
                 for index, title in enumerate(titles):
                     fields = {"position": "Backend developer"} if key == "recruiting" else {}
                     card = create_card(
-                        session, admin, product.id, {"title": title, "owner_id": admin.id, "fields": fields}
+                        session,
+                        admin,
+                        product.id,
+                        {"title": title, "owner_id": admin.id, "fields": fields},
                     )
                     task = create_task(
                         session,
                         admin,
                         card.id,
-                        {"text": f"Follow up: {title}", "due": now + timedelta(hours=index * 20 - 10), "type": "call"},
+                        {
+                            "text": f"Follow up: {title}",
+                            "due": now + timedelta(hours=index * 20 - 10),
+                            "type": "call",
+                        },
                     )
                     if index == len(titles) - 1:
                         close_task(session, admin, task.id, "done", "Done in the demo", None)
                     if index == 1 and len(product.statuses) > 1:
                         amount = {"fields": {"amount": "1200.00"}} if key == "invoices" else {}
                         update_card(
-                            session, admin, card.id, {**amount, "status_id": product.statuses[1].id}, None
+                            session,
+                            admin,
+                            card.id,
+                            {**amount, "status_id": product.statuses[1].id},
+                            None,
                         )
             return True
         finally:

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,18 @@ def init_app(app: Flask) -> None:
             "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
             errors=messages,
         )
+
+    @app.errorhandler(StaleDataError)
+    def _stale(error: StaleDataError) -> Response:
+        # Two writers passed the If-Match check at once; the database let only one through.
+        return problem(
+            412, PreconditionFailed.title, "The resource changed meanwhile; fetch it again."
+        )
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(error: IntegrityError) -> Response:
+        log.warning("integrity error answered as 409: %s", error.orig)
+        return problem(409, Conflict.title, "The change conflicts with another one; try again.")
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

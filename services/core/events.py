@@ -49,9 +49,7 @@ class Event(Base):
 
 def record_event(session: Session, type: str, data: dict[str, Any], actor: Any = None) -> None:
     """Queue an event to be written with the current transaction."""
-    session.info.setdefault("pending_events", []).append(
-        (type, data, getattr(actor, "id", None))
-    )
+    session.info.setdefault("pending_events", []).append((type, data, getattr(actor, "id", None)))
 
 
 def read_events(session: Session, after: int, limit: int) -> list[Event]:

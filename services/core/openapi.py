@@ -60,7 +60,10 @@ def build_spec(app: Flask, prefix: str = "/api/v1") -> dict[str, Any]:
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     document["paths"]["/healthz"] = {
-        "get": {"summary": "Liveness and database check", "responses": {"200": {"description": "Up"}}}
+        "get": {
+            "summary": "Liveness and database check",
+            "responses": {"200": {"description": "Up"}},
+        }
     }
     return document
 
@@ -83,13 +86,21 @@ def _operation(operation: Operation) -> dict[str, Any]:
     if operation.query:
         parameters.append({"in": "query", "schema": operation.query})
     for name, text in (operation.extra_query or {}).items():
-        parameters.append({"in": "query", "name": name, "schema": {"type": "string"}, "description": text})
-    if operation.etag or operation.method in ("PATCH", "DELETE") or operation.rule.endswith(
-        ("/close", "/reopen", "/postpone")
+        parameters.append(
+            {"in": "query", "name": name, "schema": {"type": "string"}, "description": text}
+        )
+    if (
+        operation.etag
+        or operation.method in ("PATCH", "DELETE")
+        or operation.rule.endswith(("/close", "/reopen", "/postpone"))
     ):
         parameters.append(
-            {"in": "header", "name": "If-Match", "schema": {"type": "string"},
-             "description": "The ETag the change was made against; a stale one gets 412."}
+            {
+                "in": "header",
+                "name": "If-Match",
+                "schema": {"type": "string"},
+                "description": "The ETag the change was made against; a stale one gets 412.",
+            }
         )
     if parameters:
         result["parameters"] = parameters

@@ -15,7 +15,9 @@ MAX_LIMIT = 500
 
 
 class PageArgsSchema(Schema):
-    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT)
+    )
     cursor = fields.String(load_default=None, validate=validate.Length(max=1000))
 
 

@@ -55,9 +55,7 @@ def parse_module_list(value: str | None) -> list[str]:
 
 def describe_plugins(manager: pluggy.PluginManager) -> list[dict[str, Any]]:
     """The registered plugins with their distribution version and the hooks they implement."""
-    versions = {
-        id(plugin): dist.version for plugin, dist in manager.list_plugin_distinfo()
-    }
+    versions = {id(plugin): dist.version for plugin, dist in manager.list_plugin_distinfo()}
     items = []
     for name, plugin in sorted(manager.list_name_plugin(), key=lambda pair: pair[0]):
         hooks = sorted(

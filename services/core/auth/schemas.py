@@ -12,7 +12,9 @@ class TimezoneField(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         value = super()._deserialize(value, attr, data, **kwargs)
         if not is_timezone(value):
-            raise ValidationError(f"Unknown time zone {value!r}; use an IANA name such as Europe/Bucharest.")
+            raise ValidationError(
+                f"Unknown time zone {value!r}; use an IANA name such as Europe/Bucharest."
+            )
         return value
 
 
@@ -27,7 +29,9 @@ class UserSchema(Schema):
 class UserCreateSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=200))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=8, max=200)
+    )
     timezone = TimezoneField(load_default="UTC")
     is_admin = fields.Boolean(load_default=False)
 
@@ -41,7 +45,9 @@ class MeUpdateSchema(Schema):
 class LoginSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
-    name = fields.String(validate=validate.Length(max=200), metadata={"description": "A label for the token."})
+    name = fields.String(
+        validate=validate.Length(max=200), metadata={"description": "A label for the token."}
+    )
 
     @validates("email")
     def _email(self, value: str, **_: object) -> None:

@@ -75,7 +75,11 @@ def update_user(session: Session, user: User, changes: dict) -> User:
 
 
 def create_token(
-    session: Session, *, user: User | None = None, service: str | None = None, name: str | None = None
+    session: Session,
+    *,
+    user: User | None = None,
+    service: str | None = None,
+    name: str | None = None,
 ) -> tuple[str, ApiToken]:
     """Make a new token; the clear text is returned once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -93,7 +97,9 @@ def create_token(
 def revoke_token(session: Session, token_id: int, principal: Principal) -> ApiToken:
     with write_transaction(session):
         row = session.get(ApiToken, token_id)
-        if row is None or not (principal.is_admin or (principal.user and row.user_id == principal.user.id)):
+        if row is None or not (
+            principal.is_admin or (principal.user and row.user_id == principal.user.id)
+        ):
             raise NotFound("No such token.")
         if row.revoked_at is None:
             row.revoked_at = utcnow()
@@ -109,7 +115,9 @@ def login(session: Session, email: str, password: str) -> User:
 
 def user_for_token(session: Session, token: str) -> Principal | None:
     row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+        )
     )
     if row is None:
         return None

@@ -8,17 +8,28 @@ from sqlalchemy import select
 
 from ..api import ApiBlueprint, Page, Reply
 from ..db import get_session
-from ..pagination import decode_cursor, encode_cursor
+from ..pagination import PageArgsSchema, decode_cursor, encode_cursor
 from . import service
 from .models import ApiToken, User
-from .schemas import LoginResultSchema, LoginSchema, MeUpdateSchema, TokenSchema, UserCreateSchema, UserSchema
-from ..pagination import PageArgsSchema
+from .schemas import (
+    LoginResultSchema,
+    LoginSchema,
+    MeUpdateSchema,
+    TokenSchema,
+    UserCreateSchema,
+    UserSchema,
+)
 
 bp = ApiBlueprint("auth", __name__, tag="Users and tokens")
 
 
 @bp.operation(
-    "/auth/token", "POST", auth=None, body=LoginSchema, response=LoginResultSchema, status=201,
+    "/auth/token",
+    "POST",
+    auth=None,
+    body=LoginSchema,
+    response=LoginResultSchema,
+    status=201,
     errors=(401, 422),
 )
 def create_token(body: dict[str, Any]) -> Any:
@@ -59,7 +70,12 @@ def list_users(args: dict[str, Any]) -> Page:
 
 
 @bp.operation(
-    "/users", "POST", auth="admin", body=UserCreateSchema, response=UserSchema, status=201,
+    "/users",
+    "POST",
+    auth="admin",
+    body=UserCreateSchema,
+    response=UserSchema,
+    status=201,
     errors=(401, 403, 409, 422),
 )
 def create_user(body: dict[str, Any]) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import Invalid
@@ -30,7 +31,9 @@ def filter_conditions(
 ) -> list[ColumnElement[bool]]:
     """The WHERE conditions of a card list query (also used to validate saved filters)."""
     conditions: list[ColumnElement[bool]] = [Card.product_id == product.id]
-    conditions.append(Card.trashed_at.is_not(None) if args.get("trashed") else Card.trashed_at.is_(None))
+    conditions.append(
+        Card.trashed_at.is_not(None) if args.get("trashed") else Card.trashed_at.is_(None)
+    )
     statuses = product.statuses
     if "status_id" in args:
         if args["status_id"] not in {status.id for status in statuses}:
@@ -65,6 +68,17 @@ def list_cards(
     args: dict[str, Any],
     field_filters: dict[str, str],
 ) -> tuple[list[Card], str | None]:
+    cards, cursor = _page(session, product, args, field_filters)
+    # Hand each card its status from the product's (already loaded): no query per card.
+    statuses = {status.id: status for status in product.statuses}
+    for card in cards:
+        set_committed_value(card, "status", statuses[card.status_id])
+    return cards, cursor
+
+
+def _page(
+    session: Session, product: Product, args: dict[str, Any], field_filters: dict[str, str]
+) -> tuple[list[Card], str | None]:
     conditions = filter_conditions(product, args, field_filters)
     limit = args["limit"]
     position = decode_cursor(args.get("cursor")) or {"part": "due"}
@@ -76,9 +90,7 @@ def list_cards(
             query = query.where(
                 or_(Card.next_task_due > due, and_(Card.next_task_due == due, Card.id > card_id))
             )
-        cards = list(
-            session.scalars(query.order_by(Card.next_task_due, Card.id).limit(limit + 1))
-        )
+        cards = list(session.scalars(query.order_by(Card.next_task_due, Card.id).limit(limit + 1)))
         if len(cards) > limit:
             last = cards[limit - 1]
             return cards[:limit], _cursor("due", last.next_task_due, last.id)

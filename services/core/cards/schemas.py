@@ -16,7 +16,9 @@ class CardCreateSchema(Schema):
     status_id = fields.Integer()
     owner_id = fields.Integer(allow_none=True)
     fields_ = fields.Dict(
-        keys=fields.String(), data_key="fields", attribute="fields",
+        keys=fields.String(),
+        data_key="fields",
+        attribute="fields",
         metadata={"description": "Values of the product's custom fields, by key."},
     )
 
@@ -26,7 +28,9 @@ class CardUpdateSchema(Schema):
     status_id = fields.Integer()
     owner_id = fields.Integer(allow_none=True)
     fields_ = fields.Dict(
-        keys=fields.String(), data_key="fields", attribute="fields",
+        keys=fields.String(),
+        data_key="fields",
+        attribute="fields",
         metadata={"description": "Keys to change; null clears a value; other keys are kept."},
     )
 
@@ -72,5 +76,7 @@ class HistorySchema(Schema):
 class HistoryArgsSchema(PageArgsSchema):
     type = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
-        metadata={"description": "Kinds to keep: an exact type (task.postponed) or a prefix (task)."},
+        metadata={
+            "description": "Kinds to keep: an exact type (task.postponed) or a prefix (task)."
+        },
     )

@@ -65,7 +65,9 @@ def card_data(card: Card) -> dict[str, Any]:
     return CardSchema().dump(card)
 
 
-def create_card(session: Session, actor: User | None, product_id: int, data: dict[str, Any]) -> Card:
+def create_card(
+    session: Session, actor: User | None, product_id: int, data: dict[str, Any]
+) -> Card:
     with write_transaction(session):
         product = get_product(session, product_id)
         status = _status_of(product, data.get("status_id")) or _first_status(product)
@@ -109,7 +111,10 @@ def update_card(
             cleaned = clean_values(product.fields, merged)
             for key in sorted(set(card.fields) | set(cleaned)):
                 if card.fields.get(key) != cleaned.get(key):
-                    diff[f"fields.{key}"] = {"before": card.fields.get(key), "after": cleaned.get(key)}
+                    diff[f"fields.{key}"] = {
+                        "before": card.fields.get(key),
+                        "after": cleaned.get(key),
+                    }
             card.fields = cleaned
         old_status = card.status
         new_status = old_status
@@ -131,13 +136,21 @@ def update_card(
             record_event(
                 session,
                 "card.status_changed",
-                {**after, "before": {"status_id": before["status_id"], "status_group": before["status_group"]}},
+                {
+                    **after,
+                    "before": {
+                        "status_id": before["status_id"],
+                        "status_group": before["status_group"],
+                    },
+                },
                 actor=actor,
             )
     return card
 
 
-def trash_card(session: Session, actor: User | None, card_id: int, expected: set[int] | None) -> Card:
+def trash_card(
+    session: Session, actor: User | None, card_id: int, expected: set[int] | None
+) -> Card:
     with write_transaction(session):
         card = get_live_card(session, card_id, lock=True)
         ensure_version(card.version, expected)
@@ -175,7 +188,9 @@ def purge_card(session: Session, actor: User | None, card_id: int) -> None:
         record_event(session, "card.purged", data, actor=actor)
 
 
-def history(session: Session, card_id: int, types: list[str], after: int | None, limit: int) -> list[CardHistory]:
+def history(
+    session: Session, card_id: int, types: list[str], after: int | None, limit: int
+) -> list[CardHistory]:
     get_card(session, card_id)
     query = select(CardHistory).where(CardHistory.card_id == card_id)
     if types:
@@ -213,7 +228,9 @@ def refresh_next_task_due(session: Session, card_id: int) -> None:
     )
 
 
-def move_all_cards(session: Session, actor: User | None, status: Status, target: Status | None) -> int | None:
+def move_all_cards(
+    session: Session, actor: User | None, status: Status, target: Status | None
+) -> int | None:
     """Move every card of ``status`` to ``target``; ``None`` when cards exist and no target."""
     card_ids = list(session.scalars(select(Card.id).where(Card.status_id == status.id)))
     if card_ids and target is None:
@@ -278,4 +295,3 @@ def _ask_plugins(card: Card, old: Status | None, new: Status, actor: User | None
             reasons.extend(str(reason) for reason in result)
     if reasons:
         raise StatusChangeRefused(reasons)
-

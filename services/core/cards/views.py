@@ -108,9 +108,7 @@ def delete_card(card_id: int, args: dict[str, Any]) -> None:
     return None
 
 
-@bp.operation(
-    "/cards/<int:card_id>/restore", "POST", response=CardSchema, errors=(404, 409)
-)
+@bp.operation("/cards/<int:card_id>/restore", "POST", response=CardSchema, errors=(404, 409))
 def restore_card(card_id: int) -> Any:
     """Bring a card back from the trash, with its tasks and history."""
     return service.restore_card(get_session(), current_user(), card_id)

@@ -1,7 +1,6 @@
 """Alembic environment of the core service: one database, its own version table."""
 
 from alembic import context
-
 from cardcrm.core.db import make_engine
 from cardcrm.core.models import Base
 

@@ -49,7 +49,9 @@ class Status(Base):
     __table_args__ = (UniqueConstraint("product_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     group: Mapped[str] = mapped_column(String(20))
     #: Index of ``group`` in ``GROUPS``, kept so the database can order statuses.

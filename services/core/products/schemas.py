@@ -67,7 +67,9 @@ class ProductCreateSchema(Schema):
         fields.Nested(StatusInputSchema), validate=validate.Length(min=1, max=100)
     )
     fields_ = fields.List(
-        fields.Nested(FieldDefinitionSchema), data_key="fields", attribute="fields",
+        fields.Nested(FieldDefinitionSchema),
+        data_key="fields",
+        attribute="fields",
         validate=validate.Length(max=200),
     )
     task_types = fields.List(fields.Nested(TaskTypeSchema), validate=validate.Length(max=100))
@@ -83,7 +85,9 @@ class ProductCreateSchema(Schema):
 class ProductUpdateSchema(Schema):
     name = fields.String(validate=NAME)
     fields_ = fields.List(
-        fields.Nested(FieldDefinitionSchema), data_key="fields", attribute="fields",
+        fields.Nested(FieldDefinitionSchema),
+        data_key="fields",
+        attribute="fields",
         validate=validate.Length(max=200),
     )
     task_types = fields.List(fields.Nested(TaskTypeSchema), validate=validate.Length(max=100))
@@ -100,8 +104,12 @@ class ProductSchema(Schema):
     slug = fields.String()
     template = fields.String(allow_none=True)
     statuses = fields.List(fields.Nested(StatusSchema))
-    fields_ = fields.List(fields.Nested(FieldDefinitionSchema), data_key="fields", attribute="fields")
-    task_types = fields.Method("_task_types", metadata={"type": "array", "items": {"type": "object"}})
+    fields_ = fields.List(
+        fields.Nested(FieldDefinitionSchema), data_key="fields", attribute="fields"
+    )
+    task_types = fields.Method(
+        "_task_types", metadata={"type": "array", "items": {"type": "object"}}
+    )
     created_at = Instant()
     updated_at = Instant()
     version = fields.Integer()
@@ -121,7 +129,9 @@ class TemplateSchema(Schema):
     name = fields.String()
     description = fields.String()
     statuses = fields.List(fields.Nested(StatusInputSchema))
-    fields_ = fields.List(fields.Nested(FieldDefinitionSchema), data_key="fields", attribute="fields")
+    fields_ = fields.List(
+        fields.Nested(FieldDefinitionSchema), data_key="fields", attribute="fields"
+    )
     task_types = fields.List(fields.Nested(TaskTypeSchema))
     plugin = fields.String()
 

@@ -7,7 +7,7 @@ import unicodedata
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
@@ -72,7 +72,9 @@ def list_products(session: Session) -> list[Product]:
 def create_product(session: Session, actor: User | None, data: dict[str, Any]) -> Product:
     template = find_template(data["template"]) if data.get("template") else None
     statuses = data.get("statuses") or (template or {}).get("statuses") or []
-    fields = data.get("fields") if data.get("fields") is not None else (template or {}).get("fields", [])
+    fields = (
+        data.get("fields") if data.get("fields") is not None else (template or {}).get("fields", [])
+    )
     task_types = data.get("task_types")
     if task_types is None:
         task_types = (template or {}).get("task_types", [])
@@ -96,6 +98,7 @@ def create_product(session: Session, actor: User | None, data: dict[str, Any]) -
                 )
             )
             positions[item["group"]] += 1
+        _touch(product)
         session.add(product)
         session.flush()
         record_event(session, "product.created", product_data(product), actor=actor)
@@ -103,7 +106,11 @@ def create_product(session: Session, actor: User | None, data: dict[str, Any]) -
 
 
 def update_product(
-    session: Session, actor: User | None, product_id: int, changes: dict[str, Any], expected: set[int] | None
+    session: Session,
+    actor: User | None,
+    product_id: int,
+    changes: dict[str, Any],
+    expected: set[int] | None,
 ) -> Product:
     with write_transaction(session):
         product = get_product(session, product_id)
@@ -128,6 +135,9 @@ def delete_product(session: Session, actor: User | None, product_id: int, force:
                 cards=cards,
             )
         data = product_data(product)
+        # Cards go first (their tasks and history with them, by the foreign keys' cascade):
+        # they reference the statuses that go with the product.
+        session.execute(delete(Card).where(Card.product_id == product.id))
         session.delete(product)
         record_event(session, "product.deleted", data, actor=actor)
 
@@ -142,7 +152,9 @@ def get_status(session: Session, status_id: int) -> Status:
     return status
 
 
-def add_status(session: Session, actor: User | None, product_id: int, data: dict[str, Any]) -> Status:
+def add_status(
+    session: Session, actor: User | None, product_id: int, data: dict[str, Any]
+) -> Status:
     with write_transaction(session):
         product = get_product(session, product_id)
         _check_unique_names([status.name for status in product.statuses] + [data["name"]])
@@ -155,13 +167,16 @@ def add_status(session: Session, actor: User | None, product_id: int, data: dict
     return status
 
 
-def update_status(session: Session, actor: User | None, status_id: int, changes: dict[str, Any]) -> Status:
+def update_status(
+    session: Session, actor: User | None, status_id: int, changes: dict[str, Any]
+) -> Status:
     with write_transaction(session):
         status = get_status(session, status_id)
         product = status.product
         if "name" in changes and changes["name"] != status.name:
             _check_unique_names(
-                [other.name for other in product.statuses if other is not status] + [changes["name"]]
+                [other.name for other in product.statuses if other is not status]
+                + [changes["name"]]
             )
             status.name = changes["name"]
         group_changed = changes.get("group", status.group) != status.group
@@ -173,7 +188,9 @@ def update_status(session: Session, actor: User | None, status_id: int, changes:
     return status
 
 
-def delete_status(session: Session, actor: User | None, status_id: int, move_to: int | None) -> None:
+def delete_status(
+    session: Session, actor: User | None, status_id: int, move_to: int | None
+) -> None:
     from ..cards.service import move_all_cards
 
     with write_transaction(session):
@@ -236,6 +253,8 @@ def _group(product: Product, group: str) -> list[Status]:
 def _touch(product: Product) -> None:
     # Statuses belong to the product's representation, so changing one makes a new version.
     product.updated_at = utcnow()
+    # Keep the loaded list in the order the database returns it in (group, then position).
+    product.statuses.sort(key=lambda status: (status.group_order, status.position))
 
 
 def _check_unique_names(names: list[str]) -> None:

@@ -45,7 +45,12 @@ def list_products() -> Page:
 
 
 @bp.operation(
-    "/products", "POST", auth="admin", body=ProductCreateSchema, response=ProductSchema, status=201,
+    "/products",
+    "POST",
+    auth="admin",
+    body=ProductCreateSchema,
+    response=ProductSchema,
+    status=201,
     errors=(403, 422),
 )
 def create_product(body: dict[str, Any]) -> Any:
@@ -61,17 +66,27 @@ def get_product(product_id: int) -> Any:
 
 
 @bp.operation(
-    "/products/<int:product_id>", "PATCH", auth="admin", body=ProductUpdateSchema,
-    response=ProductSchema, errors=(403, 404, 412, 422),
+    "/products/<int:product_id>",
+    "PATCH",
+    auth="admin",
+    body=ProductUpdateSchema,
+    response=ProductSchema,
+    errors=(403, 404, 412, 422),
 )
 def update_product(product_id: int, body: dict[str, Any]) -> Any:
     """Rename a product or replace its field definitions or task types (admins only)."""
-    return service.update_product(get_session(), current_user(), product_id, body, expected_versions())
+    return service.update_product(
+        get_session(), current_user(), product_id, body, expected_versions()
+    )
 
 
 @bp.operation(
-    "/products/<int:product_id>", "DELETE", auth="admin", query=ProductDeleteArgsSchema,
-    status=204, errors=(403, 404, 409),
+    "/products/<int:product_id>",
+    "DELETE",
+    auth="admin",
+    query=ProductDeleteArgsSchema,
+    status=204,
+    errors=(403, 404, 409),
 )
 def delete_product(product_id: int, args: dict[str, Any]) -> None:
     """Delete a product; one that still has cards needs ``?force=true``."""
@@ -79,8 +94,13 @@ def delete_product(product_id: int, args: dict[str, Any]) -> None:
 
 
 @bp.operation(
-    "/products/<int:product_id>/statuses", "POST", auth="admin", body=StatusSchema,
-    response=StatusSchema, status=201, errors=(403, 404, 422),
+    "/products/<int:product_id>/statuses",
+    "POST",
+    auth="admin",
+    body=StatusSchema,
+    response=StatusSchema,
+    status=201,
+    errors=(403, 404, 422),
 )
 def add_status(product_id: int, body: dict[str, Any]) -> Any:
     """Add a status to a product (at ``position`` in its group, default last)."""
@@ -88,8 +108,12 @@ def add_status(product_id: int, body: dict[str, Any]) -> Any:
 
 
 @bp.operation(
-    "/statuses/<int:status_id>", "PATCH", auth="admin", body=StatusUpdateSchema,
-    response=StatusSchema, errors=(403, 404, 422),
+    "/statuses/<int:status_id>",
+    "PATCH",
+    auth="admin",
+    body=StatusUpdateSchema,
+    response=StatusSchema,
+    errors=(403, 404, 422),
 )
 def update_status(status_id: int, body: dict[str, Any]) -> Any:
     """Rename a status, or move it to another group or position."""
@@ -97,8 +121,12 @@ def update_status(status_id: int, body: dict[str, Any]) -> Any:
 
 
 @bp.operation(
-    "/statuses/<int:status_id>", "DELETE", auth="admin", query=StatusDeleteArgsSchema,
-    status=204, errors=(403, 404, 409, 422),
+    "/statuses/<int:status_id>",
+    "DELETE",
+    auth="admin",
+    query=StatusDeleteArgsSchema,
+    status=204,
+    errors=(403, 404, 409, 422),
 )
 def delete_status(status_id: int, args: dict[str, Any]) -> None:
     """Delete a status; one that cards use needs ``?move_to={status_id}``."""

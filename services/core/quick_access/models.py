@@ -17,6 +17,10 @@ class RecentCard(Base):
     __tablename__ = "recent_cards"
     __table_args__ = (Index("ix_recent_cards_user_id_opened_at", "user_id", "opened_at"),)
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    card_id: Mapped[int] = mapped_column(
+        ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True
+    )
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -38,7 +38,9 @@ class Deadline(fields.Field):
 
 
 class RepeatSchema(Schema):
-    freq = fields.String(required=True, validate=validate.OneOf(("daily", "weekly", "monthly", "yearly")))
+    freq = fields.String(
+        required=True, validate=validate.OneOf(("daily", "weekly", "monthly", "yearly"))
+    )
     interval = fields.Integer(load_default=1, validate=validate.Range(min=1, max=366))
     weekdays = fields.List(
         fields.String(validate=validate.OneOf(WEEKDAYS)), validate=validate.Length(min=1, max=7)
@@ -85,7 +87,9 @@ class TaskSchema(Schema):
     type = fields.String()
     assignee_id = fields.Integer(allow_none=True)
     due = Instant()
-    due_date = fields.Date(allow_none=True, metadata={"description": "The date of an all-day task."})
+    due_date = fields.Date(
+        allow_none=True, metadata={"description": "The date of an all-day task."}
+    )
     all_day = fields.Boolean()
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
     closed_at = Instant(allow_none=True)

@@ -31,7 +31,9 @@ def get_task(session: Session, task_id: int) -> Task:
     return task
 
 
-def list_tasks(session: Session, card_id: int, status: str | None, after: tuple | None, limit: int) -> list[Task]:
+def list_tasks(
+    session: Session, card_id: int, status: str | None, after: tuple | None, limit: int
+) -> list[Task]:
     query = select(Task).where(Task.card_id == card_id)
     if status:
         query = query.where(Task.status == status)
@@ -102,7 +104,12 @@ def update_task(
 
 
 def close_task(
-    session: Session, actor: User, task_id: int, outcome: str, comment: str | None, expected: set[int] | None
+    session: Session,
+    actor: User,
+    task_id: int,
+    outcome: str,
+    comment: str | None,
+    expected: set[int] | None,
 ) -> Task:
     with write_transaction(session):
         task, card = _lock(session, task_id)
@@ -162,8 +169,18 @@ def postpone_task(
             )
         )
         session.flush()
-        before = {"due": isoformat_z(old_due), "due_date": old_date.isoformat() if old_date else None}
-        _changed(session, card, task, "task.postponed", actor, {"before": before, "after": {"due": isoformat_z(task.due)}})
+        before = {
+            "due": isoformat_z(old_due),
+            "due_date": old_date.isoformat() if old_date else None,
+        }
+        _changed(
+            session,
+            card,
+            task,
+            "task.postponed",
+            actor,
+            {"before": before, "after": {"due": isoformat_z(task.due)}},
+        )
     return task
 
 

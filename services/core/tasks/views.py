@@ -99,7 +99,12 @@ def delete_task(task_id: int) -> None:
 def close_task(task_id: int, body: dict[str, Any]) -> Any:
     """Close a task as done (default) or cancelled, with an optional comment."""
     return service.close_task(
-        get_session(), current_user(), task_id, body["outcome"], body.get("comment"), expected_versions()
+        get_session(),
+        current_user(),
+        task_id,
+        body["outcome"],
+        body.get("comment"),
+        expected_versions(),
     )
 
 
@@ -118,4 +123,6 @@ def reopen_task(task_id: int) -> Any:
 )
 def postpone_task(task_id: int, body: dict[str, Any]) -> Any:
     """Move a task to a later deadline; ``postponed_count`` grows and history keeps both."""
-    return service.postpone_task(get_session(), current_user(), task_id, body["due"], expected_versions())
+    return service.postpone_task(
+        get_session(), current_user(), task_id, body["due"], expected_versions()
+    )

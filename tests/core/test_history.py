@@ -1,0 +1,76 @@
+"""Every change of a card or its tasks leaves a history row: who, when, before and after."""
+
+
+def history(api, card, query=""):
+    return api.ok("GET", f"cards/{card['id']}/history{query}")["items"]
+
+
+def test_card_edits_record_before_and_after(admin, member):
+    product = admin.product("sales")
+    card = admin.card(product, "ACME", fields={"value": 100})
+    member.ok(
+        "PATCH",
+        f"cards/{card['id']}",
+        {"title": "ACME Corp", "fields": {"value": 250, "source": "Referral"}},
+    )
+    row = history(admin, card)[-1]
+    assert row["type"] == "card.updated"
+    assert row["user_id"] == member.user.id
+    assert row["at"].endswith("Z")
+    assert row["data"]["changes"] == {
+        "title": {"before": "ACME", "after": "ACME Corp"},
+        "fields.value": {"before": "100.00", "after": "250.00"},
+        "fields.source": {"before": None, "after": "Referral"},
+    }
+
+
+def test_status_changes_record_from_and_to(admin):
+    product = admin.product("sales")
+    won = next(status for status in product["statuses"] if status["group"] == "positive")
+    card = admin.card(product)
+    moved = admin.ok("PATCH", f"cards/{card['id']}", {"status_id": won["id"]})
+    assert moved["closed"] is True and moved["status_group"] == "positive"
+    row = history(admin, card)[-1]
+    assert row["type"] == "card.status_changed"
+    assert row["data"]["from"]["id"] == product["statuses"][0]["id"]
+    assert row["data"]["to"] == {"id": won["id"], "name": won["name"], "group": "positive"}
+
+
+def test_task_actions_are_in_the_card_history_and_filterable_by_kind(admin):
+    card = admin.card(admin.product())
+    task = admin.task(card, "2026-12-01T10:00:00Z")
+    admin.ok("POST", f"tasks/{task['id']}/postpone", {"due": "2026-12-02T10:00:00Z"})
+    admin.ok("POST", f"tasks/{task['id']}/close", {"comment": "Talked to Ana"})
+    admin.ok("POST", f"tasks/{task['id']}/reopen")
+    admin.delete(f"tasks/{task['id']}")
+    kinds = [row["type"] for row in history(admin, card)]
+    assert kinds == [
+        "card.created",
+        "task.created",
+        "task.postponed",
+        "task.closed",
+        "task.reopened",
+        "task.deleted",
+    ]
+    postponed = history(admin, card, "?type=task.postponed")
+    assert [row["type"] for row in postponed] == ["task.postponed"]
+    assert postponed[0]["data"]["before"]["due"] == "2026-12-01T10:00:00Z"
+    assert postponed[0]["data"]["after"]["due"] == "2026-12-02T10:00:00Z"
+    assert postponed[0]["task_id"] == task["id"]
+    closed = history(admin, card, "?type=task.closed")[0]
+    assert closed["data"] == {"outcome": "done", "comment": "Talked to Ana"}
+    only_tasks = history(admin, card, "?type=task")
+    assert len(only_tasks) == 5
+    both = history(admin, card, "?type=card.created&type=task.deleted")
+    assert [row["type"] for row in both] == ["card.created", "task.deleted"]
+    assert history(admin, card, "?type=task.deleted")[0]["data"]["task"]["text"] == "Call back"
+
+
+def test_history_pages_oldest_first(admin):
+    card = admin.card(admin.product())
+    for index in range(5):
+        admin.ok("PATCH", f"cards/{card['id']}", {"title": f"title {index}"})
+    first = admin.ok("GET", f"cards/{card['id']}/history?limit=4")
+    second = admin.ok("GET", f"cards/{card['id']}/history?limit=4&cursor={first['next_cursor']}")
+    ids = [row["id"] for row in first["items"] + second["items"]]
+    assert ids == sorted(ids) and len(ids) == 6 and second["next_cursor"] is None
