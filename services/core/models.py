@@ -5,7 +5,7 @@ from .cards.models import Card, CardHistory
 from .db import Base
 from .events import Event
 from .products.models import Product, Status
-from .quick_access.models import RecentCard
+from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Card",
     "CardHistory",
     "Event",
+    "Favorite",
     "Postponement",
     "Product",
     "RecentCard",

@@ -58,7 +58,10 @@ class CardHistory(Base):
     """One row per change of a card or of one of its tasks: who, when, what before and after."""
 
     __tablename__ = "card_history"
-    __table_args__ = (Index("ix_card_history_card_id_id", "card_id", "id"),)
+    __table_args__ = (
+        Index("ix_card_history_card_id_id", "card_id", "id"),
+        Index("ix_card_history_positive_id", "positive", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
@@ -67,3 +70,6 @@ class CardHistory(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: A positive result for the Wall of Progress: the card reached a ``positive`` status, or
+    #: a task was closed as done.
+    positive: Mapped[bool] = mapped_column(default=False)

@@ -46,6 +46,7 @@ def record_history(
     actor: User | None,
     data: dict[str, Any],
     task_id: int | None = None,
+    positive: bool = False,
 ) -> None:
     session.add(
         CardHistory(
@@ -55,6 +56,7 @@ def record_history(
             user_id=actor.id if actor else None,
             data=data,
             at=utcnow(),
+            positive=positive,
         )
     )
 
@@ -132,7 +134,14 @@ def update_card(
             record_event(session, "card.updated", {**after, "changes": diff}, actor=actor)
         if new_status is not old_status:
             move = {"from": _status_ref(old_status), "to": _status_ref(new_status)}
-            record_history(session, card, "card.status_changed", actor, move)
+            record_history(
+                session,
+                card,
+                "card.status_changed",
+                actor,
+                move,
+                positive=new_status.group == "positive" and old_status.group != "positive",
+            )
             record_event(
                 session,
                 "card.status_changed",
@@ -156,6 +165,7 @@ def trash_card(
         ensure_version(card.version, expected)
         card.trashed_at = utcnow()
         card.updated_at = card.trashed_at
+        _hide_tasks(session, card, True)
         session.flush()
         record_history(session, card, "card.trashed", actor, {})
         record_event(session, "card.deleted", card_data(card), actor=actor)
@@ -169,6 +179,7 @@ def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
             raise Conflict("The card is not in the trash.")
         card.trashed_at = None
         card.updated_at = utcnow()
+        _hide_tasks(session, card, False)
         session.flush()
         record_history(session, card, "card.restored", actor, {})
         record_event(session, "card.restored", card_data(card), actor=actor)
@@ -246,6 +257,7 @@ def move_all_cards(
             "card.status_changed",
             actor,
             {"from": _status_ref(status), "to": _status_ref(target), "reason": "status deleted"},
+            positive=target.group == "positive" and status.group != "positive",
         )
         session.flush()
         record_event(
@@ -258,6 +270,17 @@ def move_all_cards(
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _hide_tasks(session: Session, card: Card, trashed: bool) -> None:
+    from ..tasks.models import Task
+
+    session.execute(
+        update(Task)
+        .where(Task.card_id == card.id)
+        .values(card_trashed=trashed)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def _status_ref(status: Status) -> dict[str, Any]:

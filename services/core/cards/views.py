@@ -10,6 +10,7 @@ from ..api import ApiBlueprint, Page, Reply, expected_versions
 from ..auth.service import current_user
 from ..db import get_session
 from ..products.service import get_product
+from ..quick_access.service import note_card_opened
 from . import queries, service
 from .schemas import (
     CardCreateSchema,
@@ -70,8 +71,6 @@ def get_card(card_id: int) -> Any:
     """Read a card (also recorded in the caller's recent cards)."""
     session = get_session()
     card = service.get_card(session, card_id)
-    from ..quick_access import note_card_opened
-
     note_card_opened(session, current_user(), card)
     return card
 

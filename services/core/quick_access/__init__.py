@@ -1,5 +1,1 @@
-"""Quick access beside the Today view: recently opened cards (favourites and the wall follow)."""
-
-from .service import note_card_opened
-
-__all__ = ["note_card_opened"]
+"""Quick access beside the Today view: favourite filters, recent cards, Wall of Progress."""

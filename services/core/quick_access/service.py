@@ -1,17 +1,28 @@
-"""Recording and reading quick-access data."""
+"""Recording and reading quick-access data: recent cards, favourite filters, the wall."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from marshmallow import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
-from ..cards.models import Card
+from ..cards.models import Card, CardHistory
+from ..cards.queries import FIELD_PREFIX, filter_conditions
+from ..cards.schemas import CardListArgsSchema
 from ..db import write_transaction
+from ..errors import Invalid, NotFound
+from ..products.service import get_product
 from ..timeutil import utcnow
-from .models import RecentCard
+from .models import Favorite, RecentCard
 
 RECENT_LIMIT = 20
+FILTER_KEYS = ("status_id", "group", "owner_id", "q", "closed", "trashed")
+
+
+# --- recently opened cards --------------------------------------------------------------------
 
 
 def note_card_opened(session: Session, user: User, card: Card) -> None:
@@ -32,3 +43,95 @@ def note_card_opened(session: Session, user: User, card: Card) -> None:
         session.execute(
             delete(RecentCard).where(RecentCard.user_id == user.id, RecentCard.card_id.not_in(keep))
         )
+
+
+def recent_cards(session: Session, user: User) -> list[Card]:
+    """The cards ``user`` opened last, newest first (cards now in the trash are left out)."""
+    return list(
+        session.scalars(
+            select(Card)
+            .join(RecentCard, RecentCard.card_id == Card.id)
+            .where(RecentCard.user_id == user.id, Card.trashed_at.is_(None))
+            .order_by(RecentCard.opened_at.desc(), Card.id.desc())
+            .limit(RECENT_LIMIT)
+        )
+    )
+
+
+# --- favourite filters ------------------------------------------------------------------------
+
+
+def clean_query(session: Session, product_id: int, query: dict[str, Any]) -> dict[str, Any]:
+    """Check a saved filter exactly as the card list would, and keep it in query-string form."""
+    if not isinstance(query, dict):
+        raise Invalid({"query": ["Must be an object of card list filters."]})
+    product = get_product(session, product_id)
+    fields = {key: value for key, value in query.items() if key.startswith(FIELD_PREFIX)}
+    plain = {key: value for key, value in query.items() if not key.startswith(FIELD_PREFIX)}
+    unknown = sorted(set(plain) - set(FILTER_KEYS))
+    if unknown:
+        raise Invalid({f"query.{key}": ["Not a card list filter."] for key in unknown})
+    as_text = {key: _text(value) for key, value in {**plain, **fields}.items()}
+    try:
+        args = CardListArgsSchema().load({k: v for k, v in as_text.items() if k in plain})
+    except ValidationError as error:
+        raise Invalid({f"query.{key}": value for key, value in error.messages.items()}) from error
+    try:
+        filter_conditions(
+            product,
+            args,
+            {key[len(FIELD_PREFIX) :]: value for key, value in as_text.items() if key in fields},
+        )
+    except Invalid as error:
+        errors = error.extra.get("errors", {})
+        raise Invalid({f"query.{key}": value for key, value in errors.items()}) from error
+    return as_text
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise Invalid({"query": ["Filter values are strings, numbers or booleans."]})
+
+
+def create_favorite(session: Session, user: User, data: dict[str, Any]) -> Favorite:
+    with write_transaction(session):
+        query = clean_query(session, data["product_id"], data.get("query") or {})
+        favorite = Favorite(
+            user_id=user.id, product_id=data["product_id"], name=data["name"], query=query
+        )
+        session.add(favorite)
+    return favorite
+
+
+def list_favorites(session: Session, user: User, product_id: int | None) -> list[Favorite]:
+    query = select(Favorite).where(Favorite.user_id == user.id)
+    if product_id is not None:
+        query = query.where(Favorite.product_id == product_id)
+    return list(session.scalars(query.order_by(Favorite.product_id, Favorite.name, Favorite.id)))
+
+
+def delete_favorite(session: Session, user: User, favorite_id: int) -> None:
+    with write_transaction(session):
+        favorite = session.get(Favorite, favorite_id)
+        if favorite is None or favorite.user_id != user.id:
+            raise NotFound(f"No favourite {favorite_id}.")
+        session.delete(favorite)
+
+
+# --- Wall of Progress -------------------------------------------------------------------------
+
+
+def wall(session: Session, before: int | None, limit: int) -> list[tuple[CardHistory, Card]]:
+    """The team's positive results, newest first: cards won and tasks closed as done."""
+    query = (
+        select(CardHistory, Card)
+        .join(Card, Card.id == CardHistory.card_id)
+        .where(CardHistory.positive.is_(True), Card.trashed_at.is_(None))
+    )
+    if before is not None:
+        query = query.where(CardHistory.id < before)
+    rows = session.execute(query.order_by(CardHistory.id.desc()).limit(limit)).all()
+    return [(history, card) for history, card in rows]

@@ -39,6 +39,8 @@ class Task(Base):
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     postponed_count: Mapped[int] = mapped_column(default=0)
+    #: The card is in the trash: its tasks count nowhere (kept with the trash and restore).
+    card_trashed: Mapped[bool] = mapped_column(default=False)
     #: Recurrence: ``{"freq", "interval", "weekdays"?}``; closing creates the next occurrence.
     repeat: Mapped[dict[str, Any] | None] = mapped_column()
     #: The first occurrence of a recurring series (``None`` for the first itself).

@@ -21,6 +21,7 @@ from ..errors import Conflict, Invalid, NotFound, ensure_version
 from ..events import record_event
 from ..products.service import product_task_types
 from ..timeutil import isoformat_z, utcnow
+from . import recurrence
 from .models import Postponement, Task
 
 
@@ -59,9 +60,9 @@ def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any
             text=data["text"],
             type=_task_type(card, data.get("type") or "todo"),
             assignee_id=assignee.id if assignee else None,
-            repeat=data.get("repeat"),
         )
         _set_due(task, data["due"], data.get("all_day", False), assignee)
+        _set_repeat(task, data.get("repeat"), assignee)
         session.add(task)
         session.flush()
         _changed(session, card, task, "task.created", actor, {"task": task_data(task)})
@@ -79,8 +80,6 @@ def update_task(
             task.text = changes["text"]
         if "type" in changes:
             task.type = _task_type(card, changes["type"])
-        if "repeat" in changes:
-            task.repeat = changes["repeat"]
         assignee = session.get(User, task.assignee_id) if task.assignee_id else None
         if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
             assignee = _assignee(session, changes["assignee_id"])
@@ -88,6 +87,9 @@ def update_task(
         if "due" in changes or "all_day" in changes:
             new_due = changes.get("due", task.due_date if task.all_day else task.due)
             _set_due(task, new_due, changes.get("all_day", task.all_day), assignee)
+        if "repeat" in changes or ("due" in changes and task.repeat):
+            # Editing the deadline of a recurring task moves the series with it.
+            _set_repeat(task, changes.get("repeat", task.repeat), assignee)
         after = task_data(task)
         diff = {
             key: {"before": before[key], "after": after[key]}
@@ -124,6 +126,8 @@ def close_task(
         if comment:
             data["comment"] = comment
         _changed(session, card, task, "task.closed", actor, data)
+        if task.repeat:
+            _create_next_occurrence(session, actor, card, task)
     return task
 
 
@@ -139,6 +143,8 @@ def reopen_task(session: Session, actor: User, task_id: int, expected: set[int] 
         task.updated_at = utcnow()
         session.flush()
         _changed(session, card, task, "task.reopened", actor, {"before": previous})
+        if task.repeat:
+            _withdraw_next_occurrence(session, actor, card, task)
     return task
 
 
@@ -196,6 +202,64 @@ def delete_task(session: Session, actor: User, task_id: int, expected: set[int] 
         refresh_next_task_due(session, card.id)
 
 
+# --- recurrence -------------------------------------------------------------------------------
+
+
+def _set_repeat(task: Task, repeat: dict[str, Any] | None, assignee: User | None) -> None:
+    if not repeat:
+        task.repeat = task.series_due = None
+        return
+    task.repeat = recurrence.anchor(repeat, task.due, assignee.timezone if assignee else "UTC")
+    task.series_due = task.due
+
+
+def _create_next_occurrence(session: Session, actor: User, card: Card, task: Task) -> Task:
+    """Closing an occurrence of a series opens the next one, so one is always open."""
+    scheduled = task.series_due or task.due
+    due = recurrence.next_occurrence(task.repeat, scheduled)
+    following = Task(
+        card=card,
+        product_id=task.product_id,
+        text=task.text,
+        type=task.type,
+        assignee_id=task.assignee_id,
+        repeat=task.repeat,
+        series_id=task.series_id or task.id,
+        series_due=due,
+        all_day=task.all_day,
+        due=due,
+        due_date=due.date() if task.all_day else None,
+    )
+    session.add(following)
+    session.flush()
+    data = {"task": task_data(following), "repeat_of": task.id}
+    _changed(session, card, following, "task.created", actor, data)
+    return following
+
+
+def _withdraw_next_occurrence(session: Session, actor: User, card: Card, task: Task) -> None:
+    """Reopening an occurrence withdraws the next one if nobody has touched it yet."""
+    series = task.series_id or task.id
+    following = session.scalar(
+        select(Task).where(
+            Task.series_id == series,
+            Task.id != task.id,
+            Task.status == "open",
+            Task.series_due > (task.series_due or task.due),
+            Task.version == 1,
+        )
+    )
+    if following is None:
+        return
+    data = task_data(following)
+    session.delete(following)
+    session.flush()
+    reason = {"task": data, "reason": f"occurrence {task.id} was reopened"}
+    record_history(session, card, "task.deleted", actor, reason, task_id=data["id"])
+    record_event(session, "task.deleted", data, actor=actor)
+    refresh_next_task_due(session, card.id)
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -219,7 +283,8 @@ def _changed(
     history_data: dict[str, Any],
     event: str | None = None,
 ) -> None:
-    record_history(session, card, kind, actor, history_data, task_id=task.id)
+    positive = kind == "task.closed" and task.status == "done"
+    record_history(session, card, kind, actor, history_data, task_id=task.id, positive=positive)
     payload = task_data(task)
     if kind == "task.postponed":
         payload["before"] = history_data["before"]

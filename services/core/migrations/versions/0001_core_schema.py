@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:26:36.401450
+Create Date: 2026-11-27 03:36:35.908774
 """
 
 from collections.abc import Sequence
@@ -78,6 +78,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
     )
     op.create_table(
+        "favorites",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("query", sa.JSON(), nullable=False),
+        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["product_id"],
+            ["products.id"],
+            name=op.f("fk_favorites_product_id_products"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_favorites_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_favorites")),
+    )
+    with op.batch_alter_table("favorites", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_favorites_user_id_product_id", ["user_id", "product_id"], unique=False
+        )
+
+    op.create_table(
         "statuses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("product_id", sa.Integer(), nullable=False),
@@ -143,6 +167,7 @@ def upgrade() -> None:
         sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("positive", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["card_id"],
             ["cards.id"],
@@ -159,6 +184,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("card_history", schema=None) as batch_op:
         batch_op.create_index("ix_card_history_card_id_id", ["card_id", "id"], unique=False)
+        batch_op.create_index("ix_card_history_positive_id", ["positive", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_card_history_task_id"), ["task_id"], unique=False)
 
     op.create_table(
@@ -200,6 +226,7 @@ def upgrade() -> None:
         sa.Column("closed_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_by_id", sa.Integer(), nullable=True),
         sa.Column("postponed_count", sa.Integer(), nullable=False),
+        sa.Column("card_trashed", sa.Boolean(), nullable=False),
         sa.Column("repeat", sa.JSON(), nullable=True),
         sa.Column("series_id", sa.Integer(), nullable=True),
         sa.Column("series_due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -301,6 +328,7 @@ def downgrade() -> None:
     op.drop_table("recent_cards")
     with op.batch_alter_table("card_history", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_card_history_task_id"))
+        batch_op.drop_index("ix_card_history_positive_id")
         batch_op.drop_index("ix_card_history_card_id_id")
 
     op.drop_table("card_history")
@@ -315,6 +343,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_statuses_product_id"))
 
     op.drop_table("statuses")
+    with op.batch_alter_table("favorites", schema=None) as batch_op:
+        batch_op.drop_index("ix_favorites_user_id_product_id")
+
+    op.drop_table("favorites")
     op.drop_table("events")
     op.drop_table("api_tokens")
     op.drop_table("users")

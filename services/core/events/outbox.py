@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .db import Base
-from .timeutil import isoformat_z, utcnow
+from ..db import Base
+from ..timeutil import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ class EventNotifier:
             self.last_id = max(self.last_id, last_id)
             self._condition.notify_all()
 
-    def wait(self, timeout: float) -> None:
+    def wait_for_newer(self, seen: int, timeout: float) -> None:
+        """Return when an event newer than ``seen`` committed here, or after ``timeout``."""
         with self._condition:
-            self._condition.wait(timeout)
+            self._condition.wait_for(lambda: self.last_id != seen, timeout)
 
 
 def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> None:

@@ -1,0 +1,71 @@
+"""HTTP API of the event feed: events in id order, with long-poll."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, fields, validate
+
+from ..api import ApiBlueprint
+from ..db import get_db
+from .outbox import EventNotifier, read_events
+
+bp = ApiBlueprint("events", __name__, tag="Event feed")
+
+MAX_WAIT_SECONDS = 30
+#: How often a long-poll looks at the database for events written by other processes.
+POLL_INTERVAL_SECONDS = 0.5
+
+
+class EventArgsSchema(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=MAX_WAIT_SECONDS))
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    at = fields.String(metadata={"format": "date-time"})
+    actor_id = fields.Integer(allow_none=True)
+    data = fields.Dict()
+
+
+class EventPageSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema))
+    last_id = fields.Integer(
+        metadata={"description": "The id to pass as `after` next: the last event's, or `after`."}
+    )
+
+
+@bp.operation(
+    "/events", auth="events", query=EventArgsSchema, response=EventPageSchema, errors=(403,)
+)
+def list_events(args: dict[str, Any]) -> dict[str, Any]:
+    """Events after ``after``, oldest first; ``wait`` long-polls up to that many seconds.
+
+    Ids strictly increase and an event is never served after one with a higher id: events
+    commit in id order. Readable by admins and service tokens.
+    """
+    notifier: EventNotifier = current_app.extensions["cardcrm_events"]
+    deadline = time.monotonic() + args["wait"]
+    while True:
+        seen = notifier.last_id  # taken before reading, so no commit can slip in between
+        items = _read(args["after"], args["limit"])
+        remaining = deadline - time.monotonic()
+        if items or remaining <= 0:
+            break
+        notifier.wait_for_newer(seen, min(remaining, POLL_INTERVAL_SECONDS))
+    last_id = items[-1]["id"] if items else args["after"]
+    return {"items": items, "last_id": last_id}
+
+
+def _read(after: int, limit: int) -> list[dict[str, Any]]:
+    # A session per look, so that each one sees what committed since the last.
+    session = get_db().session()
+    try:
+        return [row.as_dict() for row in read_events(session, after, limit)]
+    finally:
+        session.close()

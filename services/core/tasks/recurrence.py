@@ -1,0 +1,67 @@
+"""Recurring tasks: the next occurrence of a series, at the same local time.
+
+A series is anchored at its first deadline in the assignee's time zone (``repeat.start`` and
+``repeat.timezone``), and occurrences follow RFC 5545 rules (dateutil's ``rrule``) in local
+time, so a weekly 09:00 task stays at 09:00 across a change of the clocks. Each occurrence keeps
+the deadline the series gave it (``series_due``): postponing one does not shift the others.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule
+
+FREQUENCIES = {
+    "daily": rrule.DAILY,
+    "weekly": rrule.WEEKLY,
+    "monthly": rrule.MONTHLY,
+    "yearly": rrule.YEARLY,
+}
+WEEKDAYS = {
+    "MO": rrule.MO,
+    "TU": rrule.TU,
+    "WE": rrule.WE,
+    "TH": rrule.TH,
+    "FR": rrule.FR,
+    "SA": rrule.SA,
+    "SU": rrule.SU,
+}
+
+
+def anchor(repeat: dict[str, Any], due: datetime, zone_name: str) -> dict[str, Any]:
+    """``repeat`` with the series anchored at ``due`` in the zone ``zone_name``."""
+    local = due.astimezone(ZoneInfo(zone_name)).replace(tzinfo=None)
+    return {**_rule_part(repeat), "start": local.isoformat(), "timezone": zone_name}
+
+
+def next_occurrence(repeat: dict[str, Any], scheduled: datetime) -> datetime:
+    """The series' first deadline after ``scheduled`` (an aware instant)."""
+    zone = ZoneInfo(repeat["timezone"])
+    start = datetime.fromisoformat(repeat["start"])
+    rule = rrule.rrule(
+        FREQUENCIES[repeat["freq"]],
+        interval=repeat.get("interval") or 1,
+        byweekday=[WEEKDAYS[day] for day in repeat.get("weekdays") or []] or None,
+        dtstart=start,
+    )
+    local_now = scheduled.astimezone(zone).replace(tzinfo=None)
+    following = rule.after(local_now)
+    if following is None:  # pragma: no cover - rules without an end always have a next
+        raise ValueError("the series has ended")
+    return following.replace(tzinfo=zone)
+
+
+def next_date(repeat: dict[str, Any], scheduled: date) -> date:
+    """For all-day series: the date after ``scheduled``."""
+    moment = datetime.combine(scheduled, time(), tzinfo=ZoneInfo(repeat["timezone"]))
+    return next_occurrence(repeat, moment).date()
+
+
+def _rule_part(repeat: dict[str, Any]) -> dict[str, Any]:
+    part = {"freq": repeat["freq"], "interval": repeat.get("interval") or 1}
+    if repeat.get("weekdays"):
+        part["weekdays"] = list(repeat["weekdays"])
+    return part
