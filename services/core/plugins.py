@@ -45,7 +45,42 @@ def get_plugin_manager(
     if plugins_dir:
         for plugin in _load_dir(Path(plugins_dir)):
             manager.register(plugin)
+    try:
+        # A function decorated as a hook whose name is no hook here is a mistake: say so.
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginLoadError(str(error)) from error
+    check_templates(manager)
     return manager
+
+
+def check_templates(manager: pluggy.PluginManager) -> None:
+    """Refuse templates that break the template format, and a key offered twice."""
+    from marshmallow import ValidationError
+
+    from .products.schemas import TemplateInputSchema
+
+    offered: dict[str, str] = {}
+    for impl in manager.hook.cardcrm_product_templates.get_hookimpls():
+        try:
+            templates = impl.function() or []
+        except Exception as error:
+            raise PluginLoadError(
+                f"plugin {impl.plugin_name!r} failed to list templates: {error}"
+            ) from error
+        for template in templates:
+            key = template.get("key") if isinstance(template, dict) else None
+            try:
+                TemplateInputSchema().load(template)
+            except ValidationError as error:
+                raise PluginLoadError(
+                    f"plugin {impl.plugin_name!r} offers a bad template {key!r}: {error.messages}"
+                ) from error
+            if key in offered:
+                raise PluginLoadError(
+                    f"template {key!r} is offered by both {offered[key]!r} and {impl.plugin_name!r}"
+                )
+            offered[key] = impl.plugin_name
 
 
 def parse_module_list(value: str | None) -> list[str]:
@@ -73,6 +108,8 @@ def _import(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as error:
         raise PluginLoadError(f"cannot import plugin module {name!r}: {error}") from error
+    except Exception as error:
+        raise PluginLoadError(f"plugin module {name!r} failed on import: {error}") from error
 
 
 def _load_dir(folder: Path) -> list[ModuleType]:

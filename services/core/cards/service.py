@@ -249,6 +249,7 @@ def move_all_cards(
     now = utcnow()
     for card_id in card_ids:
         card = session.get(Card, card_id)
+        _ask_plugins(card, status, target, actor)
         card.status = target
         card.updated_at = now
         record_history(

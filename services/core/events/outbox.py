@@ -97,11 +97,19 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
         if not rows:
             return
         notifier.notify(rows[-1].id)
+        implementations = plugins.hook.cardcrm_event_committed.get_hookimpls()
         for row in rows:
-            try:
-                plugins.hook.cardcrm_event_committed(event=row.as_dict())
-            except Exception:
-                log.exception("a cardcrm_event_committed hook failed for event %s", row.id)
+            event_dict = row.as_dict()
+            # Each plugin on its own: one that fails must not keep the event from the others.
+            for impl in reversed(implementations):  # pluggy's calling order: last registered first
+                try:
+                    impl.function(**{name: event_dict for name in impl.argnames})
+                except Exception:
+                    log.exception(
+                        "cardcrm_event_committed of plugin %r failed for event %s",
+                        impl.plugin_name,
+                        row.id,
+                    )
 
     @event.listens_for(factory, "after_soft_rollback")
     def _forget(session: Session, _previous: Any) -> None:

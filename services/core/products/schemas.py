@@ -82,6 +82,32 @@ class ProductCreateSchema(Schema):
         _unique_keys(data.get("task_types") or [], "task type", "task_types")
 
 
+class TemplateInputSchema(Schema):
+    """What a plugin's ``cardcrm_product_templates`` must return for each template."""
+
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    description = fields.String(load_default="")
+    statuses = fields.List(
+        fields.Nested(StatusInputSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
+    fields_ = fields.List(
+        fields.Nested(FieldDefinitionSchema),
+        data_key="fields",
+        attribute="fields",
+        load_default=list,
+    )
+    task_types = fields.List(fields.Nested(TaskTypeSchema), load_default=list)
+
+    @validates_schema
+    def _consistent(self, data: dict, **_: object) -> None:
+        names = [status["name"].casefold() for status in data.get("statuses") or []]
+        if len(names) != len(set(names)):
+            raise ValidationError("Status names must be unique.", "statuses")
+        _unique_keys(data.get("fields") or [], "field", "fields")
+        _unique_keys(data.get("task_types") or [], "task type", "task_types")
+
+
 class ProductUpdateSchema(Schema):
     name = fields.String(validate=NAME)
     fields_ = fields.List(
