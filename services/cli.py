@@ -6,7 +6,7 @@ import click
 
 from . import __version__
 from .core.cli import db_group, token_group, user_group
-from .server import serve, up
+from .server import serve, up, worker
 
 
 @click.group()
@@ -20,3 +20,4 @@ main.add_command(user_group)
 main.add_command(token_group)
 main.add_command(serve)
 main.add_command(up)
+main.add_command(worker)

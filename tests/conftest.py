@@ -222,3 +222,46 @@ def new_user(app: Any, client: Any) -> Any:
         return Api(client, token, user)
 
     return make
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """A WSGI app served over real HTTP on a free loopback port, in a background thread."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def core_server(app: Any) -> Iterator[Any]:
+    """Core over real HTTP, with a service token for sidecars (``.service_token``)."""
+    from types import SimpleNamespace
+
+    server = LiveServer(app)
+    with app.app_context():
+        session = get_db().session()
+        token, _ = create_token(session, service="tests")
+        session.close()
+    yield SimpleNamespace(url=server.url, app=app, service_token=token, server=server)
+    server.stop()

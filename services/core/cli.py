@@ -34,9 +34,11 @@ def db_group() -> None:
 @data_option
 def db_upgrade(data: str | None) -> None:
     """Create or migrate every service's database to the current schema."""
-    settings = core_settings(data)
-    upgrade(settings["DATABASE_URL"])
-    click.echo(f"core database is up to date ({_safe_url(settings['DATABASE_URL'])})")
+    from ..server import settings_of, upgrade_all
+
+    for name in upgrade_all(data):
+        url = settings_of(name, data)["DATABASE_URL"]
+        click.echo(f"{name} database is up to date ({_safe_url(url)})")
 
 
 @click.group("user")

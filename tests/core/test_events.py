@@ -193,3 +193,25 @@ def test_a_reader_following_after_sees_every_event_once_under_concurrent_writers
     assert errors == []
     assert len(seen) == writers * per_writer
     assert seen == sorted(set(seen))
+
+
+def test_a_service_token_may_act_for_a_user_and_the_change_is_theirs(app, client, admin, member):
+    with app.app_context():
+        session = get_db().session()
+        token, _ = create_token(session, service="calendar")
+        session.close()
+    card = admin.card(admin.product())
+    task = member.task(card, "2026-12-01T10:00:00Z")
+    headers = {"Authorization": f"Bearer {token}", "X-Cardcrm-On-Behalf-Of": str(member.user.id)}
+    closed = client.post(f"/api/v1/tasks/{task['id']}/close", json={}, headers=headers)
+    assert closed.status_code == 200
+    assert closed.get_json()["closed_by_id"] == member.user.id
+    assert client.get("/api/v1/me", headers=headers).get_json()["id"] == member.user.id
+    # Users may not act for each other, and the user must exist.
+    as_user = {
+        "Authorization": f"Bearer {member.token}",
+        "X-Cardcrm-On-Behalf-Of": str(admin.user.id),
+    }
+    assert client.get("/api/v1/me", headers=as_user).status_code == 403
+    headers["X-Cardcrm-On-Behalf-Of"] = "99999"
+    assert client.get("/api/v1/me", headers=headers).status_code == 401

@@ -145,15 +145,36 @@ def authenticate(level: str | None) -> Principal | None:
     return principal
 
 
+ON_BEHALF_HEADER = "X-Cardcrm-On-Behalf-Of"
+
+
 def current_principal() -> Principal | None:
+    """The caller: a user, a service, or a service acting for a user (``ON_BEHALF_HEADER``).
+
+    A sidecar acts for a user when it brings a change back from outside (a to-do completed in
+    a calendar app) or reads what the user would see (the Today view of a digest): only
+    service tokens may, and the change is then recorded as that user's.
+    """
     if "principal" not in g:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         principal = None
         if scheme.lower() == "bearer" and token.strip():
             principal = user_for_token(get_session(), token.strip())
+        on_behalf = request.headers.get(ON_BEHALF_HEADER)
+        if principal is not None and on_behalf is not None:
+            principal = _acting_for(principal, on_behalf)
         g.principal = principal
     return g.principal
+
+
+def _acting_for(principal: Principal, user_id: str) -> Principal:
+    if principal.service is None:
+        raise Forbidden(f"Only service tokens may send {ON_BEHALF_HEADER}.")
+    user = get_session().get(User, int(user_id)) if user_id.strip().isdigit() else None
+    if user is None:
+        raise Unauthorized(f"{ON_BEHALF_HEADER} names no user.")
+    return Principal(user=user, service=principal.service)
 
 
 def current_user() -> User:
