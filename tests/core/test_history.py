@@ -74,3 +74,27 @@ def test_history_pages_oldest_first(admin):
     second = admin.ok("GET", f"cards/{card['id']}/history?limit=4&cursor={first['next_cursor']}")
     ids = [row["id"] for row in first["items"] + second["items"]]
     assert ids == sorted(ids) and len(ids) == 6 and second["next_cursor"] is None
+
+
+def test_a_sync_conflicts_losing_version_is_kept_in_the_history(app, client, admin, member):
+    from cardcrm.core.auth.service import create_token
+    from cardcrm.core.db import get_db
+
+    card = admin.card(admin.product())
+    task = member.task(card, "2026-12-01T10:00:00Z")
+    body = {
+        "source": "caldav",
+        "losing": {"due": "2026-12-03T10:00:00Z"},
+        "winning": {"due": task["due"]},
+    }
+    assert member.post(f"tasks/{task['id']}/sync-conflicts", body).status_code == 403
+    with app.app_context():
+        session = get_db().session()
+        token, _ = create_token(session, service="calendar")
+        session.close()
+    headers = {"Authorization": f"Bearer {token}", "X-Cardcrm-On-Behalf-Of": str(member.user.id)}
+    response = client.post(f"/api/v1/tasks/{task['id']}/sync-conflicts", json=body, headers=headers)
+    assert response.status_code == 204
+    [row] = history(admin, card, "?type=task.sync_conflict")
+    assert row["data"]["losing"] == {"due": "2026-12-03T10:00:00Z"}
+    assert row["user_id"] == member.user.id and row["task_id"] == task["id"]

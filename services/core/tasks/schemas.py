@@ -103,3 +103,10 @@ class TaskSchema(Schema):
 
 class TaskListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
+
+
+class SyncConflictSchema(Schema):
+    source = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    losing = fields.Dict(required=True, metadata={"description": "The version that lost."})
+    winning = fields.Dict(load_default=dict, metadata={"description": "The version that won."})
+    detail = fields.String(validate=validate.Length(max=2000))

@@ -202,6 +202,15 @@ def delete_task(session: Session, actor: User, task_id: int, expected: set[int] 
         refresh_next_task_due(session, card.id)
 
 
+def record_sync_conflict(
+    session: Session, actor: User | None, task_id: int, data: dict[str, Any]
+) -> None:
+    """Keep the losing side of a sync conflict (last change wins) in the task's history."""
+    with write_transaction(session):
+        task, card = _lock(session, task_id)
+        record_history(session, card, "task.sync_conflict", actor, data, task_id=task.id)
+
+
 # --- recurrence -------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from ..errors import Invalid
 from ..pagination import decode_cursor, encode_cursor
 from . import service
 from .schemas import (
+    SyncConflictSchema,
     TaskCloseSchema,
     TaskCreateSchema,
     TaskListArgsSchema,
@@ -125,4 +126,26 @@ def postpone_task(task_id: int, body: dict[str, Any]) -> Any:
     """Move a task to a later deadline; ``postponed_count`` grows and history keeps both."""
     return service.postpone_task(
         get_session(), current_user(), task_id, body["due"], expected_versions()
+    )
+
+
+@bp.operation(
+    "/tasks/<int:task_id>/sync-conflicts",
+    "POST",
+    auth="events",
+    body=SyncConflictSchema,
+    status=204,
+    errors=(403, 404, 409),
+)
+def record_sync_conflict(task_id: int, body: dict[str, Any]) -> None:
+    """Record the losing version of a sync conflict in the task's history (services only).
+
+    A sidecar that settles a conflict by last change wins (e.g. calendar sync) keeps the
+    version that lost here, so nothing the user entered is lost.
+    """
+    from ..auth.service import current_principal
+
+    principal = current_principal()
+    service.record_sync_conflict(
+        get_session(), principal.user if principal else None, task_id, body
     )
