@@ -131,7 +131,9 @@ def token_revoke(token: str, data: str | None) -> None:
     click.echo("revoked")
 
 
-class _session:
+class _session:  # noqa: N801 - used like a function: `with _session(data) as session`
+    """A session of the core database named by the settings, migrated first."""
+
     def __init__(self, data: str | None) -> None:
         from .db import Database
 

@@ -9,6 +9,7 @@ from flask import request
 from ..api import ApiBlueprint, Page, Reply, expected_versions
 from ..auth.service import current_user
 from ..db import get_session
+from ..pagination import decode_cursor, encode_cursor
 from ..products.service import get_product
 from ..quick_access.service import note_card_opened
 from . import queries, service
@@ -122,8 +123,6 @@ def restore_card(card_id: int) -> Any:
 )
 def card_history(card_id: int, args: dict[str, Any]) -> Page:
     """A card's history, oldest first; ``type`` keeps only some kinds (repeatable)."""
-    from ..pagination import decode_cursor, encode_cursor
-
     position = decode_cursor(args.get("cursor")) or {}
     after = position.get("after")
     if after is not None and not isinstance(after, int):
