@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_api(app: Flask) -> None:
     from .auth.views import bp as auth
     from .cards.views import bp as cards
+    from .contacts.views import bp as contacts
     from .events.views import bp as events
     from .openapi import build_spec
     from .products.views import bp as products
@@ -66,7 +67,16 @@ def _register_api(app: Flask) -> None:
     from .tasks.views import bp as tasks
     from .today import bp as today
 
-    blueprints: list[ApiBlueprint] = [auth, products, cards, tasks, today, quick_access, events]
+    blueprints: list[ApiBlueprint] = [
+        auth,
+        products,
+        cards,
+        tasks,
+        today,
+        quick_access,
+        contacts,
+        events,
+    ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 

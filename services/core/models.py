@@ -1,7 +1,9 @@
 """Every table of the core service, imported in one place for migrations and tests."""
 
+from .access import Membership
 from .auth.models import ApiToken, User
 from .cards.models import Card, CardHistory
+from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .db import Base
 from .events import Event
 from .products.models import Product, Status
@@ -12,9 +14,14 @@ __all__ = [
     "ApiToken",
     "Base",
     "Card",
+    "CardContact",
+    "Contact",
+    "ContactHistory",
+    "ContactIdentifier",
     "CardHistory",
     "Event",
     "Favorite",
+    "Membership",
     "Postponement",
     "Product",
     "RecentCard",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..contacts.models import CardContact
 from ..db import Base
 from ..products.models import CLOSED_GROUPS, Product, Status
 from ..timeutil import utcnow
@@ -28,6 +29,10 @@ class Card(Base):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    #: The primary contact (a person or company); other contacts are ``contact_links``.
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Deadline of the card's earliest open task, kept in the transaction of every task change.
     next_task_due: Mapped[datetime | None]
@@ -38,6 +43,10 @@ class Card(Base):
 
     product: Mapped[Product] = relationship()
     status: Mapped[Status] = relationship()
+    #: The card's other contacts (a card list loads them for the whole page at once).
+    contact_links: Mapped[list[CardContact]] = relationship(
+        order_by="CardContact.contact_id", viewonly=True
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -52,6 +61,10 @@ class Card(Base):
     @property
     def trashed(self) -> bool:
         return self.trashed_at is not None
+
+    @property
+    def contact_ids(self) -> list[int]:
+        return [link.contact_id for link in self.contact_links]
 
 
 class CardHistory(Base):

@@ -11,10 +11,15 @@ from ..schema_fields import Instant
 TITLE = validate.Length(min=1, max=500)
 
 
+CONTACT_IDS = fields.List(fields.Integer(), validate=validate.Length(max=100))
+
+
 class CardCreateSchema(Schema):
     title = fields.String(required=True, validate=TITLE)
     status_id = fields.Integer()
     owner_id = fields.Integer(allow_none=True)
+    contact_id = fields.Integer(allow_none=True, metadata={"description": "The primary contact."})
+    contact_ids = CONTACT_IDS
     fields_ = fields.Dict(
         keys=fields.String(),
         data_key="fields",
@@ -27,6 +32,12 @@ class CardUpdateSchema(Schema):
     title = fields.String(validate=TITLE)
     status_id = fields.Integer()
     owner_id = fields.Integer(allow_none=True)
+    contact_id = fields.Integer(allow_none=True)
+    contact_ids = fields.List(
+        fields.Integer(),
+        validate=validate.Length(max=100),
+        metadata={"description": "Replaces the card's other contacts."},
+    )
     fields_ = fields.Dict(
         keys=fields.String(),
         data_key="fields",
@@ -42,6 +53,8 @@ class CardSchema(Schema):
     status_group = fields.String()
     title = fields.String()
     owner_id = fields.Integer(allow_none=True)
+    contact_id = fields.Integer(allow_none=True)
+    contact_ids = fields.List(fields.Integer())
     fields_ = fields.Dict(data_key="fields", attribute="fields")
     next_task_due = Instant(allow_none=True)
     closed = fields.Boolean()

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..contacts.service import check_contacts, set_card_contacts
 from ..db import write_transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound, StatusChangeRefused, ensure_version
 from ..events import record_event
@@ -73,16 +74,22 @@ def create_card(
     with write_transaction(session):
         product = get_product(session, product_id)
         status = _status_of(product, data.get("status_id")) or _first_status(product)
+        check_contacts(session, data.get("contact_id"), data.get("contact_ids"))
         card = Card(
             product=product,
             status=status,
             title=data["title"],
             owner_id=_check_owner(session, data.get("owner_id")),
+            contact_id=data.get("contact_id"),
             fields=clean_values(product.fields, data.get("fields") or {}),
         )
         _ask_plugins(card, None, status, actor)
         session.add(card)
         session.flush()
+        if data.get("contact_ids"):
+            set_card_contacts(session, card, data["contact_ids"])
+            session.flush()
+            session.refresh(card, ["contact_links"])
         record_history(session, card, "card.created", actor, {"card": card_data(card)})
         record_event(session, "card.created", card_data(card), actor=actor)
     return card
@@ -118,6 +125,8 @@ def update_card(
                         "after": cleaned.get(key),
                     }
             card.fields = cleaned
+        if "contact_id" in changes or "contact_ids" in changes:
+            _change_contacts(session, card, changes, diff)
         old_status = card.status
         new_status = old_status
         if "status_id" in changes and changes["status_id"] != card.status_id:
@@ -282,6 +291,21 @@ def _hide_tasks(session: Session, card: Card, trashed: bool) -> None:
         .values(card_trashed=trashed)
         .execution_options(synchronize_session="fetch")
     )
+
+
+def _change_contacts(session: Session, card: Card, changes: dict[str, Any], diff: dict) -> None:
+    check_contacts(session, changes.get("contact_id"), changes.get("contact_ids"))
+    if "contact_id" in changes and changes["contact_id"] != card.contact_id:
+        diff["contact_id"] = {"before": card.contact_id, "after": changes["contact_id"]}
+        card.contact_id = changes["contact_id"]
+    before = card.contact_ids
+    wanted = changes.get("contact_ids", before)
+    wanted = [cid for cid in dict.fromkeys(wanted) if cid != card.contact_id]
+    if sorted(wanted) != sorted(before):
+        diff["contact_ids"] = {"before": before, "after": sorted(wanted)}
+    set_card_contacts(session, card, wanted)
+    session.flush()
+    session.refresh(card, ["contact_links"])
 
 
 def _status_ref(status: Status) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from marshmallow import Schema, fields, validate
 
+from .. import access
 from ..api import ApiBlueprint, Page, Reply, expected_versions
 from ..auth.service import current_user
 from ..db import get_session
@@ -131,3 +133,37 @@ def update_status(status_id: int, body: dict[str, Any]) -> Any:
 def delete_status(status_id: int, args: dict[str, Any]) -> None:
     """Delete a status; one that cards use needs ``?move_to={status_id}``."""
     service.delete_status(get_session(), current_user(), status_id, args.get("move_to"))
+
+
+class MemberSchema(Schema):
+    user_id = fields.Integer(required=True)
+    own_cards_only = fields.Boolean(load_default=False)
+
+
+class MembersSchema(Schema):
+    items = fields.List(
+        fields.Nested(MemberSchema), required=True, validate=validate.Length(max=10_000)
+    )
+
+
+@bp.operation(
+    "/products/<int:product_id>/members", auth="admin", response=MembersSchema, errors=(403, 404)
+)
+def get_members(product_id: int) -> Any:
+    """Who may see the product (admins see every product); ``own_cards_only`` limits a member."""
+    session = get_session()
+    service.get_product(session, product_id)
+    return {"items": access.members(session, product_id)}
+
+
+@bp.operation(
+    "/products/<int:product_id>/members",
+    "PUT",
+    auth="admin",
+    body=MembersSchema,
+    response=MembersSchema,
+    errors=(403, 404, 422),
+)
+def put_members(product_id: int, body: dict[str, Any]) -> Any:
+    """Replace the product's members."""
+    return {"items": access.set_members(get_session(), product_id, body["items"])}

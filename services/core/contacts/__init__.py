@@ -1,0 +1,1 @@
+"""Contacts: the people and companies behind the cards, with duplicates and merging."""
