@@ -157,7 +157,14 @@ def up(host: str, port: int, data: str | None) -> None:
     def build() -> Any:
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-        core = create_app({**core_settings, "PUBLIC_URL": core_settings.get("PUBLIC_URL") or base})
+        core = create_app(
+            {
+                **core_settings,
+                "PUBLIC_URL": core_settings.get("PUBLIC_URL") or base,
+                # The web UI shows the calendar and notification panels of mounted sidecars.
+                "SIDECARS": list(sidecars),
+            }
+        )
         mounts = {
             SERVICES[name][1]: services[name].create_app(settings)
             for name, settings in sidecars.items()

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from . import errors, events
+from . import errors, events, web
 from .api import ApiBlueprint
 from .config import MAX_BODY_BYTES
 from .db import Database, get_db
@@ -25,6 +25,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    # The web UI's session cookie (the API never reads it); Secure when served over https.
+    app.config.update(
+        SESSION_COOKIE_NAME="cardcrm_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=str((config or {}).get("PUBLIC_URL", "")).startswith("https://"),
+    )
     app.config.update(config or {})
     app.json.sort_keys = False  # keep the schemas' field order
 
@@ -46,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     _register_api(app)
+    web.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -41,4 +41,7 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "PUBLIC_URL": env.get("CARDCRM_PUBLIC_URL", ""),
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
+        # Sidecars reachable beside core under /calendar and /notifications (the web UI shows
+        # their panels); `cardcrm up` sets it itself.
+        "SIDECARS": [name for name in env.get("CARDCRM_SIDECARS", "").split(",") if name.strip()],
     }

@@ -157,3 +157,16 @@ def test_every_field_type_round_trips(admin):
     assert card["fields"] == {**values, "m": "10.50", "dt": "2026-12-01T10:00:00+02:00"}
     missing = admin.post(f"products/{product['id']}/cards", {"title": "x", "fields": {"t": "no r"}})
     assert missing.status_code == 422 and "fields.r" in missing.get_json()["errors"]
+
+
+def test_values_of_a_removed_field_are_kept_and_do_not_block_edits(admin):
+    product = admin.product("sales")
+    card = admin.card(product, "ACME", fields={"value": 100, "source": "Referral"})
+    remaining = [field for field in product["fields"] if field["key"] != "source"]
+    admin.ok("PATCH", f"products/{product['id']}", {"fields": remaining})
+    edited = admin.ok(
+        "PATCH", f"cards/{card['id']}", {"title": "ACME Corp", "fields": {"value": 200}}
+    )
+    assert edited["fields"] == {"value": "200.00", "source": "Referral"}
+    refused = admin.patch(f"cards/{card['id']}", {"fields": {"source": "Website"}})
+    assert refused.status_code == 422 and "fields.source" in refused.get_json()["errors"]

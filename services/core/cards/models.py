@@ -20,11 +20,13 @@ class Card(Base):
         # The card list's order: next open deadline, then (for cards with none) last update.
         Index("ix_cards_product_next_task_due", "product_id", "next_task_due", "id"),
         Index("ix_cards_product_updated_at", "product_id", "updated_at", "id"),
+        # The same order within one status (boards, ?status_id=).
+        Index("ix_cards_status_next_task_due", "status_id", "next_task_due", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
-    status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"), index=True)
+    status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"))
     title: Mapped[str] = mapped_column(String(500))
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

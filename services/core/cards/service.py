@@ -115,9 +115,7 @@ def update_card(
             diff["owner_id"] = {"before": card.owner_id, "after": changes["owner_id"]}
             card.owner_id = _check_owner(session, changes["owner_id"])
         if "fields" in changes:
-            merged = {**card.fields, **(changes["fields"] or {})}
-            merged = {key: value for key, value in merged.items() if value not in (None, "")}
-            cleaned = clean_values(product.fields, merged)
+            cleaned = _merge_fields(product.fields, card.fields, changes["fields"] or {})
             for key in sorted(set(card.fields) | set(cleaned)):
                 if card.fields.get(key) != cleaned.get(key):
                     diff[f"fields.{key}"] = {
@@ -291,6 +289,25 @@ def _hide_tasks(session: Session, card: Card, trashed: bool) -> None:
         .values(card_trashed=trashed)
         .execution_options(synchronize_session="fetch")
     )
+
+
+def _merge_fields(
+    definitions: list[dict[str, Any]], stored: dict[str, Any], incoming: dict[str, Any]
+) -> dict[str, Any]:
+    """The card's field values after a PATCH of ``fields``.
+
+    Keys given replace, ``null`` clears, the rest stay. A value kept for a field the product no
+    longer defines is left as it was (nothing the user entered is lost), but a request may
+    only set fields the product defines.
+    """
+    defined = {definition["key"] for definition in definitions}
+    unknown = sorted(set(incoming) - defined)
+    if unknown:
+        clean_values(definitions, {key: incoming[key] for key in unknown})  # raises, naming them
+    merged = {**stored, **incoming}
+    current = {k: v for k, v in merged.items() if k in defined and v not in (None, "")}
+    kept = {k: v for k, v in stored.items() if k not in defined and k not in incoming}
+    return {**kept, **clean_values(definitions, current)}
 
 
 def _change_contacts(session: Session, card: Card, changes: dict[str, Any], diff: dict) -> None:

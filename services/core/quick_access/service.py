@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
@@ -124,14 +124,26 @@ def delete_favorite(session: Session, user: User, favorite_id: int) -> None:
 # --- Wall of Progress -------------------------------------------------------------------------
 
 
-def wall(session: Session, before: int | None, limit: int) -> list[tuple[CardHistory, Card]]:
-    """The team's positive results, newest first: cards won and tasks closed as done."""
-    query = (
-        select(CardHistory, Card)
-        .join(Card, Card.id == CardHistory.card_id)
-        .where(CardHistory.positive.is_(True), Card.trashed_at.is_(None))
+def wall(
+    session: Session, before: int | None, limit: int, visible: Any = None
+) -> list[tuple[CardHistory, Card]]:
+    """The team's positive results, newest first: cards won and tasks closed as done.
+
+    ``visible`` is a condition on ``Card`` (the caller's access); it is checked per row with
+    EXISTS so that the newest rows come straight from the history's index, then the page's
+    cards are loaded in one query.
+    """
+    card_is_shown = [Card.id == CardHistory.card_id, Card.trashed_at.is_(None)]
+    if visible is not None:
+        card_is_shown.append(visible)
+    query = select(CardHistory).where(
+        CardHistory.positive.is_(True), exists().where(*card_is_shown)
     )
     if before is not None:
         query = query.where(CardHistory.id < before)
-    rows = session.execute(query.order_by(CardHistory.id.desc()).limit(limit)).all()
-    return [(history, card) for history, card in rows]
+    rows = list(session.scalars(query.order_by(CardHistory.id.desc()).limit(limit)))
+    cards = {
+        card.id: card
+        for card in session.scalars(select(Card).where(Card.id.in_({row.card_id for row in rows})))
+    }
+    return [(row, cards[row.card_id]) for row in rows]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 04:14:31.427709
+Create Date: 2026-11-27 04:22:05.983189
 """
 
 from collections.abc import Sequence
@@ -260,7 +260,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_cards_product_updated_at", ["product_id", "updated_at", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_cards_status_id"), ["status_id"], unique=False)
+        batch_op.create_index(
+            "ix_cards_status_next_task_due",
+            ["status_id", "next_task_due", "updated_at", "id"],
+            unique=False,
+        )
 
     op.create_table(
         "card_contacts",
@@ -464,7 +468,7 @@ def downgrade() -> None:
 
     op.drop_table("card_contacts")
     with op.batch_alter_table("cards", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_cards_status_id"))
+        batch_op.drop_index("ix_cards_status_next_task_due")
         batch_op.drop_index("ix_cards_product_updated_at")
         batch_op.drop_index("ix_cards_product_next_task_due")
         batch_op.drop_index(batch_op.f("ix_cards_owner_id"))

@@ -1,0 +1,51 @@
+"""The web UI: server-rendered pages of the core service, with htmx for in-place updates.
+
+Views parse forms and render templates; every rule lives in the same service functions the
+JSON API calls. One blueprint per feature, all nested in the ``web`` blueprint, whose hooks
+(login, CSRF, security headers, HTML error pages) apply to web pages only, never to /api/v1.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+#: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
+HTMX_VERSION = "2.0.11"
+
+
+def init_app(app: Flask) -> None:
+    """Register the web UI's blueprints on the core app."""
+    from . import (
+        auth,
+        cards,
+        display,
+        errors,
+        product_settings,
+        products,
+        quick_access,
+        security,
+        tasks,
+        today,
+    )
+
+    web = Blueprint(
+        "web",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/assets",
+    )
+    security.install(web)
+    errors.install(web)
+    display.install(web)
+    for feature in (
+        auth.bp,
+        today.bp,
+        tasks.bp,
+        products.bp,
+        product_settings.bp,
+        cards.bp,
+        quick_access.bp,
+    ):
+        web.register_blueprint(feature)
+    app.register_blueprint(web)

@@ -1,0 +1,233 @@
+"""A card's page (/cards/<id>, where the calendar feed links): edit, tasks and history.
+
+The edit form carries the card's version; a save against an older version is refused by
+``update_card`` and the page comes back with what the user typed, the other person's values
+beside it, and the new version, so that saving again is a deliberate choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from ..cards import service
+from ..cards.models import Card
+from ..cards.schemas import CardCreateSchema, CardUpdateSchema
+from ..db import get_session
+from ..errors import CardcrmError, Invalid, PreconditionFailed
+from ..products.service import get_product, product_task_types
+from ..quick_access.service import note_card_opened
+from ..tasks.schemas import TaskCreateSchema
+from ..tasks.service import create_task, list_tasks
+from .display import history_line, user_zone
+from .forms import (
+    deadline_payload,
+    field_changes,
+    field_form_values,
+    messages_of,
+    optional_date,
+    optional_int,
+    optional_time,
+    text,
+    typed_field_values,
+)
+from .lookups import all_users, task_texts
+from .security import current_user, is_htmx
+from .tasks import flash_error
+
+bp = Blueprint("cards", __name__)
+
+HISTORY_READ = 1000
+HISTORY_SHOWN = 200
+HISTORY_KINDS = {"card": ["card"], "task": ["task"], "status": ["card.status_changed"]}
+TASK_LIMIT = 500
+REPEATS = ("daily", "weekly", "monthly", "yearly")
+
+
+@bp.get("/cards/<int:card_id>")
+def show(card_id: int) -> Any:
+    db = get_session()
+    card = service.get_card(db, card_id)
+    note_card_opened(db, current_user(), card)
+    return render_template("cards/show.html", **card_context(db, card))
+
+
+@bp.post("/cards/<int:card_id>")
+def update(card_id: int) -> Any:
+    db, user = get_session(), current_user()
+    card = service.get_card(db, card_id)
+    definitions = card.product.fields
+    typed = {
+        "title": text("title"),
+        "status_id": text("status_id"),
+        "owner_id": text("owner_id"),
+        "fields": typed_field_values(definitions, request.form),
+    }
+    version = optional_int("version")
+    try:
+        changes = {
+            "title": typed["title"],
+            "status_id": optional_int("status_id", label="status_id") or card.status_id,
+            "owner_id": optional_int("owner_id", label="owner_id"),
+            "fields": field_changes(definitions, typed["fields"], user_zone()),
+        }
+        # Values of fields the product no longer defines are not in the form: saving drops them.
+        defined = {field["key"] for field in definitions}
+        changes["fields"].update(dict.fromkeys(set(card.fields) - defined))
+        CardUpdateSchema().load(changes)
+        service.update_card(db, user, card_id, changes, {version} if version else None)
+    except PreconditionFailed:
+        card = service.get_card(db, card_id)
+        context = card_context(db, card, typed=typed, stale=True)
+        return render_template("cards/show.html", **context), 412
+    except (Invalid, ValidationError) as error:
+        card = service.get_card(db, card_id)
+        context = card_context(db, card, typed=typed, errors=messages_of(error))
+        if isinstance(error, CardcrmError) and not context["errors"]:
+            context["errors"] = {"_": [error.detail]}
+        return render_template("cards/show.html", **context), 422
+    flash("The card is saved.")
+    return redirect(url_for("web.cards.show", card_id=card_id))
+
+
+@bp.post("/products/<int:product_id>/cards")
+def create(product_id: int) -> Any:
+    db, user = get_session(), current_user()
+    # The form asks for the required custom fields only; the rest are filled on the card's page.
+    required = [field for field in get_product(db, product_id).fields if field.get("required")]
+    typed = typed_field_values(required, request.form)
+    try:
+        data = {"title": text("title"), "owner_id": optional_int("owner_id") or user.id}
+        status_id = optional_int("status_id", label="status_id")
+        if status_id is not None:
+            data["status_id"] = status_id
+        values = field_changes(required, typed, user_zone())
+        data["fields"] = {key: value for key, value in values.items() if value is not None}
+        card = service.create_card(db, user, product_id, CardCreateSchema().load(data))
+    except (Invalid, ValidationError) as error:
+        flash("The card was not created: " + _joined(error), "error")
+        return redirect(url_for("web.products.show", product_id=product_id))
+    flash("The card is created. Add a task so that it shows up in someone's Today view.")
+    return redirect(url_for("web.cards.show", card_id=card.id))
+
+
+@bp.post("/cards/<int:card_id>/trash")
+def trash(card_id: int) -> Any:
+    card = service.trash_card(get_session(), current_user(), card_id, None)
+    flash("The card is in the trash; you can restore it from its page.")
+    return redirect(url_for("web.products.show", product_id=card.product_id))
+
+
+@bp.post("/cards/<int:card_id>/restore")
+def restore(card_id: int) -> Any:
+    service.restore_card(get_session(), current_user(), card_id)
+    flash("The card is restored, with its tasks and history.")
+    return redirect(url_for("web.cards.show", card_id=card_id))
+
+
+@bp.post("/cards/<int:card_id>/tasks")
+def add_task(card_id: int) -> Any:
+    db, user = get_session(), current_user()
+    card = service.get_card(db, card_id)
+    typed = {key: text(key) for key in ("text", "type", "due_date", "due_time", "assignee_id")}
+    typed["repeat"] = text("repeat")
+    errors: dict[str, list[str]] = {}
+    try:
+        day = optional_date("due_date")
+        if day is None:
+            raise Invalid({"due_date": ["Give the deadline's date."]})
+        due, all_day = deadline_payload(day, optional_time("due_time"), user_zone())
+        payload: dict[str, Any] = {"text": typed["text"], "due": due, "all_day": all_day}
+        if typed["type"]:
+            payload["type"] = typed["type"]
+        payload["assignee_id"] = optional_int("assignee_id", label="assignee_id") or user.id
+        if typed["repeat"] in REPEATS:
+            payload["repeat"] = {"freq": typed["repeat"]}
+        create_task(db, user, card_id, TaskCreateSchema().load(payload))
+    except (CardcrmError, ValidationError) as error:
+        errors = messages_of(error) or {"_": [str(error)]}
+        if not is_htmx():
+            flash_error(error if isinstance(error, CardcrmError) else Invalid(errors))
+            return redirect(url_for("web.cards.show", card_id=card_id))
+    else:
+        typed = {}
+        if not is_htmx():
+            flash("The task is added.")
+            return redirect(url_for("web.cards.show", card_id=card_id))
+    context = tasks_context(db, card)
+    context.update(new_task=typed, new_task_errors=errors)
+    return render_template("cards/_tasks.html", **context), 422 if errors else 200
+
+
+def card_context(
+    db: Session,
+    card: Card,
+    *,
+    typed: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    stale: bool = False,
+) -> dict[str, Any]:
+    product = card.product
+    zone = user_zone()
+    current = {
+        "title": card.title,
+        "status_id": str(card.status_id),
+        "owner_id": str(card.owner_id or ""),
+        "fields": field_form_values(product.fields, card.fields, zone),
+    }
+    context = tasks_context(db, card)
+    context.update(
+        product=product,
+        form=typed or current,
+        current=current,
+        stale=stale,
+        errors=errors or {},
+        history=_history(db, card, context["names"], context["tasks"]),
+        history_kind=request.args.get("kind", ""),
+        known_errors=["title", "status_id", "owner_id"]
+        + [f"fields.{field['key']}" for field in product.fields],
+    )
+    return context
+
+
+def tasks_context(db: Session, card: Card) -> dict[str, Any]:
+    users = all_users(db)
+    tasks = list_tasks(db, card.id, None, None, TASK_LIMIT)
+    tasks.sort(key=lambda task: task.status != "open")
+    return {
+        "card": card,
+        "tasks": tasks,
+        "users": users,
+        "names": {user.id: user.name for user in users},
+        "task_types": product_task_types(card.product),
+        "new_task": {},
+        "new_task_errors": {},
+        "task_error": {},
+    }
+
+
+def _history(db: Session, card: Card, names: dict[int, str], tasks: list) -> list[dict[str, Any]]:
+    kinds = HISTORY_KINDS.get(request.args.get("kind", ""), [])
+    rows = service.history(db, card.id, kinds, None, HISTORY_READ)[::-1][:HISTORY_SHOWN]
+    texts = {task.id: task.text for task in tasks}
+    missing = {row.task_id for row in rows if row.task_id and row.task_id not in texts}
+    texts.update(task_texts(db, missing))
+    labels = {field["key"]: field["label"] for field in card.product.fields}
+    return [
+        {
+            "at": row.at,
+            "who": names.get(row.user_id, "The system"),
+            "text": history_line(row, names, labels, texts),
+            "type": row.type,
+        }
+        for row in rows
+    ]
+
+
+def _joined(error: Exception) -> str:
+    messages = [" ".join(texts) for texts in messages_of(error).values()]
+    detail = getattr(error, "detail", "")
+    return " ".join(messages) or detail or "check the form."

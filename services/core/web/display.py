@@ -1,0 +1,164 @@
+"""How things read on the page: local times, group names, and history lines in plain words."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g, request
+
+from ..cards.fields import FIELD_TYPES
+from ..products.models import GROUPS
+from . import HTMX_VERSION
+
+GROUP_LABELS = {
+    "inactive": "Not started",
+    "in_progress": "In progress",
+    "positive": "Positive result",
+    "negative": "Negative result",
+}
+
+
+def user_zone() -> ZoneInfo:
+    user = g.get("web_user")
+    try:
+        return ZoneInfo(user.timezone if user else "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def as_instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def local_time(value: Any, pattern: str = "%a %d %b %Y, %H:%M") -> str:
+    moment = as_instant(value)
+    return moment.astimezone(user_zone()).strftime(pattern) if moment else ""
+
+
+def deadline(task: Any) -> str:
+    """A task's deadline as people say it: a date for all-day tasks, else date and time."""
+    get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
+    if get("all_day"):
+        day = get("due_date")
+        if isinstance(day, str):
+            day = date.fromisoformat(day)
+        return day.strftime("%a %d %b %Y") + " (all day)" if day else ""
+    return local_time(get("due"))
+
+
+def status_name(statuses: dict[int, Any], status_ref: Any) -> str:
+    if isinstance(status_ref, dict):
+        return str(status_ref.get("name", ""))
+    status = statuses.get(status_ref)
+    return status.name if status else f"status {status_ref}"
+
+
+def query_with(**changes: Any) -> str:
+    """The current query string with some keys replaced (``None`` removes a key)."""
+    args = {key: value for key, value in request.args.items()}
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return "?" + urlencode(args) if args else "?"
+
+
+def history_line(row: Any, names: dict[int, str], fields: dict[str, str], tasks: dict) -> str:
+    """One history entry in words, e.g. ``moved it from New to Won``."""
+    data = row.data or {}
+    task = _task_text(row, data, tasks)
+    kind = row.type
+    if kind == "card.created":
+        return "created the card"
+    if kind == "card.status_changed":
+        line = (
+            f"moved it from {data.get('from', {}).get('name')} to {data.get('to', {}).get('name')}"
+        )
+        return line + (f" ({data['reason']})" if data.get("reason") else "")
+    if kind == "card.updated":
+        return "changed " + _changes(data.get("changes") or {}, names, fields)
+    if kind == "card.trashed":
+        return "moved the card to the trash"
+    if kind == "card.restored":
+        return "restored the card from the trash"
+    if kind == "task.created":
+        return f"added the task “{task}”"
+    if kind == "task.closed":
+        outcome = "done" if data.get("outcome") == "done" else "cancelled"
+        comment = f" — {data['comment']}" if data.get("comment") else ""
+        return f"closed “{task}” as {outcome}{comment}"
+    if kind == "task.reopened":
+        return f"reopened “{task}”"
+    if kind == "task.postponed":
+        before = local_time((data.get("before") or {}).get("due"))
+        after = local_time((data.get("after") or {}).get("due"))
+        return f"postponed “{task}” from {before} to {after}"
+    if kind == "task.reassigned":
+        change = (data.get("changes") or {}).get("assignee_id") or {}
+        return f"reassigned “{task}” to {names.get(change.get('after'), 'nobody')}"
+    if kind == "task.updated":
+        return f"edited “{task}”: " + _changes(data.get("changes") or {}, names, fields)
+    if kind == "task.deleted":
+        return f"deleted the task “{task}”"
+    if kind == "task.sync_conflict":
+        return f"kept the losing side of a calendar sync conflict on “{task}”"
+    return kind
+
+
+def _task_text(row: Any, data: dict[str, Any], tasks: dict) -> str:
+    if isinstance(data.get("task"), dict) and data["task"].get("text"):
+        return str(data["task"]["text"])
+    return tasks.get(row.task_id, f"task {row.task_id}")
+
+
+def _changes(changes: dict[str, Any], names: dict[int, str], fields: dict[str, str]) -> str:
+    parts = []
+    for key, change in changes.items():
+        before, after = change.get("before"), change.get("after")
+        if key in ("owner_id", "assignee_id"):
+            label = "owner" if key == "owner_id" else "assignee"
+            before, after = names.get(before, "nobody"), names.get(after, "nobody")
+        elif key.startswith("fields."):
+            label = fields.get(key[len("fields.") :], key[len("fields.") :])
+        else:
+            label = key.replace("_", " ")
+        parts.append(f"{label} from {_shown(before)} to {_shown(after)}")
+    return "; ".join(parts) or "nothing"
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return f"“{value}”"
+
+
+def install(web: Blueprint) -> None:
+    web.add_app_template_filter(local_time, "local_time")
+    web.add_app_template_filter(deadline, "deadline")
+    web.add_app_template_global(query_with, "query_with")
+    web.add_app_template_global(GROUP_LABELS, "GROUP_LABELS")
+    web.add_app_template_global(GROUPS, "GROUPS")
+    web.add_app_template_global(FIELD_TYPES, "FIELD_TYPES")
+    web.add_app_template_global(HTMX_VERSION, "HTMX_VERSION")
+    web.context_processor(lambda: {"sidecars": configured_sidecars()})
+
+
+def configured_sidecars() -> set[str]:
+    """The sidecars mounted beside core (``SIDECARS``: a list or comma-separated names)."""
+    configured = current_app.config.get("SIDECARS") or []
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    return {str(name).strip() for name in configured if str(name).strip()}

@@ -1,0 +1,71 @@
+"""Errors on web pages answered as HTML: a page, or for htmx a message in the page's message area.
+
+Views that can keep what the user typed catch the domain errors they expect themselves and
+render their form again; everything else ends here. The JSON API keeps its problem+json
+handler (errors.py of core); these handlers belong to the ``web`` blueprint only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, render_template
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import CardcrmError
+from .forms import messages_of
+from .security import is_htmx
+
+log = logging.getLogger(__name__)
+
+
+def error_page(status: int, title: str, detail: str, messages: list[str] | None = None) -> Response:
+    if is_htmx():
+        body = render_template("_messages.html", errors=[detail, *(messages or [])])
+        # The message replaces the page's message area, wherever the request meant to swap.
+        return Response(
+            body, status=status, headers={"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+        )
+    body = render_template(
+        "error.html", status=status, title=title, detail=detail, messages=messages
+    )
+    return Response(body, status=status)
+
+
+def install(web: Blueprint) -> None:
+    @web.errorhandler(CardcrmError)
+    def _domain(error: CardcrmError) -> Response:
+        messages = [
+            f"{field}: {' '.join(texts)}" for field, texts in messages_of(error).items() if texts
+        ]
+        return error_page(error.status, error.title, error.detail, messages)
+
+    @web.errorhandler(ValidationError)
+    def _validation(error: ValidationError) -> Response:
+        messages = [f"{field}: {' '.join(texts)}" for field, texts in messages_of(error).items()]
+        return error_page(422, "Check the form", "Some values are not valid.", messages)
+
+    @web.errorhandler(StaleDataError)
+    def _stale(error: StaleDataError) -> Response:
+        return error_page(
+            412, "Changed meanwhile", "Someone changed this at the same time; reload and retry."
+        )
+
+    @web.errorhandler(IntegrityError)
+    def _integrity(error: IntegrityError) -> Response:
+        log.warning("integrity error on a web page: %s", error.orig)
+        return error_page(409, "Conflict", "The change conflicts with another one; try again.")
+
+    @web.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        return error_page(error.code or 500, error.name, error.description or error.name)
+
+    @web.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on a web page")
+        return error_page(
+            500, "Something went wrong", "An unexpected error occurred; it was logged."
+        )

@@ -1,0 +1,168 @@
+"""Admins shape a product: its name, its statuses (add, rename, move, delete) and card fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from ..db import get_session
+from ..errors import CardcrmError
+from ..products import service
+from ..products.schemas import (
+    ProductUpdateSchema,
+    StatusSchema,
+    StatusUpdateSchema,
+)
+from .forms import messages_of, optional_int, text
+from .security import admin_required, current_user
+
+bp = Blueprint("product_settings", __name__)
+
+
+@bp.get("/products/<int:product_id>/settings")
+@admin_required
+def show(product_id: int) -> Any:
+    product = service.get_product(get_session(), product_id)
+    return render_template("products/settings.html", product=product, typed={}, errors={})
+
+
+@bp.post("/products/<int:product_id>/settings")
+@admin_required
+def rename(product_id: int) -> Any:
+    version = optional_int("version")
+    return _apply(
+        product_id,
+        lambda db, user: service.update_product(
+            db,
+            user,
+            product_id,
+            ProductUpdateSchema().load({"name": text("name")}),
+            {version} if version else None,
+        ),
+        "The product is renamed.",
+    )
+
+
+@bp.post("/products/<int:product_id>/statuses")
+@admin_required
+def add_status(product_id: int) -> Any:
+    data = {"name": text("name"), "group": text("group")}
+    return _apply(
+        product_id,
+        lambda db, user: service.add_status(db, user, product_id, StatusSchema().load(data)),
+        f"The status {data['name']} is added.",
+    )
+
+
+@bp.post("/statuses/<int:status_id>")
+@admin_required
+def update_status(status_id: int) -> Any:
+    db = get_session()
+    status = service.get_status(db, status_id)
+    changes: dict[str, Any] = {"name": text("name"), "group": text("group")}
+    move = text("move")
+    if move == "up":
+        changes["position"] = max(status.position - 1, 0)
+    elif move == "down":
+        changes["position"] = status.position + 1
+    return _apply(
+        status.product_id,
+        lambda db, user: service.update_status(
+            db, user, status_id, StatusUpdateSchema().load(changes)
+        ),
+        "The status is saved.",
+    )
+
+
+@bp.post("/statuses/<int:status_id>/delete")
+@admin_required
+def delete_status(status_id: int) -> Any:
+    status = service.get_status(get_session(), status_id)
+    move_to = optional_int("move_to", label="move_to")
+    return _apply(
+        status.product_id,
+        lambda db, user: service.delete_status(db, user, status_id, move_to),
+        f"The status {status.name} is deleted.",
+    )
+
+
+@bp.post("/products/<int:product_id>/fields")
+@admin_required
+def add_field(product_id: int) -> Any:
+    definition = _definition(
+        {"key": text("key"), "label": text("label"), "type": text("type")}, new=True
+    )
+    return _save_fields(
+        product_id, lambda fields: [*fields, definition], f"The field {text('label')} is added."
+    )
+
+
+@bp.post("/products/<int:product_id>/fields/<key>")
+@admin_required
+def update_field(product_id: int, key: str) -> Any:
+    if text("delete"):
+        return _save_fields(
+            product_id,
+            lambda fields: [field for field in fields if field["key"] != key],
+            "The field is removed; a card's value of it goes when the card is next saved.",
+        )
+
+    def change(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            _definition({**field, "label": text("label")}) if field["key"] == key else field
+            for field in fields
+        ]
+
+    return _save_fields(product_id, change, "The field is saved.")
+
+
+def _definition(base: dict[str, Any], new: bool = False) -> dict[str, Any]:
+    definition = {key: value for key, value in base.items() if value not in ("", None)}
+    definition["required"] = bool(request.form.get("required"))
+    if definition.get("type") in ("choice", "multichoice"):
+        choices = [item.strip() for item in re.split(r"[\n,]", text("choices")) if item.strip()]
+        definition["choices"] = choices
+    else:
+        definition.pop("choices", None)
+    if new and not definition.get("key") and definition.get("label"):
+        definition["key"] = _key_from(definition["label"])
+    return definition
+
+
+def _key_from(label: str) -> str:
+    key = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+    return key if re.match(r"^[a-z]", key) else f"field_{key}"
+
+
+def _save_fields(product_id: int, change: Any, done: str) -> Any:
+    def apply(db: Any, user: Any) -> Any:
+        product = service.get_product(db, product_id)
+        fields = ProductUpdateSchema().load({"fields": change(list(product.fields))})["fields"]
+        version = optional_int("version")
+        return service.update_product(
+            db, user, product_id, {"fields": fields}, {version} if version else None
+        )
+
+    return _apply(product_id, apply, done)
+
+
+def _apply(product_id: int, change: Any, done: str) -> Any:
+    db = get_session()
+    try:
+        change(db, current_user())
+    except (CardcrmError, ValidationError) as error:
+        errors = messages_of(error)
+        if isinstance(error, CardcrmError) and not errors:
+            errors = {"_": [error.detail]}
+        product = service.get_product(db, product_id)
+        typed = {key: value for key, value in request.form.items() if key != "csrf_token"}
+        page = render_template(
+            "products/settings.html", product=product, typed=typed, errors=errors
+        )
+        status = error.status if isinstance(error, CardcrmError) else 422
+        return page, status
+    flash(done)
+    return redirect(url_for("web.product_settings.show", product_id=product_id))

@@ -1,0 +1,171 @@
+"""Quick access: favourite filters, recent cards, the Wall of Progress, help, the mobile page,
+and the settings of the sidecars (calendar sync, notifications) when they are mounted.
+
+The sidecars are separate services under their own prefixes (``/calendar``,
+``/notifications``) that take a user's bearer token, not this session. The browser asks for
+a token once (``POST /session/api-token``, CSRF-checked), keeps it for the tab, and the token
+is revoked at logout. Which sidecars exist is the ``SIDECARS`` config key (``cardcrm up``
+sets it); core cannot know otherwise.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy.orm import Session
+
+from ..auth.service import Principal, create_token, revoke_token, user_for_token
+from ..db import get_session
+from ..errors import CardcrmError, NotFound
+from ..quick_access import service
+from ..quick_access.models import Favorite
+from .display import configured_sidecars, user_zone
+from .forms import messages_of, optional_int, text
+from .lookups import all_users, cards_with_context, task_texts
+from .security import current_user
+
+bp = Blueprint("quick_access", __name__)
+
+WALL_PAGE = 50
+BROWSER_TOKEN_NAME = "web UI (browser session)"
+
+
+@bp.post("/favorites")
+def create_favorite() -> Any:
+    db, user = get_session(), current_user()
+    product_id = optional_int("product_id") or 0
+    query = {key[len("query.") :]: value for key, value in _form_items() if value}
+    back = url_for("web.products.show", product_id=product_id) + _query_string(query)
+    try:
+        service.create_favorite(
+            db, user, {"name": text("name"), "product_id": product_id, "query": query}
+        )
+    except CardcrmError as error:
+        details = [" ".join(texts) for texts in messages_of(error).values()]
+        flash("The favourite was not saved: " + (" ".join(details) or error.detail), "error")
+        return redirect(back)
+    flash("Saved as a favourite: it is one click away in quick access.")
+    return redirect(back)
+
+
+@bp.post("/favorites/<int:favorite_id>/delete")
+def delete_favorite(favorite_id: int) -> Any:
+    service.delete_favorite(get_session(), current_user(), favorite_id)
+    flash("The favourite is removed.")
+    return redirect(url_for("web.today.index"))
+
+
+@bp.get("/recent")
+def recent() -> Any:
+    db = get_session()
+    cards = service.recent_cards(db, current_user())
+    context = cards_with_context(db, [card.id for card in cards])
+    return render_template("quick/recent.html", cards=cards, context=context)
+
+
+@bp.get("/wall")
+def wall() -> Any:
+    before = request.args.get("before", type=int)
+    items = wall_items(get_session(), before, WALL_PAGE + 1)
+    more = items[WALL_PAGE - 1]["id"] if len(items) > WALL_PAGE else None
+    return render_template("quick/wall.html", items=items[:WALL_PAGE], more=more)
+
+
+@bp.get("/help")
+def help_page() -> Any:
+    return render_template("quick/help.html")
+
+
+@bp.get("/mobile")
+def mobile() -> Any:
+    return render_template("quick/mobile.html")
+
+
+@bp.get("/settings/calendar")
+def calendar() -> Any:
+    if "calendar" not in configured_sidecars():
+        abort(404, "Calendar sync is not installed on this server.")
+    return render_template("quick/calendar.html", timezone=str(user_zone()))
+
+
+@bp.post("/session/api-token")
+def browser_token() -> Any:
+    """A bearer token for the browser to call the sidecars as this user (one per session)."""
+    db, user = get_session(), current_user()
+    token = session.get("api_token")
+    if isinstance(token, str):
+        principal = user_for_token(db, token)
+        if principal is not None and principal.user is not None and principal.user.id == user.id:
+            return jsonify(token=token)
+    token, row = create_token(db, user=user, name=BROWSER_TOKEN_NAME)
+    session["api_token"], session["api_token_id"] = token, row.id
+    return jsonify(token=token)
+
+
+def revoke_browser_token(token_id: int) -> None:
+    # Already revoked or deleted: logging out goes on.
+    with suppress(NotFound):
+        revoke_token(get_session(), token_id, Principal(user=current_user()))
+
+
+# --- used by the Today view and the product page -------------------------------------------------
+
+
+def favorite_links(db: Session, favorites: list[Favorite]) -> list[dict[str, Any]]:
+    from ..products.service import list_products
+
+    names = {product.id: product.name for product in list_products(db)} if favorites else {}
+    return [
+        {
+            "id": favorite.id,
+            "name": favorite.name,
+            "product": names.get(favorite.product_id, ""),
+            "url": url_for("web.products.show", product_id=favorite.product_id)
+            + _query_string(favorite.query),
+        }
+        for favorite in favorites
+    ]
+
+
+def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, Any]]:
+    rows = service.wall(db, before, limit)
+    names = {user.id: user.name for user in all_users(db)} if rows else {}
+    texts = task_texts(db, [row.task_id for row, _ in rows if row.task_id])
+    items = []
+    for row, card in rows:
+        if row.type == "card.status_changed":
+            what = f"moved to {(row.data.get('to') or {}).get('name', 'a positive status')}"
+        else:
+            what = f"completed “{texts.get(row.task_id, 'a task')}”"
+        items.append(
+            {
+                "id": row.id,
+                "at": row.at,
+                "who": names.get(row.user_id, "Someone"),
+                "what": what,
+                "card": card,
+                "kind": "won" if row.type == "card.status_changed" else "done",
+            }
+        )
+    return items
+
+
+def _query_string(query: dict[str, Any]) -> str:
+    return "?" + urlencode(query) if query else ""
+
+
+def _form_items() -> list[tuple[str, str]]:
+    return [(key, value.strip()) for key, value in request.form.items() if key.startswith("query.")]

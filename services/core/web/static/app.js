@@ -1,0 +1,274 @@
+// cardcrm's few lines of JavaScript: confirmations, the time zone guess, htmx error messages,
+// and the panels that talk to the sidecars (notifications, calendar sync) with a bearer token.
+// Every page works without it, except those two sidecar panels.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  function showMessage(text, isError) {
+    var area = document.getElementById("messages");
+    if (!area) return;
+    var line = document.createElement("p");
+    line.className = "message " + (isError ? "error" : "info");
+    line.textContent = text;
+    area.replaceChildren(line);
+  }
+
+  // --- confirmations: <button data-confirm="Delete it?"> ----------------------------------
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = button && button.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
+  // --- the first-run page guesses the browser's time zone ----------------------------------
+  document.querySelectorAll("input[data-guess-timezone]").forEach(function (input) {
+    if (!input.value && window.Intl) {
+      input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    }
+  });
+
+  // --- htmx: say so when a request could not be sent -----------------------------------------
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("The server could not be reached. Check the connection and try again.", true);
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var flashes = document.querySelectorAll("#messages .message.info");
+    flashes.forEach(function (node) { node.remove(); });
+  });
+
+  // --- talking to the sidecars as the logged-in user ------------------------------------------
+  var tokenPromise = null;
+
+  function apiToken() {
+    var kept = sessionStorage.getItem("cardcrm.apiToken");
+    if (kept) return Promise.resolve(kept);
+    if (!tokenPromise) {
+      tokenPromise = fetch("/session/api-token", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrfToken() },
+      }).then(function (response) {
+        if (!response.ok) throw new Error("no token (" + response.status + ")");
+        return response.json();
+      }).then(function (body) {
+        sessionStorage.setItem("cardcrm.apiToken", body.token);
+        return body.token;
+      }).finally(function () { tokenPromise = null; });
+    }
+    return tokenPromise;
+  }
+
+  function sidecar(method, path, body) {
+    return apiToken().then(function (token) {
+      var options = { method: method, headers: { Authorization: "Bearer " + token } };
+      if (body !== undefined) {
+        options.headers["Content-Type"] = "application/json";
+        options.body = JSON.stringify(body);
+      }
+      return fetch(path, options);
+    }).then(function (response) {
+      if (response.status === 401) sessionStorage.removeItem("cardcrm.apiToken");
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (error) { data = null; }
+        return { ok: response.ok, status: response.status, data: data };
+      });
+    });
+  }
+
+  function problemText(answer) {
+    var data = answer.data || {};
+    var parts = [data.detail || data.title || "The service answered " + answer.status + "."];
+    Object.keys(data.errors || {}).forEach(function (key) {
+      var text = [].concat(data.errors[key]).join(" ");
+      if (parts[0].indexOf(text) === -1) parts.push(key + ": " + text);
+    });
+    return parts.join(" ");
+  }
+
+  function itemsOf(data) {
+    if (Array.isArray(data)) return data;
+    return (data && data.items) || [];
+  }
+
+  // --- notifications: ask permission, then poll the in-app inbox ----------------------------
+  var inboxList = document.getElementById("inbox");
+  var activate = document.getElementById("activate-notifications");
+  var notifyState = document.querySelector("[data-notifications-state]");
+  var POLL_MS = 30000;
+  var polling = null;
+
+  function seenIds() {
+    try { return JSON.parse(localStorage.getItem("cardcrm.seen") || "null"); } catch (e) { return null; }
+  }
+
+  function pollInbox() {
+    sidecar("GET", "/notifications/api/v1/inbox").then(function (answer) {
+      if (!answer.ok) {
+        if (notifyState) notifyState.textContent = "The notification service is not answering (" + answer.status + ").";
+        return;
+      }
+      var items = itemsOf(answer.data);
+      var seen = seenIds();
+      var first = seen === null;
+      seen = seen || [];
+      inboxList.replaceChildren();
+      items.slice(0, 10).forEach(function (item) {
+        var title = item.title || item.subject || item.type || "Notification";
+        var text = item.body || item.text || item.message || "";
+        var line = document.createElement("li");
+        var link = typeof item.url === "string" && /^(https?:\/\/|\/)/.test(item.url);
+        var head = document.createElement(link ? "a" : "strong");
+        head.textContent = title;
+        if (link) {
+          head.href = item.url;
+          head.addEventListener("click", function () {
+            sidecar("POST", "/notifications/api/v1/inbox/" + item.id + "/read", {});
+          });
+        }
+        if (item.read === false) line.className = "unread";
+        line.appendChild(head);
+        if (text) line.appendChild(document.createTextNode(" " + text));
+        inboxList.appendChild(line);
+        if (!first && seen.indexOf(item.id) === -1 && window.Notification && Notification.permission === "granted") {
+          new Notification(title, { body: text, tag: "cardcrm-" + item.id });
+        }
+      });
+      var ids = items.map(function (item) { return item.id; });
+      localStorage.setItem("cardcrm.seen", JSON.stringify(ids.concat(seen).slice(0, 200)));
+    }).catch(function () {
+      if (notifyState) notifyState.textContent = "Notifications could not be loaded.";
+    });
+  }
+
+  function startPolling() {
+    if (polling) return;
+    if (notifyState) notifyState.textContent = "Notifications are on.";
+    if (activate) activate.hidden = true;
+    pollInbox();
+    polling = window.setInterval(pollInbox, POLL_MS);
+  }
+
+  if (activate && inboxList) {
+    if (!("Notification" in window)) {
+      if (notifyState) notifyState.textContent = "This browser shows no notifications; new ones are listed here.";
+    }
+    if (localStorage.getItem("cardcrm.notifications") === "on") startPolling();
+    activate.addEventListener("click", function () {
+      var ask = window.Notification ? Notification.requestPermission() : Promise.resolve("denied");
+      Promise.resolve(ask).then(function (permission) {
+        localStorage.setItem("cardcrm.notifications", "on");
+        if (permission !== "granted" && notifyState) {
+          notifyState.textContent = "The browser did not allow pop-ups; new notifications are listed here.";
+        }
+        startPolling();
+      });
+    });
+  }
+
+  // --- calendar sync page -------------------------------------------------------------------
+  var calendar = document.getElementById("calendar-sync");
+  if (calendar) {
+    var base = calendar.getAttribute("data-calendar-base");
+    var feedInput = document.getElementById("feed-url");
+    var feedButton = document.getElementById("feed-create");
+    var copyButton = document.getElementById("feed-copy");
+    var feedState = document.getElementById("feed-state");
+
+    var showFeed = function (url) {
+      feedInput.value = url || "";
+      copyButton.hidden = !url;
+      feedButton.textContent = url ? "Make a new address (the old one stops working)" : "Make a feed address";
+      if (url) feedButton.setAttribute("data-confirm-rotate", "1");
+    };
+
+    // Only a hash of the feed's token is kept: an existing address cannot be shown again.
+    sidecar("GET", base + "/api/v1/feed").then(function (answer) {
+      if (answer.ok && answer.data && answer.data.active) {
+        feedButton.textContent = "Make a new address (the old one stops working)";
+        feedButton.setAttribute("data-confirm-rotate", "1");
+        feedState.textContent = "You have a feed address" +
+          (answer.data.created_at ? " since " + new Date(answer.data.created_at).toLocaleDateString() : "") +
+          ". It is secret and shown only once; if you lost it, make a new one.";
+      } else if (!answer.ok) {
+        feedState.textContent = problemText(answer);
+      }
+    }).catch(function () { feedState.textContent = "The calendar service is not answering."; });
+
+    feedButton.addEventListener("click", function () {
+      if (feedButton.hasAttribute("data-confirm-rotate") &&
+          !window.confirm("Make a new address? Calendars subscribed to the old one stop updating.")) return;
+      sidecar("POST", base + "/api/v1/feed", {}).then(function (answer) {
+        if (answer.ok && answer.data) {
+          showFeed(answer.data.url);
+          feedState.textContent = "Copy this address into your calendar app now: it is shown only once." +
+            (answer.data.todos_url ? " For to-dos (Thunderbird, task apps): " + answer.data.todos_url : "");
+        } else {
+          feedState.textContent = problemText(answer);
+        }
+      });
+    });
+
+    copyButton.addEventListener("click", function () {
+      feedInput.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(feedInput.value);
+      feedState.textContent = "Copied.";
+    });
+
+    var accounts = document.getElementById("caldav-accounts");
+    var form = document.getElementById("caldav-form");
+    var caldavState = document.getElementById("caldav-state");
+
+    var loadAccounts = function () {
+      sidecar("GET", base + "/api/v1/caldav").then(function (answer) {
+        accounts.replaceChildren();
+        itemsOf(answer.data).forEach(function (account) {
+          var line = document.createElement("li");
+          line.className = "row";
+          var state = account.last_error ? "error: " + account.last_error
+            : account.last_sync_at ? "last sync " + new Date(account.last_sync_at).toLocaleString()
+            : "waiting for the first sync";
+          line.textContent = (account.username || "") + " at " + (account.url || "") +
+            (account.calendar ? " (" + account.calendar + ")" : "") + " — " + state;
+          accounts.appendChild(line);
+        });
+      });
+    };
+    loadAccounts();
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = {
+        url: form.elements.url.value,
+        username: form.elements.username.value,
+        password: form.elements.password.value,
+      };
+      if (form.elements.calendar.value) body.calendar = form.elements.calendar.value;
+      caldavState.textContent = "Connecting…";
+      sidecar("POST", base + "/api/v1/caldav", body).then(function (answer) {
+        if (answer.ok) {
+          form.reset();
+          caldavState.textContent = "Connected: your open tasks will appear in that calendar.";
+          loadAccounts();
+        } else {
+          caldavState.textContent = problemText(answer);
+        }
+      });
+    });
+  }
+
+  // Logging out ends the sidecars' token too (the server revokes it); forget it here.
+  document.querySelectorAll("form[action='/logout']").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      sessionStorage.removeItem("cardcrm.apiToken");
+    });
+  });
+})();
