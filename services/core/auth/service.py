@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import g, request
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -17,6 +17,7 @@ from ..timeutil import utcnow
 from .models import ApiToken, User
 
 TOKEN_PREFIX = "ccrm_"
+FIRST_USER_LOCK = 0x6669727374  # "first"
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,18 @@ def create_user(
     password: str,
     timezone: str = "UTC",
     is_admin: bool = False,
+    first_user: bool = False,
 ) -> User:
+    """Create a user; with ``first_user`` only while there is none (the first-run page)."""
     with write_transaction(session):
+        if first_user:
+            if session.get_bind().dialect.name == "postgresql":
+                # Two first-run forms sent at once: the second waits, then finds a user.
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_USER_LOCK}
+                )
+            if count_users(session):
+                raise Conflict("cardcrm already has users; log in instead.")
         email = normalize_email(email)
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict(f"A user with the e-mail {email} already exists.")

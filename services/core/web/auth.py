@@ -67,7 +67,7 @@ def setup() -> Any:
             data = UserCreateSchema().load(
                 {**typed, "timezone": typed["timezone"] or "UTC", "password": _password()}
             )
-            user = service.create_user(db, **{**data, "is_admin": True})
+            user = service.create_user(db, **{**data, "is_admin": True}, first_user=True)
         except (ValidationError, Conflict) as error:
             errors = messages_of(error) or {"email": [str(error)]}
         else:
