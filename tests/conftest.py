@@ -165,6 +165,18 @@ class Api:
             "POST", f"products/{product['id']}/cards", {"title": title, **body}, status=201
         )
 
+    def grant(self, product: dict, *members: Api, own_cards_only: bool = False) -> None:
+        """Make users members of a product (as an admin), keeping its current members."""
+        path = f"products/{product['id']}/members"
+        items = self.ok("GET", path)["items"]
+        known = {item["user_id"] for item in items}
+        items += [
+            {"user_id": member.user.id, "own_cards_only": own_cards_only}
+            for member in members
+            if member.user.id not in known
+        ]
+        self.ok("PUT", path, {"items": items})
+
     def task(self, card: dict, due: str, text: str = "Call back", **body: Any) -> dict:
         return self.ok(
             "POST", f"cards/{card['id']}/tasks", {"text": text, "due": due, **body}, status=201

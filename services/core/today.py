@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, json
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
+from .access import Scope, scope_of
 from .api import ApiBlueprint
 from .auth.models import User
 from .auth.service import current_user
@@ -81,22 +82,38 @@ def _is_due(period: Period) -> Any:
     )
 
 
-def _open_tasks_until_end(user: User, period: Period) -> list[Any]:
+def _open_tasks_until_end(scope: Scope, user: User, period: Period) -> list[Any]:
     """Conditions of the user's open, visible tasks up to the period's end (index range)."""
     return [
         Task.assignee_id == user.id,
         Task.status == "open",
         Task.due < period.end + ZONE_SLACK,
         Task.card_trashed.is_(False),
+        *_in_sight(scope),
     ]
 
 
+def _in_sight(scope: Scope) -> list[Any]:
+    """Tasks on cards the user may see: whole products by id, limited ones by card owner."""
+    if scope.everything:
+        return []
+    visible = Task.product_id.in_(scope.products)
+    if scope.own_cards_products:
+        card = aliased(Card)  # its own name: the task list also joins Card
+        owned = exists().where(
+            card.id == Task.card_id, or_(card.owner_id == scope.user_id, card.owner_id.is_(None))
+        )
+        visible = or_(visible, and_(Task.product_id.in_(scope.own_cards_products), owned))
+    return [visible]
+
+
 def totals(session: Session, user: User, period: Period) -> dict[str, int]:
+    scope = scope_of(session, user)
     overdue, due = session.execute(
         select(
             func.count().filter(_is_overdue(period)),
             func.count().filter(_is_due(period)),
-        ).where(*_open_tasks_until_end(user, period))
+        ).where(*_open_tasks_until_end(scope, user, period))
     ).one()
     closed = session.scalar(
         select(func.count()).where(
@@ -106,6 +123,7 @@ def totals(session: Session, user: User, period: Period) -> dict[str, int]:
             Task.closed_at >= period.start,
             Task.closed_at < period.end,
             Task.card_trashed.is_(False),
+            *_in_sight(scope),
         )
     )
     postponed = session.scalar(
@@ -118,6 +136,7 @@ def totals(session: Session, user: User, period: Period) -> dict[str, int]:
             Postponement.at < period.end,
             Postponement.after >= period.end,
             Task.card_trashed.is_(False),
+            *_in_sight(scope),
         )
     )
     return {
@@ -138,7 +157,10 @@ def task_page(
         .join(Card, Card.id == Task.card_id)
         .join(Product, Product.id == Task.product_id)
         .join(Status, Status.id == Card.status_id)
-        .where(*_open_tasks_until_end(user, period), or_(overdue, _is_due(period)))
+        .where(
+            *_open_tasks_until_end(scope_of(session, user), user, period),
+            or_(overdue, _is_due(period)),
+        )
     )
     position = decode_cursor(cursor)
     if position is not None:

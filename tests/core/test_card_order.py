@@ -125,6 +125,7 @@ def test_all_day_tasks_sort_at_the_start_of_their_day_in_the_assignees_zone(
     new_user, admin, product
 ):
     tokyo = new_user("tokyo@example.com", timezone="Asia/Tokyo")
+    admin.grant(product, tokyo)
     card = admin.card(product)
     task = tokyo.task(card, "2026-12-05", all_day=True)
     assert task["all_day"] is True and task["due_date"] == "2026-12-05"

@@ -8,7 +8,9 @@ def test_a_card_carries_its_version_as_etag(admin):
 
 
 def test_a_stale_card_write_gets_412_and_changes_nothing(admin, member):
-    card = admin.card(admin.product(), "original")
+    product = admin.product()
+    admin.grant(product, member)
+    card = admin.card(product, "original")
     etag = admin.get(f"cards/{card['id']}").headers["ETag"]
     first = member.patch(f"cards/{card['id']}", {"title": "member's"}, headers={"If-Match": etag})
     assert first.status_code == 200

@@ -200,7 +200,9 @@ def test_a_service_token_may_act_for_a_user_and_the_change_is_theirs(app, client
         session = get_db().session()
         token, _ = create_token(session, service="calendar")
         session.close()
-    card = admin.card(admin.product())
+    product = admin.product()
+    admin.grant(product, member)
+    card = admin.card(product)
     task = member.task(card, "2026-12-01T10:00:00Z")
     headers = {"Authorization": f"Bearer {token}", "X-Cardcrm-On-Behalf-Of": str(member.user.id)}
     closed = client.post(f"/api/v1/tasks/{task['id']}/close", json={}, headers=headers)

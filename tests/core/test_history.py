@@ -7,6 +7,7 @@ def history(api, card, query=""):
 
 def test_card_edits_record_before_and_after(admin, member):
     product = admin.product("sales")
+    admin.grant(product, member)
     card = admin.card(product, "ACME", fields={"value": 100})
     member.ok(
         "PATCH",
@@ -80,7 +81,9 @@ def test_a_sync_conflicts_losing_version_is_kept_in_the_history(app, client, adm
     from cardcrm.core.auth.service import create_token
     from cardcrm.core.db import get_db
 
-    card = admin.card(admin.product())
+    product = admin.product()
+    admin.grant(product, member)
+    card = admin.card(product)
     task = member.task(card, "2026-12-01T10:00:00Z")
     body = {
         "source": "caldav",

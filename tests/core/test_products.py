@@ -112,6 +112,8 @@ def test_members_cannot_change_products(member, admin):
     assert member.post("products", {"name": "Mine", "template": "sales"}).status_code == 403
     assert member.patch(f"products/{product['id']}", {"name": "x"}).status_code == 403
     assert member.delete(f"products/{product['id']}").status_code == 403
+    assert member.ok("GET", "products")["items"] == []  # not a member yet
+    admin.grant(product, member)
     assert member.ok("GET", "products")["items"][0]["id"] == product["id"]
 
 

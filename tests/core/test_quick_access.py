@@ -3,6 +3,7 @@
 
 def test_a_favourite_filter_is_saved_validated_and_applies_like_the_card_list(admin, member):
     product = admin.product("sales")
+    admin.grant(product, member)
     admin.card(product, "ACME", fields={"source": "Referral"}, owner_id=member.user.id)
     admin.card(product, "Globex", fields={"source": "Website"})
     saved = member.ok(
@@ -51,6 +52,7 @@ def test_bad_favourites_are_refused(admin):
 
 def test_favourites_are_deleted_by_their_owner_only(admin, member):
     product = admin.product("sales")
+    admin.grant(product, member)
     favorite = member.ok(
         "POST", "favorites", {"name": "All", "product_id": product["id"]}, status=201
     )
@@ -74,6 +76,7 @@ def test_recent_cards_are_the_last_20_distinct_newest_first(admin):
 
 def test_recent_cards_are_per_user_and_skip_the_trash(admin, member):
     product = admin.product("sales")
+    admin.grant(product, member)
     first, second = admin.card(product, "first"), admin.card(product, "second")
     member.ok("GET", f"cards/{first['id']}")
     member.ok("GET", f"cards/{second['id']}")
@@ -84,6 +87,7 @@ def test_recent_cards_are_per_user_and_skip_the_trash(admin, member):
 
 def test_the_wall_shows_cards_won_and_tasks_done_newest_first(admin, member):
     product = admin.product("sales")
+    admin.grant(product, member)
     won = next(status for status in product["statuses"] if status["name"] == "Won")
     lost = next(status for status in product["statuses"] if status["name"] == "Lost")
     deal = admin.card(product, "Big deal")

@@ -7,7 +7,9 @@ def open_tasks(api, card):
 
 def test_a_weekly_0900_task_stays_at_0900_local_across_the_clock_change(new_user, admin):
     ana = new_user("ana@example.com", timezone="Europe/Bucharest")
-    card = admin.card(admin.product())
+    product = admin.product()
+    admin.grant(product, ana)
+    card = admin.card(product)
     # Mondays 09:00 in Bucharest: UTC+3 until 2026-10-25, UTC+2 after.
     task = ana.task(card, "2026-10-19T09:00:00+03:00", "Weekly report", repeat={"freq": "weekly"})
     assert task["repeat"]["freq"] == "weekly"

@@ -18,12 +18,29 @@ def view(api, start=None, end=None):
 
 
 @pytest.fixture
-def card(admin):
-    return admin.card(admin.product("sales"), "ACME")
+def product(admin):
+    return admin.product("sales")
 
 
-def test_a_task_due_2330_local_is_today_and_0030_tomorrow_is_not(new_user, card):
-    ana = new_user("ana@example.com", timezone="Europe/Bucharest")
+@pytest.fixture
+def card(admin, product):
+    return admin.card(product, "ACME")
+
+
+@pytest.fixture
+def teammate(admin, product, new_user):
+    """A new user who is a member of the product the tasks are on."""
+
+    def make(email, **options):
+        user = new_user(email, **options)
+        admin.grant(product, user)
+        return user
+
+    return make
+
+
+def test_a_task_due_2330_local_is_today_and_0030_tomorrow_is_not(teammate, card):
+    ana = teammate("ana@example.com", timezone="Europe/Bucharest")
     ana.task(card, "2026-12-01T23:30:00+02:00", "late tonight")  # 21:30Z on the 1st
     ana.task(card, "2026-12-02T00:30:00+02:00", "just after midnight")  # 22:30Z on the 1st
     ana.task(card, "2026-12-01T00:10:00+02:00", "just after last midnight")  # 22:10Z on Nov 30th
@@ -41,8 +58,8 @@ def test_a_task_due_2330_local_is_today_and_0030_tomorrow_is_not(new_user, card)
     assert view(ana, "2026-12-02", "2026-12-02")["totals"]["overdue"] == 2
 
 
-def test_a_day_when_the_clocks_change_has_its_real_length(new_user, card):
-    ana = new_user("ana@example.com", timezone="Europe/Bucharest")
+def test_a_day_when_the_clocks_change_has_its_real_length(teammate, card):
+    ana = teammate("ana@example.com", timezone="Europe/Bucharest")
     # 2026-10-25 has 25 hours in Bucharest: it runs from 21:00Z on the 24th to 22:00Z on the 25th.
     ana.task(card, "2026-10-25T00:15:00+03:00", "first minutes")
     ana.task(card, "2026-10-25T23:30:00+02:00", "last half hour")  # 21:30Z: a 24-hour day misses it
@@ -63,8 +80,8 @@ def test_a_day_when_the_clocks_change_has_its_real_length(new_user, card):
         ("America/Los_Angeles", "2026-12-02T07:59:00Z", "2026-12-02T08:00:00Z"),  # PST is UTC-8
     ],
 )
-def test_users_far_from_utc_get_their_own_day(new_user, card, zone, inside, outside):
-    user = new_user("far@example.com", timezone=zone)
+def test_users_far_from_utc_get_their_own_day(teammate, card, zone, inside, outside):
+    user = teammate("far@example.com", timezone=zone)
     user.task(card, inside, "inside")
     user.task(card, outside, "outside")
     due = [
@@ -75,8 +92,8 @@ def test_users_far_from_utc_get_their_own_day(new_user, card, zone, inside, outs
     assert due == ["inside"]
 
 
-def test_all_day_tasks_count_on_their_date(new_user, card):
-    user = new_user("la@example.com", timezone="America/Los_Angeles")
+def test_all_day_tasks_count_on_their_date(teammate, card):
+    user = teammate("la@example.com", timezone="America/Los_Angeles")
     user.task(card, "2026-12-01", "all day on the 1st", all_day=True)
     user.task(card, "2026-11-30", "all day on the 30th", all_day=True)
     result = view(user, "2026-12-01", "2026-12-01")
@@ -105,7 +122,8 @@ def test_the_list_shows_overdue_first_with_card_product_and_status(admin, card):
     assert result["totals"] == {"due": 2, "overdue": 1, "closed": 0, "postponed": 0}
 
 
-def test_only_the_callers_tasks_count(admin, member, card):
+def test_only_the_callers_tasks_count(admin, member, product, card):
+    admin.grant(product, member)
     admin.task(card, "2026-12-02T09:00:00Z", "mine")
     admin.task(card, "2026-12-02T10:00:00Z", "theirs", assignee_id=member.user.id)
     assert view(admin, "2026-12-02", "2026-12-02")["totals"]["due"] == 1
@@ -115,8 +133,9 @@ def test_only_the_callers_tasks_count(admin, member, card):
 
 
 def test_closed_counts_tasks_done_by_the_user_today_and_not_reopened_or_cancelled(
-    admin, member, card
+    admin, member, product, card
 ):
+    admin.grant(product, member)
     today = today_in("UTC")
     due = f"{today}T23:00:00Z"
     done = admin.task(card, due, "done")

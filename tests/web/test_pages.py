@@ -25,9 +25,10 @@ def yesterday() -> str:
 
 
 @pytest.fixture
-def sales(admin):
-    """A sales product with one card and two tasks of the admin: one overdue, one tomorrow."""
+def sales(admin, member):
+    """A sales product (the member is a member) with one card and two tasks of the admin."""
     product = admin.product("sales", name="Sales")
+    admin.grant(product, member)
     card = admin.card(product, "ACME deal", owner_id=admin.user.id)
     overdue = admin.task(card, yesterday(), "Call ACME")
     later = admin.task(card, tomorrow_at_ten(), "Send the offer")
@@ -460,3 +461,14 @@ def test_tasks_are_added_reassigned_and_closed_on_the_card_page(admin_web, admin
     assert admin.ok("GET", f"tasks/{task['id']}")["status"] == "done"
     history = admin_web.get(f"/cards/{card}?kind=task").get_data(as_text=True)
     assert "reassigned “Demo call” to Member" in history and "closed “Demo call” as done" in history
+
+
+def test_a_user_outside_a_product_sees_none_of_it(web, new_user, sales):
+    new_user("outsider@example.com")
+    outsider = web.log_in("outsider@example.com")
+    product, card = sales.product["id"], sales.card["id"]
+    for path in (f"/products/{product}", f"/products/{product}/board", f"/cards/{card}"):
+        assert outsider.get(path).status_code == 404, path
+    for path in ("/", "/products", "/wall"):
+        page = outsider.get(path).get_data(as_text=True)
+        assert "ACME deal" not in page and "Call ACME" not in page, path

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..access import scope_of
+from ..auth.models import User
 from ..contacts.models import CardContact
 from ..errors import Invalid
 from ..pagination import decode_cursor, encode_cursor
@@ -68,8 +70,11 @@ def list_cards(
     product: Product,
     args: dict[str, Any],
     field_filters: dict[str, str],
+    viewer: User | None = None,
 ) -> tuple[list[Card], str | None]:
-    cards, cursor = _page(session, product, args, field_filters)
+    """A page of the product's cards; with ``viewer``, only those that user may see."""
+    visible = scope_of(session, viewer).cards_condition() if viewer is not None else None
+    cards, cursor = _page(session, product, args, field_filters, visible)
     # Hand each card its status from the product's (already loaded) and its other contacts
     # from one query for the page: no query per card.
     statuses = {status.id: status for status in product.statuses}
@@ -88,9 +93,15 @@ def list_cards(
 
 
 def _page(
-    session: Session, product: Product, args: dict[str, Any], field_filters: dict[str, str]
+    session: Session,
+    product: Product,
+    args: dict[str, Any],
+    field_filters: dict[str, str],
+    visible: ColumnElement[bool] | None,
 ) -> tuple[list[Card], str | None]:
     conditions = filter_conditions(product, args, field_filters)
+    if visible is not None:
+        conditions.append(visible)
     limit = args["limit"]
     position = decode_cursor(args.get("cursor")) or {"part": "due"}
     cards: list[Card] = []

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..access import check_card, scope_of
 from ..auth.models import User
 from ..contacts.service import check_contacts, set_card_contacts
 from ..db import write_transaction
@@ -22,19 +23,26 @@ from .models import Card, CardHistory
 EDITABLE = ("title", "owner_id", "fields")
 
 
-def get_card(session: Session, card_id: int, *, lock: bool = False) -> Card:
+def get_card(
+    session: Session, card_id: int, *, lock: bool = False, viewer: User | None = None
+) -> Card:
+    """The card; with ``viewer``, only if that user may see it (else 404, as if none)."""
     query = select(Card).where(Card.id == card_id)
     if lock:
         query = query.with_for_update()
     card = session.scalar(query)
     if card is None:
         raise NotFound(f"No card {card_id}.")
+    if viewer is not None:
+        check_card(session, viewer, card)
     return card
 
 
-def get_live_card(session: Session, card_id: int, *, lock: bool = False) -> Card:
+def get_live_card(
+    session: Session, card_id: int, *, lock: bool = False, viewer: User | None = None
+) -> Card:
     """A card that may be changed: one in the trash must be restored first."""
-    card = get_card(session, card_id, lock=lock)
+    card = get_card(session, card_id, lock=lock, viewer=viewer)
     if card.trashed:
         raise Conflict("The card is in the trash; restore it before changing it.")
     return card
@@ -72,17 +80,19 @@ def create_card(
     session: Session, actor: User | None, product_id: int, data: dict[str, Any]
 ) -> Card:
     with write_transaction(session):
-        product = get_product(session, product_id)
+        product = get_product(session, product_id, viewer=actor)
         status = _status_of(product, data.get("status_id")) or _first_status(product)
         check_contacts(session, data.get("contact_id"), data.get("contact_ids"))
         card = Card(
             product=product,
+            product_id=product.id,
             status=status,
             title=data["title"],
             owner_id=_check_owner(session, data.get("owner_id")),
             contact_id=data.get("contact_id"),
             fields=clean_values(product.fields, data.get("fields") or {}),
         )
+        _keep_in_sight(session, actor, card)
         _ask_plugins(card, None, status, actor)
         session.add(card)
         session.flush()
@@ -103,7 +113,7 @@ def update_card(
     expected: set[int] | None,
 ) -> Card:
     with write_transaction(session):
-        card = get_live_card(session, card_id, lock=True)
+        card = get_live_card(session, card_id, lock=True, viewer=actor)
         ensure_version(card.version, expected)
         before = card_data(card)
         product = card.product
@@ -114,6 +124,7 @@ def update_card(
         if "owner_id" in changes and changes["owner_id"] != card.owner_id:
             diff["owner_id"] = {"before": card.owner_id, "after": changes["owner_id"]}
             card.owner_id = _check_owner(session, changes["owner_id"])
+            _keep_in_sight(session, actor, card)
         if "fields" in changes:
             cleaned = _merge_fields(product.fields, card.fields, changes["fields"] or {})
             for key in sorted(set(card.fields) | set(cleaned)):
@@ -168,7 +179,7 @@ def trash_card(
     session: Session, actor: User | None, card_id: int, expected: set[int] | None
 ) -> Card:
     with write_transaction(session):
-        card = get_live_card(session, card_id, lock=True)
+        card = get_live_card(session, card_id, lock=True, viewer=actor)
         ensure_version(card.version, expected)
         card.trashed_at = utcnow()
         card.updated_at = card.trashed_at
@@ -181,7 +192,7 @@ def trash_card(
 
 def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
     with write_transaction(session):
-        card = get_card(session, card_id, lock=True)
+        card = get_card(session, card_id, lock=True, viewer=actor)
         if not card.trashed:
             raise Conflict("The card is not in the trash.")
         card.trashed_at = None
@@ -207,9 +218,14 @@ def purge_card(session: Session, actor: User | None, card_id: int) -> None:
 
 
 def history(
-    session: Session, card_id: int, types: list[str], after: int | None, limit: int
+    session: Session,
+    card_id: int,
+    types: list[str],
+    after: int | None,
+    limit: int,
+    viewer: User | None = None,
 ) -> list[CardHistory]:
-    get_card(session, card_id)
+    get_card(session, card_id, viewer=viewer)
     query = select(CardHistory).where(CardHistory.card_id == card_id)
     if types:
         exact = [kind for kind in types if "." in kind]
@@ -289,6 +305,12 @@ def _hide_tasks(session: Session, card: Card, trashed: bool) -> None:
         .values(card_trashed=trashed)
         .execution_options(synchronize_session="fetch")
     )
+
+
+def _keep_in_sight(session: Session, actor: User | None, card: Card) -> None:
+    """A member limited to own cards may not create or hand over a card out of their sight."""
+    if actor is not None and not scope_of(session, actor).sees_card(card):
+        raise Forbidden("You see only your own cards here: the owner must be you or nobody.")
 
 
 def _merge_fields(

@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 
 from ..api import ApiBlueprint, Page, Reply, expected_versions
-from ..auth.service import current_user
+from ..auth.service import current_principal, current_user
 from ..db import get_session
 from ..pagination import decode_cursor, encode_cursor
 from ..products.service import get_product
@@ -46,9 +46,10 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Page:
     id); cards with none follow, most recently updated first. Filters combine with AND.
     """
     session = get_session()
-    product = get_product(session, product_id)
+    user = current_user()
+    product = get_product(session, product_id, viewer=user)
     cards, cursor = queries.list_cards(
-        session, product, args, queries.field_filters_of(request.args)
+        session, product, args, queries.field_filters_of(request.args), viewer=user
     )
     return Page(cards, cursor)
 
@@ -71,8 +72,10 @@ def create_card(product_id: int, body: dict[str, Any]) -> Any:
 def get_card(card_id: int) -> Any:
     """Read a card (also recorded in the caller's recent cards)."""
     session = get_session()
-    card = service.get_card(session, card_id)
-    note_card_opened(session, current_user(), card)
+    principal = current_principal()
+    card = service.get_card(session, card_id, viewer=principal.user)
+    if principal.service is None:  # a sidecar checking a card for someone opened nothing
+        note_card_opened(session, principal.user, card)
     return card
 
 
@@ -127,7 +130,9 @@ def card_history(card_id: int, args: dict[str, Any]) -> Page:
     after = position.get("after")
     if after is not None and not isinstance(after, int):
         after = None
-    rows = service.history(get_session(), card_id, args.get("type") or [], after, args["limit"] + 1)
+    rows = service.history(
+        get_session(), card_id, args.get("type") or [], after, args["limit"] + 1, current_user()
+    )
     cursor = None
     if len(rows) > args["limit"]:
         rows = rows[: args["limit"]]

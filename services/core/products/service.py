@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..access import scope_of
 from ..auth.models import User
 from ..db import write_transaction
 from ..errors import Conflict, Invalid, NotFound, ensure_version
@@ -58,15 +59,23 @@ def product_task_types(product: Product) -> list[dict[str, str]]:
 # --- Products ---------------------------------------------------------------------------------
 
 
-def get_product(session: Session, product_id: int) -> Product:
+def get_product(session: Session, product_id: int, viewer: User | None = None) -> Product:
+    """The product; with ``viewer``, only if that user may see it (else 404)."""
     product = session.get(Product, product_id)
-    if product is None:
+    if product is None or (
+        viewer is not None and not scope_of(session, viewer).sees_product(product_id)
+    ):
         raise NotFound(f"No product {product_id}.")
     return product
 
 
-def list_products(session: Session) -> list[Product]:
-    return list(session.scalars(select(Product).order_by(Product.name, Product.id)))
+def list_products(session: Session, viewer: User | None = None) -> list[Product]:
+    """The products by name; with ``viewer``, those that user may see."""
+    query = select(Product).order_by(Product.name, Product.id)
+    scope = scope_of(session, viewer) if viewer is not None else None
+    if scope is not None and not scope.everything:
+        query = query.where(Product.id.in_(scope.product_ids))
+    return list(session.scalars(query))
 
 
 def create_product(session: Session, actor: User | None, data: dict[str, Any]) -> Product:

@@ -43,7 +43,7 @@ def list_plugins() -> Page:
 @bp.operation("/products", response=ProductSchema, paginated=True)
 def list_products() -> Page:
     """The products, by name."""
-    return Page(service.list_products(get_session()))
+    return Page(service.list_products(get_session(), viewer=current_user()))
 
 
 @bp.operation(
@@ -64,7 +64,7 @@ def create_product(body: dict[str, Any]) -> Any:
 @bp.operation("/products/<int:product_id>", response=ProductSchema, errors=(404,))
 def get_product(product_id: int) -> Any:
     """Read a product with its statuses in order, fields and task types."""
-    return service.get_product(get_session(), product_id)
+    return service.get_product(get_session(), product_id, viewer=current_user())
 
 
 @bp.operation(

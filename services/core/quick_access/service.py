@@ -8,6 +8,7 @@ from marshmallow import ValidationError
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from ..access import scope_of
 from ..auth.models import User
 from ..cards.models import Card, CardHistory
 from ..cards.queries import FIELD_PREFIX, filter_conditions
@@ -46,14 +47,18 @@ def note_card_opened(session: Session, user: User, card: Card) -> None:
 
 
 def recent_cards(session: Session, user: User) -> list[Card]:
-    """The cards ``user`` opened last, newest first (cards now in the trash are left out)."""
+    """The cards ``user`` opened last, newest first (left out: trashed, no longer visible)."""
+    query = (
+        select(Card)
+        .join(RecentCard, RecentCard.card_id == Card.id)
+        .where(RecentCard.user_id == user.id, Card.trashed_at.is_(None))
+    )
+    visible = scope_of(session, user).cards_condition()
+    if visible is not None:
+        query = query.where(visible)
     return list(
         session.scalars(
-            select(Card)
-            .join(RecentCard, RecentCard.card_id == Card.id)
-            .where(RecentCard.user_id == user.id, Card.trashed_at.is_(None))
-            .order_by(RecentCard.opened_at.desc(), Card.id.desc())
-            .limit(RECENT_LIMIT)
+            query.order_by(RecentCard.opened_at.desc(), Card.id.desc()).limit(RECENT_LIMIT)
         )
     )
 
@@ -61,11 +66,13 @@ def recent_cards(session: Session, user: User) -> list[Card]:
 # --- favourite filters ------------------------------------------------------------------------
 
 
-def clean_query(session: Session, product_id: int, query: dict[str, Any]) -> dict[str, Any]:
+def clean_query(
+    session: Session, product_id: int, query: dict[str, Any], viewer: User | None = None
+) -> dict[str, Any]:
     """Check a saved filter exactly as the card list would, and keep it in query-string form."""
     if not isinstance(query, dict):
         raise Invalid({"query": ["Must be an object of card list filters."]})
-    product = get_product(session, product_id)
+    product = get_product(session, product_id, viewer=viewer)
     fields = {key: value for key, value in query.items() if key.startswith(FIELD_PREFIX)}
     plain = {key: value for key, value in query.items() if not key.startswith(FIELD_PREFIX)}
     unknown = sorted(set(plain) - set(FILTER_KEYS))
@@ -98,7 +105,7 @@ def _text(value: Any) -> str:
 
 def create_favorite(session: Session, user: User, data: dict[str, Any]) -> Favorite:
     with write_transaction(session):
-        query = clean_query(session, data["product_id"], data.get("query") or {})
+        query = clean_query(session, data["product_id"], data.get("query") or {}, viewer=user)
         favorite = Favorite(
             user_id=user.id, product_id=data["product_id"], name=data["name"], query=query
         )
@@ -107,7 +114,11 @@ def create_favorite(session: Session, user: User, data: dict[str, Any]) -> Favor
 
 
 def list_favorites(session: Session, user: User, product_id: int | None) -> list[Favorite]:
+    """The user's favourites (of products the user may still see)."""
     query = select(Favorite).where(Favorite.user_id == user.id)
+    scope = scope_of(session, user)
+    if not scope.everything:
+        query = query.where(Favorite.product_id.in_(scope.product_ids))
     if product_id is not None:
         query = query.where(Favorite.product_id == product_id)
     return list(session.scalars(query.order_by(Favorite.product_id, Favorite.name, Favorite.id)))
@@ -125,14 +136,15 @@ def delete_favorite(session: Session, user: User, favorite_id: int) -> None:
 
 
 def wall(
-    session: Session, before: int | None, limit: int, visible: Any = None
+    session: Session, before: int | None, limit: int, viewer: User | None = None
 ) -> list[tuple[CardHistory, Card]]:
     """The team's positive results, newest first: cards won and tasks closed as done.
 
-    ``visible`` is a condition on ``Card`` (the caller's access); it is checked per row with
-    EXISTS so that the newest rows come straight from the history's index, then the page's
+    With ``viewer``, only results on cards that user may see. The card is checked per row
+    with EXISTS, so the newest rows come straight from the history's index; then the page's
     cards are loaded in one query.
     """
+    visible = scope_of(session, viewer).cards_condition() if viewer is not None else None
     card_is_shown = [Card.id == CardHistory.card_id, Card.trashed_at.is_(None)]
     if visible is not None:
         card_is_shown.append(visible)

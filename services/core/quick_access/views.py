@@ -94,7 +94,7 @@ def wall(args: dict[str, Any]) -> Page:
     """The team's recent positive results, newest first: cards won and tasks done."""
     position = decode_cursor(args.get("cursor")) or {}
     before = position.get("before") if isinstance(position.get("before"), int) else None
-    rows = service.wall(get_session(), before, args["limit"] + 1)
+    rows = service.wall(get_session(), before, args["limit"] + 1, viewer=current_user())
     cursor = None
     if len(rows) > args["limit"]:
         rows = rows[: args["limit"]]

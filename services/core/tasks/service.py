@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..access import scope_of
 from ..auth.models import User
 from ..cards.models import Card
 from ..cards.service import get_live_card, record_history, refresh_next_task_due
@@ -25,9 +26,12 @@ from . import recurrence
 from .models import Postponement, Task
 
 
-def get_task(session: Session, task_id: int) -> Task:
+def get_task(session: Session, task_id: int, viewer: User | None = None) -> Task:
+    """The task; with ``viewer``, only if that user may see its card (else 404)."""
     task = session.get(Task, task_id)
     if task is None or task.card.trashed:
+        raise NotFound(f"No task {task_id}.")
+    if viewer is not None and not scope_of(session, viewer).sees_card(task.card):
         raise NotFound(f"No task {task_id}.")
     return task
 
@@ -52,7 +56,7 @@ def task_data(task: Task) -> dict[str, Any]:
 
 def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any]) -> Task:
     with write_transaction(session):
-        card = get_live_card(session, card_id, lock=True)
+        card = get_live_card(session, card_id, lock=True, viewer=actor)
         assignee = _assignee(session, data.get("assignee_id", actor.id))
         task = Task(
             card=card,
@@ -73,7 +77,7 @@ def update_task(
     session: Session, actor: User, task_id: int, changes: dict[str, Any], expected: set[int] | None
 ) -> Task:
     with write_transaction(session):
-        task, card = _lock(session, task_id)
+        task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         before = task_data(task)
         if "text" in changes:
@@ -114,7 +118,7 @@ def close_task(
     expected: set[int] | None,
 ) -> Task:
     with write_transaction(session):
-        task, card = _lock(session, task_id)
+        task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         if task.status != "open":
             raise Conflict(f"The task is already {task.status}.")
@@ -133,7 +137,7 @@ def close_task(
 
 def reopen_task(session: Session, actor: User, task_id: int, expected: set[int] | None) -> Task:
     with write_transaction(session):
-        task, card = _lock(session, task_id)
+        task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         if task.status == "open":
             raise Conflict("The task is already open.")
@@ -152,7 +156,7 @@ def postpone_task(
     session: Session, actor: User, task_id: int, due: date | datetime, expected: set[int] | None
 ) -> Task:
     with write_transaction(session):
-        task, card = _lock(session, task_id)
+        task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         if task.status != "open":
             raise Conflict(f"Only open tasks are postponed; this one is {task.status}.")
@@ -192,7 +196,7 @@ def postpone_task(
 
 def delete_task(session: Session, actor: User, task_id: int, expected: set[int] | None) -> None:
     with write_transaction(session):
-        task, card = _lock(session, task_id)
+        task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         data = task_data(task)
         session.delete(task)
@@ -207,7 +211,7 @@ def record_sync_conflict(
 ) -> None:
     """Keep the losing side of a sync conflict (last change wins) in the task's history."""
     with write_transaction(session):
-        task, card = _lock(session, task_id)
+        task, card = _lock(session, task_id, actor)
         record_history(session, card, "task.sync_conflict", actor, data, task_id=task.id)
 
 
@@ -272,11 +276,15 @@ def _withdraw_next_occurrence(session: Session, actor: User, card: Card, task: T
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _lock(session: Session, task_id: int) -> tuple[Task, Card]:
+def _lock(session: Session, task_id: int, actor: User | None) -> tuple[Task, Card]:
+    """The task and its card, the card's row locked; 404 if ``actor`` may not see them."""
     card_id = session.scalar(select(Task.card_id).where(Task.id == task_id))
     if card_id is None:
         raise NotFound(f"No task {task_id}.")
-    card = get_live_card(session, card_id, lock=True)
+    try:
+        card = get_live_card(session, card_id, lock=True, viewer=actor)
+    except NotFound as error:
+        raise NotFound(f"No task {task_id}.") from error
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
         raise NotFound(f"No task {task_id}.")

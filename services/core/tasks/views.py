@@ -49,7 +49,7 @@ def create_task(card_id: int, body: dict[str, Any]) -> Any:
 def list_tasks(card_id: int, args: dict[str, Any]) -> Page:
     """A card's tasks by deadline; ``status`` keeps only open, done or cancelled ones."""
     session = get_session()
-    get_card(session, card_id)
+    get_card(session, card_id, viewer=current_user())
     position = decode_cursor(args.get("cursor"))
     after = None
     if position is not None:
@@ -69,7 +69,7 @@ def list_tasks(card_id: int, args: dict[str, Any]) -> Page:
 @bp.operation("/tasks/<int:task_id>", response=TaskSchema, errors=(404,))
 def get_task(task_id: int) -> Any:
     """Read a task."""
-    return service.get_task(get_session(), task_id)
+    return service.get_task(get_session(), task_id, viewer=current_user())
 
 
 @bp.operation(

@@ -50,7 +50,7 @@ REPEATS = ("daily", "weekly", "monthly", "yearly")
 @bp.get("/cards/<int:card_id>")
 def show(card_id: int) -> Any:
     db = get_session()
-    card = service.get_card(db, card_id)
+    card = service.get_card(db, card_id, viewer=current_user())
     note_card_opened(db, current_user(), card)
     return render_template("cards/show.html", **card_context(db, card))
 
@@ -58,7 +58,7 @@ def show(card_id: int) -> Any:
 @bp.post("/cards/<int:card_id>")
 def update(card_id: int) -> Any:
     db, user = get_session(), current_user()
-    card = service.get_card(db, card_id)
+    card = service.get_card(db, card_id, viewer=current_user())
     definitions = card.product.fields
     typed = {
         "title": text("title"),
@@ -80,11 +80,11 @@ def update(card_id: int) -> Any:
         CardUpdateSchema().load(changes)
         service.update_card(db, user, card_id, changes, {version} if version else None)
     except PreconditionFailed:
-        card = service.get_card(db, card_id)
+        card = service.get_card(db, card_id, viewer=current_user())
         context = card_context(db, card, typed=typed, stale=True)
         return render_template("cards/show.html", **context), 412
     except (Invalid, ValidationError) as error:
-        card = service.get_card(db, card_id)
+        card = service.get_card(db, card_id, viewer=current_user())
         context = card_context(db, card, typed=typed, errors=messages_of(error))
         if isinstance(error, CardcrmError) and not context["errors"]:
             context["errors"] = {"_": [error.detail]}
@@ -97,7 +97,9 @@ def update(card_id: int) -> Any:
 def create(product_id: int) -> Any:
     db, user = get_session(), current_user()
     # The form asks for the required custom fields only; the rest are filled on the card's page.
-    required = [field for field in get_product(db, product_id).fields if field.get("required")]
+    required = [
+        field for field in get_product(db, product_id, viewer=user).fields if field.get("required")
+    ]
     typed = typed_field_values(required, request.form)
     try:
         data = {"title": text("title"), "owner_id": optional_int("owner_id") or user.id}
@@ -131,7 +133,7 @@ def restore(card_id: int) -> Any:
 @bp.post("/cards/<int:card_id>/tasks")
 def add_task(card_id: int) -> Any:
     db, user = get_session(), current_user()
-    card = service.get_card(db, card_id)
+    card = service.get_card(db, card_id, viewer=current_user())
     typed = {key: text(key) for key in ("text", "type", "due_date", "due_time", "assignee_id")}
     typed["repeat"] = text("repeat")
     errors: dict[str, list[str]] = {}

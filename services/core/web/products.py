@@ -35,7 +35,9 @@ def index() -> Any:
     db = get_session()
     templates = service.list_templates() if current_user().is_admin else []
     return render_template(
-        "products/index.html", products=service.list_products(db), templates=templates
+        "products/index.html",
+        products=service.list_products(db, viewer=current_user()),
+        templates=templates,
     )
 
 
@@ -51,7 +53,7 @@ def create() -> Any:
         errors = messages_of(error)
         page = render_template(
             "products/index.html",
-            products=service.list_products(db),
+            products=service.list_products(db, viewer=current_user()),
             templates=service.list_templates(),
             typed=typed,
             errors=errors,
@@ -64,14 +66,18 @@ def create() -> Any:
 @bp.get("/products/<int:product_id>")
 def show(product_id: int) -> Any:
     db = get_session()
-    product = service.get_product(db, product_id)
+    product = service.get_product(db, product_id, viewer=current_user())
     filters, field_filters, errors = card_filters(product)
     args = {**filters, "limit": CARD_PAGE, "cursor": request.args.get("cursor") or None}
     try:
-        cards, next_cursor = queries.list_cards(db, product, args, field_filters)
+        cards, next_cursor = queries.list_cards(
+            db, product, args, field_filters, viewer=current_user()
+        )
     except Invalid as error:
         errors.update(messages_of(error))
-        cards, next_cursor = queries.list_cards(db, product, {"limit": CARD_PAGE}, {})
+        cards, next_cursor = queries.list_cards(
+            db, product, {"limit": CARD_PAGE}, {}, viewer=current_user()
+        )
     users = all_users(db)
     favorites = list_favorites(db, current_user(), product.id)
     query = {key: request.args[key] for key in request.args if _is_filter(key)}
@@ -93,7 +99,7 @@ def show(product_id: int) -> Any:
 @bp.get("/products/<int:product_id>/board")
 def board(product_id: int) -> Any:
     db = get_session()
-    product = service.get_product(db, product_id)
+    product = service.get_product(db, product_id, viewer=current_user())
     return render_template("products/board.html", **board_context(db, product))
 
 
@@ -101,7 +107,7 @@ def board(product_id: int) -> Any:
 def move(card_id: int) -> Any:
     """Move a card to another status; a plugin's veto is shown beside the card."""
     db = get_session()
-    card = get_card(db, card_id)
+    card = get_card(db, card_id, viewer=current_user())
     product_id = card.product_id
     status_id = optional_int("status_id", label="status_id")
     veto: dict[int, str] = {}
@@ -116,7 +122,7 @@ def move(card_id: int) -> Any:
             flash(veto[card_id], "error")
         back = url_for("web.products.board", product_id=product_id)
         return redirect(safe_next(text("next"), back))
-    product = service.get_product(db, product_id)
+    product = service.get_product(db, product_id, viewer=current_user())
     context = board_context(db, product, veto=veto)
     return render_template("products/_board.html", **context), 422 if veto else 200
 
@@ -125,7 +131,7 @@ def board_context(db: Session, product: Product, veto: dict[int, str] | None = N
     columns = []
     for status in product.statuses:
         args = {"status_id": status.id, "limit": BOARD_COLUMN}
-        cards, more = queries.list_cards(db, product, args, {})
+        cards, more = queries.list_cards(db, product, args, {}, viewer=current_user())
         columns.append({"status": status, "cards": cards, "more": more is not None})
     users = all_users(db)
     return {

@@ -127,7 +127,11 @@ def revoke_browser_token(token_id: int) -> None:
 def favorite_links(db: Session, favorites: list[Favorite]) -> list[dict[str, Any]]:
     from ..products.service import list_products
 
-    names = {product.id: product.name for product in list_products(db)} if favorites else {}
+    names = (
+        {product.id: product.name for product in list_products(db, viewer=current_user())}
+        if favorites
+        else {}
+    )
     return [
         {
             "id": favorite.id,
@@ -141,7 +145,7 @@ def favorite_links(db: Session, favorites: list[Favorite]) -> list[dict[str, Any
 
 
 def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, Any]]:
-    rows = service.wall(db, before, limit)
+    rows = service.wall(db, before, limit, viewer=current_user())
     names = {user.id: user.name for user in all_users(db)} if rows else {}
     texts = task_texts(db, [row.task_id for row, _ in rows if row.task_id])
     items = []

@@ -44,7 +44,7 @@ def reopen(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>/postpone")
 def postpone(task_id: int) -> Any:
     def change(db: Any, user: Any) -> Task:
-        task = service.get_task(db, task_id)
+        task = service.get_task(db, task_id, viewer=current_user())
         due = postponed_deadline(task, text("when"), optional_date("date"), user_zone())
         return service.postpone_task(db, user, task_id, due, None)
 
@@ -98,7 +98,7 @@ def _act(task_id: int, change: Any) -> Any:
         if not is_htmx():
             flash_error(refused)
             return redirect(safe_next(text("next"), url_for("web.today.index")))
-        task, error = service.get_task(db, task_id), refused
+        task, error = service.get_task(db, task_id, viewer=current_user()), refused
     if not is_htmx():
         return redirect(safe_next(text("next"), url_for("web.today.index")))
     if view == "card":
