@@ -119,7 +119,8 @@ def worker(service: str, data: str | None) -> None:
     """Run a sidecar's worker: follow core's event feed until stopped (Ctrl-C or SIGTERM)."""
     import signal
 
-    module = _require(service)
+    _require(service)
+    worker_module = importlib.import_module(f"{SERVICES[service][0]}.worker")
     settings = settings_of(service, data)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -128,7 +129,7 @@ def worker(service: str, data: str | None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     click.echo(f"cardcrm {service} worker following {settings.get('CORE_URL')}", err=True)
-    module.worker.run(settings, stop)
+    worker_module.run(settings, stop)
 
 
 @click.command()
@@ -185,8 +186,9 @@ def up(host: str, port: int, data: str | None) -> None:
 def _start_workers(services: dict[str, ModuleType], sidecars: dict[str, dict[str, Any]]) -> None:
     stop = threading.Event()
     for name, settings in sidecars.items():
+        worker_module = importlib.import_module(f"{SERVICES[name][0]}.worker")
         thread = threading.Thread(
-            target=services[name].worker.run,
+            target=worker_module.run,
             args=(settings, stop),
             name=f"{name}-worker",
             daemon=True,

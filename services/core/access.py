@@ -118,6 +118,7 @@ def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) 
 
     from .db import write_transaction
     from .errors import Invalid
+    from .events import record_event
     from .products.service import get_product
 
     with write_transaction(session):
@@ -138,4 +139,18 @@ def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) 
             )
             for item in items
         )
+        session.flush()
+        # Sidecars keep who may see what in step (calendar feeds, notifications).
+        record_event(
+            session,
+            "product.members_changed",
+            {
+                "id": product_id,
+                "members": [member_data(row) for row in members(session, product_id)],
+            },
+        )
     return members(session, product_id)
+
+
+def member_data(row: Membership) -> dict[str, Any]:
+    return {"user_id": row.user_id, "own_cards_only": row.own_cards_only}

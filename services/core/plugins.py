@@ -24,6 +24,9 @@ from . import hookspecs
 log = logging.getLogger(__name__)
 
 
+SIDECAR_HOOKSPECS = ("cardcrm.calendar_sync.hookspecs", "cardcrm.notifications.hookspecs")
+
+
 class PluginLoadError(RuntimeError):
     """A configured plugin could not be imported."""
 
@@ -36,6 +39,14 @@ def get_plugin_manager(
     """Return a plugin manager with the core hook specs and every plugin found."""
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
+    # One plugin may serve several services; each service's manager knows every service's
+    # hooks so that a hook meant for another service is not taken for a misspelling.
+    for name in SIDECAR_HOOKSPECS:
+        try:
+            manager.add_hookspecs(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            if not error.name or not name.startswith(error.name):
+                raise
     if entry_points:
         manager.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
     for module in modules:

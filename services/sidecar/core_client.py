@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import date
 from typing import Any
 
 import requests
 
 DEFAULT_TIMEOUT = 10.0
 WHOAMI_TTL_SECONDS = 30.0
+#: With a service token, makes the request the named user's (core records it as theirs).
+ON_BEHALF_HEADER = "X-Cardcrm-On-Behalf-Of"
+#: How long a user's profile read for a sidecar's own use (name, e-mail, time zone) is kept.
+USER_TTL_SECONDS = 300.0
 
 
 class CoreError(Exception):
@@ -35,6 +40,7 @@ class CoreClient:
         self.timeout = timeout
         self._http = requests.Session()
         self._whoami: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._users: dict[int, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -99,6 +105,88 @@ class CoreClient:
             params={"after": after, "limit": limit, "wait": wait},
             timeout=self.timeout + wait,
         )
+
+    # --- acting for a user (service token + ON_BEHALF_HEADER) -------------------------------
+
+    def for_user(self, user_id: int, method: str, path: str, **kwargs: Any) -> Any:
+        """Call core as the user ``user_id`` with the service token, e.g. to bring back a
+        change made outside cardcrm so that history shows the user."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers[ON_BEHALF_HEADER] = str(user_id)
+        return self.json(method, path, self.service_token, headers=headers, **kwargs)
+
+    def get_task(self, task_id: int, user_id: int) -> dict[str, Any]:
+        return self.for_user(user_id, "GET", f"/api/v1/tasks/{task_id}")
+
+    def user(self, user_id: int, fresh: bool = False) -> dict[str, Any] | None:
+        """A user's profile (``id``, ``email``, ``name``, ``timezone``), ``None`` if no such user.
+
+        Read as ``GET /api/v1/me`` acting for the user and kept for ``USER_TTL_SECONDS``
+        unless ``fresh``.
+        """
+        now = time.monotonic()
+        with self._lock:
+            cached = self._users.get(user_id)
+            if cached and not fresh and now - cached[0] < USER_TTL_SECONDS:
+                return cached[1]
+        try:
+            user = self.for_user(user_id, "GET", "/api/v1/me")
+        except CoreUnavailable:
+            raise
+        except CoreError as error:
+            if error.status not in (401, 404):
+                raise
+            user = None
+        with self._lock:
+            if len(self._users) > 10_000:
+                self._users.clear()
+            self._users[user_id] = (now, user)
+        return user
+
+    def today(
+        self, user_id: int, first: date, last: date | None = None, limit: int = 200
+    ) -> dict[str, Any]:
+        """The user's Today view for the period ``first``..``last`` (first page of the list)."""
+        params = {"from": first.isoformat(), "to": (last or first).isoformat(), "limit": limit}
+        return self.for_user(user_id, "GET", "/api/v1/today", params=params)
+
+    def close_task(
+        self, task_id: int, user_id: int, outcome: str = "done", comment: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"outcome": outcome}
+        if comment:
+            body["comment"] = comment
+        return self.for_user(user_id, "POST", f"/api/v1/tasks/{task_id}/close", json=body)
+
+    def postpone_task(self, task_id: int, user_id: int, due: str) -> dict[str, Any]:
+        return self.for_user(
+            user_id, "POST", f"/api/v1/tasks/{task_id}/postpone", json={"due": due}
+        )
+
+    def update_task(self, task_id: int, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        return self.for_user(user_id, "PATCH", f"/api/v1/tasks/{task_id}", json=changes)
+
+    def record_sync_conflict(
+        self,
+        task_id: int,
+        user_id: int | None,
+        source: str,
+        losing: dict[str, Any],
+        winning: dict[str, Any] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Keep the losing version of a sync conflict in the task's history."""
+        body: dict[str, Any] = {"source": source, "losing": losing, "winning": winning or {}}
+        if detail:
+            body["detail"] = detail
+        path = f"/api/v1/tasks/{task_id}/sync-conflicts"
+        if user_id is None:
+            self.json("POST", path, self.service_token, json=body)
+        else:
+            self.for_user(user_id, "POST", path, json=body)
+
+    def close(self) -> None:
+        self._http.close()
 
 
 def _detail(response: requests.Response) -> str:

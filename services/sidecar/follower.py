@@ -51,6 +51,8 @@ class EventFollower:
         batch: int = 200,
         wait: float = 20.0,
         max_backoff: float = 30.0,
+        on_handled: Callable[[int], None] | None = None,
+        events_per_transaction: int = 1,
     ) -> None:
         self.name = name
         self.client = client
@@ -60,6 +62,12 @@ class EventFollower:
         self.batch = batch
         self.wait = wait
         self.max_backoff = max_backoff
+        #: Called by ``run`` after a step that handled events (committed), with their number.
+        self.on_handled = on_handled
+        #: Events handled in one transaction of the sidecar's database (with the cursor's
+        #: move). More than one makes a backlog much cheaper to work through; a failure
+        #: then redoes the whole group, so handlers must be idempotent anyway.
+        self.events_per_transaction = max(1, events_per_transaction)
         self.failures = 0
 
     def position(self) -> int:
@@ -72,7 +80,8 @@ class EventFollower:
         after = self.position()
         page = self.client.events(after, self.batch, self.wait if wait is None else wait)
         handled = 0
-        for event in page["items"]:
+        items, size = page["items"], self.events_per_transaction
+        for group in (items[start : start + size] for start in range(0, len(items), size)):
             with self.sessions.begin() as session:
                 row = session.scalar(
                     select(self.cursor).where(self.cursor.name == self.name).with_for_update()
@@ -80,19 +89,33 @@ class EventFollower:
                 if row is None:
                     row = self.cursor(name=self.name, last_id=0)
                     session.add(row)
-                if event["id"] <= row.last_id:
-                    continue  # another worker got there first
-                self.handle(session, event)
-                row.last_id = event["id"]
-            handled += 1
+                # Events up to the cursor were handled by another worker meanwhile.
+                fresh = [event for event in group if event["id"] > row.last_id]
+                for event in fresh:
+                    self.handle(session, event)
+                if fresh:
+                    row.last_id = fresh[-1]["id"]
+            handled += len(fresh)
         return handled
+
+    def catch_up(self, max_steps: int = 1000) -> int:
+        """Handle every event there is now, without waiting; returns how many."""
+        total = 0
+        for _ in range(max_steps):
+            handled = self.step(wait=0)
+            total += handled
+            if handled == 0:
+                break
+        return total
 
     def run(self, stop: threading.Event) -> None:
         """Follow the feed until ``stop`` is set, backing off while core is unreachable."""
         while not stop.is_set():
             try:
-                self.step()
+                handled = self.step()
                 self.failures = 0
+                if handled and self.on_handled is not None:
+                    self.on_handled(handled)
             except CoreError as error:
                 self.failures += 1
                 delay = min(self.max_backoff, 0.5 * 2 ** min(self.failures, 8))

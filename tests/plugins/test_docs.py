@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -9,15 +10,24 @@ from pathlib import Path
 import pytest
 from cardcrm.core import hookspecs
 from cardcrm.core.cards.fields import FIELD_TYPES
+from cardcrm.core.plugins import SIDECAR_HOOKSPECS
 from cardcrm.core.products.models import GROUPS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
 def hook_specs() -> dict[str, inspect.Signature]:
+    """Every hook of every service: core's and the installed sidecars'."""
+    modules = [hookspecs]
+    for name in SIDECAR_HOOKSPECS:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError:
+            continue
     return {
         name: inspect.signature(function)
-        for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        for module in modules
+        for name, function in inspect.getmembers(module, inspect.isfunction)
         if getattr(function, f"{hookspecs.PROJECT_NAME}_spec", None) is not None
     }
 

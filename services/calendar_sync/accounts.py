@@ -1,0 +1,103 @@
+"""Rules for CalDAV accounts: add (checked against the server), list with sync state, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .db import write_transaction
+from .errors import Conflict, Invalid, NotFound
+from .mirror import queue, shown_tasks
+from .models import CaldavAccount, MirrorTask, PendingPush, RemoteTodo
+from .remote import AccountCheckFailed, check_account
+
+
+def add_account(
+    session: Session, context: Any, user: dict[str, Any], body: dict[str, Any]
+) -> CaldavAccount:
+    """Check the account on its server, store it, and queue every task the user sees."""
+    try:
+        calendar_url, calendar_name = check_account(
+            body["url"], body["username"], body["password"], body.get("calendar")
+        )
+    except AccountCheckFailed as failure:
+        raise Invalid({failure.field: [failure.message]}, detail=failure.message) from None
+    with write_transaction(session):
+        existing = session.scalar(
+            select(CaldavAccount.id).where(
+                CaldavAccount.user_id == user["id"],
+                CaldavAccount.calendar_url == calendar_url,
+                CaldavAccount.username == body["username"],
+            )
+        )
+        if existing is not None:
+            raise Conflict(
+                f"This calendar is already connected (account {existing}).", existing_id=existing
+            )
+        now = context.clock()
+        account = CaldavAccount(
+            user_id=user["id"],
+            url=body["url"],
+            username=body["username"],
+            password_encrypted=context.passwords.seal(body["password"]),
+            calendar_name=calendar_name,
+            calendar_url=calendar_url,
+            timezone=user.get("timezone") or "UTC",
+            created_at=now,
+        )
+        session.add(account)
+        session.flush()
+        tasks = session.scalars(shown_tasks(user["id"]).with_only_columns(MirrorTask.id))
+        queue(session, [(account.id, task_id) for task_id in tasks], now)
+    return account
+
+
+def list_accounts(session: Session, user_id: int) -> list[CaldavAccount]:
+    """The user's accounts, each with ``pending``: the changes not yet pushed."""
+    pending = (
+        select(PendingPush.account_id, func.count().label("pending"))
+        .group_by(PendingPush.account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(CaldavAccount, func.coalesce(pending.c.pending, 0))
+        .outerjoin(pending, pending.c.account_id == CaldavAccount.id)
+        .where(CaldavAccount.user_id == user_id)
+        .order_by(CaldavAccount.id)
+    )
+    accounts = []
+    for account, count in rows:
+        account.pending = count
+        accounts.append(account)
+    return accounts
+
+
+def get_account(session: Session, user_id: int, account_id: int) -> CaldavAccount:
+    for account in list_accounts(session, user_id):
+        if account.id == account_id:
+            return account
+    raise NotFound(f"No CalDAV account {account_id}.")
+
+
+def remove_account(session: Session, user_id: int, account_id: int) -> None:
+    """Forget the account; what its calendar holds stays there."""
+    with write_transaction(session):
+        account = session.get(CaldavAccount, account_id)
+        if account is None or account.user_id != user_id:
+            raise NotFound(f"No CalDAV account {account_id}.")
+        session.execute(delete(PendingPush).where(PendingPush.account_id == account_id))
+        session.execute(delete(RemoteTodo).where(RemoteTodo.account_id == account_id))
+        session.delete(account)
+
+
+def request_sync(session: Session, user_id: int, account_id: int) -> CaldavAccount:
+    """Sync the account at the worker's next round, without waiting for the backoff."""
+    with write_transaction(session):
+        account = session.get(CaldavAccount, account_id)
+        if account is None or account.user_id != user_id:
+            raise NotFound(f"No CalDAV account {account_id}.")
+        account.retry_at = None
+        account.pull_at = None
+    return get_account(session, user_id, account_id)

@@ -1,0 +1,87 @@
+"""The parts the app and the worker share, built once from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import pluggy
+from cardcrm.core.timeutil import utcnow
+from cardcrm.sidecar.core_client import CoreClient
+from cardcrm.sidecar.follower import EventFollower
+
+from . import mirror
+from .crypto import PasswordBox
+from .db import Database
+from .ical import Renderer
+from .models import FeedCursor
+from .plugins import get_plugin_manager
+
+FOLLOWER_NAME = "calendar_sync"
+#: Events applied per transaction of the mirror: a backlog is worked through in big steps.
+EVENTS_PER_TRANSACTION = 200
+
+
+@dataclass
+class CalendarContext:
+    settings: dict[str, Any]
+    database: Database
+    core: CoreClient
+    plugins: pluggy.PluginManager
+    renderer: Renderer
+    passwords: PasswordBox
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> CalendarContext:
+        plugins = get_plugin_manager(
+            settings.get("PLUGINS") or (),
+            plugins_dir=settings.get("PLUGINS_DIR"),
+            entry_points=settings.get("PLUGIN_ENTRY_POINTS", True),
+        )
+        database = Database(settings["DATABASE_URL"])
+        for factory in (database.sessions, database.writer):
+            mirror.install(factory)
+        core_url = settings.get("CORE_URL") or "http://127.0.0.1:8000"
+        card_base = settings.get("CORE_PUBLIC_URL") or core_url
+        return cls(
+            settings=settings,
+            database=database,
+            core=CoreClient(core_url, settings.get("SERVICE_TOKEN") or None),
+            plugins=plugins,
+            renderer=Renderer(plugins, card_base, uid_domain(settings)),
+            passwords=PasswordBox(settings.get("SECRET_KEY") or ""),
+            clock=settings.get("CLOCK") or utcnow,
+        )
+
+    def follower(self, **options: Any) -> EventFollower:
+        """The follower of core's event feed that keeps the mirror (see ``mirror.py``)."""
+        options.setdefault("events_per_transaction", EVENTS_PER_TRANSACTION)
+        # Its own HTTP client: the long-poll must not share a session with other threads.
+        client = CoreClient(self.core.base_url, self.core.service_token, self.core.timeout)
+        return EventFollower(
+            FOLLOWER_NAME,
+            client,
+            self.database.writer,
+            FeedCursor,
+            mirror.apply_event,
+            **options,
+        )
+
+    def close(self) -> None:
+        self.core.close()
+        self.database.dispose()
+
+
+def uid_domain(settings: dict[str, Any]) -> str:
+    """The right-hand side of the UIDs: this deployment's host, stable across restarts."""
+    if settings.get("UID_DOMAIN"):
+        return settings["UID_DOMAIN"]
+    for key in ("PUBLIC_URL", "CORE_PUBLIC_URL"):
+        host = urlsplit(settings.get(key) or "").hostname
+        if host:
+            return host
+    return "cardcrm"

@@ -1,0 +1,82 @@
+"""HTTP API of feeds: make (or rotate) the secret feed URL, and serve the feed itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from werkzeug.http import http_date
+
+from .api import API_PREFIX, ApiBlueprint
+from .db import get_session
+from .feeds import active_feed, create_feed, revoke_feed, serve_feed
+from .schemas import FeedArgsSchema, FeedCreatedSchema, FeedStatusSchema
+
+bp = ApiBlueprint("feeds", __name__, tag="iCal feed", url_prefix=API_PREFIX)
+#: The feed itself is not under /api/v1 (its URL is the secret).
+public = ApiBlueprint("feed_files", __name__, tag="iCal feed")
+
+CALENDAR_MIMETYPE = "text/calendar"
+
+
+def _context() -> Any:
+    return current_app.extensions["calendar_sync"]
+
+
+@bp.operation("/feed", "POST", response=FeedCreatedSchema, status=201)
+def make_feed(user: dict[str, Any]) -> dict[str, Any]:
+    """Make a new secret feed URL for the caller; the previous one stops working.
+
+    The URL is shown once: only a hash of its token is kept. Subscribe to `url` in a calendar
+    app (events: Google, Apple, Outlook), or to `todos_url` in a task app (Thunderbird).
+    """
+    context = _context()
+    now = context.clock()
+    token = create_feed(get_session(), user, now)
+    base = context.settings.get("PUBLIC_URL") or request.url_root.rstrip("/")
+    url = f"{base.rstrip('/')}/feeds/{token}.ics"
+    return {"url": url, "todos_url": url + "?format=todos", "created_at": now}
+
+
+@bp.operation("/feed", response=FeedStatusSchema)
+def feed_status(user: dict[str, Any]) -> dict[str, Any]:
+    """Whether the caller has a working feed URL (the URL itself cannot be shown again)."""
+    feed = active_feed(get_session(), user["id"])
+    return {"active": feed is not None, "created_at": feed.created_at if feed else None}
+
+
+@bp.operation("/feed", "DELETE", status=204, errors=(404,))
+def stop_feed(user: dict[str, Any]) -> None:
+    """Revoke the caller's feed URL."""
+    revoke_feed(get_session(), user["id"], _context().clock())
+
+
+@public.operation("/feeds/<token>.ics", auth=False, query=FeedArgsSchema, errors=(404,))
+def feed(token: str, args: dict[str, Any]) -> Response:
+    """The feed of a secret token: the user's open tasks as VEVENTs, or VTODOs with
+    `?format=todos`.
+
+    `ETag` is a hash of the bytes; `If-None-Match` answers 304 without building anything and
+    wins over `If-Modified-Since`. An unknown or revoked token is a 404, whichever it is.
+    """
+    if_none_match = request.headers.get("If-None-Match")
+    answer = serve_feed(
+        get_session(),
+        _context(),
+        token,
+        args["format"],
+        [tag.strip() for tag in if_none_match.split(",")] if if_none_match is not None else None,
+        request.if_modified_since,
+    )
+    headers = {
+        "ETag": answer.etag,
+        "Last-Modified": http_date(answer.last_modified),
+        "Cache-Control": "private, no-cache",
+        "X-Robots-Tag": "noindex",
+    }
+    if answer.status == 304:
+        return Response(status=304, headers=headers)
+    headers["Content-Disposition"] = 'inline; filename="cardcrm.ics"'
+    return Response(
+        answer.body, status=200, headers=headers, content_type=f"{CALENDAR_MIMETYPE}; charset=utf-8"
+    )

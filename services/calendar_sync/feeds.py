@@ -1,0 +1,225 @@
+"""Secret feed URLs and serving a user's tasks as an iCal feed.
+
+A feed token carries 192 random bits and is stored as its SHA-256; making a new one revokes
+the previous. Serving checks ``If-None-Match`` against the ETag kept for the user's current
+feed version before anything is built, so an unchanged feed costs one indexed query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, select, update
+from sqlalchemy.orm import Session
+
+from .db import upsert, write_transaction
+from .errors import NotFound
+from .mirror import bump_feeds, shown_tasks
+from .models import FeedRender, FeedState, FeedToken, MirrorTask
+
+log = logging.getLogger(__name__)
+
+TOKEN_BYTES = 24
+FORMATS = {"events": "VEVENT", "todos": "VTODO"}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_feed(session: Session, user: dict[str, Any], now: datetime) -> str:
+    """A new secret token for the user's feed; the previous one stops working."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with write_transaction(session):
+        _revoke(session, user["id"], now)
+        # The calendar's name and time zone are the token's: a new feed version.
+        bump_feeds(session, {user["id"]: now})
+        session.add(
+            FeedToken(
+                user_id=user["id"],
+                token_hash=hash_token(token),
+                calendar_name=f"cardcrm tasks ({user.get('name') or user.get('email')})",
+                timezone=user.get("timezone") or "UTC",
+                created_at=now,
+            )
+        )
+    return token
+
+
+def revoke_feed(session: Session, user_id: int, now: datetime) -> None:
+    with write_transaction(session):
+        if not _revoke(session, user_id, now):
+            raise NotFound("You have no feed.")
+
+
+def active_feed(session: Session, user_id: int) -> FeedToken | None:
+    return session.scalar(
+        select(FeedToken).where(FeedToken.user_id == user_id, FeedToken.revoked_at.is_(None))
+    )
+
+
+def _revoke(session: Session, user_id: int, now: datetime) -> int:
+    result = session.execute(
+        update(FeedToken)
+        .where(FeedToken.user_id == user_id, FeedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+# --- serving --------------------------------------------------------------------------------
+
+#: A token's feed: who, its version and the ETag served for it. Built once: this query is
+#: the whole of a 304.
+FEED_QUERY = (
+    select(
+        FeedToken.user_id,
+        FeedToken.calendar_name,
+        FeedToken.timezone,
+        FeedToken.created_at,
+        FeedState.version,
+        FeedState.changed_at,
+        FeedRender.version.label("built_version"),
+        FeedRender.render_key,
+        FeedRender.etag,
+    )
+    .outerjoin(FeedState, FeedState.user_id == FeedToken.user_id)
+    .outerjoin(
+        FeedRender,
+        and_(FeedRender.user_id == FeedToken.user_id, FeedRender.format == bindparam("format")),
+    )
+    .where(FeedToken.token_hash == bindparam("token_hash"), FeedToken.revoked_at.is_(None))
+)
+
+
+@dataclass
+class FeedAnswer:
+    status: int
+    etag: str
+    last_modified: datetime
+    body: bytes = b""
+
+
+def serve_feed(
+    session: Session,
+    context: Any,
+    token: str,
+    format: str,
+    if_none_match: list[str] | None,
+    if_modified_since: datetime | None,
+) -> FeedAnswer:
+    """The feed for ``token`` as a 200 or a 304 (``If-None-Match`` wins over the date)."""
+    feed = session.execute(FEED_QUERY, {"token_hash": hash_token(token), "format": format}).first()
+    if feed is None:
+        raise NotFound("No such feed.")
+    version = feed.version or 0
+    last_modified = _seconds(max(feed.changed_at or feed.created_at, feed.created_at))
+    key = context.renderer.render_key
+    known = feed.etag if (feed.built_version, feed.render_key) == (version, key) else None
+    if if_none_match is not None:
+        if known and _matches(if_none_match, known):
+            return FeedAnswer(304, known, last_modified)
+    elif if_modified_since is not None and known and last_modified <= if_modified_since:
+        return FeedAnswer(304, known, last_modified)
+
+    body = build_feed(session, context, feed, format)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if etag != known:
+        _remember(session, feed.user_id, format, version, key, etag, context)
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return FeedAnswer(304, etag, last_modified)
+    return FeedAnswer(200, etag, last_modified, body)
+
+
+def build_feed(session: Session, context: Any, feed: Any, format: str) -> bytes:
+    """The calendar of the user's shown tasks, from the components kept in the mirror.
+
+    ``feed`` has the ``user_id``, ``calendar_name`` and ``timezone`` of a feed token. A
+    component not rendered yet (new, changed, or rendered by another renderer) is rendered
+    now and kept for the next time.
+    """
+    renderer = context.renderer
+    key, kind = renderer.render_key, FORMATS[format]
+    column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
+    shown = shown_tasks(feed.user_id)
+    rows = session.execute(
+        shown.with_only_columns(MirrorTask.id, MirrorTask.render_key, column)
+    ).all()
+    stale = [task_id for task_id, render_key, text in rows if render_key != key or text is None]
+    fresh: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(stale), 500):
+        chosen = shown.where(MirrorTask.id.in_(stale[start : start + 500]))
+        for task, card in session.execute(chosen):
+            text = renderer.render(kind, task, card)
+            fresh[task.id] = {"task_id": task.id, "seq": task.sequence, "text": text}
+    parts = []
+    for task_id, render_key, text in rows:
+        if task_id in fresh:
+            parts.append(fresh[task_id]["text"])
+        elif render_key == key and text is not None:
+            parts.append(text)
+        # else it left the feed between the two reads: the next feed version says so
+    body = renderer.calendar(parts, name=feed.calendar_name, timezone=feed.timezone)
+    if fresh:
+        keep_renders(session, list(fresh.values()), key, column.key)
+    return body
+
+
+def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column: str) -> None:
+    """Keep components rendered on the way, unless the task changed since (its sequence)."""
+    table = MirrorTask.__table__
+    other = table.c.vevent if column == "vtodo" else table.c.vtodo
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("task_id"), table.c.sequence == bindparam("seq"))
+        .values(
+            {
+                table.c.render_key: key,
+                table.c[column]: bindparam("text"),
+                # The other format stays only if it was rendered by the same renderer.
+                other: case((table.c.render_key == key, other), else_=None),
+            }
+        )
+    )
+    _write(session, lambda: session.execute(statement, fresh))
+
+
+def _remember(
+    session: Session, user_id: int, format: str, version: int, key: str, etag: str, context: Any
+) -> None:
+    values = {
+        "user_id": user_id,
+        "format": format,
+        "version": version,
+        "render_key": key,
+        "etag": etag,
+        "built_at": context.clock(),
+    }
+    update_values = {name: values[name] for name in ("version", "render_key", "etag", "built_at")}
+    _write(
+        session,
+        lambda: upsert(session, FeedRender, [values], ["user_id", "format"], update_values),
+    )
+
+
+def _write(session: Session, action: Any) -> None:
+    # A GET that cannot store what it computed still answers: the next one computes it again.
+    try:
+        with write_transaction(session):
+            action()
+    except Exception:
+        log.exception("could not keep what a feed request computed")
+
+
+def _matches(if_none_match: list[str], etag: str) -> bool:
+    bare = etag.strip('"')
+    return any(tag == "*" or tag.removeprefix("W/").strip('"') == bare for tag in if_none_match)
+
+
+def _seconds(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(microsecond=0)

@@ -1,0 +1,211 @@
+"""The calendar component of a task (VEVENT or VTODO), feeds around them, and reading to-dos back.
+
+Components are built with the icalendar library from the mirror only: every value comes from
+the task's last change (never the time of the request), so the same task always gives the
+same bytes and a feed's ETag stays stable until something changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pluggy
+from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
+from icalendar.prop import vDuration
+
+from .models import MirrorCard, MirrorTask
+from .plugins import call_each, plugin_signature
+
+PRODID = "-//cardcrm//calendar sync//EN"
+#: Timed tasks become events this long (subscribed calendars show no to-dos).
+EVENT_LENGTH = timedelta(minutes=30)
+REFRESH_INTERVAL = timedelta(minutes=15)
+#: Bump when the rendering changes, so that kept components are rendered again.
+RENDER_FORMAT = "1"
+
+
+def due_key(value: date | datetime) -> str:
+    """A deadline as both sides can compare it: ``YYYY-MM-DD``, or the instant in UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
+def task_due_key(task: MirrorTask) -> str:
+    return due_key(task.due_date if task.all_day and task.due_date else task.due)
+
+
+class Renderer:
+    """Builds components and calendars; ``render_key`` changes when their bytes would."""
+
+    def __init__(self, plugins: pluggy.PluginManager, card_base_url: str, uid_domain: str) -> None:
+        self.plugins = plugins
+        self.card_base_url = card_base_url.rstrip("/")
+        self.uid_domain = uid_domain
+        key = "|".join((RENDER_FORMAT, self.card_base_url, uid_domain, plugin_signature(plugins)))
+        self.render_key = hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def uid(self, task_id: int) -> str:
+        return f"task-{task_id}@{self.uid_domain}"
+
+    def card_url(self, card_id: int) -> str:
+        return f"{self.card_base_url}/cards/{card_id}"
+
+    # --- components ---------------------------------------------------------------------------
+
+    def render(self, kind: str, task: MirrorTask, card: MirrorCard) -> str:
+        """The task's ``VEVENT`` or ``VTODO`` as text (what the mirror keeps)."""
+        component = Event() if kind == "VEVENT" else Todo()
+        return self.component(component, task, card).to_ical(sorted=False).decode()
+
+    def component(
+        self, component: Component, task: MirrorTask, card: MirrorCard, uid: str | None = None
+    ) -> Component:
+        """Fill ``component`` (an empty Event or Todo) for ``task``, then let plugins adjust it."""
+        text = task.data.get("text", "")
+        title = card.title or f"Card {card.id}"
+        url = self.card_url(card.id)
+        stamp = vDDDTypes(task.modified_at.astimezone(UTC))
+        component["UID"] = vText(uid or self.uid(task.id))
+        component["DTSTAMP"] = stamp
+        component["LAST-MODIFIED"] = stamp
+        component["SEQUENCE"] = vInt(task.sequence)
+        component["SUMMARY"] = vText(f"{text} — {title}")
+        component["DESCRIPTION"] = vText(f"{text}\n\nCard: {title}\n{url}")
+        component["URL"] = vUri(url)
+        if task.data.get("type"):
+            component["CATEGORIES"] = vCategory([task.data["type"]])
+        if isinstance(component, Event):
+            if task.all_day and task.due_date:
+                component["DTSTART"] = vDDDTypes(task.due_date)
+                component["DTEND"] = vDDDTypes(task.due_date + timedelta(days=1))
+            else:
+                start = task.due.astimezone(UTC)
+                component["DTSTART"] = vDDDTypes(start)
+                component["DTEND"] = vDDDTypes(start + EVENT_LENGTH)
+            component["TRANSP"] = vText("TRANSPARENT")
+        else:
+            component["DUE"] = vDDDTypes(
+                task.due_date if task.all_day and task.due_date else task.due.astimezone(UTC)
+            )
+            component["STATUS"] = vText("NEEDS-ACTION")
+        card_data = {"id": card.id, "title": card.title, "product_id": card.product_id, "url": url}
+        call_each(
+            self.plugins.hook.cardcrm_calendar_component,
+            component=component,
+            task=dict(task.data),
+            card=card_data,
+        )
+        return component
+
+    # --- calendars ----------------------------------------------------------------------------
+
+    def calendar(self, components: Iterable[str], *, name: str, timezone: str | None) -> bytes:
+        """A published calendar (the iCal feed) holding the rendered ``components``."""
+        calendar = Calendar()
+        calendar.add("PRODID", PRODID)
+        calendar.add("VERSION", "2.0")
+        calendar.add("CALSCALE", "GREGORIAN")
+        calendar.add("METHOD", "PUBLISH")
+        calendar.add("NAME", name)
+        calendar.add("X-WR-CALNAME", name)
+        if timezone:
+            calendar.add("X-WR-TIMEZONE", timezone)
+        calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
+        calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
+        return _wrap(calendar, components)
+
+    def todo_document(self, vtodo: str) -> bytes:
+        """The calendar object resource of one to-do, as PUT to a CalDAV server."""
+        calendar = Calendar()
+        calendar.add("PRODID", PRODID)
+        calendar.add("VERSION", "2.0")
+        return _wrap(calendar, [vtodo])
+
+
+def _wrap(calendar: Calendar, components: Iterable[str]) -> bytes:
+    head = calendar.to_ical(sorted=False).decode()
+    end = "END:VCALENDAR\r\n"
+    assert head.endswith(end)
+    return (head[: -len(end)] + "".join(components) + end).encode()
+
+
+# --- reading a to-do back from a calendar ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteTask:
+    """What a calendar app may have changed in a to-do: its completion and its deadline."""
+
+    uid: str | None
+    completed: bool
+    cancelled: bool
+    due: date | datetime | None
+    changed_at: datetime | None
+    summary: str | None
+
+    @property
+    def due_key(self) -> str | None:
+        return due_key(self.due) if self.due is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The to-do as the task's history keeps a version that lost a conflict."""
+        status = "completed" if self.completed else "cancelled" if self.cancelled else "open"
+        return {
+            "side": "calendar",
+            "status": status,
+            "due": self.due_key,
+            "summary": self.summary,
+            "changed_at": self.changed_at.isoformat().replace("+00:00", "Z")
+            if self.changed_at
+            else None,
+        }
+
+
+def parse_remote(data: bytes | str, timezone: str = "UTC") -> RemoteTask | None:
+    """The first VTODO of a calendar object resource (``None`` when it holds none)."""
+    try:
+        calendar = Calendar.from_ical(data)
+    except ValueError:
+        return None
+    todos = calendar.walk("VTODO")
+    if not todos:
+        return None
+    todo = todos[0]
+    zone = _zone(timezone)
+    status = str(todo.get("STATUS", "")).upper()
+    try:
+        percent = int(todo.get("PERCENT-COMPLETE", 0))
+    except (TypeError, ValueError):
+        percent = 0
+    due = todo.get("DUE")
+    due_value = _aware(due.dt, zone) if due is not None else None
+    changed = todo.get("LAST-MODIFIED") or todo.get("DTSTAMP")
+    changed_at = _aware(changed.dt, UTC) if changed is not None else None
+    return RemoteTask(
+        uid=str(todo.get("UID")) if todo.get("UID") else None,
+        completed="COMPLETED" in todo or status == "COMPLETED" or percent >= 100,
+        cancelled=status == "CANCELLED",
+        due=due_value,
+        changed_at=changed_at if isinstance(changed_at, datetime) else None,
+        summary=str(todo.get("SUMMARY")) if todo.get("SUMMARY") else None,
+    )
+
+
+def _aware(value: Any, zone: Any) -> Any:
+    """Floating date-times are read in ``zone`` (the user's time zone)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=zone)
+    return value
+
+
+def _zone(name: str) -> Any:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -1,0 +1,252 @@
+"""The mirror of core: cards and tasks kept up to date from core's event feed.
+
+``apply_event`` is the event follower's handler: it runs in the transaction that moves the
+cursor, so each event's effects are committed exactly once. Every change also bumps the feed
+version of the users it concerns (their feeds' ETags change) and queues the task for each
+CalDAV account that shows it or showed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from cardcrm.core.timeutil import utcnow
+from sqlalchemy import Select, case, delete, select
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import upsert
+from .models import CaldavAccount, FeedState, MirrorCard, MirrorTask, PendingPush, RemoteTodo
+
+TASK_EVENTS = {"task.created", "task.updated", "task.closed", "task.postponed", "task.reopened"}
+CARD_EVENTS = {
+    "card.created",
+    "card.updated",
+    "card.status_changed",
+    "card.deleted",
+    "card.restored",
+}
+#: Keys of event data that describe the change rather than the task.
+CHANGE_KEYS = ("changes", "before")
+
+
+def apply_event(session: Session, event: dict[str, Any]) -> None:
+    """Apply one event of core's feed to the mirror (the follower's handler)."""
+    kind, data = event["type"], event.get("data") or {}
+    at = instant(event["at"])
+    if kind in TASK_EVENTS:
+        apply_task(session, data, at)
+    elif kind == "task.deleted":
+        remove_tasks(session, [data["id"]], at)
+    elif kind in CARD_EVENTS:
+        apply_card(session, data, at)
+    elif kind == "card.purged":
+        tasks = list(session.scalars(select(MirrorTask.id).where(MirrorTask.card_id == data["id"])))
+        remove_tasks(session, tasks, at)
+        session.execute(delete(MirrorCard).where(MirrorCard.id == data["id"]))
+    elif kind == "product.deleted":
+        product_id = data["id"]
+        tasks = list(
+            session.scalars(select(MirrorTask.id).where(MirrorTask.product_id == product_id))
+        )
+        remove_tasks(session, tasks, at)
+        session.execute(delete(MirrorCard).where(MirrorCard.product_id == product_id))
+
+
+def apply_task(session: Session, data: dict[str, Any], at: datetime | None = None) -> bool:
+    """Take a task as core's API shows it; an older version than the one kept changes nothing."""
+    task = session.get(MirrorTask, data["id"])
+    if task is not None and data["version"] <= task.version:
+        return False
+    if session.get(MirrorCard, data["card_id"]) is None:
+        # Only if the card's events were missed (the feed always has them before its tasks).
+        session.add(MirrorCard(id=data["card_id"], product_id=data.get("product_id"), title=""))
+    previous_assignee = task.assignee_id if task is not None else None
+    updated_at = instant(data["updated_at"])
+    if task is None:
+        # SEQUENCE starts at 0 when a component is made (RFC 5545 §3.8.7.4).
+        task = MirrorTask(id=data["id"], sequence=-1, modified_at=updated_at)
+        session.add(task)
+    task.card_id = data["card_id"]
+    task.product_id = data.get("product_id")
+    task.assignee_id = data.get("assignee_id")
+    task.status = data["status"]
+    task.due = instant(data["due"])
+    task.due_date = date.fromisoformat(data["due_date"]) if data.get("due_date") else None
+    task.all_day = bool(data.get("all_day"))
+    task.version = data["version"]
+    task.data = {key: value for key, value in data.items() if key not in CHANGE_KEYS}
+    task.sequence += 1
+    task.modified_at = max(updated_at, task.modified_at or updated_at)
+    task.render_key = task.vevent = task.vtodo = None
+    touched(session, [task.id], {previous_assignee, task.assignee_id}, at or updated_at)
+    return True
+
+
+def apply_card(session: Session, data: dict[str, Any], at: datetime) -> None:
+    card = session.get(MirrorCard, data["id"])
+    new = card is None
+    if new:
+        card = MirrorCard(id=data["id"])
+        session.add(card)
+    title_changed = not new and card.title != data["title"]
+    shown_changed = not new and (
+        card.closed != bool(data.get("closed")) or card.trashed != bool(data.get("trashed"))
+    )
+    card.product_id = data.get("product_id")
+    card.title = data["title"]
+    card.closed = bool(data.get("closed"))
+    card.trashed = bool(data.get("trashed"))
+    card.updated_at = instant(data["updated_at"]) if data.get("updated_at") else at
+    if not (title_changed or shown_changed):
+        return
+    tasks = list(session.scalars(select(MirrorTask).where(MirrorTask.card_id == card.id)))
+    if title_changed:
+        for task in tasks:
+            task.sequence += 1
+            task.modified_at = max(task.modified_at, at)
+            task.render_key = task.vevent = task.vtodo = None
+    touched(session, [task.id for task in tasks], {task.assignee_id for task in tasks}, at)
+
+
+def remove_tasks(session: Session, task_ids: list[int], at: datetime) -> None:
+    if not task_ids:
+        return
+    tasks = list(session.scalars(select(MirrorTask).where(MirrorTask.id.in_(task_ids))))
+    users = {task.assignee_id for task in tasks}
+    session.execute(delete(MirrorTask).where(MirrorTask.id.in_(task_ids)))
+    touched(session, task_ids, users, at)
+
+
+# --- what a change touches ------------------------------------------------------------------
+
+#: ``session.info`` key of the changes noted in a transaction, applied just before it commits.
+TOUCHED = "calendar_sync_touched"
+
+
+def touched(
+    session: Session, task_ids: Iterable[int], users: Iterable[int | None], at: datetime
+) -> None:
+    """Note that these tasks and these users' feeds changed at ``at``.
+
+    Noted work is done once per transaction, just before it commits (``install``): one feed
+    bump per user and one queue update however many events the transaction handled.
+    """
+    noted = session.info.setdefault(TOUCHED, {"tasks": set(), "users": {}})
+    noted["tasks"].update(task_ids)
+    for user in users:
+        if user is not None:
+            noted["users"][user] = max(at, noted["users"].get(user, at))
+
+
+def install(factory: sessionmaker) -> None:
+    """Apply what each transaction of ``factory``'s sessions noted, in that transaction."""
+
+    @sqlalchemy_event.listens_for(factory, "before_commit")
+    def _apply(session: Session) -> None:
+        noted = session.info.pop(TOUCHED, None)
+        if noted:
+            bump_feeds(session, noted["users"])
+            enqueue(session, noted["tasks"])
+
+    @sqlalchemy_event.listens_for(factory, "after_soft_rollback")
+    def _forget(session: Session, _previous: Any) -> None:
+        session.info.pop(TOUCHED, None)
+
+
+def bump_feeds(session: Session, users: dict[int, datetime]) -> None:
+    """A new version of each user's feed; ``changed_at`` only ever moves forward."""
+
+    def later(excluded: Any) -> dict[str, Any]:
+        newer = FeedState.changed_at.is_(None) | (FeedState.changed_at < excluded.changed_at)
+        return {
+            "version": FeedState.version + 1,
+            "changed_at": case((newer, excluded.changed_at), else_=FeedState.changed_at),
+        }
+
+    rows = [{"user_id": user, "version": 1, "changed_at": at} for user, at in users.items()]
+    upsert(session, FeedState, sorted(rows, key=lambda row: row["user_id"]), ["user_id"], later)
+
+
+def enqueue(session: Session, task_ids: Iterable[int]) -> None:
+    """Queue each task for the accounts of its assignee and for every account that holds it."""
+    ids = sorted(task_ids)
+    if not ids:
+        return
+    assignees = {
+        task_id: assignee
+        for task_id, assignee in session.execute(
+            select(MirrorTask.id, MirrorTask.assignee_id).where(MirrorTask.id.in_(ids))
+        )
+        if assignee is not None
+    }
+    accounts: dict[int, list[int]] = {}
+    if assignees:
+        for account_id, user_id in session.execute(
+            select(CaldavAccount.id, CaldavAccount.user_id).where(
+                CaldavAccount.user_id.in_(set(assignees.values()))
+            )
+        ):
+            accounts.setdefault(user_id, []).append(account_id)
+    pairs = {
+        (account_id, task_id)
+        for task_id, assignee in assignees.items()
+        for account_id in accounts.get(assignee, ())
+    }
+    # Accounts that hold the task, or are about to (a push in flight must see the change).
+    for model in (RemoteTodo, PendingPush):
+        rows = session.execute(
+            select(model.account_id, model.task_id).where(model.task_id.in_(ids))
+        )
+        pairs.update((account_id, task_id) for account_id, task_id in rows)
+    queue(session, pairs)
+
+
+def queue(session: Session, pairs: Iterable[tuple[int, int]], now: datetime | None = None) -> None:
+    """Put (account, task) pairs in the push queue; a pair already there counts a new change."""
+    now = now or utcnow()
+    upsert(
+        session,
+        PendingPush,
+        [
+            {"account_id": account, "task_id": task, "generation": 1, "enqueued_at": now}
+            for account, task in sorted(pairs)
+        ],
+        ["account_id", "task_id"],
+        {"generation": PendingPush.generation + 1},
+    )
+
+
+# --- what is shown --------------------------------------------------------------------------
+
+
+def shown_tasks(user_id: int) -> Select:
+    """A user's tasks that calendars show: open, on cards that are neither closed nor trashed."""
+    return (
+        select(MirrorTask, MirrorCard)
+        .join(MirrorCard, MirrorCard.id == MirrorTask.card_id)
+        .where(
+            MirrorTask.assignee_id == user_id,
+            MirrorTask.status == "open",
+            MirrorCard.closed.is_(False),
+            MirrorCard.trashed.is_(False),
+        )
+        .order_by(MirrorTask.due, MirrorTask.id)
+    )
+
+
+def is_shown(task: MirrorTask | None, card: MirrorCard | None, user_id: int) -> bool:
+    return (
+        task is not None
+        and card is not None
+        and task.assignee_id == user_id
+        and task.status == "open"
+        and not card.closed
+        and not card.trashed
+    )
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,169 @@
+"""The calendar sync service's tables.
+
+- the **mirror** of what the service needs from core, kept up to date from the event feed:
+  cards (title, closed, trashed) and tasks (their data as the API shows it), each task with a
+  ``sequence`` that rises with every change and its rendered calendar components;
+- **feeds**: secret feed tokens (hashed), each user's feed version and the ETag last served;
+- **CalDAV**: accounts (password encrypted), the changes still to push, and what each
+  remote calendar holds (task → href, ETag, pushed sequence and deadline).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from cardcrm.core.timeutil import utcnow
+from cardcrm.sidecar.follower import cursor_model
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base
+
+FeedCursor = cursor_model(Base)
+
+
+# --- The mirror of core ---------------------------------------------------------------------
+
+
+class MirrorCard(Base):
+    __tablename__ = "mirror_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    product_id: Mapped[int | None] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    closed: Mapped[bool] = mapped_column(default=False)
+    trashed: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime | None]
+
+
+class MirrorTask(Base):
+    __tablename__ = "mirror_tasks"
+    __table_args__ = (
+        Index("ix_mirror_tasks_assignee_id_status_due", "assignee_id", "status", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    card_id: Mapped[int] = mapped_column(index=True)
+    product_id: Mapped[int | None] = mapped_column(index=True)
+    assignee_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+    due: Mapped[datetime]
+    due_date: Mapped[date | None]
+    all_day: Mapped[bool] = mapped_column(default=False)
+    #: core's version of the task: older snapshots never overwrite newer ones.
+    version: Mapped[int]
+    #: The task as core's API shows it (what plugins get).
+    data: Mapped[dict[str, Any]]
+    #: Rises with every change of the task or of its card's title (iCalendar SEQUENCE).
+    sequence: Mapped[int] = mapped_column(default=0)
+    #: The last change of the task or its card's title (DTSTAMP and LAST-MODIFIED).
+    modified_at: Mapped[datetime]
+    #: The rendered components, valid while ``render_key`` is the renderer's.
+    render_key: Mapped[str | None] = mapped_column(String(64))
+    vevent: Mapped[str | None] = mapped_column(Text)
+    vtodo: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Feeds ----------------------------------------------------------------------------------
+
+
+class FeedToken(Base):
+    __tablename__ = "feed_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    calendar_name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class FeedState(Base):
+    """A user's feed version: bumped in the transaction that changes one of their tasks."""
+
+    __tablename__ = "feed_states"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(default=0)
+    changed_at: Mapped[datetime | None]
+
+
+class FeedRender(Base):
+    """The ETag of the bytes last served for a user's feed version, so 304s build nothing."""
+
+    __tablename__ = "feed_renders"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int]
+    render_key: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str] = mapped_column(String(80))
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- CalDAV ---------------------------------------------------------------------------------
+
+
+class CaldavAccount(Base):
+    __tablename__ = "caldav_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    username: Mapped[str] = mapped_column(String(255))
+    #: Fernet token of the password (key derived from the service's secret key).
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    calendar_name: Mapped[str] = mapped_column(String(255))
+    calendar_url: Mapped[str] = mapped_column(String(2000))
+    #: The user's time zone when the account was added: floating times read in it.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Failed attempts in a row, and no attempt before ``retry_at`` (exponential backoff).
+    failures: Mapped[int] = mapped_column(default=0)
+    retry_at: Mapped[datetime | None]
+    #: When to ask the server for changes next (``None``: at once).
+    pull_at: Mapped[datetime | None]
+    #: RFC 6578 sync token of the last complete pull (or caldav's ``fake-`` ETag digest).
+    sync_token: Mapped[str | None] = mapped_column(Text)
+    #: A worker that syncs this account holds it until then (several workers may run).
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+
+
+class PendingPush(Base):
+    """A task whose state still has to reach an account's calendar (coalesced per task)."""
+
+    __tablename__ = "pending_pushes"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("caldav_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: Rises with each new change; a push removes the row only if no change came meanwhile.
+    generation: Mapped[int] = mapped_column(default=1)
+    enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RemoteTodo(Base):
+    """What an account's calendar holds for a task, as far as the service knows."""
+
+    __tablename__ = "remote_todos"
+    __table_args__ = (UniqueConstraint("account_id", "href"),)
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("caldav_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    uid: Mapped[str] = mapped_column(String(255))
+    href: Mapped[str] = mapped_column(String(1000))
+    #: The ETag of the version we know (``None``: unknown, e.g. deleted in the calendar).
+    etag: Mapped[str | None] = mapped_column(String(255))
+    #: The mirror's ``sequence`` when the task was last pushed.
+    sequence: Mapped[int] = mapped_column(default=0)
+    #: The deadline both sides agree on: ``YYYY-MM-DD`` or an instant in UTC.
+    due: Mapped[str | None] = mapped_column(String(40))
+    pushed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,218 @@
+"""Pulling what changed in a CalDAV calendar back into core, settling conflicts.
+
+A completed or cancelled to-do closes the task, a moved ``DUE`` postpones or edits it, as the
+account's user. When both sides changed since the last push, the later change wins and the
+losing version goes into the task's history.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from .ical import RemoteTask, parse_remote, task_due_key
+from .mirror import apply_task, is_shown, queue
+from .models import CaldavAccount, MirrorCard, MirrorTask, RemoteTodo
+from .remote import RemoteCalendar
+
+if TYPE_CHECKING:
+    from .caldav_sync import Account, Round
+
+log = logging.getLogger(__name__)
+
+#: The ``source`` of the sync conflicts this service records in core.
+SOURCE = "caldav"
+
+
+class Pulling:
+    """The pull half of ``CalDAVSync`` (which provides ``database``, ``core``...)."""
+
+    def _pull(self, account: Account, remote: RemoteCalendar, report: Round) -> None:
+        changes = remote.changes(account.sync_token)
+        with self.database.session() as session:
+            known = {
+                state.href: state
+                for state in session.scalars(
+                    select(RemoteTodo).where(RemoteTodo.account_id == account.id)
+                )
+            }
+        deleted = set(changes.deleted)
+        if changes.complete:
+            deleted |= set(known) - set(changes.changed)
+        for href in sorted(deleted & set(known)):
+            self._deleted_remotely(account, known[href])
+        for href, etag in changes.changed.items():
+            state = known.get(href)
+            if state is None or (etag is not None and etag == state.etag):
+                continue  # not ours, or the version we wrote
+            found = remote.get(href)
+            if found is None:
+                self._deleted_remotely(account, state)
+                continue
+            data, etag = found
+            if etag is not None and etag == state.etag:
+                continue
+            self._changed_remotely(account, state, data, etag)
+            report.pulled += 1
+        # Only now, with every change brought back: a failure above pulls them all again.
+        with self.database.writer.begin() as session:
+            session.execute(
+                update(CaldavAccount)
+                .where(CaldavAccount.id == account.id)
+                .values(
+                    sync_token=changes.token,
+                    pull_at=self.clock() + timedelta(seconds=self.pull_seconds),
+                )
+            )
+        account.sync_token = changes.token
+
+    def _deleted_remotely(self, account: Account, state: RemoteTodo) -> None:
+        """Deleted in the calendar app: the task is still open here, so it is pushed again."""
+        with self.database.writer.begin() as session:
+            session.execute(
+                delete(RemoteTodo).where(
+                    RemoteTodo.account_id == account.id, RemoteTodo.task_id == state.task_id
+                )
+            )
+            queue(session, [(account.id, state.task_id)], self.clock())
+
+    def _changed_remotely(
+        self, account: Account, state: RemoteTodo, data: str, etag: str | None
+    ) -> None:
+        remote = parse_remote(data, account.timezone)
+        with self.database.session() as session:
+            task = session.get(MirrorTask, state.task_id)
+            card = session.get(MirrorCard, task.card_id) if task is not None else None
+            shown = is_shown(task, card, account.user_id)
+            if task is not None:
+                session.expunge(task)
+        due_changed = (
+            remote is not None and remote.due_key is not None and remote.due_key != state.due
+        )
+        closed = remote is not None and (remote.completed or remote.cancelled)
+        if remote is None or not (due_changed or closed):
+            # Nothing cardcrm keeps changed (a note, a colour...): our next push writes over it.
+            self._accept(account.id, state.task_id, etag)
+            return
+        if not shown:
+            # Closed or deleted in cardcrm (or its card closed): that stays so, and the
+            # calendar's version is kept in history unless it says the same (completed).
+            if not (closed and task is not None and task.status != "open"):
+                self._keep_losing(
+                    account, state.task_id, remote.as_dict(), _local(task), "closed in cardcrm"
+                )
+            self._accept(account.id, state.task_id, etag, requeue=True)
+            return
+        if task_due_key(task) != state.due:
+            # Both sides changed since the last push: the later change wins.
+            if remote.changed_at is None or remote.changed_at <= task.modified_at:
+                self._keep_losing(
+                    account, task.id, remote.as_dict(), _local(task), "cardcrm changed it later"
+                )
+                self._accept(account.id, task.id, etag, requeue=True)
+                return
+            self._keep_losing(
+                account, task.id, _local(task), remote.as_dict(), "the calendar changed it later"
+            )
+        snapshot = self._bring_back(account, task, remote, closed)
+        with self.database.writer.begin() as session:
+            if snapshot is None:
+                # Core refused: its version stands, and the next push puts it back there.
+                self._accept(account.id, task.id, etag, requeue=True, session=session)
+                return
+            apply_task(session, snapshot)
+            self._accept(account.id, task.id, etag, due=remote.due_key, session=session)
+
+    def _bring_back(
+        self, account: Account, task: MirrorTask, remote: RemoteTask, closed: bool
+    ) -> dict[str, Any] | None:
+        """Make the calendar's change in core, as the account's user; returns the task after."""
+        user = account.user_id
+        try:
+            if closed:
+                outcome = "done" if remote.completed else "cancelled"
+                comment = f"Marked {'completed' if remote.completed else 'cancelled'} in the "
+                comment += f"calendar {account.calendar_name!r}."
+                return self.core.close_task(task.id, user, outcome, comment)
+            new = remote.due
+            assert new is not None
+            timed = isinstance(new, datetime)
+            text = new.isoformat()
+            if timed == (not task.all_day):
+                current: date | datetime = task.due if timed else task.due_date  # type: ignore[assignment]
+                if current is not None and new > current:
+                    return self.core.postpone_task(task.id, user, text)
+                return self.core.update_task(task.id, user, {"due": text})
+            return self.core.update_task(task.id, user, {"due": text, "all_day": not timed})
+        except CoreUnavailable:
+            raise
+        except CoreError as refusal:
+            # Gone, already closed, or moved meanwhile: core's state stands; our push follows.
+            log.info("core refused a change from CalDAV for task %s: %s", task.id, refusal)
+            return None
+
+    def _keep_losing(
+        self,
+        account: Account,
+        task_id: int,
+        losing: dict[str, Any],
+        winning: dict[str, Any],
+        reason: str,
+    ) -> None:
+        try:
+            self.core.record_sync_conflict(
+                task_id,
+                account.user_id,
+                SOURCE,
+                losing,
+                winning,
+                f"Sync conflict with the calendar {account.calendar_name!r}: {reason}.",
+            )
+        except CoreUnavailable:
+            raise
+        except CoreError as refusal:
+            log.info("core did not keep a sync conflict of task %s: %s", task_id, refusal)
+
+    def _accept(
+        self,
+        account_id: int,
+        task_id: int,
+        etag: str | None,
+        *,
+        due: str | None = None,
+        requeue: bool = False,
+        session: Session | None = None,
+    ) -> None:
+        """Take the calendar's version as the one we know (our next push writes over it)."""
+        if session is None:
+            with self.database.writer.begin() as session:
+                self._accept(account_id, task_id, etag, due=due, requeue=requeue, session=session)
+            return
+        values: dict[str, Any] = {"etag": etag}
+        if due is not None:
+            values["due"] = due
+        session.execute(
+            update(RemoteTodo)
+            .where(RemoteTodo.account_id == account_id, RemoteTodo.task_id == task_id)
+            .values(**values)
+        )
+        if requeue:
+            queue(session, [(account_id, task_id)], self.clock())
+
+
+def _local(task: MirrorTask | None) -> dict[str, Any]:
+    """cardcrm's version of a task, as the history keeps a version that lost a conflict."""
+    if task is None:
+        return {"side": "cardcrm", "status": "deleted"}
+    return {
+        "side": "cardcrm",
+        "status": task.status,
+        "due": task_due_key(task),
+        "text": task.data.get("text"),
+        "changed_at": task.modified_at.isoformat().replace("+00:00", "Z"),
+    }

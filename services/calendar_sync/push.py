@@ -1,0 +1,134 @@
+"""Pushing queued tasks to a CalDAV calendar: create, update or delete each one's to-do.
+
+A task leaves the queue only once the server confirmed its push, and only if no newer change
+was queued meanwhile (``generation``). A task's to-do has a fixed href and is created with
+``If-None-Match: *`` and changed or deleted with ``If-Match``, so a retry after a crash finds
+it again instead of making a second one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from icalendar import Todo
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .db import upsert
+from .ical import parse_remote, task_due_key
+from .mirror import is_shown
+from .models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo
+from .remote import RemoteCalendar, RemoteChanged, RemoteRejected
+
+if TYPE_CHECKING:
+    from .caldav_sync import Account, Round
+
+
+class Pushing:
+    """The push half of ``CalDAVSync`` (which provides ``database``, ``renderer``...)."""
+
+    def _push(self, account: Account, remote: RemoteCalendar, report: Round) -> None:
+        report.changed_remotely = False
+        after = -1
+        while True:
+            with self.database.session() as session:
+                rows = session.execute(
+                    select(PendingPush.task_id, PendingPush.generation)
+                    .where(PendingPush.account_id == account.id, PendingPush.task_id > after)
+                    .order_by(PendingPush.task_id)
+                    .limit(self.batch)
+                ).all()
+            if not rows:
+                return
+            for task_id, generation in rows:
+                try:
+                    self._push_task(account, remote, task_id, generation, report)
+                except RemoteChanged:
+                    report.changed_remotely = True
+                except RemoteRejected as refusal:
+                    report.rejected.append(str(refusal))
+            after = rows[-1][0]
+            self._renew(account.id)
+
+    def _push_task(
+        self,
+        account: Account,
+        remote: RemoteCalendar,
+        task_id: int,
+        generation: int,
+        report: Round,
+    ) -> None:
+        with self.database.session() as session:
+            task = session.get(MirrorTask, task_id)
+            card = session.get(MirrorCard, task.card_id) if task is not None else None
+            state = session.get(RemoteTodo, (account.id, task_id))
+            shown = is_shown(task, card, account.user_id)
+            href = state.href if state else remote.href(f"cardcrm-task-{task_id}.ics")
+            uid = state.uid if state else self.renderer.uid(task_id)
+            etag = state.etag if state else None
+            if shown:
+                body = self._document(session, task, card, uid)
+                sequence, due = task.sequence, task_due_key(task)
+        if not shown:
+            if state is not None:
+                remote.delete(href, etag)
+                report.deleted += 1
+            self._pushed(account.id, task_id, generation, None)
+            return
+        try:
+            new_etag = remote.put(href, body, etag)
+        except RemoteChanged:
+            if etag is not None:
+                raise
+            # There is something at our href already: our own to-do, when a push reached the
+            # server but we stopped before noting it. Adopt it (same UID) and write over it.
+            found = remote.get(href)
+            if found is None:
+                raise
+            existing = parse_remote(found[0])
+            if existing is None or existing.uid != uid:
+                raise RemoteRejected(f"PUT {href}: another object is there") from None
+            new_etag = remote.put(href, body, found[1])
+        report.pushed += 1
+        self._pushed(
+            account.id,
+            task_id,
+            generation,
+            {"uid": uid, "href": href, "etag": new_etag, "sequence": sequence, "due": due},
+        )
+
+    def _document(self, session: Session, task: MirrorTask, card: MirrorCard, uid: str) -> bytes:
+        if uid == self.renderer.uid(task.id) and task.render_key == self.renderer.render_key:
+            vtodo = task.vtodo
+        else:
+            vtodo = None
+        if not vtodo:
+            vtodo = self.renderer.component(Todo(), task, card, uid).to_ical(sorted=False).decode()
+        return self.renderer.todo_document(vtodo)
+
+    def _pushed(
+        self, account_id: int, task_id: int, generation: int, state: dict[str, Any] | None
+    ) -> None:
+        """Note what the server now holds; the task leaves the queue unless it changed since."""
+        with self.database.writer.begin() as session:
+            if session.get(CaldavAccount, account_id) is None:
+                return  # the account was removed meanwhile
+            if state is None:
+                session.execute(
+                    delete(RemoteTodo).where(
+                        RemoteTodo.account_id == account_id, RemoteTodo.task_id == task_id
+                    )
+                )
+            else:
+                values = {"account_id": account_id, "task_id": task_id, **state}
+                values["pushed_at"] = self.clock()
+                changes = {key: value for key, value in values.items() if key != "task_id"}
+                changes.pop("account_id")
+                upsert(session, RemoteTodo, [values], ["account_id", "task_id"], changes)
+            session.execute(
+                delete(PendingPush).where(
+                    PendingPush.account_id == account_id,
+                    PendingPush.task_id == task_id,
+                    PendingPush.generation == generation,
+                )
+            )

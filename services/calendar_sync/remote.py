@@ -1,0 +1,331 @@
+"""Talking to a CalDAV server with the caldav library: checking an account, PUT/GET/DELETE of
+to-dos with ETag preconditions, and asking what changed (RFC 6578 sync-collection).
+
+Each failure is its own error class, so the sync worker can tell what to retry (the server is
+down: ``RemoteUnavailable``), what needs the user (``RemoteRefused``: credentials or rights)
+and what means "someone else changed it" (``RemoteChanged``: a precondition failed).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 15
+ICALENDAR = "text/calendar; charset=utf-8"
+
+
+class RemoteError(Exception):
+    """A CalDAV request failed."""
+
+
+class RemoteUnavailable(RemoteError):
+    """The server is unreachable, too slow, overloaded or failing (5xx, 429): retry later."""
+
+
+class RemoteRefused(RemoteError):
+    """The server refuses the credentials or the access (401, 403): the user must act."""
+
+
+class RemoteCalendarMissing(RemoteError):
+    """The calendar collection is gone (deleted in the calendar app?)."""
+
+
+class RemoteRejected(RemoteError):
+    """The server refused one to-do (another 4xx): retried, but likely to fail again."""
+
+
+class RemoteChanged(RemoteError):
+    """A precondition failed (412): the object is not in the version we expected."""
+
+
+class AccountCheckFailed(Exception):
+    """An account cannot be used; ``field`` is the input to blame."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Changes:
+    """What a pull found: the new token, changed members (href → ETag) and removed ones.
+
+    ``complete`` means ``changed`` lists every member (a first sync, or a server without sync
+    tokens): members we know of that it lacks were deleted.
+    """
+
+    token: str | None
+    changed: dict[str, str | None] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    complete: bool = False
+
+
+def _client(url: str, username: str, password: str, timeout: float) -> Any:
+    import caldav
+
+    return caldav.DAVClient(
+        url=url,
+        username=username,
+        password=password,
+        timeout=timeout,
+        enable_rfc6764=False,
+    )
+
+
+@contextmanager
+def translated_errors(action: str):  # type: ignore[no-untyped-def]
+    """Turn the HTTP and caldav library's exceptions into the classes above."""
+    from caldav.lib import error
+
+    try:
+        yield
+    except RemoteError:
+        raise
+    except error.AuthorizationError as failure:
+        raise RemoteRefused(f"{action}: the server refused access ({_reason(failure)})") from None
+    except error.RateLimitError as failure:
+        raise RemoteUnavailable(f"{action}: the server is overloaded ({failure})") from None
+    except error.NotFoundError as failure:
+        raise RemoteCalendarMissing(f"{action}: not found ({_reason(failure)})") from None
+    except error.DAVError as failure:
+        raise RemoteUnavailable(f"{action}: {_reason(failure)}") from None
+    except (*_http_errors(), OSError) as failure:
+        raise RemoteUnavailable(f"{action}: cannot reach the server ({failure})") from None
+
+
+def _http_errors() -> tuple[type[Exception], ...]:
+    """The HTTP libraries' errors (caldav uses niquests, or requests where that is missing)."""
+    found: list[type[Exception]] = []
+    for name in ("niquests", "requests"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        found.append(module.exceptions.RequestException)
+    return tuple(found)
+
+
+def _reason(failure: Exception) -> str:
+    status = getattr(failure, "status", None)
+    reason = getattr(failure, "reason", None) or str(failure)
+    return f"{status} {reason}".strip() if status else str(reason)
+
+
+class RemoteCalendar:
+    """One calendar collection of one account."""
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        calendar_url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        import caldav
+
+        self.client = _client(url, username, password, timeout)
+        self.calendar_url = calendar_url if calendar_url.endswith("/") else calendar_url + "/"
+        self.calendar = caldav.Calendar(client=self.client, url=self.calendar_url)
+        self.path = urlsplit(self.calendar_url).path
+
+    def href(self, name: str) -> str:
+        """The path of a member of the calendar named ``name``."""
+        return self.path + name
+
+    # --- objects ------------------------------------------------------------------------------
+
+    def put(self, href: str, body: bytes, etag: str | None) -> str | None:
+        """Store ``body``: over the version ``etag``, or as a new object when ``etag`` is None.
+
+        Returns the new ETag (``None`` if the server would not say). ``RemoteChanged`` when the
+        object is not at ``etag`` (or, for a new one, already exists).
+        """
+        headers = {"Content-Type": ICALENDAR}
+        if etag:
+            headers["If-Match"] = etag
+        else:
+            headers["If-None-Match"] = "*"
+        response = self._request("PUT", href, body, headers)
+        if response.status == 412:
+            raise RemoteChanged(f"PUT {href}: precondition failed")
+        self._check(response, f"PUT {href}")
+        new_etag = response.headers.get("ETag")
+        if not new_etag or new_etag.startswith("W/"):
+            # The server changed what we sent (RFC 4791 §5.3.4): read back its version.
+            found = self.get(href)
+            new_etag = found[1] if found else None
+        return new_etag
+
+    def get(self, href: str) -> tuple[str, str | None] | None:
+        """The object's data and ETag, or ``None`` if there is none at ``href``."""
+        response = self._request("GET", href, "", {"Accept": "text/calendar"})
+        if response.status == 404:
+            return None
+        self._check(response, f"GET {href}")
+        return response.raw, response.headers.get("ETag")
+
+    def delete(self, href: str, etag: str | None) -> None:
+        """Delete the object if it is still at ``etag``; already gone counts as done."""
+        headers = {"If-Match": etag} if etag else {}
+        response = self._request("DELETE", href, "", headers)
+        if response.status == 404:
+            return
+        if response.status == 412:
+            raise RemoteChanged(f"DELETE {href}: precondition failed")
+        self._check(response, f"DELETE {href}")
+
+    # --- changes ------------------------------------------------------------------------------
+
+    def changes(self, token: str | None) -> Changes:
+        """Members changed or removed since ``token`` (all members when ``token`` is None).
+
+        RFC 6578 sync-collection where the server has it; otherwise caldav lists every member
+        with its ETag (a ``fake-`` token), and we compare ETags.
+        """
+        from caldav.elements import dav
+
+        with translated_errors("sync"):
+            result = self.calendar.get_objects_by_sync_token(sync_token=token, load_objects=False)
+        new_token = result.sync_token
+        fallback = isinstance(new_token, str) and new_token.startswith("fake-")
+        deleted = {self._path(url) for url in result.deleted_urls}
+        changed = {}
+        for member in result:
+            path = self._path(member.url)
+            if path in deleted or path.rstrip("/") == self.path.rstrip("/"):
+                continue
+            changed[path] = member.props.get(dav.GetEtag.tag)
+        return Changes(
+            token=str(new_token) if new_token else None,
+            changed=changed,
+            deleted=deleted,
+            complete=token is None or fallback,
+        )
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # closing is best effort
+            log.debug("closing a CalDAV client failed", exc_info=True)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _request(self, method: str, href: str, body: Any, headers: dict[str, str]) -> Any:
+        with translated_errors(f"{method} {href}"):
+            return self.client.request(urljoin(self.calendar_url, href), method, body, headers)
+
+    def _check(self, response: Any, action: str) -> None:
+        status = response.status
+        if 200 <= status < 300:
+            return
+        reason = getattr(response, "reason", "") or ""
+        if status >= 500 or status in (408, 429):
+            raise RemoteUnavailable(f"{action}: the server answered {status} {reason}")
+        if status in (401, 403):
+            raise RemoteRefused(f"{action}: the server answered {status} {reason}")
+        if status == 404 or status == 409:
+            raise RemoteCalendarMissing(f"{action}: the calendar is gone ({status} {reason})")
+        raise RemoteRejected(f"{action}: the server answered {status} {reason}")
+
+    @staticmethod
+    def _path(url: Any) -> str:
+        return unquote(urlsplit(str(url)).path)
+
+
+# --- checking an account --------------------------------------------------------------------
+
+
+def check_account(
+    url: str,
+    username: str,
+    password: str,
+    calendar_name: str | None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[str, str]:
+    """Connect, find the calendar (or make it): returns its URL and display name.
+
+    ``calendar_name`` names the calendar; without it, ``url`` itself may be a calendar, else
+    one named "cardcrm" is found or made. Raises ``AccountCheckFailed`` saying why not.
+    """
+    from caldav.lib import error
+
+    client = _client(url, username, password, timeout)
+    try:
+        try:
+            with translated_errors("connect"):
+                principal = client.get_principal()
+                calendars = principal.get_calendars()
+        except RemoteRefused as failure:
+            raise AccountCheckFailed(
+                "password", f"The server refused the user name or password ({failure})."
+            ) from None
+        except RemoteUnavailable as failure:
+            raise AccountCheckFailed(
+                "url", f"Cannot reach a CalDAV server there: {failure}."
+            ) from None
+        except RemoteCalendarMissing as failure:
+            raise AccountCheckFailed(
+                "url", f"No CalDAV server answers at this URL: {failure}."
+            ) from None
+        except Exception as failure:  # a server that is no CalDAV server may answer anything
+            log.info("account check of %s failed", url, exc_info=True)
+            raise AccountCheckFailed(
+                "url", f"No CalDAV server answers at this URL ({failure})."
+            ) from None
+        chosen = _choose(url, calendars, calendar_name)
+        if chosen is None:
+            name = calendar_name or "cardcrm"
+            try:
+                with translated_errors("make calendar"):
+                    chosen = principal.make_calendar(
+                        name=name, supported_calendar_component_set=["VTODO"]
+                    )
+            except (RemoteError, error.DAVError) as failure:
+                raise AccountCheckFailed(
+                    "calendar", f"There is no calendar {name!r} and it cannot be made: {failure}."
+                ) from None
+            display = name
+        else:
+            display = _display_name(chosen) or calendar_name or "cardcrm"
+        try:
+            with translated_errors("read calendar"):
+                components = chosen.get_supported_components()
+        except RemoteError as failure:
+            raise AccountCheckFailed(
+                "calendar", f"The calendar cannot be read: {failure}."
+            ) from None
+        if components and "VTODO" not in components:
+            raise AccountCheckFailed(
+                "calendar", f"The calendar {display!r} does not take to-dos (only {components})."
+            )
+        return str(chosen.url), display
+    finally:
+        client.close()
+
+
+def _choose(url: str, calendars: list[Any], name: str | None) -> Any:
+    given = unquote(urlsplit(url).path).rstrip("/")
+    for calendar in calendars:
+        if name is None and unquote(urlsplit(str(calendar.url)).path).rstrip("/") == given:
+            return calendar
+    wanted = name or "cardcrm"
+    for calendar in calendars:
+        if _display_name(calendar) == wanted:
+            return calendar
+    return None
+
+
+def _display_name(calendar: Any) -> str | None:
+    try:
+        return calendar.get_display_name()
+    except Exception:
+        log.debug("reading a calendar's display name failed", exc_info=True)
+        return None
