@@ -71,19 +71,26 @@ class Scope:
         return or_(*parts) if parts else false()
 
 
+SCOPES = "cardcrm_scopes"
+
+
 def scope_of(session: Session, user: User | None) -> Scope:
+    """What ``user`` may see; read once per session (a request) and kept in ``session.info``."""
     if user is None or user.is_admin:
         return Scope(user_id=user.id if user else 0, everything=True)
-    rows = session.execute(
-        select(Membership.product_id, Membership.own_cards_only).where(
-            Membership.user_id == user.id
+    cache = session.info.setdefault(SCOPES, {})
+    if user.id not in cache:
+        rows = session.execute(
+            select(Membership.product_id, Membership.own_cards_only).where(
+                Membership.user_id == user.id
+            )
+        ).all()
+        cache[user.id] = Scope(
+            user_id=user.id,
+            products=frozenset(pid for pid, limited in rows if not limited),
+            own_cards_products=frozenset(pid for pid, limited in rows if limited),
         )
-    ).all()
-    return Scope(
-        user_id=user.id,
-        products=frozenset(pid for pid, limited in rows if not limited),
-        own_cards_products=frozenset(pid for pid, limited in rows if limited),
-    )
+    return cache[user.id]
 
 
 def visible_cards_condition(session: Session, user: User | None) -> ColumnElement[bool] | None:
@@ -121,6 +128,7 @@ def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) 
     from .events import record_event
     from .products.service import get_product
 
+    session.info.pop(SCOPES, None)
     with write_transaction(session):
         get_product(session, product_id)
         user_ids = [item["user_id"] for item in items]

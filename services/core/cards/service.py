@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..access import check_card, scope_of
 from ..auth.models import User
@@ -27,9 +27,11 @@ def get_card(
     session: Session, card_id: int, *, lock: bool = False, viewer: User | None = None
 ) -> Card:
     """The card; with ``viewer``, only if that user may see it (else 404, as if none)."""
-    query = select(Card).where(Card.id == card_id)
+    # The status comes in the same query (an inner join: every card has one), and the lock,
+    # when asked for, covers the card's row only.
+    query = select(Card).where(Card.id == card_id).options(joinedload(Card.status, innerjoin=True))
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=Card)
     card = session.scalar(query)
     if card is None:
         raise NotFound(f"No card {card_id}.")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
 from ..auth.models import User
@@ -61,7 +61,8 @@ def product_task_types(product: Product) -> list[dict[str, str]]:
 
 def get_product(session: Session, product_id: int, viewer: User | None = None) -> Product:
     """The product; with ``viewer``, only if that user may see it (else 404)."""
-    product = session.get(Product, product_id)
+    # Statuses come in the same query: every use of a product reads them.
+    product = session.get(Product, product_id, options=[joinedload(Product.statuses)])
     if product is None or (
         viewer is not None and not scope_of(session, viewer).sees_product(product_id)
     ):

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import delete, exists, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..access import scope_of
@@ -27,22 +29,31 @@ FILTER_KEYS = ("status_id", "group", "owner_id", "q", "closed", "trashed")
 
 
 def note_card_opened(session: Session, user: User, card: Card) -> None:
-    """Remember that ``user`` opened ``card``; only the newest ``RECENT_LIMIT`` are kept."""
-    with write_transaction(session):
-        row = session.get(RecentCard, (user.id, card.id))
-        if row is None:
-            session.add(RecentCard(user_id=user.id, card_id=card.id, opened_at=utcnow()))
-        else:
-            row.opened_at = utcnow()
-        session.flush()
-        keep = (
-            select(RecentCard.card_id)
-            .where(RecentCard.user_id == user.id)
-            .order_by(RecentCard.opened_at.desc())
-            .limit(RECENT_LIMIT)
-        )
-        session.execute(
-            delete(RecentCard).where(RecentCard.user_id == user.id, RecentCard.card_id.not_in(keep))
+    """Remember that ``user`` opened ``card``; only the newest ``RECENT_LIMIT`` are kept.
+
+    It runs in a short transaction of its own connection: reading a card stays a read for
+    the request's session (nothing it loaded is expired), and the upsert needs no read first.
+    """
+    user_id, card_id = user.id, card.id
+    engine = session.get_bind()
+    dialect = engine.dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    now = utcnow()
+    upsert = (
+        insert(RecentCard)
+        .values(user_id=user_id, card_id=card_id, opened_at=now)
+        .on_conflict_do_update(index_elements=["user_id", "card_id"], set_={"opened_at": now})
+    )
+    keep = (
+        select(RecentCard.card_id)
+        .where(RecentCard.user_id == user_id)
+        .order_by(RecentCard.opened_at.desc())
+        .limit(RECENT_LIMIT)
+    )
+    with engine.connect().execution_options(write=True) as connection, connection.begin():
+        connection.execute(upsert)
+        connection.execute(
+            delete(RecentCard).where(RecentCard.user_id == user_id, RecentCard.card_id.not_in(keep))
         )
 
 

@@ -1,0 +1,102 @@
+"""Command line of the benchmarks: ``python -m bench {generate,cards,all}`` (``make bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from . import cards, report
+from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is_generated
+from .dataset import Sizes
+from .generate import generate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="cardcrm's data generator and benchmarks."
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    make = commands.add_parser("generate", help="fill an empty core database with generated data")
+    make.add_argument("--url", default=DEFAULT_SQLITE_URL, help="SQLAlchemy URL of the database")
+    make.add_argument("--force", action="store_true", help="drop what the database holds first")
+    _size_options(make)
+
+    bench = commands.add_parser("cards", help="benchmark the card list and a single card")
+    bench.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
+    _run_options(bench)
+
+    everything = commands.add_parser(
+        "all",
+        help="generate (unless already done) and run every benchmark on SQLite, and on "
+        f"PostgreSQL when {POSTGRES_URL_VARIABLE} is set (the default command)",
+    )
+    everything.add_argument("--sqlite-url", default=DEFAULT_SQLITE_URL)
+    _size_options(everything)
+    _run_options(everything)
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*commands.choices, "-h", "--help"):
+        argv.insert(0, "all")  # `make bench BENCH_ARGS="--runs 50"` means `all --runs 50`
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        generate(args.url, _sizes(args), force=args.force)
+    elif args.command == "cards":
+        _bench_cards(args.url, args)
+    else:
+        urls = [args.sqlite_url]
+        if os.environ.get(POSTGRES_URL_VARIABLE):
+            urls.append(os.environ[POSTGRES_URL_VARIABLE])
+        else:
+            print(f"({POSTGRES_URL_VARIABLE} is not set: SQLite only)")
+        sizes = _sizes(args)
+        for url in urls:
+            if is_generated(url, sizes.as_dict()):
+                print(f"{display_url(url)} already holds the generated data")
+            else:
+                generate(url, sizes, force=True)
+            _bench_cards(url, args)
+    return 0
+
+
+def _bench_cards(url: str, args: Any) -> None:
+    print(f"benchmarking cards on {display_url(url)}")
+    results = cards.run(url, runs=args.runs, warmup=args.warmup)
+    path = report.save("cards", results)
+    print()
+    print(report.cards_table(results))
+    print(f"\nresults: {path}\n")
+
+
+def _size_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Sizes()
+    parser.add_argument(
+        "--cards", type=int, default=defaults.cards, help="cards in the main product"
+    )
+    parser.add_argument("--tasks", type=int, default=defaults.tasks, help="tasks over all cards")
+    parser.add_argument("--users", type=int, default=defaults.users)
+    parser.add_argument(
+        "--other-cards", type=int, default=defaults.other_cards, help="cards in each other product"
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=int, default=200, help="timed runs per case")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
+
+
+def _sizes(args: Any) -> Sizes:
+    return Sizes(
+        cards=args.cards,
+        tasks=args.tasks,
+        users=args.users,
+        other_cards=args.other_cards,
+        seed=args.seed,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
