@@ -6,6 +6,7 @@ import click
 
 from . import __version__
 from .core.cli import db_group, token_group, user_group
+from .core.csv_cli import export_group, import_group
 from .server import serve, up, worker
 
 
@@ -21,3 +22,5 @@ main.add_command(token_group)
 main.add_command(serve)
 main.add_command(up)
 main.add_command(worker)
+main.add_command(import_group)
+main.add_command(export_group)

@@ -68,6 +68,7 @@ def _register_api(app: Flask) -> None:
     from .auth.views import bp as auth
     from .cards.views import bp as cards
     from .contacts.views import bp as contacts
+    from .csv_io.views import bp as csv_io
     from .events.views import bp as events
     from .openapi import build_spec
     from .products.views import bp as products
@@ -83,6 +84,7 @@ def _register_api(app: Flask) -> None:
         today,
         quick_access,
         contacts,
+        csv_io,
         events,
     ]
     for blueprint in blueprints:

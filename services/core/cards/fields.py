@@ -8,6 +8,7 @@ a list, checkbox as a boolean.
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -85,6 +86,20 @@ def _field_for(definition: dict[str, Any]) -> fields.Field:
 
 
 def values_schema(definitions: list[dict[str, Any]]) -> Schema:
+    """The schema of a product's field values, built once per distinct set of definitions."""
+    key = json.dumps(definitions, sort_keys=True)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        if len(_SCHEMAS) >= 256:
+            _SCHEMAS.clear()
+        schema = _SCHEMAS[key] = _build_schema(definitions)
+    return schema
+
+
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def _build_schema(definitions: list[dict[str, Any]]) -> Schema:
     schema_class = Schema.from_dict(
         {definition["key"]: _field_for(definition) for definition in definitions},
         name="CardFieldValues",

@@ -1,0 +1,392 @@
+"""Importing a product's cards from CSV: check every row, then write all of them or none.
+
+The file is read twice inside one write transaction: the first pass checks every row and
+collects every problem (nothing is written if there is one); the second writes the rows with
+the same checks, a chunk at a time, each row recording its history and events as
+``create_card`` and ``update_card`` do. A dry run makes only the first pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..access import Scope, scope_of
+from ..auth.models import User
+from ..auth.service import normalize_email
+from ..cards.fields import clean_values
+from ..cards.models import Card
+
+# The card rules' own helpers, so an import checks exactly what create_card/update_card check.
+from ..cards.service import _ask_plugins, _keep_in_sight, _merge_fields
+from ..contacts.models import Contact
+from ..db import write_transaction
+from ..errors import Forbidden, NotFound, StatusChangeRefused
+from ..products.models import Product, Status
+from ..products.service import get_product
+from .card_writes import CardPlan, write_cards
+from .cards import FIELD_PREFIX, column_resolver, header, value_of
+from .parsing import (
+    CsvFile,
+    ImportRefused,
+    ImportResult,
+    Record,
+    RowError,
+    chunked,
+    fold_name,
+    read_header,
+    records,
+)
+
+ID = re.compile(r"^[0-9]+$")
+TITLE_MAX = 500
+
+
+def import_cards(
+    session: Session,
+    actor: User | None,
+    product_id: int,
+    source: CsvFile,
+    *,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Create and update the product's cards from ``source``; every row or none.
+
+    Raises ``ImportRefused`` with every bad row. A row with the ``id`` of one of the product's
+    cards updates it; a row without one creates a card.
+    """
+    scope = scope_of(session, actor)
+    if not scope.sees_product(product_id):
+        raise NotFound(f"No product {product_id}.")
+    if dry_run:
+        try:
+            return _CardImport(session, actor, product_id, scope, lock=False).run(source)
+        finally:
+            session.rollback()
+    with write_transaction(session):
+        _CardImport(session, actor, product_id, scope, lock=True).run(source)
+        return _CardImport(session, actor, product_id, scope, lock=True).run(source, write=True)
+
+
+@dataclass
+class _Lookups:
+    """What a chunk's rows name, fetched with one query each."""
+
+    cards: dict[int, Card]
+    contact_names: dict[int, str]
+    contacts_named: dict[str, list[int]]
+
+
+class _CardImport:
+    """One pass over the file."""
+
+    def __init__(
+        self, session: Session, actor: User | None, product_id: int, scope: Scope, lock: bool
+    ) -> None:
+        self.session, self.actor, self.scope, self.lock = session, actor, scope, lock
+        self.product: Product = get_product(session, product_id)
+        self.definitions = list(self.product.fields)
+        self.statuses = {fold_name(status.name): status for status in self.product.statuses}
+        self.users: dict[str, int | None] = {}
+        self.seen: dict[int, int] = {}
+        #: field key → the column naming it, as the file writes it
+        self.field_columns: dict[str, str] = {}
+
+    def run(self, source: CsvFile, write: bool = False) -> ImportResult:
+        rows = source.rows()
+        first = next(rows, None)
+        if first is None:
+            raise ImportRefused([RowError(1, "The file is empty; it needs a header line.")])
+        columns = self._read_header(first[1])
+        result = ImportResult(dry_run=not self.lock)
+        for chunk in chunked(records(rows, columns)):
+            good = [item for item in chunk if isinstance(item, Record)]
+            result.errors += [item for item in chunk if isinstance(item, RowError)]
+            lookups = self._lookups(good)
+            plans = []
+            for record in good:
+                planned = self._plan(record, lookups)
+                if isinstance(planned, RowError):
+                    result.errors.append(planned)
+                else:
+                    result.count(planned.outcome)
+                    plans.append(planned)
+            if write and not result.errors:
+                write_cards(self.session, self.actor, plans)
+        if result.errors:
+            raise ImportRefused(sorted(result.errors, key=lambda error: error.line))
+        return result
+
+    # --- the header ---------------------------------------------------------------------------
+
+    def _read_header(self, cells: list[str]) -> list[str | None]:
+        resolve = column_resolver(self.product)
+
+        def remember(name: str) -> str | None:
+            column = resolve(name)
+            if column and column.startswith(FIELD_PREFIX):
+                self.field_columns[column.removeprefix(FIELD_PREFIX)] = name.strip()
+            return column
+
+        columns, problems = read_header(cells, remember, header(self.product))
+        if not problems and not {"id", "title"} & set(columns):
+            problems.append(
+                "The file needs a title column to create cards, or an id column to update them."
+            )
+        if problems:
+            raise ImportRefused([RowError(1, " ".join(problems))])
+        return columns
+
+    # --- checking a row -----------------------------------------------------------------------
+
+    def _lookups(self, rows: list[Record]) -> _Lookups:
+        session = self.session
+        ids = {int(row.get("id")) for row in rows if ID.match(row.get("id"))}
+        query = select(Card).where(Card.id.in_(ids))
+        cards = {
+            card.id: card
+            for card in session.scalars(query.with_for_update() if self.lock else query)
+        }
+        emails = {normalize_email(row.get("owner")) for row in rows if row.get("owner")}
+        emails -= set(self.users)
+        if emails:
+            found = dict(
+                session.execute(select(User.email, User.id).where(User.email.in_(emails))).all()
+            )
+            self.users.update({email: found.get(email) for email in emails})
+        contact_ids = {
+            int(row.get("contact_id")) for row in rows if ID.match(row.get("contact_id"))
+        }
+        contact_ids |= {card.contact_id for card in cards.values() if card.contact_id}
+        names = {row.get("contact") for row in rows if row.get("contact")}
+        contact_names: dict[int, str] = {}
+        contacts_named: dict[str, list[int]] = {}
+        if contact_ids or names:
+            for contact_id, name in session.execute(
+                select(Contact.id, Contact.name)
+                .where(or_(Contact.id.in_(contact_ids), Contact.name.in_(names)))
+                .order_by(Contact.id)
+            ):
+                contact_names[contact_id] = name
+                contacts_named.setdefault(name, []).append(contact_id)
+        return _Lookups(cards, contact_names, contacts_named)
+
+    def _plan(self, row: Record, lookups: _Lookups) -> CardPlan | RowError:
+        problems: list[str] = []
+        card = self._existing(row, lookups, problems)
+        if problems:
+            return RowError(row.line, " ".join(problems))
+        title = self._title(row, card, problems)
+        status = self._status(row, card, problems)
+        owner_id = self._owner(row, card, problems)
+        contact_id = self._contact(row, card, lookups, problems)
+        values = self._fields(row, card, problems)
+        if problems:
+            return RowError(row.line, " ".join(problems))
+        if card is None:
+            new = Card(
+                product=self.product,
+                product_id=self.product.id,
+                status=status,
+                title=title,
+                owner_id=owner_id,
+                contact_id=contact_id,
+                fields=values,
+            )
+            plan = CardPlan(row.line, new, True, title, status, owner_id, contact_id, values)
+            self._check_rules(new, None, status, problems)
+            return RowError(row.line, " ".join(problems)) if problems else plan
+        plan = CardPlan(row.line, card, False, title, status, owner_id, contact_id, values)
+        plan.diff = _diff(card, plan)
+        plan.moves = status.id != card.status_id
+        if plan.diff or plan.moves:
+            self._check_version(row, card, problems)
+            # The card as it would be, for the rules (the stored one stays untouched until
+            # the whole file is known to be good).
+            proposal = Card(
+                id=card.id,
+                product=self.product,
+                product_id=card.product_id,
+                status=card.status,
+                title=title,
+                owner_id=owner_id,
+                contact_id=contact_id,
+                fields=values,
+                version=card.version,
+            )
+            moved_to = status if plan.moves else None
+            owner_changed = "owner_id" in plan.diff
+            self._check_rules(proposal, card.status, moved_to, problems, owner_changed)
+        return RowError(row.line, " ".join(problems)) if problems else plan
+
+    def _existing(self, row: Record, lookups: _Lookups, problems: list[str]) -> Card | None:
+        raw = row.get("id")
+        if not raw:
+            return None
+        if not ID.match(raw):
+            problems.append(f"id: {raw!r} is not a card id.")
+            return None
+        card_id = int(raw)
+        if card_id in self.seen:
+            problems.append(f"id: card {card_id} is on line {self.seen[card_id]} already.")
+            return None
+        self.seen[card_id] = row.line
+        card = lookups.cards.get(card_id)
+        if card is None or card.product_id != self.product.id or not self.scope.sees_card(card):
+            problems.append(
+                f"id: no card {card_id} in this product (leave id empty to create a card)."
+            )
+        elif card.trashed:
+            problems.append(f"id: card {card_id} is in the trash; restore it first.")
+        return card
+
+    def _title(self, row: Record, card: Card | None, problems: list[str]) -> str:
+        if not row.has("title"):
+            if card is None:
+                problems.append("title: a new card needs a title (the file has no title column).")
+                return ""
+            return card.title
+        title = row.raw("title")
+        if not title.strip():
+            problems.append("title: a card needs a title.")
+        elif len(title) > TITLE_MAX:
+            problems.append(f"title: at most {TITLE_MAX} characters.")
+        return title
+
+    def _status(self, row: Record, card: Card | None, problems: list[str]) -> Status:
+        name = row.get("status")
+        if name:
+            status = self.statuses.get(fold_name(name))
+            if status is None:
+                known = ", ".join(each.name for each in self.product.statuses)
+                problems.append(f"status: no status {name!r} in this product ({known}).")
+            return status
+        if card is not None:
+            return card.status
+        if not self.product.statuses:
+            problems.append("status: the product has no status yet.")
+            return None
+        return self.product.statuses[0]
+
+    def _owner(self, row: Record, card: Card | None, problems: list[str]) -> int | None:
+        if not row.has("owner"):
+            return card.owner_id if card else None
+        email = row.get("owner")
+        if not email:
+            return None
+        owner_id = self.users.get(normalize_email(email))
+        if owner_id is None:
+            problems.append(f"owner: no user with the e-mail {email!r}.")
+        return owner_id
+
+    def _contact(
+        self, row: Record, card: Card | None, lookups: _Lookups, problems: list[str]
+    ) -> int | None:
+        if not (row.has("contact") or row.has("contact_id")):
+            return card.contact_id if card else None
+        raw, name = row.get("contact_id"), row.get("contact")
+        if raw:
+            contact_id = int(raw) if ID.match(raw) else None
+            if contact_id not in lookups.contact_names:
+                problems.append(f"contact_id: no contact {raw}.")
+            elif name and fold_name(name) != fold_name(lookups.contact_names[contact_id]):
+                problems.append(
+                    f"contact: {name!r} is not the name of contact {contact_id} "
+                    f"({lookups.contact_names[contact_id]!r}); empty contact_id to choose "
+                    "the contact by its name."
+                )
+            return contact_id
+        if not name:
+            return None
+        current = lookups.contact_names.get(card.contact_id) if card and card.contact_id else None
+        if current is not None and fold_name(current) == fold_name(name):
+            return card.contact_id
+        found = lookups.contacts_named.get(name, [])
+        if len(found) != 1:
+            problems.append(
+                f"contact: no contact is named {name!r}; import contacts first, or give contact_id."
+                if not found
+                else f"contact: {len(found)} contacts are named {name!r}; give contact_id."
+            )
+            return None
+        return found[0]
+
+    def _fields(self, row: Record, card: Card | None, problems: list[str]) -> dict[str, Any]:
+        incoming: dict[str, Any] = {}
+        for definition in self.definitions:
+            column = FIELD_PREFIX + definition["key"]
+            if row.has(column):
+                try:
+                    incoming[definition["key"]] = value_of(definition, row.raw(column))
+                except ValueError as error:
+                    problems.append(f"{self._column(definition['key'])}: {error}")
+        if card is not None and not incoming:
+            return card.fields
+        try:
+            if card is None:
+                present = {key: value for key, value in incoming.items() if value is not None}
+                return clean_values(self.definitions, present)
+            return _merge_fields(self.definitions, card.fields, incoming)
+        except ValidationError as error:
+            messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
+            for key, texts in messages.items():
+                column = self._column(str(key).removeprefix("fields."))
+                problems.append(f"{column}: {' '.join(map(str, texts))}")
+            return {}
+
+    def _column(self, key: str) -> str:
+        return self.field_columns.get(key, FIELD_PREFIX + key)
+
+    def _check_version(self, row: Record, card: Card, problems: list[str]) -> None:
+        raw = row.get("version")
+        if not raw:
+            return
+        if not ID.match(raw):
+            problems.append(f"version: {raw!r} is not a version number.")
+        elif int(raw) != card.version:
+            problems.append(
+                f"version: card {card.id} changed since this file was exported (it was at "
+                f"version {raw}, it is now at {card.version}); export it again, or empty the "
+                "version cell to overwrite the change."
+            )
+
+    def _check_rules(
+        self,
+        card: Card,
+        old: Status | None,
+        new: Status | None,
+        problems: list[str],
+        owner_changed: bool = True,
+    ) -> None:
+        """The rules create_card and update_card apply: a member limited to own cards keeps
+        the card in sight, and plugins may refuse a status (for a new card, its first)."""
+        if owner_changed:
+            try:
+                _keep_in_sight(self.session, self.actor, card)
+            except Forbidden as refusal:
+                problems.append(f"owner: {refusal.detail}")
+        if new is not None:
+            try:
+                _ask_plugins(card, old, new, self.actor)
+            except StatusChangeRefused as refusal:
+                problems.append(f"status: {refusal.detail}")
+
+
+def _diff(card: Card, plan: CardPlan) -> dict[str, dict[str, Any]]:
+    """What the row changes, in the form ``update_card`` records."""
+    diff: dict[str, dict[str, Any]] = {}
+    if plan.title != card.title:
+        diff["title"] = {"before": card.title, "after": plan.title}
+    if plan.owner_id != card.owner_id:
+        diff["owner_id"] = {"before": card.owner_id, "after": plan.owner_id}
+    for key in sorted(set(card.fields) | set(plan.fields)):
+        if card.fields.get(key) != plan.fields.get(key):
+            diff[f"fields.{key}"] = {"before": card.fields.get(key), "after": plan.fields.get(key)}
+    if plan.contact_id != card.contact_id:
+        diff["contact_id"] = {"before": card.contact_id, "after": plan.contact_id}
+    return diff

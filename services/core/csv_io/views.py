@@ -1,0 +1,132 @@
+"""HTTP API of CSV files: cards and contacts exported (streamed) and imported (all rows or none)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context
+
+from ..access import scope_of
+from ..api import ApiBlueprint
+from ..auth.service import current_user
+from ..cards.queries import field_filters_of
+from ..cards.views import FIELD_FILTER_DOC
+from ..db import get_db, get_session
+from ..errors import Invalid, NotFound
+from ..products.service import get_product
+from .card_import import import_cards
+from .cards import export_cards, export_conditions
+from .contact_import import import_contacts
+from .contacts import export_contacts
+from .parsing import CsvFile, ImportResult
+from .schemas import (
+    CardExportArgsSchema,
+    ContactImportArgsSchema,
+    ExportArgsSchema,
+    ImportArgsSchema,
+    ImportResultSchema,
+)
+
+bp = ApiBlueprint("csv_io", __name__, tag="Import and export")
+
+CSV_TEXT = {"type": "string", "description": "CSV text (text/csv; charset=utf-8), streamed."}
+
+
+@bp.operation(
+    "/products/<int:product_id>/cards.csv",
+    query=CardExportArgsSchema,
+    raw_response=CSV_TEXT,
+    errors=(404, 422),
+    extra_query=FIELD_FILTER_DOC,
+)
+def export_product_cards(product_id: int, args: dict[str, Any]) -> Response:
+    """Download a product's cards as CSV, streamed (the cards the caller may see).
+
+    Columns: id, title, status, status_group, owner (e-mail), contact (the primary contact's
+    name), contact_id, one ``field:<key>`` column per custom field, created_at, updated_at,
+    next_task_due and version. Takes the card list's filters.
+    """
+    session = get_session()
+    scope = scope_of(session, current_user())
+    if not scope.sees_product(product_id):
+        raise NotFound(f"No product {product_id}.")
+    product = get_product(session, product_id)
+    # Filters are checked here, before the first byte goes out: a bad one is still a 422.
+    conditions = export_conditions(product, scope, args, field_filters_of(request.args))
+    pieces = export_cards(get_db().session, product, conditions, bom=args["bom"])
+    return csv_response(pieces, f"{product.slug}-cards.csv")
+
+
+@bp.operation(
+    "/products/<int:product_id>/cards.csv",
+    "POST",
+    query=ImportArgsSchema,
+    response=ImportResultSchema,
+    errors=(404, 413, 422),
+)
+def import_product_cards(product_id: int, args: dict[str, Any]) -> ImportResult:
+    """Import a product's cards from the CSV body: every row, or none and every bad row.
+
+    A row with the ``id`` of one of the product's cards updates it; a row without one creates
+    a card. The body is the file (``text/csv``, UTF-8 with or without BOM, `,` or `;`), or a
+    form's file field. A 422 lists every bad row as ``{"line", "message"}`` (the header is
+    line 1). ``?dry_run=true`` checks and counts without writing.
+    """
+    return import_cards(
+        get_session(),
+        current_user(),
+        product_id,
+        CsvFile.from_bytes(uploaded_file()),
+        dry_run=args["dry_run"],
+    )
+
+
+@bp.operation("/contacts.csv", query=ExportArgsSchema, raw_response=CSV_TEXT)
+def export_all_contacts(args: dict[str, Any]) -> Response:
+    """Download every contact as CSV, streamed.
+
+    Columns: id, kind, name, emails, phones, company, company_id, position,
+    registration_number, address, website, notes, fields (JSON) and version.
+    """
+    return csv_response(export_contacts(get_db().session, bom=args["bom"]), "contacts.csv")
+
+
+@bp.operation(
+    "/contacts.csv",
+    "POST",
+    query=ContactImportArgsSchema,
+    response=ImportResultSchema,
+    errors=(413, 422),
+)
+def import_all_contacts(args: dict[str, Any]) -> ImportResult:
+    """Import contacts from the CSV body: every row, or none and every bad row.
+
+    A row with an ``id`` updates that contact. A new row sharing an e-mail or phone with a
+    contact (or an earlier line) is a bad row unless ``?allow_duplicate=true``.
+    """
+    return import_contacts(
+        get_session(),
+        current_user(),
+        CsvFile.from_bytes(uploaded_file()),
+        dry_run=args["dry_run"],
+        allow_duplicate=args["allow_duplicate"],
+    )
+
+
+def uploaded_file() -> bytes:
+    """The CSV: the body itself, or the file of a form (``curl -F file=@cards.csv``)."""
+    if request.mimetype == "multipart/form-data":
+        upload = next(iter(request.files.values()), None)
+        if upload is None:
+            raise Invalid("Send the CSV file as the body, or as a form's file field.")
+        return upload.read()
+    return request.get_data(cache=False)
+
+
+def csv_response(pieces: Iterator[str], filename: str) -> Response:
+    return Response(
+        stream_with_context(pieces),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
