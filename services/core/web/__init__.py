@@ -18,6 +18,8 @@ def init_app(app: Flask) -> None:
     from . import (
         auth,
         cards,
+        contacts,
+        csv_pages,
         display,
         errors,
         product_settings,
@@ -45,6 +47,8 @@ def init_app(app: Flask) -> None:
         products.bp,
         product_settings.bp,
         cards.bp,
+        contacts.bp,
+        csv_pages.bp,
         quick_access.bp,
     ):
         web.register_blueprint(feature)

@@ -1,0 +1,118 @@
+"""CSV in the web UI: download a product's cards (with the page's filters) and the contacts,
+and import either from an uploaded file (all rows or none; a dry run only checks and counts).
+
+The same functions as the API's /products/<id>/cards.csv and /contacts.csv do the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from marshmallow import EXCLUDE, ValidationError
+
+from ..access import scope_of
+from ..cards.queries import field_filters_of
+from ..csv_io.card_import import import_cards
+from ..csv_io.cards import export_cards, export_conditions
+from ..csv_io.contact_import import import_contacts
+from ..csv_io.contacts import export_contacts
+from ..csv_io.parsing import CsvFile, ImportRefused, RowError
+from ..csv_io.schemas import CardExportArgsSchema
+from ..csv_io.views import csv_response
+from ..db import get_db, get_session
+from ..errors import Invalid, NotFound
+from ..products.service import get_product
+from .forms import messages_of
+from .security import current_user
+
+bp = Blueprint("csv_pages", __name__)
+
+
+@bp.get("/products/<int:product_id>/export.csv")
+def export_product(product_id: int) -> Any:
+    session = get_session()
+    scope = scope_of(session, current_user())
+    if not scope.sees_product(product_id):
+        raise NotFound(f"No product {product_id}.")
+    product = get_product(session, product_id)
+    raw = {key: value for key, value in request.args.items() if value}
+    try:
+        args = CardExportArgsSchema(unknown=EXCLUDE).load(raw)
+    except ValidationError as error:
+        raise Invalid(messages_of(error)) from error
+    conditions = export_conditions(product, scope, args, field_filters_of(request.args))
+    pieces = export_cards(get_db().session, product, conditions, bom=args["bom"])
+    return csv_response(pieces, f"{product.slug}-cards.csv")
+
+
+@bp.get("/contacts/export.csv")
+def export_all_contacts() -> Any:
+    bom = request.args.get("bom") in ("1", "true", "on")
+    return csv_response(export_contacts(get_db().session, bom=bom), "contacts.csv")
+
+
+@bp.get("/products/<int:product_id>/import")
+def product_import(product_id: int) -> Any:
+    product = get_product(get_session(), product_id, viewer=current_user())
+    return render_template("products/import.html", product=product, result=None, rows=[])
+
+
+@bp.post("/products/<int:product_id>/import")
+def product_import_post(product_id: int) -> Any:
+    session = get_session()
+    product = get_product(session, product_id, viewer=current_user())
+    dry_run = request.form.get("dry_run") is not None
+
+    def run(source: CsvFile) -> Any:
+        return import_cards(session, current_user(), product.id, source, dry_run=dry_run)
+
+    result, rows, status = _import(run)
+    page = render_template(
+        "products/import.html", product=product, result=result, rows=rows, dry_run=dry_run
+    )
+    return page, status
+
+
+@bp.get("/contacts/import")
+def contacts_import() -> Any:
+    return render_template("contacts/import.html", result=None, rows=[])
+
+
+@bp.post("/contacts/import")
+def contacts_import_post() -> Any:
+    session = get_session()
+    dry_run = request.form.get("dry_run") is not None
+    allow_duplicate = request.form.get("allow_duplicate") is not None
+
+    def run(source: CsvFile) -> Any:
+        return import_contacts(
+            session, current_user(), source, dry_run=dry_run, allow_duplicate=allow_duplicate
+        )
+
+    result, rows, status = _import(run)
+    page = render_template(
+        "contacts/import.html",
+        result=result,
+        rows=rows,
+        dry_run=dry_run,
+        allow_duplicate=allow_duplicate,
+    )
+    return page, status
+
+
+def _import(run: Any) -> tuple[Any, list[RowError], int]:
+    """(the result, the bad rows, the status) of an import of the uploaded ``file``."""
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else b""
+    if not data:
+        return None, [RowError(0, "Choose a CSV file to import.")], 422
+    try:
+        return run(CsvFile.from_bytes(data)), [], 200
+    except ImportRefused as refused:
+        get_session().rollback()
+        return None, refused.row_errors, 422
+    except Invalid as error:
+        get_session().rollback()
+        texts = [" ".join(t) for t in messages_of(error).values()] or [error.detail]
+        return None, [RowError(0, text) for text in texts], 422
