@@ -29,7 +29,7 @@ from .errors import Invalid
 from .pagination import decode_cursor, encode_cursor
 from .products.models import Product, Status
 from .tasks.models import Postponement, Task
-from .tasks.schemas import TaskSchema
+from .tasks.schemas import task_json
 from .timeutil import utcnow
 
 MAX_PERIOD_DAYS = 366
@@ -177,10 +177,9 @@ def task_page(
         rows = rows[:limit]
         last = rows[-1][0]
         next_cursor = encode_cursor({"due": last.due.isoformat(), "id": last.id})
-    schema = TaskSchema()
     tasks = []
     for task, is_overdue, card_title, product_name, status_name, status_group in rows:
-        item = schema.dump(task)
+        item = task_json(task)
         item["card"] = {"id": task.card_id, "title": card_title}
         item["product"] = {"id": task.product_id, "name": product_name}
         item["card_status"] = {"name": status_name, "group": status_group}

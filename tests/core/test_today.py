@@ -210,3 +210,20 @@ def test_long_lists_page_with_a_cursor(admin, card):
     texts = [task["text"] for task in first["tasks"] + second["tasks"]]
     assert texts == [f"task {day}" for day in range(1, 8)]
     assert second["next_cursor"] is None
+
+
+def test_the_today_list_shows_tasks_exactly_as_the_task_api_does(admin, card):
+    admin.task(
+        card, "2026-12-01T09:00:00+02:00", "timed", repeat={"freq": "weekly", "weekdays": ["TU"]}
+    )
+    done = admin.task(card, "2026-12-01T10:00:00Z", "closed one")
+    admin.ok("POST", f"tasks/{done['id']}/close", {})
+    admin.ok("POST", f"tasks/{done['id']}/reopen")
+    admin.task(card, "2026-12-01", "all day", all_day=True)
+    for item in view(admin, "2026-12-01", "2026-12-01")["tasks"]:
+        listed = {
+            key: value
+            for key, value in item.items()
+            if key not in ("card", "product", "card_status", "overdue")
+        }
+        assert listed == admin.ok("GET", f"tasks/{item['id']}")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
 from ..api import ApiBlueprint
 from ..db import get_db
-from .outbox import EventNotifier, read_events
+from ..timeutil import isoformat_z
+from .outbox import EventNotifier, read_event_rows
 
 bp = ApiBlueprint("events", __name__, tag="Event feed")
 
@@ -43,7 +46,7 @@ class EventPageSchema(Schema):
 @bp.operation(
     "/events", auth="events", query=EventArgsSchema, response=EventPageSchema, errors=(403,)
 )
-def list_events(args: dict[str, Any]) -> dict[str, Any]:
+def list_events(args: dict[str, Any]) -> Response:
     """Events after ``after``, oldest first; ``wait`` long-polls up to that many seconds.
 
     Ids strictly increase and an event is never served after one with a higher id: events
@@ -53,19 +56,27 @@ def list_events(args: dict[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + args["wait"]
     while True:
         seen = notifier.last_id  # taken before reading, so no commit can slip in between
-        items = _read(args["after"], args["limit"])
+        rows = _read(args["after"], args["limit"])
         remaining = deadline - time.monotonic()
-        if items or remaining <= 0:
+        if rows or remaining <= 0:
             break
         notifier.wait_for_newer(seen, min(remaining, POLL_INTERVAL_SECONDS))
-    last_id = items[-1]["id"] if items else args["after"]
-    return {"items": items, "last_id": last_id}
+    last_id = rows[-1][0] if rows else args["after"]
+    # Each event's stored `data` is JSON text already: it goes out as it is, not decoded and
+    # encoded again (the feed is read in bulk by every sidecar). EventSchema documents it.
+    items = ",".join(
+        f'{{"id":{event_id},"type":{json.dumps(kind)},"at":"{isoformat_z(at)}",'
+        f'"actor_id":{json.dumps(actor_id)},"data":{data}}}'
+        for event_id, kind, at, actor_id, data in rows
+    )
+    body = f'{{"items":[{items}],"last_id":{last_id}}}'
+    return Response(body, mimetype="application/json")
 
 
-def _read(after: int, limit: int) -> list[dict[str, Any]]:
+def _read(after: int, limit: int) -> list[tuple[int, str, datetime, int | None, str]]:
     # A session per look, so that each one sees what committed since the last.
     session = get_db().session()
     try:
-        return [row.as_dict() for row in read_events(session, after, limit)]
+        return read_event_rows(session, after, limit)
     finally:
         session.close()

@@ -19,7 +19,19 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_card_id_status_due", "card_id", "status", "due"),
-        Index("ix_tasks_assignee_id_status_due", "assignee_id", "status", "due"),
+        # The Today view: a user's open tasks by deadline, with everything its totals look at,
+        # so that counting thousands of tasks reads the index alone.
+        Index(
+            "ix_tasks_assignee_id_status_due",
+            "assignee_id",
+            "status",
+            "due",
+            "id",
+            "card_trashed",
+            "product_id",
+            "all_day",
+            "due_date",
+        ),
         Index("ix_tasks_closed_by_id_closed_at", "closed_by_id", "closed_at"),
     )
 

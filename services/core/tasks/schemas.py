@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..pagination import PageArgsSchema
 from ..schema_fields import RFC3339, Instant
+from ..timeutil import isoformat_z
 from .models import TASK_STATUSES
 
 TEXT = validate.Length(min=1, max=2000)
@@ -99,6 +100,32 @@ class TaskSchema(Schema):
     created_at = Instant()
     updated_at = Instant()
     version = fields.Integer()
+
+
+def task_json(task: Any) -> dict[str, Any]:
+    """``TaskSchema().dump(task)``, written out: the Today view dumps hundreds per request.
+
+    A test keeps the two equal.
+    """
+    return {
+        "id": task.id,
+        "card_id": task.card_id,
+        "product_id": task.product_id,
+        "text": task.text,
+        "type": task.type,
+        "assignee_id": task.assignee_id,
+        "due": isoformat_z(task.due),
+        "due_date": task.due_date.isoformat() if task.due_date else None,
+        "all_day": task.all_day,
+        "status": task.status,
+        "closed_at": isoformat_z(task.closed_at),
+        "closed_by_id": task.closed_by_id,
+        "postponed_count": task.postponed_count,
+        "repeat": task.repeat,
+        "created_at": isoformat_z(task.created_at),
+        "updated_at": isoformat_z(task.updated_at),
+        "version": task.version,
+    }
 
 
 class TaskListArgsSchema(PageArgsSchema):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 04:22:05.983189
+Create Date: 2026-11-27 05:24:44.849456
 """
 
 from collections.abc import Sequence
@@ -389,7 +389,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_tasks_assignee_id_status_due", ["assignee_id", "status", "due"], unique=False
+            "ix_tasks_assignee_id_status_due",
+            [
+                "assignee_id",
+                "status",
+                "due",
+                "id",
+                "card_trashed",
+                "product_id",
+                "all_day",
+                "due_date",
+            ],
+            unique=False,
         )
         batch_op.create_index(
             "ix_tasks_card_id_status_due", ["card_id", "status", "due"], unique=False
