@@ -199,7 +199,7 @@ bp = ApiBlueprint("today", __name__, tag="Today view")
 class TodayArgsSchema(Schema):
     from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(load_default=None, validate=validate.Length(max=1000))
 
     @validates_schema
