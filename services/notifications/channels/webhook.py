@@ -1,0 +1,98 @@
+"""The webhook channel: a signed ``POST`` of the event to the user's URL.
+
+The body is the event as JSON (``{"id", "type", "at", "actor_id", "data", "rule"}``), with
+``X-Cardcrm-Event-Id`` and ``X-Cardcrm-Signature: sha256=<hex HMAC-SHA256 of the raw body
+keyed with the user's webhook secret>``. A 2xx answer delivers; timeouts, connection errors,
+408, 425, 429 and 5xx are retried (honouring ``Retry-After``); other answers are final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from typing import Any
+
+import requests
+
+from ..config import setting
+from ..hookspecs import hookimpl
+from .base import Channel, Message, PermanentFailure, TemporaryFailure
+
+RETRIED_STATUSES = {408, 425, 429}
+USER_AGENT = "cardcrm-notifications/1 (+webhooks)"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The ``X-Cardcrm-Signature`` value of ``body``: how a receiver checks it too."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def body_of(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class WebhookChannel(Channel):
+    name = "webhook"
+    label = "Webhook"
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def address(self, preferences: Any) -> str | None:
+        return preferences.webhook_url
+
+    def send(self, message: Message) -> None:
+        secret = message.preferences.webhook_secret
+        if not secret:
+            raise PermanentFailure("the webhook secret cannot be read; set a new one")
+        body = body_of(message.event)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Cardcrm-Event-Id": str(message.event["id"]),
+            "X-Cardcrm-Signature": signature(secret, body),
+            "X-Cardcrm-Delivery-Id": str(message.delivery_id),
+        }
+        try:
+            response = self._http().post(
+                message.address,
+                data=body,
+                headers=headers,
+                timeout=(min(5.0, self.timeout), self.timeout),
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            raise TemporaryFailure(f"the webhook could not be reached: {error}") from error
+        status = response.status_code
+        response.close()
+        if 200 <= status < 300:
+            return
+        text = f"the webhook answered {status}"
+        if status >= 500 or status in RETRIED_STATUSES:
+            raise TemporaryFailure(text, retry_after=_retry_after(response))
+        raise PermanentFailure(text)
+
+    def _http(self) -> requests.Session:
+        # One session per sender thread: kept-alive connections, no sharing across threads.
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.strip().isdigit() else None
+
+
+@hookimpl
+def cardcrm_notification_channels(settings: dict[str, Any]) -> list[Channel]:
+    return [WebhookChannel(float(setting(settings, "WEBHOOK_TIMEOUT_SECONDS")))]

@@ -1,0 +1,59 @@
+"""Settings of the notifications service, read from the environment (see API.md, Command line)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from cardcrm.core.config import data_dir, secret_key, sqlite_url
+
+#: Tuning with sensible defaults; any of them may be given in the settings dict.
+DEFAULTS: dict[str, Any] = {
+    # Deliveries: attempts before a delivery is dead-lettered, and the backoff between them
+    # (exponential from BACKOFF, capped at BACKOFF_MAX, with jitter).
+    "DELIVERY_MAX_ATTEMPTS": 10,
+    "DELIVERY_BACKOFF_SECONDS": 30.0,
+    "DELIVERY_BACKOFF_MAX_SECONDS": 7200.0,
+    # A delivery marked `sending` by a worker that then died is sent again after this long.
+    "SENDING_LEASE_SECONDS": 120.0,
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
+    "SMTP_TIMEOUT_SECONDS": 20.0,
+    # A reminder later than this after the task's deadline is not sent (the digest covers it).
+    "REMINDER_GRACE_SECONDS": 24 * 3600.0,
+    # Events that happened before the service's first start only build its state (cards,
+    # tasks to remind of); set true to notify about them too.
+    "NOTIFY_PAST_EVENTS": False,
+    # The worker: threads sending deliveries, and how often idle loops look for work.
+    "SENDER_THREADS": 4,
+    "SEND_BATCH": 5,
+    "POLL_SECONDS": 1.0,
+    "FEED_WAIT_SECONDS": 20.0,
+    # Events handled per transaction of the follower (with the cursor's move).
+    "EVENTS_PER_TRANSACTION": 50,
+}
+
+
+def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> dict[str, Any]:
+    """The service's settings for the environment ``env`` (``data`` overrides the data folder)."""
+    folder = data_dir(env, data)
+    return {
+        **DEFAULTS,
+        "DATA_DIR": str(folder),
+        "DATABASE_URL": env.get("CARDCRM_NOTIFICATIONS_DATABASE_URL")
+        or sqlite_url(folder, "notifications.db"),
+        "CORE_URL": env.get("CARDCRM_CORE_URL") or "http://127.0.0.1:8000",
+        "SERVICE_TOKEN": env.get("CARDCRM_SERVICE_TOKEN") or None,
+        "SECRET_KEY": secret_key(folder, env),
+        "SMTP_URL": env.get("CARDCRM_SMTP_URL") or None,
+        # Core's public URL: links to cards in e-mails point there.
+        "PUBLIC_URL": env.get("CARDCRM_PUBLIC_URL", ""),
+        "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
+        "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
+    }
+
+
+def setting(settings: Mapping[str, Any], key: str) -> Any:
+    """``settings[key]``, or its default."""
+    value = settings.get(key)
+    return DEFAULTS[key] if value is None else value

@@ -1,0 +1,1 @@
+"""The delivery log: one notification per (event, rule, user), one delivery per channel."""

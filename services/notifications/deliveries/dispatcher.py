@@ -1,0 +1,179 @@
+"""The delivery loop: send due deliveries and record what came of each attempt.
+
+A step claims a few due deliveries (``sending``, with a lease), sends each outside any
+transaction, and marks it ``sent``, ``retrying`` (with exponential backoff and jitter) or
+``dead`` (after the channel's last attempt, or a permanent refusal). A crash after the claim
+leaves the row ``sending`` until its lease runs out; it is then sent again: at least once.
+Local channels (the inbox) write their item in the transaction that marks the row sent:
+exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from cardcrm.core.timeutil import Clock, utcnow
+from sqlalchemy.orm import Session
+
+from ..channels.base import Channel, Content, DeliveryError, Message
+from ..config import setting
+from ..directory import Directory
+from ..messages import Composer
+from ..preferences.service import preferences_for
+from .models import Delivery
+from .service import backoff, claim, finish
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+#: Outcomes of sends are recorded together, but never later than this after the send.
+RECORD_WITHIN_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of a claimed delivery: its new state, the error, when to try again."""
+
+    state: str
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        runtime: Runtime,
+        clock: Clock = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.jitter = jitter
+        self.composer = Composer(Directory(runtime.db, runtime.client()), runtime.links)
+        settings = runtime.settings
+        self.lease = timedelta(seconds=float(setting(settings, "SENDING_LEASE_SECONDS")))
+        self.max_attempts = int(setting(settings, "DELIVERY_MAX_ATTEMPTS"))
+        self.backoff_base = float(setting(settings, "DELIVERY_BACKOFF_SECONDS"))
+        self.backoff_cap = float(setting(settings, "DELIVERY_BACKOFF_MAX_SECONDS"))
+
+    def step(self, now: datetime | None = None, limit: int = 20) -> int:
+        """Claim and send up to ``limit`` due deliveries; how many were claimed."""
+        now = now or self.clock()
+        with self.runtime.db.writer.begin() as session:
+            claimed = claim(session, now, self.lease, limit)
+        if not claimed:
+            return 0
+        self.composer.directory.prefetch_cards(d.notification.card_id for d in claimed)
+        settled: list[tuple[Delivery, Outcome]] = []
+        local: list[tuple[Delivery, Channel, Message]] = []
+        remote: list[tuple[Delivery, Channel, Message]] = []
+        contents: dict[int, Content] = {}  # one composition per notification and step
+        with self.runtime.db.sessions() as session:
+            for delivery in claimed:
+                prepared = self._prepare(session, delivery, contents)
+                if isinstance(prepared, Outcome):
+                    settled.append((delivery, prepared))
+                else:
+                    channel, message = prepared
+                    (local if channel.local else remote).append((delivery, channel, message))
+        if settled or local:
+            # Local deliveries and the ones settled without sending: one transaction.
+            with self.runtime.db.writer.begin() as session:
+                for delivery, outcome in settled:
+                    finish(session, delivery, now, outcome.state, outcome.error)
+                for delivery, channel, message in local:
+                    if finish(session, delivery, now, "sent"):
+                        channel.store(session, message)
+        # Each remote delivery is marked `sending` before it is sent (the claim) and its
+        # outcome recorded after; outcomes of quick sends share a transaction.
+        outcomes: list[tuple[Delivery, Outcome]] = []
+        recorded = time.monotonic()
+        for delivery, channel, message in remote:
+            outcomes.append((delivery, self._send(delivery, channel, message, now)))
+            if time.monotonic() - recorded >= RECORD_WITHIN_SECONDS:
+                self._record(outcomes, now)
+                outcomes, recorded = [], time.monotonic()
+        self._record(outcomes, now)
+        return len(claimed)
+
+    def _prepare(
+        self, session: Session, delivery: Delivery, contents: dict[int, Content]
+    ) -> tuple[Channel, Message] | Outcome:
+        """The channel and message of ``delivery``, or how it ends without being sent."""
+        channel = self.runtime.channels.get(delivery.channel)
+        if channel is None:
+            return Outcome("dead", f"no channel {delivery.channel!r} is installed")
+        preferences = preferences_for(session, delivery.user_id, self.runtime.box)
+        address = channel.address(preferences)
+        reason = channel.unavailable()
+        if reason or address is None:
+            return Outcome("skipped", reason or "the user no longer uses this channel")
+        notification = delivery.notification
+        try:
+            if notification.id not in contents:
+                contents[notification.id] = self.composer.compose(notification, preferences)
+        except Exception as error:  # a notification we cannot put in words must not loop
+            log.exception("cannot compose delivery %s", delivery.id)
+            return Outcome("dead", f"cannot compose the message: {error}")
+        return channel, Message(
+            delivery_id=delivery.id,
+            notification_id=notification.id,
+            user_id=delivery.user_id,
+            rule=notification.rule,
+            channel=channel.name,
+            key=f"{notification.user_id}/{notification.rule}/{notification.key}/{channel.name}",
+            address=address,
+            content=contents[notification.id],
+            event=notification.payload,
+            at=notification.at,
+            card_id=notification.card_id,
+            preferences=preferences,
+        )
+
+    def _send(
+        self, delivery: Delivery, channel: Channel, message: Message, now: datetime
+    ) -> Outcome:
+        try:
+            channel.send(message)
+        except DeliveryError as error:
+            return self._failure(delivery, channel, now, error)
+        except Exception as error:
+            log.exception("channel %r failed on delivery %s", channel.name, delivery.id)
+            return self._failure(
+                delivery, channel, now, DeliveryError(f"the channel failed: {error}")
+            )
+        return Outcome("sent")
+
+    def _failure(
+        self, delivery: Delivery, channel: Channel, now: datetime, error: DeliveryError
+    ) -> Outcome:
+        limit = channel.max_attempts or self.max_attempts
+        if not error.retry or delivery.attempts >= limit:
+            log.warning(
+                "delivery %s is dead after %s attempts: %s", delivery.id, delivery.attempts, error
+            )
+            return Outcome("dead", str(error))
+        delay = backoff(
+            delivery.attempts, self.backoff_base, self.backoff_cap, error.retry_after, self.jitter
+        )
+        log.info("delivery %s failed (%s); retrying in %.0fs", delivery.id, error, delay)
+        return Outcome("retrying", str(error), now + timedelta(seconds=delay))
+
+    def _record(self, outcomes: list[tuple[Delivery, Outcome]], now: datetime) -> None:
+        if not outcomes:
+            return
+        with self.runtime.db.writer.begin() as session:
+            for delivery, outcome in outcomes:
+                if not finish(
+                    session, delivery, now, outcome.state, outcome.error, outcome.retry_at
+                ):
+                    log.warning("delivery %s was taken over by another sender", delivery.id)

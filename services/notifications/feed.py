@@ -1,0 +1,101 @@
+"""Handling core's events: keep what the service knows up to date, and apply the event rules.
+
+The sidecar's ``EventFollower`` calls ``FeedHandler`` for each event inside the transaction
+that moves the feed cursor, so an event's notifications and deliveries are recorded if and
+only if the cursor passes it. Nothing is sent here: senders pick up the deliveries.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cardcrm.core.timeutil import Clock, isoformat_z, utcnow
+from cardcrm.sidecar.follower import cursor_model
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from . import known_cards
+from .config import setting
+from .db import Base
+from .deliveries.service import notify
+from .recipients import decide
+from .reminders.service import parse_instant
+from .reminders.service import track as track_tasks
+from .rules import EVENT_RULES, card_of
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+FeedCursor = cursor_model(Base)
+FOLLOWER_NAME = "notifications"
+NOTIFY_SINCE = "notify_since"
+
+
+class WorkerState(Base):
+    """Small facts the worker keeps between runs (e.g. when it first started)."""
+
+    __tablename__ = "worker_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+def first_start(runtime: Runtime, now: datetime) -> datetime | None:
+    """The instant of the worker's first start, recorded on it: events before it are history.
+
+    ``None`` when NOTIFY_PAST_EVENTS is set (every event is news).
+    """
+    if setting(runtime.settings, "NOTIFY_PAST_EVENTS"):
+        return None
+    with runtime.db.writer.begin() as session:
+        row = session.get(WorkerState, NOTIFY_SINCE)
+        if row is None:
+            row = WorkerState(name=NOTIFY_SINCE, value=isoformat_z(now))
+            session.add(row)
+        return parse_instant(row.value)
+
+
+class FeedHandler:
+    def __init__(self, runtime: Runtime, clock: Clock = utcnow) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        #: events before this only build state (``first_start``); ``None``: all notify
+        self.notify_since: datetime | None = None
+
+    def __call__(self, session: Session, event: dict[str, Any]) -> None:
+        known_cards.track(session, event)
+        track_tasks(session, event)
+        at = parse_instant(event["at"])
+        if self.notify_since is not None and at < self.notify_since:
+            return
+        now = self.clock()
+        for rule, candidates_of in EVENT_RULES.items():
+            try:
+                candidates = candidates_of(session, event)
+            except (KeyError, TypeError, ValueError):
+                # An event this version does not understand must not hold up the feed.
+                log.exception("rule %s failed on event %s", rule, event.get("id"))
+                continue
+            card_id = card_of(event)
+            for preferences in decide(session, self.runtime.box, rule, candidates, card_id):
+                notify(
+                    session,
+                    self.runtime.channels,
+                    preferences,
+                    rule=rule,
+                    key=f"event:{event['id']}",
+                    type=event["type"],
+                    at=at,
+                    payload={**_public(event), "rule": rule},
+                    now=now,
+                    event_id=event["id"],
+                    card_id=card_id,
+                )
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    return {key: event.get(key) for key in ("id", "type", "at", "actor_id", "data")}

@@ -1,0 +1,1 @@
+"""The in-app inbox: notifications the web UI shows, with read marks."""

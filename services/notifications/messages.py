@@ -1,0 +1,212 @@
+"""What notifications say: a title, plain text and HTML with a link, per rule.
+
+Composed when a delivery is sent, in the recipient's time zone, from the event the
+notification keeps and the names ``Directory`` finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .channels.base import Content
+from .deliveries.models import Notification
+from .directory import Directory
+from .preferences.service import UserPreferences
+from .runtime import Links
+
+GROUPS = {
+    "inactive": "Inactive",
+    "in_progress": "In progress",
+    "positive": "Positive",
+    "negative": "Negative",
+}
+#: How many tasks a digest lists before "and N more".
+DIGEST_LIST_LIMIT = 50
+FOOTER = "You get this because of your notification settings in cardcrm."
+
+
+class Composer:
+    def __init__(self, directory: Directory, links: Links) -> None:
+        self.directory = directory
+        self.links = links
+
+    def compose(self, notification: Notification, preferences: UserPreferences) -> Content:
+        zone = self._zone(preferences)
+        rules: dict[str, Callable[[Notification, ZoneInfo], Content]] = {
+            "assigned": self._assigned,
+            "status_changed": self._status_changed,
+            "due_reminder": self._due_reminder,
+            "daily_digest": self._daily_digest,
+        }
+        return rules.get(notification.rule, self._other)(notification, zone)
+
+    # --- one method per rule ----------------------------------------------------------------
+
+    def _assigned(self, notification: Notification, zone: ZoneInfo) -> Content:
+        event = notification.payload
+        task = event["data"]
+        who = self.directory.name(event.get("actor_id"))
+        card = self.directory.card_title(task.get("card_id"))
+        return page(
+            f"{who} assigned you a task: {task.get('text', '')}",
+            [
+                f"{who} assigned you the task “{task.get('text', '')}” on {card}.",
+                f"Due: {deadline(task, zone)}.",
+            ],
+            self.links.card(task["card_id"]),
+            "Open the card",
+        )
+
+    def _status_changed(self, notification: Notification, zone: ZoneInfo) -> Content:
+        event = notification.payload
+        card = event["data"]
+        before = card.get("before") or {}
+        who = self.directory.name(event.get("actor_id"))
+        viewer = notification.user_id
+        product = card.get("product_id")
+        old = self.directory.status_name(viewer, product, before.get("status_id"))
+        new = self.directory.status_name(viewer, product, card.get("status_id"))
+        old = old or GROUPS.get(str(before.get("status_group")), "another status")
+        new = new or GROUPS.get(str(card.get("status_group")), "a new status")
+        group = GROUPS.get(str(card.get("status_group")), "")
+        return page(
+            f"{card.get('title', '')} moved to {new}",
+            [
+                f"{who} moved your card “{card.get('title', '')}” from {old} to {new}"
+                + (f" ({group.lower()})." if group and group != new else "."),
+            ],
+            self.links.card(card["id"]),
+            "Open the card",
+        )
+
+    def _due_reminder(self, notification: Notification, zone: ZoneInfo) -> Content:
+        task = notification.payload["data"]
+        card = self.directory.card_title(task.get("card_id"))
+        return page(
+            f"Due {short_deadline(task, zone)}: {task.get('text', '')}",
+            [f"Your task “{task.get('text', '')}” on {card} is due {deadline(task, zone)}."],
+            self.links.card(task["card_id"]),
+            "Open the card",
+        )
+
+    def _daily_digest(self, notification: Notification, zone: ZoneInfo) -> Content:
+        today = notification.payload["data"]
+        totals = today.get("totals") or {}
+        period = today.get("period") or {}
+        day = date.fromisoformat(period["from"]) if period.get("from") else None
+        counts = ", ".join(
+            f"{totals.get(key, 0)} {key}" for key in ("due", "overdue", "closed", "postponed")
+        )
+        tasks = today.get("tasks") or []
+        items = []
+        for task in tasks[:DIGEST_LIST_LIMIT]:
+            label = "overdue, " if task.get("overdue") else ""
+            card = (task.get("card") or {}).get("title") or f"card #{task.get('card_id')}"
+            product = (task.get("product") or {}).get("name")
+            where = f"{card} ({product})" if product else card
+            line = f"{label}{short_deadline(task, zone)}: {task.get('text', '')} — {where}"
+            items.append((line, self.links.card(task["card_id"]) if task.get("card_id") else None))
+        more = max(len(tasks), _total_listed(totals)) - len(items)
+        paragraphs = [f"Your Today view: {counts}."]
+        if not tasks:
+            paragraphs.append("Nothing is due or overdue.")
+        if more > 0:
+            paragraphs.append(f"…and {more} more in cardcrm.")
+        when = f"{day:%a %d %b}" if day else "today"
+        return page(
+            f"Your day, {when}: {totals.get('due', 0)} due, {totals.get('overdue', 0)} overdue",
+            paragraphs,
+            self.links.today(),
+            "Open Today",
+            items=items,
+        )
+
+    def _other(self, notification: Notification, zone: ZoneInfo) -> Content:
+        event = notification.payload
+        url = self.links.card(notification.card_id) if notification.card_id else None
+        return page(
+            str(event.get("title") or f"cardcrm: {notification.type}"),
+            [str(event.get("text") or f"Something happened: {notification.type}.")],
+            url,
+            "Open in cardcrm",
+        )
+
+    def _zone(self, preferences: UserPreferences) -> ZoneInfo:
+        name = preferences.timezone
+        if not preferences.saved:  # no time zone kept here yet: ask core
+            person = self.directory.person(preferences.user_id)
+            name = (person or {}).get("timezone") or "UTC"
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+
+def page(
+    title: str,
+    paragraphs: list[str],
+    url: str | None,
+    link_text: str,
+    items: list[tuple[str, str | None]] | None = None,
+) -> Content:
+    """A message as plain text and as HTML, from the same parts."""
+    title = one_line(title)
+    text_parts = [*paragraphs]
+    html_parts = [f'<h2 style="font-size:18px;margin:0 0 12px">{escape(title)}</h2>']
+    html_parts += [f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs]
+    if items:
+        text_parts.append("\n".join(f"- {line}" for line, _ in items))
+        html_items = "".join(
+            f'<li><a href="{escape(link)}">{escape(line)}</a></li>'
+            if link
+            else f"<li>{escape(line)}</li>"
+            for line, link in items
+        )
+        html_parts.append(f"<ul>{html_items}</ul>")
+    if url:
+        text_parts.append(f"{link_text}: {url}")
+        html_parts.append(f'<p><a href="{escape(url)}">{escape(link_text)}</a></p>')
+    text_parts.append(f"-- \n{FOOTER}")
+    html_parts.append(f'<p style="color:#666;font-size:12px">{escape(FOOTER)}</p>')
+    html = (
+        '<!DOCTYPE html><html><body style="font-family:sans-serif;line-height:1.4">'
+        + "".join(html_parts)
+        + "</body></html>"
+    )
+    return Content(title=title, text="\n\n".join(text_parts) + "\n", html=html, url=url)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A title: no line breaks (mail headers forbid them), not too long."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def deadline(task: dict[str, Any], zone: ZoneInfo) -> str:
+    if task.get("all_day") and task.get("due_date"):
+        return f"on {date.fromisoformat(task['due_date']):%a %d %b %Y} (all day)"
+    if not task.get("due"):
+        return "at no set time"
+    due = _instant(task["due"]).astimezone(zone)
+    return f"on {due:%a %d %b %Y at %H:%M} ({zone.key})"
+
+
+def short_deadline(task: dict[str, Any], zone: ZoneInfo) -> str:
+    if task.get("all_day") and task.get("due_date"):
+        return f"{date.fromisoformat(task['due_date']):%d %b}"
+    if not task.get("due"):
+        return ""
+    return f"{_instant(task['due']).astimezone(zone):%d %b %H:%M}"
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _total_listed(totals: dict[str, Any]) -> int:
+    # The Today list holds the due and overdue tasks; the first page may hold fewer.
+    return int(totals.get("due", 0) or 0) + int(totals.get("overdue", 0) or 0)

@@ -1,0 +1,1 @@
+"""Each user's choices: which rules are on and where notifications go."""

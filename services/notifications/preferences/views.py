@@ -1,0 +1,90 @@
+"""HTTP API of preferences and of the channels they choose from."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flask import current_app
+
+from ..api import ApiBlueprint, Page, current_user
+from ..db import get_session
+from ..runtime import Runtime
+from . import service
+from .schemas import ChannelSchema, PreferencesSchema, PreferencesUpdateSchema
+
+bp = ApiBlueprint("preferences", __name__, tag="Preferences")
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["cardcrm_notifications"]
+
+
+def _view(preferences: service.UserPreferences) -> dict[str, Any]:
+    data = dataclasses.asdict(preferences)
+    if not preferences.saved:
+        data["timezone"] = current_user().get("timezone") or "UTC"
+    return data
+
+
+@bp.operation("/preferences", response=PreferencesSchema, errors=(401,))
+def get_preferences() -> Any:
+    """The caller's notification preferences (the defaults until they save some)."""
+    runtime = _runtime()
+    return _view(service.preferences_for(get_session(), current_user()["id"], runtime.box))
+
+
+@bp.operation(
+    "/preferences", "PUT", body=PreferencesUpdateSchema, response=PreferencesSchema, errors=(401,)
+)
+def put_preferences(body: dict[str, Any]) -> Any:
+    """Replace the caller's preferences; omitted fields take their defaults.
+
+    ``webhook_secret`` is kept when omitted; when a webhook URL has no secret one is made up
+    (read it back here); ``null`` makes a new one. ``daily_digest_at`` is a local time in the
+    caller's time zone (as core has it).
+    """
+    return _save(body, replace=True)
+
+
+@bp.operation(
+    "/preferences",
+    "PATCH",
+    body=PreferencesUpdateSchema,
+    response=PreferencesSchema,
+    errors=(401,),
+)
+def patch_preferences(body: dict[str, Any]) -> Any:
+    """Change only the preferences named in the body."""
+    return _save(body, replace=False)
+
+
+def _save(body: dict[str, Any], replace: bool) -> Any:
+    runtime = _runtime()
+    saved = service.save_preferences(
+        get_session(),
+        current_user(),
+        body,
+        replace=replace,
+        box=runtime.box,
+        channels=runtime.channels,
+        now=runtime.clock(),
+    )
+    return _view(saved)
+
+
+@bp.operation("/channels", response=ChannelSchema, paginated=True, errors=(401,))
+def list_channels() -> Page:
+    """The channels this server offers, and whether each can be used (e-mail needs SMTP)."""
+    items = []
+    for channel in _runtime().channels.values():
+        reason = channel.unavailable()
+        items.append(
+            {
+                "name": channel.name,
+                "label": channel.label or channel.name,
+                "available": reason is None,
+                "reason": reason,
+            }
+        )
+    return Page(items)

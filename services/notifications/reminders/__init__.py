@@ -1,0 +1,1 @@
+"""Reminders of tasks due soon, scheduled from the event feed."""
