@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from .deliveries.service import notify
 from .preferences.models import Preferences
-from .recipients import decide
+from .recipients import Recipients
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -105,7 +105,9 @@ def _digest(
         if today is None:
             return 0
         recorded = 0
-        for preferences in decide(session, runtime.box, "daily_digest", [user_id]):
+        for preferences in Recipients(runtime.box, client).decide(
+            session, "daily_digest", [user_id]
+        ):
             event = {
                 "id": f"digest-{user_id}-{day.isoformat()}",
                 "type": "today.digest",

@@ -16,11 +16,11 @@ from cardcrm.sidecar.follower import cursor_model
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import known_cards
+from . import access, known_cards
 from .config import setting
 from .db import Base
 from .deliveries.service import notify
-from .recipients import decide
+from .recipients import Recipients
 from .reminders.service import parse_instant
 from .reminders.service import track as track_tasks
 from .rules import EVENT_RULES, card_of
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 FeedCursor = cursor_model(Base)
 FOLLOWER_NAME = "notifications"
+DATA_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 NOTIFY_SINCE = "notify_since"
 
 
@@ -63,25 +64,33 @@ class FeedHandler:
     def __init__(self, runtime: Runtime, clock: Clock = utcnow) -> None:
         self.runtime = runtime
         self.clock = clock
+        # its own client: the handler runs in the follower's thread
+        self.recipients = Recipients(runtime.box, runtime.client())
         #: events before this only build state (``first_start``); ``None``: all notify
         self.notify_since: datetime | None = None
 
     def __call__(self, session: Session, event: dict[str, Any]) -> None:
-        known_cards.track(session, event)
-        track_tasks(session, event)
-        at = parse_instant(event["at"])
+        # An event this version does not understand (a data error, not a database one) is
+        # logged and passed over: it must not hold up the feed.
+        try:
+            known_cards.track(session, event)
+            access.track(session, event)
+            track_tasks(session, event)
+            at = parse_instant(event["at"])
+        except DATA_ERRORS:
+            log.exception("cannot follow event %s", event.get("id"))
+            return
         if self.notify_since is not None and at < self.notify_since:
             return
         now = self.clock()
         for rule, candidates_of in EVENT_RULES.items():
             try:
                 candidates = candidates_of(session, event)
-            except (KeyError, TypeError, ValueError):
-                # An event this version does not understand must not hold up the feed.
+                card = card_of(session, event) if candidates else None
+            except DATA_ERRORS:
                 log.exception("rule %s failed on event %s", rule, event.get("id"))
                 continue
-            card_id = card_of(event)
-            for preferences in decide(session, self.runtime.box, rule, candidates, card_id):
+            for preferences in self.recipients.decide(session, rule, candidates, card):
                 notify(
                     session,
                     self.runtime.channels,
@@ -93,7 +102,7 @@ class FeedHandler:
                     payload={**_public(event), "rule": rule},
                     now=now,
                     event_id=event["id"],
-                    card_id=card_id,
+                    card_id=card.id if card else None,
                 )
 
 

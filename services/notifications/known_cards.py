@@ -39,13 +39,17 @@ def track(session: Session, event: dict[str, Any]) -> None:
     """Keep the copy of the event's card (or forget it, or its product's cards)."""
     kind, data = event["type"], event["data"]
     if kind in CARD_EVENTS:
+        values = {  # read first: an event missing a field changes nothing
+            "product_id": data["product_id"],
+            "title": str(data.get("title") or "")[:500],
+            "owner_id": data.get("owner_id"),
+            "status_id": data.get("status_id"),
+            "status_group": data.get("status_group"),
+            "trashed": bool(data.get("trashed", kind == "card.deleted")),
+        }
         card = session.get(KnownCard, data["id"]) or KnownCard(id=data["id"])
-        card.product_id = data["product_id"]
-        card.title = str(data.get("title") or "")[:500]
-        card.owner_id = data.get("owner_id")
-        card.status_id = data.get("status_id")
-        card.status_group = data.get("status_group")
-        card.trashed = bool(data.get("trashed", kind == "card.deleted"))
+        for name, value in values.items():
+            setattr(card, name, value)
         session.add(card)
     elif kind == "card.purged":
         session.execute(delete(KnownCard).where(KnownCard.id == data["id"]))

@@ -1,5 +1,6 @@
 """Every table of the notifications database, for Alembic and tests."""
 
+from .access import ProductMember
 from .db import Base
 from .deliveries.models import Delivery, Notification
 from .feed import FeedCursor, WorkerState
@@ -16,6 +17,7 @@ __all__ = [
     "KnownCard",
     "Notification",
     "Preferences",
+    "ProductMember",
     "Reminder",
     "WorkerState",
 ]

@@ -1,8 +1,8 @@
 """The rules that turn core events into notifications: who is a candidate for which event.
 
 Reminders (``reminders``) and the daily digest (``digest``) are rules too, but they are
-scheduled rather than triggered by one event. ``recipients.decide`` then keeps the candidates
-who switched the rule on.
+scheduled rather than triggered by one event. ``Recipients.decide`` then keeps the candidates
+who switched the rule on and may see the card.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .access import CardRef
+from .known_cards import KnownCard
 from .reminders.models import Reminder
 
 Rule = Callable[[Session, dict[str, Any]], list[int]]
+#: No user has this id.
+UNKNOWN_OWNER = 0
 
 
 def assigned(session: Session, event: dict[str, Any]) -> list[int]:
@@ -46,13 +50,16 @@ def status_changed(session: Session, event: dict[str, Any]) -> list[int]:
 EVENT_RULES: dict[str, Rule] = {"assigned": assigned, "status_changed": status_changed}
 
 
-def card_of(event: dict[str, Any]) -> int | None:
-    """The card an event is about."""
-    data = event.get("data") or {}
-    if event["type"].startswith("task."):
-        return data.get("card_id")
-    if event["type"].startswith("card."):
-        return data.get("id")
+def card_of(session: Session, event: dict[str, Any]) -> CardRef | None:
+    """The card an event is about, as access rules need it (``None``: no card)."""
+    kind, data = event["type"], event.get("data") or {}
+    if kind.startswith("card."):
+        return CardRef(data["id"], data["product_id"], data.get("owner_id"))
+    if kind.startswith("task."):
+        known = session.get(KnownCard, data["card_id"])
+        # A card the feed never showed: taken as someone else's (out of "own cards" sight).
+        owner = known.owner_id if known is not None else UNKNOWN_OWNER
+        return CardRef(data["card_id"], data["product_id"], owner)
     return None
 
 

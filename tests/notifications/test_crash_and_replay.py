@@ -109,3 +109,10 @@ def test_one_event_handled_twice_in_a_row_records_one_notification(
             worker.handler(session, event)
     worker.drain()
     assert len(mailed.deliveries()) == 2  # e-mail and in-app, once each
+
+
+def test_an_event_this_version_cannot_read_is_logged_and_passed_over(worker, caplog):
+    strange = {"id": 10**9, "type": "task.created", "at": "2026-11-27T10:00:00Z", "data": {"id": 1}}
+    with worker.runtime.db.writer.begin() as session:
+        worker.handler(session, strange)
+    assert "cannot follow event 1000000000" in caplog.text

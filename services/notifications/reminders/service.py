@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..config import setting
 from ..deliveries.service import notify
 from ..preferences.service import preferences_row
-from ..recipients import decide
+from ..recipients import Recipients
 from ..rules import series_key
 from .models import Reminder
 
@@ -44,19 +44,23 @@ def track(session: Session, event: dict[str, Any]) -> None:
 def _track(session: Session, event: dict[str, Any]) -> None:
     kind, data = event["type"], event["data"]
     if kind in TASK_EVENTS:
+        values = {  # read first: an event missing a field changes nothing
+            "card_id": data["card_id"],
+            "product_id": data["product_id"],
+            "assignee_id": data.get("assignee_id"),
+            "text": str(data.get("text") or ""),
+            "due": parse_instant(data["due"]),
+            "all_day": bool(data.get("all_day")),
+            "task_status": data.get("status") or "open",
+            "series": series_key(data),
+            "updated_at": parse_instant(event["at"]),
+        }
         row = session.get(Reminder, data["id"])
         if row is None:
             row = Reminder(task_id=data["id"], card_trashed=False)
             session.add(row)
-        row.card_id = data["card_id"]
-        row.product_id = data["product_id"]
-        row.assignee_id = data.get("assignee_id")
-        row.text = str(data.get("text") or "")
-        row.due = parse_instant(data["due"])
-        row.all_day = bool(data.get("all_day"))
-        row.task_status = data.get("status") or "open"
-        row.series = series_key(data)
-        row.updated_at = parse_instant(event["at"])
+        for name, value in values.items():
+            setattr(row, name, value)
         schedule(session, row)
     elif kind == "task.deleted":
         row = session.get(Reminder, data["id"])
@@ -151,15 +155,22 @@ def send_due_reminders(
                 schedule(session, row)
                 if row.remind_at is None or row.remind_at > now:
                     continue
-            sent += _remind(runtime, session, row, task, now)
+            sent += _remind(runtime, client, session, row, task, now)
     return sent
 
 
 def _remind(
-    runtime: Runtime, session: Session, row: Reminder, task: dict[str, Any], now: datetime
+    runtime: Runtime,
+    client: CoreClient,
+    session: Session,
+    row: Reminder,
+    task: dict[str, Any],
+    now: datetime,
 ) -> int:
     recorded = 0
-    for preferences in decide(session, runtime.box, "due_reminder", [row.assignee_id], row.card_id):
+    # No card for access here: core just showed the task to the assignee (acting for them).
+    recipients = Recipients(runtime.box, client)
+    for preferences in recipients.decide(session, "due_reminder", [row.assignee_id]):
         due = isoformat_z(row.due)
         minutes = preferences.due_reminder_minutes
         event = {

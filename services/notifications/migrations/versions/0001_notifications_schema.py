@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:55:31.890611
+Create Date: 2026-11-27 05:32:09.925724
 """
 
 from collections.abc import Sequence
@@ -80,6 +80,16 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_preferences_next_digest_at"), ["next_digest_at"], unique=False
         )
+
+    op.create_table(
+        "product_members",
+        sa.Column("product_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("user_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("own_cards_only", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("product_id", "user_id", name=op.f("pk_product_members")),
+    )
+    with op.batch_alter_table("product_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_product_members_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "reminders",
@@ -202,6 +212,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_reminders_assignee_id"))
 
     op.drop_table("reminders")
+    with op.batch_alter_table("product_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_product_members_user_id"))
+
+    op.drop_table("product_members")
     with op.batch_alter_table("preferences", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_preferences_next_digest_at"))
 
