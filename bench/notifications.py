@@ -252,18 +252,23 @@ class CoreApi:
         self.local = threading.local()
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
         session = getattr(self.local, "session", None)
         if session is None:
             session = self.local.session = requests.Session()
-        response = session.post(self.base + path, json=body, headers=self.headers, timeout=60)
+        response = session.request(
+            method, self.base + path, json=body, headers=self.headers, timeout=60
+        )
         response.raise_for_status()
         return response.json()
 
 
-def make_cards(api: CoreApi, count: int) -> list[int]:
+def make_cards(api: CoreApi, count: int, member: int) -> list[int]:
+    """Cards of a new product that ``member`` is a member of (so they may see them)."""
     name = f"Bench {uuid.uuid4().hex[:6]}"
     product = api.post("/api/v1/products", {"name": name, "template": "sales"})
+    members = {"items": [{"user_id": member, "own_cards_only": False}]}
+    api.post(f"/api/v1/products/{product['id']}/members", members, method="PUT")
     return [
         api.post(f"/api/v1/products/{product['id']}/cards", {"title": f"Deal {number}"})["id"]
         for number in range(count)
@@ -304,7 +309,8 @@ def steps_throughput(bench: Bench, events: int, clients: int) -> dict[str, Any]:
     try:
         worker.start()  # its first start: what follows is news
         admin = CoreApi(bench.base, bench.admin_token)
-        assign_tasks(admin, make_cards(admin, 20), bench.member_id, events, clients)
+        cards = make_cards(admin, 20, bench.member_id)
+        assign_tasks(admin, cards, bench.member_id, events, clients)
         started = time.perf_counter()
         handled = worker.follower.catch_up(max_steps=100_000)
         followed = time.perf_counter()
@@ -326,7 +332,7 @@ def steps_throughput(bench: Bench, events: int, clients: int) -> dict[str, Any]:
 def process_throughput(bench: Bench, events: int, clients: int) -> dict[str, Any]:
     """The same, worked through by a ``cardcrm worker notifications`` process."""
     admin = CoreApi(bench.base, bench.admin_token)
-    assign_tasks(admin, make_cards(admin, 20), bench.member_id, events, clients)
+    assign_tasks(admin, make_cards(admin, 20, bench.member_id), bench.member_id, events, clients)
     before = bench.sent()
     started = time.perf_counter()
     with bench.worker():
@@ -353,7 +359,7 @@ def email_latency(bench: Bench, events: int, clients: int) -> dict[str, Any]:
 
     port = free_port()
     admin = CoreApi(bench.base, bench.admin_token)
-    cards = make_cards(admin, 20)
+    cards = make_cards(admin, 20, bench.member_id)
     with MailSink(port) as sink, bench.worker(smtp_port=port):
         time.sleep(3.0)  # started, caught up, long-polling
         started = time.perf_counter()
