@@ -78,3 +78,14 @@ def test_a_repeat_needs_a_known_frequency(admin):
             {"text": "x", "due": "2026-12-01T09:00:00Z", "repeat": repeat},
         )
         assert response.status_code == 422
+
+
+def test_the_next_occurrences_event_says_which_task_it_repeats(app, admin):
+    card = admin.card(admin.product())
+    task = admin.task(card, "2026-12-01T09:00:00Z", "Daily check", repeat={"freq": "daily"})
+    admin.ok("POST", f"tasks/{task['id']}/close", {})
+    created = [
+        e for e in admin.ok("GET", "events?limit=1000")["items"] if e["type"] == "task.created"
+    ]
+    assert created[-1]["data"]["repeat_of"] == task["id"]
+    assert "repeat_of" not in created[0]["data"]

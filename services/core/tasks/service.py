@@ -307,6 +307,8 @@ def _changed(
         payload["before"] = history_data["before"]
     if "changes" in history_data:
         payload["changes"] = history_data["changes"]
+    if "repeat_of" in history_data:  # the next occurrence of a series, not a new assignment
+        payload["repeat_of"] = history_data["repeat_of"]
     refresh_next_task_due(session, card.id)
     record_event(session, event or kind, payload, actor=actor)
 
