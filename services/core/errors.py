@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -55,6 +55,16 @@ class PreconditionFailed(CardcrmError):
     status, title = 412, "Precondition failed"
 
 
+class TooManyRequests(CardcrmError):
+    """Refused for now (a throttle); ``Retry-After`` says for how many seconds."""
+
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Invalid(CardcrmError):
     """Input that parses but breaks a rule; ``errors`` names the fields."""
 
@@ -82,6 +92,21 @@ def ensure_version(current: int, expected: set[int] | None) -> None:
         )
 
 
+def field_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's messages as API.md's ``{"field": ["message", ...]}``: nested fields and
+    list items are named by their path (``repeat.freq``, ``contact_ids.0``)."""
+    if not isinstance(messages, dict):
+        return {prefix or "_": [str(message) for message in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(field_messages(value, name))
+        else:
+            flat.setdefault(name, []).extend(map(str, value if isinstance(value, list) else [value]))
+    return flat
+
+
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail or title}
     body.update(extra)
@@ -91,16 +116,28 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 def init_app(app: Flask) -> None:
     @app.errorhandler(CardcrmError)
     def _domain(error: CardcrmError) -> Response:
-        return problem(error.status, error.title, error.detail, **error.extra)
+        response = problem(error.status, error.title, error.detail, **error.extra)
+        response.headers.update(getattr(error, "headers", {}))
+        return response
 
     @app.errorhandler(ValidationError)
     def _validation(error: ValidationError) -> Response:
-        messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
+        messages = field_messages(error.messages)
         return problem(
             422,
             Invalid.title,
             "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
             errors=messages,
+        )
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(error: Exception) -> Response:
+        # A number or text the database cannot hold (an id past its integer type, a string
+        # over a column's length): the request's fault, whichever field it was.
+        log.warning("value the database cannot hold answered as 422: %s", error)
+        return problem(
+            422, Invalid.title, "A value in the request is out of range or too long.", errors={}
         )
 
     @app.errorhandler(StaleDataError)

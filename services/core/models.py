@@ -1,7 +1,7 @@
 """Every table of the core service, imported in one place for migrations and tests."""
 
 from .access import Membership
-from .auth.models import ApiToken, User
+from .auth.models import ApiToken, LoginFailure, User
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .db import Base
@@ -21,6 +21,7 @@ __all__ = [
     "CardHistory",
     "Event",
     "Favorite",
+    "LoginFailure",
     "Membership",
     "Postponement",
     "Product",

@@ -34,6 +34,7 @@ ERROR_TEXT = {
     412: "Stale If-Match: the resource changed",
     413: "Body over 1 MiB",
     422: "Invalid fields (see errors)",
+    429: "Too many attempts: wait the seconds Retry-After gives",
 }
 
 

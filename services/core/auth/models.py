@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
@@ -37,3 +37,21 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class LoginFailure(Base):
+    """A failed login, kept for the throttle's window (``auth/throttle.py``)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_address_at", "email", "address", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+        Index("ix_login_failures_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The e-mail as typed, normalized (the account may not exist: that is throttled too).
+    email: Mapped[str] = mapped_column(String(320))
+    #: The client's address as the app sees it (behind a trusted proxy: the forwarded one).
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

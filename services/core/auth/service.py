@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..db import get_session, write_transaction
 from ..errors import Conflict, Forbidden, NotFound, Unauthorized
 from ..timeutil import utcnow
+from . import throttle
 from .models import ApiToken, User
 
 TOKEN_PREFIX = "ccrm_"
@@ -117,10 +119,26 @@ def revoke_token(session: Session, token_id: int, principal: Principal) -> ApiTo
     return row
 
 
-def login(session: Session, email: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.email == normalize_email(email)))
-    if user is None or not check_password_hash(user.password_hash, password):
+@functools.cache
+def _no_such_user_hash() -> str:
+    """Checked against when the e-mail is unknown, so that answering takes as long."""
+    return generate_password_hash("no such user")
+
+
+def login(session: Session, email: str, password: str, address: str | None = None) -> User:
+    """The user with this e-mail and password; throttled per client ``address`` when given
+    (``throttle.py``: the API and the web UI give it, the command line does not)."""
+    email = normalize_email(email)
+    now = utcnow()
+    failures = throttle.check(session, email, address, now) if address is not None else 0
+    user = session.scalar(select(User).where(User.email == email))
+    hashed = user.password_hash if user is not None else _no_such_user_hash()
+    if not check_password_hash(hashed, password) or user is None:
+        if address is not None:
+            throttle.failed(session, email, address, now)
         raise Unauthorized("Wrong e-mail or password.")
+    if failures:
+        throttle.succeeded(session, email, address)
     return user
 
 

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from ..auth import service
 from ..auth.schemas import MeUpdateSchema, UserCreateSchema
 from ..db import get_session
-from ..errors import Conflict, Unauthorized
+from ..errors import Conflict, TooManyRequests, Unauthorized
 from .forms import messages_of, safe_next, text
 from .lookups import all_users
 from .security import admin_required, current_user, log_in, log_out, public
@@ -27,18 +27,23 @@ def login() -> Any:
     next_url = safe_next(request.values.get("next"), url_for("web.today.index"))
     if request.method == "GET" and current_user() is not None:
         return redirect(next_url)
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
-            user = service.login(db, text("email"), request.form.get("password", ""))
-        except Unauthorized as refused:
-            error = refused.detail
+            user = service.login(
+                db,
+                text("email"),
+                request.form.get("password", ""),
+                address=request.remote_addr or "unknown",
+            )
+        except (Unauthorized, TooManyRequests) as refused:
+            error, status = refused.detail, refused.status
+            headers = getattr(refused, "headers", {})
         else:
             log_in(user)
             return redirect(next_url)
-    status = 401 if error else 200
     page = render_template("auth/login.html", error=error, email=text("email"), next=next_url)
-    return page, status
+    return page, status, headers
 
 
 @bp.post("/logout")
