@@ -155,6 +155,9 @@ def test_pages_carry_the_security_headers(web, admin_web):
     script = web.get("/assets/htmx.min.js")
     assert script.status_code == 200 and script.headers["X-Content-Type-Options"] == "nosniff"
     assert web.get("/healthz").headers.get(CSP) is None
+    assert "Strict-Transport-Security" not in web.get("/login").headers  # plain http
+    secure = web.get("/login", base_url="https://crm.example.com")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_the_page_escapes_what_users_typed(admin_web, admin):
