@@ -80,3 +80,26 @@ def test_product_edits_are_versioned_too(admin):
     )
     assert response.status_code == 412
     assert admin.ok("GET", f"products/{product['id']}")["name"] == product["name"]
+
+
+def test_one_write_is_one_version_whatever_it_changes(admin, member):
+    """A PATCH that changes title, status, owner, fields and contacts at once bumps the version
+    once, so a client's If-Match from its answer is never already stale."""
+    product = admin.product()
+    admin.grant(product, member)
+    ana = admin.ok("POST", "contacts", {"name": "Ana"}, status=201)
+    bob = admin.ok("POST", "contacts", {"name": "Bob"}, status=201)
+    card = admin.card(product, "deal")
+    status = product["statuses"][1]["id"]
+    changes = [
+        {"contact_id": ana["id"]},
+        {"contact_ids": [bob["id"]]},
+        {"title": "bigger deal", "contact_id": bob["id"], "contact_ids": [ana["id"]]},
+        {"status_id": status, "owner_id": member.user.id, "title": "biggest deal"},
+    ]
+    version = card["version"]
+    for change in changes:
+        response = admin.patch(f"cards/{card['id']}", change, headers={"If-Match": f'"{version}"'})
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["version"] == version + 1, change
+        version += 1

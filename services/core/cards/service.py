@@ -27,11 +27,15 @@ def get_card(
     session: Session, card_id: int, *, lock: bool = False, viewer: User | None = None
 ) -> Card:
     """The card; with ``viewer``, only if that user may see it (else 404, as if none)."""
-    # The status comes in the same query (an inner join: every card has one), and the lock,
-    # when asked for, covers the card's row only.
+    # The status comes in the same query (an inner join: every card has one).
     query = select(Card).where(Card.id == card_id).options(joinedload(Card.status, innerjoin=True))
     if lock:
-        query = query.with_for_update(of=Card)
+        # The lock is taken by a query without the join: once it has waited for another writer,
+        # PostgreSQL re-checks the changed card row against the status row it had joined
+        # before, so a card whose status that writer changed came back as no row (a false 404).
+        # Read after the lock, the card is its latest committed version.
+        session.execute(select(Card.id).where(Card.id == card_id).with_for_update())
+        query = query.execution_options(populate_existing=True)
     card = session.scalar(query)
     if card is None:
         raise NotFound(f"No card {card_id}.")
@@ -119,35 +123,43 @@ def update_card(
         ensure_version(card.version, expected)
         before = card_data(card)
         product = card.product
-        diff: dict[str, dict[str, Any]] = {}
-        if "title" in changes and changes["title"] != card.title:
-            diff["title"] = {"before": card.title, "after": changes["title"]}
-            card.title = changes["title"]
-        if "owner_id" in changes and changes["owner_id"] != card.owner_id:
-            diff["owner_id"] = {"before": card.owner_id, "after": changes["owner_id"]}
-            card.owner_id = _check_owner(session, changes["owner_id"])
-            _keep_in_sight(session, actor, card)
-        if "fields" in changes:
-            cleaned = _merge_fields(product.fields, card.fields, changes["fields"] or {})
-            for key in sorted(set(card.fields) | set(cleaned)):
-                if card.fields.get(key) != cleaned.get(key):
-                    diff[f"fields.{key}"] = {
-                        "before": card.fields.get(key),
-                        "after": cleaned.get(key),
-                    }
-            card.fields = cleaned
-        if "contact_id" in changes or "contact_ids" in changes:
-            _change_contacts(session, card, changes, diff)
-        old_status = card.status
-        new_status = old_status
-        if "status_id" in changes and changes["status_id"] != card.status_id:
-            new_status = _status_of(product, changes["status_id"])
-            _ask_plugins(card, old_status, new_status, actor)
-            card.status = new_status
+        # Queries made while the card is half-changed (lazy loads, checks, plugins) must not
+        # autoflush it: each flush would bump the version, and one write is one version.
+        with session.no_autoflush:
+            diff: dict[str, dict[str, Any]] = {}
+            if "title" in changes and changes["title"] != card.title:
+                diff["title"] = {"before": card.title, "after": changes["title"]}
+                card.title = changes["title"]
+            if "owner_id" in changes and changes["owner_id"] != card.owner_id:
+                diff["owner_id"] = {"before": card.owner_id, "after": changes["owner_id"]}
+                card.owner_id = _check_owner(session, changes["owner_id"])
+                _keep_in_sight(session, actor, card)
+            if "fields" in changes:
+                cleaned = _merge_fields(product.fields, card.fields, changes["fields"] or {})
+                for key in sorted(set(card.fields) | set(cleaned)):
+                    if card.fields.get(key) != cleaned.get(key):
+                        diff[f"fields.{key}"] = {
+                            "before": card.fields.get(key),
+                            "after": cleaned.get(key),
+                        }
+                card.fields = cleaned
+            contacts = None
+            if "contact_id" in changes or "contact_ids" in changes:
+                contacts = _contacts_wanted(session, card, changes, diff)
+            old_status = card.status
+            new_status = old_status
+            if "status_id" in changes and changes["status_id"] != card.status_id:
+                new_status = _status_of(product, changes["status_id"])
+                _ask_plugins(card, old_status, new_status, actor)
+                card.status = new_status
         if not diff and new_status is old_status:
             return card
         card.updated_at = utcnow()
-        session.flush()
+        if contacts is not None:
+            set_card_contacts(session, card, contacts)
+        session.flush()  # the card's one UPDATE: one write, one version
+        if contacts is not None:
+            session.refresh(card, ["contact_links"])
         after = card_data(card)
         if diff:
             record_history(session, card, "card.updated", actor, {"changes": diff})
@@ -334,7 +346,11 @@ def _merge_fields(
     return {**kept, **clean_values(definitions, current)}
 
 
-def _change_contacts(session: Session, card: Card, changes: dict[str, Any], diff: dict) -> None:
+def _contacts_wanted(
+    session: Session, card: Card, changes: dict[str, Any], diff: dict
+) -> list[int]:
+    """Set the primary contact and note the changes; the other contacts the card should have
+    (written by the caller, with the card's own UPDATE)."""
     check_contacts(session, changes.get("contact_id"), changes.get("contact_ids"))
     if "contact_id" in changes and changes["contact_id"] != card.contact_id:
         diff["contact_id"] = {"before": card.contact_id, "after": changes["contact_id"]}
@@ -344,9 +360,7 @@ def _change_contacts(session: Session, card: Card, changes: dict[str, Any], diff
     wanted = [cid for cid in dict.fromkeys(wanted) if cid != card.contact_id]
     if sorted(wanted) != sorted(before):
         diff["contact_ids"] = {"before": before, "after": sorted(wanted)}
-    set_card_contacts(session, card, wanted)
-    session.flush()
-    session.refresh(card, ["contact_links"])
+    return wanted
 
 
 def _status_ref(status: Status) -> dict[str, Any]:

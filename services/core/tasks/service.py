@@ -80,20 +80,23 @@ def update_task(
         task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         before = task_data(task)
-        if "text" in changes:
-            task.text = changes["text"]
-        if "type" in changes:
-            task.type = _task_type(card, changes["type"])
-        assignee = session.get(User, task.assignee_id) if task.assignee_id else None
-        if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
-            assignee = _assignee(session, changes["assignee_id"])
-            task.assignee_id = assignee.id
-        if "due" in changes or "all_day" in changes:
-            new_due = changes.get("due", task.due_date if task.all_day else task.due)
-            _set_due(task, new_due, changes.get("all_day", task.all_day), assignee)
-        if "repeat" in changes or ("due" in changes and task.repeat):
-            # Editing the deadline of a recurring task moves the series with it.
-            _set_repeat(task, changes.get("repeat", task.repeat), assignee)
+        # Loading the assignee or the card's task types must not autoflush the half-changed
+        # task: each flush would bump its version, and one write is one version.
+        with session.no_autoflush:
+            if "text" in changes:
+                task.text = changes["text"]
+            if "type" in changes:
+                task.type = _task_type(card, changes["type"])
+            assignee = session.get(User, task.assignee_id) if task.assignee_id else None
+            if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
+                assignee = _assignee(session, changes["assignee_id"])
+                task.assignee_id = assignee.id
+            if "due" in changes or "all_day" in changes:
+                new_due = changes.get("due", task.due_date if task.all_day else task.due)
+                _set_due(task, new_due, changes.get("all_day", task.all_day), assignee)
+            if "repeat" in changes or ("due" in changes and task.repeat):
+                # Editing the deadline of a recurring task moves the series with it.
+                _set_repeat(task, changes.get("repeat", task.repeat), assignee)
         after = task_data(task)
         diff = {
             key: {"before": before[key], "after": after[key]}
