@@ -103,7 +103,8 @@ def field_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
         if isinstance(value, dict):
             flat.update(field_messages(value, name))
         else:
-            flat.setdefault(name, []).extend(map(str, value if isinstance(value, list) else [value]))
+            values = value if isinstance(value, list) else [value]
+            flat.setdefault(name, []).extend(map(str, values))
     return flat
 
 
