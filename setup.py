@@ -21,6 +21,12 @@ def packages() -> list[str]:
 setup(
     packages=packages(),
     package_dir=ROOTS,
-    package_data={"": ["*.html", "*.css", "*.js", "*.ini", "*.mako", "*.svg", "*.txt"]},
+    package_data={
+        "": ["*.html", "*.css", "*.js", "*.ini", "*.mako", "*.svg", "*.txt"],
+        # Not packages, but needed at run time: each service's migrations and the web UI.
+        "cardcrm.core": ["migrations/versions/*.py", "web/templates/**/*", "web/static/*"],
+        "cardcrm.calendar_sync": ["migrations/versions/*.py"],
+        "cardcrm.notifications": ["migrations/versions/*.py"],
+    },
     include_package_data=True,
 )

@@ -9,6 +9,13 @@ Every service is a package with the same small interface, looked up in ``SERVICE
 sidecars' apps mounted under their prefixes, their workers as background threads that talk to
 core over HTTP like in production. It uses SQLite files in the data folder and seeds a demo
 account and demo data on first start.
+
+Gunicorn's settings are given in code (``gunicorn_options``); ``serve --config FILE`` reads a
+gunicorn configuration file over them (``contrib/gunicorn/`` has one per service), and the
+options given on the command line win over both. Behind a reverse proxy,
+``--trusted-proxies N`` (``CARDCRM_TRUSTED_PROXIES``) makes the apps take the URL users see from
+the proxies' X-Forwarded-* headers (``proxy.py``). The access log never shows secrets
+(``access_log.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from types import ModuleType
 from typing import Any
 
 import click
-from gunicorn.app.base import BaseApplication
+from click.core import ParameterSource
+from gunicorn.app.base import Application
 
+from . import proxy
 from .core.cli import data_option
 
 log = logging.getLogger(__name__)
@@ -63,16 +72,34 @@ def upgrade_all(data: str | None) -> list[str]:
     return done
 
 
-class GunicornServer(BaseApplication):
-    """Gunicorn with its settings given in code; the app is built in the worker process."""
+class GunicornServer(Application):
+    """Gunicorn with its settings given in code; the app is built in the worker process.
 
-    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    Settings come from ``options``, then from the gunicorn configuration file ``config_file``
+    (read by gunicorn's own loader: a Python file of ``name = value`` lines, names it does not
+    know ignored, server hooks allowed), then from ``overrides``: each layer wins over the one
+    before.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        options: dict[str, Any],
+        config_file: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
         self.factory = factory
         self.options = options
+        self.config_file = config_file
+        self.overrides = overrides or {}
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
+            self.cfg.set(key, value)
+        if self.config_file:
+            self.load_config_from_file(self.config_file)
+        for key, value in self.overrides.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:
@@ -90,26 +117,73 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
+        # Feed tokens and other secrets never reach the access log.
+        "logger_class": "cardcrm.access_log.RedactingLogger",
         # gunicorn's control socket lives in the home folder: global state that two
         # instances on one machine would fight over. Nothing here uses it.
         "control_socket_disable": True,
     }
 
 
+trusted_proxies_option = click.option(
+    "--trusted-proxies",
+    envvar=proxy.ENV_VAR,
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Reverse proxies in front (e.g. 1 for nginx) whose X-Forwarded-For/-Proto/-Host/-Prefix"
+    " headers give the URL users see; 0 ignores those headers. [env: CARDCRM_TRUSTED_PROXIES]",
+)
+
+
 @click.command()
 @click.argument("service", type=click.Choice(list(SERVICES)))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A gunicorn configuration file (contrib/gunicorn/SERVICE.conf.py) read over the"
+    " defaults; options given here win over it (--host or --port replace its bind).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
+@trusted_proxies_option
 @data_option
-def serve(service: str, host: str, port: int, workers: int, threads: int, data: str | None) -> None:
+@click.pass_context
+def serve(
+    context: click.Context,
+    service: str,
+    config_file: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    trusted_proxies: int,
+    data: str | None,
+) -> None:
     """Run one service's HTTP app under gunicorn (production; run `cardcrm db upgrade` first)."""
     module = _require(service)
     settings = settings_of(service, data)
-    click.echo(f"cardcrm {service} on http://{host}:{port}/", err=True)
-    options = gunicorn_options(host, port, workers, threads)
-    GunicornServer(lambda: module.create_app(settings), options).run()
+    given = {
+        name
+        for name in ("host", "port", "workers", "threads")
+        if context.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    counts = {"workers": workers, "threads": threads}
+    overrides: dict[str, Any] = {name: value for name, value in counts.items() if name in given}
+    if given & {"host", "port"}:
+        overrides["bind"] = f"{host}:{port}"
+    server = GunicornServer(
+        lambda: proxy.behind_proxies(module.create_app(settings), trusted_proxies),
+        gunicorn_options(host, port, workers, threads),
+        config_file=config_file,
+        overrides=overrides,
+    )
+    addresses = ", ".join(f"http://{address}/" for address in server.cfg.bind)
+    click.echo(f"cardcrm {service} on {addresses}", err=True)
+    server.run()
 
 
 @click.command()
@@ -135,8 +209,9 @@ def worker(service: str, data: str | None) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@trusted_proxies_option
 @data_option
-def up(host: str, port: int, data: str | None) -> None:
+def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     """Run everything in one process on SQLite, with demo data on first start."""
     from .core import create_app
     from .core.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
@@ -147,13 +222,13 @@ def up(host: str, port: int, data: str | None) -> None:
     seeded = seed_demo(create_app(core_settings))
     base = f"http://{host}:{port}"
     token = _service_token(core_settings)
-    sidecars = {
-        name: settings_of(
-            name, data, CORE_URL=base, SERVICE_TOKEN=token, PUBLIC_URL=base + SERVICES[name][1]
-        )
-        for name in SIDECARS
-        if name in services
-    }
+    sidecars = {}
+    for name in SIDECARS:
+        if name in services:
+            settings = settings_of(name, data, CORE_URL=base, SERVICE_TOKEN=token)
+            # CARDCRM_PUBLIC_URL (e.g. behind a proxy) wins over the address served here.
+            settings["PUBLIC_URL"] = settings.get("PUBLIC_URL") or base + SERVICES[name][1]
+            sidecars[name] = settings
 
     def build() -> Any:
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -171,7 +246,7 @@ def up(host: str, port: int, data: str | None) -> None:
             for name, settings in sidecars.items()
         }
         _start_workers(services, sidecars)
-        return DispatcherMiddleware(core, mounts)
+        return proxy.behind_proxies(DispatcherMiddleware(core, mounts), trusted_proxies)
 
     click.echo("")
     click.echo(f"  cardcrm is running at {base}/")

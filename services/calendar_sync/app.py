@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardcrm.core.config import MAX_BODY_BYTES
+from cardcrm.proxy import openapi_servers
 from flask import Flask, jsonify
 from sqlalchemy import text
 
@@ -53,4 +54,5 @@ def _register_api(app: Flask) -> None:
     def openapi() -> Any:
         if not spec:
             spec.update(build_spec(app))
-        return jsonify(spec)
+        # Its paths are relative to where it is reached (/calendar behind nginx or `up`).
+        return jsonify({**spec, "servers": openapi_servers()})

@@ -6,6 +6,7 @@ from typing import Any
 
 from cardcrm.core import errors
 from cardcrm.core.config import MAX_BODY_BYTES
+from cardcrm.proxy import openapi_servers
 from flask import Flask, jsonify
 from sqlalchemy import text
 
@@ -56,4 +57,5 @@ def _register_api(app: Flask) -> None:
     def openapi() -> Any:
         if not document:
             document.update(build_document(app, API_PREFIX))
-        return jsonify(document)
+        # Its paths are relative to where it is reached (/notifications behind nginx or `up`).
+        return jsonify({**document, "servers": openapi_servers()})
