@@ -89,6 +89,7 @@ class Core:
 
     def fill(self, tasks: int) -> dict[str, Any]:
         """A user with ``tasks`` open tasks on 100 cards, made by core's own service functions."""
+        from cardcrm.core.access import set_members
         from cardcrm.core.auth.service import create_user
         from cardcrm.core.cards.service import create_card
         from cardcrm.core.products.service import create_product
@@ -104,6 +105,8 @@ class Core:
                 timezone="Europe/Berlin",
             )
             product = create_product(session, user, {"name": "Sales", "template": "sales"})
+            set_members(session, product.id, [{"user_id": user.id, "own_cards_only": False}])
+            self.product_id, self.user_id = product.id, user.id
             cards = [
                 create_card(session, user, product.id, {"title": f"Deal {n}: {n * 3} chairs"})
                 for n in range(100)
@@ -128,6 +131,7 @@ class Core:
         return result
 
     def new_user_with_tasks(self, count: int) -> tuple[dict[str, Any], list[int]]:
+        from cardcrm.core.access import set_members
         from cardcrm.core.auth.service import create_user
         from cardcrm.core.tasks.service import create_task
 
@@ -136,6 +140,8 @@ class Core:
             user = create_user(
                 session, email="e2e@example.com", name="E2E", password="e2e-password"
             )
+            members = [{"user_id": self.user_id}, {"user_id": user.id}]
+            set_members(session, self.product_id, members)
             start = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
             ids = [
                 create_task(

@@ -17,7 +17,10 @@ from .remote import AccountCheckFailed, check_account
 def add_account(
     session: Session, context: Any, user: dict[str, Any], body: dict[str, Any]
 ) -> CaldavAccount:
-    """Check the account on its server, store it, and queue every task the user sees."""
+    """Check the account on its server, store it, and queue every task the user sees.
+
+    ``user`` is core's ``/me`` of the caller: its ``is_admin`` decides what the user sees.
+    """
     try:
         calendar_url, calendar_name = check_account(
             body["url"], body["username"], body["password"], body.get("calendar")
@@ -37,6 +40,7 @@ def add_account(
                 f"This calendar is already connected (account {existing}).", existing_id=existing
             )
         now = context.clock()
+        admin = bool(user.get("is_admin"))
         account = CaldavAccount(
             user_id=user["id"],
             url=body["url"],
@@ -46,10 +50,11 @@ def add_account(
             calendar_url=calendar_url,
             timezone=user.get("timezone") or "UTC",
             created_at=now,
+            shown_as_admin=admin,
         )
         session.add(account)
         session.flush()
-        tasks = session.scalars(shown_tasks(user["id"]).with_only_columns(MirrorTask.id))
+        tasks = session.scalars(shown_tasks(user["id"], admin).with_only_columns(MirrorTask.id))
         queue(session, [(account.id, task_id) for task_id in tasks], now)
     return account
 

@@ -6,6 +6,13 @@ precondition that fails on a push means the calendar changed that to-do meanwhil
 pulled, the conflict settled, and pushed again. A server that is down or refuses fails the
 round: the error is kept on the account, which is tried again later with exponential backoff,
 and what is queued stays queued.
+
+What a calendar holds follows core's access rule (``mirror.is_shown``). The mirror queues the
+tasks whose access changes with an event; whether the user is an admin is no event, so each
+round asks core (cached) and, when the answer differs from the one the account's to-dos were
+chosen under, queues every task the calendar holds or should hold. No round runs while the
+mirror replays core's feed after a migration (``mirror.catching_up``): the memberships it has
+then are those of the past.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import exists, or_, select, update
 
 from .crypto import PasswordUnreadable
-from .models import CaldavAccount, PendingPush
+from .mirror import queue, shown_tasks
+from .models import CaldavAccount, MirrorTask, PendingPush, RemoteTodo
 from .pull import Pulling
 from .push import Pushing
 from .remote import RemoteCalendar, RemoteError
@@ -49,6 +57,7 @@ class Account:
     timezone: str
     sync_token: str | None
     pull_at: datetime | None
+    shown_as_admin: bool | None = None
 
 
 @dataclass
@@ -97,6 +106,8 @@ class CalDAVSync(Pulling, Pushing):
         now = self.clock()
         queued = exists().where(PendingPush.account_id == CaldavAccount.id)
         with self.database.session() as session:
+            if self.context.catching_up(session):
+                return []
             rows = session.execute(
                 select(CaldavAccount.id, CaldavAccount.lease_until, CaldavAccount.lease_owner)
                 .where(
@@ -140,10 +151,14 @@ class CalDAVSync(Pulling, Pushing):
         queued stays queued.
         """
         report = Round()
+        with self.database.session() as session:
+            if self.context.catching_up(session):
+                return report
         account = self._claim(account_id)
         if account is None:
             return report
         try:
+            self._check_admin(account)
             remote = self._remote(account)
             due = account.pull_at is None or account.pull_at <= self.clock()
             if pull or (pull is None and due):
@@ -183,6 +198,27 @@ class CalDAVSync(Pulling, Pushing):
         self._remotes[account.id] = (key, remote)
         return remote
 
+    def _check_admin(self, account: Account) -> None:
+        """Queue every to-do of the account again if the user became or ceased to be an
+        admin since its to-dos were chosen (``CoreUnavailable`` fails the round)."""
+        admin = self.context.is_admin(account.user_id)
+        if admin == account.shown_as_admin:
+            return
+        with self.database.writer.begin() as session:
+            held = session.scalars(
+                select(RemoteTodo.task_id).where(RemoteTodo.account_id == account.id)
+            )
+            shown = session.scalars(
+                shown_tasks(account.user_id, admin).with_only_columns(MirrorTask.id)
+            )
+            queue(session, {(account.id, task) for task in (*held, *shown)}, self.clock())
+            session.execute(
+                update(CaldavAccount)
+                .where(CaldavAccount.id == account.id)
+                .values(shown_as_admin=admin)
+            )
+        account.shown_as_admin = admin
+
     def _forget_remote(self, account_id: int) -> None:
         cached = self._remotes.pop(account_id, None)
         if cached is not None:
@@ -206,6 +242,7 @@ class CalDAVSync(Pulling, Pushing):
                 timezone=row.timezone,
                 sync_token=row.sync_token,
                 pull_at=row.pull_at,
+                shown_as_admin=row.shown_as_admin,
             )
 
     def _claim(self, account_id: int) -> Account | None:

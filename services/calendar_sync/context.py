@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pluggy
 from cardcrm.core.timeutil import utcnow
-from cardcrm.sidecar.core_client import CoreClient
+from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from cardcrm.sidecar.follower import EventFollower
 
 from . import mirror
@@ -20,7 +21,9 @@ from .ical import Renderer
 from .models import FeedCursor
 from .plugins import get_plugin_manager
 
-FOLLOWER_NAME = "calendar_sync"
+log = logging.getLogger(__name__)
+
+FOLLOWER_NAME = mirror.FOLLOWER_NAME
 #: Events applied per transaction of the mirror: a backlog is worked through in big steps.
 EVENTS_PER_TRANSACTION = 200
 
@@ -34,6 +37,8 @@ class CalendarContext:
     renderer: Renderer
     passwords: PasswordBox
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: Set once the mirror was seen past a replay of core's feed (``mirror.catching_up``).
+    caught_up: bool = field(default=False, init=False)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> CalendarContext:
@@ -70,6 +75,27 @@ class CalendarContext:
             mirror.apply_event,
             **options,
         )
+
+    def is_admin(self, user_id: int) -> bool:
+        """Whether core says the user is an admin (its answer is cached a few minutes).
+
+        ``CoreUnavailable`` propagates: what depends on it waits for core rather than show a
+        calendar built on a guess. A user core does not know, or will not say, is no admin.
+        """
+        try:
+            user = self.core.user(user_id)
+        except CoreUnavailable:
+            raise
+        except CoreError as error:
+            log.warning("core did not say whether user %s is an admin: %s", user_id, error)
+            return False
+        return bool(user and user.get("is_admin"))
+
+    def catching_up(self, session: Any) -> bool:
+        """``mirror.catching_up``, asked of the database only until it says no."""
+        if not self.caught_up:
+            self.caught_up = not mirror.catching_up(session)
+        return not self.caught_up
 
     def close(self) -> None:
         self.core.close()

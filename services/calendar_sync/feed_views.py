@@ -51,13 +51,16 @@ def stop_feed(user: dict[str, Any]) -> None:
     revoke_feed(get_session(), user["id"], _context().clock())
 
 
-@public.operation("/feeds/<token>.ics", auth=False, query=FeedArgsSchema, errors=(404,))
+@public.operation("/feeds/<token>.ics", auth=False, query=FeedArgsSchema, errors=(404, 503))
 def feed(token: str, args: dict[str, Any]) -> Response:
     """The feed of a secret token: the user's open tasks as VEVENTs, or VTODOs with
-    `?format=todos`.
+    `?format=todos`, on the cards the user may see (admins: every card; others: those of the
+    products they are members of, or only their own and unowned ones if so limited).
 
     `ETag` is a hash of the bytes; `If-None-Match` answers 304 without building anything and
     wins over `If-Modified-Since`. An unknown or revoked token is a 404, whichever it is.
+    When core cannot say whether the user is an admin, the answer is a 503 with `Retry-After`
+    (never a feed built on a guess).
     """
     if_none_match = request.headers.get("If-None-Match")
     answer = serve_feed(

@@ -3,6 +3,11 @@
 A feed token carries 192 random bits and is stored as its SHA-256; making a new one revokes
 the previous. Serving checks ``If-None-Match`` against the ETag kept for the user's current
 feed version before anything is built, so an unchanged feed costs one indexed query.
+
+A feed shows only tasks on cards its user may see (``mirror.shown_tasks``). Whether the user
+is an admin comes from core (cached); if core cannot say, the feed is not served (503) rather
+than built on a guess. That flag is part of the key of the ETag kept, since a change of it is
+no event and no new feed version.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from .db import upsert, write_transaction
-from .errors import NotFound
+from .errors import CoreUnreachable, NotFound
 from .mirror import bump_feeds, shown_tasks
 from .models import FeedRender, FeedState, FeedToken, MirrorTask
 
@@ -117,9 +123,15 @@ def serve_feed(
     feed = session.execute(FEED_QUERY, {"token_hash": hash_token(token), "format": format}).first()
     if feed is None:
         raise NotFound("No such feed.")
+    if context.catching_up(session):
+        raise CoreUnreachable("The calendar is catching up with cardcrm; try again shortly.")
+    try:
+        admin = context.is_admin(feed.user_id)
+    except CoreUnavailable:
+        raise CoreUnreachable("cardcrm cannot be reached; try again shortly.") from None
     version = feed.version or 0
     last_modified = _seconds(max(feed.changed_at or feed.created_at, feed.created_at))
-    key = context.renderer.render_key
+    key = feed_key(context.renderer.render_key, admin)
     known = feed.etag if (feed.built_version, feed.render_key) == (version, key) else None
     if if_none_match is not None:
         if known and _matches(if_none_match, known):
@@ -127,7 +139,7 @@ def serve_feed(
     elif if_modified_since is not None and known and last_modified <= if_modified_since:
         return FeedAnswer(304, known, last_modified)
 
-    body = build_feed(session, context, feed, format)
+    body = build_feed(session, context, feed, format, admin)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if etag != known:
         _remember(session, feed.user_id, format, version, key, etag, context)
@@ -136,17 +148,23 @@ def serve_feed(
     return FeedAnswer(200, etag, last_modified, body)
 
 
-def build_feed(session: Session, context: Any, feed: Any, format: str) -> bytes:
+def feed_key(render_key: str, admin: bool) -> str:
+    """What a served feed's bytes depend on besides its version: the renderer, and whether
+    its user is an admin (``FeedRender.render_key``)."""
+    return f"{render_key}:{'admin' if admin else 'user'}"
+
+
+def build_feed(session: Session, context: Any, feed: Any, format: str, admin: bool) -> bytes:
     """The calendar of the user's shown tasks, from the components kept in the mirror.
 
-    ``feed`` has the ``user_id``, ``calendar_name`` and ``timezone`` of a feed token. A
-    component not rendered yet (new, changed, or rendered by another renderer) is rendered
-    now and kept for the next time.
+    ``feed`` has the ``user_id``, ``calendar_name`` and ``timezone`` of a feed token; ``admin``
+    says whether the user is an admin. A component not rendered yet (new, changed, or
+    rendered by another renderer) is rendered now and kept for the next time.
     """
     renderer = context.renderer
     key, kind = renderer.render_key, FORMATS[format]
     column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
-    shown = shown_tasks(feed.user_id)
+    shown = shown_tasks(feed.user_id, admin)
     rows = session.execute(
         shown.with_only_columns(MirrorTask.id, MirrorTask.render_key, column)
     ).all()

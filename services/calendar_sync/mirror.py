@@ -4,22 +4,38 @@
 cursor, so each event's effects are committed exactly once. Every change also bumps the feed
 version of the users it concerns (their feeds' ETags change) and queues the task for each
 CalDAV account that shows it or showed it.
+
+Calendars show a user only the tasks on cards they may see under core's access rule
+(``cardcrm.sidecar.access``): a change of a product's members or of a card's owner is a change
+of the tasks it concerns, for the users whose access it changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
 from cardcrm.core.timeutil import utcnow
+from cardcrm.sidecar import access
 from sqlalchemy import Select, case, delete, select
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import upsert
-from .models import CaldavAccount, FeedState, MirrorCard, MirrorTask, PendingPush, RemoteTodo
+from .models import (
+    CaldavAccount,
+    FeedCursor,
+    FeedState,
+    MirrorCard,
+    MirrorTask,
+    PendingPush,
+    ProductMember,
+    RemoteTodo,
+)
 
+#: The name of the mirror's cursor in ``feed_cursors``.
+FOLLOWER_NAME = "calendar_sync"
 TASK_EVENTS = {"task.created", "task.updated", "task.closed", "task.postponed", "task.reopened"}
 CARD_EVENTS = {
     "card.created",
@@ -36,6 +52,8 @@ def apply_event(session: Session, event: dict[str, Any]) -> None:
     """Apply one event of core's feed to the mirror (the follower's handler)."""
     kind, data = event["type"], event.get("data") or {}
     at = instant(event["at"])
+    if kind in access.MEMBERSHIP_EVENTS:
+        apply_members(session, event, at)
     if kind in TASK_EVENTS:
         apply_task(session, data, at)
     elif kind == "task.deleted":
@@ -61,8 +79,16 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
     if task is not None and data["version"] <= task.version:
         return False
     if session.get(MirrorCard, data["card_id"]) is None:
-        # Only if the card's events were missed (the feed always has them before its tasks).
-        session.add(MirrorCard(id=data["card_id"], product_id=data.get("product_id"), title=""))
+        # Only if the card's events were missed (the feed always has them before its tasks);
+        # its owner unknown, it stays out of sight of members limited to their own cards.
+        session.add(
+            MirrorCard(
+                id=data["card_id"],
+                product_id=data.get("product_id"),
+                title="",
+                owner_id=access.UNKNOWN_OWNER,
+            )
+        )
     previous_assignee = task.assignee_id if task is not None else None
     updated_at = instant(data["updated_at"])
     if task is None:
@@ -93,10 +119,14 @@ def apply_card(session: Session, data: dict[str, Any], at: datetime) -> None:
         session.add(card)
     title_changed = not new and card.title != data["title"]
     shown_changed = not new and (
-        card.closed != bool(data.get("closed")) or card.trashed != bool(data.get("trashed"))
+        card.closed != bool(data.get("closed"))
+        or card.trashed != bool(data.get("trashed"))
+        # who may see the card: members limited to their own cards see it or not
+        or card.owner_id != data.get("owner_id")
     )
     card.product_id = data.get("product_id")
     card.title = data["title"]
+    card.owner_id = data.get("owner_id")
     card.closed = bool(data.get("closed"))
     card.trashed = bool(data.get("trashed"))
     card.updated_at = instant(data["updated_at"]) if data.get("updated_at") else at
@@ -109,6 +139,23 @@ def apply_card(session: Session, data: dict[str, Any], at: datetime) -> None:
             task.modified_at = max(task.modified_at, at)
             task.render_key = task.vevent = task.vtodo = None
     touched(session, [task.id for task in tasks], {task.assignee_id for task in tasks}, at)
+
+
+def apply_members(session: Session, event: dict[str, Any], at: datetime) -> None:
+    """Keep a product's members; each user whose access changed gets a new feed version and
+    their open tasks in the product are queued for their CalDAV accounts (put there, or
+    deleted from there)."""
+    users = access.track(session, ProductMember, event)
+    if not users:
+        return
+    tasks = session.scalars(
+        select(MirrorTask.id).where(
+            MirrorTask.product_id == event["data"]["id"],
+            MirrorTask.assignee_id.in_(users),
+            MirrorTask.status == "open",
+        )
+    )
+    touched(session, list(tasks), users, at)
 
 
 def remove_tasks(session: Session, task_ids: list[int], at: datetime) -> None:
@@ -222,8 +269,9 @@ def queue(session: Session, pairs: Iterable[tuple[int, int]], now: datetime | No
 # --- what is shown --------------------------------------------------------------------------
 
 
-def shown_tasks(user_id: int) -> Select:
-    """A user's tasks that calendars show: open, on cards that are neither closed nor trashed."""
+def shown_tasks(user_id: int, admin: bool) -> Select:
+    """A user's tasks that calendars show: open, on cards that are neither closed nor trashed
+    and that the user may see (``admin``: whether core says the user is an admin)."""
     return (
         select(MirrorTask, MirrorCard)
         .join(MirrorCard, MirrorCard.id == MirrorTask.card_id)
@@ -232,12 +280,17 @@ def shown_tasks(user_id: int) -> Select:
             MirrorTask.status == "open",
             MirrorCard.closed.is_(False),
             MirrorCard.trashed.is_(False),
+            access.may_see_condition(
+                ProductMember, user_id, MirrorCard.product_id, MirrorCard.owner_id, admin=admin
+            ),
         )
         .order_by(MirrorTask.due, MirrorTask.id)
     )
 
 
-def is_shown(task: MirrorTask | None, card: MirrorCard | None, user_id: int) -> bool:
+def is_listed(task: MirrorTask | None, card: MirrorCard | None, user_id: int) -> bool:
+    """Whether the task is the user's, open, on a card neither closed nor trashed (access
+    aside)."""
     return (
         task is not None
         and card is not None
@@ -246,6 +299,41 @@ def is_shown(task: MirrorTask | None, card: MirrorCard | None, user_id: int) -> 
         and not card.closed
         and not card.trashed
     )
+
+
+def is_shown(
+    session: Session,
+    task: MirrorTask | None,
+    card: MirrorCard | None,
+    user_id: int,
+    is_admin: Callable[[int], bool],
+) -> bool:
+    """What ``shown_tasks`` says of one task; ``is_admin(user_id)`` is asked only when the
+    user's memberships do not decide."""
+    if not is_listed(task, card, user_id):
+        return False
+    assert card is not None
+    ref = access.CardRef(card.id, card.product_id or 0, card.owner_id)
+    return access.may_see(session, ProductMember, user_id, ref, is_admin)
+
+
+#: ``feed_cursors`` row set by the migration that added access rules: the cursor the mirror
+#: had when it was made to read core's feed again from the start (see ``catching_up``).
+REPLAY_MARK = "calendar_sync.replay_until"
+
+
+def catching_up(session: Session) -> bool:
+    """Whether the mirror is still reading core's feed again up to where it was before a
+    migration reset its cursor: until then, memberships and owners are those of the past, so
+    neither feeds nor CalDAV calendars may be built from them."""
+    rows = dict(
+        session.execute(
+            select(FeedCursor.name, FeedCursor.last_id).where(
+                FeedCursor.name.in_((FOLLOWER_NAME, REPLAY_MARK))
+            )
+        ).all()
+    )
+    return REPLAY_MARK in rows and rows.get(FOLLOWER_NAME, 0) < rows[REPLAY_MARK]
 
 
 def instant(text: str) -> datetime:

@@ -1,8 +1,9 @@
 """The calendar sync service's tables.
 
 - the **mirror** of what the service needs from core, kept up to date from the event feed:
-  cards (title, closed, trashed) and tasks (their data as the API shows it), each task with a
-  ``sequence`` that rises with every change and its rendered calendar components;
+  cards (title, owner, closed, trashed), tasks (their data as the API shows it), each task with
+  a ``sequence`` that rises with every change and its rendered calendar components, and the
+  products' members (who may see which card, ``cardcrm.sidecar.access``);
 - **feeds**: secret feed tokens (hashed), each user's feed version and the ETag last served;
 - **CalDAV**: accounts (password encrypted), the changes still to push, and what each
   remote calendar holds (task → href, ETag, pushed sequence and deadline).
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cardcrm.core.timeutil import utcnow
+from cardcrm.sidecar.access import membership_model
 from cardcrm.sidecar.follower import cursor_model
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,6 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .db import Base
 
 FeedCursor = cursor_model(Base)
+#: Who may see which card besides admins: the products' members, from core's events.
+ProductMember = membership_model(Base)
 
 
 # --- The mirror of core ---------------------------------------------------------------------
@@ -32,6 +36,8 @@ class MirrorCard(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     product_id: Mapped[int | None] = mapped_column(index=True)
     title: Mapped[str] = mapped_column(String(500), default="")
+    #: Decides what members limited to their own cards see (``None``: nobody's card).
+    owner_id: Mapped[int | None]
     closed: Mapped[bool] = mapped_column(default=False)
     trashed: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime | None]
@@ -91,7 +97,11 @@ class FeedState(Base):
 
 
 class FeedRender(Base):
-    """The ETag of the bytes last served for a user's feed version, so 304s build nothing."""
+    """The ETag of the bytes last served for a user's feed version, so 304s build nothing.
+
+    ``render_key`` is the renderer's key and whether the user was served as an admin: a
+    change of either changes the bytes without a new feed version.
+    """
 
     __tablename__ = "feed_renders"
 
@@ -132,6 +142,10 @@ class CaldavAccount(Base):
     #: A worker that syncs this account holds it until then (several workers may run).
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
+    #: Whether the user was an admin when the calendar's to-dos were last chosen (admins see
+    #: every card); when core says otherwise, every to-do is checked again. ``None``: never
+    #: chosen under access rules (an account older than them).
+    shown_as_admin: Mapped[bool | None]
 
 
 class PendingPush(Base):

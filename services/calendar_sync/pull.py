@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from .ical import RemoteTask, parse_remote, task_due_key
-from .mirror import apply_task, is_shown, queue
+from .mirror import apply_task, is_listed, is_shown, queue
 from .models import CaldavAccount, MirrorCard, MirrorTask, RemoteTodo
 from .remote import RemoteCalendar
 
@@ -88,7 +88,8 @@ class Pulling:
         with self.database.session() as session:
             task = session.get(MirrorTask, state.task_id)
             card = session.get(MirrorCard, task.card_id) if task is not None else None
-            shown = is_shown(task, card, account.user_id)
+            listed = is_listed(task, card, account.user_id)
+            shown = listed and is_shown(session, task, card, account.user_id, self.context.is_admin)
             if task is not None:
                 session.expunge(task)
         due_changed = (
@@ -100,12 +101,12 @@ class Pulling:
             self._accept(account.id, state.task_id, etag)
             return
         if not shown:
-            # Closed or deleted in cardcrm (or its card closed): that stays so, and the
-            # calendar's version is kept in history unless it says the same (completed).
+            # Closed or deleted in cardcrm (or its card closed), or out of the user's sight:
+            # that stays so, and the calendar's version is kept in history unless it says the
+            # same (completed). The next push deletes the to-do.
             if not (closed and task is not None and task.status != "open"):
-                self._keep_losing(
-                    account, state.task_id, remote.as_dict(), _local(task), "closed in cardcrm"
-                )
+                reason = "no longer yours to see" if listed else "closed in cardcrm"
+                self._keep_losing(account, state.task_id, remote.as_dict(), _local(task), reason)
             self._accept(account.id, state.task_id, etag, requeue=True)
             return
         if task_due_key(task) != state.due:

@@ -3,7 +3,8 @@
 A task leaves the queue only once the server confirmed its push, and only if no newer change
 was queued meanwhile (``generation``). A task's to-do has a fixed href and is created with
 ``If-None-Match: *`` and changed or deleted with ``If-Match``, so a retry after a crash finds
-it again instead of making a second one.
+it again instead of making a second one. A task is deleted from the calendar as soon as it is
+no longer shown: closed, deleted, or on a card its user may no longer see.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Pushing:
             task = session.get(MirrorTask, task_id)
             card = session.get(MirrorCard, task.card_id) if task is not None else None
             state = session.get(RemoteTodo, (account.id, task_id))
-            shown = is_shown(task, card, account.user_id)
+            shown = is_shown(session, task, card, account.user_id, self.context.is_admin)
             href = state.href if state else remote.href(f"cardcrm-task-{task_id}.ics")
             uid = state.uid if state else self.renderer.uid(task_id)
             etag = state.etag if state else None
@@ -70,7 +71,14 @@ class Pushing:
                 body = self._document(session, task, card, uid)
                 sequence, due = task.sequence, task_due_key(task)
         if not shown:
-            if state is not None:
+            ours = state is not None
+            if not ours:
+                # A push may have reached the server just before a crash, unnoted: our own
+                # to-do (same UID) at our href must go too, or it stays there for good.
+                found = remote.get(href)
+                existing = parse_remote(found[0]) if found else None
+                ours, etag = existing is not None and existing.uid == uid, found and found[1]
+            if ours:
                 remote.delete(href, etag)
                 report.deleted += 1
             self._pushed(account.id, task_id, generation, None)
