@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cardcrm.core.api import IdConverter
 from cardcrm.sidecar.core_client import CoreError
 from flask import Blueprint, Response, current_app, json, request
 from marshmallow import EXCLUDE, RAISE, Schema
@@ -45,6 +46,8 @@ class ApiBlueprint(Blueprint):
         super().__init__(name, import_name, **options)
         self.tag = tag
         self.operations: list[Operation] = []
+        # As in core: an id past what the database holds is a 404, not a database error.
+        self.record_once(lambda state: state.app.url_map.converters.update(int=IdConverter))
 
     def operation(
         self,

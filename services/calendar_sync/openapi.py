@@ -7,6 +7,7 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from cardcrm.core.api import MAX_ID
 from cardcrm.core.schema_fields import Instant
 from flask import Flask
 
@@ -20,7 +21,10 @@ PROBLEM = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "errors": {"type": "object", "additionalProperties": {"type": "array"}},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
     },
     "required": ["type", "title", "status", "detail"],
 }
@@ -84,9 +88,15 @@ def _operation(operation: Operation) -> dict[str, Any]:
         result["description"] = operation.description
     if operation.auth:
         result["security"] = [{"bearer": []}]
+    path_ids = re.findall(r"<(?:\w+:)?(\w+)>", operation.rule)
     parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True, "schema": {"type": "integer"}}
-        for name in re.findall(r"<(?:\w+:)?(\w+)>", operation.rule)
+        {
+            "in": "path",
+            "name": name,
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        }
+        for name in path_ids
     ]
     if operation.query:
         parameters.append({"in": "query", "schema": operation.query})
@@ -94,7 +104,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
         result["parameters"] = parameters
     if operation.body:
         result["requestBody"] = {
-            "required": True,
+            # An empty body reads as {}: needed only when the schema requires a field.
+            "required": any(field.required for field in operation.body().fields.values()),
             "content": {"application/json": {"schema": operation.body}},
         }
     success: dict[str, Any] = {"description": "Success"}
@@ -112,6 +123,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": schema}}
     result["responses"][str(operation.status)] = success
     codes = set(operation.errors)
+    if path_ids:
+        codes |= {404}  # no such id (or not the caller's)
     if operation.body:
         codes |= {400, 413, 422}
     if operation.query:

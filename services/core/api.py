@@ -14,10 +14,26 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request
 from marshmallow import EXCLUDE, RAISE, Schema, fields
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from .errors import BadRequest, PreconditionFailed
 
 JSON_MIMETYPE = "application/json"
+#: The largest id a path may name: ids are PostgreSQL ``integer`` columns (SQLite's are
+#: wider). A path past it names nothing (404) instead of failing in the database.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every rule of an app with an ``ApiBlueprint``: an id past ``MAX_ID``
+    is a 404 (a converter's own ``max`` would make it a 405, as if the URL were another's)."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound(f"No object has the id {value}.")
+        return number
 
 
 @dataclass
@@ -55,6 +71,8 @@ class Operation:
     errors: tuple[int, ...]
     extra_query: dict[str, str] | None = None
     raw_response: dict[str, Any] | None = None
+    media_type: str = JSON_MIMETYPE
+    raw_body: dict[str, Any] | None = None
 
 
 class ApiBlueprint(Blueprint):
@@ -64,6 +82,8 @@ class ApiBlueprint(Blueprint):
         super().__init__(name, import_name, **options)
         self.tag = tag
         self.operations: list[Operation] = []
+        # Before any rule is bound, so that the app's every <int:...> is bounded.
+        self.record_once(lambda state: state.app.url_map.converters.update(int=IdConverter))
 
     def operation(
         self,
@@ -80,6 +100,8 @@ class ApiBlueprint(Blueprint):
         errors: tuple[int, ...] = (),
         extra_query: dict[str, str] | None = None,
         raw_response: dict[str, Any] | None = None,
+        media_type: str = JSON_MIMETYPE,
+        raw_body: dict[str, Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register ``view`` for ``method rule``.
 
@@ -87,6 +109,9 @@ class ApiBlueprint(Blueprint):
         service token) or ``None`` (public). The view receives the path parameters, plus
         ``body`` and ``args`` when the operation has those schemas, and returns the object to
         dump with ``response`` (a ``Page`` when ``paginated``), a ``Reply``, or a ``Response``.
+        For the OpenAPI document only: ``raw_response`` is the schema of a success the view
+        builds itself, of ``media_type``; ``raw_body`` the content (media type to schema) of a
+        body the view reads itself.
         """
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,6 +135,8 @@ class ApiBlueprint(Blueprint):
                     errors=errors,
                     extra_query=extra_query,
                     raw_response=raw_response,
+                    media_type=media_type,
+                    raw_body=raw_body,
                 )
             )
             body_schema = body(unknown=RAISE) if body else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -92,20 +92,26 @@ def ensure_version(current: int, expected: set[int] | None) -> None:
         )
 
 
-def field_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's messages as API.md's ``{"field": ["message", ...]}``: nested fields and
-    list items are named by their path (``repeat.freq``, ``contact_ids.0``)."""
+def field_messages(messages: Any) -> dict[str, list[str]]:
+    """Marshmallow's messages as API.md's ``{"field": ["message", ...]}``: a nested field's or
+    list item's messages go to its top-level field, each led by the path inside it
+    (``{"repeat": ["freq: Missing data for required field."]}``)."""
     if not isinstance(messages, dict):
-        return {prefix or "_": [str(message) for message in messages]}
-    flat: dict[str, list[str]] = {}
-    for key, value in messages.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(field_messages(value, name))
-        else:
-            values = value if isinstance(value, list) else [value]
-            flat.setdefault(name, []).extend(map(str, values))
-    return flat
+        return {"_": _texts(messages)}
+    return {str(key): _texts(value) for key, value in messages.items()}
+
+
+def _texts(messages: Any, path: str = "") -> list[str]:
+    lead = f"{path}: " if path else ""
+    if isinstance(messages, dict):
+        return [
+            text
+            for key, value in messages.items()
+            for text in _texts(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(messages, list | tuple):
+        return [text for message in messages for text in _texts(message, path)]
+    return [lead + str(messages)]
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
@@ -136,7 +142,12 @@ def init_app(app: Flask) -> None:
     def _out_of_range(error: Exception) -> Response:
         # A number or text the database cannot hold (an id past its integer type, a string
         # over a column's length): the request's fault, whichever field it was.
-        log.warning("value the database cannot hold answered as 422: %s", error)
+        log.warning(
+            "%s %s: 422 for a value the database cannot hold: %s",
+            request.method,
+            request.path,
+            error,
+        )
         return problem(
             422, Invalid.title, "A value in the request is out of range or too long.", errors={}
         )

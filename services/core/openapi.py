@@ -10,7 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 from .. import __version__
-from .api import ApiBlueprint, Operation
+from .api import MAX_ID, ApiBlueprint, Operation
 from .schema_fields import Instant
 from .tasks.schemas import Deadline
 
@@ -21,7 +21,27 @@ PROBLEM = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "errors": {"type": "object", "additionalProperties": {"type": "array"}},
+        "errors": {
+            "description": "The invalid fields, each with its messages (a nested one's led "
+            "by its path: `freq: ...`); a CSV import lists its bad rows instead.",
+            "anyOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "line": {"type": "integer"},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["line", "message"],
+                    },
+                },
+            ],
+        },
     },
     "required": ["type", "title", "status", "detail"],
 }
@@ -80,9 +100,15 @@ def _operation(operation: Operation) -> dict[str, Any]:
         result["description"] = operation.description
     if operation.auth:
         result["security"] = [{"bearer": []}]
+    path_ids = re.findall(r"<(?:\w+:)?(\w+)>", operation.rule)
     parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True, "schema": {"type": "integer"}}
-        for name in re.findall(r"<(?:\w+:)?(\w+)>", operation.rule)
+        {
+            "in": "path",
+            "name": name,
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        }
+        for name in path_ids
     ]
     if operation.query:
         parameters.append({"in": "query", "schema": operation.query})
@@ -107,12 +133,15 @@ def _operation(operation: Operation) -> dict[str, Any]:
         result["parameters"] = parameters
     if operation.body:
         result["requestBody"] = {
-            "required": True,
+            # An empty body reads as {}: needed only when the schema requires a field.
+            "required": any(field.required for field in operation.body().fields.values()),
             "content": {"application/json": {"schema": operation.body}},
         }
+    elif operation.raw_body:
+        result["requestBody"] = {"required": True, "content": operation.raw_body}
     success: dict[str, Any] = {"description": "Success"}
     if operation.raw_response:
-        success["content"] = {"application/json": {"schema": operation.raw_response}}
+        success["content"] = {operation.media_type: {"schema": operation.raw_response}}
     elif operation.response:
         schema: Any = operation.response
         if operation.paginated:
@@ -127,6 +156,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": schema}}
     result["responses"][str(operation.status)] = success
     codes = set(operation.errors) | {400, 413} if operation.body else set(operation.errors)
+    if path_ids:
+        codes |= {404}  # no such id (or not visible to the caller)
     if operation.auth:
         codes |= {401}
     if operation.auth in ("admin", "events"):

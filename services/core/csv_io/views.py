@@ -31,12 +31,25 @@ from .schemas import (
 bp = ApiBlueprint("csv_io", __name__, tag="Import and export")
 
 CSV_TEXT = {"type": "string", "description": "CSV text (text/csv; charset=utf-8), streamed."}
+CSV_MIMETYPE = "text/csv"
+#: What an import reads: the file as the body, or as a form's file field.
+CSV_UPLOAD = {
+    CSV_MIMETYPE: {"schema": {"type": "string", "description": "The CSV file (UTF-8)."}},
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"],
+        }
+    },
+}
 
 
 @bp.operation(
     "/products/<int:product_id>/cards.csv",
     query=CardExportArgsSchema,
     raw_response=CSV_TEXT,
+    media_type=CSV_MIMETYPE,
     errors=(404, 422),
     extra_query=FIELD_FILTER_DOC,
 )
@@ -63,6 +76,7 @@ def export_product_cards(product_id: int, args: dict[str, Any]) -> Response:
     "POST",
     query=ImportArgsSchema,
     response=ImportResultSchema,
+    raw_body=CSV_UPLOAD,
     errors=(404, 413, 422),
 )
 def import_product_cards(product_id: int, args: dict[str, Any]) -> ImportResult:
@@ -82,7 +96,9 @@ def import_product_cards(product_id: int, args: dict[str, Any]) -> ImportResult:
     )
 
 
-@bp.operation("/contacts.csv", query=ExportArgsSchema, raw_response=CSV_TEXT)
+@bp.operation(
+    "/contacts.csv", query=ExportArgsSchema, raw_response=CSV_TEXT, media_type=CSV_MIMETYPE
+)
 def export_all_contacts(args: dict[str, Any]) -> Response:
     """Download every contact as CSV, streamed.
 
@@ -97,6 +113,7 @@ def export_all_contacts(args: dict[str, Any]) -> Response:
     "POST",
     query=ContactImportArgsSchema,
     response=ImportResultSchema,
+    raw_body=CSV_UPLOAD,
     errors=(413, 422),
 )
 def import_all_contacts(args: dict[str, Any]) -> ImportResult:
@@ -127,6 +144,6 @@ def uploaded_file() -> bytes:
 def csv_response(pieces: Iterator[str], filename: str) -> Response:
     return Response(
         stream_with_context(pieces),
-        mimetype="text/csv",
+        mimetype=CSV_MIMETYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
