@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from .core_client import CoreClient, CoreError
@@ -32,7 +32,8 @@ def cursor_model(base: type) -> type:
         __tablename__ = "feed_cursors"
 
         name: Mapped[str] = mapped_column(String(64), primary_key=True)
-        last_id: Mapped[int] = mapped_column(default=0)
+        #: core's ``events.id`` is a BIGINT on PostgreSQL: so is the cursor.
+        last_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
     return FeedCursor
 
