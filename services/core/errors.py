@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, json, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -151,6 +151,20 @@ def init_app(app: Flask) -> None:
         return problem(
             422, Invalid.title, "A value in the request is out of range or too long.", errors={}
         )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(error: Exception) -> Response:
+        # The database is down, restarting or busy past the lock timeout: nothing was written
+        # (the transaction rolled back), and the same request will work again shortly.
+        log.error(
+            "%s %s: 503, the database is unavailable: %s", request.method, request.path, error
+        )
+        response = problem(
+            503, "Service unavailable", "The database is unavailable; try again in a moment."
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(StaleDataError)
     def _stale(error: StaleDataError) -> Response:

@@ -11,7 +11,7 @@ import logging
 
 from flask import Blueprint, Response, render_template
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -53,6 +53,16 @@ def install(web: Blueprint) -> None:
         return error_page(
             412, "Changed meanwhile", "Someone changed this at the same time; reload and retry."
         )
+
+    @web.errorhandler(OperationalError)
+    @web.errorhandler(InterfaceError)
+    def _database_unavailable(error: Exception) -> Response:
+        log.error("web page: 503, the database is unavailable: %s", error)
+        page = error_page(
+            503, "Unavailable", "The database cannot be reached right now; try again in a moment."
+        )
+        page.headers["Retry-After"] = "5"
+        return page
 
     @web.errorhandler(IntegrityError)
     def _integrity(error: IntegrityError) -> Response:
