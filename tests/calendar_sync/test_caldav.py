@@ -451,6 +451,25 @@ def test_a_push_the_server_stored_before_the_worker_died_is_not_duplicated(
     assert calendar.account(member, account["id"])["pending"] == 0
 
 
+def test_a_task_closed_after_an_unnoted_push_leaves_the_calendar(
+    calendar, member, deal, radicale
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+    # The worker died after the PUT and before noting it; then the task was closed.
+    with calendar.context.database.writer.begin() as session:
+        session.query(RemoteTodo).delete()
+    member.ok("POST", f"tasks/{task['id']}/close", {})
+    calendar.catch_up()
+
+    calendar.sync(account["id"], pull=False)
+
+    assert calendar_app_of(account).by_uid() == {}
+    assert calendar.account(member, account["id"])["pending"] == 0
+
+
 def test_a_restarted_worker_resumes_from_its_cursor(
     calendar, calendar_settings, member, deal, radicale
 ):
