@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
+from . import idempotency
 from .errors import BadRequest, PreconditionFailed
 
 JSON_MIMETYPE = "application/json"
@@ -147,13 +148,22 @@ class ApiBlueprint(Blueprint):
             def wrapped(**path: Any) -> Response:
                 from .auth.service import authenticate
 
-                authenticate(auth)
-                if query_schema is not None:
-                    path["args"] = query_schema.load(_query_dict(query_schema))
-                if body_schema is not None:
-                    path["body"] = body_schema.load(json_body())
-                result = view(**path)
-                return _respond(result, status, response_schema, paginated)
+                principal = authenticate(auth)
+                if method == "POST" and principal is not None:
+                    replayed = idempotency.replay_or_begin(principal)
+                    if replayed is not None:
+                        return replayed
+                try:
+                    if query_schema is not None:
+                        path["args"] = query_schema.load(_query_dict(query_schema))
+                    if body_schema is not None:
+                        path["body"] = body_schema.load(json_body())
+                    result = view(**path)
+                    response = _respond(result, status, response_schema, paginated)
+                except BaseException:
+                    idempotency.forget_pending()
+                    raise
+                return idempotency.keep_answer(response)
 
             self.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
             return wrapped

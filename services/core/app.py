@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from . import errors, events, web
+from . import errors, events, idempotency, web
 from .api import ApiBlueprint
 from .config import MAX_BODY_BYTES
 from .db import Database, get_db
@@ -50,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notifier = events.EventNotifier()
     app.extensions["cardcrm_events"] = notifier
     events.install(database.sessionmaker, plugins, notifier)
+    idempotency.install(database.sessionmaker)
 
     errors.init_app(app)
     _register_api(app)

@@ -6,6 +6,7 @@ from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .db import Base
 from .events import Event
+from .idempotency import IdempotencyKey
 from .products.models import Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
@@ -21,6 +22,7 @@ __all__ = [
     "CardHistory",
     "Event",
     "Favorite",
+    "IdempotencyKey",
     "LoginFailure",
     "Membership",
     "Postponement",

@@ -50,7 +50,7 @@ ERROR_TEXT = {
     401: "No valid bearer token",
     403: "Not allowed",
     404: "Not found",
-    409: "Conflicts with the current state",
+    409: "Conflicts with the current state (or an Idempotency-Key whose answer was lost)",
     412: "Stale If-Match: the resource changed",
     413: "Body over 1 MiB",
     422: "Invalid fields (see errors)",
@@ -129,6 +129,18 @@ def _operation(operation: Operation) -> dict[str, Any]:
                 "description": "The ETag the change was made against; a stale one gets 412.",
             }
         )
+    if operation.method == "POST" and operation.auth:
+        parameters.append(
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": (
+                    "Sent again with the same key (within 24 hours), the request is done once "
+                    "and its first answer given back (with `Idempotent-Replayed: true`)."
+                ),
+            }
+        )
     if parameters:
         result["parameters"] = parameters
     if operation.body:
@@ -160,10 +172,12 @@ def _operation(operation: Operation) -> dict[str, Any]:
         codes |= {404}  # no such id (or not visible to the caller)
     if operation.auth:
         codes |= {401}
-    if operation.auth in ("admin", "events"):
-        codes |= {403}
+    if operation.auth:
+        codes |= {403}  # admins' operations, or a service token where a user is needed
     if operation.query or operation.body:
         codes |= {422}
+    if operation.method == "POST" and operation.auth:
+        codes |= {400, 409, 422}  # a malformed, reused or lost Idempotency-Key
     problem = {"$ref": "#/components/schemas/Problem"}
     for code in sorted(codes):
         result["responses"][str(code)] = {

@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,8 +110,9 @@ class Load:
     """Writers giving Ana tasks, closing and postponing them, through core's API.
 
     A request that gets no answer or a 5xx is sent again (for up to ``RETRY_SECONDS``), as a
-    careful client does; a change counts as acknowledged once core answered it with success
-    (or, for a retried close or postponement, once core shows it was done).
+    careful client does, with the same ``Idempotency-Key``, so that a retry of a change that
+    went through is not made twice; a change counts as acknowledged once core answered it with
+    success (or, for a retry whose first answer was lost, once core shows it was done).
     """
 
     RETRY_SECONDS = 30.0
@@ -161,10 +163,21 @@ class Load:
                     "assignee_id": self.world.ana.id,
                 }
                 response = self._send(client, "POST", f"cards/{card['id']}/tasks", body)
-                if response.status_code != 201:
+                if response.status_code == 409:  # done, but core stopped before answering
+                    made = [
+                        task
+                        for task in client.items(f"cards/{card['id']}/tasks")
+                        if task["text"] == body["text"]
+                    ]
+                    if len(made) != 1:
+                        self._error("create", response)
+                        return
+                    mine.append(self._acknowledge(made[0]))
+                elif response.status_code != 201:
                     self._error("create", response)
                     return
-                mine.append(self._acknowledge(response.json()))
+                else:
+                    mine.append(self._acknowledge(response.json()))
                 if step % 2 == 0:
                     self._close(client, mine.pop(0))
                 if step % 3 == 0 and mine:
@@ -200,9 +213,10 @@ class Load:
 
     def _send(self, client: Client, method: str, path: str, body: Any) -> Any:
         deadline = time.monotonic() + self.RETRY_SECONDS
+        headers = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else {}
         while True:
             try:
-                response = client.request(method, path, body, timeout=10)
+                response = client.request(method, path, body, timeout=10, headers=dict(headers))
                 if response.status_code < 500:
                     with self.lock:
                         self.writes += 1
@@ -250,8 +264,9 @@ def check_everything(world: World, *, resends_allowed: bool = False, timeout: fl
             acknowledged,
             now,
         )
-    # (a retried create whose first attempt went through may have made a task twice: those
-    # are real tasks, and below they are owed a to-do and an e-mail like any other)
+    # No change was made twice: retries carried the same Idempotency-Key.
+    texts = [task["text"] for task in tasks.values()]
+    assert sorted(texts) == sorted(set(texts)), "a retried create made a task twice"
 
     # Every event was processed.
     last = stack.last_event_id()
