@@ -1,4 +1,4 @@
-"""Command line of the benchmarks: ``python -m bench {generate,cards,all}`` (``make bench``)."""
+"""Command line of the benchmarks: ``python -m bench {generate,cards,load,all}`` (make bench)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from . import cards, report
+from . import cards, load, report
 from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is_generated
 from .dataset import Sizes
 from .generate import generate
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
     _run_options(bench)
 
+    load.add_arguments(
+        commands.add_parser(
+            "load", help="load test: core under gunicorn with many users, and a bare Flask ceiling"
+        )
+    )
+
     everything = commands.add_parser(
         "all",
         help="generate (unless already done) and run every benchmark on SQLite, and on "
@@ -45,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         generate(args.url, _sizes(args), force=args.force)
     elif args.command == "cards":
         _bench_cards(args.url, args)
+    elif args.command == "load":
+        return load.main_from(args)
     else:
         urls = [args.sqlite_url]
         if os.environ.get(POSTGRES_URL_VARIABLE):
