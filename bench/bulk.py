@@ -127,7 +127,7 @@ def _index_definitions(engine: Engine, tables: list[str]) -> dict[str, str]:
                 "AND tbl_name IN (SELECT value FROM json_each(:tables)) AND sql IS NOT NULL"
             )
             tables = json.dumps(tables)
-        return dict(sorted(connection.execute(query, {"tables": tables}).tuples()))
+        return dict(sorted(tuple(row) for row in connection.execute(query, {"tables": tables})))
 
 
 def _processor(column_type: Any, dialect: Any) -> Converter | None:
