@@ -2,8 +2,9 @@
 
 Cards with an open task come first, by their next deadline (ties by id); then the cards with
 none, most recently updated first. Each part is one range scan of an index on
-``(product_id, next_task_due, id)`` or ``(product_id, updated_at, id)``, so the first page
-costs the same at 100 or 100,000 cards.
+``(product_id, next_task_due, id)`` or ``(product_id, updated_at, id)`` — or, filtered by one
+status, of ``(status_id, next_task_due, updated_at, id)`` — so the first page costs the same at
+100 or 100,000 cards.
 """
 
 from __future__ import annotations
@@ -33,15 +34,19 @@ def filter_conditions(
     product: Product, args: dict[str, Any], field_filters: dict[str, str]
 ) -> list[ColumnElement[bool]]:
     """The WHERE conditions of a card list query (also used to validate saved filters)."""
-    conditions: list[ColumnElement[bool]] = [Card.product_id == product.id]
-    conditions.append(
+    conditions: list[ColumnElement[bool]] = [
         Card.trashed_at.is_not(None) if args.get("trashed") else Card.trashed_at.is_(None)
-    )
+    ]
     statuses = product.statuses
     if "status_id" in args:
         if args["status_id"] not in {status.id for status in statuses}:
             raise Invalid({"status_id": ["Not a status of this product."]})
+        # The status is the product's, so it alone says the product: without the product's
+        # condition the planner takes the status's index, which also holds when few cards of
+        # a status have a deadline (Won, Lost), instead of filtering the product's whole list.
         conditions.append(Card.status_id == args["status_id"])
+    else:
+        conditions.insert(0, Card.product_id == product.id)
     if "group" in args:
         conditions.append(Card.status_id.in_([s.id for s in statuses if s.group == args["group"]]))
     if "closed" in args:
