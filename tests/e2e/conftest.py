@@ -457,7 +457,11 @@ class Stack:
 
     def cursor(self, service: str) -> int:
         """How far the sidecar's worker has handled core's feed (its committed cursor)."""
-        rows = self.sidecar_sql(service, "SELECT last_id FROM feed_cursors")
+        # The follower's own row (the calendar's table may also hold a replay marker).
+        name = {"calendar": "calendar_sync", "notifications": "notifications"}[service]
+        rows = self.sidecar_sql(
+            service, "SELECT last_id FROM feed_cursors WHERE name = :name", name=name
+        )
         return rows[0][0] if rows else 0
 
     def sidecar_sql(self, service: str, query: str, **params: Any) -> list[Any]:
