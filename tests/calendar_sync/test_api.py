@@ -31,13 +31,17 @@ def test_the_api_needs_a_users_token(calendar, core_server):
         ("GET", "/api/v1/feed"),
         ("GET", "/api/v1/caldav"),
         ("POST", "/api/v1/caldav"),
+        ("DELETE", "/api/v1/feed"),
+        ("GET", "/api/v1/caldav/1"),
+        ("POST", "/api/v1/caldav/1/sync"),
         ("DELETE", "/api/v1/caldav/1"),
     ]:
         problem(client.open(path, method=method), 401)
         bad = {"Authorization": "Bearer ccrm_not-a-token"}
         problem(client.open(path, method=method, headers=bad), 401)
-    service = {"Authorization": f"Bearer {core_server.service_token}"}
-    problem(client.post("/api/v1/feed", headers=service), 401)
+        # A service token is no user: nothing here is a service's.
+        service = {"Authorization": f"Bearer {core_server.service_token}"}
+        problem(client.open(path, method=method, headers=service), 401)
 
 
 @pytest.mark.parametrize(

@@ -512,6 +512,7 @@ def test_accounts_show_their_sync_state_and_can_be_removed(calendar, member, new
     assert calendar.api(ana).ok("GET", "caldav")["items"] == []
     assert calendar.api(ana).get(f"caldav/{account['id']}").status_code == 404
     assert calendar.api(ana).delete(f"caldav/{account['id']}").status_code == 404
+    assert calendar.api(ana).post(f"caldav/{account['id']}/sync").status_code == 404
     now = calendar.api(member).ok("POST", f"caldav/{account['id']}/sync")
     assert now["id"] == account["id"]
     calendar.api(member).ok("DELETE", f"caldav/{account['id']}", status=204)
