@@ -182,7 +182,9 @@ def test_a_reader_following_after_sees_every_event_once_under_concurrent_writers
     seen, after = [], start
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        page = feed(service_api, after, limit=7)
+        # Long-polling, as the sidecars follow the feed. (A reader asking in a loop with no
+        # pause at all can starve SQLite's writers: WAL readers never leave a gap.)
+        page = feed(service_api, after, limit=7, wait=1)
         seen += [item["id"] for item in page["items"]]
         after = page["last_id"]
         if len(seen) >= writers * per_writer and not any(thread.is_alive() for thread in threads):
