@@ -15,11 +15,13 @@ the change was made, once.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, g, request
 from sqlalchemy import Index, String, Text, UniqueConstraint, delete, event, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from .db import Base, get_session, write_transaction
@@ -33,6 +35,7 @@ MAX_KEY_LENGTH = 200
 #: Headers of the first answer given again with it.
 KEPT_HEADERS = ("ETag", "Location")
 _PENDING = "cardcrm_idempotency_pending"
+log = logging.getLogger(__name__)
 _WRITTEN = "cardcrm_idempotency_written"
 
 
@@ -122,14 +125,21 @@ def keep_answer(response: Response) -> Response:
         return response
     owner, key = written
     headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-    with write_transaction(session):
-        session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
-            .values(
-                status=response.status_code, body=response.get_data(as_text=True), headers=headers
+    try:
+        with write_transaction(session):
+            session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+                .values(
+                    status=response.status_code,
+                    body=response.get_data(as_text=True),
+                    headers=headers,
+                )
             )
-        )
+    except SQLAlchemyError:
+        # The change is made and this is its answer: give it. Only a retry of this request
+        # will be told its answer was lost.
+        log.warning("could not keep the answer of %s %s", request.method, request.path)
     return response
 
 

@@ -201,7 +201,7 @@ class Load:
     def _postpone(self, client: Client, task: dict[str, Any]) -> None:
         due = _iso(datetime.fromisoformat(task["due"]) + timedelta(days=1))
         response = self._send(client, "POST", f"tasks/{task['id']}/postpone", {"due": due})
-        if response.status_code == 422:  # a retry of a postponement that had gone through
+        if response.status_code in (409, 422):  # a retry of a postponement that went through
             response = client.request("GET", f"tasks/{task['id']}")
             if response.json().get("due") != due:
                 self._error("postpone", response)
