@@ -61,7 +61,9 @@ def seed_demo(app: Flask) -> bool:
                         card.id,
                         {
                             "text": f"Follow up: {title}",
-                            "due": now + timedelta(hours=index * 20 - 10),
+                            # The first more than a day ago: overdue at any hour of the day
+                            # in any time zone; the others 10, 30, 50... hours from now.
+                            "due": now + timedelta(hours=index * 20 - 10 if index else -30),
                             "type": "call",
                         },
                     )
