@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cardcrm.core.errors import field_messages
-from flask import Flask, Response, json, request
-from marshmallow import ValidationError
-from sqlalchemy.exc import DataError
+from cardcrm.core.errors import install_common_handlers
+from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -75,29 +73,7 @@ def init_app(app: Flask) -> None:
             response.headers["Retry-After"] = "30"
         return response
 
-    @app.errorhandler(ValidationError)
-    def _validation(error: ValidationError) -> Response:
-        messages = field_messages(error.messages)
-        return problem(
-            422,
-            Invalid.title,
-            "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
-            errors=messages,
-        )
-
-    @app.errorhandler(OverflowError)
-    @app.errorhandler(DataError)
-    def _out_of_range(error: Exception) -> Response:
-        # A number or text the database cannot hold: the request's fault, whichever field.
-        log.warning(
-            "%s %s: 422 for a value the database cannot hold: %s",
-            request.method,
-            request.path,
-            error,
-        )
-        return problem(
-            422, Invalid.title, "A value in the request is out of range or too long.", errors={}
-        )
+    install_common_handlers(app)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

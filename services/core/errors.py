@@ -120,6 +120,48 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
+def invalid_fields(error: ValidationError) -> Response:
+    messages = field_messages(error.messages)
+    return problem(
+        422,
+        Invalid.title,
+        "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
+        errors=messages,
+    )
+
+
+def out_of_range(error: Exception) -> Response:
+    # A number or text the database cannot hold (an id past its integer type, a string over a
+    # column's length, a NUL on PostgreSQL): the request's fault, whichever field it was.
+    log.warning(
+        "%s %s: 422 for a value the database cannot hold: %s", request.method, request.path, error
+    )
+    return problem(
+        422, Invalid.title, "A value in the request is out of range or too long.", errors={}
+    )
+
+
+def database_unavailable(error: Exception) -> Response:
+    # The database is down, restarting or busy past the lock timeout: nothing was written (the
+    # transaction rolled back), and the same request will work again shortly.
+    log.error("%s %s: 503, the database is unavailable: %s", request.method, request.path, error)
+    response = problem(
+        503, "Service unavailable", "The database is unavailable; try again in a moment."
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def install_common_handlers(app: Flask) -> None:
+    """The handlers every service shares: invalid fields (422), values the database cannot
+    hold (422) and a database that cannot be reached (503)."""
+    app.register_error_handler(ValidationError, invalid_fields)
+    for error_class in (OverflowError, DataError):
+        app.register_error_handler(error_class, out_of_range)
+    for error_class in (OperationalError, InterfaceError):
+        app.register_error_handler(error_class, database_unavailable)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CardcrmError)
     def _domain(error: CardcrmError) -> Response:
@@ -127,44 +169,7 @@ def init_app(app: Flask) -> None:
         response.headers.update(getattr(error, "headers", {}))
         return response
 
-    @app.errorhandler(ValidationError)
-    def _validation(error: ValidationError) -> Response:
-        messages = field_messages(error.messages)
-        return problem(
-            422,
-            Invalid.title,
-            "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
-            errors=messages,
-        )
-
-    @app.errorhandler(OverflowError)
-    @app.errorhandler(DataError)
-    def _out_of_range(error: Exception) -> Response:
-        # A number or text the database cannot hold (an id past its integer type, a string
-        # over a column's length): the request's fault, whichever field it was.
-        log.warning(
-            "%s %s: 422 for a value the database cannot hold: %s",
-            request.method,
-            request.path,
-            error,
-        )
-        return problem(
-            422, Invalid.title, "A value in the request is out of range or too long.", errors={}
-        )
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    def _database_unavailable(error: Exception) -> Response:
-        # The database is down, restarting or busy past the lock timeout: nothing was written
-        # (the transaction rolled back), and the same request will work again shortly.
-        log.error(
-            "%s %s: 503, the database is unavailable: %s", request.method, request.path, error
-        )
-        response = problem(
-            503, "Service unavailable", "The database is unavailable; try again in a moment."
-        )
-        response.headers["Retry-After"] = "5"
-        return response
+    install_common_handlers(app)
 
     @app.errorhandler(StaleDataError)
     def _stale(error: StaleDataError) -> Response:
