@@ -35,7 +35,7 @@ ERROR_TEXT = {
     409: "Conflicts with the current state",
     413: "Body over 1 MiB",
     422: "Invalid fields (see errors)",
-    503: "Core, which checks tokens, is unreachable",
+    503: "Core (which checks tokens) is unreachable, or the service is catching up",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -30,26 +31,23 @@ ADDRESS_LIMIT = 50
 def check(session: Session, email: str, address: str, now: datetime) -> int:
     """Refuse (``TooManyRequests``) a login over a limit; else the failures of this e-mail
     from this address within the window."""
-    since = now - WINDOW
-    recent = and_(LoginFailure.address == address, LoginFailure.at >= since)
-    account = select(func.count(), func.min(LoginFailure.at)).where(
-        recent, LoginFailure.email == email
+    recent = and_(LoginFailure.address == address, LoginFailure.at >= now - WINDOW)
+    counted = select(func.count(), func.min(LoginFailure.at))
+    account = session.execute(counted.where(recent, LoginFailure.email == email)).one()
+    _refuse_over(account, ACCOUNT_LIMIT, "for this account", now)
+    _refuse_over(
+        session.execute(counted.where(recent)).one(), ADDRESS_LIMIT, "from your address", now
     )
-    anyone = select(func.count(), func.min(LoginFailure.at)).where(recent)
-    failures = 0
-    for query, limit, what in (
-        (account, ACCOUNT_LIMIT, "for this account"),
-        (anyone, ADDRESS_LIMIT, "from your address"),
-    ):
-        count, oldest = session.execute(query).one()
-        if query is account:
-            failures = count
-        if count >= limit:
-            wait = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
-            raise TooManyRequests(
-                f"Too many failed logins {what}; try again in {_minutes(wait)}.", wait
-            )
-    return failures
+    return account[0]
+
+
+def _refuse_over(found: Any, limit: int, what: str, now: datetime) -> None:
+    count, oldest = found
+    if count >= limit:
+        wait = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+        raise TooManyRequests(
+            f"Too many failed logins {what}; try again in {_minutes(wait)}.", wait
+        )
 
 
 def failed(session: Session, email: str, address: str, now: datetime) -> None:

@@ -8,7 +8,6 @@ the same checks, a chunk at a time, each row recording its history and events as
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +31,20 @@ from ..products.service import get_product
 from .card_writes import CardPlan, write_cards
 from .cards import FIELD_PREFIX, column_resolver, header, value_of
 from .parsing import (
+    ID,
     CsvFile,
     ImportRefused,
     ImportResult,
     Record,
     RowError,
+    check_version,
     chunked,
+    claim_id,
     fold_name,
     read_header,
     records,
 )
 
-ID = re.compile(r"^[0-9]+$")
 TITLE_MAX = 500
 
 
@@ -205,7 +206,7 @@ class _CardImport:
         plan.diff = _diff(card, plan)
         plan.moves = status.id != card.status_id
         if plan.diff or plan.moves:
-            self._check_version(row, card, problems)
+            check_version(row, "card", card, problems)
             # The card as it would be, for the rules (the stored one stays untouched until
             # the whole file is known to be good).
             proposal = Card(
@@ -225,17 +226,9 @@ class _CardImport:
         return RowError(row.line, " ".join(problems)) if problems else plan
 
     def _existing(self, row: Record, lookups: _Lookups, problems: list[str]) -> Card | None:
-        raw = row.get("id")
-        if not raw:
+        card_id = claim_id(row, "card", self.seen, problems)
+        if card_id is None:
             return None
-        if not ID.match(raw):
-            problems.append(f"id: {raw!r} is not a card id.")
-            return None
-        card_id = int(raw)
-        if card_id in self.seen:
-            problems.append(f"id: card {card_id} is on line {self.seen[card_id]} already.")
-            return None
-        self.seen[card_id] = row.line
         card = lookups.cards.get(card_id)
         if card is None or card.product_id != self.product.id or not self.scope.sees_card(card):
             problems.append(
@@ -341,19 +334,6 @@ class _CardImport:
 
     def _column(self, key: str) -> str:
         return self.field_columns.get(key, FIELD_PREFIX + key)
-
-    def _check_version(self, row: Record, card: Card, problems: list[str]) -> None:
-        raw = row.get("version")
-        if not raw:
-            return
-        if not ID.match(raw):
-            problems.append(f"version: {raw!r} is not a version number.")
-        elif int(raw) != card.version:
-            problems.append(
-                f"version: card {card.id} changed since this file was exported (it was at "
-                f"version {raw}, it is now at {card.version}); export it again, or empty the "
-                "version cell to overwrite the change."
-            )
 
     def _check_rules(
         self,

@@ -10,7 +10,6 @@ an existing company or of one created by an earlier line of the file.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,19 +36,21 @@ from ..events import record_event
 from ..timeutil import utcnow
 from .contacts import COLUMNS
 from .parsing import (
+    ID,
     CsvFile,
     ImportRefused,
     ImportResult,
     Record,
     RowError,
+    check_version,
     chunked,
+    claim_id,
     fold_name,
     read_header,
     records,
     split_list,
 )
 
-ID = re.compile(r"^[0-9]+$")
 TEXT_COLUMNS = ("position", "registration_number", "address", "website", "notes")
 
 
@@ -202,21 +203,13 @@ class _ContactImport:
                 if key in data and getattr(contact, key) != data[key]
             }
             if plan.diff:
-                self._check_version(row, contact, problems)
+                check_version(row, "contact", contact, problems)
         return RowError(row.line, " ".join(problems)) if problems else plan
 
     def _existing(self, row: Record, lookups: _Lookups, problems: list[str]) -> Contact | None:
-        raw = row.get("id")
-        if not raw:
+        contact_id = claim_id(row, "contact", self.seen, problems)
+        if contact_id is None:
             return None
-        if not ID.match(raw):
-            problems.append(f"id: {raw!r} is not a contact id.")
-            return None
-        contact_id = int(raw)
-        if contact_id in self.seen:
-            problems.append(f"id: contact {contact_id} is on line {self.seen[contact_id]} already.")
-            return None
-        self.seen[contact_id] = row.line
         contact = lookups.contacts.get(contact_id)
         if contact is None:
             problems.append(f"id: no contact {contact_id} (leave id empty to create a contact).")
@@ -341,19 +334,6 @@ class _ContactImport:
     def _remember_identifiers(self, row: Record, data: dict[str, Any]) -> None:
         for key in _identifiers(data):
             self.identifiers.setdefault(key, row.line)
-
-    def _check_version(self, row: Record, contact: Contact, problems: list[str]) -> None:
-        raw = row.get("version")
-        if not raw:
-            return
-        if not ID.match(raw):
-            problems.append(f"version: {raw!r} is not a version number.")
-        elif int(raw) != contact.version:
-            problems.append(
-                f"version: contact {contact.id} changed since this file was exported (it was "
-                f"at version {raw}, it is now at {contact.version}); export it again, or empty "
-                "the version cell to overwrite the change."
-            )
 
     # --- writing ------------------------------------------------------------------------------
 

@@ -201,6 +201,42 @@ def records(
         )
 
 
+#: An id or version cell: digits only.
+ID = re.compile(r"^[0-9]+$")
+
+
+def claim_id(row: Record, kind: str, seen: dict[int, int], problems: list[str]) -> int | None:
+    """The row's ``id`` cell as an id, noted as this row's; ``None`` (and a problem) if the cell
+    is empty, not an id, or names a ``kind`` an earlier line of the file already changes."""
+    raw = row.get("id")
+    if not raw:
+        return None
+    if not ID.match(raw):
+        problems.append(f"id: {raw!r} is not a {kind} id.")
+        return None
+    found = int(raw)
+    if found in seen:
+        problems.append(f"id: {kind} {found} is on line {seen[found]} already.")
+        return None
+    seen[found] = row.line
+    return found
+
+
+def check_version(row: Record, kind: str, item: Any, problems: list[str]) -> None:
+    """A ``version`` cell must be the item's version now: else it changed since the export."""
+    raw = row.get("version")
+    if not raw:
+        return
+    if not ID.match(raw):
+        problems.append(f"version: {raw!r} is not a version number.")
+    elif int(raw) != item.version:
+        problems.append(
+            f"version: {kind} {item.id} changed since this file was exported (it was at "
+            f"version {raw}, it is now at {item.version}); export it again, or empty the "
+            "version cell to overwrite the change."
+        )
+
+
 def chunked(items: Iterator[Any], size: int = CHUNK_SIZE) -> Iterator[list[Any]]:
     while chunk := list(itertools.islice(items, size)):
         yield chunk
