@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from cardcrm.core.db import UTCDateTime
+from cardcrm.common.db import UTCDateTime
 from sqlalchemy import Engine, Table, insert, text
 
 BATCH = 10_000

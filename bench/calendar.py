@@ -83,7 +83,7 @@ class Core:
         self.app, self.url, self.service_token = app, url, service_token
 
     def session(self) -> Any:
-        from cardcrm.core.db import get_db
+        from cardcrm.common.db import get_db
 
         return get_db().session()
 
@@ -167,9 +167,9 @@ class Core:
 
 @contextmanager
 def core_service(root: Path) -> Iterator[Core]:
+    from cardcrm.common.db import get_db
     from cardcrm.core import create_app
     from cardcrm.core.auth.service import create_token
-    from cardcrm.core.db import get_db
     from cardcrm.core.migrate import upgrade
     from werkzeug.serving import make_server
 

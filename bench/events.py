@@ -35,15 +35,15 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cardcrm.common.api import JSON_MIMETYPE
+from cardcrm.common.db import get_db, write_transaction
+from cardcrm.common.timeutil import isoformat_z
 from cardcrm.core import create_app
-from cardcrm.core.api import JSON_MIMETYPE
 from cardcrm.core.auth.models import ApiToken
 from cardcrm.core.auth.service import authenticate, create_token
-from cardcrm.core.db import get_db, write_transaction
 from cardcrm.core.events.outbox import Event
 from cardcrm.core.events.views import EventArgsSchema
 from cardcrm.core.migrate import upgrade
-from cardcrm.core.timeutil import isoformat_z
 from flask import Flask, Response, current_app, request
 from sqlalchemy import Text, cast, delete, func, select
 

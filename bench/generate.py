@@ -17,11 +17,12 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from cardcrm.common.db import get_db
+from cardcrm.common.timeutil import utcnow
 from cardcrm.core import create_app
 from cardcrm.core.access import set_members
 from cardcrm.core.cards.fields import clean_values
 from cardcrm.core.cards.schemas import CardSchema
-from cardcrm.core.db import get_db
 from cardcrm.core.migrate import upgrade
 from cardcrm.core.models import (
     Base,
@@ -38,7 +39,6 @@ from cardcrm.core.products.models import CLOSED_GROUPS, GROUPS
 from cardcrm.core.products.service import list_templates, product_data, product_task_types
 from cardcrm.core.tasks.models import TASK_STATUSES
 from cardcrm.core.tasks.schemas import TaskSchema
-from cardcrm.core.timeutil import utcnow
 from flask import Flask
 from sqlalchemy import Engine, Table, and_, create_engine, func, or_, select, text
 from werkzeug.security import generate_password_hash

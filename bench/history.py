@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from cardcrm.common.timeutil import isoformat_z as _isoformat_z
 from cardcrm.core.products.models import CLOSED_GROUPS
-from cardcrm.core.timeutil import isoformat_z as _isoformat_z
 
 from .dataset import Dataset, Move
 

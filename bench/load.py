@@ -57,12 +57,12 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from cardcrm.common.db import get_db, write_transaction
 from cardcrm.core import create_app
 from cardcrm.core.access import Membership
 from cardcrm.core.auth.models import ApiToken, User
 from cardcrm.core.auth.service import create_token
 from cardcrm.core.cards.models import Card
-from cardcrm.core.db import get_db, write_transaction
 from cardcrm.core.migrate import upgrade
 from sqlalchemy import create_engine, delete, func, inspect, select, text
 from sqlalchemy.engine import make_url

@@ -175,8 +175,8 @@ class Bench:
     """The databases, users and tokens, and the environment of the ``cardcrm`` processes."""
 
     def __init__(self, core_url: str, notifications_url: str, folder: str) -> None:
+        from cardcrm.common.db import Database
         from cardcrm.core.auth.service import create_token, create_user
-        from cardcrm.core.db import Database
         from cardcrm.core.migrate import upgrade as upgrade_core
         from cardcrm.notifications.migrate import upgrade as upgrade_notifications
 

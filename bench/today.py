@@ -30,20 +30,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cardcrm.common.db import get_db, make_engine, write_transaction
+from cardcrm.common.errors import Invalid
+from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.timeutil import isoformat_z
 from cardcrm.core import create_app
 from cardcrm.core import today as view
 from cardcrm.core.access import scope_of
 from cardcrm.core.auth.models import ApiToken, User
 from cardcrm.core.auth.service import create_token
 from cardcrm.core.cards.models import Card
-from cardcrm.core.db import get_db, make_engine, write_transaction
-from cardcrm.core.errors import Invalid
 from cardcrm.core.migrate import upgrade
-from cardcrm.core.pagination import decode_cursor, encode_cursor
 from cardcrm.core.products.models import Product, Status
 from cardcrm.core.tasks.models import Task
 from cardcrm.core.tasks.schemas import TaskSchema
-from cardcrm.core.timeutil import isoformat_z
 from flask import Flask
 from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cardcrm.core.hookspecs import hookimpl
+from cardcrm.common.plugins import hookimpl
 
 TEMPLATE: dict[str, Any] = {
     "key": "invoices",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.core.hookspecs import hookimpl
+from cardcrm.common.plugins import hookimpl
 
 TEMPLATE: dict[str, Any] = {
     "key": "sales",

@@ -32,7 +32,7 @@ import click
 from click.core import ParameterSource
 from gunicorn.app.base import Application
 
-from . import proxy
+from .common import proxy
 from .core.cli import data_option
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "errorlog": "-",
         "loglevel": "info",
         # Feed tokens and other secrets never reach the access log.
-        "logger_class": "cardcrm.access_log.RedactingLogger",
+        "logger_class": "cardcrm.common.access_log.RedactingLogger",
         # gunicorn's control socket lives in the home folder: global state that two
         # instances on one machine would fight over. Nothing here uses it.
         "control_socket_disable": True,
@@ -228,6 +228,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
             settings = settings_of(name, data, CORE_URL=base, SERVICE_TOKEN=token)
             # CARDCRM_PUBLIC_URL (e.g. behind a proxy) wins over the address served here.
             settings["PUBLIC_URL"] = settings.get("PUBLIC_URL") or base + SERVICES[name][1]
+            settings["CORE_PUBLIC_URL"] = settings.get("CORE_PUBLIC_URL") or base
             sidecars[name] = settings
 
     def build() -> Any:
@@ -273,8 +274,8 @@ def _start_workers(services: dict[str, ModuleType], sidecars: dict[str, dict[str
 
 def _service_token(core_settings: dict[str, Any]) -> str:
     """The sidecars' service token under ``up``: made once, kept in the data folder."""
+    from .common.db import Database
     from .core.auth.service import create_token, user_for_token
-    from .core.db import Database
 
     path = Path(core_settings["DATA_DIR"]) / "service_token"
     database = Database(core_settings["DATABASE_URL"])

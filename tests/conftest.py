@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cardcrm.common.db import get_db
 from cardcrm.core import create_app
 from cardcrm.core.auth.service import create_token, create_user
-from cardcrm.core.db import get_db
 from cardcrm.core.migrate import upgrade
 from cardcrm.core.models import Base
 from sqlalchemy import create_engine, text

@@ -25,11 +25,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cardcrm.access_log import REDACTED, RedactingLogger, redact
 from cardcrm.cli import main
-from cardcrm.core.config import MAX_BODY_BYTES
+from cardcrm.common.access_log import REDACTED, RedactingLogger, redact
+from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.common.proxy import behind_proxies
 from cardcrm.core.events.views import MAX_WAIT_SECONDS
-from cardcrm.proxy import behind_proxies
 from cardcrm.server import SERVICES, SIDECARS, GunicornServer, gunicorn_options
 from click.testing import CliRunner
 
@@ -361,10 +361,10 @@ def free_port() -> int:
 @pytest.fixture
 def core(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Core over real HTTP on SQLite, with a user (``token``) and a service token."""
+    from cardcrm.common.db import get_db
     from cardcrm.core import create_app
     from cardcrm.core.auth import service
     from cardcrm.core.auth.service import create_token, create_user
-    from cardcrm.core.db import get_db
     from werkzeug.security import generate_password_hash
     from werkzeug.serving import make_server
 

@@ -14,9 +14,9 @@ from typing import Any
 import click
 import pytest
 from cardcrm.cli import main
+from cardcrm.common.db import get_db
 from cardcrm.core import create_app
 from cardcrm.core.csv_cli import export_group, import_group
-from cardcrm.core.db import get_db
 from cardcrm.core.products.service import create_product
 from click.testing import CliRunner, Result
 

@@ -26,6 +26,6 @@ max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-logger_class = "cardcrm.access_log.RedactingLogger"
+logger_class = "cardcrm.common.access_log.RedactingLogger"
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 proc_name = "cardcrm-notifications"

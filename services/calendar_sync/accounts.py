@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Conflict, Invalid, NotFound
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .db import write_transaction
-from .errors import Conflict, Invalid, NotFound
 from .mirror import queue, shown_tasks
 from .models import CaldavAccount, MirrorTask, PendingPush, RemoteTodo
 from .remote import AccountCheckFailed, check_account

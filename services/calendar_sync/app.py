@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.core.config import MAX_BODY_BYTES
-from cardcrm.proxy import openapi_servers
-from flask import Flask, jsonify
-from sqlalchemy import text
+from cardcrm.common import api, errors
+from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.sidecar.auth import authenticate
+from flask import Flask
 
-from . import errors
-from .api import API_PREFIX
 from .context import CalendarContext
-from .db import close_session
 
 
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
@@ -24,18 +21,13 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(settings or {})
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     context = CalendarContext.from_settings(dict(app.config))
     app.extensions["calendar_sync"] = context
-    app.teardown_appcontext(close_session)
+    app.extensions["cardcrm_core_client"] = context.core
+    context.database.init_app(app)
     errors.init_app(app)
     _register_api(app)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        with context.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return jsonify(status="ok")
 
     return app
 
@@ -44,15 +36,16 @@ def _register_api(app: Flask) -> None:
     from .account_views import bp as accounts
     from .feed_views import bp as feeds
     from .feed_views import public
-    from .openapi import build_spec
 
     for blueprint in (feeds, accounts, public):
         app.register_blueprint(blueprint)
-    spec: dict[str, Any] = {}
-
-    @app.get(f"{API_PREFIX}/openapi.json")
-    def openapi() -> Any:
-        if not spec:
-            spec.update(build_spec(app))
-        # Its paths are relative to where it is reached (/calendar behind nginx or `up`).
-        return jsonify({**spec, "servers": openapi_servers()})
+    api.install(
+        app,
+        api.ApiService(
+            title="cardcrm calendar sync",
+            description="iCal feeds of each user's tasks and two-way CalDAV sync.",
+            authenticate=authenticate,
+            auth_errors=(401, 503),
+            relative_servers=True,
+        ),
+    )

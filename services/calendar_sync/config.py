@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from cardcrm.core.config import data_dir, secret_key, sqlite_url
+from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
 
 DEFAULT_CORE_URL = "http://127.0.0.1:8000"
 #: How often the worker asks each CalDAV server for changes made in calendar apps.
@@ -21,20 +21,16 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
     ``cardcrm up`` mounts it), else empty (then the URL of the request is used).
     """
     folder = data_dir(env, data)
-    core_public = env.get("CARDCRM_PUBLIC_URL", "").rstrip("/")
-    public = env.get("CARDCRM_CALENDAR_PUBLIC_URL", "").rstrip("/")
-    if not public and core_public:
-        public = core_public + "/calendar"
     return {
         "DATA_DIR": str(folder),
         "DATABASE_URL": env.get("CARDCRM_CALENDAR_DATABASE_URL")
         or sqlite_url(folder, "calendar.db"),
         "CORE_URL": env.get("CARDCRM_CORE_URL") or DEFAULT_CORE_URL,
-        # Where people open cards (links in calendar entries); falls back to CORE_URL.
-        "CORE_PUBLIC_URL": core_public,
+        # CORE_PUBLIC_URL: where people open cards (links in calendar entries); falls back
+        # to CORE_URL.
+        **public_urls(env, "/calendar", "CARDCRM_CALENDAR_PUBLIC_URL"),
         "SERVICE_TOKEN": env.get("CARDCRM_SERVICE_TOKEN", ""),
         "SECRET_KEY": secret_key(folder, env),
-        "PUBLIC_URL": public,
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
         "PULL_SECONDS": float(env.get("CARDCRM_CALENDAR_PULL_SECONDS") or DEFAULT_PULL_SECONDS),

@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pluggy
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.db import Database
+from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from cardcrm.sidecar.follower import EventFollower
 
 from . import mirror
 from .crypto import PasswordBox
-from .db import Database
 from .ical import Renderer
 from .models import FeedCursor
 from .plugins import get_plugin_manager
@@ -48,7 +48,7 @@ class CalendarContext:
             entry_points=settings.get("PLUGIN_ENTRY_POINTS", True),
         )
         database = Database(settings["DATABASE_URL"])
-        for factory in (database.sessions, database.writer):
+        for factory in (database.sessions, database.writer.maker):
             mirror.install(factory)
         core_url = settings.get("CORE_URL") or "http://127.0.0.1:8000"
         card_base = settings.get("CORE_PUBLIC_URL") or core_url

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.api import API_PREFIX, ApiBlueprint
+from cardcrm.common.db import get_session
+from cardcrm.sidecar.auth import current_user
 from flask import Response, current_app, request
 from werkzeug.http import http_date
 
-from .api import API_PREFIX, ApiBlueprint
-from .db import get_session
 from .feeds import active_feed, create_feed, revoke_feed, serve_feed
 from .schemas import FeedArgsSchema, FeedCreatedSchema, FeedStatusSchema
 
@@ -24,12 +25,13 @@ def _context() -> Any:
 
 
 @bp.operation("/feed", "POST", response=FeedCreatedSchema, status=201)
-def make_feed(user: dict[str, Any]) -> dict[str, Any]:
+def make_feed() -> dict[str, Any]:
     """Make a new secret feed URL for the caller; the previous one stops working.
 
     The URL is shown once: only a hash of its token is kept. Subscribe to `url` in a calendar
     app (events: Google, Apple, Outlook), or to `todos_url` in a task app (Thunderbird).
     """
+    user = current_user()
     context = _context()
     now = context.clock()
     token = create_feed(get_session(), user, now)
@@ -39,19 +41,29 @@ def make_feed(user: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.operation("/feed", response=FeedStatusSchema)
-def feed_status(user: dict[str, Any]) -> dict[str, Any]:
+def feed_status() -> dict[str, Any]:
     """Whether the caller has a working feed URL (the URL itself cannot be shown again)."""
+    user = current_user()
     feed = active_feed(get_session(), user["id"])
     return {"active": feed is not None, "created_at": feed.created_at if feed else None}
 
 
 @bp.operation("/feed", "DELETE", status=204, errors=(404,))
-def stop_feed(user: dict[str, Any]) -> None:
+def stop_feed() -> None:
     """Revoke the caller's feed URL."""
+    user = current_user()
     revoke_feed(get_session(), user["id"], _context().clock())
 
 
-@public.operation("/feeds/<token>.ics", auth=False, query=FeedArgsSchema, errors=(404, 503))
+@public.operation(
+    "/feeds/<token>.ics",
+    auth=None,
+    query=FeedArgsSchema,
+    errors=(404, 503),
+    raw_response={"type": "string"},
+    media_type=CALENDAR_MIMETYPE,
+    other_responses={304: "Not modified (If-None-Match or If-Modified-Since)"},
+)
 def feed(token: str, args: dict[str, Any]) -> Response:
     """The feed of a secret token: the user's open tasks as VEVENTs, or VTODOs with
     `?format=todos`, on the cards the user may see (admins: every card; others: those of the

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cardcrm.common.db import upsert, write_transaction
+from cardcrm.common.errors import CoreUnreachable, NotFound
 from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
-from .db import upsert, write_transaction
-from .errors import CoreUnreachable, NotFound
 from .mirror import bump_feeds, shown_tasks
 from .models import FeedRender, FeedState, FeedToken, MirrorTask
 

@@ -15,11 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pluggy
+from cardcrm.common.plugins import call_each
 from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
 from icalendar.prop import vDuration
 
 from .models import MirrorCard, MirrorTask
-from .plugins import call_each, plugin_signature
+from .plugins import plugin_signature
 
 PRODID = "-//cardcrm//calendar sync//EN"
 #: Timed tasks become events this long (subscribed calendars show no to-dos).

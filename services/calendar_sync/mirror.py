@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.db import upsert
+from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar import access
 from sqlalchemy import Select, case, delete, select
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import upsert
 from .models import (
     CaldavAccount,
     FeedCursor,

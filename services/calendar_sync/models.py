@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar.access import membership_model
 from cardcrm.sidecar.follower import cursor_model
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint

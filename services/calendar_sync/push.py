@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cardcrm.common.db import upsert
 from icalendar import Todo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .db import upsert
 from .ical import parse_remote, task_due_key
 from .mirror import is_shown
 from .models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo

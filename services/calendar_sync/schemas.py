@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cardcrm.core.schema_fields import Instant
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields, validate
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardcrm.common.errors import NotFound
+from cardcrm.core.base import Base
 from sqlalchemy import ForeignKey, and_, false, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from .auth.models import User
 from .cards.models import Card
-from .db import Base
-from .errors import NotFound
 
 
 class Membership(Base):
@@ -121,10 +121,10 @@ def members(session: Session, product_id: int) -> list[Membership]:
 
 def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) -> list[Membership]:
     """Replace a product's members (``[{"user_id", "own_cards_only"}]``)."""
+    from cardcrm.common.db import write_transaction
+    from cardcrm.common.errors import Invalid
     from sqlalchemy import delete
 
-    from .db import write_transaction
-    from .errors import Invalid
     from .events import record_event
     from .products.service import get_product
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
-from sqlalchemy import text
+from cardcrm.common import api, errors
+from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.common.db import Database
+from cardcrm.common.idempotency import IdempotencyStore
+from flask import Flask
 
-from . import errors, events, idempotency, web
-from .api import ApiBlueprint
-from .config import MAX_BODY_BYTES
-from .db import Database, get_db
-from .plugins import get_plugin_manager, parse_module_list
+from . import events, web
+from .auth.service import Principal, authenticate
+from .base import IdempotencyKey
+from .plugins import get_plugin_manager
+from .tasks.schemas import Deadline
 
 API_PREFIX = "/api/v1"
 
@@ -33,13 +36,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=str((config or {}).get("PUBLIC_URL", "")).startswith("https://"),
     )
     app.config.update(config or {})
-    app.json.sort_keys = False  # keep the schemas' field order
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
 
-    modules = app.config.get("PLUGINS") or []
-    if isinstance(modules, str):
-        modules = parse_module_list(modules)
     plugins = get_plugin_manager(
-        modules,
+        app.config.get("PLUGINS") or [],
         plugins_dir=app.config.get("PLUGINS_DIR"),
         entry_points=app.config.get("PLUGIN_ENTRY_POINTS", True),
     )
@@ -49,52 +49,47 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     database.init_app(app)
     notifier = events.EventNotifier()
     app.extensions["cardcrm_events"] = notifier
-    events.install(database.sessionmaker, plugins, notifier)
-    idempotency.install(database.sessionmaker)
+    events.install(database.sessions, plugins, notifier)
+    idempotency = IdempotencyStore(IdempotencyKey)
+    idempotency.install(database.sessions)
 
     errors.init_app(app)
-    _register_api(app)
+    _register_api(app, idempotency)
     web.init_app(app)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        with get_db().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return jsonify(status="ok")
 
     return app
 
 
-def _register_api(app: Flask) -> None:
+def caller_name(principal: Principal) -> str:
+    """Whose idempotency keys these are: a user's, or a service's."""
+    return f"user:{principal.user.id}" if principal.user else f"service:{principal.service}"
+
+
+def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
     from .auth.views import bp as auth
     from .cards.views import bp as cards
     from .contacts.views import bp as contacts
     from .csv_io.views import bp as csv_io
     from .events.views import bp as events
-    from .openapi import build_spec
     from .products.views import bp as products
     from .quick_access.views import bp as quick_access
     from .tasks.views import bp as tasks
     from .today import bp as today
 
-    blueprints: list[ApiBlueprint] = [
-        auth,
-        products,
-        cards,
-        tasks,
-        today,
-        quick_access,
-        contacts,
-        csv_io,
-        events,
-    ]
-    for blueprint in blueprints:
+    for blueprint in (auth, products, cards, tasks, today, quick_access, contacts, csv_io, events):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
-
-    spec: dict[str, Any] = {}
-
-    @app.get(f"{API_PREFIX}/openapi.json")
-    def openapi() -> Any:
-        if not spec:
-            spec.update(build_spec(app, API_PREFIX))
-        return jsonify(spec)
+    api.install(
+        app,
+        api.ApiService(
+            title="cardcrm core",
+            description="Products, statuses, cards, tasks and the Today view.",
+            authenticate=authenticate,
+            levels=("user", "admin", "events"),
+            owner_of=caller_name,
+            idempotency=idempotency,
+            conditional_writes=True,
+            auth_errors=(401, 403),  # 403: admins' operations, or a service token for a user's
+            field_types={Deadline: ("string", None)},
+        ),
+        API_PREFIX,
+    )

@@ -6,9 +6,9 @@ import sys
 from typing import Any
 
 import click
+from cardcrm.core.migrate import upgrade
 
 from . import config as core_config
-from .migrate import upgrade
 
 
 def data_option(function: Any) -> Any:
@@ -57,11 +57,11 @@ def user_create(
     email: str, name: str, password: str, admin: bool, timezone: str, data: str | None
 ) -> None:
     """Create a user."""
+    from cardcrm.common.errors import CardcrmError
     from marshmallow import ValidationError
 
     from .auth.schemas import UserCreateSchema
     from .auth.service import create_user
-    from .errors import CardcrmError
 
     try:
         fields = UserCreateSchema().load(
@@ -116,12 +116,12 @@ def token_create(email: str | None, service_name: str | None, data: str | None) 
 @data_option
 def token_revoke(token: str, data: str | None) -> None:
     """Revoke a token given in clear text."""
+    from cardcrm.common.db import write_transaction
+    from cardcrm.common.timeutil import utcnow
     from sqlalchemy import select
 
     from .auth.models import ApiToken
     from .auth.service import hash_token
-    from .db import write_transaction
-    from .timeutil import utcnow
 
     with _session(data) as session, write_transaction(session):
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
@@ -135,7 +135,7 @@ class _session:  # noqa: N801 - used like a function: `with _session(data) as se
     """A session of the core database named by the settings, migrated first."""
 
     def __init__(self, data: str | None) -> None:
-        from .db import Database
+        from cardcrm.common.db import Database
 
         settings = core_settings(data)
         upgrade(settings["DATABASE_URL"])

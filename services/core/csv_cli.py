@@ -90,9 +90,10 @@ def export_cards_command(
     product_id: int, file: str, bom: bool, as_email: str | None, data: str | None
 ) -> None:
     """Write the cards of product PRODUCT_ID to FILE (default: standard output)."""
+    from cardcrm.common.errors import CardcrmError
+
     from .access import scope_of
     from .csv_io.cards import export_cards, export_conditions
-    from .errors import CardcrmError
     from .products.service import get_product
 
     with _core(data, as_email) as (session, actor):
@@ -126,9 +127,10 @@ def export_contacts_command(file: str, bom: bool, as_email: str | None, data: st
 @contextmanager
 def _core(data: str | None, as_email: str | None) -> Iterator[tuple[Any, Any]]:
     """A session of the core database (migrated first) inside the app, and the acting user."""
+    from cardcrm.common.db import get_db
+    from cardcrm.core.migrate import upgrade
+
     from .app import create_app
-    from .db import get_db
-    from .migrate import upgrade
 
     settings = core_settings(data)
     upgrade(settings["DATABASE_URL"])
@@ -179,8 +181,9 @@ def _csv_file(file: str) -> Iterator[Any]:
 
 
 def _report(noun: str, run: Callable[[], Any]) -> None:
+    from cardcrm.common.errors import CardcrmError
+
     from .csv_io.parsing import ImportRefused
-    from .errors import CardcrmError
 
     try:
         result = run()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from cardcrm.common.db import get_db
+from cardcrm.common.timeutil import utcnow
 from flask import Flask
 
 from .auth.service import count_users, create_user
 from .cards.service import create_card, update_card
-from .db import get_db
 from .products.service import create_product, list_templates
 from .tasks.service import close_task, create_task
-from .timeutil import utcnow
 
 DEMO_EMAIL = "demo@cardcrm.example"
 DEMO_PASSWORD = "demo-password"

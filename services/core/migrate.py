@@ -1,68 +1,12 @@
-"""Creating and migrating a service's database with Alembic, from code (no alembic.ini).
-
-Every service keeps its migrations in its own ``migrations`` folder and its own version table;
-``upgrade`` and ``run_environment`` (the body of each ``migrations/env.py``) are shared.
-"""
+"""Creating and migrating core's database with Alembic, from code (no alembic.ini)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, MetaData
+from cardcrm.common.migrate import Migrations
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def alembic_config(url: str, folder: Path = MIGRATIONS) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(folder))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def upgrade(url: str, revision: str = "head", folder: Path = MIGRATIONS) -> None:
-    """Bring the database at ``url`` to ``revision`` (creating it if it is empty)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url, folder), revision)
-
-
-def run_environment(
-    metadata: MetaData, version_table: str, make_engine: Callable[[str], Engine] | None = None
-) -> None:
-    """What a service's ``migrations/env.py`` does: run its migrations, offline or online,
-    with its version table (batch mode, so SQLite can alter tables)."""
-    from alembic import context
-
-    from .db import make_engine as core_engine
-
-    config = context.config
-    options: dict[str, Any] = {
-        "target_metadata": metadata,
-        "version_table": version_table,
-        "render_as_batch": True,
-    }
-    if context.is_offline_mode():
-        context.configure(
-            url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **options
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    connection = config.attributes.get("connection")
-    engine = None
-    if connection is None:
-        engine = (make_engine or core_engine)(config.get_main_option("sqlalchemy.url"))
-        connection = engine.connect()
-    try:
-        context.configure(connection=connection, compare_type=True, **options)
-        with context.begin_transaction():
-            context.run_migrations()
-    finally:
-        if engine is not None:
-            connection.close()
-            engine.dispose()
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", "alembic_version_core")
+VERSION_TABLE = MIGRATIONS.version_table
+alembic_config = MIGRATIONS.config
+upgrade = MIGRATIONS.upgrade

@@ -1,12 +1,13 @@
 """Every table of the core service, imported in one place for migrations and tests."""
 
+from cardcrm.core.base import Base
+
 from .access import Membership
 from .auth.models import ApiToken, LoginFailure, User
+from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
-from .db import Base
 from .events import Event
-from .idempotency import IdempotencyKey
 from .products.models import Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task

@@ -14,23 +14,23 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cardcrm.common.api import ApiBlueprint
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
+from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.timeutil import utcnow
 from flask import Response, json
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .access import Scope, scope_of
-from .api import ApiBlueprint
 from .auth.models import User
 from .auth.service import current_user
 from .cards.models import Card
-from .db import get_session
-from .errors import Invalid
-from .pagination import decode_cursor, encode_cursor
 from .products.models import Product, Status
 from .tasks.models import Postponement, Task
 from .tasks.schemas import task_json
-from .timeutil import utcnow
 
 MAX_PERIOD_DAYS = 366
 #: The widest gap between an all-day task's stored instant and the same date elsewhere.

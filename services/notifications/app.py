@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.core import errors
-from cardcrm.core.config import MAX_BODY_BYTES
-from cardcrm.proxy import openapi_servers
-from flask import Flask, jsonify
-from sqlalchemy import text
+from cardcrm.common import api, errors
+from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.common.idempotency import IdempotencyStore
+from cardcrm.sidecar.auth import authenticate, caller_name
+from flask import Flask
 
-from .db import close_session
+from .models import IdempotencyKey
 from .runtime import Runtime
 
-API_PREFIX = "/api/v1"
+DESCRIPTION = (
+    "Preferences, the in-app inbox and the delivery log of cardcrm's notifications. "
+    "Bearer tokens are core's user tokens; under `cardcrm up` the paths are below "
+    "`/notifications`."
+)
 
 
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
@@ -23,39 +27,37 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(settings or {})
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     runtime = Runtime.from_settings(app.config)
     app.extensions["cardcrm_notifications"] = runtime
-    app.extensions["cardcrm_notifications_core"] = runtime.client()
-    app.teardown_appcontext(close_session)
+    app.extensions["cardcrm_core_client"] = runtime.client()
+    runtime.db.init_app(app)
+    idempotency = IdempotencyStore(IdempotencyKey)
+    idempotency.install(runtime.db.sessions)
 
     errors.init_app(app)
-    _register_api(app)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        with runtime.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return jsonify(status="ok")
+    _register_api(app, idempotency)
 
     return app
 
 
-def _register_api(app: Flask) -> None:
+def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
     from .deliveries.views import bp as deliveries
     from .inbox.views import bp as inbox
-    from .openapi import build_document
     from .preferences.views import bp as preferences
 
     for blueprint in (preferences, inbox, deliveries):
-        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
-
-    document: dict[str, Any] = {}
-
-    @app.get(f"{API_PREFIX}/openapi.json")
-    def openapi() -> Any:
-        if not document:
-            document.update(build_document(app, API_PREFIX))
-        # Its paths are relative to where it is reached (/notifications behind nginx or `up`).
-        return jsonify({**document, "servers": openapi_servers()})
+        app.register_blueprint(blueprint, url_prefix=api.API_PREFIX)
+    api.install(
+        app,
+        api.ApiService(
+            title="cardcrm notifications",
+            description=DESCRIPTION,
+            authenticate=authenticate,
+            owner_of=caller_name,
+            idempotency=idempotency,
+            auth_errors=(401, 503),
+            relative_servers=True,
+        ),
+    )

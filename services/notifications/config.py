@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from cardcrm.core.config import data_dir, secret_key, sqlite_url
+from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
 
 #: Tuning with sensible defaults; any of them may be given in the settings dict.
 DEFAULTS: dict[str, Any] = {
@@ -47,7 +47,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "SECRET_KEY": secret_key(folder, env),
         "SMTP_URL": env.get("CARDCRM_SMTP_URL") or None,
         # Core's public URL: links to cards in e-mails point there.
-        "PUBLIC_URL": env.get("CARDCRM_PUBLIC_URL", ""),
+        # PUBLIC_URL: this service's; CORE_PUBLIC_URL: core's web UI, which messages link to.
+        **public_urls(env, "/notifications", "CARDCRM_NOTIFICATIONS_PUBLIC_URL"),
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
     }

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from cardcrm.core.timeutil import isoformat_z
+from cardcrm.common.timeutil import isoformat_z
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from sqlalchemy import select
 

@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from cardcrm.common.db import Database
 from cardcrm.sidecar.core_client import CoreClient, CoreError
 from sqlalchemy import select
 
-from .db import Database
 from .known_cards import KnownCard
 
 log = logging.getLogger(__name__)

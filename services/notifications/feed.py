@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cardcrm.core.timeutil import Clock, isoformat_z, utcnow
+from cardcrm.common.timeutil import Clock, isoformat_z, utcnow
 from cardcrm.sidecar.follower import cursor_model
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column

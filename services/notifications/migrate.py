@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
-from cardcrm.core import migrate
+from cardcrm.common.migrate import Migrations
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def alembic_config(url: str) -> Config:
-    return migrate.alembic_config(url, MIGRATIONS)
-
-
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (creating it if it is empty)."""
-    migrate.upgrade(url, revision, MIGRATIONS)
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", "alembic_version_notifications")
+VERSION_TABLE = MIGRATIONS.version_table
+alembic_config = MIGRATIONS.config
+upgrade = MIGRATIONS.upgrade

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pluggy
-from cardcrm.core.timeutil import Clock, utcnow
+from cardcrm.common.db import Database
+from cardcrm.common.errors import ConfigurationError
+from cardcrm.common.timeutil import Clock, utcnow
 from cardcrm.sidecar.core_client import CoreClient
 
 from .channels.base import Channel
-from .db import Database
-from .errors import ConfigurationError
 from .plugins import get_plugin_manager, load_channels
 from .secretbox import SecretBox
 

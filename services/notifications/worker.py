@@ -13,14 +13,14 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from cardcrm.core.timeutil import Clock
+from cardcrm.common.errors import ConfigurationError
+from cardcrm.common.timeutil import Clock
 from cardcrm.sidecar.core_client import CoreError
 from cardcrm.sidecar.follower import EventFollower
 
 from .config import setting
 from .deliveries.dispatcher import Dispatcher
 from .digest import send_due_digests
-from .errors import ConfigurationError
 from .feed import FOLLOWER_NAME, FeedCursor, FeedHandler, first_start
 from .reminders.service import send_due_reminders
 from .runtime import Runtime

@@ -24,10 +24,10 @@ MEMBERSHIP_EVENTS = ("product.members_changed", "product.deleted")
 UNKNOWN_OWNER = 0
 
 
-def membership_model(base: type) -> type:
+def membership_model(base: type) -> Any:
     """The ``product_members`` table for a sidecar's declarative ``base``."""
 
-    class ProductMember(base):  # type: ignore[misc, valid-type]
+    class ProductMember(base):  # type: ignore[misc]
         __tablename__ = "product_members"
 
         product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -53,7 +53,7 @@ def track(session: Session, model: Any, event: dict[str, Any]) -> set[int]:
     if kind not in MEMBERSHIP_EVENTS:
         return set()
     product_id = data["id"]
-    before = dict(
+    before: dict[int, bool] = dict(
         session.execute(
             select(model.user_id, model.own_cards_only).where(model.product_id == product_id)
         ).all()

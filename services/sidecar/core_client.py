@@ -98,22 +98,26 @@ class CoreClient:
         return user
 
     def events(self, after: int, limit: int = 200, wait: float = 0) -> dict[str, Any]:
-        return self.json(
+        page: dict[str, Any] = self.json(
             "GET",
             "/api/v1/events",
             self.service_token,
             params={"after": after, "limit": limit, "wait": wait},
             timeout=self.timeout + wait,
         )
+        return page
 
     # --- acting for a user (service token + ON_BEHALF_HEADER) -------------------------------
 
-    def for_user(self, user_id: int, method: str, path: str, **kwargs: Any) -> Any:
+    def for_user(self, user_id: int, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Call core as the user ``user_id`` with the service token, e.g. to bring back a
         change made outside cardcrm so that history shows the user."""
         headers = dict(kwargs.pop("headers", None) or {})
         headers[ON_BEHALF_HEADER] = str(user_id)
-        return self.json(method, path, self.service_token, headers=headers, **kwargs)
+        answer: dict[str, Any] = self.json(
+            method, path, self.service_token, headers=headers, **kwargs
+        )
+        return answer
 
     def get_task(self, task_id: int, user_id: int) -> dict[str, Any]:
         return self.for_user(user_id, "GET", f"/api/v1/tasks/{task_id}")
@@ -130,7 +134,7 @@ class CoreClient:
             if cached and not fresh and now - cached[0] < USER_TTL_SECONDS:
                 return cached[1]
         try:
-            user = self.for_user(user_id, "GET", "/api/v1/me")
+            user: dict[str, Any] | None = self.for_user(user_id, "GET", "/api/v1/me")
         except CoreUnavailable:
             raise
         except CoreError as error:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from cardcrm.common.db import WriteSessions
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -25,10 +26,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, dict[str, Any]], None]
 
 
-def cursor_model(base: type) -> type:
+def cursor_model(base: type) -> Any:
     """The cursor table for a sidecar's declarative ``base``: one row per feed consumer."""
 
-    class FeedCursor(base):  # type: ignore[misc, valid-type]
+    class FeedCursor(base):  # type: ignore[misc]
         __tablename__ = "feed_cursors"
 
         name: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -45,8 +46,8 @@ class EventFollower:
         self,
         name: str,
         client: CoreClient,
-        sessions: sessionmaker,
-        cursor: type,
+        sessions: WriteSessions | sessionmaker[Session],
+        cursor: Any,
         handle: Handler,
         *,
         batch: int = 200,

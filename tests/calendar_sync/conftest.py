@@ -61,8 +61,8 @@ def core_server(app: Any) -> Iterator[Any]:
     import threading
     from types import SimpleNamespace
 
+    from cardcrm.common.db import get_db
     from cardcrm.core.auth.service import create_token
-    from cardcrm.core.db import get_db
     from werkzeug.serving import make_server
 
     port = free_port()

@@ -15,8 +15,8 @@ from cardcrm.calendar_sync import push
 from cardcrm.calendar_sync.migrate import upgrade
 from cardcrm.calendar_sync.mirror import is_listed, queue
 from cardcrm.calendar_sync.models import FeedCursor
+from cardcrm.common.db import get_db
 from cardcrm.core.auth.models import User
-from cardcrm.core.db import get_db
 from cardcrm.sidecar import core_client
 from sqlalchemy import select, update
 

@@ -451,9 +451,7 @@ def test_a_push_the_server_stored_before_the_worker_died_is_not_duplicated(
     assert calendar.account(member, account["id"])["pending"] == 0
 
 
-def test_a_task_closed_after_an_unnoted_push_leaves_the_calendar(
-    calendar, member, deal, radicale
-):
+def test_a_task_closed_after_an_unnoted_push_leaves_the_calendar(calendar, member, deal, radicale):
     task = member.task(deal, "2026-12-01T09:30:00+01:00")
     calendar.catch_up()
     account = calendar.connect(member, radicale)

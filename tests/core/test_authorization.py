@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 import pytest
-from cardcrm.core.api import ApiBlueprint
+from cardcrm.common.api import ApiBlueprint
+from cardcrm.common.db import get_db
 from cardcrm.core.auth.service import create_token
-from cardcrm.core.db import get_db
 
 from tests.conftest import Api
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cardcrm.common.db import Database
 from cardcrm.core.auth.service import create_token, create_user
-from cardcrm.core.db import Database
 
 from ..test_server_process import environment, free_port, server
 

@@ -9,8 +9,8 @@ import io
 from typing import Any
 
 import pytest
+from cardcrm.common.db import get_db
 from cardcrm.core.csv_io.views import bp
-from cardcrm.core.db import get_db
 from sqlalchemy import event
 
 EVERY_TYPE = [

@@ -5,8 +5,8 @@ import threading
 import time
 
 import pytest
+from cardcrm.common.db import get_db, write_transaction
 from cardcrm.core.auth.service import create_token
-from cardcrm.core.db import get_db, write_transaction
 from cardcrm.core.events import record_event
 from sqlalchemy import event as sa_event
 
@@ -153,7 +153,7 @@ def test_a_reader_following_after_sees_every_event_once_under_concurrent_writers
     with app.app_context():
         database = get_db()
 
-    @sa_event.listens_for(database.sessionmaker, "before_commit")
+    @sa_event.listens_for(database.sessions, "before_commit")
     def linger(session):
         # Runs after the outbox wrote the events: hold the transaction open a little.
         if session.info.get("linger"):
@@ -191,7 +191,7 @@ def test_a_reader_following_after_sees_every_event_once_under_concurrent_writers
             break
     for thread in threads:
         thread.join()
-    sa_event.remove(database.sessionmaker, "before_commit", linger)
+    sa_event.remove(database.sessions, "before_commit", linger)
     assert errors == []
     assert len(seen) == writers * per_writer
     assert seen == sorted(set(seen))

@@ -78,8 +78,8 @@ def test_history_pages_oldest_first(admin):
 
 
 def test_a_sync_conflicts_losing_version_is_kept_in_the_history(app, client, admin, member):
+    from cardcrm.common.db import get_db
     from cardcrm.core.auth.service import create_token
-    from cardcrm.core.db import get_db
 
     product = admin.product()
     admin.grant(product, member)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cardcrm.core import idempotency
-from cardcrm.core.db import get_db
+from cardcrm.common import idempotency
+from cardcrm.common.db import get_db
+from cardcrm.core.base import IdempotencyKey
 from sqlalchemy import select, update
 
 
@@ -86,7 +87,7 @@ def test_a_change_whose_answer_was_lost_is_not_made_again(app, admin):
     # As if core stopped after committing the change and before storing the answer.
     with app.app_context():
         session = get_db().session()
-        session.execute(update(idempotency.IdempotencyKey).values(status=None, body=None))
+        session.execute(update(IdempotencyKey).values(status=None, body=None))
         session.commit()
         session.close()
     again = admin.post(path, {"title": "once"}, headers=headers)
@@ -102,7 +103,7 @@ def test_keys_expire(app, admin):
     admin.ok("POST", path, {"title": "first"}, headers=headers, status=201)
     with app.app_context():
         session = get_db().session()
-        key = session.scalar(select(idempotency.IdempotencyKey))
+        key = session.scalar(select(IdempotencyKey))
         key.created_at -= idempotency.KEEP
         session.commit()
         session.close()

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cardcrm.common.timeutil import utcnow
 from cardcrm.core.auth import throttle
 from cardcrm.core.auth.models import LoginFailure
-from cardcrm.core.timeutil import utcnow
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.7"}
 OFFICE = {"REMOTE_ADDR": "198.51.100.20"}

@@ -1,6 +1,6 @@
 """A card list page costs the same number of queries whatever its size (no N+1)."""
 
-from cardcrm.core.db import get_db
+from cardcrm.common.db import get_db
 from sqlalchemy import event
 
 

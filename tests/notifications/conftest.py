@@ -271,8 +271,12 @@ class Notifications:
     def __init__(self, client: Any, token: str | None) -> None:
         self.client, self.token = client, token
 
-    def request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def request(
+        self, method: str, path: str, json: Any = None, headers: Any = None, **kwargs: Any
+    ) -> Any:
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         return self.client.open(
             "/api/v1/" + path.lstrip("/"), method=method, json=json, headers=headers, **kwargs
         )

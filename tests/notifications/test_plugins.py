@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cardcrm.core.plugins import PluginLoadError
+from cardcrm.common.plugins import PluginLoadError
 from cardcrm.notifications import create_app, hookspecs
 from cardcrm.notifications.channels.base import Channel, TemporaryFailure
 from cardcrm.notifications.hookspecs import hookimpl

@@ -63,18 +63,22 @@ def test_a_receiver_that_fails_twice_then_succeeds_gets_the_event_once_after_ret
     assert len(receiver.requests) == 3
 
 
-def test_a_receiver_that_always_fails_is_dead_lettered_visibly_and_can_be_retried(
-    admin, member, hooked, worker, receiver, clock
-):
+def dead_lettered_webhook(admin, member, hooked, worker, receiver, clock):
+    """A task assigned while the receiver always fails, until its webhook delivery is dead."""
     receiver.always_fail = True
     assign_a_task(admin, member, clock)
-
     for _ in range(6):
         worker.drain()
         clock.advance(hours=1)
-
     [webhook] = hooked.deliveries(channel="webhook")
     assert webhook["state"] == "dead"
+    return webhook
+
+
+def test_a_receiver_that_always_fails_is_dead_lettered_visibly_and_can_be_retried(
+    admin, member, hooked, worker, receiver, clock
+):
+    webhook = dead_lettered_webhook(admin, member, hooked, worker, receiver, clock)
     assert webhook["attempts"] == 4  # DELIVERY_MAX_ATTEMPTS in these tests
     assert webhook["last_error"] == "the webhook answered 503"
     assert webhook["next_attempt_at"] is None
@@ -91,6 +95,27 @@ def test_a_receiver_that_always_fails_is_dead_lettered_visibly_and_can_be_retrie
     assert webhook["state"] == "sent" and webhook["attempts"] == 1
     assert len(receiver.delivered) == 1
     assert hooked.request("POST", f"deliveries/{webhook['id']}/retry").status_code == 409
+
+
+def test_a_retry_sent_twice_with_one_idempotency_key_is_done_once(
+    admin, member, hooked, worker, receiver, clock
+):
+    webhook = dead_lettered_webhook(admin, member, hooked, worker, receiver, clock)
+    path = f"deliveries/{webhook['id']}/retry"
+    key = {"Idempotency-Key": "retry-after-fixing-the-receiver"}
+    first = hooked.request("POST", path, headers=key)
+    assert first.status_code == 200 and first.get_json()["state"] == "pending"
+    # The answer was lost and the client sends the same request again: the first answer comes
+    # back instead of a 409 (the delivery is no longer dead), and nothing is done twice.
+    again = hooked.request("POST", path, headers=key)
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    # The same key for another request is refused.
+    other = hooked.request("POST", "inbox/read-all", headers=key)
+    assert other.status_code == 422 and "Idempotency-Key" in other.get_json()["errors"]
+    # Without a key, a second retry is a second request.
+    assert hooked.request("POST", path).status_code == 409
 
 
 def test_a_receiver_refusing_the_event_with_a_4xx_is_dead_at_once(

@@ -78,7 +78,7 @@ def test_events_from_before_the_first_start_notify_nobody_but_schedule_reminders
 
 
 def test_a_worker_without_a_service_token_says_what_to_do(settings):
-    from cardcrm.notifications.errors import ConfigurationError
+    from cardcrm.common.errors import ConfigurationError
 
     worker = Worker({**settings, "SERVICE_TOKEN": None})
     try:
@@ -101,7 +101,9 @@ def test_settings_come_from_the_environment(tmp_path):
     assert settings["CORE_URL"] == "http://core:8000"
     assert settings["SERVICE_TOKEN"] == "ccrm_service"
     assert settings["SMTP_URL"].startswith("smtps://")
-    assert settings["PUBLIC_URL"] == "https://crm.example.com"
+    # Each service's PUBLIC_URL is its own address; messages link to core's.
+    assert settings["PUBLIC_URL"] == "https://crm.example.com/notifications"
+    assert settings["CORE_PUBLIC_URL"] == "https://crm.example.com"
     defaults = from_env({}, data=str(tmp_path))
     assert defaults["SMTP_URL"] is None and defaults["CORE_URL"] == "http://127.0.0.1:8000"
     assert defaults["SECRET_KEY"]  # kept in the data folder

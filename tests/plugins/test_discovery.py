@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cardcrm.common.plugins import PluginLoadError
 from cardcrm.core import create_app
 from cardcrm.core.config import from_env
-from cardcrm.core.plugins import PluginLoadError
 from sqlalchemy import create_engine, text
 
 BUILTINS = {"sales", "invoices", "recruiting", "projects"}
@@ -532,7 +532,7 @@ def test_one_failing_event_hook_does_not_keep_the_event_from_other_plugins(
             {**app_config, "PLUGINS": company_plugin, "PLUGINS_DIR": str(tmp_path / "failing")},
         )
         with app.app_context():
-            from cardcrm.core.db import get_db
+            from cardcrm.common.db import get_db
             from cardcrm.core.products.service import create_product
 
             session = get_db().session()
@@ -569,7 +569,7 @@ import json, sys
 
 from cardcrm.core import create_app
 from cardcrm.core.auth.service import create_token, create_user
-from cardcrm.core.db import get_db
+from cardcrm.common.db import get_db
 from cardcrm.core.migrate import upgrade
 
 url = sys.argv[1]

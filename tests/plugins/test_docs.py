@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 from pathlib import Path
 
 import pytest
+from cardcrm.calendar_sync import hookspecs as calendar_hookspecs
 from cardcrm.core import hookspecs
 from cardcrm.core.cards.fields import FIELD_TYPES
-from cardcrm.core.plugins import SIDECAR_HOOKSPECS
 from cardcrm.core.products.models import GROUPS
+from cardcrm.notifications import hookspecs as notification_hookspecs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
 def hook_specs() -> dict[str, inspect.Signature]:
-    """Every hook of every service: core's and the installed sidecars'."""
-    modules = [hookspecs]
-    for name in SIDECAR_HOOKSPECS:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError:
-            continue
+    """Every hook of every service: core's and the sidecars'."""
+    modules = [hookspecs, calendar_hookspecs, notification_hookspecs]
     return {
         name: inspect.signature(function)
         for module in modules

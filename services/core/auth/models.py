@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cardcrm.common.timeutil import utcnow
+from cardcrm.core.base import Base
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from ..db import Base
-from ..timeutil import utcnow
 
 
 class User(Base):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from cardcrm.common.schema_fields import Instant
+from cardcrm.common.timeutil import is_timezone
 from marshmallow import Schema, ValidationError, fields, validate, validates
-
-from ..schema_fields import Instant
-from ..timeutil import is_timezone
 
 
 class TimezoneField(fields.String):

@@ -7,14 +7,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from cardcrm.common.db import get_session, write_transaction
+from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
+from cardcrm.common.timeutil import utcnow
 from flask import g, request
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import get_session, write_transaction
-from ..errors import Conflict, Forbidden, NotFound, Unauthorized
-from ..timeutil import utcnow
 from . import throttle
 from .models import ApiToken, User
 

@@ -16,11 +16,11 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import TooManyRequests
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
-from ..db import write_transaction
-from ..errors import TooManyRequests
 from .models import LoginFailure
 
 WINDOW = timedelta(minutes=15)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint, Page, Reply
+from cardcrm.common.db import get_session
+from cardcrm.common.pagination import PageArgsSchema, decode_cursor, encode_cursor
 from flask import request
 from sqlalchemy import select
 
-from ..api import ApiBlueprint, Page, Reply
-from ..db import get_session
-from ..pagination import PageArgsSchema, decode_cursor, encode_cursor
 from . import service
 from .models import ApiToken, User
 from .schemas import (

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.timeutil import utcnow
+from cardcrm.core.base import Base
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..contacts.models import CardContact
-from ..db import Base
 from ..products.models import CLOSED_GROUPS, Product, Status
-from ..timeutil import utcnow
 
 
 class Card(Base):

@@ -13,6 +13,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.errors import Invalid
+from cardcrm.common.pagination import decode_cursor, encode_cursor
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,8 +23,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..access import scope_of
 from ..auth.models import User
 from ..contacts.models import CardContact
-from ..errors import Invalid
-from ..pagination import decode_cursor, encode_cursor
 from ..products.models import CLOSED_GROUPS, Product
 from .fields import filter_value
 from .models import Card

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from cardcrm.common.pagination import PageArgsSchema
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields, validate
 
-from ..pagination import PageArgsSchema
 from ..products.models import GROUPS
-from ..schema_fields import Instant
 
 TITLE = validate.Length(min=1, max=500)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
+from cardcrm.common.timeutil import utcnow
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -11,12 +14,10 @@ from sqlalchemy.orm import Session, joinedload
 from ..access import check_card, scope_of
 from ..auth.models import User
 from ..contacts.service import check_contacts, set_card_contacts
-from ..db import write_transaction
-from ..errors import Conflict, Forbidden, Invalid, NotFound, StatusChangeRefused, ensure_version
+from ..errors import StatusChangeRefused
 from ..events import record_event
 from ..products.models import Product, Status
 from ..products.service import get_product
-from ..timeutil import utcnow
 from .fields import clean_values
 from .models import Card, CardHistory
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint, Page, Reply, expected_versions
+from cardcrm.common.db import get_session
+from cardcrm.common.pagination import decode_cursor, encode_cursor
 from flask import request
 
-from ..api import ApiBlueprint, Page, Reply, expected_versions
 from ..auth.service import current_principal, current_user
-from ..db import get_session
-from ..pagination import decode_cursor, encode_cursor
 from ..products.service import get_product
 from ..quick_access.service import note_card_opened
 from . import queries, service

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.timeutil import utcnow
+from cardcrm.core.base import Base
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
-
-from ..db import Base
-from ..timeutil import utcnow
 
 KINDS = ("person", "company")
 

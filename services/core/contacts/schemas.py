@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from cardcrm.common.pagination import PageArgsSchema
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..cards.fields import PHONE
-from ..pagination import PageArgsSchema
-from ..schema_fields import Instant
 from .models import KINDS
 
 NAME = validate.Length(min=1, max=300)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.timeutil import utcnow
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..cards.models import Card, CardHistory
-from ..db import write_transaction
-from ..errors import Conflict, Invalid, NotFound, ensure_version
 from ..events import record_event
 from ..textsearch import fold, phone_key
-from ..timeutil import utcnow
 from .models import CardContact, Contact, ContactHistory, ContactIdentifier
 
 PHONE_QUERY = re.compile(r"^\+?[\d\s()./-]*\d{3}[\d\s()./-]*$")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import ApiBlueprint, Page, Reply, expected_versions
+from cardcrm.common.api import ApiBlueprint, Page, Reply, expected_versions
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
+from cardcrm.common.pagination import PageArgsSchema, decode_cursor, encode_cursor
+
 from ..auth.service import current_user
 from ..cards.schemas import CardSchema
-from ..db import get_session
-from ..errors import Invalid
-from ..pagination import PageArgsSchema, decode_cursor, encode_cursor
 from ..products.models import Product
 from . import service
 from .schemas import (

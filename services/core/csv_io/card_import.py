@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Forbidden, NotFound
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -24,8 +26,7 @@ from ..cards.models import Card
 # The card rules' own helpers, so an import checks exactly what create_card/update_card check.
 from ..cards.service import _ask_plugins, _keep_in_sight, _merge_fields
 from ..contacts.models import Contact
-from ..db import write_transaction
-from ..errors import Forbidden, NotFound, StatusChangeRefused
+from ..errors import StatusChangeRefused
 from ..products.models import Product, Status
 from ..products.service import get_product
 from .card_writes import CardPlan, write_cards

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardcrm.common.timeutil import utcnow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,7 +18,6 @@ from ..cards.service import _status_ref, record_history
 from ..contacts.models import CardContact
 from ..events import record_event
 from ..products.models import Status
-from ..timeutil import utcnow
 
 
 @dataclass

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from cardcrm.common.timeutil import isoformat_z
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,7 +21,6 @@ from ..cards.models import Card
 from ..cards.queries import filter_conditions
 from ..contacts.models import Contact
 from ..products.models import Product
-from ..timeutil import isoformat_z
 from .parsing import LIST_SEPARATOR, fold_name, stream_rows
 
 #: Prefix of a custom field's column: ``field:<key>`` (never clashes with the card's own).

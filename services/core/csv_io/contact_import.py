@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.timeutil import utcnow
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -31,9 +33,7 @@ from ..contacts.service import (
     duplicates_of,
     record_contact_history,
 )
-from ..db import write_transaction
 from ..events import record_event
-from ..timeutil import utcnow
 from .contacts import COLUMNS
 from .parsing import (
     ID,

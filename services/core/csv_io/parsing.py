@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import CardcrmError
+from cardcrm.common.errors import CardcrmError
 
 #: Separators recognised on the header line; anything else reads as `,`.
 DELIMITERS = ",;\t"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint
+from cardcrm.common.db import get_db, get_session
+from cardcrm.common.errors import Invalid, NotFound
 from flask import Response, request, stream_with_context
 
 from ..access import scope_of
-from ..api import ApiBlueprint
 from ..auth.service import current_user
 from ..cards.queries import field_filters_of
 from ..cards.views import FIELD_FILTER_DOC
-from ..db import get_db, get_session
-from ..errors import Invalid, NotFound
 from ..products.service import get_product
 from .card_import import import_cards
 from .cards import export_cards, export_conditions

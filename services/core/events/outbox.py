@@ -14,11 +14,10 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.timeutil import isoformat_z, utcnow
+from cardcrm.core.base import Base
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, cast, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
-
-from ..db import Base
-from ..timeutil import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ import time
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint
+from cardcrm.common.db import get_db
+from cardcrm.common.timeutil import isoformat_z
 from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
-from ..api import ApiBlueprint
-from ..db import get_db
-from ..timeutil import isoformat_z
 from .outbox import EventNotifier, read_event_rows
 
 bp = ApiBlueprint("events", __name__, tag="Event feed")

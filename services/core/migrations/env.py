@@ -1,6 +1,7 @@
 """Alembic environment of the core service: one database, its own version table."""
 
-from cardcrm.core.migrate import run_environment
+from cardcrm.common.migrate import run_environment
+from cardcrm.core.migrate import VERSION_TABLE
 from cardcrm.core.models import Base
 
-run_environment(Base.metadata, "alembic_version_core")
+run_environment(Base.metadata, VERSION_TABLE)

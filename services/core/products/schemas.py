@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..cards.fields import CHOICE_TYPES, FIELD_TYPES
-from ..schema_fields import Instant
 from .models import GROUPS
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$", error="Use lower_snake_case, up to 63 characters.")

@@ -6,16 +6,16 @@ import re
 import unicodedata
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.timeutil import utcnow
 from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
 from ..auth.models import User
-from ..db import write_transaction
-from ..errors import Conflict, Invalid, NotFound, ensure_version
 from ..events import record_event
-from ..timeutil import utcnow
 from .models import GROUPS, Product, Status
 
 BUILTIN_TASK_TYPES = (

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint, Page, Reply, expected_versions
+from cardcrm.common.db import get_session
+from cardcrm.common.plugins import describe_plugins
 from flask import current_app
 from marshmallow import Schema, fields, validate
 
 from .. import access
-from ..api import ApiBlueprint, Page, Reply, expected_versions
 from ..auth.service import current_user
-from ..db import get_session
-from ..plugins import describe_plugins
 from . import service
 from .schemas import (
     PluginSchema,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Invalid, NotFound
+from cardcrm.common.timeutil import utcnow
 from marshmallow import ValidationError
 from sqlalchemy import delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,10 +18,7 @@ from ..auth.models import User
 from ..cards.models import Card, CardHistory
 from ..cards.queries import FIELD_PREFIX, filter_conditions
 from ..cards.schemas import CardListArgsSchema
-from ..db import write_transaction
-from ..errors import Invalid, NotFound
 from ..products.service import get_product
-from ..timeutil import utcnow
 from .models import Favorite, RecentCard
 
 RECENT_LIMIT = 20

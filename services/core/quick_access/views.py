@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint, Page, Reply
+from cardcrm.common.db import get_session
+from cardcrm.common.pagination import PageArgsSchema, decode_cursor, encode_cursor
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields, validate
 
-from ..api import ApiBlueprint, Page, Reply
 from ..auth.service import current_user
 from ..cards.schemas import CardSchema
-from ..db import get_session
-from ..pagination import PageArgsSchema, decode_cursor, encode_cursor
-from ..schema_fields import Instant
 from . import service
 
 bp = ApiBlueprint("quick_access", __name__, tag="Quick access")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from cardcrm.common.timeutil import utcnow
+from cardcrm.core.base import Base
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..cards.models import Card
-from ..db import Base
-from ..timeutil import utcnow
 
 TASK_STATUSES = ("open", "done", "cancelled")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from cardcrm.common.pagination import PageArgsSchema
+from cardcrm.common.schema_fields import RFC3339, Instant
+from cardcrm.common.timeutil import isoformat_z
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..pagination import PageArgsSchema
-from ..schema_fields import RFC3339, Instant
-from ..timeutil import isoformat_z
 from .models import TASK_STATUSES
 
 TEXT = validate.Length(min=1, max=2000)

@@ -10,6 +10,9 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.timeutil import isoformat_z, utcnow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,11 +20,8 @@ from ..access import scope_of
 from ..auth.models import User
 from ..cards.models import Card
 from ..cards.service import get_live_card, record_history, refresh_next_task_due
-from ..db import write_transaction
-from ..errors import Conflict, Invalid, NotFound, ensure_version
 from ..events import record_event
 from ..products.service import product_task_types
-from ..timeutil import isoformat_z, utcnow
 from . import recurrence
 from .models import Postponement, Task
 

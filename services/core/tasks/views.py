@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..api import ApiBlueprint, Page, Reply, expected_versions
+from cardcrm.common.api import ApiBlueprint, Page, Reply, expected_versions
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
+from cardcrm.common.pagination import decode_cursor, encode_cursor
+
 from ..auth.service import current_user
 from ..cards.service import get_card
-from ..db import get_session
-from ..errors import Invalid
-from ..pagination import decode_cursor, encode_cursor
 from . import service
 from .schemas import (
     SyncConflictSchema,

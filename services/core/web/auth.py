@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Conflict, TooManyRequests, Unauthorized
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from ..auth import service
 from ..auth.schemas import MeUpdateSchema, UserCreateSchema
-from ..db import get_session
-from ..errors import Conflict, TooManyRequests, Unauthorized
 from .forms import messages_of, safe_next, text
 from .lookups import all_users
 from .security import admin_required, current_user, log_in, log_out, public

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError, Invalid, PreconditionFailed
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
@@ -16,8 +18,6 @@ from sqlalchemy.orm import Session
 from ..cards import service
 from ..cards.models import Card
 from ..cards.schemas import CardCreateSchema, CardUpdateSchema
-from ..db import get_session
-from ..errors import CardcrmError, Invalid, PreconditionFailed
 from ..products.service import get_product, product_task_types
 from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError, Conflict, Invalid, PreconditionFailed
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
@@ -13,8 +15,6 @@ from ..access import scope_of
 from ..contacts import service
 from ..contacts.models import KINDS, Contact
 from ..contacts.schemas import ContactCreateSchema, ContactUpdateSchema
-from ..db import get_session
-from ..errors import CardcrmError, Conflict, Invalid, PreconditionFailed
 from ..products.models import Product
 from .forms import messages_of, optional_int, text
 from .lookups import all_users

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import get_db, get_session
+from cardcrm.common.errors import Invalid, NotFound
 from flask import Blueprint, render_template, request
 from marshmallow import EXCLUDE, ValidationError
 
@@ -20,8 +22,6 @@ from ..csv_io.contacts import export_contacts
 from ..csv_io.parsing import CsvFile, ImportRefused, RowError
 from ..csv_io.schemas import CardExportArgsSchema
 from ..csv_io.views import csv_response
-from ..db import get_db, get_session
-from ..errors import Invalid, NotFound
 from ..products.service import get_product
 from .forms import messages_of
 from .security import current_user

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
+from cardcrm.common.errors import CardcrmError
 from flask import Blueprint, Response, render_template
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import CardcrmError
 from .forms import messages_of
 from .security import is_htmx
 

@@ -11,12 +11,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from cardcrm.common.errors import CardcrmError, Invalid
+from cardcrm.common.timeutil import isoformat_z
 from flask import request
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
-
-from ..errors import CardcrmError, Invalid
-from ..timeutil import isoformat_z
 
 FIELD_INPUT_PREFIX = "field."
 

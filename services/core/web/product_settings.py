@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from ..db import get_session
-from ..errors import CardcrmError
 from ..products import service
 from ..products.schemas import (
     ProductUpdateSchema,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy.orm import Session
@@ -11,8 +13,7 @@ from sqlalchemy.orm import Session
 from ..cards import queries
 from ..cards.schemas import CardListArgsSchema
 from ..cards.service import get_card, update_card
-from ..db import get_session
-from ..errors import Invalid, StatusChangeRefused
+from ..errors import StatusChangeRefused
 from ..products import service
 from ..products.models import Product
 from ..products.schemas import ProductCreateSchema

@@ -14,6 +14,8 @@ from contextlib import suppress
 from typing import Any
 from urllib.parse import urlencode
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError, NotFound
 from flask import (
     Blueprint,
     abort,
@@ -28,8 +30,6 @@ from flask import (
 from sqlalchemy.orm import Session
 
 from ..auth.service import Principal, create_token, revoke_token, user_for_token
-from ..db import get_session
-from ..errors import CardcrmError, NotFound
 from ..quick_access import service
 from ..quick_access.models import Favorite
 from .display import configured_sidecars, user_zone

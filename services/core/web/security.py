@@ -16,11 +16,11 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Forbidden
 from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
 
 from ..auth.models import User
-from ..db import get_session
-from ..errors import Forbidden
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"

@@ -11,13 +11,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError, Invalid
+from cardcrm.common.timeutil import utcnow
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..db import get_session
-from ..errors import CardcrmError, Invalid
 from ..tasks import service
 from ..tasks.models import Task
-from ..timeutil import utcnow
 from ..today import totals
 from .display import user_zone
 from .forms import messages_of, optional_date, optional_int, safe_next, text

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
 
 from ..auth.models import User
-from ..db import get_session
-from ..errors import Invalid
 from ..quick_access.service import list_favorites, recent_cards
 from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema

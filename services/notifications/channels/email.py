@@ -25,8 +25,9 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cardcrm.common.errors import ConfigurationError
+
 from ..config import setting
-from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
 from .base import Channel, Message, PermanentFailure, TemporaryFailure
 

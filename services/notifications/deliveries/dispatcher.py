@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from cardcrm.core.timeutil import Clock, utcnow
+from cardcrm.common.timeutil import Clock, utcnow
 from sqlalchemy.orm import Session
 
 from ..channels.base import Channel, Content, DeliveryError, Message

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.core.pagination import decode_cursor, encode_cursor
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.api import ApiBlueprint, Page
+from cardcrm.common.db import get_session, write_transaction
+from cardcrm.common.errors import Conflict, NotFound
+from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.timeutil import utcnow
+from cardcrm.sidecar.auth import current_user
 from sqlalchemy import select
 
-from ..api import ApiBlueprint, Page, current_user
-from ..db import get_session, write_transaction
-from ..errors import Conflict, NotFound
 from .models import Delivery
 from .schemas import DeliveryArgsSchema, DeliverySchema
 from .service import requeue

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cardcrm.core.pagination import PageArgsSchema
-from cardcrm.core.schema_fields import Instant
+from cardcrm.common.pagination import PageArgsSchema
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import NotFound
+from cardcrm.common.timeutil import utcnow
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..db import write_transaction
-from ..errors import NotFound
 from .models import InboxItem
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.core.pagination import decode_cursor, encode_cursor
+from cardcrm.common.api import ApiBlueprint, Page
+from cardcrm.common.db import get_session
+from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.sidecar.auth import current_user
 
-from ..api import ApiBlueprint, Page, current_user
-from ..db import get_session
 from . import service
 from .schemas import InboxArgsSchema, InboxItemSchema, InboxSummarySchema, ReadAllSchema
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.timeutil import utcnow
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 

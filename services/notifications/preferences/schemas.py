@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from cardcrm.core.schema_fields import Instant
+from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_REMINDER_MINUTES = 7 * 24 * 60

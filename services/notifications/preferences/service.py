@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cardcrm.core.timeutil import utcnow
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Invalid
+from cardcrm.common.timeutil import utcnow
 from sqlalchemy.orm import Session
 
-from ..db import write_transaction
-from ..errors import Invalid
 from ..secretbox import SecretBox
 from .models import Preferences
 

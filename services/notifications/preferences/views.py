@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from cardcrm.common.api import ApiBlueprint, Page
+from cardcrm.common.db import get_session
+from cardcrm.sidecar.auth import current_user
 from flask import current_app
 
-from ..api import ApiBlueprint, Page, current_user
-from ..db import get_session
 from ..runtime import Runtime
 from . import service
 from .schemas import ChannelSchema, PreferencesSchema, PreferencesUpdateSchema

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cardcrm.core.timeutil import isoformat_z
+from cardcrm.common.timeutil import isoformat_z
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session

@@ -7,7 +7,7 @@ Create Date: 2026-11-27 03:56:04.421937
 
 from collections.abc import Sequence
 
-import cardcrm.core.db
+import cardcrm.common.db
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,14 +29,14 @@ def upgrade() -> None:
         sa.Column("calendar_name", sa.String(length=255), nullable=False),
         sa.Column("calendar_url", sa.String(length=2000), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_sync_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_sync_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("retry_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("pull_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retry_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("pull_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sync_token", sa.Text(), nullable=True),
-        sa.Column("lease_until", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_caldav_accounts")),
     )
@@ -56,14 +56,14 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("render_key", sa.String(length=64), nullable=False),
         sa.Column("etag", sa.String(length=80), nullable=False),
-        sa.Column("built_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("built_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "format", name=op.f("pk_feed_renders")),
     )
     op.create_table(
         "feed_states",
         sa.Column("user_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("changed_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_feed_states")),
     )
     op.create_table(
@@ -73,8 +73,8 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("calendar_name", sa.String(length=200), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_feed_tokens_token_hash")),
     )
@@ -88,7 +88,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=500), nullable=False),
         sa.Column("closed", sa.Boolean(), nullable=False),
         sa.Column("trashed", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mirror_cards")),
     )
     with op.batch_alter_table("mirror_cards", schema=None) as batch_op:
@@ -103,13 +103,13 @@ def upgrade() -> None:
         sa.Column("product_id", sa.Integer(), nullable=True),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("all_day", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("modified_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("modified_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("render_key", sa.String(length=64), nullable=True),
         sa.Column("vevent", sa.Text(), nullable=True),
         sa.Column("vtodo", sa.Text(), nullable=True),
@@ -129,7 +129,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("task_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
-        sa.Column("enqueued_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("enqueued_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["caldav_accounts.id"],
@@ -147,7 +147,7 @@ def upgrade() -> None:
         sa.Column("etag", sa.String(length=255), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("due", sa.String(length=40), nullable=True),
-        sa.Column("pushed_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("pushed_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["caldav_accounts.id"],

@@ -7,7 +7,7 @@ Create Date: 2026-11-27 05:24:44.849456
 
 from collections.abc import Sequence
 
-import cardcrm.core.db
+import cardcrm.common.db
 import sqlalchemy as sa
 from alembic import op
 
@@ -34,8 +34,8 @@ def upgrade() -> None:
         sa.Column("website", sa.String(length=500), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["company_id"],
@@ -58,8 +58,8 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=100), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("task_types", sa.JSON(), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
         sa.UniqueConstraint("slug", name=op.f("uq_products_slug")),
@@ -72,7 +72,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=300), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -83,8 +83,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("service", sa.String(length=100), nullable=True),
         sa.Column("name", sa.String(length=200), nullable=True),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -96,7 +96,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -143,7 +143,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("type", sa.String(length=64), nullable=False),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -158,7 +158,7 @@ def upgrade() -> None:
         sa.Column("product_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("query", sa.JSON(), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -226,10 +226,10 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Integer(), nullable=True),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
-        sa.Column("next_task_due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("trashed_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_task_due", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("trashed_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["contact_id"],
@@ -295,7 +295,7 @@ def upgrade() -> None:
         sa.Column("card_id", sa.Integer(), nullable=False),
         sa.Column("task_id", sa.Integer(), nullable=True),
         sa.Column("type", sa.String(length=64), nullable=False),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("positive", sa.Boolean(), nullable=False),
@@ -322,7 +322,7 @@ def upgrade() -> None:
         "recent_cards",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("card_id", sa.Integer(), nullable=False),
-        sa.Column("opened_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["card_id"],
             ["cards.id"],
@@ -350,19 +350,19 @@ def upgrade() -> None:
         sa.Column("text", sa.String(length=2000), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
-        sa.Column("due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("all_day", sa.Boolean(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("closed_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_by_id", sa.Integer(), nullable=True),
         sa.Column("postponed_count", sa.Integer(), nullable=False),
         sa.Column("card_trashed", sa.Boolean(), nullable=False),
         sa.Column("repeat", sa.JSON(), nullable=True),
         sa.Column("series_id", sa.Integer(), nullable=True),
-        sa.Column("series_due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("series_due", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["assignee_id"],
@@ -416,9 +416,9 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("before", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("after", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("before", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("after", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["assignee_id"],
             ["users.id"],

@@ -7,7 +7,7 @@ Create Date: 2026-11-27 07:20:00
 
 from collections.abc import Sequence
 
-import cardcrm.core.db
+import cardcrm.common.db
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("address", sa.String(length=64), nullable=False),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     with op.batch_alter_table("login_failures", schema=None) as batch_op:

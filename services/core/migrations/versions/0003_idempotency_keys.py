@@ -7,7 +7,7 @@ Create Date: 2026-11-27 07:40:00
 
 from collections.abc import Sequence
 
-import cardcrm.core.db
+import cardcrm.common.db
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("status", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("headers", sa.JSON(), nullable=True),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
         sa.UniqueConstraint("owner", "key", name=op.f("uq_idempotency_keys_owner")),
     )

@@ -7,7 +7,7 @@ Create Date: 2026-11-27 05:32:09.925724
 
 from collections.abc import Sequence
 
-import cardcrm.core.db
+import cardcrm.common.db
 import sqlalchemy as sa
 from alembic import op
 
@@ -52,10 +52,10 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("event_id", sa.BigInteger(), nullable=True),
         sa.Column("type", sa.String(length=64), nullable=False),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("card_id", sa.Integer(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("user_id", "rule", "key", name=op.f("uq_notifications_user_id")),
     )
@@ -71,9 +71,9 @@ def upgrade() -> None:
         sa.Column("status_changes", sa.Boolean(), nullable=False),
         sa.Column("channels", sa.JSON(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("next_digest_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_digest_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_preferences")),
     )
     with op.batch_alter_table("preferences", schema=None) as batch_op:
@@ -98,15 +98,15 @@ def upgrade() -> None:
         sa.Column("product_id", sa.Integer(), nullable=False),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("all_day", sa.Boolean(), nullable=False),
         sa.Column("task_status", sa.String(length=16), nullable=False),
         sa.Column("card_trashed", sa.Boolean(), nullable=False),
         sa.Column("series", sa.Text(), nullable=True),
-        sa.Column("remind_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reminded_due", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("remind_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_due", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminded_user_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_reminders")),
     )
     with op.batch_alter_table("reminders", schema=None) as batch_op:
@@ -136,11 +136,11 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["notification_id"],
             ["notifications.id"],
@@ -175,9 +175,9 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=2000), nullable=True),
         sa.Column("card_id", sa.Integer(), nullable=True),
         sa.Column("event_id", sa.BigInteger(), nullable=True),
-        sa.Column("at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("read_at", cardcrm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("read_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["notification_id"],
             ["notifications.id"],

@@ -1,8 +1,11 @@
-"""Declaring an API operation once: its route, auth, schemas and OpenAPI documentation.
+"""Declaring an API operation once: its route, caller, schemas, idempotency and OpenAPI text.
 
 ``ApiBlueprint.operation`` registers a Flask view and records what the OpenAPI document says
 about it, from the same marshmallow schemas that parse the request and dump the response, so
-the two cannot drift apart.
+the two cannot drift apart. Every service declares its operations this way; what differs
+between services (how a caller is identified, where idempotency keys are kept, whether writes
+take ``If-Match``) is the ``ApiService`` each app installs with ``install``, and the document
+says only what the service does.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Flask, Response, current_app, json, request
 from marshmallow import EXCLUDE, RAISE, Schema, fields
+from sqlalchemy import text
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from . import idempotency
+from .db import get_db
 from .errors import BadRequest, PreconditionFailed
+from .idempotency import IdempotencyStore
 
 JSON_MIMETYPE = "application/json"
+#: Where every service serves its API (below its mount point, for the sidecars).
+API_PREFIX = "/api/v1"
 #: The largest id a path may name: ids are PostgreSQL ``integer`` columns (SQLite's are
 #: wider). A path past it names nothing (404) instead of failing in the database.
 MAX_ID = 2**31 - 1
@@ -31,10 +38,82 @@ class IdConverter(IntegerConverter):
     is a 404 (a converter's own ``max`` would make it a 405, as if the URL were another's)."""
 
     def to_python(self, value: str) -> int:
-        number = super().to_python(value)
+        number: int = super().to_python(value)
         if number > MAX_ID:
             raise NotFound(f"No object has the id {value}.")
         return number
+
+
+@dataclass
+class ApiService:
+    """What one service's API is: how callers are identified and what it promises.
+
+    ``authenticate(level)`` resolves the request's caller for an operation declared with
+    ``auth=level`` (one of ``levels``) and returns it, or raises ``Unauthorized`` /
+    ``Forbidden`` / ``ServiceUnavailable``. With an ``idempotency`` store every authenticated
+    POST honours ``Idempotency-Key``, keyed per caller by ``owner_of(caller)``; without one
+    the header is neither read nor documented. ``conditional_writes`` says that changes
+    (PATCH, DELETE, and operations declared ``etag=True``) check ``If-Match``.
+    """
+
+    title: str
+    description: str
+    authenticate: Callable[[str], Any]
+    levels: tuple[str, ...] = ("user",)
+    owner_of: Callable[[Any], str] | None = None
+    idempotency: IdempotencyStore | None = None
+    conditional_writes: bool = False
+    #: The error statuses any authenticated operation may answer.
+    auth_errors: tuple[int, ...] = (401,)
+    error_texts: dict[int, str] = field(default_factory=dict)
+    #: Extra marshmallow field classes and their OpenAPI (type, format).
+    field_types: dict[type, tuple[str, str | None]] = field(default_factory=dict)
+    #: The document's paths are relative to where the service is reached (a mounted sidecar).
+    relative_servers: bool = False
+
+
+def install(app: Flask, service: ApiService, prefix: str = API_PREFIX) -> None:
+    """Make ``service`` the API of ``app``, serve its OpenAPI document at
+    ``{prefix}/openapi.json`` and the health check at ``/healthz`` (it asks the database);
+    call after registering the app's ``ApiBlueprint``s and its ``Database``."""
+    from .openapi import build_spec
+    from .proxy import openapi_servers
+
+    for blueprint in api_blueprints(app):
+        for operation in blueprint.operations:
+            if operation.auth is not None and operation.auth not in service.levels:
+                raise ValueError(
+                    f"{operation.endpoint}: this service has no level {operation.auth!r}"
+                )
+    app.extensions["cardcrm_api"] = service
+    document: dict[str, Any] = {}
+
+    def openapi() -> Response:
+        if not document:
+            document.update(build_spec(app, service))
+        served = (
+            {**document, "servers": openapi_servers()} if service.relative_servers else document
+        )
+        return Response(json.dumps(served), mimetype=JSON_MIMETYPE)
+
+    def healthz() -> Response:
+        with get_db().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return Response(json.dumps({"status": "ok"}), mimetype=JSON_MIMETYPE)
+
+    app.add_url_rule(f"{prefix}/openapi.json", "openapi", openapi)
+    app.add_url_rule("/healthz", "healthz", healthz)
+
+
+def api_blueprints(app: Flask) -> list[ApiBlueprint]:
+    """The app's blueprints declared with ``ApiBlueprint``, in registration order."""
+    return [bp for bp in app.blueprints.values() if isinstance(bp, ApiBlueprint)]
+
+
+def api_service() -> ApiService:
+    """The ``ApiService`` of the app handling the request."""
+    service: ApiService = current_app.extensions["cardcrm_api"]
+    return service
 
 
 @dataclass
@@ -74,6 +153,8 @@ class Operation:
     raw_response: dict[str, Any] | None = None
     media_type: str = JSON_MIMETYPE
     raw_body: dict[str, Any] | None = None
+    #: Other answers that are no error (e.g. 304), with their description.
+    other_responses: dict[int, str] | None = None
 
 
 class ApiBlueprint(Blueprint):
@@ -103,16 +184,17 @@ class ApiBlueprint(Blueprint):
         raw_response: dict[str, Any] | None = None,
         media_type: str = JSON_MIMETYPE,
         raw_body: dict[str, Any] | None = None,
+        other_responses: dict[int, str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register ``view`` for ``method rule``.
 
-        ``auth`` is ``"user"`` (a user's token), ``"admin"``, ``"events"`` (an admin or a
-        service token) or ``None`` (public). The view receives the path parameters, plus
-        ``body`` and ``args`` when the operation has those schemas, and returns the object to
-        dump with ``response`` (a ``Page`` when ``paginated``), a ``Reply``, or a ``Response``.
-        For the OpenAPI document only: ``raw_response`` is the schema of a success the view
-        builds itself, of ``media_type``; ``raw_body`` the content (media type to schema) of a
-        body the view reads itself.
+        ``auth`` is one of the service's levels (core: ``"user"``, ``"admin"``, ``"events"``;
+        the sidecars: ``"user"``) or ``None`` (public). The view receives the path parameters,
+        plus ``body`` and ``args`` when the operation has those schemas, and returns the object
+        to dump with ``response`` (a ``Page`` or a list when ``paginated``), a ``Reply``, or a
+        ``Response``. For the OpenAPI document only: ``raw_response`` is the schema of a success
+        the view builds itself, of ``media_type``; ``raw_body`` the content (media type to
+        schema) of a body the view reads itself; ``other_responses`` answers such as 304.
         """
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,6 +220,7 @@ class ApiBlueprint(Blueprint):
                     raw_response=raw_response,
                     media_type=media_type,
                     raw_body=raw_body,
+                    other_responses=other_responses,
                 )
             )
             body_schema = body(unknown=RAISE) if body else None
@@ -146,11 +229,11 @@ class ApiBlueprint(Blueprint):
 
             @functools.wraps(view)
             def wrapped(**path: Any) -> Response:
-                from .auth.service import authenticate
-
-                principal = authenticate(auth)
-                if method == "POST" and principal is not None:
-                    replayed = idempotency.replay_or_begin(principal)
+                service = api_service()
+                store = service.idempotency if method == "POST" and auth else None
+                caller = service.authenticate(auth) if auth else None
+                if store is not None and service.owner_of is not None:
+                    replayed = store.replay_or_begin(service.owner_of(caller))
                     if replayed is not None:
                         return replayed
                 try:
@@ -161,9 +244,9 @@ class ApiBlueprint(Blueprint):
                     result = view(**path)
                     response = _respond(result, status, response_schema, paginated)
                 except BaseException:
-                    idempotency.forget_pending()
+                    IdempotencyStore.forget_pending()
                     raise
-                return idempotency.keep_answer(response)
+                return store.keep_answer(response) if store is not None else response
 
             self.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
             return wrapped
@@ -201,6 +284,8 @@ def _respond(result: Any, status: int, schema: Schema | None, paginated: bool) -
         result = result.data
     if result is None and status == 204:
         return Response(status=204, headers=headers)
+    if paginated and isinstance(result, list):
+        result = Page(result)
     if schema is not None:
         if paginated:
             result = {

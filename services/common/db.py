@@ -1,4 +1,7 @@
-"""Database access: the declarative base, engines tuned per dialect, and the request session.
+"""Database access for every service: engines tuned per dialect, sessions, transactions.
+
+Each service declares its own tables on its own declarative base (``new_metadata`` and
+``TYPE_MAP`` make them alike) in its own database; this module is how all of them connect.
 
 SQLite runs in WAL mode with a busy timeout, and write transactions start with
 ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one failing with
@@ -7,15 +10,17 @@ SQLite runs in WAL mode with a busy timeout, and write transactions start with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -29,7 +34,7 @@ NAMING_CONVENTION = {
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """An instant: aware UTC in Python, ``timestamptz`` on PostgreSQL, naive UTC on SQLite.
 
     SQLite keeps no offset, so values are stored as naive UTC text, which also sorts in
@@ -53,9 +58,13 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+#: Python annotations to column types, for every service's declarative base.
+TYPE_MAP: dict[Any, Any] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def new_metadata() -> MetaData:
+    """A service's metadata: constraint and index names follow one convention everywhere."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -89,13 +98,44 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+class WriteSessions:
+    """Sessions whose transactions are opened for writing: ``with writer.begin() as session:``.
+
+    On SQLite such a transaction takes the write lock up front (``BEGIN IMMEDIATE``), so a
+    worker that reads and then writes cannot fail half-way; the threads of one process also
+    take turns through a lock first, since SQLite's own wait for its lock sleeps in steps of
+    up to 100 ms. Other processes queue through SQLite's busy timeout; PostgreSQL needs
+    neither (its row locks do the work).
+    """
+
+    def __init__(self, maker: sessionmaker[Session], serialize: bool) -> None:
+        self.maker = maker
+        self.lock: AbstractContextManager[Any] = threading.RLock() if serialize else nullcontext()
+
+    def __call__(self) -> Session:
+        return self.maker()
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self.lock, self.maker.begin() as session:
+            yield session
+
+
 class Database:
-    """One engine and session factory per app, plus a session per request (``g``)."""
+    """A service's engine and its session factories, plus a session per request (``g``).
+
+    ``sessions`` is for requests (reads, and ``write_transaction`` for writes); ``writer`` is
+    for workers whose every transaction writes.
+    """
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_options)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.writer = WriteSessions(
+            sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False),
+            serialize=self.engine.dialect.name == "sqlite",
+        )
 
     @property
     def dialect(self) -> str:
@@ -106,21 +146,24 @@ class Database:
         app.teardown_appcontext(_close_session)
 
     def session(self) -> Session:
-        return self.sessionmaker()
+        return self.sessions()
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 def get_db() -> Database:
-    return current_app.extensions["cardcrm_db"]
+    """The database of the app handling the request."""
+    database: Database = current_app.extensions["cardcrm_db"]
+    return database
 
 
 def get_session() -> Session:
     """The request's session, created on first use and closed when the request ends."""
     if "db_session" not in g:
         g.db_session = get_db().session()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def _close_session(_error: BaseException | None) -> None:
@@ -146,3 +189,28 @@ def write_transaction(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def upsert(
+    session: Session,
+    model: type,
+    rows: Iterable[dict[str, Any]],
+    keys: list[str],
+    update: dict[str, Any] | Callable[[Any], dict[str, Any]] | None = None,
+) -> None:
+    """Insert ``rows``; where the ``keys`` exist, set ``update`` (or leave the row as it is).
+
+    ``update`` may be a function of the statement's ``excluded`` (the rows offered).
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model).values(rows)
+    if callable(update):
+        update = update(statement.excluded)
+    if update:
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=update)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement)

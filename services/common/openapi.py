@@ -1,4 +1,9 @@
-"""The OpenAPI document, generated from the operations the blueprints declare."""
+"""A service's OpenAPI document, generated from the operations its blueprints declare.
+
+Paths are read from the app's URL map, so the document names each operation where it is
+served; what the service promises beyond its operations (idempotency, ``If-Match``, the
+errors of authenticated calls) comes from its ``ApiService``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 from .. import __version__
-from .api import MAX_ID, ApiBlueprint, Operation
+from .api import MAX_ID, ApiService, Operation, api_blueprints
 from .schema_fields import Instant
-from .tasks.schemas import Deadline
 
 PROBLEM = {
     "type": "object",
@@ -50,33 +54,39 @@ ERROR_TEXT = {
     401: "No valid bearer token",
     403: "Not allowed",
     404: "Not found",
-    409: "Conflicts with the current state (or an Idempotency-Key whose answer was lost)",
+    409: "Conflicts with the current state",
     412: "Stale If-Match: the resource changed",
     413: "Body over 1 MiB",
     422: "Invalid fields (see errors)",
     429: "Too many attempts: wait the seconds Retry-After gives",
+    503: "Core (which checks tokens) is unreachable, or the service is catching up",
 }
+PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
-def build_spec(app: Flask, prefix: str = "/api/v1") -> dict[str, Any]:
+def build_spec(app: Flask, service: ApiService) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app``'s operations."""
     marshmallow_plugin = MarshmallowPlugin()
     spec = APISpec(
-        title="cardcrm core",
+        title=service.title,
         version=__version__,
         openapi_version="3.1.0",
         plugins=[marshmallow_plugin],
-        info={"description": "Products, statuses, cards, tasks and the Today view."},
+        info={"description": service.description},
     )
-    marshmallow_plugin.map_to_openapi_type(Instant, "string", "date-time")
-    marshmallow_plugin.map_to_openapi_type(Deadline, "string", None)
+    marshmallow_plugin.map_to_openapi_type(Instant, "string", "date-time")  # type: ignore[no-untyped-call]
+    for field_class, (kind, format_) in service.field_types.items():
+        marshmallow_plugin.map_to_openapi_type(field_class, kind, format_)  # type: ignore[no-untyped-call]
     spec.components.schema("Problem", PROBLEM)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     paths: dict[str, dict[str, Any]] = {}
-    for blueprint in app.blueprints.values():
-        if isinstance(blueprint, ApiBlueprint):
-            for operation in blueprint.operations:
-                path = prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", operation.rule)
-                paths.setdefault(path, {})[operation.method.lower()] = _operation(operation)
+    for blueprint in api_blueprints(app):
+        for operation in blueprint.operations:
+            for rule in app.url_map.iter_rules(operation.endpoint):
+                path = PATH_PARAMETER.sub(r"{\2}", rule.rule)
+                paths.setdefault(path, {})[operation.method.lower()] = _operation(
+                    operation, service
+                )
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
@@ -89,7 +99,7 @@ def build_spec(app: Flask, prefix: str = "/api/v1") -> dict[str, Any]:
     return document
 
 
-def _operation(operation: Operation) -> dict[str, Any]:
+def _operation(operation: Operation, service: ApiService) -> dict[str, Any]:
     result: dict[str, Any] = {
         "operationId": operation.endpoint.replace(".", "_"),
         "summary": operation.summary,
@@ -100,15 +110,19 @@ def _operation(operation: Operation) -> dict[str, Any]:
         result["description"] = operation.description
     if operation.auth:
         result["security"] = [{"bearer": []}]
-    path_ids = re.findall(r"<(?:\w+:)?(\w+)>", operation.rule)
+    path_ids = PATH_PARAMETER.findall(operation.rule)
     parameters: list[dict[str, Any]] = [
         {
             "in": "path",
             "name": name,
             "required": True,
-            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            "schema": (
+                {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+                if converter == "int"
+                else {"type": "string"}
+            ),
         }
-        for name in path_ids
+        for converter, name in path_ids
     ]
     if operation.query:
         parameters.append({"in": "query", "schema": operation.query})
@@ -116,7 +130,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
         parameters.append(
             {"in": "query", "name": name, "schema": {"type": "string"}, "description": text}
         )
-    if (
+    if service.conditional_writes and (
         operation.etag
         or operation.method in ("PATCH", "DELETE")
         or operation.rule.endswith(("/close", "/reopen", "/postpone"))
@@ -129,7 +143,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
                 "description": "The ETag the change was made against; a stale one gets 412.",
             }
         )
-    if operation.method == "POST" and operation.auth:
+    idempotent = service.idempotency is not None and operation.method == "POST"
+    if idempotent and operation.auth:
         parameters.append(
             {
                 "in": "header",
@@ -167,21 +182,25 @@ def _operation(operation: Operation) -> dict[str, Any]:
             }
         success["content"] = {"application/json": {"schema": schema}}
     result["responses"][str(operation.status)] = success
+    for code, text in (operation.other_responses or {}).items():
+        result["responses"][str(code)] = {"description": text}
     codes = set(operation.errors) | {400, 413} if operation.body else set(operation.errors)
     if path_ids:
         codes |= {404}  # no such id (or not visible to the caller)
     if operation.auth:
-        codes |= {401}
-    if operation.auth:
-        codes |= {403}  # admins' operations, or a service token where a user is needed
+        codes |= set(service.auth_errors)
     if operation.query or operation.body:
         codes |= {422}
-    if operation.method == "POST" and operation.auth:
+    if idempotent and operation.auth:
         codes |= {400, 409, 422}  # a malformed, reused or lost Idempotency-Key
     problem = {"$ref": "#/components/schemas/Problem"}
+    texts = dict(ERROR_TEXT)
+    if service.idempotency is not None:
+        texts[409] += " (or an Idempotency-Key whose answer was lost)"
+    texts.update(service.error_texts)
     for code in sorted(codes):
         result["responses"][str(code)] = {
-            "description": ERROR_TEXT.get(code, "Error"),
+            "description": texts.get(code, "Error"),
             "content": {"application/problem+json": {"schema": problem}},
         }
     return result

@@ -13,7 +13,7 @@ from .timeutil import isoformat_z, to_utc
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
-class Instant(fields.Field):
+class Instant(fields.Field[datetime]):
     """An RFC 3339 instant with an offset on input; UTC with ``Z`` on output."""
 
     default_error_messages = {

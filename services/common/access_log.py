@@ -34,12 +34,14 @@ def redact(text: str) -> str:
     return SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)
 
 
-class RedactingLogger(Logger):
+class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
     """Gunicorn's logger whose access-log atoms (``%(r)s``, ``%(U)s``, ``%(q)s``, headers,
     environ values) have no secret in them."""
 
-    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict:
-        atoms = super().atoms(resp, req, environ, request_time)
+    def atoms(
+        self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any
+    ) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         for key, value in atoms.items():
             if _is_secret_header(key):
                 atoms[key] = REDACTED

@@ -1,0 +1,1 @@
+"""Plumbing every cardcrm service shares: API declarations, errors, database, events and more."""

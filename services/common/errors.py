@@ -1,0 +1,227 @@
+"""The errors every service answers with, and the one set of handlers that turns them into
+problem+json (RFC 9457).
+
+Domain code raises a ``CardcrmError`` subclass (a service adds its own subclasses); views never
+build error responses by hand. ``init_app`` installs the same handlers in every service, so a
+database outage, a stale write or an unexpected exception reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class CardcrmError(Exception):
+    """Root of every error a cardcrm service answers with a problem document.
+
+    ``headers`` are sent with the answer (e.g. ``Retry-After``)."""
+
+    status = 500
+    title = "Internal server error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(CardcrmError):
+    status, title = 400, "Bad request"
+
+
+class Unauthorized(CardcrmError):
+    status, title = 401, "Unauthorized"
+
+
+class Forbidden(CardcrmError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(CardcrmError):
+    status, title = 404, "Not found"
+
+
+class Conflict(CardcrmError):
+    status, title = 409, "Conflict"
+
+
+class PreconditionFailed(CardcrmError):
+    status, title = 412, "Precondition failed"
+
+
+class TooManyRequests(CardcrmError):
+    """Refused for now (a throttle); ``Retry-After`` says for how many seconds."""
+
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class Invalid(CardcrmError):
+    """Input that parses but breaks a rule; ``errors`` names the fields."""
+
+    status, title = 422, "Unprocessable content"
+
+    def __init__(self, errors: dict[str, list[str]] | str, detail: str | None = None) -> None:
+        if isinstance(errors, str):
+            detail, errors = detail or errors, {}
+        super().__init__(detail or "The request has invalid fields.", errors=errors)
+
+
+class ServiceUnavailable(CardcrmError):
+    """Nothing the client did wrong: a service this one needs is down or catching up.
+    ``Retry-After`` says when to try again."""
+
+    status, title = 503, "Service unavailable"
+    retry_after = 30
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+class CoreUnreachable(ServiceUnavailable):
+    """Core, which says who owns a token and holds the data, cannot be reached (sidecars)."""
+
+
+class ConfigurationError(CardcrmError):
+    """The service's settings cannot work (e.g. a worker without a service token)."""
+
+    status, title = 500, "Misconfigured"
+
+
+def ensure_version(current: int, expected: set[int] | None) -> None:
+    """Refuse a write made against a version other than ``current`` (``If-Match``)."""
+    if expected is not None and current not in expected:
+        raise PreconditionFailed(
+            f"The resource changed (it is now at version {current}); "
+            "fetch it again and reapply your change."
+        )
+
+
+def field_messages(messages: Any) -> dict[str, list[str]]:
+    """Marshmallow's messages as API.md's ``{"field": ["message", ...]}``: a nested field's or
+    list item's messages go to its top-level field, each led by the path inside it
+    (``{"repeat": ["freq: Missing data for required field."]}``)."""
+    if not isinstance(messages, dict):
+        return {"_": _texts(messages)}
+    return {str(key): _texts(value) for key, value in messages.items()}
+
+
+def _texts(messages: Any, path: str = "") -> list[str]:
+    lead = f"{path}: " if path else ""
+    if isinstance(messages, dict):
+        return [
+            text
+            for key, value in messages.items()
+            for text in _texts(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(messages, list | tuple):
+        return [text for message in messages for text in _texts(message, path)]
+    return [lead + str(messages)]
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail or title}
+    body.update(extra)
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def invalid_fields(error: ValidationError) -> Response:
+    messages = field_messages(error.messages)
+    return problem(
+        422,
+        Invalid.title,
+        "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
+        errors=messages,
+    )
+
+
+def out_of_range(error: Exception) -> Response:
+    # A number or text the database cannot hold (an id past its integer type, a string over a
+    # column's length, a NUL on PostgreSQL): the request's fault, whichever field it was.
+    log.warning(
+        "%s %s: 422 for a value the database cannot hold: %s", request.method, request.path, error
+    )
+    return problem(
+        422, Invalid.title, "A value in the request is out of range or too long.", errors={}
+    )
+
+
+def database_unavailable(error: Exception) -> Response:
+    # The database is down, restarting or busy past the lock timeout: nothing was written (the
+    # transaction rolled back), and the same request will work again shortly.
+    log.error("%s %s: 503, the database is unavailable: %s", request.method, request.path, error)
+    response = problem(
+        503, "Service unavailable", "The database is unavailable; try again in a moment."
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def install_common_handlers(app: Flask) -> None:
+    """The handlers every service shares: invalid fields (422), values the database cannot
+    hold (422) and a database that cannot be reached (503)."""
+    app.register_error_handler(ValidationError, invalid_fields)
+    out_of_range_errors: tuple[type[Exception], ...] = (OverflowError, DataError)
+    for error_class in out_of_range_errors:
+        app.register_error_handler(error_class, out_of_range)
+    unavailable_errors: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+    for error_class in unavailable_errors:
+        app.register_error_handler(error_class, database_unavailable)
+
+
+def init_app(app: Flask) -> None:
+    """Answer every error of ``app`` as problem+json (one shape for every service)."""
+
+    @app.errorhandler(CardcrmError)
+    def _domain(error: CardcrmError) -> Response:
+        response = problem(error.status, error.title, error.detail, **error.extra)
+        response.headers.update(error.headers)
+        if error.status == 401:
+            response.headers.setdefault("WWW-Authenticate", "Bearer")
+        return response
+
+    install_common_handlers(app)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(error: StaleDataError) -> Response:
+        # Two writers passed the If-Match check at once; the database let only one through.
+        return problem(
+            412, PreconditionFailed.title, "The resource changed meanwhile; fetch it again."
+        )
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(error: IntegrityError) -> Response:
+        log.warning("integrity error answered as 409: %s", error.orig)
+        return problem(409, Conflict.title, "The change conflicts with another one; try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        detail = error.description
+        if error.code == 400 and "JSON" in (detail or ""):
+            detail = "The body is not valid JSON."
+        response = problem(error.code or 500, error.name, detail)
+        allowed = getattr(error, "valid_methods", None)  # only a MethodNotAllowed has them
+        if error.code == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, CardcrmError.title, "An unexpected error occurred; it was logged.")
