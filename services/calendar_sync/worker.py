@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from .caldav_sync import IDLE_SECONDS, CalDAVSync
+from .caldav.sync import IDLE_SECONDS, CalDAVSync
 from .context import CalendarContext
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import caldav
 import pytest
 from cardcrm.calendar_sync import create_app
-from cardcrm.calendar_sync.caldav_sync import CalDAVSync
+from cardcrm.calendar_sync.caldav.sync import CalDAVSync
 from cardcrm.calendar_sync.db import Base
 from cardcrm.calendar_sync.migrate import upgrade
 from icalendar import Calendar

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cardcrm.calendar_sync import push
+from cardcrm.calendar_sync.caldav import push
 from cardcrm.calendar_sync.migrate import upgrade
 from cardcrm.calendar_sync.mirror import is_listed, queue
 from cardcrm.calendar_sync.models import FeedCursor

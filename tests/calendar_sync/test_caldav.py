@@ -489,7 +489,7 @@ def test_a_restarted_worker_resumes_from_its_cursor(
         follower = restarted.follower()
         assert follower.position() == cursor
         handled = follower.catch_up()
-        from cardcrm.calendar_sync.caldav_sync import CalDAVSync
+        from cardcrm.calendar_sync.caldav.sync import CalDAVSync
 
         CalDAVSync(restarted).sync_account(account["id"])
     finally:

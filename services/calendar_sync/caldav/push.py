@@ -9,24 +9,22 @@ no longer shown: closed, deleted, or on a card its user may no longer see.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cardcrm.common.db import upsert
 from icalendar import Todo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .ical import parse_remote, task_due_key
-from .mirror import is_shown
-from .models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo
-from .remote import RemoteCalendar, RemoteChanged, RemoteRejected
-
-if TYPE_CHECKING:
-    from .caldav_sync import Account, Round
+from ..ical import parse_remote, task_due_key
+from ..mirror import is_shown
+from ..models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo
+from ..remote import RemoteCalendar, RemoteChanged, RemoteRejected
+from .base import Account, CalDAVBase, Round
 
 
-class Pushing:
-    """The push half of ``CalDAVSync`` (which provides ``database``, ``renderer``...)."""
+class Pushing(CalDAVBase):
+    """The push half of ``CalDAVSync``."""
 
     def _push(self, account: Account, remote: RemoteCalendar, report: Round) -> None:
         report.changed_remotely = False

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from .ical import RemoteTask, parse_remote, task_due_key
-from .mirror import apply_task, is_listed, is_shown, queue
-from .models import CaldavAccount, MirrorCard, MirrorTask, RemoteTodo
-from .remote import RemoteCalendar
-
-if TYPE_CHECKING:
-    from .caldav_sync import Account, Round
+from ..ical import RemoteTask, parse_remote, task_due_key
+from ..mirror import apply_task, is_listed, is_shown, queue
+from ..models import CaldavAccount, MirrorCard, MirrorTask, RemoteTodo
+from ..remote import RemoteCalendar
+from .base import Account, CalDAVBase, Round
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +27,8 @@ log = logging.getLogger(__name__)
 SOURCE = "caldav"
 
 
-class Pulling:
-    """The pull half of ``CalDAVSync`` (which provides ``database``, ``core``...)."""
+class Pulling(CalDAVBase):
+    """The pull half of ``CalDAVSync``."""
 
     def _pull(self, account: Account, remote: RemoteCalendar, report: Round) -> None:
         changes = remote.changes(account.sync_token)

@@ -11,7 +11,7 @@ What a calendar holds follows core's access rule (``mirror.is_shown``). The mirr
 tasks whose access changes with an event; whether the user is an admin is no event, so each
 round asks core (cached) and, when the answer differs from the one the account's to-dos were
 chosen under, queues every task the calendar holds or should hold. No round runs while the
-mirror replays core's feed after a migration (``mirror.catching_up``): the memberships it has
+mirror replays core's events after a migration (``mirror.catching_up``): the memberships it has
 then are those of the past.
 """
 
@@ -23,52 +23,23 @@ import random
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import exists, or_, select, update
 
-from .crypto import PasswordUnreadable
-from .mirror import queue, shown_tasks
-from .models import CaldavAccount, MirrorTask, PendingPush, RemoteTodo
+from ..context import CalendarContext
+from ..crypto import PasswordUnreadable
+from ..mirror import queue, shown_tasks
+from ..models import CaldavAccount, MirrorTask, PendingPush, RemoteTodo
+from ..remote import RemoteCalendar, RemoteError
+from .base import LEASE, Account, Round
 from .pull import Pulling
 from .push import Pushing
-from .remote import RemoteCalendar, RemoteError
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 5.0
-LEASE = timedelta(minutes=2)
-
-
-@dataclass
-class Account:
-    """What a round needs of an account, read once (no session is kept open over HTTP)."""
-
-    id: int
-    user_id: int
-    url: str
-    username: str
-    password_encrypted: str
-    calendar_name: str
-    calendar_url: str
-    timezone: str
-    sync_token: str | None
-    pull_at: datetime | None
-    shown_as_admin: bool | None = None
-
-
-@dataclass
-class Round:
-    """What one round did: pushed, deleted and pulled to-dos, and per-to-do refusals."""
-
-    pushed: int = 0
-    deleted: int = 0
-    pulled: int = 0
-    changed_remotely: bool = False
-    rejected: list[str] = field(default_factory=list)
 
 
 class CalDAVSync(Pulling, Pushing):
@@ -76,21 +47,15 @@ class CalDAVSync(Pulling, Pushing):
 
     def __init__(
         self,
-        context: Any,
+        context: CalendarContext,
         *,
         connect: Callable[[Account, str], RemoteCalendar] | None = None,
         batch: int = 100,
         base_backoff: float = 2.0,
         max_backoff: float = 300.0,
     ) -> None:
-        self.context = context
-        self.database = context.database
-        self.core = context.core
-        self.renderer = context.renderer
-        self.clock = context.clock
-        self.pull_seconds = float(context.settings.get("PULL_SECONDS") or 60)
+        super().__init__(context, batch=batch)
         self.connect = connect or _connect
-        self.batch = batch
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         #: Who holds an account's lease: this host and process, so that a worker restarted on
@@ -268,9 +233,6 @@ class CalDAVSync(Pulling, Pushing):
             ).rowcount
         return self._account(account_id) if claimed else None
 
-    def _renew(self, account_id: int) -> None:
-        self._set(account_id, lease_until=self.clock() + LEASE)
-
     def _release(self, account_id: int) -> None:
         with self.database.writer.begin() as session:
             session.execute(
@@ -297,12 +259,6 @@ class CalDAVSync(Pulling, Pushing):
             last_error=warning[:2000] if warning else None,
             last_sync_at=self.clock(),
         )
-
-    def _set(self, account_id: int, **values: Any) -> None:
-        with self.database.writer.begin() as session:
-            session.execute(
-                update(CaldavAccount).where(CaldavAccount.id == account_id).values(**values)
-            )
 
 
 def _died_here(owner: str) -> bool:
