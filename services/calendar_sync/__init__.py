@@ -1,7 +1,7 @@
 """The calendar sync service: each user's tasks in the calendar apps they already use.
 
 A secret iCal feed per user, and two-way sync with a CalDAV account, built from a mirror of
-core's event feed kept in this service's own database (see docs/calendar.md).
+core's events kept in this service's own database (see docs/calendar.md).
 
 ``create_app`` and ``worker`` are loaded on first use, so that importing only the hook
 specifications (``cardcrm.calendar_sync.hookspecs``) stays cheap.

@@ -18,7 +18,7 @@ from cardcrm.sidecar.follower import EventFollower
 from . import mirror
 from .crypto import PasswordBox
 from .ical import Renderer
-from .models import FeedCursor
+from .models import EventCursor
 from .plugins import get_plugin_manager
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class CalendarContext:
     renderer: Renderer
     passwords: PasswordBox
     clock: Callable[[], datetime] = field(default=utcnow)
-    #: Set once the mirror was seen past a replay of core's feed (``mirror.catching_up``).
+    #: Set once the mirror was seen past a replay of core's events (``mirror.catching_up``).
     caught_up: bool = field(default=False, init=False)
 
     @classmethod
@@ -63,7 +63,7 @@ class CalendarContext:
         )
 
     def follower(self, **options: Any) -> EventFollower:
-        """The follower of core's event feed that keeps the mirror (see ``mirror.py``)."""
+        """The follower of core's events that keeps the mirror (see ``mirror.py``)."""
         options.setdefault("events_per_transaction", EVENTS_PER_TRANSACTION)
         # Its own HTTP client: the long-poll must not share a session with other threads.
         client = CoreClient(self.core.base_url, self.core.service_token, self.core.timeout)
@@ -71,7 +71,7 @@ class CalendarContext:
             FOLLOWER_NAME,
             client,
             self.database.writer,
-            FeedCursor,
+            EventCursor,
             mirror.apply_event,
             **options,
         )

@@ -17,12 +17,12 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from cardcrm.common.db import upsert, write_transaction
 from cardcrm.common.errors import CoreUnreachable, NotFound
 from cardcrm.sidecar.core_client import CoreUnavailable
-from sqlalchemy import and_, bindparam, case, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from .mirror import bump_feeds, shown_tasks
@@ -70,10 +70,14 @@ def active_feed(session: Session, user_id: int) -> FeedToken | None:
 
 
 def _revoke(session: Session, user_id: int, now: datetime) -> int:
-    result = session.execute(
-        update(FeedToken)
-        .where(FeedToken.user_id == user_id, FeedToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+    # An UPDATE gives a CursorResult, which SQLAlchemy's types do not say.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(FeedToken)
+            .where(FeedToken.user_id == user_id, FeedToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ),
     )
     return result.rowcount
 
@@ -190,7 +194,8 @@ def build_feed(session: Session, context: Any, feed: Any, format: str, admin: bo
 
 def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column: str) -> None:
     """Keep components rendered on the way, unless the task changed since (its sequence)."""
-    table = MirrorTask.__table__
+    # A mapped class's ``__table__`` is its Table (SQLAlchemy's types say FromClause).
+    table = cast(Table, MirrorTask.__table__)
     other = table.c.vevent if column == "vtodo" else table.c.vtodo
     statement = (
         update(table)

@@ -1,4 +1,4 @@
-"""The mirror of core: cards and tasks kept up to date from core's event feed.
+"""The mirror of core: cards and tasks kept up to date from core's events.
 
 ``apply_event`` is the event follower's handler: it runs in the transaction that moves the
 cursor, so each event's effects are committed exactly once. Every change also bumps the feed
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .models import (
     CaldavAccount,
-    FeedCursor,
+    EventCursor,
     FeedState,
     MirrorCard,
     MirrorTask,
@@ -49,7 +49,7 @@ CHANGE_KEYS = ("changes", "before")
 
 
 def apply_event(session: Session, event: dict[str, Any]) -> None:
-    """Apply one event of core's feed to the mirror (the follower's handler)."""
+    """Apply one of core's events to the mirror (the follower's handler)."""
     kind, data = event["type"], event.get("data") or {}
     at = instant(event["at"])
     if kind in access.MEMBERSHIP_EVENTS:
@@ -79,7 +79,7 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
     if task is not None and data["version"] <= task.version:
         return False
     if session.get(MirrorCard, data["card_id"]) is None:
-        # Only if the card's events were missed (the feed always has them before its tasks);
+        # Only if the card's events were missed (they always come before its tasks');
         # its owner unknown, it stays out of sight of members limited to their own cards.
         session.add(
             MirrorCard(
@@ -114,7 +114,7 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
 def apply_card(session: Session, data: dict[str, Any], at: datetime) -> None:
     card = session.get(MirrorCard, data["id"])
     new = card is None
-    if new:
+    if card is None:
         card = MirrorCard(id=data["id"])
         session.add(card)
     title_changed = not new and card.title != data["title"]
@@ -318,22 +318,19 @@ def is_shown(
 
 
 #: ``feed_cursors`` row set by the migration that added access rules: the cursor the mirror
-#: had when it was made to read core's feed again from the start (see ``catching_up``).
+#: had when it was made to read core's events again from the start (see ``catching_up``).
 REPLAY_MARK = "calendar_sync.replay_until"
 
 
 def catching_up(session: Session) -> bool:
-    """Whether the mirror is still reading core's feed again up to where it was before a
+    """Whether the mirror is still reading core's events again up to where it was before a
     migration reset its cursor: until then, memberships and owners are those of the past, so
     neither feeds nor CalDAV calendars may be built from them."""
-    rows = dict(
-        session.execute(
-            select(FeedCursor.name, FeedCursor.last_id).where(
-                FeedCursor.name.in_((FOLLOWER_NAME, REPLAY_MARK))
-            )
-        ).all()
-    )
-    return REPLAY_MARK in rows and rows.get(FOLLOWER_NAME, 0) < rows[REPLAY_MARK]
+    mark = session.get(EventCursor, REPLAY_MARK)
+    if mark is None:
+        return False
+    cursor = session.get(EventCursor, FOLLOWER_NAME)
+    return (cursor.last_id if cursor is not None else 0) < mark.last_id
 
 
 def instant(text: str) -> datetime:

@@ -1,6 +1,6 @@
 """The calendar sync service's tables.
 
-- the **mirror** of what the service needs from core, kept up to date from the event feed:
+- the **mirror** of what the service needs from core, kept up to date from core's events:
   cards (title, owner, closed, trashed), tasks (their data as the API shows it), each task with
   a ``sequence`` that rises with every change and its rendered calendar components, and the
   products' members (who may see which card, ``cardcrm.sidecar.access``);
@@ -22,7 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
 
-FeedCursor = cursor_model(Base)
+#: How far the mirror has read core's events (table ``feed_cursors``).
+EventCursor = cursor_model(Base)
 #: Who may see which card besides admins: the products' members, from core's events.
 ProductMember = membership_model(Base)
 

@@ -9,12 +9,17 @@ and what means "someone else changed it" (``RemoteChanged``: a precondition fail
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
+if TYPE_CHECKING:
+    from caldav.davclient import DAVClient
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 15
 ICALENDAR = "text/calendar; charset=utf-8"
@@ -67,10 +72,10 @@ class Changes:
     complete: bool = False
 
 
-def _client(url: str, username: str, password: str, timeout: float) -> Any:
-    import caldav
+def _client(url: str, username: str, password: str, timeout: int) -> DAVClient:
+    from caldav.davclient import DAVClient
 
-    return caldav.DAVClient(
+    return DAVClient(
         url=url,
         username=username,
         password=password,
@@ -80,7 +85,7 @@ def _client(url: str, username: str, password: str, timeout: float) -> Any:
 
 
 @contextmanager
-def translated_errors(action: str):  # type: ignore[no-untyped-def]
+def translated_errors(action: str) -> Iterator[None]:
     """Turn the HTTP and caldav library's exceptions into the classes above."""
     from caldav.lib import error
 
@@ -96,13 +101,14 @@ def translated_errors(action: str):  # type: ignore[no-untyped-def]
         raise RemoteCalendarMissing(f"{action}: not found ({_reason(failure)})") from None
     except error.DAVError as failure:
         raise RemoteUnavailable(f"{action}: {_reason(failure)}") from None
-    except (*_http_errors(), OSError) as failure:
+    except _unreachable() as failure:
         raise RemoteUnavailable(f"{action}: cannot reach the server ({failure})") from None
 
 
-def _http_errors() -> tuple[type[Exception], ...]:
-    """The HTTP libraries' errors (caldav uses niquests, or requests where that is missing)."""
-    found: list[type[Exception]] = []
+def _unreachable() -> tuple[type[Exception], ...]:
+    """The errors of a server out of reach: the HTTP libraries' (caldav uses niquests, or
+    requests where that is missing) and the operating system's."""
+    found: list[type[Exception]] = [OSError]
     for name in ("niquests", "requests"):
         try:
             module = __import__(name)
@@ -127,13 +133,13 @@ class RemoteCalendar:
         username: str,
         password: str,
         calendar_url: str,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: int = DEFAULT_TIMEOUT,
     ) -> None:
-        import caldav
+        from caldav.collection import Calendar
 
         self.client = _client(url, username, password, timeout)
         self.calendar_url = calendar_url if calendar_url.endswith("/") else calendar_url + "/"
-        self.calendar = caldav.Calendar(client=self.client, url=self.calendar_url)
+        self.calendar = Calendar(client=self.client, url=self.calendar_url)
         self.path = urlsplit(self.calendar_url).path
 
     def href(self, name: str) -> str:
@@ -193,7 +199,9 @@ class RemoteCalendar:
         from caldav.elements import dav
 
         with translated_errors("sync"):
-            result = self.calendar.get_objects_by_sync_token(sync_token=token, load_objects=False)
+            result = _answer(
+                self.calendar.get_objects_by_sync_token(sync_token=token, load_objects=False)
+            )
         new_token = result.sync_token
         fallback = isinstance(new_token, str) and new_token.startswith("fake-")
         deleted = {self._path(url) for url in result.deleted_urls}
@@ -240,6 +248,12 @@ class RemoteCalendar:
         return unquote(urlsplit(str(url)).path)
 
 
+def _answer(value: T | Coroutine[Any, Any, T]) -> T:
+    """What a caldav call returned: its types cover async clients too, ours is synchronous."""
+    assert not isinstance(value, Coroutine), "a synchronous client answers at once"
+    return value
+
+
 # --- checking an account --------------------------------------------------------------------
 
 
@@ -248,7 +262,7 @@ def check_account(
     username: str,
     password: str,
     calendar_name: str | None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: int = DEFAULT_TIMEOUT,
 ) -> tuple[str, str]:
     """Connect, find the calendar (or make it): returns its URL and display name.
 
@@ -262,7 +276,7 @@ def check_account(
         try:
             with translated_errors("connect"):
                 principal = client.get_principal()
-                calendars = principal.get_calendars()
+                calendars = _answer(principal.get_calendars())
         except RemoteRefused as failure:
             raise AccountCheckFailed(
                 "password", f"The server refused the user name or password ({failure})."

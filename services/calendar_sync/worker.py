@@ -1,6 +1,6 @@
-"""The sync worker: follows core's event feed into the mirror and syncs CalDAV accounts.
+"""The sync worker: follows core's events into the mirror and syncs CalDAV accounts.
 
-Two loops, one thread each: the follower long-polls core's feed and applies each event to the
+Two loops, one thread each: the follower long-polls core's events and applies each event to the
 mirror (cursor and effects in one transaction); the sync loop pushes what the follower queued
 (woken at once when it queues something) and pulls each account's changes every
 ``PULL_SECONDS``. Both resume where they stopped after a crash: the cursor and the queue live
@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: dict[str, Any], stop: threading.Event) -> None:
-    """Follow core's feed and sync CalDAV accounts until ``stop`` is set.
+    """Follow core's events and sync CalDAV accounts until ``stop`` is set.
 
-    ``FOLLOW_WAIT`` in the settings is how long one long-poll of core's feed may wait
+    ``FOLLOW_WAIT`` in the settings is how long one long-poll of core's events may wait
     (20 s by default).
     """
     context = CalendarContext.from_settings(settings)

@@ -14,7 +14,7 @@ import pytest
 from cardcrm.calendar_sync.caldav import push
 from cardcrm.calendar_sync.migrate import upgrade
 from cardcrm.calendar_sync.mirror import is_listed, queue
-from cardcrm.calendar_sync.models import FeedCursor
+from cardcrm.calendar_sync.models import EventCursor
 from cardcrm.common.db import get_db
 from cardcrm.core.auth.models import User
 from cardcrm.sidecar import core_client
@@ -252,7 +252,7 @@ def test_after_the_upgrade_the_mirror_relearns_owners_and_members_before_showing
     migrated = CalendarService(create_app(calendar_settings), type(member))
     try:
         with migrated.context.database.session() as session:
-            cursors = dict(session.execute(select(FeedCursor.name, FeedCursor.last_id)).all())
+            cursors = dict(session.execute(select(EventCursor.name, EventCursor.last_id)).all())
         assert cursors["calendar_sync"] == 0 and cursors["calendar_sync.replay_until"] > 0
 
         # Catching up: the memberships known are not yet today's.

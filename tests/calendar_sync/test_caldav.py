@@ -6,7 +6,7 @@ import os
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from cardcrm.calendar_sync.models import CaldavAccount, FeedCursor, PendingPush, RemoteTodo
+from cardcrm.calendar_sync.models import CaldavAccount, EventCursor, PendingPush, RemoteTodo
 from sqlalchemy import select
 
 from .conftest import CORE_PUBLIC_URL, Radicale, calendar_app_of
@@ -500,7 +500,7 @@ def test_a_restarted_worker_resumes_from_its_cursor(
     assert set(todos) == {uid(first), uid(second)}
     assert todos[uid(first)]["SUMMARY"].startswith("Before the crash, edited")
     with calendar.context.database.session() as session:
-        assert session.get(FeedCursor, "calendar_sync").last_id > cursor
+        assert session.get(EventCursor, "calendar_sync").last_id > cursor
 
 
 def test_accounts_show_their_sync_state_and_can_be_removed(calendar, member, new_user, radicale):

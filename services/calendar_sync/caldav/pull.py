@@ -107,6 +107,7 @@ class Pulling(CalDAVBase):
                 self._keep_losing(account, state.task_id, remote.as_dict(), _local(task), reason)
             self._accept(account.id, state.task_id, etag, requeue=True)
             return
+        assert task is not None  # what is shown exists
         if task_due_key(task) != state.due:
             # Both sides changed since the last push: the later change wins.
             if remote.changed_at is None or remote.changed_at <= task.modified_at:

@@ -66,6 +66,7 @@ class Pushing(CalDAVBase):
             uid = state.uid if state else self.renderer.uid(task_id)
             etag = state.etag if state else None
             if shown:
+                assert task is not None and card is not None  # what is shown exists
                 body = self._document(session, task, card, uid)
                 sequence, due = task.sequence, task_due_key(task)
         if not shown:

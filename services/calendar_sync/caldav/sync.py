@@ -24,9 +24,10 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, cast
 
 from cardcrm.sidecar.core_client import CoreUnavailable
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import CursorResult, exists, or_, select, update
 
 from ..context import CalendarContext
 from ..crypto import PasswordUnreadable
@@ -84,7 +85,10 @@ class CalDAVSync(Pulling, Pushing):
         return [
             account_id
             for account_id, until, owner in rows
-            if until is None or until < now or owner == self.owner or _died_here(owner)
+            if until is None
+            or until < now
+            or owner == self.owner
+            or (owner is not None and _died_here(owner))
         ]
 
     def run_once(self) -> float:
@@ -226,11 +230,16 @@ class CalDAVSync(Pulling, Pushing):
             ]
             if holder is not None and _died_here(holder):
                 takeable.append(CaldavAccount.lease_owner == holder)
-            claimed = session.execute(
-                update(CaldavAccount)
-                .where(CaldavAccount.id == account_id, or_(*takeable))
-                .values(lease_until=now + LEASE, lease_owner=self.owner)
-            ).rowcount
+            # An UPDATE gives a CursorResult, which SQLAlchemy's types do not say.
+            result = cast(
+                "CursorResult[Any]",
+                session.execute(
+                    update(CaldavAccount)
+                    .where(CaldavAccount.id == account_id, or_(*takeable))
+                    .values(lease_until=now + LEASE, lease_owner=self.owner)
+                ),
+            )
+            claimed = result.rowcount
         return self._account(account_id) if claimed else None
 
     def _release(self, account_id: int) -> None:

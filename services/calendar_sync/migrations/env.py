@@ -2,7 +2,7 @@
 
 from cardcrm.calendar_sync.db import Base
 from cardcrm.calendar_sync.migrate import VERSION_TABLE
-from cardcrm.calendar_sync.models import FeedCursor  # noqa: F401  (registers every table)
+from cardcrm.calendar_sync.models import EventCursor  # noqa: F401  (registers every table)
 from cardcrm.common.migrate import run_environment
 
 run_environment(Base.metadata, VERSION_TABLE)

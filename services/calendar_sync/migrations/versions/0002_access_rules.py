@@ -6,7 +6,7 @@ keeps them), and each CalDAV account whether its to-dos were chosen for an admin
 (``shown_as_admin``; ``NULL`` on existing accounts, so their first round checks every to-do).
 
 Neither owners nor memberships are in the mirror yet, so the feed cursor goes back to 0: the
-worker reads core's whole event feed again and learns them. Replaying is idempotent: a task
+worker reads all of core's events again and learns them. Replaying is idempotent: a task
 event older than the version the mirror holds changes nothing, card and membership events
 leave the latest state once the replay is through. Until the mirror is back where it was
 (the cursor kept as ``calendar_sync.replay_until``), it holds the memberships of the past:
@@ -50,7 +50,7 @@ def upgrade() -> None:
     with op.batch_alter_table("product_members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_product_members_user_id"), ["user_id"], unique=False)
 
-    # Read core's feed again from the start; remember how far the mirror had come.
+    # Read core's events again from the start; remember how far the mirror had come.
     connection = op.get_bind()
     last_id = connection.scalar(sa.select(cursors.c.last_id).where(cursors.c.name == FOLLOWER))
     if last_id:
