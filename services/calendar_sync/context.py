@@ -14,6 +14,7 @@ from cardcrm.common.db import Database
 from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from cardcrm.sidecar.follower import EventFollower
+from sqlalchemy.orm import Session
 
 from . import mirror
 from .crypto import PasswordBox
@@ -91,7 +92,7 @@ class CalendarContext:
             return False
         return bool(user and user.get("is_admin"))
 
-    def catching_up(self, session: Any) -> bool:
+    def catching_up(self, session: Session) -> bool:
         """``mirror.catching_up``, asked of the database only until it says no."""
         if not self.caught_up:
             self.caught_up = not mirror.catching_up(session)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from cardcrm.common.db import upsert, write_transaction
 from cardcrm.common.errors import CoreUnreachable, NotFound
@@ -25,6 +26,7 @@ from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import CursorResult, Table, and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
+from .context import CalendarContext
 from .mirror import bump_feeds, shown_tasks
 from .models import FeedRender, FeedState, FeedToken, MirrorTask
 
@@ -107,6 +109,17 @@ FEED_QUERY = (
 )
 
 
+class FeedOwner(Protocol):
+    """What building a feed needs of its token (a ``FeedToken``, or a row of ``FEED_QUERY``)."""
+
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def calendar_name(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+
+
 @dataclass
 class FeedAnswer:
     status: int
@@ -117,7 +130,7 @@ class FeedAnswer:
 
 def serve_feed(
     session: Session,
-    context: Any,
+    context: CalendarContext,
     token: str,
     format: str,
     if_none_match: list[str] | None,
@@ -158,11 +171,13 @@ def feed_key(render_key: str, admin: bool) -> str:
     return f"{render_key}:{'admin' if admin else 'user'}"
 
 
-def build_feed(session: Session, context: Any, feed: Any, format: str, admin: bool) -> bytes:
+def build_feed(
+    session: Session, context: CalendarContext, feed: FeedOwner, format: str, admin: bool
+) -> bytes:
     """The calendar of the user's shown tasks, from the components kept in the mirror.
 
-    ``feed`` has the ``user_id``, ``calendar_name`` and ``timezone`` of a feed token; ``admin``
-    says whether the user is an admin. A component not rendered yet (new, changed, or
+    ``feed`` is the feed token (or a row of ``FEED_QUERY``); ``admin`` says whether the user is
+    an admin. A component not rendered yet (new, changed, or
     rendered by another renderer) is rendered now and kept for the next time.
     """
     renderer = context.renderer
@@ -177,8 +192,8 @@ def build_feed(session: Session, context: Any, feed: Any, format: str, admin: bo
     for start in range(0, len(stale), 500):
         chosen = shown.where(MirrorTask.id.in_(stale[start : start + 500]))
         for task, card in session.execute(chosen):
-            text = renderer.render(kind, task, card)
-            fresh[task.id] = {"task_id": task.id, "seq": task.sequence, "text": text}
+            rendered = renderer.render(kind, task, card)
+            fresh[task.id] = {"task_id": task.id, "seq": task.sequence, "text": rendered}
     parts = []
     for task_id, render_key, text in rows:
         if task_id in fresh:
@@ -213,7 +228,13 @@ def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column
 
 
 def _remember(
-    session: Session, user_id: int, format: str, version: int, key: str, etag: str, context: Any
+    session: Session,
+    user_id: int,
+    format: str,
+    version: int,
+    key: str,
+    etag: str,
+    context: CalendarContext,
 ) -> None:
     values = {
         "user_id": user_id,
@@ -230,7 +251,7 @@ def _remember(
     )
 
 
-def _write(session: Session, action: Any) -> None:
+def _write(session: Session, action: Callable[[], object]) -> None:
     # A GET that cannot store what it computed still answers: the next one computes it again.
     try:
         with write_transaction(session):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 if TYPE_CHECKING:
+    from caldav.collection import Calendar
     from caldav.davclient import DAVClient
 
 log = logging.getLogger(__name__)
@@ -299,8 +300,10 @@ def check_account(
             name = calendar_name or "cardcrm"
             try:
                 with translated_errors("make calendar"):
-                    chosen = principal.make_calendar(
-                        name=name, supported_calendar_component_set=["VTODO"]
+                    chosen = _answer(
+                        principal.make_calendar(
+                            name=name, supported_calendar_component_set=["VTODO"]
+                        )
                     )
             except (RemoteError, error.DAVError) as failure:
                 raise AccountCheckFailed(
@@ -311,7 +314,7 @@ def check_account(
             display = _display_name(chosen) or calendar_name or "cardcrm"
         try:
             with translated_errors("read calendar"):
-                components = chosen.get_supported_components()
+                components = _answer(chosen.get_supported_components())
         except RemoteError as failure:
             raise AccountCheckFailed(
                 "calendar", f"The calendar cannot be read: {failure}."
@@ -325,7 +328,7 @@ def check_account(
         client.close()
 
 
-def _choose(url: str, calendars: list[Any], name: str | None) -> Any:
+def _choose(url: str, calendars: list[Calendar], name: str | None) -> Calendar | None:
     given = unquote(urlsplit(url).path).rstrip("/")
     for calendar in calendars:
         if name is None and unquote(urlsplit(str(calendar.url)).path).rstrip("/") == given:
@@ -337,9 +340,9 @@ def _choose(url: str, calendars: list[Any], name: str | None) -> Any:
     return None
 
 
-def _display_name(calendar: Any) -> str | None:
+def _display_name(calendar: Calendar) -> str | None:
     try:
-        return calendar.get_display_name()
+        return _answer(calendar.get_display_name())
     except Exception:
         log.debug("reading a calendar's display name failed", exc_info=True)
         return None
