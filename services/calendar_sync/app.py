@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.common import api, errors
+from cardcrm.common import errors
+from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate
 from flask import Flask
 
@@ -39,9 +41,9 @@ def _register_api(app: Flask) -> None:
 
     for blueprint in (feeds, accounts, public):
         app.register_blueprint(blueprint)
-    api.install(
+    install_api(
         app,
-        api.ApiService(
+        ApiService(
             title="cardcrm calendar sync",
             description="iCal feeds of each user's tasks and two-way CalDAV sync.",
             authenticate=authenticate,

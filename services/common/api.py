@@ -4,8 +4,8 @@
 about it, from the same marshmallow schemas that parse the request and dump the response, so
 the two cannot drift apart. Every service declares its operations this way; what differs
 between services (how a caller is identified, where idempotency keys are kept, whether writes
-take ``If-Match``) is the ``ApiService`` each app installs with ``install``, and the document
-says only what the service does.
+take ``If-Match``) is the ``ApiService`` (``service.py``) each app installs with
+``cardcrm.common.app.install_api``, and the document says only what the service does.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, json, request
+from flask import Blueprint, Flask, Response, json, request
 from marshmallow import EXCLUDE, RAISE, Schema, fields
-from sqlalchemy import text
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from .db import get_db
 from .errors import BadRequest, PreconditionFailed
 from .idempotency import IdempotencyStore
+from .service import api_service
 
 JSON_MIMETYPE = "application/json"
 #: Where every service serves its API (below its mount point, for the sidecars).
@@ -44,76 +43,9 @@ class IdConverter(IntegerConverter):
         return number
 
 
-@dataclass
-class ApiService:
-    """What one service's API is: how callers are identified and what it promises.
-
-    ``authenticate(level)`` resolves the request's caller for an operation declared with
-    ``auth=level`` (one of ``levels``) and returns it, or raises ``Unauthorized`` /
-    ``Forbidden`` / ``ServiceUnavailable``. With an ``idempotency`` store every authenticated
-    POST honours ``Idempotency-Key``, keyed per caller by ``owner_of(caller)``; without one
-    the header is neither read nor documented. ``conditional_writes`` says that changes
-    (PATCH, DELETE, and operations declared ``etag=True``) check ``If-Match``.
-    """
-
-    title: str
-    description: str
-    authenticate: Callable[[str], Any]
-    levels: tuple[str, ...] = ("user",)
-    owner_of: Callable[[Any], str] | None = None
-    idempotency: IdempotencyStore | None = None
-    conditional_writes: bool = False
-    #: The error statuses any authenticated operation may answer.
-    auth_errors: tuple[int, ...] = (401,)
-    error_texts: dict[int, str] = field(default_factory=dict)
-    #: Extra marshmallow field classes and their OpenAPI (type, format).
-    field_types: dict[type, tuple[str, str | None]] = field(default_factory=dict)
-    #: The document's paths are relative to where the service is reached (a mounted sidecar).
-    relative_servers: bool = False
-
-
-def install(app: Flask, service: ApiService, prefix: str = API_PREFIX) -> None:
-    """Make ``service`` the API of ``app``, serve its OpenAPI document at
-    ``{prefix}/openapi.json`` and the health check at ``/healthz`` (it asks the database);
-    call after registering the app's ``ApiBlueprint``s and its ``Database``."""
-    from .openapi import build_spec
-    from .proxy import openapi_servers
-
-    for blueprint in api_blueprints(app):
-        for operation in blueprint.operations:
-            if operation.auth is not None and operation.auth not in service.levels:
-                raise ValueError(
-                    f"{operation.endpoint}: this service has no level {operation.auth!r}"
-                )
-    app.extensions["cardcrm_api"] = service
-    document: dict[str, Any] = {}
-
-    def openapi() -> Response:
-        if not document:
-            document.update(build_spec(app, service))
-        served = (
-            {**document, "servers": openapi_servers()} if service.relative_servers else document
-        )
-        return Response(json.dumps(served), mimetype=JSON_MIMETYPE)
-
-    def healthz() -> Response:
-        with get_db().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return Response(json.dumps({"status": "ok"}), mimetype=JSON_MIMETYPE)
-
-    app.add_url_rule(f"{prefix}/openapi.json", "openapi", openapi)
-    app.add_url_rule("/healthz", "healthz", healthz)
-
-
 def api_blueprints(app: Flask) -> list[ApiBlueprint]:
     """The app's blueprints declared with ``ApiBlueprint``, in registration order."""
     return [bp for bp in app.blueprints.values() if isinstance(bp, ApiBlueprint)]
-
-
-def api_service() -> ApiService:
-    """The ``ApiService`` of the app handling the request."""
-    service: ApiService = current_app.extensions["cardcrm_api"]
-    return service
 
 
 @dataclass

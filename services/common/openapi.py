@@ -15,8 +15,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 from .. import __version__
-from .api import MAX_ID, ApiService, Operation, api_blueprints
+from .api import MAX_ID, Operation, api_blueprints
 from .schema_fields import Instant
+from .service import ApiService
 
 PROBLEM = {
     "type": "object",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.common import api, errors
+from cardcrm.common import errors
+from cardcrm.common.api import API_PREFIX
+from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
 from cardcrm.common.db import Database
 from cardcrm.common.idempotency import IdempotencyStore
+from cardcrm.common.service import ApiService
 from flask import Flask
 
 from . import events, web
@@ -15,8 +18,6 @@ from .auth.service import Principal, authenticate
 from .base import IdempotencyKey
 from .plugins import get_plugin_manager
 from .tasks.schemas import Deadline
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -78,9 +79,9 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
 
     for blueprint in (auth, products, cards, tasks, today, quick_access, contacts, csv_io, events):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
-    api.install(
+    install_api(
         app,
-        api.ApiService(
+        ApiService(
             title="cardcrm core",
             description="Products, statuses, cards, tasks and the Today view.",
             authenticate=authenticate,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.common import api, errors
+from cardcrm.common import errors
+from cardcrm.common.api import API_PREFIX
+from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
 from cardcrm.common.idempotency import IdempotencyStore
+from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate, caller_name
 from flask import Flask
 
@@ -48,10 +51,10 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
     from .preferences.views import bp as preferences
 
     for blueprint in (preferences, inbox, deliveries):
-        app.register_blueprint(blueprint, url_prefix=api.API_PREFIX)
-    api.install(
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    install_api(
         app,
-        api.ApiService(
+        ApiService(
             title="cardcrm notifications",
             description=DESCRIPTION,
             authenticate=authenticate,
