@@ -319,7 +319,7 @@ def steps_throughput(bench: Bench, events: int, clients: int) -> dict[str, Any]:
             sent += batch
         finished = time.perf_counter()
     finally:
-        worker.runtime.close()
+        worker.context.close()
     return {
         "events": handled,
         "deliveries": sent,

@@ -381,7 +381,7 @@ def notifications_app(
     try:
         worker.drain()
     finally:
-        worker.runtime.close()
+        worker.context.close()
     inbox = client.get("/api/v1/inbox", headers=bearer(member)).get_json()["items"]
     deliveries = client.get("/api/v1/deliveries", headers=bearer(member)).get_json()["items"]
     assert inbox and {"dead", "skipped"} <= {delivery["state"] for delivery in deliveries}

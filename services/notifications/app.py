@@ -13,8 +13,8 @@ from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate, caller_name
 from flask import Flask
 
+from .context import NotificationsContext
 from .models import IdempotencyKey
-from .runtime import Runtime
 
 DESCRIPTION = (
     "Preferences, the in-app inbox and the delivery log of cardcrm's notifications. "
@@ -32,12 +32,12 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    runtime = Runtime.from_settings(app.config)
-    app.extensions["cardcrm_notifications"] = runtime
-    app.extensions["cardcrm_core_client"] = runtime.client()
-    runtime.db.init_app(app)
+    context = NotificationsContext.from_settings(app.config)
+    app.extensions["cardcrm_notifications"] = context
+    app.extensions["cardcrm_core_client"] = context.client()
+    context.db.init_app(app)
     idempotency = IdempotencyStore(IdempotencyKey)
-    idempotency.install(runtime.db.sessions)
+    idempotency.install(context.db.sessions)
 
     errors.init_app(app)
     _register_api(app, idempotency)

@@ -23,7 +23,7 @@ from .preferences.models import Preferences
 from .recipients import Recipients
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from .context import NotificationsContext
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,11 @@ def next_digest_at(after: datetime, at: str, timezone: str) -> datetime:
     return candidate
 
 
-def send_due_digests(runtime: Runtime, client: CoreClient, now: datetime, limit: int = 50) -> int:
+def send_due_digests(
+    context: NotificationsContext, client: CoreClient, now: datetime, limit: int = 50
+) -> int:
     """Record the digests whose time has come; how many were recorded."""
-    with runtime.db.sessions() as session:
+    with context.db.sessions() as session:
         due = list(
             session.execute(
                 select(Preferences.user_id, Preferences.next_digest_at, Preferences.daily_digest_at)
@@ -61,7 +63,7 @@ def send_due_digests(runtime: Runtime, client: CoreClient, now: datetime, limit:
     recorded = 0
     for user_id, planned, at in due:
         try:
-            recorded += _digest(runtime, client, user_id, planned, at, now)
+            recorded += _digest(context, client, user_id, planned, at, now)
         except CoreUnavailable as error:
             log.warning("digests wait for core: %s", error)
             break
@@ -69,7 +71,12 @@ def send_due_digests(runtime: Runtime, client: CoreClient, now: datetime, limit:
 
 
 def _digest(
-    runtime: Runtime, client: CoreClient, user_id: int, planned: datetime, at: str, now: datetime
+    context: NotificationsContext,
+    client: CoreClient,
+    user_id: int,
+    planned: datetime,
+    at: str,
+    now: datetime,
 ) -> int:
     try:
         user = client.user(user_id, fresh=True)
@@ -88,7 +95,7 @@ def _digest(
             raise
         except CoreError as error:
             log.error("digest of user %s for %s failed: %s", user_id, day, error)
-    with runtime.db.writer.begin() as session:
+    with context.db.writer.begin() as session:
         row = session.get(Preferences, user_id)
         if row is None or row.next_digest_at != planned or row.daily_digest_at != at:
             return 0  # changed meanwhile
@@ -105,7 +112,7 @@ def _digest(
         if today is None:
             return 0
         recorded = 0
-        for preferences in Recipients(runtime.box, client).decide(
+        for preferences in Recipients(context.box, client).decide(
             session, "daily_digest", [user_id]
         ):
             event = {
@@ -118,7 +125,7 @@ def _digest(
             }
             created = notify(
                 session,
-                runtime.channels,
+                context.channels,
                 preferences,
                 rule="daily_digest",
                 key=f"digest:{day.isoformat()}",

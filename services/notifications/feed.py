@@ -26,7 +26,7 @@ from .reminders.service import track as track_tasks
 from .rules import EVENT_RULES, card_of
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from .context import NotificationsContext
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,14 @@ class WorkerState(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
-def first_start(runtime: Runtime, now: datetime) -> datetime | None:
+def first_start(context: NotificationsContext, now: datetime) -> datetime | None:
     """The instant of the worker's first start, recorded on it: events before it are history.
 
     ``None`` when NOTIFY_PAST_EVENTS is set (every event is news).
     """
-    if setting(runtime.settings, "NOTIFY_PAST_EVENTS"):
+    if setting(context.settings, "NOTIFY_PAST_EVENTS"):
         return None
-    with runtime.db.writer.begin() as session:
+    with context.db.writer.begin() as session:
         row = session.get(WorkerState, NOTIFY_SINCE)
         if row is None:
             row = WorkerState(name=NOTIFY_SINCE, value=isoformat_z(now))
@@ -61,11 +61,11 @@ def first_start(runtime: Runtime, now: datetime) -> datetime | None:
 
 
 class FeedHandler:
-    def __init__(self, runtime: Runtime, clock: Clock = utcnow) -> None:
-        self.runtime = runtime
+    def __init__(self, context: NotificationsContext, clock: Clock = utcnow) -> None:
+        self.context = context
         self.clock = clock
         # its own client: the handler runs in the follower's thread
-        self.recipients = Recipients(runtime.box, runtime.client())
+        self.recipients = Recipients(context.box, context.client())
         #: events before this only build state (``first_start``); ``None``: all notify
         self.notify_since: datetime | None = None
 
@@ -93,7 +93,7 @@ class FeedHandler:
             for preferences in self.recipients.decide(session, rule, candidates, card):
                 notify(
                     session,
-                    self.runtime.channels,
+                    self.context.channels,
                     preferences,
                     rule=rule,
                     key=f"event:{event['id']}",

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .channels.base import Content
 from .deliveries.models import Notification
 from .directory import Directory
+from .links import Links
 from .preferences.service import UserPreferences
-from .runtime import Links
 
 GROUPS = {
     "inactive": "Inactive",

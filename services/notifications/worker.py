@@ -19,11 +19,11 @@ from cardcrm.sidecar.core_client import CoreError
 from cardcrm.sidecar.follower import EventFollower
 
 from .config import setting
+from .context import NotificationsContext
 from .deliveries.dispatcher import Dispatcher
 from .digest import send_due_digests
 from .feed import FOLLOWER_NAME, FeedCursor, FeedHandler, first_start
 from .reminders.service import send_due_reminders
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +33,26 @@ class Worker:
         self,
         settings: dict[str, Any],
         clock: Clock | None = None,
-        runtime: Runtime | None = None,
+        context: NotificationsContext | None = None,
     ) -> None:
-        self.runtime = runtime or Runtime.from_settings(settings)
-        self.settings = self.runtime.settings
-        self.clock = clock or self.runtime.clock
+        self.context = context or NotificationsContext.from_settings(settings)
+        self.settings = self.context.settings
+        self.clock = clock or self.context.clock
         #: set when there may be deliveries to send (the follower committed some)
         self.wake = threading.Event()
-        self.handler = FeedHandler(self.runtime, self.clock)
+        self.handler = FeedHandler(self.context, self.clock)
         self.follower = EventFollower(
             FOLLOWER_NAME,
-            self.runtime.client(),
-            self.runtime.db.writer,
+            self.context.client(),
+            self.context.db.writer,
             FeedCursor,
             self.handler,
             wait=float(setting(self.settings, "FEED_WAIT_SECONDS")),
             on_handled=lambda _count: self.wake.set(),
             events_per_transaction=int(setting(self.settings, "EVENTS_PER_TRANSACTION")),
         )
-        self.scheduler_client = self.runtime.client()
-        self.dispatcher = Dispatcher(self.runtime, self.clock)
+        self.scheduler_client = self.context.client()
+        self.dispatcher = Dispatcher(self.context, self.clock)
         self.started = False
 
     # --- steps ------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ class Worker:
     def start(self) -> None:
         """Note the first start (events before it are history) once; idempotent."""
         if not self.started:
-            self.handler.notify_since = first_start(self.runtime, self.clock())
+            self.handler.notify_since = first_start(self.context, self.clock())
             self.started = True
 
     def follow(self, wait: float = 0) -> int:
@@ -71,8 +71,8 @@ class Worker:
     def schedule(self, now: datetime | None = None) -> int:
         """Record the reminders and digests due at ``now``; how many."""
         now = now or self.clock()
-        return send_due_reminders(self.runtime, self.scheduler_client, now) + send_due_digests(
-            self.runtime, self.scheduler_client, now
+        return send_due_reminders(self.context, self.scheduler_client, now) + send_due_digests(
+            self.context, self.scheduler_client, now
         )
 
     def deliver(self, now: datetime | None = None, limit: int = 20) -> int:
@@ -113,7 +113,7 @@ class Worker:
             ),
         ]
         for number in range(int(setting(self.settings, "SENDER_THREADS"))):
-            dispatcher = Dispatcher(self.runtime, self.clock)
+            dispatcher = Dispatcher(self.context, self.clock)
             threads.append(
                 threading.Thread(
                     target=self._send_loop,
@@ -130,7 +130,7 @@ class Worker:
             self.wake.set()
             for thread in threads:
                 thread.join(timeout=30)
-            self.runtime.close()
+            self.context.close()
 
     def _loop(self, stop: threading.Event, step: Any, interval: float) -> None:
         failures = 0
@@ -159,7 +159,7 @@ class Worker:
                 self.wake.wait(poll)
                 self.wake.clear()
         finally:
-            for channel in self.runtime.channels.values():
+            for channel in self.context.channels.values():
                 channel.close()  # this thread's connections
 
 

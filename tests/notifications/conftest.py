@@ -255,7 +255,7 @@ def settings(
 def worker(settings: dict[str, Any], clock: Clock) -> Iterator[Worker]:
     worker = Worker(settings, clock=clock)
     yield worker
-    worker.runtime.close()
+    worker.context.close()
 
 
 @pytest.fixture

@@ -198,7 +198,7 @@ def test_without_an_smtp_server_e_mail_is_unavailable_and_deliveries_say_why(
         assert email["state"] == "skipped" and "CARDCRM_SMTP_URL" in email["last_error"]
         assert api.deliveries(channel="inapp")[0]["state"] == "sent"
     finally:
-        worker.runtime.close()
+        worker.context.close()
         app.extensions["cardcrm_notifications"].close()
 
 

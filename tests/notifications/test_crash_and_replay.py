@@ -30,7 +30,7 @@ def test_the_worker_stopped_between_receiving_an_event_and_sending_loses_nothing
 ):
     assign(admin, member, clock)
     assert worker.follow() > 0  # the event is received and its deliveries recorded...
-    worker.runtime.close()  # ...and the worker stops before sending anything
+    worker.context.close()  # ...and the worker stops before sending anything
 
     assert smtp.messages == []
     assert {item["state"] for item in mailed.deliveries()} == {"pending"}
@@ -41,7 +41,7 @@ def test_the_worker_stopped_between_receiving_an_event_and_sending_loses_nothing
         assert counts == {"events": 0, "scheduled": 0, "delivered": 2}
         assert restarted.drain()["delivered"] == 0
     finally:
-        restarted.runtime.close()
+        restarted.context.close()
     assert len(smtp.wait_for(1)) == 1
     assert len(mailed.inbox()) == 1
 
@@ -72,7 +72,7 @@ def test_a_crash_while_sending_sends_again_after_the_lease_with_the_same_message
         clock.advance(seconds=121)
         assert restarted.drain()["delivered"] == 1
     finally:
-        restarted.runtime.close()
+        restarted.context.close()
 
     first, second = smtp.wait_for(2)
     assert first["Message-ID"] == second["Message-ID"]  # at least once, recognisably
@@ -89,7 +89,7 @@ def test_handling_the_same_events_twice_sends_nothing_twice(
     worker.drain()
     assert len(smtp.wait_for(2)) == 2
 
-    with worker.runtime.db.writer.begin() as session:
+    with worker.context.db.writer.begin() as session:
         session.execute(update(FeedCursor).values(last_id=0))  # as if the cursor were lost
     counts = worker.drain()
 
@@ -105,7 +105,7 @@ def test_one_event_handled_twice_in_a_row_records_one_notification(
     assign(admin, member, clock)
     event = worker.follower.client.events(0, 100)["items"][-1]
     for _ in range(2):
-        with worker.runtime.db.writer.begin() as session:
+        with worker.context.db.writer.begin() as session:
             worker.handler(session, event)
     worker.drain()
     assert len(mailed.deliveries()) == 2  # e-mail and in-app, once each
@@ -113,6 +113,6 @@ def test_one_event_handled_twice_in_a_row_records_one_notification(
 
 def test_an_event_this_version_cannot_read_is_logged_and_passed_over(worker, caplog):
     strange = {"id": 10**9, "type": "task.created", "at": "2026-11-27T10:00:00Z", "data": {"id": 1}}
-    with worker.runtime.db.writer.begin() as session:
+    with worker.context.db.writer.begin() as session:
         worker.handler(session, strange)
     assert "cannot follow event 1000000000" in caplog.text

@@ -95,7 +95,7 @@ def test_a_plugin_channel_gets_its_deliveries_with_the_users_own_settings(
         assert len(dead) == 1 and dead[0]["attempts"] == 2  # the channel's own limit
         assert dead[0]["last_error"] == "a storm"
     finally:
-        worker.runtime.close()
+        worker.context.close()
         app.extensions["cardcrm_notifications"].close()
 
 

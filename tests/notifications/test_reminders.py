@@ -116,7 +116,7 @@ def test_a_reminder_whose_moment_passed_while_the_service_was_down_is_sent_once_
     due = clock.now + timedelta(hours=1)
     member.task(card, iso(due), "Sign the contract")
     worker.follow()
-    worker.runtime.close()  # the service goes down before the reminder's moment
+    worker.context.close()  # the service goes down before the reminder's moment
 
     clock.set(due - timedelta(minutes=5))  # ...and comes back 10 minutes late
     restarted = Worker(settings, clock=clock)
@@ -126,7 +126,7 @@ def test_a_reminder_whose_moment_passed_while_the_service_was_down_is_sent_once_
         clock.advance(minutes=20)
         restarted.drain()
     finally:
-        restarted.runtime.close()
+        restarted.context.close()
     assert len(reminders_in(reminded)) == 1
     assert len(smtp.wait_for(1)) == 1
 

@@ -132,7 +132,7 @@ def test_a_receiver_refusing_the_event_with_a_4xx_is_dead_at_once(
 def test_a_receiver_that_is_too_slow_times_out_and_is_retried(
     admin, member, hooked, worker, receiver, clock
 ):
-    worker.dispatcher.runtime.channels["webhook"].timeout = 0.3
+    worker.dispatcher.context.channels["webhook"].timeout = 0.3
     original = receiver.server.RequestHandlerClass.do_POST
 
     def slow(handler):

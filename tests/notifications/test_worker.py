@@ -74,7 +74,7 @@ def test_events_from_before_the_first_start_notify_nobody_but_schedule_reminders
             "Assigned now",
         }
     finally:
-        worker.runtime.close()
+        worker.context.close()
 
 
 def test_a_worker_without_a_service_token_says_what_to_do(settings):
@@ -85,7 +85,7 @@ def test_a_worker_without_a_service_token_says_what_to_do(settings):
         with pytest.raises(ConfigurationError, match="CARDCRM_SERVICE_TOKEN"):
             worker.run(threading.Event())
     finally:
-        worker.runtime.close()
+        worker.context.close()
 
 
 def test_settings_come_from_the_environment(tmp_path):

@@ -30,7 +30,7 @@ from .models import Delivery
 from .service import backoff, claim, finish
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
+    from ..context import NotificationsContext
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,15 @@ class Outcome:
 class Dispatcher:
     def __init__(
         self,
-        runtime: Runtime,
+        context: NotificationsContext,
         clock: Clock = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self.runtime = runtime
+        self.context = context
         self.clock = clock
         self.jitter = jitter
-        self.composer = Composer(Directory(runtime.db, runtime.client()), runtime.links)
-        settings = runtime.settings
+        self.composer = Composer(Directory(context.db, context.client()), context.links)
+        settings = context.settings
         self.lease = timedelta(seconds=float(setting(settings, "SENDING_LEASE_SECONDS")))
         self.max_attempts = int(setting(settings, "DELIVERY_MAX_ATTEMPTS"))
         self.backoff_base = float(setting(settings, "DELIVERY_BACKOFF_SECONDS"))
@@ -68,7 +68,7 @@ class Dispatcher:
     def step(self, now: datetime | None = None, limit: int = 20) -> int:
         """Claim and send up to ``limit`` due deliveries; how many were claimed."""
         now = now or self.clock()
-        with self.runtime.db.writer.begin() as session:
+        with self.context.db.writer.begin() as session:
             claimed = claim(session, now, self.lease, limit)
         if not claimed:
             return 0
@@ -77,7 +77,7 @@ class Dispatcher:
         local: list[tuple[Delivery, Channel, Message]] = []
         remote: list[tuple[Delivery, Channel, Message]] = []
         contents: dict[int, Content] = {}  # one composition per notification and step
-        with self.runtime.db.sessions() as session:
+        with self.context.db.sessions() as session:
             for delivery in claimed:
                 prepared = self._prepare(session, delivery, contents)
                 if isinstance(prepared, Outcome):
@@ -87,7 +87,7 @@ class Dispatcher:
                     (local if channel.local else remote).append((delivery, channel, message))
         if settled or local:
             # Local deliveries and the ones settled without sending: one transaction.
-            with self.runtime.db.writer.begin() as session:
+            with self.context.db.writer.begin() as session:
                 for delivery, outcome in settled:
                     finish(session, delivery, now, outcome.state, outcome.error)
                 for delivery, channel, message in local:
@@ -109,10 +109,10 @@ class Dispatcher:
         self, session: Session, delivery: Delivery, contents: dict[int, Content]
     ) -> tuple[Channel, Message] | Outcome:
         """The channel and message of ``delivery``, or how it ends without being sent."""
-        channel = self.runtime.channels.get(delivery.channel)
+        channel = self.context.channels.get(delivery.channel)
         if channel is None:
             return Outcome("dead", f"no channel {delivery.channel!r} is installed")
-        preferences = preferences_for(session, delivery.user_id, self.runtime.box)
+        preferences = preferences_for(session, delivery.user_id, self.context.box)
         address = channel.address(preferences)
         reason = channel.unavailable()
         if reason or address is None:
@@ -171,7 +171,7 @@ class Dispatcher:
     def _record(self, outcomes: list[tuple[Delivery, Outcome]], now: datetime) -> None:
         if not outcomes:
             return
-        with self.runtime.db.writer.begin() as session:
+        with self.context.db.writer.begin() as session:
             for delivery, outcome in outcomes:
                 if not finish(
                     session, delivery, now, outcome.state, outcome.error, outcome.retry_at

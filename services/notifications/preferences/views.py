@@ -10,14 +10,14 @@ from cardcrm.common.db import get_session
 from cardcrm.sidecar.auth import current_user
 from flask import current_app
 
-from ..runtime import Runtime
+from ..context import NotificationsContext
 from . import service
 from .schemas import ChannelSchema, PreferencesSchema, PreferencesUpdateSchema
 
 bp = ApiBlueprint("preferences", __name__, tag="Preferences")
 
 
-def _runtime() -> Runtime:
+def _context() -> NotificationsContext:
     return current_app.extensions["cardcrm_notifications"]
 
 
@@ -31,8 +31,8 @@ def _view(preferences: service.UserPreferences) -> dict[str, Any]:
 @bp.operation("/preferences", response=PreferencesSchema, errors=(401,))
 def get_preferences() -> Any:
     """The caller's notification preferences (the defaults until they save some)."""
-    runtime = _runtime()
-    return _view(service.preferences_for(get_session(), current_user()["id"], runtime.box))
+    context = _context()
+    return _view(service.preferences_for(get_session(), current_user()["id"], context.box))
 
 
 @bp.operation(
@@ -61,15 +61,15 @@ def patch_preferences(body: dict[str, Any]) -> Any:
 
 
 def _save(body: dict[str, Any], replace: bool) -> Any:
-    runtime = _runtime()
+    context = _context()
     saved = service.save_preferences(
         get_session(),
         current_user(),
         body,
         replace=replace,
-        box=runtime.box,
-        channels=runtime.channels,
-        now=runtime.clock(),
+        box=context.box,
+        channels=context.channels,
+        now=context.clock(),
     )
     return _view(saved)
 
@@ -78,7 +78,7 @@ def _save(body: dict[str, Any], replace: bool) -> Any:
 def list_channels() -> Page:
     """The channels this server offers, and whether each can be used (e-mail needs SMTP)."""
     items = []
-    for channel in _runtime().channels.values():
+    for channel in _context().channels.values():
         reason = channel.unavailable()
         items.append(
             {

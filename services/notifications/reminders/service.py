@@ -26,7 +26,7 @@ from ..rules import series_key
 from .models import Reminder
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
+    from ..context import NotificationsContext
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +109,15 @@ def reschedule_user(session: Session, user_id: int, minutes: int | None, now: da
 
 
 def send_due_reminders(
-    runtime: Runtime, client: CoreClient, now: datetime, limit: int = 100
+    context: NotificationsContext, client: CoreClient, now: datetime, limit: int = 100
 ) -> int:
     """Record a notification for each reminder whose moment has come; how many were recorded.
 
     Stops early (to try again at the next step) when core cannot be reached: a reminder is only
     sent once core confirms the task is still open with the same deadline.
     """
-    grace = timedelta(seconds=float(setting(runtime.settings, "REMINDER_GRACE_SECONDS")))
-    with runtime.db.sessions() as session:
+    grace = timedelta(seconds=float(setting(context.settings, "REMINDER_GRACE_SECONDS")))
+    with context.db.sessions() as session:
         due = list(
             session.scalars(
                 select(Reminder)
@@ -135,7 +135,7 @@ def send_due_reminders(
             except CoreUnavailable as error:
                 log.warning("reminders wait for core: %s", error)
                 break
-        with runtime.db.writer.begin() as session:
+        with context.db.writer.begin() as session:
             row = session.get(Reminder, planned.task_id)
             if row is None or row.remind_at != planned.remind_at or row.due != planned.due:
                 continue  # the feed moved it meanwhile
@@ -155,12 +155,12 @@ def send_due_reminders(
                 schedule(session, row)
                 if row.remind_at is None or row.remind_at > now:
                     continue
-            sent += _remind(runtime, client, session, row, task, now)
+            sent += _remind(context, client, session, row, task, now)
     return sent
 
 
 def _remind(
-    runtime: Runtime,
+    context: NotificationsContext,
     client: CoreClient,
     session: Session,
     row: Reminder,
@@ -169,7 +169,7 @@ def _remind(
 ) -> int:
     recorded = 0
     # No card for access here: core just showed the task to the assignee (acting for them).
-    recipients = Recipients(runtime.box, client)
+    recipients = Recipients(context.box, client)
     for preferences in recipients.decide(session, "due_reminder", [row.assignee_id]):
         due = isoformat_z(row.due)
         minutes = preferences.due_reminder_minutes
@@ -183,7 +183,7 @@ def _remind(
         }
         created = notify(
             session,
-            runtime.channels,
+            context.channels,
             preferences,
             rule="due_reminder",
             key=f"reminder:{row.task_id}:{due}",

@@ -1,5 +1,6 @@
-"""What the app and the worker share, built once from the settings: the database, the
-channels from the plugins, the secret box for webhook secrets, and links into core's UI."""
+"""The notifications service's context: what the app and the worker of one process share,
+built once from the settings (the database, the channels from the plugins, the secret box for
+webhook secrets, links into core's UI). Calendar sync's counterpart is ``CalendarContext``."""
 
 from __future__ import annotations
 
@@ -13,37 +14,13 @@ from cardcrm.common.timeutil import Clock, utcnow
 from cardcrm.sidecar.core_client import CoreClient
 
 from .channels.base import Channel
+from .links import DEFAULT_CORE_URL, Links
 from .plugins import get_plugin_manager, load_channels
 from .secretbox import SecretBox
 
-DEFAULT_CORE_URL = "http://127.0.0.1:8000"
-#: The prefix ``cardcrm up`` mounts this service under (its PUBLIC_URL ends with it).
-MOUNT_PREFIX = "/notifications"
-
-
-@dataclass(frozen=True)
-class Links:
-    """Addresses in core's web UI that messages link to."""
-
-    base: str
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> Links:
-        # PUBLIC_URL is core's public URL (CARDCRM_PUBLIC_URL). `cardcrm up` gives this
-        # service its own mounted URL instead; the UI is then just above it.
-        base = settings.get("CORE_PUBLIC_URL") or (settings.get("PUBLIC_URL") or "").rstrip("/")
-        base = base.removesuffix(MOUNT_PREFIX) or settings.get("CORE_URL") or DEFAULT_CORE_URL
-        return cls(base.rstrip("/"))
-
-    def card(self, card_id: int) -> str:
-        return f"{self.base}/cards/{card_id}"
-
-    def today(self) -> str:
-        return f"{self.base}/"
-
 
 @dataclass
-class Runtime:
+class NotificationsContext:
     settings: dict[str, Any]
     db: Database
     plugins: pluggy.PluginManager
@@ -54,7 +31,7 @@ class Runtime:
     clock: Clock = utcnow
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> Runtime:
+    def from_settings(cls, settings: dict[str, Any]) -> NotificationsContext:
         settings = dict(settings)
         for key in ("DATABASE_URL", "SECRET_KEY"):
             if not settings.get(key):
