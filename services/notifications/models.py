@@ -7,7 +7,7 @@ from cardcrm.common.idempotency import idempotency_model
 from .access import ProductMember
 from .db import Base
 from .deliveries.models import Delivery, Notification
-from .feed import FeedCursor, WorkerState
+from .events import EventCursor, WorkerState
 from .inbox.models import InboxItem
 from .known_cards import KnownCard
 from .preferences.models import Preferences
@@ -19,7 +19,7 @@ IdempotencyKey: Any = idempotency_model(Base)
 __all__ = [
     "Base",
     "Delivery",
-    "FeedCursor",
+    "EventCursor",
     "IdempotencyKey",
     "InboxItem",
     "KnownCard",

@@ -1,4 +1,4 @@
-"""The worker: follow core's feed, schedule reminders and digests, send deliveries.
+"""The worker: follow core's event feed, schedule reminders and digests, send deliveries.
 
 ``run(settings, stop)`` runs it in threads until ``stop`` is set: one follower (long-poll,
 backing off while core is down), one scheduler, and a few senders woken as soon as the
@@ -22,7 +22,7 @@ from .config import setting
 from .context import NotificationsContext
 from .deliveries.dispatcher import Dispatcher
 from .digest import send_due_digests
-from .feed import FOLLOWER_NAME, FeedCursor, FeedHandler, first_start
+from .events import FOLLOWER_NAME, EventCursor, EventHandler, first_start
 from .reminders.service import send_due_reminders
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,12 @@ class Worker:
         self.clock = clock or self.context.clock
         #: set when there may be deliveries to send (the follower committed some)
         self.wake = threading.Event()
-        self.handler = FeedHandler(self.context, self.clock)
+        self.handler = EventHandler(self.context, self.clock)
         self.follower = EventFollower(
             FOLLOWER_NAME,
             self.context.client(),
             self.context.db.writer,
-            FeedCursor,
+            EventCursor,
             self.handler,
             wait=float(setting(self.settings, "FEED_WAIT_SECONDS")),
             on_handled=lambda _count: self.wake.set(),
@@ -80,7 +80,7 @@ class Worker:
         return self.dispatcher.step(now, limit)
 
     def drain(self, now: datetime | None = None) -> dict[str, int]:
-        """Do everything there is to do at ``now``: catch up the feed, schedule, send."""
+        """Do everything there is to do at ``now``: catch up with the event feed, schedule, send."""
         self.start()
         counts = {"events": self.follower.catch_up(), "scheduled": self.schedule(now)}
         delivered = 0

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from cardcrm.notifications.deliveries import dispatcher as dispatcher_module
-from cardcrm.notifications.feed import FeedCursor
+from cardcrm.notifications.events import EventCursor
 from cardcrm.notifications.worker import Worker
 from sqlalchemy import update
 
@@ -90,7 +90,7 @@ def test_handling_the_same_events_twice_sends_nothing_twice(
     assert len(smtp.wait_for(2)) == 2
 
     with worker.context.db.writer.begin() as session:
-        session.execute(update(FeedCursor).values(last_id=0))  # as if the cursor were lost
+        session.execute(update(EventCursor).values(last_id=0))  # as if the cursor were lost
     counts = worker.drain()
 
     assert counts["events"] > 0 and counts["delivered"] == 0

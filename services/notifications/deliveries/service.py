@@ -1,6 +1,6 @@
 """Recording notifications with their deliveries, and the deliveries' state changes.
 
-``notify`` is called by the feed handler (in the transaction that moves the feed cursor) and
+``notify`` is called by the event handler (in the transaction that moves the event cursor) and
 by the scheduler; it writes a notification once per (user, rule, key) and a ``pending``
 delivery per channel the user has. Senders then ``claim`` due deliveries (marking them
 ``sending`` with a lease), send them outside any transaction, and ``finish`` them.

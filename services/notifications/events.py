@@ -1,8 +1,9 @@
 """Handling core's events: keep what the service knows up to date, and apply the event rules.
 
-The sidecar's ``EventFollower`` calls ``FeedHandler`` for each event inside the transaction
-that moves the feed cursor, so an event's notifications and deliveries are recorded if and
-only if the cursor passes it. Nothing is sent here: senders pick up the deliveries.
+The sidecar's ``EventFollower`` reads core's event feed and calls ``EventHandler`` for each
+event inside the transaction that moves the ``EventCursor``, so an event's notifications and
+deliveries are recorded if and only if the cursor passes it. Nothing is sent here: senders
+pick up the deliveries.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FeedCursor = cursor_model(Base)
+#: Where the worker is in core's event feed (the table keeps its name, ``feed_cursors``).
+EventCursor = cursor_model(Base)
 FOLLOWER_NAME = "notifications"
 DATA_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 NOTIFY_SINCE = "notify_since"
@@ -60,7 +62,7 @@ def first_start(context: NotificationsContext, now: datetime) -> datetime | None
         return parse_instant(row.value)
 
 
-class FeedHandler:
+class EventHandler:
     def __init__(self, context: NotificationsContext, clock: Clock = utcnow) -> None:
         self.context = context
         self.clock = clock
@@ -71,7 +73,7 @@ class FeedHandler:
 
     def __call__(self, session: Session, event: dict[str, Any]) -> None:
         # An event this version does not understand (a data error, not a database one) is
-        # logged and passed over: it must not hold up the feed.
+        # logged and passed over: it must not hold up the event feed.
         try:
             known_cards.track(session, event)
             access.track(session, event)
