@@ -3,16 +3,17 @@
 Like core's (``cardcrm.core.hookspecs``): implementations may accept any subset of the
 arguments, so arguments are only ever added here, never renamed. Hooks of this service are
 named ``cardcrm_notification_*``.
+
+A leaf module (it imports nothing of cardcrm): core's and calendar sync's plugin managers load
+it too. So the types plugins return are named in the docstrings, and checked where the results
+are used (``plugins.load_channels``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
-
-if TYPE_CHECKING:
-    from .channels.base import Channel
 
 PROJECT_NAME = "cardcrm"
 
@@ -24,7 +25,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def cardcrm_notification_channels(settings: dict[str, Any]) -> list[Channel]:
+def cardcrm_notification_channels(settings: dict[str, Any]) -> list[Any]:
     """Return the notification channels this plugin offers, as ``Channel`` objects.
 
     Called once when the service's app or worker starts, with the service's settings (a dict:
@@ -34,3 +35,4 @@ def cardcrm_notification_channels(settings: dict[str, Any]) -> list[Channel]:
     an error at start-up. The built-in channels (``inapp``, ``email``, ``webhook``) are
     registered through this same hook as default plugins.
     """
+    raise NotImplementedError  # a specification: pluggy never calls it

@@ -16,7 +16,7 @@ from .channels.base import Content
 from .deliveries.models import Notification
 from .directory import Directory
 from .links import Links
-from .preferences.service import UserPreferences
+from .preferences.effective import UserPreferences
 
 GROUPS = {
     "inactive": "Inactive",

@@ -14,7 +14,8 @@ from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from sqlalchemy.orm import Session
 
 from .access import CardRef, may_see
-from .preferences.service import UserPreferences, preferences_for
+from .preferences.effective import UserPreferences
+from .preferences.lookup import preferences_for
 
 if TYPE_CHECKING:
     from .secretbox import SecretBox

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ..preferences.service import UserPreferences
+    from ..preferences.effective import UserPreferences
 
 
 class DeliveryError(Exception):

@@ -11,7 +11,7 @@ from .base import Channel, Message
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ..preferences.service import UserPreferences
+    from ..preferences.effective import UserPreferences
 
 
 class InAppChannel(Channel):

@@ -25,7 +25,7 @@ from ..channels.base import Channel, Content, DeliveryError, Message
 from ..config import setting
 from ..directory import Directory
 from ..messages import Composer
-from ..preferences.service import preferences_for
+from ..preferences.lookup import preferences_for
 from .models import Delivery
 from .service import backoff, claim, finish
 

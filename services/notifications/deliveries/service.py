@@ -25,7 +25,7 @@ UNIQUE_NOTIFICATION = ["user_id", "rule", "key"]
 
 if TYPE_CHECKING:
     from ..channels.base import Channel
-    from ..preferences.service import UserPreferences
+    from ..preferences.effective import UserPreferences
 
 
 def notify(

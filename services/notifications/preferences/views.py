@@ -11,8 +11,10 @@ from cardcrm.sidecar.auth import current_user
 from flask import current_app
 
 from ..context import NotificationsContext
-from . import service
+from .effective import UserPreferences
+from .lookup import preferences_for
 from .schemas import ChannelSchema, PreferencesSchema, PreferencesUpdateSchema
+from .service import save_preferences
 
 bp = ApiBlueprint("preferences", __name__, tag="Preferences")
 
@@ -21,7 +23,7 @@ def _context() -> NotificationsContext:
     return current_app.extensions["cardcrm_notifications"]
 
 
-def _view(preferences: service.UserPreferences) -> dict[str, Any]:
+def _view(preferences: UserPreferences) -> dict[str, Any]:
     data = dataclasses.asdict(preferences)
     if not preferences.saved:
         data["timezone"] = current_user().get("timezone") or "UTC"
@@ -32,7 +34,7 @@ def _view(preferences: service.UserPreferences) -> dict[str, Any]:
 def get_preferences() -> Any:
     """The caller's notification preferences (the defaults until they save some)."""
     context = _context()
-    return _view(service.preferences_for(get_session(), current_user()["id"], context.box))
+    return _view(preferences_for(get_session(), current_user()["id"], context.box))
 
 
 @bp.operation(
@@ -62,7 +64,7 @@ def patch_preferences(body: dict[str, Any]) -> Any:
 
 def _save(body: dict[str, Any], replace: bool) -> Any:
     context = _context()
-    saved = service.save_preferences(
+    saved = save_preferences(
         get_session(),
         current_user(),
         body,

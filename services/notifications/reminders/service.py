@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..config import setting
 from ..deliveries.service import notify
-from ..preferences.service import preferences_row
+from ..preferences.lookup import preferences_row
 from ..recipients import Recipients
 from ..rules import series_key
 from .models import Reminder
