@@ -55,13 +55,14 @@ def send_due_digests(
         due = list(
             session.execute(
                 select(Preferences.user_id, Preferences.next_digest_at, Preferences.daily_digest_at)
-                .where(Preferences.next_digest_at <= now)
+                .where(Preferences.next_digest_at <= now, Preferences.daily_digest_at.is_not(None))
                 .order_by(Preferences.next_digest_at, Preferences.user_id)
                 .limit(limit)
             )
         )
     recorded = 0
     for user_id, planned, at in due:
+        assert planned is not None and at is not None  # as the query asks
         try:
             recorded += _digest(context, client, user_id, planned, at, now)
         except CoreUnavailable as error:

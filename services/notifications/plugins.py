@@ -47,11 +47,17 @@ def load_channels(manager: pluggy.PluginManager, settings: dict[str, Any]) -> di
     for impl in manager.hook.cardcrm_notification_channels.get_hookimpls():
         arguments = {"settings": settings}
         try:
-            offered = impl.function(**{name: arguments[name] for name in impl.argnames}) or []
+            offered = impl.function(**{name: arguments[name] for name in impl.argnames})
         except Exception as error:
             raise PluginLoadError(
                 f"plugin {impl.plugin_name!r} failed to list notification channels: {error}"
             ) from error
+        if offered is None:
+            continue
+        if not isinstance(offered, Iterable):
+            raise PluginLoadError(
+                f"plugin {impl.plugin_name!r} returns {offered!r}, not a list of channels"
+            )
         for channel in offered:
             if not isinstance(channel, Channel) or not channel.name:
                 raise PluginLoadError(

@@ -127,6 +127,17 @@ def test_two_channels_with_one_name_stop_the_start():
         load_channels(manager, {})
 
 
+def test_a_plugin_returning_one_channel_instead_of_a_list_stops_the_start():
+    @hookimpl
+    def cardcrm_notification_channels(settings):
+        return Pigeon()  # not in a list
+
+    plugin = types.SimpleNamespace(cardcrm_notification_channels=cardcrm_notification_channels)
+    manager = get_plugin_manager([plugin], entry_points=False)
+    with pytest.raises(PluginLoadError, match="not a list of channels"):
+        load_channels(manager, {})
+
+
 def test_a_plugin_from_the_plugins_folder_is_found(tmp_path):
     (tmp_path / "owl.py").write_text(
         "from cardcrm.notifications.channels.base import Channel\n"

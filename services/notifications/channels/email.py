@@ -18,11 +18,12 @@ import threading
 import time
 from dataclasses import dataclass
 from email.header import Header
+from email.message import Message as EmailHeaders
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cardcrm.common.errors import ConfigurationError
@@ -30,6 +31,9 @@ from cardcrm.common.errors import ConfigurationError
 from ..config import setting
 from ..hookspecs import hookimpl
 from .base import Channel, Message, PermanentFailure, TemporaryFailure
+
+if TYPE_CHECKING:
+    from ..preferences.effective import UserPreferences
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ class EmailChannel(Channel):
     def unavailable(self) -> str | None:
         return None if self.server else NOT_CONFIGURED
 
-    def address(self, preferences: Any) -> str | None:
+    def address(self, preferences: UserPreferences) -> str | None:
         return preferences.email
 
     def compose(self, message: Message) -> MIMEMultipart:
@@ -126,7 +130,10 @@ class EmailChannel(Channel):
         content = message.content
         email = MIMEMultipart("alternative")
         title = content.title
-        email["Subject"] = title if title.isascii() else Header(title, "utf-8")
+        # A compat32 message takes a ``Header`` (encoded and folded when sent) for a non-ASCII
+        # value; typeshed types header values as ``str`` only.
+        headers = cast("EmailHeaders[str, str | Header]", email)
+        headers["Subject"] = title if title.isascii() else Header(title, "utf-8")
         email["From"] = self.server.sender
         email["To"] = message.address
         email["Date"] = format_datetime(message.at)

@@ -12,13 +12,16 @@ import hashlib
 import hmac
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from ..config import setting
 from ..hookspecs import hookimpl
 from .base import Channel, Message, PermanentFailure, TemporaryFailure
+
+if TYPE_CHECKING:
+    from ..preferences.effective import UserPreferences
 
 RETRIED_STATUSES = {408, 425, 429}
 USER_AGENT = "cardcrm-notifications/1 (+webhooks)"
@@ -41,7 +44,7 @@ class WebhookChannel(Channel):
         self.timeout = timeout
         self._local = threading.local()
 
-    def address(self, preferences: Any) -> str | None:
+    def address(self, preferences: UserPreferences) -> str | None:
         return preferences.webhook_url
 
     def send(self, message: Message) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields, validate
@@ -17,7 +20,13 @@ class DeliveryArgsSchema(PageArgsSchema):
 class NextAttempt(Instant):
     """Only meaningful while a delivery waits: a lease or an old retry time is no news."""
 
-    def serialize(self, attr, obj, accessor=None, **kwargs):  # type: ignore[no-untyped-def]
+    def serialize(
+        self,
+        attr: str,
+        obj: Any,
+        accessor: Callable[[Any, str, Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         if getattr(obj, "state", None) not in ("pending", "retrying"):
             return None
         return super().serialize(attr, obj, accessor, **kwargs)

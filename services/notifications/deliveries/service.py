@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import CursorResult, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -144,17 +144,21 @@ def finish(
         values["sent_at"] = now
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
-    result = session.execute(
-        update(Delivery)
-        .where(
-            and_(
-                Delivery.id == delivery.id,
-                Delivery.state == "sending",
-                Delivery.attempts == delivery.attempts,
+    # An UPDATE's result is a ``CursorResult`` (with ``rowcount``); ``execute`` is typed wider.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Delivery)
+            .where(
+                and_(
+                    Delivery.id == delivery.id,
+                    Delivery.state == "sending",
+                    Delivery.attempts == delivery.attempts,
+                )
             )
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount == 1
 

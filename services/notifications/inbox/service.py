@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import NotFound
 from cardcrm.common.timeutil import utcnow
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import InboxItem
@@ -51,9 +52,13 @@ def mark_read(
 
 def mark_all_read(session: Session, user_id: int, now: datetime | None = None) -> int:
     with write_transaction(session):
-        result = session.execute(
-            update(InboxItem)
-            .where(InboxItem.user_id == user_id, InboxItem.read_at.is_(None))
-            .values(read_at=now or utcnow())
+        # An UPDATE's result is a ``CursorResult`` (with ``rowcount``); ``execute`` is typed wider.
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                update(InboxItem)
+                .where(InboxItem.user_id == user_id, InboxItem.read_at.is_(None))
+                .values(read_at=now or utcnow())
+            ),
         )
     return result.rowcount

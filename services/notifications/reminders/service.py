@@ -201,7 +201,9 @@ def _remind(
 
 def _current_task(client: CoreClient, row: Reminder) -> dict[str, Any] | None:
     """The task as its assignee sees it now; ``None`` when it is gone (deleted, or its card
-    trashed) or core refuses to show it."""
+    trashed), core refuses to show it, or it has no assignee to ask for."""
+    if row.assignee_id is None:
+        return None
     try:
         return client.get_task(row.task_id, row.assignee_id)
     except CoreUnavailable:
