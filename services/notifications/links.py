@@ -21,10 +21,13 @@ class Links:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Links:
-        # PUBLIC_URL is core's public URL (CARDCRM_PUBLIC_URL). `cardcrm up` gives this
-        # service its own mounted URL instead; the UI is then just above it.
-        base = settings.get("CORE_PUBLIC_URL") or (settings.get("PUBLIC_URL") or "").rstrip("/")
-        base = base.removesuffix(MOUNT_PREFIX) or settings.get("CORE_URL") or DEFAULT_CORE_URL
+        # CORE_PUBLIC_URL is where people open core's UI (CARDCRM_PUBLIC_URL); without it the
+        # UI is just above this service's own PUBLIC_URL (as nginx and `cardcrm up` mount it),
+        # else at CORE_URL.
+        own = (settings.get("PUBLIC_URL") or "").rstrip("/").removesuffix(MOUNT_PREFIX)
+        base = (
+            settings.get("CORE_PUBLIC_URL") or own or settings.get("CORE_URL") or DEFAULT_CORE_URL
+        )
         return cls(base.rstrip("/"))
 
     def card(self, card_id: int) -> str:
