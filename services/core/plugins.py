@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pluggy
 from cardcrm.common.plugins import PluginLoadError
@@ -38,7 +39,7 @@ def check_templates(manager: pluggy.PluginManager) -> None:
     offered: dict[str, str] = {}
     for impl in manager.hook.cardcrm_product_templates.get_hookimpls():
         try:
-            templates = impl.function() or []
+            templates: list[Any] = impl.function() or []
         except Exception as error:
             raise PluginLoadError(
                 f"plugin {impl.plugin_name!r} failed to list templates: {error}"
@@ -46,7 +47,7 @@ def check_templates(manager: pluggy.PluginManager) -> None:
         for template in templates:
             key = template.get("key") if isinstance(template, dict) else None
             try:
-                TemplateInputSchema().load(template)
+                key = TemplateInputSchema().load(template)["key"]
             except ValidationError as error:
                 raise PluginLoadError(
                     f"plugin {impl.plugin_name!r} offers a bad template {key!r}: {error.messages}"
