@@ -39,7 +39,7 @@ def check_templates(manager: pluggy.PluginManager) -> None:
     offered: dict[str, str] = {}
     for impl in manager.hook.cardcrm_product_templates.get_hookimpls():
         try:
-            templates: list[Any] = impl.function() or []
+            templates: Any = impl.function() or []  # checked item by item below
         except Exception as error:
             raise PluginLoadError(
                 f"plugin {impl.plugin_name!r} failed to list templates: {error}"
