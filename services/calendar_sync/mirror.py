@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cardcrm.common.db import upsert
+from cardcrm.common.events import CARD_SNAPSHOTS, TASK_SNAPSHOTS, EventType
 from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar import access
 from sqlalchemy import Select, case, delete, select
@@ -36,14 +37,6 @@ from .models import (
 
 #: The name of the mirror's cursor in ``feed_cursors``.
 FOLLOWER_NAME = "calendar_sync"
-TASK_EVENTS = {"task.created", "task.updated", "task.closed", "task.postponed", "task.reopened"}
-CARD_EVENTS = {
-    "card.created",
-    "card.updated",
-    "card.status_changed",
-    "card.deleted",
-    "card.restored",
-}
 #: Keys of event data that describe the change rather than the task.
 CHANGE_KEYS = ("changes", "before")
 
@@ -54,17 +47,17 @@ def apply_event(session: Session, event: dict[str, Any]) -> None:
     at = instant(event["at"])
     if kind in access.MEMBERSHIP_EVENTS:
         apply_members(session, event, at)
-    if kind in TASK_EVENTS:
+    if kind in TASK_SNAPSHOTS:
         apply_task(session, data, at)
-    elif kind == "task.deleted":
+    elif kind == EventType.TASK_DELETED:
         remove_tasks(session, [data["id"]], at)
-    elif kind in CARD_EVENTS:
+    elif kind in CARD_SNAPSHOTS:
         apply_card(session, data, at)
-    elif kind == "card.purged":
+    elif kind == EventType.CARD_PURGED:
         tasks = list(session.scalars(select(MirrorTask.id).where(MirrorTask.card_id == data["id"])))
         remove_tasks(session, tasks, at)
         session.execute(delete(MirrorCard).where(MirrorCard.id == data["id"]))
-    elif kind == "product.deleted":
+    elif kind == EventType.PRODUCT_DELETED:
         product_id = data["id"]
         tasks = list(
             session.scalars(select(MirrorTask.id).where(MirrorTask.product_id == product_id))

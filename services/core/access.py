@@ -123,6 +123,7 @@ def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) 
     """Replace a product's members (``[{"user_id", "own_cards_only"}]``)."""
     from cardcrm.common.db import write_transaction
     from cardcrm.common.errors import Invalid
+    from cardcrm.common.events import EventType
     from sqlalchemy import delete
 
     from .events import record_event
@@ -151,7 +152,7 @@ def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) 
         # Sidecars keep who may see what in step (calendar feeds, notifications).
         record_event(
             session,
-            "product.members_changed",
+            EventType.PRODUCT_MEMBERS_CHANGED,
             {
                 "id": product_id,
                 "members": [member_data(row) for row in members(session, product_id)],

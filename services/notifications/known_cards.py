@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardcrm.common.events import CARD_SNAPSHOTS, EventType
 from sqlalchemy import String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -26,32 +27,23 @@ class KnownCard(Base):
     trashed: Mapped[bool] = mapped_column(default=False)
 
 
-CARD_EVENTS = (
-    "card.created",
-    "card.updated",
-    "card.status_changed",
-    "card.deleted",
-    "card.restored",
-)
-
-
 def track(session: Session, event: dict[str, Any]) -> None:
     """Keep the copy of the event's card (or forget it, or its product's cards)."""
     kind, data = event["type"], event["data"]
-    if kind in CARD_EVENTS:
+    if kind in CARD_SNAPSHOTS:
         values = {  # read first: an event missing a field changes nothing
             "product_id": data["product_id"],
             "title": str(data.get("title") or "")[:500],
             "owner_id": data.get("owner_id"),
             "status_id": data.get("status_id"),
             "status_group": data.get("status_group"),
-            "trashed": bool(data.get("trashed", kind == "card.deleted")),
+            "trashed": bool(data.get("trashed", kind == EventType.CARD_DELETED)),
         }
         card = session.get(KnownCard, data["id"]) or KnownCard(id=data["id"])
         for name, value in values.items():
             setattr(card, name, value)
         session.add(card)
-    elif kind == "card.purged":
+    elif kind == EventType.CARD_PURGED:
         session.execute(delete(KnownCard).where(KnownCard.id == data["id"]))
-    elif kind == "product.deleted":
+    elif kind == EventType.PRODUCT_DELETED:
         session.execute(delete(KnownCard).where(KnownCard.product_id == data["id"]))

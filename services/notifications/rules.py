@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from cardcrm.common.events import EventType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,12 +27,12 @@ UNKNOWN_OWNER = 0
 def assigned(session: Session, event: dict[str, Any]) -> list[int]:
     """A task was assigned to me, by someone else (on creation or by a reassignment)."""
     kind, data, actor = event["type"], event["data"], event.get("actor_id")
-    if kind == "task.created":
+    if kind == EventType.TASK_CREATED:
         assignee = data.get("assignee_id")
         if assignee is None or assignee == actor or _is_next_occurrence(session, data):
             return []
         return [assignee]
-    if kind == "task.updated":
+    if kind == EventType.TASK_UPDATED:
         change = (data.get("changes") or {}).get("assignee_id")
         if change and change.get("after") not in (None, actor):
             return [change["after"]]
@@ -40,7 +41,7 @@ def assigned(session: Session, event: dict[str, Any]) -> list[int]:
 
 def status_changed(session: Session, event: dict[str, Any]) -> list[int]:
     """A card I own changed status, by someone else's hand."""
-    if event["type"] != "card.status_changed":
+    if event["type"] != EventType.CARD_STATUS_CHANGED:
         return []
     owner = event["data"].get("owner_id")
     return [] if owner is None or owner == event.get("actor_id") else [owner]

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cardcrm.common.events import EventType
 from sqlalchemy import delete, exists, or_, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 #: The events ``track`` applies.
-MEMBERSHIP_EVENTS = ("product.members_changed", "product.deleted")
+MEMBERSHIP_EVENTS = (EventType.PRODUCT_MEMBERS_CHANGED, EventType.PRODUCT_DELETED)
 #: The owner of a card whose events were never seen: nobody's id, so "someone else's" (out of
 #: sight of members limited to their own cards) rather than "nobody's" (in their sight).
 UNKNOWN_OWNER = 0
@@ -59,7 +60,7 @@ def track(session: Session, model: Any, event: dict[str, Any]) -> set[int]:
         ).all()
     )
     after: dict[int, bool] = {}
-    if kind == "product.members_changed":
+    if kind == EventType.PRODUCT_MEMBERS_CHANGED:
         for member in data.get("members") or []:
             after[member["user_id"]] = bool(member.get("own_cards_only"))
     session.execute(delete(model).where(model.product_id == product_id))

@@ -151,7 +151,7 @@ def test_trashed_cards_appear_in_no_list_and_come_back_with_their_tasks(admin, p
     assert titles(admin, product) == ["gone"]
     assert admin.ok("GET", f"tasks/{task['id']}")["status"] == "open"
     kinds = [row["type"] for row in admin.ok("GET", f"cards/{card['id']}/history")["items"]]
-    assert kinds == ["card.created", "task.created", "card.trashed", "card.restored"]
+    assert kinds == ["card.created", "task.created", "card.deleted", "card.restored"]
 
 
 def test_only_admins_purge_the_trash(admin, member, product):

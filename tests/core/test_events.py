@@ -107,7 +107,7 @@ def test_a_rolled_back_change_leaves_no_event_and_calls_no_hook(app, admin, serv
     with app.app_context():
         session = get_db().session()
         with pytest.raises(RuntimeError), write_transaction(session):
-            record_event(session, "card.updated", {"id": card["id"]})
+            record_event(session, "card.updated", {**card, "changes": {}})  # a valid payload
             raise RuntimeError("the change fails after recording its event")
         session.close()
     assert feed(service_api, after_setup)["items"] == []

@@ -101,3 +101,13 @@ def test_a_sync_conflicts_losing_version_is_kept_in_the_history(app, client, adm
     [row] = history(admin, card, "?type=task.sync_conflict")
     assert row["data"]["losing"] == {"due": "2026-12-03T10:00:00Z"}
     assert row["user_id"] == member.user.id and row["task_id"] == task["id"]
+
+
+def test_trashing_a_card_reads_card_deleted_as_the_event_does_and_the_old_word_still_filters(
+    admin,
+):
+    card = admin.card(admin.product("sales"), "ACME")
+    assert admin.delete(f"cards/{card['id']}").status_code == 204
+    assert [row["type"] for row in history(admin, card)][-1] == "card.deleted"
+    for word in ("card.deleted", "card.trashed"):  # the word history used before
+        assert [row["type"] for row in history(admin, card, f"?type={word}")] == ["card.deleted"]

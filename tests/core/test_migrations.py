@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cardcrm.core.models import Base
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 
 def test_migrated_database_matches_the_models(database_url):
@@ -20,3 +20,27 @@ def test_migrated_database_matches_the_models(database_url):
 
 def _is_version_table(difference) -> bool:
     return difference[0] == "remove_table" and difference[1].name.startswith("alembic_version")
+
+
+def test_history_rows_written_as_card_trashed_are_rewritten_as_card_deleted(admin, database_url):
+    from alembic import command
+    from cardcrm.core.migrate import alembic_config
+
+    card = admin.card(admin.product("sales"), "ACME")
+    admin.delete(f"cards/{card['id']}")
+    config = alembic_config(database_url)
+
+    def stored_types() -> list[str]:
+        engine = create_engine(database_url)
+        with engine.connect() as connection:
+            query = text("SELECT type FROM card_history WHERE card_id = :id ORDER BY id")
+            types = list(connection.scalars(query, {"id": card["id"]}))
+        engine.dispose()
+        return types
+
+    command.downgrade(config, "0003")  # the rows as the code before 0004 wrote them
+    assert stored_types() == ["card.created", "card.trashed"]
+    command.upgrade(config, "head")
+    assert stored_types() == ["card.created", "card.deleted"]
+    items = admin.ok("GET", f"cards/{card['id']}/history")["items"]
+    assert [row["type"] for row in items] == ["card.created", "card.deleted"]

@@ -69,6 +69,11 @@ class Card(Base):
         return [link.contact_id for link in self.contact_links]
 
 
+#: History words renamed to agree with the event feed (docs/events.md; migration 0004 rewrote
+#: the stored rows): a ``?type=`` filter naming the old word still finds the rows.
+RENAMED_HISTORY_TYPES = {"card.trashed": "card.deleted"}
+
+
 class CardHistory(Base):
     """One row per change of a card or of one of its tasks: who, when, what before and after."""
 

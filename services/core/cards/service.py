@@ -6,6 +6,7 @@ from typing import Any
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
+from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from flask import current_app
 from sqlalchemy import func, or_, select, update
@@ -107,8 +108,8 @@ def create_card(
             set_card_contacts(session, card, data["contact_ids"])
             session.flush()
             session.refresh(card, ["contact_links"])
-        record_history(session, card, "card.created", actor, {"card": card_data(card)})
-        record_event(session, "card.created", card_data(card), actor=actor)
+        record_history(session, card, EventType.CARD_CREATED, actor, {"card": card_data(card)})
+        record_event(session, EventType.CARD_CREATED, card_data(card), actor=actor)
     return card
 
 
@@ -163,21 +164,21 @@ def update_card(
             session.refresh(card, ["contact_links"])
         after = card_data(card)
         if diff:
-            record_history(session, card, "card.updated", actor, {"changes": diff})
-            record_event(session, "card.updated", {**after, "changes": diff}, actor=actor)
+            record_history(session, card, EventType.CARD_UPDATED, actor, {"changes": diff})
+            record_event(session, EventType.CARD_UPDATED, {**after, "changes": diff}, actor=actor)
         if new_status is not old_status:
             move = {"from": _status_ref(old_status), "to": _status_ref(new_status)}
             record_history(
                 session,
                 card,
-                "card.status_changed",
+                EventType.CARD_STATUS_CHANGED,
                 actor,
                 move,
                 positive=new_status.group == "positive" and old_status.group != "positive",
             )
             record_event(
                 session,
-                "card.status_changed",
+                EventType.CARD_STATUS_CHANGED,
                 {
                     **after,
                     "before": {
@@ -200,8 +201,8 @@ def trash_card(
         card.updated_at = card.trashed_at
         _hide_tasks(session, card, True)
         session.flush()
-        record_history(session, card, "card.trashed", actor, {})
-        record_event(session, "card.deleted", card_data(card), actor=actor)
+        record_history(session, card, EventType.CARD_DELETED, actor, {})
+        record_event(session, EventType.CARD_DELETED, card_data(card), actor=actor)
     return card
 
 
@@ -214,8 +215,8 @@ def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
         card.updated_at = utcnow()
         _hide_tasks(session, card, False)
         session.flush()
-        record_history(session, card, "card.restored", actor, {})
-        record_event(session, "card.restored", card_data(card), actor=actor)
+        record_history(session, card, EventType.CARD_RESTORED, actor, {})
+        record_event(session, EventType.CARD_RESTORED, card_data(card), actor=actor)
     return card
 
 
@@ -229,7 +230,7 @@ def purge_card(session: Session, actor: User | None, card_id: int) -> None:
             raise Conflict("Only a card in the trash can be purged; delete it first.")
         data = card_data(card)
         session.delete(card)
-        record_event(session, "card.purged", data, actor=actor)
+        record_event(session, EventType.CARD_PURGED, data, actor=actor)
 
 
 def history(
@@ -293,7 +294,7 @@ def move_all_cards(
         record_history(
             session,
             card,
-            "card.status_changed",
+            EventType.CARD_STATUS_CHANGED,
             actor,
             {"from": _status_ref(status), "to": _status_ref(target), "reason": "status deleted"},
             positive=target.group == "positive" and status.group != "positive",
@@ -301,7 +302,7 @@ def move_all_cards(
         session.flush()
         record_event(
             session,
-            "card.status_changed",
+            EventType.CARD_STATUS_CHANGED,
             {**card_data(card), "before": {"status_id": status.id, "status_group": status.group}},
             actor=actor,
         )

@@ -13,6 +13,7 @@ from ..auth.service import current_principal, current_user
 from ..products.service import get_product
 from ..quick_access.service import note_card_opened
 from . import queries, service
+from .models import RENAMED_HISTORY_TYPES
 from .schemas import (
     CardCreateSchema,
     CardDeleteArgsSchema,
@@ -130,9 +131,8 @@ def card_history(card_id: int, args: dict[str, Any]) -> Page:
     after = position.get("after")
     if after is not None and not isinstance(after, int):
         after = None
-    rows = service.history(
-        get_session(), card_id, args.get("type") or [], after, args["limit"] + 1, current_user()
-    )
+    types = [RENAMED_HISTORY_TYPES.get(kind, kind) for kind in args.get("type") or []]
+    rows = service.history(get_session(), card_id, types, after, args["limit"] + 1, current_user())
     cursor = None
     if len(rows) > args["limit"]:
         rows = rows[: args["limit"]]

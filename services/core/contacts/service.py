@@ -7,6 +7,7 @@ from typing import Any
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -112,9 +113,9 @@ def create_contact(
         )
         _index(session, contact, new=True)
         record_contact_history(
-            session, contact, "contact.created", actor, {"contact": contact_data(contact)}
+            session, contact, EventType.CONTACT_CREATED, actor, {"contact": contact_data(contact)}
         )
-        record_event(session, "contact.created", contact_data(contact), actor=actor)
+        record_event(session, EventType.CONTACT_CREATED, contact_data(contact), actor=actor)
     return contact
 
 
@@ -148,9 +149,14 @@ def update_contact(
             return contact
         contact.updated_at = utcnow()
         _index(session, contact)
-        record_contact_history(session, contact, "contact.updated", actor, {"changes": diff})
+        record_contact_history(
+            session, contact, EventType.CONTACT_UPDATED, actor, {"changes": diff}
+        )
         record_event(
-            session, "contact.updated", {**contact_data(contact), "changes": diff}, actor=actor
+            session,
+            EventType.CONTACT_UPDATED,
+            {**contact_data(contact), "changes": diff},
+            actor=actor,
         )
     return contact
 
@@ -179,7 +185,7 @@ def delete_contact(
             )
         session.execute(update(Card).where(Card.contact_id == contact.id).values(contact_id=None))
         session.delete(contact)
-        record_event(session, "contact.deleted", data, actor=actor)
+        record_event(session, EventType.CONTACT_DELETED, data, actor=actor)
 
 
 def merge_contacts(session: Session, actor: User | None, contact_id: int, other_id: int) -> Contact:
@@ -245,7 +251,7 @@ def merge_contacts(session: Session, actor: User | None, contact_id: int, other_
         )
         session.flush()
         merge = {"other": snapshot, "conflicts": conflicts, "cards": sorted(moved_cards)}
-        record_contact_history(session, contact, "contact.merged", actor, merge)
+        record_contact_history(session, contact, EventType.CONTACT_MERGED, actor, merge)
         for card_id in moved_cards:
             card = session.get(Card, card_id)
             _record_card(
@@ -255,7 +261,10 @@ def merge_contacts(session: Session, actor: User | None, contact_id: int, other_
         session.flush()
         _index(session, contact)
         record_event(
-            session, "contact.merged", {**contact_data(contact), "merged_id": other_id}, actor=actor
+            session,
+            EventType.CONTACT_MERGED,
+            {**contact_data(contact), "merged_id": other_id},
+            actor=actor,
         )
     return contact
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,14 +69,16 @@ def write_cards(session: Session, actor: User | None, plans: list[CardPlan]) -> 
         if plan.new:
             set_committed_value(card, "contact_links", [])
             data = card_data(card)
-            record_history(session, card, "card.created", actor, {"card": data})
-            record_event(session, "card.created", data, actor=actor)
+            record_history(session, card, EventType.CARD_CREATED, actor, {"card": data})
+            record_event(session, EventType.CARD_CREATED, data, actor=actor)
         elif plan.outcome == "updated":
             set_committed_value(card, "contact_links", links[card.id])
             after = card_data(card)
             if plan.diff:
-                record_history(session, card, "card.updated", actor, {"changes": plan.diff})
-                record_event(session, "card.updated", {**after, "changes": plan.diff}, actor=actor)
+                record_history(session, card, EventType.CARD_UPDATED, actor, {"changes": plan.diff})
+                record_event(
+                    session, EventType.CARD_UPDATED, {**after, "changes": plan.diff}, actor=actor
+                )
             if plan.moves:
                 old_status, old = before[card.id]
                 _record_move(session, card, old_status, old, after, actor)
@@ -92,8 +95,8 @@ def _record_move(
     new_status = card.status
     move = {"from": _status_ref(old_status), "to": _status_ref(new_status)}
     positive = new_status.group == "positive" and old_status.group != "positive"
-    record_history(session, card, "card.status_changed", actor, move, positive=positive)
-    record_event(session, "card.status_changed", {**after, "before": old}, actor=actor)
+    record_history(session, card, EventType.CARD_STATUS_CHANGED, actor, move, positive=positive)
+    record_event(session, EventType.CARD_STATUS_CHANGED, {**after, "before": old}, actor=actor)
 
 
 def _contact_links(session: Session, card_ids: list[int]) -> dict[int, list[CardContact]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cardcrm.common.db import write_transaction
+from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
@@ -347,8 +348,10 @@ class _ContactImport:
                 lines = self.new_companies[contact.name]
                 lines[lines.index(plan.line)] = contact.id
             data = contact_data(contact)
-            record_contact_history(session, contact, "contact.created", actor, {"contact": data})
-            record_event(session, "contact.created", data, actor=actor)
+            record_contact_history(
+                session, contact, EventType.CONTACT_CREATED, actor, {"contact": data}
+            )
+            record_event(session, EventType.CONTACT_CREATED, data, actor=actor)
             return
         if not plan.diff:
             return
@@ -358,8 +361,10 @@ class _ContactImport:
         contact.updated_at = utcnow()
         _index(session, contact)
         changes = {"changes": plan.diff}
-        record_contact_history(session, contact, "contact.updated", actor, changes)
-        record_event(session, "contact.updated", {**contact_data(contact), **changes}, actor=actor)
+        record_contact_history(session, contact, EventType.CONTACT_UPDATED, actor, changes)
+        record_event(
+            session, EventType.CONTACT_UPDATED, {**contact_data(contact), **changes}, actor=actor
+        )
 
 
 def _identifiers(data: dict[str, Any]) -> set[tuple[str, str]]:

@@ -1,7 +1,9 @@
 """The transactional outbox: every write in core appends its events in its own transaction.
 
-Service functions call ``record_event``; the events are inserted just before the transaction
-commits, so a rolled-back change leaves no event and a committed one always has its events.
+Service functions call ``record_event`` with an ``EventType`` of the event contract
+(``cardcrm.common.events``), which checks the payload at once: an event that breaks the contract
+fails the write that makes it. The events are inserted just before the transaction commits,
+so a rolled-back change leaves no event and a committed one always has its events.
 On PostgreSQL the insert takes a transaction-scoped advisory lock, which makes events commit
 in id order: a reader following ``after=N`` can never pass over an event that commits late.
 After the commit, the ``cardcrm_event_committed`` hook is called with each event.
@@ -14,6 +16,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.events import EventType, validate_event
 from cardcrm.common.timeutil import isoformat_z, utcnow
 from cardcrm.core.base import Base
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, cast, event, select, text
@@ -46,9 +49,16 @@ class Event(Base):
         }
 
 
-def record_event(session: Session, type: str, data: dict[str, Any], actor: Any = None) -> None:
-    """Queue an event to be written with the current transaction."""
-    session.info.setdefault("pending_events", []).append((type, data, getattr(actor, "id", None)))
+def record_event(
+    session: Session, type: EventType, data: dict[str, Any], actor: Any = None
+) -> None:
+    """Queue an event to be written with the current transaction.
+
+    Raises ``EventContractError`` for a type the contract lacks or a payload that breaks it.
+    """
+    kind = validate_event(type, data)
+    pending = session.info.setdefault("pending_events", [])
+    pending.append((kind.value, data, getattr(actor, "id", None)))
 
 
 def read_events(session: Session, after: int, limit: int) -> list[Event]:

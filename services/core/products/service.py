@@ -8,6 +8,7 @@ from typing import Any
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -111,7 +112,7 @@ def create_product(session: Session, actor: User | None, data: dict[str, Any]) -
         _touch(product)
         session.add(product)
         session.flush()
-        record_event(session, "product.created", product_data(product), actor=actor)
+        record_event(session, EventType.PRODUCT_CREATED, product_data(product), actor=actor)
     return product
 
 
@@ -129,7 +130,7 @@ def update_product(
             if key in changes:
                 setattr(product, key, changes[key])
         session.flush()
-        record_event(session, "product.updated", product_data(product), actor=actor)
+        record_event(session, EventType.PRODUCT_UPDATED, product_data(product), actor=actor)
     return product
 
 
@@ -149,7 +150,7 @@ def delete_product(session: Session, actor: User | None, product_id: int, force:
         # they reference the statuses that go with the product.
         session.execute(delete(Card).where(Card.product_id == product.id))
         session.delete(product)
-        record_event(session, "product.deleted", data, actor=actor)
+        record_event(session, EventType.PRODUCT_DELETED, data, actor=actor)
 
 
 # --- Statuses ---------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def add_status(
         product.statuses.append(status)
         _touch(product)
         session.flush()
-        record_event(session, "product.updated", product_data(product), actor=actor)
+        record_event(session, EventType.PRODUCT_UPDATED, product_data(product), actor=actor)
     return status
 
 
@@ -194,7 +195,7 @@ def update_status(
             _place(product, status, changes.get("group", status.group), changes.get("position"))
         _touch(product)
         session.flush()
-        record_event(session, "product.updated", product_data(product), actor=actor)
+        record_event(session, EventType.PRODUCT_UPDATED, product_data(product), actor=actor)
     return status
 
 
@@ -222,7 +223,7 @@ def delete_status(
         _renumber(product, status.group)
         _touch(product)
         session.flush()
-        record_event(session, "product.updated", product_data(product), actor=actor)
+        record_event(session, EventType.PRODUCT_UPDATED, product_data(product), actor=actor)
 
 
 def product_data(product: Product) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import isoformat_z, utcnow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,7 +70,7 @@ def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any
         _set_repeat(task, data.get("repeat"), assignee)
         session.add(task)
         session.flush()
-        _changed(session, card, task, "task.created", actor, {"task": task_data(task)})
+        _changed(session, card, task, EventType.TASK_CREATED, actor, {"task": task_data(task)})
     return task
 
 
@@ -107,8 +108,8 @@ def update_task(
             return task
         task.updated_at = utcnow()
         session.flush()
-        kind = "task.reassigned" if set(diff) == {"assignee_id"} else "task.updated"
-        _changed(session, card, task, kind, actor, {"changes": diff}, event="task.updated")
+        kind = "task.reassigned" if set(diff) == {"assignee_id"} else EventType.TASK_UPDATED
+        _changed(session, card, task, kind, actor, {"changes": diff}, event=EventType.TASK_UPDATED)
     return task
 
 
@@ -132,7 +133,7 @@ def close_task(
         data = {"outcome": outcome}
         if comment:
             data["comment"] = comment
-        _changed(session, card, task, "task.closed", actor, data)
+        _changed(session, card, task, EventType.TASK_CLOSED, actor, data)
         if task.repeat:
             _create_next_occurrence(session, actor, card, task)
     return task
@@ -149,7 +150,7 @@ def reopen_task(session: Session, actor: User, task_id: int, expected: set[int] 
         task.closed_at = task.closed_by_id = None
         task.updated_at = utcnow()
         session.flush()
-        _changed(session, card, task, "task.reopened", actor, {"before": previous})
+        _changed(session, card, task, EventType.TASK_REOPENED, actor, {"before": previous})
         if task.repeat:
             _withdraw_next_occurrence(session, actor, card, task)
     return task
@@ -190,7 +191,7 @@ def postpone_task(
             session,
             card,
             task,
-            "task.postponed",
+            EventType.TASK_POSTPONED,
             actor,
             {"before": before, "after": {"due": isoformat_z(task.due)}},
         )
@@ -204,8 +205,10 @@ def delete_task(session: Session, actor: User, task_id: int, expected: set[int] 
         data = task_data(task)
         session.delete(task)
         session.flush()
-        record_history(session, card, "task.deleted", actor, {"task": data}, task_id=task_id)
-        record_event(session, "task.deleted", data, actor=actor)
+        record_history(
+            session, card, EventType.TASK_DELETED, actor, {"task": data}, task_id=task_id
+        )
+        record_event(session, EventType.TASK_DELETED, data, actor=actor)
         refresh_next_task_due(session, card.id)
 
 
@@ -249,7 +252,7 @@ def _create_next_occurrence(session: Session, actor: User, card: Card, task: Tas
     session.add(following)
     session.flush()
     data = {"task": task_data(following), "repeat_of": task.id}
-    _changed(session, card, following, "task.created", actor, data)
+    _changed(session, card, following, EventType.TASK_CREATED, actor, data)
     return following
 
 
@@ -271,8 +274,8 @@ def _withdraw_next_occurrence(session: Session, actor: User, card: Card, task: T
     session.delete(following)
     session.flush()
     reason = {"task": data, "reason": f"occurrence {task.id} was reopened"}
-    record_history(session, card, "task.deleted", actor, reason, task_id=data["id"])
-    record_event(session, "task.deleted", data, actor=actor)
+    record_history(session, card, EventType.TASK_DELETED, actor, reason, task_id=data["id"])
+    record_event(session, EventType.TASK_DELETED, data, actor=actor)
     refresh_next_task_due(session, card.id)
 
 
@@ -301,19 +304,19 @@ def _changed(
     kind: str,
     actor: User,
     history_data: dict[str, Any],
-    event: str | None = None,
+    event: EventType | None = None,
 ) -> None:
-    positive = kind == "task.closed" and task.status == "done"
+    positive = kind == EventType.TASK_CLOSED and task.status == "done"
     record_history(session, card, kind, actor, history_data, task_id=task.id, positive=positive)
     payload = task_data(task)
-    if kind == "task.postponed":
+    if kind == EventType.TASK_POSTPONED:
         payload["before"] = history_data["before"]
     if "changes" in history_data:
         payload["changes"] = history_data["changes"]
     if "repeat_of" in history_data:  # the next occurrence of a series, not a new assignment
         payload["repeat_of"] = history_data["repeat_of"]
     refresh_next_task_due(session, card.id)
-    record_event(session, event or kind, payload, actor=actor)
+    record_event(session, event or EventType(kind), payload, actor=actor)
 
 
 def _assignee(session: Session, user_id: int | None) -> User | None:

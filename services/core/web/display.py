@@ -88,7 +88,7 @@ def history_line(row: Any, names: dict[int, str], fields: dict[str, str], tasks:
         return line + (f" ({data['reason']})" if data.get("reason") else "")
     if kind == "card.updated":
         return "changed " + _changes(data.get("changes") or {}, names, fields)
-    if kind == "card.trashed":
+    if kind == "card.deleted":
         return "moved the card to the trash"
     if kind == "card.restored":
         return "restored the card from the trash"

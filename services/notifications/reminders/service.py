@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cardcrm.common.events import TASK_SNAPSHOTS, EventType
 from cardcrm.common.timeutil import isoformat_z
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from sqlalchemy import delete, select, update
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TASK_EVENTS = ("task.created", "task.updated", "task.postponed", "task.reopened", "task.closed")
 _UNSET: Any = object()
 
 
@@ -43,7 +43,7 @@ def track(session: Session, event: dict[str, Any]) -> None:
 
 def _track(session: Session, event: dict[str, Any]) -> None:
     kind, data = event["type"], event["data"]
-    if kind in TASK_EVENTS:
+    if kind in TASK_SNAPSHOTS:
         values = {  # read first: an event missing a field changes nothing
             "card_id": data["card_id"],
             "product_id": data["product_id"],
@@ -62,24 +62,24 @@ def _track(session: Session, event: dict[str, Any]) -> None:
         for name, value in values.items():
             setattr(row, name, value)
         schedule(session, row)
-    elif kind == "task.deleted":
+    elif kind == EventType.TASK_DELETED:
         row = session.get(Reminder, data["id"])
         if row is not None:
             row.task_status, row.remind_at = "deleted", None
-    elif kind == "card.deleted":
+    elif kind == EventType.CARD_DELETED:
         session.execute(
             update(Reminder)
             .where(Reminder.card_id == data["id"])
             .values(card_trashed=True, remind_at=None)
         )
-    elif kind == "card.restored":
+    elif kind == EventType.CARD_RESTORED:
         rows = session.scalars(select(Reminder).where(Reminder.card_id == data["id"]))
         for row in rows:
             row.card_trashed = False
             schedule(session, row)
-    elif kind == "card.purged":
+    elif kind == EventType.CARD_PURGED:
         session.execute(delete(Reminder).where(Reminder.card_id == data["id"]))
-    elif kind == "product.deleted":
+    elif kind == EventType.PRODUCT_DELETED:
         session.execute(delete(Reminder).where(Reminder.product_id == data["id"]))
 
 
