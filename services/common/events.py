@@ -10,10 +10,11 @@ the change (``changes``, ``before``, ``repeat_of``, ``merged_id``). The schemas 
 a key the contract does not name is refused, so a field added to an API object must be added
 here (and to docs/events.md) too, or core's own tests fail.
 
-Decision: the outbox validates every payload, always, not only in tests. Measured on a
-card.status_changed payload (the largest common one), validation costs about 0.05 ms, against
-several milliseconds for the write transaction that records it; an event that breaks the
-contract is a bug that would otherwise reach every sidecar, so it is refused where it is made.
+Decision: the outbox validates every payload, always, not only in tests. Measured (SQLite,
+2 cores): a card payload validates in about 0.04 ms, a product with the sales template's
+statuses and fields in 0.25 ms, against about 3.8 ms for a whole ``PATCH /cards/{id}`` that
+records one event (1 %). An event that breaks the contract is a bug that would otherwise reach
+every sidecar and webhook, so it is refused where it is made, failing that write.
 
 Readers (the sidecars) must stay lenient: they compare ``event["type"]`` with the members
 (``EventType`` is a ``StrEnum``, equal to its string) and pass over types they do not know, since
@@ -104,20 +105,20 @@ STATUS_GROUPS = ("inactive", "in_progress", "positive", "negative")
 TASK_STATES = ("open", "done", "cancelled")
 
 
-def _instant(**options: Any) -> fields.Field:
+def _instant(**options: Any) -> fields.Field[Any]:
     """An RFC 3339 instant with an offset (core writes UTC with ``Z``)."""
     return fields.AwareDateTime(format="iso", required=True, **options)
 
 
-def _integer(**options: Any) -> fields.Field:
+def _integer(**options: Any) -> fields.Field[Any]:
     return fields.Integer(required=True, strict=True, **options)
 
 
-def _string(**options: Any) -> fields.Field:
+def _string(**options: Any) -> fields.Field[Any]:
     return fields.String(required=True, **options)
 
 
-def _optional_string() -> fields.Field:
+def _optional_string() -> fields.Field[Any]:
     return fields.String(required=True, allow_none=True)
 
 
@@ -128,7 +129,7 @@ class ChangeSchema(Schema):
     after = fields.Raw(required=True, allow_none=True)
 
 
-def _changes() -> fields.Field:
+def _changes() -> fields.Field[Any]:
     """``changes``: what changed, by field name (``fields.<key>`` for custom fields)."""
     return fields.Dict(keys=fields.String(), values=fields.Nested(ChangeSchema), required=True)
 
