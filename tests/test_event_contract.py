@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cardcrm.common.db import get_db
 from cardcrm.common.events import PAYLOAD_SCHEMAS, EventContractError, EventType, validate_event
-from cardcrm.core.db import get_db
 from cardcrm.core.events import record_event
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "events.md"
