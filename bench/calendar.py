@@ -89,9 +89,9 @@ class Core:
 
     def fill(self, tasks: int) -> dict[str, Any]:
         """A user with ``tasks`` open tasks on 100 cards, made by core's own service functions."""
-        from cardcrm.core.access import set_members
         from cardcrm.core.auth.service import create_user
         from cardcrm.core.cards.service import create_card
+        from cardcrm.core.products.members import set_members
         from cardcrm.core.products.service import create_product
         from cardcrm.core.tasks.service import create_task
 
@@ -131,8 +131,8 @@ class Core:
         return result
 
     def new_user_with_tasks(self, count: int) -> tuple[dict[str, Any], list[int]]:
-        from cardcrm.core.access import set_members
         from cardcrm.core.auth.service import create_user
+        from cardcrm.core.products.members import set_members
         from cardcrm.core.tasks.service import create_task
 
         with self.app.app_context():

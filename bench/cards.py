@@ -19,12 +19,12 @@ from typing import Any
 
 from cardcrm.common.db import get_db, make_engine
 from cardcrm.core import create_app
-from cardcrm.core.access import Membership
 from cardcrm.core.auth.models import User
 from cardcrm.core.auth.service import create_token
 from cardcrm.core.cards import queries
 from cardcrm.core.cards.models import Card
 from cardcrm.core.cards.schemas import CardSchema
+from cardcrm.core.products.models import Membership
 from cardcrm.core.products.service import get_product
 from flask import Flask
 from sqlalchemy import Engine, event, func, select

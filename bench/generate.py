@@ -20,7 +20,6 @@ from typing import Any
 from cardcrm.common.db import get_db
 from cardcrm.common.timeutil import utcnow
 from cardcrm.core import create_app
-from cardcrm.core.access import set_members
 from cardcrm.core.cards.fields import clean_values
 from cardcrm.core.cards.schemas import CardSchema
 from cardcrm.core.migrate import upgrade
@@ -35,8 +34,11 @@ from cardcrm.core.models import (
     Task,
     User,
 )
+from cardcrm.core.products.members import set_members
 from cardcrm.core.products.models import CLOSED_GROUPS, GROUPS
-from cardcrm.core.products.service import list_templates, product_data, product_task_types
+from cardcrm.core.products.service import product_data
+from cardcrm.core.products.task_types import product_task_types
+from cardcrm.core.products.templates import list_templates
 from cardcrm.core.tasks.models import TASK_STATUSES
 from cardcrm.core.tasks.schemas import TaskSchema
 from flask import Flask

@@ -59,11 +59,11 @@ from urllib.request import urlopen
 
 from cardcrm.common.db import get_db, write_transaction
 from cardcrm.core import create_app
-from cardcrm.core.access import Membership
 from cardcrm.core.auth.models import ApiToken, User
 from cardcrm.core.auth.service import create_token
 from cardcrm.core.cards.models import Card
 from cardcrm.core.migrate import upgrade
+from cardcrm.core.products.models import Membership
 from sqlalchemy import create_engine, delete, func, inspect, select, text
 from sqlalchemy.engine import make_url
 

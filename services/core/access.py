@@ -8,29 +8,19 @@ A card the caller may not see is answered as not found (404), so nothing leaks i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cardcrm.common.errors import NotFound
-from cardcrm.core.base import Base
-from sqlalchemy import ForeignKey, and_, false, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from .auth.models import User
 from .cards.models import Card
-
-
-class Membership(Base):
-    __tablename__ = "product_members"
-
-    product_id: Mapped[int] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    own_cards_only: Mapped[bool] = mapped_column(default=False)
+from .products.models import Membership
+from .tasks.models import Task
 
 
 @dataclass(frozen=True)
@@ -56,18 +46,35 @@ class Scope:
 
     def cards_condition(self, card: Any = Card) -> ColumnElement[bool] | None:
         """A WHERE condition on ``card`` (the Card entity or an alias); None: no limit."""
+        return self._condition(card.product_id, lambda: self.owns(card))
+
+    def tasks_condition(self) -> ColumnElement[bool] | None:
+        """A WHERE condition on Task: tasks of the cards in sight; None: no limit.
+
+        Whole products are told by the task's own ``product_id`` (an index serves it without
+        the card); a limited product asks its card's owner.
+        """
+
+        def owned() -> ColumnElement[bool]:
+            card = aliased(Card)  # its own name: a task query may also join Card
+            return exists().where(card.id == Task.card_id, self.owns(card))
+
+        return self._condition(Task.product_id, owned)
+
+    def owns(self, card: Any = Card) -> ColumnElement[bool]:
+        """``card`` (the entity or an alias) is the user's own or nobody's."""
+        return or_(card.owner_id == self.user_id, card.owner_id.is_(None))
+
+    def _condition(
+        self, product_id: Any, owned: Callable[[], ColumnElement[bool]]
+    ) -> ColumnElement[bool] | None:
         if self.everything:
             return None
         parts = []
         if self.products:
-            parts.append(card.product_id.in_(self.products))
+            parts.append(product_id.in_(self.products))
         if self.own_cards_products:
-            parts.append(
-                and_(
-                    card.product_id.in_(self.own_cards_products),
-                    or_(card.owner_id == self.user_id, card.owner_id.is_(None)),
-                )
-            )
+            parts.append(and_(product_id.in_(self.own_cards_products), owned()))
         return or_(*parts) if parts else false()
 
 
@@ -109,57 +116,6 @@ def check_card(session: Session, user: User | None, card: Card) -> None:
         raise NotFound(f"No card {card.id}.")
 
 
-def members(session: Session, product_id: int) -> list[Membership]:
-    return list(
-        session.scalars(
-            select(Membership)
-            .where(Membership.product_id == product_id)
-            .order_by(Membership.user_id)
-        )
-    )
-
-
-def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) -> list[Membership]:
-    """Replace a product's members (``[{"user_id", "own_cards_only"}]``)."""
-    from cardcrm.common.db import write_transaction
-    from cardcrm.common.errors import Invalid
-    from cardcrm.common.events import EventType
-    from sqlalchemy import delete
-
-    from .events import record_event
-    from .products.service import get_product
-
+def forget_scopes(session: Session) -> None:
+    """Drop the scopes read in ``session``: the memberships are about to change."""
     session.info.pop(SCOPES, None)
-    with write_transaction(session):
-        get_product(session, product_id)
-        user_ids = [item["user_id"] for item in items]
-        if len(user_ids) != len(set(user_ids)):
-            raise Invalid({"items": ["Each user may appear once."]})
-        known = set(session.scalars(select(User.id).where(User.id.in_(user_ids))))
-        missing = sorted(set(user_ids) - known)
-        if missing:
-            raise Invalid({"items": [f"No user {', '.join(map(str, missing))}."]})
-        session.execute(delete(Membership).where(Membership.product_id == product_id))
-        session.add_all(
-            Membership(
-                product_id=product_id,
-                user_id=item["user_id"],
-                own_cards_only=item.get("own_cards_only", False),
-            )
-            for item in items
-        )
-        session.flush()
-        # Sidecars keep who may see what in step (calendar feeds, notifications).
-        record_event(
-            session,
-            EventType.PRODUCT_MEMBERS_CHANGED,
-            {
-                "id": product_id,
-                "members": [member_data(row) for row in members(session, product_id)],
-            },
-        )
-    return members(session, product_id)
-
-
-def member_data(row: Membership) -> dict[str, Any]:
-    return {"user_id": row.user_id, "own_cards_only": row.own_cards_only}

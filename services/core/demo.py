@@ -10,7 +10,8 @@ from flask import Flask
 
 from .auth.service import count_users, create_user
 from .cards.service import create_card, update_card
-from .products.service import create_product, list_templates
+from .products.service import create_product
+from .products.templates import list_templates
 from .tasks.service import close_task, create_task
 
 DEMO_EMAIL = "demo@cardcrm.example"

@@ -2,13 +2,12 @@
 
 from cardcrm.core.base import Base
 
-from .access import Membership
 from .auth.models import ApiToken, LoginFailure, User
 from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .events import Event
-from .products.models import Product, Status
+from .products.models import Membership, Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
 

@@ -21,8 +21,8 @@ from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.timeutil import utcnow
 from flask import Response, json
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
 
 from .access import Scope, scope_of
 from .auth.models import User
@@ -94,17 +94,9 @@ def _open_tasks_until_end(scope: Scope, user: User, period: Period) -> list[Any]
 
 
 def _in_sight(scope: Scope) -> list[Any]:
-    """Tasks on cards the user may see: whole products by id, limited ones by card owner."""
-    if scope.everything:
-        return []
-    visible = Task.product_id.in_(scope.products)
-    if scope.own_cards_products:
-        card = aliased(Card)  # its own name: the task list also joins Card
-        owned = exists().where(
-            card.id == Task.card_id, or_(card.owner_id == scope.user_id, card.owner_id.is_(None))
-        )
-        visible = or_(visible, and_(Task.product_id.in_(scope.own_cards_products), owned))
-    return [visible]
+    """Tasks on cards the user may see (``access``'s one rule), as a list of WHERE conditions."""
+    condition = scope.tasks_condition()
+    return [] if condition is None else [condition]
 
 
 def totals(session: Session, user: User, period: Period) -> dict[str, int]:

@@ -348,7 +348,7 @@ def test_naming_a_built_in_in_CARDCRM_PLUGINS_does_not_load_it_twice(started_app
     implementations = manager.hook.cardcrm_validate_status_change.get_hookimpls()
     assert [impl.plugin_name for impl in implementations] == ["invoices"]
     with app.app_context():
-        from cardcrm.core.products.service import list_templates
+        from cardcrm.core.products.templates import list_templates
 
         assert [t["key"] for t in list_templates()].count("invoices") == 1
     assert client.get("/healthz").status_code == 200

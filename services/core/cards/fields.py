@@ -129,6 +129,25 @@ def clean_values(
     return {key: value for key, value in dumped.items() if key in loaded}
 
 
+def merge_fields(
+    definitions: list[dict[str, Any]], stored: dict[str, Any], incoming: dict[str, Any]
+) -> dict[str, Any]:
+    """The card's field values after a PATCH of ``fields``.
+
+    Keys given replace, ``null`` clears, the rest stay. A value kept for a field the product no
+    longer defines is left as it was (nothing the user entered is lost), but a request may
+    only set fields the product defines.
+    """
+    defined = {definition["key"] for definition in definitions}
+    unknown = sorted(set(incoming) - defined)
+    if unknown:
+        clean_values(definitions, {key: incoming[key] for key in unknown})  # raises, naming them
+    merged = {**stored, **incoming}
+    current = {k: v for k, v in merged.items() if k in defined and v not in (None, "")}
+    kept = {k: v for k, v in stored.items() if k not in defined and k not in incoming}
+    return {**kept, **clean_values(definitions, current)}
+
+
 def _flatten(messages: Any) -> dict[str, list[str]]:
     if isinstance(messages, dict):
         return {str(key): _as_list(value) for key, value in messages.items()}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields, validate
 
 from ..products.models import GROUPS
+from .models import Card
 
 TITLE = validate.Length(min=1, max=500)
 
@@ -93,3 +96,8 @@ class HistoryArgsSchema(PageArgsSchema):
             "description": "Kinds to keep: an exact type (task.postponed) or a prefix (task)."
         },
     )
+
+
+def card_data(card: Card) -> dict[str, Any]:
+    """The card as the API shows it (in history rows and events too)."""
+    return CardSchema().dump(card)

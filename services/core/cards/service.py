@@ -8,21 +8,21 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
-from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ..access import check_card, scope_of
+from ..access import check_card
 from ..auth.models import User
 from ..contacts.service import check_contacts, set_card_contacts
-from ..errors import StatusChangeRefused
 from ..events import record_event
 from ..products.models import Product, Status
 from ..products.service import get_product
-from .fields import clean_values
+from ..tasks.models import Task
+from .changes import CardChange, change_card, check_in_sight, check_status_change, record_creation
+from .fields import clean_values, merge_fields
+from .history import record_history
 from .models import Card, CardHistory
-
-EDITABLE = ("title", "owner_id", "fields")
+from .schemas import card_data
 
 
 def get_card(
@@ -56,34 +56,6 @@ def get_live_card(
     return card
 
 
-def record_history(
-    session: Session,
-    card: Card,
-    type: str,
-    actor: User | None,
-    data: dict[str, Any],
-    task_id: int | None = None,
-    positive: bool = False,
-) -> None:
-    session.add(
-        CardHistory(
-            card_id=card.id,
-            task_id=task_id,
-            type=type,
-            user_id=actor.id if actor else None,
-            data=data,
-            at=utcnow(),
-            positive=positive,
-        )
-    )
-
-
-def card_data(card: Card) -> dict[str, Any]:
-    from .schemas import CardSchema
-
-    return CardSchema().dump(card)
-
-
 def create_card(
     session: Session, actor: User | None, product_id: int, data: dict[str, Any]
 ) -> Card:
@@ -100,16 +72,15 @@ def create_card(
             contact_id=data.get("contact_id"),
             fields=clean_values(product.fields, data.get("fields") or {}),
         )
-        _keep_in_sight(session, actor, card)
-        _ask_plugins(card, None, status, actor)
+        check_in_sight(session, actor, card)
+        check_status_change(card, None, status, actor)
         session.add(card)
         session.flush()
         if data.get("contact_ids"):
             set_card_contacts(session, card, data["contact_ids"])
             session.flush()
             session.refresh(card, ["contact_links"])
-        record_history(session, card, EventType.CARD_CREATED, actor, {"card": card_data(card)})
-        record_event(session, EventType.CARD_CREATED, card_data(card), actor=actor)
+        record_creation(session, actor, card, card_data(card))
     return card
 
 
@@ -120,74 +91,13 @@ def update_card(
     changes: dict[str, Any],
     expected: set[int] | None,
 ) -> Card:
+    """Edit a card or move it (a PATCH: the keys given change, the rest stay)."""
     with write_transaction(session):
         card = get_live_card(session, card_id, lock=True, viewer=actor)
         ensure_version(card.version, expected)
-        before = card_data(card)
-        product = card.product
-        # Queries made while the card is half-changed (lazy loads, checks, plugins) must not
-        # autoflush it: each flush would bump the version, and one write is one version.
         with session.no_autoflush:
-            diff: dict[str, dict[str, Any]] = {}
-            if "title" in changes and changes["title"] != card.title:
-                diff["title"] = {"before": card.title, "after": changes["title"]}
-                card.title = changes["title"]
-            if "owner_id" in changes and changes["owner_id"] != card.owner_id:
-                diff["owner_id"] = {"before": card.owner_id, "after": changes["owner_id"]}
-                card.owner_id = _check_owner(session, changes["owner_id"])
-                _keep_in_sight(session, actor, card)
-            if "fields" in changes:
-                cleaned = _merge_fields(product.fields, card.fields, changes["fields"] or {})
-                for key in sorted(set(card.fields) | set(cleaned)):
-                    if card.fields.get(key) != cleaned.get(key):
-                        diff[f"fields.{key}"] = {
-                            "before": card.fields.get(key),
-                            "after": cleaned.get(key),
-                        }
-                card.fields = cleaned
-            contacts = None
-            if "contact_id" in changes or "contact_ids" in changes:
-                contacts = _contacts_wanted(session, card, changes, diff)
-            old_status = card.status
-            new_status = old_status
-            if "status_id" in changes and changes["status_id"] != card.status_id:
-                new_status = _status_of(product, changes["status_id"])
-                _ask_plugins(card, old_status, new_status, actor)
-                card.status = new_status
-        if not diff and new_status is old_status:
-            return card
-        card.updated_at = utcnow()
-        if contacts is not None:
-            set_card_contacts(session, card, contacts)
-        session.flush()  # the card's one UPDATE: one write, one version
-        if contacts is not None:
-            session.refresh(card, ["contact_links"])
-        after = card_data(card)
-        if diff:
-            record_history(session, card, EventType.CARD_UPDATED, actor, {"changes": diff})
-            record_event(session, EventType.CARD_UPDATED, {**after, "changes": diff}, actor=actor)
-        if new_status is not old_status:
-            move = {"from": _status_ref(old_status), "to": _status_ref(new_status)}
-            record_history(
-                session,
-                card,
-                EventType.CARD_STATUS_CHANGED,
-                actor,
-                move,
-                positive=new_status.group == "positive" and old_status.group != "positive",
-            )
-            record_event(
-                session,
-                EventType.CARD_STATUS_CHANGED,
-                {
-                    **after,
-                    "before": {
-                        "status_id": before["status_id"],
-                        "status_group": before["status_group"],
-                    },
-                },
-                actor=actor,
-            )
+            values = _new_values(session, card, changes)
+        change_card(session, actor, CardChange.of(card, values))
     return card
 
 
@@ -263,8 +173,6 @@ def refresh_next_task_due(session: Session, card_id: int) -> None:
     The caller holds the card's row lock (``get_card(lock=True)``), so on PostgreSQL this
     statement sees every task change committed before it.
     """
-    from ..tasks.models import Task
-
     earliest = (
         select(func.min(Task.due))
         .where(Task.card_id == card_id, Task.status == "open")
@@ -278,43 +186,10 @@ def refresh_next_task_due(session: Session, card_id: int) -> None:
     )
 
 
-def move_all_cards(
-    session: Session, actor: User | None, status: Status, target: Status | None
-) -> int | None:
-    """Move every card of ``status`` to ``target``; ``None`` when cards exist and no target."""
-    card_ids = list(session.scalars(select(Card.id).where(Card.status_id == status.id)))
-    if card_ids and target is None:
-        return None
-    now = utcnow()
-    for card_id in card_ids:
-        card = session.get(Card, card_id)
-        _ask_plugins(card, status, target, actor)
-        card.status = target
-        card.updated_at = now
-        record_history(
-            session,
-            card,
-            EventType.CARD_STATUS_CHANGED,
-            actor,
-            {"from": _status_ref(status), "to": _status_ref(target), "reason": "status deleted"},
-            positive=target.group == "positive" and status.group != "positive",
-        )
-        session.flush()
-        record_event(
-            session,
-            EventType.CARD_STATUS_CHANGED,
-            {**card_data(card), "before": {"status_id": status.id, "status_group": status.group}},
-            actor=actor,
-        )
-    return len(card_ids)
-
-
 # --- helpers ----------------------------------------------------------------------------------
 
 
 def _hide_tasks(session: Session, card: Card, trashed: bool) -> None:
-    from ..tasks.models import Task
-
     session.execute(
         update(Task)
         .where(Task.card_id == card.id)
@@ -323,50 +198,25 @@ def _hide_tasks(session: Session, card: Card, trashed: bool) -> None:
     )
 
 
-def _keep_in_sight(session: Session, actor: User | None, card: Card) -> None:
-    """A member limited to own cards may not create or hand over a card out of their sight."""
-    if actor is not None and not scope_of(session, actor).sees_card(card):
-        raise Forbidden("You see only your own cards here: the owner must be you or nobody.")
-
-
-def _merge_fields(
-    definitions: list[dict[str, Any]], stored: dict[str, Any], incoming: dict[str, Any]
-) -> dict[str, Any]:
-    """The card's field values after a PATCH of ``fields``.
-
-    Keys given replace, ``null`` clears, the rest stay. A value kept for a field the product no
-    longer defines is left as it was (nothing the user entered is lost), but a request may
-    only set fields the product defines.
-    """
-    defined = {definition["key"] for definition in definitions}
-    unknown = sorted(set(incoming) - defined)
-    if unknown:
-        clean_values(definitions, {key: incoming[key] for key in unknown})  # raises, naming them
-    merged = {**stored, **incoming}
-    current = {k: v for k, v in merged.items() if k in defined and v not in (None, "")}
-    kept = {k: v for k, v in stored.items() if k not in defined and k not in incoming}
-    return {**kept, **clean_values(definitions, current)}
-
-
-def _contacts_wanted(
-    session: Session, card: Card, changes: dict[str, Any], diff: dict
-) -> list[int]:
-    """Set the primary contact and note the changes; the other contacts the card should have
-    (written by the caller, with the card's own UPDATE)."""
-    check_contacts(session, changes.get("contact_id"), changes.get("contact_ids"))
-    if "contact_id" in changes and changes["contact_id"] != card.contact_id:
-        diff["contact_id"] = {"before": card.contact_id, "after": changes["contact_id"]}
-        card.contact_id = changes["contact_id"]
-    before = card.contact_ids
-    wanted = changes.get("contact_ids", before)
-    wanted = [cid for cid in dict.fromkeys(wanted) if cid != card.contact_id]
-    if sorted(wanted) != sorted(before):
-        diff["contact_ids"] = {"before": before, "after": sorted(wanted)}
-    return wanted
-
-
-def _status_ref(status: Status) -> dict[str, Any]:
-    return {"id": status.id, "name": status.name, "group": status.group}
+def _new_values(session: Session, card: Card, changes: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH's changes checked, as ``CardChange.of`` takes them."""
+    values: dict[str, Any] = {}
+    if "title" in changes:
+        values["title"] = changes["title"]
+    if "owner_id" in changes and changes["owner_id"] != card.owner_id:
+        values["owner_id"] = _check_owner(session, changes["owner_id"])
+    if "fields" in changes:
+        definitions = card.product.fields
+        values["fields"] = merge_fields(definitions, card.fields, changes["fields"] or {})
+    if "contact_id" in changes or "contact_ids" in changes:
+        check_contacts(session, changes.get("contact_id"), changes.get("contact_ids"))
+        primary = changes.get("contact_id", card.contact_id)
+        wanted = changes.get("contact_ids", card.contact_ids)
+        values["contact_id"] = primary
+        values["contact_ids"] = [cid for cid in dict.fromkeys(wanted) if cid != primary]
+    if "status_id" in changes and changes["status_id"] != card.status_id:
+        values["status"] = _status_of(card.product, changes["status_id"])
+    return values
 
 
 def _first_status(product: Product) -> Status:
@@ -386,17 +236,3 @@ def _check_owner(session: Session, owner_id: int | None) -> int | None:
     if owner_id is not None and session.get(User, owner_id) is None:
         raise Invalid({"owner_id": [f"No user {owner_id}."]})
     return owner_id
-
-
-def _ask_plugins(card: Card, old: Status | None, new: Status, actor: User | None) -> None:
-    manager = current_app.extensions["cardcrm_plugins"]
-    reasons: list[str] = []
-    for result in manager.hook.cardcrm_validate_status_change(
-        card=card, old_status=old, new_status=new, user=actor
-    ):
-        if isinstance(result, str):
-            reasons.append(result)
-        elif result:
-            reasons.extend(str(reason) for reason in result)
-    if reasons:
-        raise StatusChangeRefused(reasons)

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from ..access import Scope, scope_of
 from ..auth.models import User
 from ..auth.service import normalize_email
-from ..cards.fields import clean_values
-from ..cards.models import Card
 
-# The card rules' own helpers, so an import checks exactly what create_card/update_card check.
-from ..cards.service import _ask_plugins, _keep_in_sight, _merge_fields
+# The cards' own rules, so an import checks exactly what create_card and update_card check.
+from ..cards.changes import CardChange, check_in_sight, check_status_change
+from ..cards.fields import clean_values, merge_fields
+from ..cards.models import Card
 from ..contacts.models import Contact
 from ..errors import StatusChangeRefused
 from ..products.models import Product, Status
@@ -200,13 +200,17 @@ class _CardImport:
                 contact_id=contact_id,
                 fields=values,
             )
-            plan = CardPlan(row.line, new, True, title, status, owner_id, contact_id, values)
             self._check_rules(new, None, status, problems)
-            return RowError(row.line, " ".join(problems)) if problems else plan
-        plan = CardPlan(row.line, card, False, title, status, owner_id, contact_id, values)
-        plan.diff = _diff(card, plan)
-        plan.moves = status.id != card.status_id
-        if plan.diff or plan.moves:
+            return RowError(row.line, " ".join(problems)) if problems else CardPlan(row.line, new)
+        row_values = {
+            "title": title,
+            "status": status,
+            "owner_id": owner_id,
+            "contact_id": contact_id,
+            "fields": values,
+        }
+        change = CardChange.of(card, row_values)
+        if change.changes_anything:
             check_version(row, "card", card, problems)
             # The card as it would be, for the rules (the stored one stays untouched until
             # the whole file is known to be good).
@@ -221,10 +225,12 @@ class _CardImport:
                 fields=values,
                 version=card.version,
             )
-            moved_to = status if plan.moves else None
-            owner_changed = "owner_id" in plan.diff
+            moved_to = status if change.moves else None
+            owner_changed = "owner_id" in change.diff
             self._check_rules(proposal, card.status, moved_to, problems, owner_changed)
-        return RowError(row.line, " ".join(problems)) if problems else plan
+        if problems:
+            return RowError(row.line, " ".join(problems))
+        return CardPlan(row.line, card, change)
 
     def _existing(self, row: Record, lookups: _Lookups, problems: list[str]) -> Card | None:
         card_id = claim_id(row, "card", self.seen, problems)
@@ -325,7 +331,7 @@ class _CardImport:
             if card is None:
                 present = {key: value for key, value in incoming.items() if value is not None}
                 return clean_values(self.definitions, present)
-            return _merge_fields(self.definitions, card.fields, incoming)
+            return merge_fields(self.definitions, card.fields, incoming)
         except ValidationError as error:
             messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
             for key, texts in messages.items():
@@ -348,26 +354,11 @@ class _CardImport:
         the card in sight, and plugins may refuse a status (for a new card, its first)."""
         if owner_changed:
             try:
-                _keep_in_sight(self.session, self.actor, card)
+                check_in_sight(self.session, self.actor, card)
             except Forbidden as refusal:
                 problems.append(f"owner: {refusal.detail}")
         if new is not None:
             try:
-                _ask_plugins(card, old, new, self.actor)
+                check_status_change(card, old, new, self.actor)
             except StatusChangeRefused as refusal:
                 problems.append(f"status: {refusal.detail}")
-
-
-def _diff(card: Card, plan: CardPlan) -> dict[str, dict[str, Any]]:
-    """What the row changes, in the form ``update_card`` records."""
-    diff: dict[str, dict[str, Any]] = {}
-    if plan.title != card.title:
-        diff["title"] = {"before": card.title, "after": plan.title}
-    if plan.owner_id != card.owner_id:
-        diff["owner_id"] = {"before": card.owner_id, "after": plan.owner_id}
-    for key in sorted(set(card.fields) | set(plan.fields)):
-        if card.fields.get(key) != plan.fields.get(key):
-            diff[f"fields.{key}"] = {"before": card.fields.get(key), "after": plan.fields.get(key)}
-    if plan.contact_id != card.contact_id:
-        diff["contact_id"] = {"before": card.contact_id, "after": plan.contact_id}
-    return diff

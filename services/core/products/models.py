@@ -1,4 +1,4 @@
-"""Products and statuses."""
+"""Products, their statuses and their members (who may see a product's cards)."""
 
 from __future__ import annotations
 
@@ -63,3 +63,17 @@ class Status(Base):
     @property
     def closed(self) -> bool:
         return self.group in CLOSED_GROUPS
+
+
+class Membership(Base):
+    """A user who may see a product's cards; ``own_cards_only``: only theirs and nobody's."""
+
+    __tablename__ = "product_members"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    own_cards_only: Mapped[bool] = mapped_column(default=False)

@@ -6,7 +6,8 @@ from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..cards.fields import CHOICE_TYPES, FIELD_TYPES
-from .models import GROUPS
+from .models import GROUPS, Product
+from .task_types import product_task_types
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$", error="Use lower_snake_case, up to 63 characters.")
 NAME = validate.Length(min=1, max=200)
@@ -140,9 +141,7 @@ class ProductSchema(Schema):
     updated_at = Instant()
     version = fields.Integer()
 
-    def _task_types(self, product: object) -> list[dict]:
-        from .service import product_task_types
-
+    def _task_types(self, product: Product) -> list[dict[str, str]]:
         return product_task_types(product)
 
 

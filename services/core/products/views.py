@@ -10,9 +10,8 @@ from cardcrm.common.plugins import describe_plugins
 from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from .. import access
 from ..auth.service import current_user
-from . import service
+from . import members, service, statuses, templates
 from .schemas import (
     PluginSchema,
     ProductCreateSchema,
@@ -31,7 +30,7 @@ bp = ApiBlueprint("products", __name__, tag="Products and statuses")
 @bp.operation("/templates", response=TemplateSchema, paginated=True)
 def list_templates() -> Page:
     """The product templates the installed plugins offer."""
-    return Page(service.list_templates())
+    return Page(templates.list_templates())
 
 
 @bp.operation("/plugins", response=PluginSchema, paginated=True)
@@ -106,7 +105,7 @@ def delete_product(product_id: int, args: dict[str, Any]) -> None:
 )
 def add_status(product_id: int, body: dict[str, Any]) -> Any:
     """Add a status to a product (at ``position`` in its group, default last)."""
-    return service.add_status(get_session(), current_user(), product_id, body)
+    return statuses.add_status(get_session(), current_user(), product_id, body)
 
 
 @bp.operation(
@@ -119,7 +118,7 @@ def add_status(product_id: int, body: dict[str, Any]) -> Any:
 )
 def update_status(status_id: int, body: dict[str, Any]) -> Any:
     """Rename a status, or move it to another group or position."""
-    return service.update_status(get_session(), current_user(), status_id, body)
+    return statuses.update_status(get_session(), current_user(), status_id, body)
 
 
 @bp.operation(
@@ -132,7 +131,7 @@ def update_status(status_id: int, body: dict[str, Any]) -> Any:
 )
 def delete_status(status_id: int, args: dict[str, Any]) -> None:
     """Delete a status; one that cards use needs ``?move_to={status_id}``."""
-    service.delete_status(get_session(), current_user(), status_id, args.get("move_to"))
+    statuses.delete_status(get_session(), current_user(), status_id, args.get("move_to"))
 
 
 class MemberSchema(Schema):
@@ -153,7 +152,7 @@ def get_members(product_id: int) -> Any:
     """Who may see the product (admins see every product); ``own_cards_only`` limits a member."""
     session = get_session()
     service.get_product(session, product_id)
-    return {"items": access.members(session, product_id)}
+    return {"items": members.members(session, product_id)}
 
 
 @bp.operation(
@@ -166,4 +165,4 @@ def get_members(product_id: int) -> Any:
 )
 def put_members(product_id: int, body: dict[str, Any]) -> Any:
     """Replace the product's members."""
-    return {"items": access.set_members(get_session(), product_id, body["items"])}
+    return {"items": members.set_members(get_session(), product_id, body["items"])}

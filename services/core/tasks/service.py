@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from ..access import scope_of
 from ..auth.models import User
+from ..cards.history import record_history
 from ..cards.models import Card
-from ..cards.service import get_live_card, record_history, refresh_next_task_due
+from ..cards.service import get_live_card, refresh_next_task_due
 from ..events import record_event
-from ..products.service import product_task_types
+from ..products.task_types import product_task_types
 from . import recurrence
 from .models import Postponement, Task
 

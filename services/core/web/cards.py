@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from ..cards import service
 from ..cards.models import Card
 from ..cards.schemas import CardCreateSchema, CardUpdateSchema
-from ..products.service import get_product, product_task_types
+from ..products.service import get_product
+from ..products.task_types import product_task_types
 from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema
 from ..tasks.service import create_task, list_tasks

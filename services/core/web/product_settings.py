@@ -10,7 +10,7 @@ from cardcrm.common.errors import CardcrmError
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from ..products import service
+from ..products import service, statuses
 from ..products.schemas import (
     ProductUpdateSchema,
     StatusSchema,
@@ -52,7 +52,7 @@ def add_status(product_id: int) -> Any:
     data = {"name": text("name"), "group": text("group")}
     return _apply(
         product_id,
-        lambda db, user: service.add_status(db, user, product_id, StatusSchema().load(data)),
+        lambda db, user: statuses.add_status(db, user, product_id, StatusSchema().load(data)),
         f"The status {data['name']} is added.",
     )
 
@@ -61,7 +61,7 @@ def add_status(product_id: int) -> Any:
 @admin_required
 def update_status(status_id: int) -> Any:
     db = get_session()
-    status = service.get_status(db, status_id)
+    status = statuses.get_status(db, status_id)
     changes: dict[str, Any] = {"name": text("name"), "group": text("group")}
     move = text("move")
     if move == "up":
@@ -70,7 +70,7 @@ def update_status(status_id: int) -> Any:
         changes["position"] = status.position + 1
     return _apply(
         status.product_id,
-        lambda db, user: service.update_status(
+        lambda db, user: statuses.update_status(
             db, user, status_id, StatusUpdateSchema().load(changes)
         ),
         "The status is saved.",
@@ -80,11 +80,11 @@ def update_status(status_id: int) -> Any:
 @bp.post("/statuses/<int:status_id>/delete")
 @admin_required
 def delete_status(status_id: int) -> Any:
-    status = service.get_status(get_session(), status_id)
+    status = statuses.get_status(get_session(), status_id)
     move_to = optional_int("move_to", label="move_to")
     return _apply(
         status.product_id,
-        lambda db, user: service.delete_status(db, user, status_id, move_to),
+        lambda db, user: statuses.delete_status(db, user, status_id, move_to),
         f"The status {status.name} is deleted.",
     )
 

@@ -17,6 +17,7 @@ from ..errors import StatusChangeRefused
 from ..products import service
 from ..products.models import Product
 from ..products.schemas import ProductCreateSchema
+from ..products.templates import list_templates
 from ..quick_access.service import FILTER_KEYS, list_favorites
 from .forms import messages_of, optional_int, safe_next, text
 from .lookups import all_users
@@ -34,7 +35,7 @@ PAGE_FILTERS = ("status_id", "group", "owner_id", "q")
 @bp.get("/products")
 def index() -> Any:
     db = get_session()
-    templates = service.list_templates() if current_user().is_admin else []
+    templates = list_templates() if current_user().is_admin else []
     return render_template(
         "products/index.html",
         products=service.list_products(db, viewer=current_user()),
@@ -55,7 +56,7 @@ def create() -> Any:
         page = render_template(
             "products/index.html",
             products=service.list_products(db, viewer=current_user()),
-            templates=service.list_templates(),
+            templates=list_templates(),
             typed=typed,
             errors=errors,
         )

@@ -1,0 +1,219 @@
+"""Changing a card: the one path by which a stored card's values and status change.
+
+The API and web UI (``service.update_card``), status deletion (``move_cards``) and the CSV
+import all describe a change as a ``CardChange``, check it with ``check_in_sight`` and
+``check_status_change`` and record it with ``record_change`` (``change_card`` does all of it
+for one card; the import writes a chunk of rows per flush), so every path writes the same
+history rows and events, asks the plugins the same way and makes one version per write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cardcrm.common.errors import Forbidden
+from cardcrm.common.events import EventType
+from cardcrm.common.timeutil import utcnow
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..access import scope_of
+from ..auth.models import User
+from ..contacts.service import set_card_contacts
+from ..errors import StatusChangeRefused
+from ..events import record_event
+from ..products.models import Status
+from .history import record_history
+from .models import Card
+from .schemas import card_data
+
+
+@dataclass
+class CardChange:
+    """A stored card's new values; ``diff`` and ``moves`` say what they change.
+
+    Built before the card is touched (``CardChange.of``), so the values it had stay known:
+    the history records them and the ``card.status_changed`` event carries them as ``before``.
+    """
+
+    card: Card
+    title: str
+    status: Status
+    owner_id: int | None
+    contact_id: int | None
+    fields: dict[str, Any]
+    #: The other contacts the card should have; ``None``: they are not being set.
+    contact_ids: list[int] | None = None
+    #: Why the card moves when no one chose it (``"status deleted"``), kept in its history.
+    reason: str | None = None
+    old_status: Status = field(init=False)
+    diff: dict[str, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.old_status = self.card.status
+        self.diff = _diff(self)
+
+    @classmethod
+    def of(cls, card: Card, values: dict[str, Any], reason: str | None = None) -> CardChange:
+        """The change setting ``values`` (``title``, ``status``, ``owner_id``, ``contact_id``,
+        ``contact_ids``, ``fields``: the card's complete new fields); the rest stays."""
+        return cls(
+            card=card,
+            title=values.get("title", card.title),
+            status=values.get("status", card.status),
+            owner_id=values.get("owner_id", card.owner_id),
+            contact_id=values.get("contact_id", card.contact_id),
+            fields=values.get("fields", card.fields),
+            contact_ids=values.get("contact_ids"),
+            reason=reason,
+        )
+
+    @property
+    def moves(self) -> bool:
+        return self.status.id != self.old_status.id
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.diff) or self.moves
+
+    def apply(self) -> None:
+        """Set the new values and status on the card (not its other contacts)."""
+        self.apply_values()
+        self.card.status = self.status
+
+    def apply_values(self) -> None:
+        """Set the new values but not the status: the card as the plugins judge a move."""
+        card = self.card
+        card.title, card.owner_id, card.contact_id = self.title, self.owner_id, self.contact_id
+        card.fields = self.fields
+
+
+def _check_rules(
+    session: Session, actor: User | None, change: CardChange, subject: Card | None = None
+) -> None:
+    """The rules of a change: a member limited to own cards keeps the card in sight, and
+    plugins may refuse the move. ``subject`` is the card as it would be (default: the card,
+    with the change applied)."""
+    subject = subject if subject is not None else change.card
+    if "owner_id" in change.diff:
+        check_in_sight(session, actor, subject)
+    if change.moves:
+        check_status_change(subject, change.old_status, change.status, actor)
+
+
+def change_card(session: Session, actor: User | None, change: CardChange) -> bool:
+    """Check and write one change in the caller's transaction: one UPDATE (one version), then
+    its history rows and events. False when the change changes nothing (nothing is written)."""
+    card = change.card
+    # Queries made while the card is half-changed (lazy loads, checks, plugins) must not
+    # autoflush it: each flush would bump the version, and one write is one version.
+    with session.no_autoflush:
+        change.apply_values()  # the card as it would be, still in its status, for the checks
+        _check_rules(session, actor, change)
+        card.status = change.status
+    if not change.changes_anything:
+        return False
+    card.updated_at = utcnow()
+    if change.contact_ids is not None:
+        set_card_contacts(session, card, change.contact_ids)
+    session.flush()  # the card's one UPDATE: one write, one version
+    if change.contact_ids is not None:
+        session.refresh(card, ["contact_links"])
+    record_change(session, actor, change, card_data(card))
+    return True
+
+
+def move_cards(
+    session: Session, actor: User | None, status: Status, target: Status | None
+) -> int | None:
+    """Move every card of ``status`` (being deleted) to ``target``; how many moved, or None
+    when cards are there and no ``target``."""
+    cards = list(session.scalars(select(Card).where(Card.status_id == status.id)))
+    if cards and target is None:
+        return None
+    for card in cards:
+        change_card(session, actor, CardChange.of(card, {"status": target}, "status deleted"))
+    return len(cards)
+
+
+def record_change(
+    session: Session, actor: User | None, change: CardChange, after: dict[str, Any]
+) -> None:
+    """The history rows and events of a written change; ``after`` is the card's new data.
+
+    Field changes are ``card.updated``; a move is ``card.status_changed``, a positive result
+    when it reaches the positive group, its event carrying the status it left as ``before``.
+    """
+    card = change.card
+    if change.diff:
+        record_history(session, card, EventType.CARD_UPDATED, actor, {"changes": change.diff})
+        record_event(
+            session, EventType.CARD_UPDATED, {**after, "changes": change.diff}, actor=actor
+        )
+    if change.moves:
+        old, new = change.old_status, change.status
+        move = {"from": _status_ref(old), "to": _status_ref(new)}
+        if change.reason:
+            move["reason"] = change.reason
+        positive = new.group == "positive" and old.group != "positive"
+        record_history(session, card, EventType.CARD_STATUS_CHANGED, actor, move, positive=positive)
+        before = {"status_id": old.id, "status_group": old.group}
+        record_event(
+            session, EventType.CARD_STATUS_CHANGED, {**after, "before": before}, actor=actor
+        )
+
+
+def record_creation(session: Session, actor: User | None, card: Card, data: dict[str, Any]) -> None:
+    """The history row and event of a new card; ``data`` is the card's data."""
+    record_history(session, card, EventType.CARD_CREATED, actor, {"card": data})
+    record_event(session, EventType.CARD_CREATED, data, actor=actor)
+
+
+def check_in_sight(session: Session, actor: User | None, card: Card) -> None:
+    """A member limited to own cards may not create or hand over a card out of their sight."""
+    if actor is not None and not scope_of(session, actor).sees_card(card):
+        raise Forbidden("You see only your own cards here: the owner must be you or nobody.")
+
+
+def check_status_change(card: Card, old: Status | None, new: Status, actor: User | None) -> None:
+    """Ask the plugins about ``card`` entering ``new`` (``old`` None: a new card)."""
+    manager = current_app.extensions["cardcrm_plugins"]
+    reasons: list[str] = []
+    for result in manager.hook.cardcrm_validate_status_change(
+        card=card, old_status=old, new_status=new, user=actor
+    ):
+        if isinstance(result, str):
+            reasons.append(result)
+        elif result:
+            reasons.extend(str(reason) for reason in result)
+    if reasons:
+        raise StatusChangeRefused(reasons)
+
+
+def _diff(change: CardChange) -> dict[str, dict[str, Any]]:
+    """What the change changes, field by field: ``{name: {"before", "after"}}``."""
+    card = change.card
+    diff: dict[str, dict[str, Any]] = {}
+    if change.title != card.title:
+        diff["title"] = {"before": card.title, "after": change.title}
+    if change.owner_id != card.owner_id:
+        diff["owner_id"] = {"before": card.owner_id, "after": change.owner_id}
+    for key in sorted(set(card.fields) | set(change.fields)):
+        if card.fields.get(key) != change.fields.get(key):
+            diff[f"fields.{key}"] = {
+                "before": card.fields.get(key),
+                "after": change.fields.get(key),
+            }
+    if change.contact_id != card.contact_id:
+        diff["contact_id"] = {"before": card.contact_id, "after": change.contact_id}
+    if change.contact_ids is not None:
+        before = card.contact_ids
+        if sorted(change.contact_ids) != sorted(before):
+            diff["contact_ids"] = {"before": before, "after": sorted(change.contact_ids)}
+    return diff
+
+
+def _status_ref(status: Status) -> dict[str, Any]:
+    return {"id": status.id, "name": status.name, "group": status.group}
