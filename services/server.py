@@ -32,8 +32,8 @@ import click
 from click.core import ParameterSource
 from gunicorn.app.base import Application
 
+from .cli_options import data_option
 from .common import proxy
-from .core.cli import data_option
 
 log = logging.getLogger(__name__)
 

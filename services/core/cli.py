@@ -8,17 +8,8 @@ from typing import Any
 import click
 from cardcrm.core.migrate import upgrade
 
+from ..cli_options import data_option
 from . import config as core_config
-
-
-def data_option(function: Any) -> Any:
-    return click.option(
-        "--data",
-        "data",
-        envvar="CARDCRM_DATA_DIR",
-        default=None,
-        help="Folder of the SQLite files (default ./data), unless database URLs are set.",
-    )(function)
 
 
 def core_settings(data: str | None) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from .cli import core_settings, data_option
+from ..cli_options import data_option
+from .cli import core_settings
 
 as_option = click.option(
     "--as",
