@@ -42,6 +42,7 @@ from cardcrm.core.auth.service import create_token
 from cardcrm.core.cards.models import Card
 from cardcrm.core.migrate import upgrade
 from cardcrm.core.products.models import Product, Status
+from cardcrm.core.tasks import today as rules
 from cardcrm.core.tasks.models import Task
 from cardcrm.core.tasks.schemas import TaskSchema
 from flask import Flask
@@ -374,7 +375,7 @@ INSTANTS = ("due", "closed_at", "created_at", "updated_at")
 
 
 def plain_task_page(
-    session: Session, user: User, period: view.Period, limit: int, cursor: str | None
+    session: Session, user: User, period: rules.Period, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """``today.task_page`` on plain rows: the change proposed for the app, timed here.
 
@@ -382,7 +383,7 @@ def plain_task_page(
     ORM objects, identity map or version tracking), and the items built as dicts instead of
     by ``TaskSchema.dump``. ``plain_page`` checks it answers exactly what the app answers.
     """
-    overdue = view._is_overdue(period)
+    overdue = rules._is_overdue(period)
     query = (
         select(
             *(Task.__table__.c[name] for name in TASK_FIELDS),
@@ -396,8 +397,8 @@ def plain_task_page(
         .join(Product, Product.id == Task.product_id)
         .join(Status, Status.id == Card.status_id)
         .where(
-            *view._open_tasks_until_end(scope_of(session, user), user, period),
-            or_(overdue, view._is_due(period)),
+            *rules._open_tasks_until_end(scope_of(session, user), user, period),
+            or_(overdue, rules._is_due(period)),
         )
     )
     position = decode_cursor(cursor)

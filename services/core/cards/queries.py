@@ -28,6 +28,11 @@ from .fields import filter_value
 from .models import Card
 
 FIELD_PREFIX = "field."
+#: The field filters, as the OpenAPI documents describe them (the query's own keys vary).
+FIELD_FILTER_DOC = {
+    "field.<key>": "Custom field value to match (text and e-mail ignore case; "
+    "a multiple-choice field matches when it holds the value)."
+}
 
 
 def filter_conditions(

@@ -26,11 +26,6 @@ from .schemas import (
 
 bp = ApiBlueprint("cards", __name__, tag="Cards")
 
-FIELD_FILTER_DOC = {
-    "field.<key>": "Custom field value to match (text and e-mail ignore case; "
-    "a multiple-choice field matches when it holds the value)."
-}
-
 
 @bp.operation(
     "/products/<int:product_id>/cards",
@@ -38,7 +33,7 @@ FIELD_FILTER_DOC = {
     response=CardSchema,
     paginated=True,
     errors=(404, 422),
-    extra_query=FIELD_FILTER_DOC,
+    extra_query=queries.FIELD_FILTER_DOC,
 )
 def list_cards(product_id: int, args: dict[str, Any]) -> Page:
     """List a product's cards, next deadline first.

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from cardcrm.common.api import ApiBlueprint
 from cardcrm.common.db import get_db, get_session
 from cardcrm.common.errors import Invalid, NotFound
-from flask import Response, request, stream_with_context
+from flask import Response, request
 
 from ..access import scope_of
 from ..auth.service import current_user
-from ..cards.queries import field_filters_of
-from ..cards.views import FIELD_FILTER_DOC
+from ..cards.queries import FIELD_FILTER_DOC, field_filters_of
 from ..products.service import get_product
 from .card_import import import_cards
 from .cards import export_cards, export_conditions
 from .contact_import import import_contacts
 from .contacts import export_contacts
 from .parsing import CsvFile, ImportResult
+from .responses import CSV_MIMETYPE, csv_response
 from .schemas import (
     CardExportArgsSchema,
     ContactImportArgsSchema,
@@ -31,7 +30,6 @@ from .schemas import (
 bp = ApiBlueprint("csv_io", __name__, tag="Import and export")
 
 CSV_TEXT = {"type": "string", "description": "CSV text (text/csv; charset=utf-8), streamed."}
-CSV_MIMETYPE = "text/csv"
 #: What an import reads: the file as the body, or as a form's file field.
 CSV_UPLOAD = {
     CSV_MIMETYPE: {"schema": {"type": "string", "description": "The CSV file (UTF-8)."}},
@@ -139,11 +137,3 @@ def uploaded_file() -> bytes:
             raise Invalid("Send the CSV file as the body, or as a form's file field.")
         return upload.read()
     return request.get_data(cache=False)
-
-
-def csv_response(pieces: Iterator[str], filename: str) -> Response:
-    return Response(
-        stream_with_context(pieces),
-        mimetype=CSV_MIMETYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-#: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
-HTMX_VERSION = "2.0.11"
-
 
 def init_app(app: Flask) -> None:
     """Register the web UI's blueprints on the core app."""

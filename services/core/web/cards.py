@@ -24,6 +24,7 @@ from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema
 from ..tasks.service import create_task, list_tasks
 from .display import history_line, user_zone
+from .errors import flash_error
 from .forms import (
     deadline_payload,
     field_changes,
@@ -37,7 +38,6 @@ from .forms import (
 )
 from .lookups import all_users, task_texts
 from .security import current_user, is_htmx
-from .tasks import flash_error
 
 bp = Blueprint("cards", __name__)
 

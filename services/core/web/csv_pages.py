@@ -20,8 +20,8 @@ from ..csv_io.cards import export_cards, export_conditions
 from ..csv_io.contact_import import import_contacts
 from ..csv_io.contacts import export_contacts
 from ..csv_io.parsing import CsvFile, ImportRefused, RowError
+from ..csv_io.responses import csv_response
 from ..csv_io.schemas import CardExportArgsSchema
-from ..csv_io.views import csv_response
 from ..products.service import get_product
 from .forms import messages_of
 from .security import current_user

@@ -11,7 +11,9 @@ from flask import Blueprint, current_app, g, request
 
 from ..cards.fields import FIELD_TYPES
 from ..products.models import GROUPS
-from . import HTMX_VERSION
+
+#: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
+HTMX_VERSION = "2.0.11"
 
 GROUP_LABELS = {
     "inactive": "Not started",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from cardcrm.common.errors import CardcrmError
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, flash, render_template
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +33,19 @@ def error_page(status: int, title: str, detail: str, messages: list[str] | None 
         "error.html", status=status, title=title, detail=detail, messages=messages
     )
     return Response(body, status=status)
+
+
+def error_message(error: CardcrmError | None) -> str | None:
+    """A refusal in one line, for a message beside what the user did."""
+    if error is None:
+        return None
+    details = [" ".join(texts) for texts in messages_of(error).values()]
+    return " ".join(details) or error.detail
+
+
+def flash_error(error: CardcrmError) -> None:
+    """Show a refusal on the next page (after a redirect)."""
+    flash(error_message(error) or error.detail, "error")
 
 
 def install(web: Blueprint) -> None:

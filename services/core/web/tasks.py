@@ -14,14 +14,17 @@ from zoneinfo import ZoneInfo
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError, Invalid
 from cardcrm.common.timeutil import utcnow
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..tasks import service
 from ..tasks.models import Task
-from ..today import totals
+from ..tasks.today import totals
+from .cards import tasks_context
 from .display import user_zone
-from .forms import messages_of, optional_date, optional_int, safe_next, text
+from .errors import error_message, flash_error
+from .forms import optional_date, optional_int, safe_next, text
 from .security import current_user, is_htmx
+from .today import requested_period, task_row
 
 bp = Blueprint("tasks", __name__)
 
@@ -107,8 +110,6 @@ def _act(task_id: int, change: Any) -> Any:
 
 
 def _today_row(task: Task, error: CardcrmError | None) -> Any:
-    from .today import requested_period, task_row
-
     db, user = get_session(), current_user()
     period, _ = requested_period(user, request.form)
     row = task_row(task, period)
@@ -117,29 +118,16 @@ def _today_row(task: Task, error: CardcrmError | None) -> Any:
         task=row,
         period=period,
         totals=totals(db, user, period),
-        error=_message(error),
+        error=error_message(error),
     )
     return page, _status(error)
 
 
 def _card_tasks(task: Task, error: CardcrmError | None) -> Any:
-    from .cards import tasks_context
-
     context = tasks_context(get_session(), task.card)
-    context["task_error"] = {task.id: _message(error)} if error else {}
+    context["task_error"] = {task.id: error_message(error)} if error else {}
     return render_template("cards/_tasks.html", **context), _status(error)
-
-
-def _message(error: CardcrmError | None) -> str | None:
-    if error is None:
-        return None
-    details = [" ".join(texts) for texts in messages_of(error).values()]
-    return " ".join(details) or error.detail
 
 
 def _status(error: CardcrmError | None) -> int:
     return error.status if error else 200
-
-
-def flash_error(error: CardcrmError) -> None:
-    flash(_message(error) or error.detail, "error")

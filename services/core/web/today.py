@@ -12,7 +12,7 @@ from ..auth.models import User
 from ..quick_access.service import list_favorites, recent_cards
 from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema
-from ..today import Period, period_for, task_page, totals
+from ..tasks.today import Period, period_for, task_page, totals
 from .forms import messages_of, optional_date
 from .quick_access import favorite_links, wall_items
 from .security import current_user, is_htmx
