@@ -36,6 +36,7 @@ def cardcrm_product_templates() -> list[dict[str, Any]]:
     ``type`` is one of the card field types (see ``cardcrm.core.cards.fields``). All results
     are collected; a key offered twice is an error reported at start-up.
     """
+    raise NotImplementedError  # a specification: pluggy never calls it
 
 
 @hookspec
@@ -45,6 +46,7 @@ def cardcrm_task_types() -> list[dict[str, str]]:
     Called when a product's task types are computed. All results are collected and added after
     the built-in types (call, email, meeting, todo) and the template's own types.
     """
+    raise NotImplementedError  # a specification: pluggy never calls it
 
 
 # --- Cards ----------------------------------------------------------------------------------

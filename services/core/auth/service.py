@@ -79,7 +79,7 @@ def create_user(
 
 def update_user(session: Session, user: User, changes: dict) -> User:
     with write_transaction(session):
-        user = session.get(User, user.id)
+        user = session.get_one(User, user.id)
         if "password" in changes:
             user.password_hash = generate_password_hash(changes.pop("password"))
         for key, value in changes.items():
@@ -137,7 +137,7 @@ def login(session: Session, email: str, password: str, address: str | None = Non
         if address is not None:
             throttle.failed(session, email, address, now)
         raise Unauthorized("Wrong e-mail or password.")
-    if failures:
+    if failures and address is not None:
         throttle.succeeded(session, email, address)
     return user
 
@@ -206,7 +206,14 @@ def _acting_for(principal: Principal, user_id: str) -> Principal:
     return Principal(user=user, service=principal.service)
 
 
-def current_user() -> User:
+def authenticated_principal() -> Principal:
+    """The caller of an operation that lets in authenticated callers only (all but public ones)."""
     principal = current_principal()
-    assert principal is not None and principal.user is not None
+    assert principal is not None, "the operation's authentication let no one in"
+    return principal
+
+
+def current_user() -> User:
+    principal = authenticated_principal()
+    assert principal.user is not None
     return principal.user

@@ -103,4 +103,4 @@ def list_tokens() -> Page:
 @bp.operation("/tokens/<int:token_id>", "DELETE", status=204, errors=(401, 404))
 def revoke_token(token_id: int) -> None:
     """Revoke one of the caller's tokens (admins: any token); it stops working at once."""
-    service.revoke_token(get_session(), token_id, service.current_principal())
+    service.revoke_token(get_session(), token_id, service.authenticated_principal())

@@ -154,7 +154,7 @@ def record_change(
         )
     if change.moves:
         old, new = change.old_status, change.status
-        move = {"from": _status_ref(old), "to": _status_ref(new)}
+        move: dict[str, Any] = {"from": _status_ref(old), "to": _status_ref(new)}
         if change.reason:
             move["reason"] = change.reason
         positive = new.group == "positive" and old.group != "positive"

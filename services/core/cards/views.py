@@ -9,7 +9,7 @@ from cardcrm.common.db import get_session
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from flask import request
 
-from ..auth.service import current_principal, current_user
+from ..auth.service import authenticated_principal, current_user
 from ..products.service import get_product
 from ..quick_access.service import note_card_opened
 from . import queries, service
@@ -68,9 +68,10 @@ def create_card(product_id: int, body: dict[str, Any]) -> Any:
 def get_card(card_id: int) -> Any:
     """Read a card (also recorded in the caller's recent cards)."""
     session = get_session()
-    principal = current_principal()
+    principal = authenticated_principal()
     card = service.get_card(session, card_id, viewer=principal.user)
-    if principal.service is None:  # a sidecar checking a card for someone opened nothing
+    # A sidecar checking a card for someone opened nothing.
+    if principal.service is None and principal.user is not None:
         note_card_opened(session, principal.user, card)
     return card
 

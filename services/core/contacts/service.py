@@ -13,7 +13,8 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
-from ..cards.models import Card, CardHistory
+from ..cards.history import record_history
+from ..cards.models import Card
 from ..events import record_event
 from ..textsearch import fold, phone_key
 from .models import CardContact, Contact, ContactHistory, ContactIdentifier
@@ -175,10 +176,9 @@ def delete_contact(
             )
         data = contact_data(contact)
         for card_id in cards:
-            card = session.get(Card, card_id)
-            _record_card(
+            record_history(
                 session,
-                card,
+                session.get_one(Card, card_id),
                 "card.contact_removed",
                 actor,
                 {"contact": {"id": contact.id, "name": contact.name}},
@@ -253,9 +253,12 @@ def merge_contacts(session: Session, actor: User | None, contact_id: int, other_
         merge = {"other": snapshot, "conflicts": conflicts, "cards": sorted(moved_cards)}
         record_contact_history(session, contact, EventType.CONTACT_MERGED, actor, merge)
         for card_id in moved_cards:
-            card = session.get(Card, card_id)
-            _record_card(
-                session, card, "card.contact_merged", actor, {"from": other.id, "into": contact.id}
+            record_history(
+                session,
+                session.get_one(Card, card_id),
+                "card.contact_merged",
+                actor,
+                {"from": other.id, "into": contact.id},
             )
         session.delete(other)
         session.flush()
@@ -358,16 +361,6 @@ def _card_ids(session: Session, contact_id: int) -> list[int]:
         session.scalars(select(CardContact.card_id).where(CardContact.contact_id == contact_id))
     )
     return sorted(primary | other)
-
-
-def _record_card(
-    session: Session, card: Card, type: str, actor: User | None, data: dict[str, Any]
-) -> None:
-    session.add(
-        CardHistory(
-            card_id=card.id, type=type, user_id=actor.id if actor else None, data=data, at=utcnow()
-        )
-    )
 
 
 def _index(session: Session, contact: Contact, new: bool = False) -> None:

@@ -188,7 +188,7 @@ class _CardImport:
         owner_id = self._owner(row, card, problems)
         contact_id = self._contact(row, card, lookups, problems)
         values = self._fields(row, card, problems)
-        if problems:
+        if problems or status is None:  # no status is always one of the problems
             return RowError(row.line, " ".join(problems))
         if card is None:
             new = Card(
@@ -258,7 +258,7 @@ class _CardImport:
             problems.append(f"title: at most {TITLE_MAX} characters.")
         return title
 
-    def _status(self, row: Record, card: Card | None, problems: list[str]) -> Status:
+    def _status(self, row: Record, card: Card | None, problems: list[str]) -> Status | None:
         name = row.get("status")
         if name:
             status = self.statuses.get(fold_name(name))
@@ -303,9 +303,10 @@ class _CardImport:
             return contact_id
         if not name:
             return None
-        current = lookups.contact_names.get(card.contact_id) if card and card.contact_id else None
-        if current is not None and fold_name(current) == fold_name(name):
-            return card.contact_id
+        if card is not None and card.contact_id is not None:
+            current = lookups.contact_names.get(card.contact_id)
+            if current is not None and fold_name(current) == fold_name(name):
+                return card.contact_id
         found = lookups.contacts_named.get(name, [])
         if len(found) != 1:
             problems.append(

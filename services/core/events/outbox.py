@@ -77,7 +77,7 @@ def read_event_rows(
         .order_by(Event.id)
         .limit(limit)
     )
-    return [tuple(row) for row in session.execute(query)]
+    return list(session.execute(query).tuples())
 
 
 class EventNotifier:

@@ -49,9 +49,9 @@ def list_products(session: Session, viewer: User | None = None) -> list[Product]
 def create_product(session: Session, actor: User | None, data: dict[str, Any]) -> Product:
     template = find_template(data["template"]) if data.get("template") else None
     statuses = data.get("statuses") or (template or {}).get("statuses") or []
-    fields = (
-        data.get("fields") if data.get("fields") is not None else (template or {}).get("fields", [])
-    )
+    fields = data.get("fields")
+    if fields is None:
+        fields = (template or {}).get("fields", [])
     task_types = data.get("task_types")
     if task_types is None:
         task_types = (template or {}).get("task_types", [])

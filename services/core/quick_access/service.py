@@ -8,7 +8,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Invalid, NotFound
 from cardcrm.common.timeutil import utcnow
 from marshmallow import ValidationError
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Connection, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,7 +35,8 @@ def note_card_opened(session: Session, user: User, card: Card) -> None:
     the request's session (nothing it loaded is expired), and the upsert needs no read first.
     """
     user_id, card_id = user.id, card.id
-    engine = session.get_bind()
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
     dialect = engine.dialect.name
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     now = utcnow()
@@ -93,7 +94,8 @@ def clean_query(
     try:
         args = CardListArgsSchema().load({k: v for k, v in as_text.items() if k in plain})
     except ValidationError as error:
-        raise Invalid({f"query.{key}": value for key, value in error.messages.items()}) from error
+        messages = error.normalized_messages()
+        raise Invalid({f"query.{key}": value for key, value in messages.items()}) from error
     try:
         filter_conditions(
             product,

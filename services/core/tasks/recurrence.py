@@ -9,12 +9,12 @@ the deadline the series gave it (``series_due``): postponing one does not shift 
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-FREQUENCIES = {
+FREQUENCIES: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
     "daily": rrule.DAILY,
     "weekly": rrule.WEEKLY,
     "monthly": rrule.MONTHLY,

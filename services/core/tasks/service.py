@@ -92,9 +92,10 @@ def update_task(
             assignee = session.get(User, task.assignee_id) if task.assignee_id else None
             if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
                 assignee = _assignee(session, changes["assignee_id"])
-                task.assignee_id = assignee.id
+                task.assignee_id = changes["assignee_id"]
             if "due" in changes or "all_day" in changes:
-                new_due = changes.get("due", task.due_date if task.all_day else task.due)
+                current = task.due_date if task.all_day and task.due_date else task.due
+                new_due = changes.get("due", current)
                 _set_due(task, new_due, changes.get("all_day", task.all_day), assignee)
             if "repeat" in changes or ("due" in changes and task.repeat):
                 # Editing the deadline of a recurring task moves the series with it.
@@ -135,8 +136,8 @@ def close_task(
         if comment:
             data["comment"] = comment
         _changed(session, card, task, EventType.TASK_CLOSED, actor, data)
-        if task.repeat:
-            _create_next_occurrence(session, actor, card, task)
+        if repeat := task.repeat:
+            _create_next_occurrence(session, actor, card, task, repeat)
     return task
 
 
@@ -233,10 +234,12 @@ def _set_repeat(task: Task, repeat: dict[str, Any] | None, assignee: User | None
     task.series_due = task.due
 
 
-def _create_next_occurrence(session: Session, actor: User, card: Card, task: Task) -> Task:
+def _create_next_occurrence(
+    session: Session, actor: User, card: Card, task: Task, repeat: dict[str, Any]
+) -> Task:
     """Closing an occurrence of a series opens the next one, so one is always open."""
     scheduled = task.series_due or task.due
-    due = recurrence.next_occurrence(task.repeat, scheduled)
+    due = recurrence.next_occurrence(repeat, scheduled)
     following = Task(
         card=card,
         product_id=task.product_id,

@@ -27,7 +27,8 @@ def login() -> Any:
     next_url = safe_next(request.values.get("next"), url_for("web.today.index"))
     if request.method == "GET" and current_user() is not None:
         return redirect(next_url)
-    error, status, headers = None, 200, {}
+    error, status = None, 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         try:
             user = service.login(
@@ -112,7 +113,7 @@ def profile() -> Any:
 @admin_required
 def users() -> Any:
     db = get_session()
-    typed = {key: text(key) for key in ("email", "name", "timezone")}
+    typed: dict[str, Any] = {key: text(key) for key in ("email", "name", "timezone")}
     typed["is_admin"] = bool(request.form.get("is_admin"))
     errors: dict[str, list[str]] = {}
     if request.method == "POST":

@@ -36,7 +36,7 @@ from .forms import (
     text,
     typed_field_values,
 )
-from .lookups import all_users, task_texts
+from .lookups import UserNames, all_users, task_texts, user_names
 from .security import current_user, is_htmx
 
 bp = Blueprint("cards", __name__)
@@ -61,7 +61,7 @@ def update(card_id: int) -> Any:
     db, user = get_session(), current_user()
     card = service.get_card(db, card_id, viewer=current_user())
     definitions = card.product.fields
-    typed = {
+    typed: dict[str, Any] = {
         "title": text("title"),
         "status_id": text("status_id"),
         "owner_id": text("owner_id"),
@@ -69,7 +69,7 @@ def update(card_id: int) -> Any:
     }
     version = optional_int("version")
     try:
-        changes = {
+        changes: dict[str, Any] = {
             "title": typed["title"],
             "status_id": optional_int("status_id", label="status_id") or card.status_id,
             "owner_id": optional_int("owner_id", label="owner_id"),
@@ -204,7 +204,7 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
         "card": card,
         "tasks": tasks,
         "users": users,
-        "names": {user.id: user.name for user in users},
+        "names": user_names(users),
         "task_types": product_task_types(card.product),
         "new_task": {},
         "new_task_errors": {},
@@ -212,7 +212,7 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
     }
 
 
-def _history(db: Session, card: Card, names: dict[int, str], tasks: list) -> list[dict[str, Any]]:
+def _history(db: Session, card: Card, names: UserNames, tasks: list) -> list[dict[str, Any]]:
     kinds = HISTORY_KINDS.get(request.args.get("kind", ""), [])
     rows = service.history(db, card.id, kinds, None, HISTORY_READ)[::-1][:HISTORY_SHOWN]
     texts = {task.id: task.text for task in tasks}

@@ -17,7 +17,7 @@ from ..contacts.models import KINDS, Contact
 from ..contacts.schemas import ContactCreateSchema, ContactUpdateSchema
 from ..products.models import Product
 from .forms import messages_of, optional_int, text
-from .lookups import all_users
+from .lookups import all_users, user_names
 from .security import current_user
 
 bp = Blueprint("contacts", __name__)
@@ -185,7 +185,7 @@ def contact_context(
         groups.setdefault(card.product_id, {"product": products[card.product_id], "cards": []})
         groups[card.product_id]["cards"].append(card)
     users = all_users(db)
-    names = {user.id: user.name for user in users}
+    names = user_names(users)
     rows = service.history(db, contact.id, None, 10_000)[::-1][:HISTORY_SHOWN]
     merge_q = request.args.get("merge_q", "").strip()[:200]
     candidates = []

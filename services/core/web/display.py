@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, g, request
 
 from ..cards.fields import FIELD_TYPES
 from ..products.models import GROUPS
+from .lookups import UserNames
 
 #: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
 HTMX_VERSION = "2.0.11"
@@ -76,7 +77,7 @@ def query_with(**changes: Any) -> str:
     return "?" + urlencode(args) if args else "?"
 
 
-def history_line(row: Any, names: dict[int, str], fields: dict[str, str], tasks: dict) -> str:
+def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict) -> str:
     """One history entry in words, e.g. ``moved it from New to Won``."""
     data = row.data or {}
     task = _task_text(row, data, tasks)
@@ -124,7 +125,7 @@ def _task_text(row: Any, data: dict[str, Any], tasks: dict) -> str:
     return tasks.get(row.task_id, f"task {row.task_id}")
 
 
-def _changes(changes: dict[str, Any], names: dict[int, str], fields: dict[str, str]) -> str:
+def _changes(changes: dict[str, Any], names: UserNames, fields: dict[str, str]) -> str:
     parts = []
     for key, change in changes.items():
         before, after = change.get("before"), change.get("after")
@@ -151,10 +152,13 @@ def install(web: Blueprint) -> None:
     web.add_app_template_filter(local_time, "local_time")
     web.add_app_template_filter(deadline, "deadline")
     web.add_app_template_global(query_with, "query_with")
-    web.add_app_template_global(GROUP_LABELS, "GROUP_LABELS")
-    web.add_app_template_global(GROUPS, "GROUPS")
-    web.add_app_template_global(FIELD_TYPES, "FIELD_TYPES")
-    web.add_app_template_global(HTMX_VERSION, "HTMX_VERSION")
+    constants = {
+        "GROUP_LABELS": GROUP_LABELS,
+        "GROUPS": GROUPS,
+        "FIELD_TYPES": FIELD_TYPES,
+        "HTMX_VERSION": HTMX_VERSION,
+    }
+    web.record_once(lambda state: state.app.jinja_env.globals.update(constants))
     web.context_processor(lambda: {"sidecars": configured_sidecars()})
 
 

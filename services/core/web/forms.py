@@ -130,7 +130,7 @@ def field_changes(
         key, kind = definition["key"], definition["type"]
         value = typed.get(key)
         if kind == "multichoice":
-            changes[key] = list(value) or None
+            changes[key] = list(value or []) or None
         elif kind == "checkbox":
             changes[key] = bool(value)
         elif value in (None, ""):

@@ -17,6 +17,14 @@ from ..tasks.models import Task
 MAX_USERS = 500
 
 
+#: Users' names by id; nobody (``None``) has none, so looking it up gives the default.
+UserNames = dict[int | None, str]
+
+
+def user_names(users: Iterable[User]) -> UserNames:
+    return {user.id: user.name for user in users}
+
+
 def all_users(session: Session) -> list[User]:
     """The users for owner and assignee pickers, by name."""
     return list(session.scalars(select(User).order_by(User.name, User.id).limit(MAX_USERS)))

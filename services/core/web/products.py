@@ -20,7 +20,7 @@ from ..products.schemas import ProductCreateSchema
 from ..products.templates import list_templates
 from ..quick_access.service import FILTER_KEYS, list_favorites
 from .forms import messages_of, optional_int, safe_next, text
-from .lookups import all_users
+from .lookups import all_users, user_names
 from .quick_access import favorite_links
 from .security import admin_required, current_user, is_htmx
 
@@ -89,7 +89,7 @@ def show(product_id: int) -> Any:
         cards=cards,
         next_cursor=next_cursor,
         users=users,
-        names={user.id: user.name for user in users},
+        names=user_names(users),
         filters=filters,
         field_filters=field_filters,
         query=query,
@@ -139,7 +139,7 @@ def board_context(db: Session, product: Product, veto: dict[int, str] | None = N
     return {
         "product": product,
         "columns": columns,
-        "names": {user.id: user.name for user in users},
+        "names": user_names(users),
         "veto": veto or {},
     }
 

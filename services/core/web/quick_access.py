@@ -30,11 +30,12 @@ from flask import (
 from sqlalchemy.orm import Session
 
 from ..auth.service import Principal, create_token, revoke_token, user_for_token
+from ..products.service import list_products
 from ..quick_access import service
 from ..quick_access.models import Favorite
 from .display import configured_sidecars, user_zone
 from .forms import messages_of, optional_int, text
-from .lookups import all_users, cards_with_context, task_texts
+from .lookups import all_users, cards_with_context, task_texts, user_names
 from .security import current_user
 
 bp = Blueprint("quick_access", __name__)
@@ -125,8 +126,6 @@ def revoke_browser_token(token_id: int) -> None:
 
 
 def favorite_links(db: Session, favorites: list[Favorite]) -> list[dict[str, Any]]:
-    from ..products.service import list_products
-
     names = (
         {product.id: product.name for product in list_products(db, viewer=current_user())}
         if favorites
@@ -146,14 +145,14 @@ def favorite_links(db: Session, favorites: list[Favorite]) -> list[dict[str, Any
 
 def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, Any]]:
     rows = service.wall(db, before, limit, viewer=current_user())
-    names = {user.id: user.name for user in all_users(db)} if rows else {}
+    names = user_names(all_users(db)) if rows else {}
     texts = task_texts(db, [row.task_id for row, _ in rows if row.task_id])
     items = []
     for row, card in rows:
         if row.type == "card.status_changed":
             what = f"moved to {(row.data.get('to') or {}).get('name', 'a positive status')}"
         else:
-            what = f"completed “{texts.get(row.task_id, 'a task')}”"
+            what = f"completed “{texts.get(row.task_id or 0, 'a task')}”"
         items.append(
             {
                 "id": row.id,

@@ -19,6 +19,7 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Forbidden
 from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..auth.models import User
 
@@ -94,7 +95,7 @@ def install(web: Blueprint) -> None:
     web.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("web_user")})
 
 
-def _before_request() -> Response | None:
+def _before_request() -> BaseResponse | None:
     if request.endpoint == "web.static":
         return None
     g.web_user = _logged_in_user()
