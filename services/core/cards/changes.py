@@ -90,17 +90,13 @@ class CardChange:
         card.fields = self.fields
 
 
-def _check_rules(
-    session: Session, actor: User | None, change: CardChange, subject: Card | None = None
-) -> None:
-    """The rules of a change: a member limited to own cards keeps the card in sight, and
-    plugins may refuse the move. ``subject`` is the card as it would be (default: the card,
-    with the change applied)."""
-    subject = subject if subject is not None else change.card
+def _check_rules(session: Session, actor: User | None, change: CardChange) -> None:
+    """A member limited to own cards keeps the card in sight, and plugins may refuse the move
+    (they judge the card with its new values, still in its old status)."""
     if "owner_id" in change.diff:
-        check_in_sight(session, actor, subject)
+        check_in_sight(session, actor, change.card)
     if change.moves:
-        check_status_change(subject, change.old_status, change.status, actor)
+        check_status_change(change.card, change.old_status, change.status, actor)
 
 
 def change_card(session: Session, actor: User | None, change: CardChange) -> bool:
@@ -110,7 +106,7 @@ def change_card(session: Session, actor: User | None, change: CardChange) -> boo
     # Queries made while the card is half-changed (lazy loads, checks, plugins) must not
     # autoflush it: each flush would bump the version, and one write is one version.
     with session.no_autoflush:
-        change.apply_values()  # the card as it would be, still in its status, for the checks
+        change.apply_values()
         _check_rules(session, actor, change)
         card.status = change.status
     if not change.changes_anything:
