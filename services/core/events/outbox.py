@@ -77,7 +77,7 @@ def read_event_rows(
         .order_by(Event.id)
         .limit(limit)
     )
-    return list(session.execute(query).tuples())
+    return list(session.execute(query).all())
 
 
 class EventNotifier:
