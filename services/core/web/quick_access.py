@@ -152,7 +152,8 @@ def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, An
         if row.type == "card.status_changed":
             what = f"moved to {(row.data.get('to') or {}).get('name', 'a positive status')}"
         else:
-            what = f"completed “{texts.get(row.task_id or 0, 'a task')}”"
+            task = texts.get(row.task_id, "a task") if row.task_id else "a task"
+            what = f"completed “{task}”"
         items.append(
             {
                 "id": row.id,
