@@ -111,3 +111,37 @@ def test_trashing_a_card_reads_card_deleted_as_the_event_does_and_the_old_word_s
     assert [row["type"] for row in history(admin, card)][-1] == "card.deleted"
     for word in ("card.deleted", "card.trashed"):  # the word history used before
         assert [row["type"] for row in history(admin, card, f"?type={word}")] == ["card.deleted"]
+
+
+def test_deleting_a_status_moves_its_cards_as_a_move_does_and_says_why(admin):
+    product = admin.product("sales")
+    first = product["statuses"][0]
+    won = next(status for status in product["statuses"] if status["name"] == "Won")
+    card = admin.card(product, "Big deal")
+    assert admin.delete(f"statuses/{first['id']}?move_to={won['id']}").status_code == 204
+    moved = admin.ok("GET", f"cards/{card['id']}")
+    assert moved["status_id"] == won["id"] and moved["version"] == card["version"] + 1
+    row = history(admin, card)[-1]
+    assert row["type"] == "card.status_changed"
+    assert row["data"] == {
+        "from": {"id": first["id"], "name": first["name"], "group": first["group"]},
+        "to": {"id": won["id"], "name": "Won", "group": "positive"},
+        "reason": "status deleted",
+    }
+    event = admin.ok("GET", "events?limit=100")["items"][-2]  # the product's update is last
+    assert event["type"] == "card.status_changed" and event["data"]["status_id"] == won["id"]
+    assert event["data"]["before"] == {"status_id": first["id"], "status_group": first["group"]}
+    # A move into the positive group is a positive result, whoever made it.
+    assert [item["card"]["title"] for item in admin.ok("GET", "wall")["items"]] == ["Big deal"]
+
+
+def test_a_plugin_may_refuse_the_moves_of_a_status_deletion(admin):
+    product = admin.product("invoices")
+    to_issue = product["statuses"][0]
+    paid = next(status for status in product["statuses"] if status["name"] == "Paid")
+    card = admin.card(product, "Invoice 7")  # no amount: the plugin refuses to call it paid
+    response = admin.delete(f"statuses/{to_issue['id']}?move_to={paid['id']}")
+    assert response.status_code == 422
+    assert admin.ok("GET", f"cards/{card['id']}")["status_id"] == to_issue["id"]
+    statuses = admin.ok("GET", f"products/{product['id']}")["statuses"]
+    assert to_issue["id"] in [status["id"] for status in statuses]
