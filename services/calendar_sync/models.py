@@ -15,17 +15,20 @@ from datetime import date, datetime
 from typing import Any
 
 from cardcrm.common.timeutil import utcnow
-from cardcrm.sidecar.access import membership_model
-from cardcrm.sidecar.follower import cursor_model
+from cardcrm.sidecar.access import MembershipColumns
+from cardcrm.sidecar.follower import EventCursorColumns
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
 
-#: How far the mirror has read core's events (table ``feed_cursors``).
-EventCursor = cursor_model(Base)
-#: Who may see which card besides admins: the products' members, from core's events.
-ProductMember = membership_model(Base)
+
+class EventCursor(EventCursorColumns, Base):
+    """How far the mirror has read core's events."""
+
+
+class ProductMember(MembershipColumns, Base):
+    """Who may see which card besides admins: the products' members, from core's events."""
 
 
 # --- The mirror of core ---------------------------------------------------------------------

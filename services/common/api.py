@@ -164,8 +164,8 @@ class ApiBlueprint(Blueprint):
                 service = api_service()
                 store = service.idempotency if method == "POST" and auth else None
                 caller = service.authenticate(auth) if auth else None
-                if store is not None and service.owner_of is not None:
-                    replayed = store.replay_or_begin(service.owner_of(caller))
+                if store is not None:
+                    replayed = store.replay_or_begin(caller)
                     if replayed is not None:
                         return replayed
                 try:

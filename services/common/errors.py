@@ -25,16 +25,25 @@ PROBLEM_JSON = "application/problem+json"
 class CardcrmError(Exception):
     """Root of every error a cardcrm service answers with a problem document.
 
-    ``headers`` are sent with the answer (e.g. ``Retry-After``)."""
+    ``retry_after``, when set, is how many seconds the client should wait before sending the
+    same request again (the answer's ``Retry-After``)."""
 
     status = 500
     title = "Internal server error"
+    retry_after: int | None = None
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
-        self.headers: dict[str, str] = {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers the answer carries besides the problem document."""
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return headers
 
 
 class BadRequest(CardcrmError):
@@ -68,7 +77,7 @@ class TooManyRequests(CardcrmError):
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}
+        self.retry_after = retry_after
 
 
 class Invalid(CardcrmError):
@@ -89,9 +98,12 @@ class ServiceUnavailable(CardcrmError):
     status, title = 503, "Service unavailable"
     retry_after = 30
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(detail, **extra)
-        self.headers = {"Retry-After": str(self.retry_after)}
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The service's own database is down, restarting or busy past the lock timeout: nothing
+    was written (the transaction rolled back), and the same request works again shortly."""
+
+    retry_after = 5
 
 
 class CoreUnreachable(ServiceUnavailable):
@@ -163,19 +175,22 @@ def out_of_range(error: Exception) -> Response:
 
 
 def database_unavailable(error: Exception) -> Response:
-    # The database is down, restarting or busy past the lock timeout: nothing was written (the
-    # transaction rolled back), and the same request will work again shortly.
     log.error("%s %s: 503, the database is unavailable: %s", request.method, request.path, error)
-    response = problem(
-        503, "Service unavailable", "The database is unavailable; try again in a moment."
-    )
-    response.headers["Retry-After"] = "5"
+    return answer(DatabaseUnavailable("The database is unavailable; try again in a moment."))
+
+
+def answer(error: CardcrmError) -> Response:
+    """The problem document of ``error``, with its headers."""
+    response = problem(error.status, error.title, error.detail, **error.extra)
+    response.headers.update(error.headers)
     return response
 
 
-def install_common_handlers(app: Flask) -> None:
-    """The handlers every service shares: invalid fields (422), values the database cannot
-    hold (422) and a database that cannot be reached (503)."""
+def init_app(app: Flask) -> None:
+    """Answer every error of ``app`` as problem+json (one shape for every service): domain
+    errors, invalid fields (422), values the database cannot hold (422), a database that
+    cannot be reached (503), racing writers (412), conflicts (409), HTTP errors, the rest."""
+    app.register_error_handler(CardcrmError, answer)
     app.register_error_handler(ValidationError, invalid_fields)
     out_of_range_errors: tuple[type[Exception], ...] = (OverflowError, DataError)
     for error_class in out_of_range_errors:
@@ -183,20 +198,6 @@ def install_common_handlers(app: Flask) -> None:
     unavailable_errors: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
     for error_class in unavailable_errors:
         app.register_error_handler(error_class, database_unavailable)
-
-
-def init_app(app: Flask) -> None:
-    """Answer every error of ``app`` as problem+json (one shape for every service)."""
-
-    @app.errorhandler(CardcrmError)
-    def _domain(error: CardcrmError) -> Response:
-        response = problem(error.status, error.title, error.detail, **error.extra)
-        response.headers.update(error.headers)
-        if error.status == 401:
-            response.headers.setdefault("WWW-Authenticate", "Bearer")
-        return response
-
-    install_common_handlers(app)
 
     @app.errorhandler(StaleDataError)
     def _stale(error: StaleDataError) -> Response:

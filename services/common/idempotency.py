@@ -8,7 +8,7 @@ caller (a user, or a service) and are kept for ``KEEP``. A request that failed m
 and left no key: sending it again does it again.
 
 Every service that documents the header keeps its keys in its own database: its declarative
-base gets the table from ``idempotency_model`` and its ``ApiService`` names an
+base declares the table with ``IdempotencyKeyColumns`` and its ``ApiService`` names an
 ``IdempotencyStore`` over that table (see ``cardcrm.common.api``).
 
 The same key with another request (method, path, query or body) is a 422. A key whose change
@@ -20,13 +20,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import Index, String, Text, UniqueConstraint, delete, event, select, update
+from sqlalchemy import (
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, sessionmaker
 
 from .db import get_session, write_transaction
 from .errors import BadRequest, Conflict, Invalid
@@ -43,36 +54,41 @@ log = logging.getLogger(__name__)
 _WRITTEN = "cardcrm_idempotency_written"
 
 
-def idempotency_model(base: type) -> Any:
-    """The ``idempotency_keys`` table on a service's declarative base ``base``."""
+class IdempotencyKeyColumns:
+    """The ``idempotency_keys`` table, declared by a service on its own base:
+    ``class IdempotencyKey(IdempotencyKeyColumns, Base)``."""
 
-    class IdempotencyKey(base):  # type: ignore[misc]
-        __tablename__ = "idempotency_keys"
-        __table_args__ = (
+    __tablename__ = "idempotency_keys"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        # New constraint objects for each service's table (one object cannot serve two).
+        return (
             UniqueConstraint("owner", "key"),
             Index("ix_idempotency_keys_created_at", "created_at"),
         )
 
-        id: Mapped[int] = mapped_column(primary_key=True)
-        #: ``user:<id>`` or ``service:<name>``: keys of different callers never meet.
-        owner: Mapped[str] = mapped_column(String(120))
-        key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
-        #: SHA-256 of the method, path, query string and body.
-        fingerprint: Mapped[str] = mapped_column(String(64))
-        #: The answer, stored once given (``None``: the change committed, the answer was lost).
-        status: Mapped[int | None]
-        body: Mapped[str | None] = mapped_column(Text)
-        headers: Mapped[dict[str, Any] | None]
-        created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    return IdempotencyKey
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``user:<id>`` or ``service:<name>``: keys of different callers never meet.
+    owner: Mapped[str] = mapped_column(String(120))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    #: SHA-256 of the method, path, query string and body.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: The answer, stored once given (``None``: the change committed, the answer was lost).
+    status: Mapped[int | None]
+    body: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IdempotencyStore:
-    """Where one service keeps its keys: the model ``idempotency_model`` made for it."""
+    """Where one service keeps its keys: its ``IdempotencyKeyColumns`` table."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: type[IdempotencyKeyColumns], owner_of: Callable[[Any], str]) -> None:
         self.model = model
+        #: Names a caller (``user:<id>``, ``service:<name>``): keys of different callers
+        #: never meet.
+        self.owner_of = owner_of
 
     def install(self, factory: sessionmaker[Session]) -> None:
         """Write a request's key in the first transaction of that request that commits."""
@@ -85,19 +101,19 @@ class IdempotencyStore:
                 return
             now = utcnow()
             session.execute(delete(model).where(model.created_at < now - KEEP))
-            session.add(model(**pending, created_at=now))
+            session.execute(insert(model).values(**pending, created_at=now))
             session.info[_WRITTEN] = (pending["owner"], pending["key"])
 
-    def replay_or_begin(self, owner: str) -> Response | None:
+    def replay_or_begin(self, caller: Any) -> Response | None:
         """For a POST with a key: the first answer if there was one, else note the key
-        (written with the change). ``None`` when the request is to be done. ``owner`` names
-        the caller (``user:<id>``, ``service:<name>``)."""
+        (written with the change). ``None`` when the request is to be done."""
         key = request.headers.get(HEADER)
         if key is None:
             return None
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.")
+        owner = self.owner_of(caller)
         digest = hashlib.sha256()
         for part in (request.method, request.path, request.query_string):
             digest.update(part if isinstance(part, bytes) else part.encode())

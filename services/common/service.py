@@ -22,8 +22,8 @@ class ApiService:
     ``authenticate(level)`` resolves the request's caller for an operation declared with
     ``auth=level`` (one of ``levels``) and returns it, or raises ``Unauthorized`` /
     ``Forbidden`` / ``ServiceUnavailable``. With an ``idempotency`` store every authenticated
-    POST honours ``Idempotency-Key``, keyed per caller by ``owner_of(caller)``; without one
-    the header is neither read nor documented. ``conditional_writes`` says that changes
+    POST honours ``Idempotency-Key``, keyed per caller; without one the header is neither
+    read nor documented. ``conditional_writes`` says that changes
     (PATCH, DELETE, and operations declared ``etag=True``) check ``If-Match``.
     """
 
@@ -31,7 +31,6 @@ class ApiService:
     description: str
     authenticate: Callable[[str], Any]
     levels: tuple[str, ...] = ("user",)
-    owner_of: Callable[[Any], str] | None = None
     idempotency: IdempotencyStore | None = None
     conditional_writes: bool = False
     #: The error statuses any authenticated operation may answer.

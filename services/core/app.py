@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notifier = events.EventNotifier()
     app.extensions["cardcrm_events"] = notifier
     events.install(database.sessions, plugins, notifier)
-    idempotency = IdempotencyStore(IdempotencyKey)
+    idempotency = IdempotencyStore(IdempotencyKey, caller_name)
     idempotency.install(database.sessions)
 
     errors.init_app(app)
@@ -86,7 +86,6 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
             description="Products, statuses, cards, tasks and the Today view.",
             authenticate=authenticate,
             levels=("user", "admin", "events"),
-            owner_of=caller_name,
             idempotency=idempotency,
             conditional_writes=True,
             auth_errors=(401, 403),  # 403: admins' operations, or a service token for a user's

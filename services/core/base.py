@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cardcrm.common.db import TYPE_MAP, new_metadata
-from cardcrm.common.idempotency import idempotency_model
+from cardcrm.common.idempotency import IdempotencyKeyColumns
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -14,5 +12,5 @@ class Base(DeclarativeBase):
     type_annotation_map = TYPE_MAP
 
 
-#: Keys of retried POSTs (``Idempotency-Key``), kept in core's database.
-IdempotencyKey: Any = idempotency_model(Base)
+class IdempotencyKey(IdempotencyKeyColumns, Base):
+    """Keys of retried POSTs (``Idempotency-Key``), kept in core's database."""

@@ -20,7 +20,9 @@ from .db import Base
 
 __all__ = ["CardRef", "ProductMember", "may_see", "track"]
 
-ProductMember = shared.membership_model(Base)
+
+class ProductMember(shared.MembershipColumns, Base):
+    """Who may see which card besides admins: the products' members, from core's events."""
 
 
 def track(session: Session, event: dict[str, Any]) -> None:

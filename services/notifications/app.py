@@ -36,7 +36,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["cardcrm_notifications"] = context
     app.extensions["cardcrm_core_client"] = context.client()
     context.db.init_app(app)
-    idempotency = IdempotencyStore(IdempotencyKey)
+    idempotency = IdempotencyStore(IdempotencyKey, caller_name)
     idempotency.install(context.db.sessions)
 
     errors.init_app(app)
@@ -58,7 +58,6 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
             title="cardcrm notifications",
             description=DESCRIPTION,
             authenticate=authenticate,
-            owner_of=caller_name,
             idempotency=idempotency,
             auth_errors=(401, 503),
             relative_servers=True,

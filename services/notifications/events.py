@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cardcrm.common.timeutil import Clock, isoformat_z, utcnow
-from cardcrm.sidecar.follower import cursor_model
+from cardcrm.sidecar.follower import EventCursorColumns
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Where the worker is in core's event feed (the table keeps its name, ``feed_cursors``).
-EventCursor = cursor_model(Base)
+
+class EventCursor(EventCursorColumns, Base):
+    """Where the worker is in core's event feed."""
+
+
 FOLLOWER_NAME = "notifications"
 DATA_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 NOTIFY_SINCE = "notify_since"

@@ -1,8 +1,6 @@
 """Every table of the notifications database, for Alembic and tests."""
 
-from typing import Any
-
-from cardcrm.common.idempotency import idempotency_model
+from cardcrm.common.idempotency import IdempotencyKeyColumns
 
 from .access import ProductMember
 from .db import Base
@@ -13,8 +11,10 @@ from .known_cards import KnownCard
 from .preferences.models import Preferences
 from .reminders.models import Reminder
 
-#: Keys of retried POSTs (``Idempotency-Key``), kept in this service's database.
-IdempotencyKey: Any = idempotency_model(Base)
+
+class IdempotencyKey(IdempotencyKeyColumns, Base):
+    """Keys of retried POSTs (``Idempotency-Key``), kept in this service's database."""
+
 
 __all__ = [
     "Base",

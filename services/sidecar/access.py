@@ -25,17 +25,15 @@ MEMBERSHIP_EVENTS = (EventType.PRODUCT_MEMBERS_CHANGED, EventType.PRODUCT_DELETE
 UNKNOWN_OWNER = 0
 
 
-def membership_model(base: type) -> Any:
-    """The ``product_members`` table for a sidecar's declarative ``base``."""
+class MembershipColumns:
+    """The ``product_members`` table, declared by a sidecar on its own base:
+    ``class ProductMember(MembershipColumns, Base)``."""
 
-    class ProductMember(base):  # type: ignore[misc]
-        __tablename__ = "product_members"
+    __tablename__ = "product_members"
 
-        product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-        user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, index=True)
-        own_cards_only: Mapped[bool] = mapped_column(default=False)
-
-    return ProductMember
+    product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, index=True)
+    own_cards_only: Mapped[bool] = mapped_column(default=False)
 
 
 @dataclass(frozen=True)

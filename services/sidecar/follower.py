@@ -26,17 +26,15 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, dict[str, Any]], None]
 
 
-def cursor_model(base: type) -> Any:
-    """The cursor table for a sidecar's declarative ``base``: one row per feed consumer."""
+class EventCursorColumns:
+    """Where a follower of core's events is, one row per follower (table ``feed_cursors``),
+    declared by a sidecar on its own base: ``class EventCursor(EventCursorColumns, Base)``."""
 
-    class FeedCursor(base):  # type: ignore[misc]
-        __tablename__ = "feed_cursors"
+    __tablename__ = "feed_cursors"
 
-        name: Mapped[str] = mapped_column(String(64), primary_key=True)
-        #: core's ``events.id`` is a BIGINT on PostgreSQL: so is the cursor.
-        last_id: Mapped[int] = mapped_column(BigInteger, default=0)
-
-    return FeedCursor
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: core's ``events.id`` is a BIGINT on PostgreSQL: so is the cursor.
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class EventFollower:

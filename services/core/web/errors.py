@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from cardcrm.common.errors import CardcrmError
+from cardcrm.common.errors import CardcrmError, DatabaseUnavailable
 from flask import Blueprint, Response, flash, render_template
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -74,7 +74,7 @@ def install(web: Blueprint) -> None:
         page = error_page(
             503, "Unavailable", "The database cannot be reached right now; try again in a moment."
         )
-        page.headers["Retry-After"] = "5"
+        page.headers["Retry-After"] = str(DatabaseUnavailable.retry_after)
         return page
 
     @web.errorhandler(IntegrityError)
