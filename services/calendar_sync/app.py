@@ -11,7 +11,10 @@ from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate
 from flask import Flask
 
+from .account_views import bp as accounts_api
 from .context import CalendarContext
+from .feed_views import bp as feeds_api
+from .feed_views import public as public_api
 
 
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
@@ -35,11 +38,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_api(app: Flask) -> None:
-    from .account_views import bp as accounts
-    from .feed_views import bp as feeds
-    from .feed_views import public
-
-    for blueprint in (feeds, accounts, public):
+    for blueprint in (feeds_api, accounts_api, public_api):
         app.register_blueprint(blueprint)
     install_api(
         app,

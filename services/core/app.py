@@ -15,9 +15,18 @@ from flask import Flask
 
 from . import events, web
 from .auth.service import Principal, authenticate
+from .auth.views import bp as auth_api
 from .base import IdempotencyKey
+from .cards.views import bp as cards_api
+from .contacts.views import bp as contacts_api
+from .csv_io.views import bp as csv_io_api
+from .events.views import bp as events_api
 from .plugins import get_plugin_manager
+from .products.views import bp as products_api
+from .quick_access.views import bp as quick_access_api
 from .tasks.schemas import Deadline
+from .tasks.views import bp as tasks_api
+from .today import bp as today_api
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -67,17 +76,17 @@ def caller_name(principal: Principal) -> str:
 
 
 def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
-    from .auth.views import bp as auth
-    from .cards.views import bp as cards
-    from .contacts.views import bp as contacts
-    from .csv_io.views import bp as csv_io
-    from .events.views import bp as events
-    from .products.views import bp as products
-    from .quick_access.views import bp as quick_access
-    from .tasks.views import bp as tasks
-    from .today import bp as today
-
-    for blueprint in (auth, products, cards, tasks, today, quick_access, contacts, csv_io, events):
+    for blueprint in (
+        auth_api,
+        products_api,
+        cards_api,
+        tasks_api,
+        today_api,
+        quick_access_api,
+        contacts_api,
+        csv_io_api,
+        events_api,
+    ):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     install_api(
         app,

@@ -14,7 +14,10 @@ from cardcrm.sidecar.auth import authenticate, caller_name
 from flask import Flask
 
 from .context import NotificationsContext
+from .deliveries.views import bp as deliveries_api
+from .inbox.views import bp as inbox_api
 from .models import IdempotencyKey
+from .preferences.views import bp as preferences_api
 
 DESCRIPTION = (
     "Preferences, the in-app inbox and the delivery log of cardcrm's notifications. "
@@ -46,11 +49,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
-    from .deliveries.views import bp as deliveries
-    from .inbox.views import bp as inbox
-    from .preferences.views import bp as preferences
-
-    for blueprint in (preferences, inbox, deliveries):
+    for blueprint in (preferences_api, inbox_api, deliveries_api):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     install_api(
         app,
