@@ -152,6 +152,7 @@ def page(
     url: str | None,
     link_text: str,
     items: list[tuple[str, str | None]] | None = None,
+    footer: str = FOOTER,
 ) -> Content:
     """A message as plain text and as HTML, from the same parts."""
     title = one_line(title)
@@ -170,8 +171,8 @@ def page(
     if url:
         text_parts.append(f"{link_text}: {url}")
         html_parts.append(f'<p><a href="{escape(url)}">{escape(link_text)}</a></p>')
-    text_parts.append(f"-- \n{FOOTER}")
-    html_parts.append(f'<p style="color:#666;font-size:12px">{escape(FOOTER)}</p>')
+    text_parts.append(f"-- \n{footer}")
+    html_parts.append(f'<p style="color:#666;font-size:12px">{escape(footer)}</p>')
     html = (
         '<!DOCTYPE html><html><body style="font-family:sans-serif;line-height:1.4">'
         + "".join(html_parts)
