@@ -17,6 +17,7 @@ from .context import NotificationsContext
 from .deliveries.views import bp as deliveries_api
 from .inbox.views import bp as inbox_api
 from .models import IdempotencyKey
+from .preferences.verify_page import public as verification_pages
 from .preferences.views import bp as preferences_api
 
 DESCRIPTION = (
@@ -51,6 +52,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
     for blueprint in (preferences_api, inbox_api, deliveries_api):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(verification_pages)  # the links in e-mails: not under /api/v1
     install_api(
         app,
         ApiService(

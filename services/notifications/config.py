@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "FEED_WAIT_SECONDS": 20.0,
     # Events handled per transaction of the follower (with the cursor's move).
     "EVENTS_PER_TRANSACTION": 50,
+    # Confirming a notification e-mail address (preferences.verification): how long a link
+    # works, and how long after one message to a user the next may go out.
+    "EMAIL_VERIFICATION_TTL_SECONDS": 24 * 3600.0,
+    "EMAIL_VERIFICATION_INTERVAL_SECONDS": 60.0,
 }
 
 

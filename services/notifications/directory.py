@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cardcrm.common.db import Database
-from cardcrm.sidecar.core_client import CoreClient, CoreError
+from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from sqlalchemy import select
 
 from .known_cards import KnownCard
@@ -58,6 +58,18 @@ class Directory:
         except CoreError as error:
             log.info("cannot name user %s: %s", user_id, error)
             return None
+
+    def account_email(self, user_id: int) -> str | None:
+        """The user's own address as core has it (``None`` for a user core does not know);
+        ``CoreUnavailable`` propagates: what to do without an answer is the caller's choice."""
+        try:
+            user = self.client.user(user_id)
+        except CoreUnavailable:
+            raise
+        except CoreError as error:
+            log.info("cannot read the address of user %s: %s", user_id, error)
+            return None
+        return str(user["email"]) if user and user.get("email") else None
 
     def name(self, user_id: int | None, default: str = "Someone") -> str:
         person = self.person(user_id)

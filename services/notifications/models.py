@@ -8,7 +8,7 @@ from .deliveries.models import Delivery, Notification
 from .events import EventCursor, WorkerState
 from .inbox.models import InboxItem
 from .known_cards import KnownCard
-from .preferences.models import Preferences
+from .preferences.models import EmailVerification, Preferences
 from .reminders.models import Reminder
 
 
@@ -19,6 +19,7 @@ class IdempotencyKey(IdempotencyKeyColumns, Base):
 __all__ = [
     "Base",
     "Delivery",
+    "EmailVerification",
     "EventCursor",
     "IdempotencyKey",
     "InboxItem",

@@ -21,6 +21,10 @@ DEFAULTS = {
     "channels": {},
     "timezone": "UTC",
     "next_digest_at": None,
+    "email_verified": False,
+    "email_in_effect": None,
+    "email_verification_sent_at": None,
+    "email_verification_error": None,
 }
 
 
@@ -35,6 +39,7 @@ def test_without_a_valid_user_token_every_endpoint_answers_401(
         ("GET", "preferences"),
         ("PUT", "preferences"),
         ("PATCH", "preferences"),
+        ("POST", "preferences/email/resend"),
         ("GET", "channels"),
         ("GET", "inbox"),
         ("GET", "inbox/summary"),
@@ -74,7 +79,12 @@ def test_preferences_are_saved_and_read_back(member, notifications, clock):
     patched = api.ok("PATCH", "preferences", {"assigned": True})
     assert patched == {**saved, "assigned": True}
     replaced = api.ok("PUT", "preferences", {"email": "ana@example.com"})
-    assert replaced == {**DEFAULTS, "email": "ana@example.com"}
+    assert replaced == {
+        **DEFAULTS,
+        "email": "ana@example.com",
+        "email_in_effect": "member@example.com",  # until ana@ is confirmed
+        "email_verification_sent_at": saved["email_verification_sent_at"],
+    }
 
 
 def test_a_webhook_without_a_secret_gets_one_and_null_makes_a_new_one(member, notifications):

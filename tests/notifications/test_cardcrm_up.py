@@ -59,7 +59,7 @@ def test_cardcrm_up_serves_notifications_and_its_worker_mails_an_assignment(tmp_
         )
         demo = login["token"]
         status, preferences = call(
-            base, "PATCH", "/notifications/api/v1/preferences", {"email": "demo@example.com"}, demo
+            base, "PATCH", "/notifications/api/v1/preferences", {"email": DEMO_EMAIL}, demo
         )
         assert status == 200 and preferences["timezone"] == "Europe/Bucharest"
         status, _ = call(

@@ -16,7 +16,7 @@ from .helpers import iso, sales_card
 
 @pytest.fixture
 def mailed(member, notifications):
-    notifications(member).preferences(email="ana@example.com")
+    notifications(member).preferences(email=member.user.email)
     return notifications(member)
 
 

@@ -90,7 +90,7 @@ def test_the_digest_counts_what_was_closed_and_postponed_today_and_lists_overdue
 ):
     now = datetime.now(UTC)
     clock.set(now.replace(hour=0, minute=0, second=0, microsecond=0))
-    notifications(member).preferences(daily_digest_at="23:59", email="me@example.com")
+    notifications(member).preferences(daily_digest_at="23:59", email=member.user.email)
     card = sales_card(admin, member)
     member.task(card, iso(now - timedelta(days=3)), "Very late")
     done = member.task(card, iso(now + timedelta(hours=1)), "Done today")

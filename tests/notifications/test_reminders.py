@@ -112,7 +112,7 @@ def test_a_restored_card_brings_its_reminders_back(member, reminded, card, worke
 def test_a_reminder_whose_moment_passed_while_the_service_was_down_is_sent_once_on_start(
     member, reminded, card, worker, settings, clock, smtp
 ):
-    reminded.preferences(email="ana@example.com")
+    reminded.preferences(email=member.user.email)
     due = clock.now + timedelta(hours=1)
     member.task(card, iso(due), "Sign the contract")
     worker.follow()

@@ -20,7 +20,7 @@ from .helpers import iso, sales_card
 def test_the_running_worker_mails_a_change_within_seconds_and_survives_core_going_away(
     admin, member, notifications, settings, core_server, smtp
 ):
-    notifications(member).preferences(email="ana@example.com")
+    notifications(member).preferences(email=member.user.email)
     settings = {**settings, "CLOCK": None, "FEED_WAIT_SECONDS": 0.5, "POLL_SECONDS": 0.2}
     stop = threading.Event()
     thread = threading.Thread(target=run, args=(settings, stop), daemon=True)

@@ -10,6 +10,7 @@ exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -19,12 +20,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cardcrm.common.timeutil import Clock, utcnow
+from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy.orm import Session
 
-from ..channels.base import Channel, Content, DeliveryError, Message
+from ..channels.base import Channel, Content, DeliveryError, Message, TemporaryFailure
 from ..config import setting
 from ..directory import Directory
 from ..messages import Composer
+from ..preferences.effective import UserPreferences
 from ..preferences.lookup import preferences_for
 from .models import Delivery
 from .service import backoff, claim, finish
@@ -79,7 +82,7 @@ class Dispatcher:
         contents: dict[int, Content] = {}  # one composition per notification and step
         with self.context.db.sessions() as session:
             for delivery in claimed:
-                prepared = self._prepare(session, delivery, contents)
+                prepared = self._prepare(session, delivery, contents, now)
                 if isinstance(prepared, Outcome):
                     settled.append((delivery, prepared))
                 else:
@@ -106,13 +109,19 @@ class Dispatcher:
         return len(claimed)
 
     def _prepare(
-        self, session: Session, delivery: Delivery, contents: dict[int, Content]
+        self, session: Session, delivery: Delivery, contents: dict[int, Content], now: datetime
     ) -> tuple[Channel, Message] | Outcome:
         """The channel and message of ``delivery``, or how it ends without being sent."""
         channel = self.context.channels.get(delivery.channel)
         if channel is None:
             return Outcome("dead", f"no channel {delivery.channel!r} is installed")
         preferences = preferences_for(session, delivery.user_id, self.context.box)
+        if preferences.email and not preferences.email_verified:
+            try:
+                preferences = self._until_verified(preferences)
+            except CoreUnavailable as error:
+                failure = TemporaryFailure(f"cannot ask core for the account's address: {error}")
+                return self._failure(delivery, channel, now, failure)
         address = channel.address(preferences)
         reason = channel.unavailable()
         if reason or address is None:
@@ -138,6 +147,12 @@ class Dispatcher:
             card_id=notification.card_id,
             preferences=preferences,
         )
+
+    def _until_verified(self, preferences: UserPreferences) -> UserPreferences:
+        """The preferences with the account's own address in place of an unverified one:
+        what every channel sees, so none sends to an address its owner has not confirmed."""
+        account = self.composer.directory.account_email(preferences.user_id)
+        return dataclasses.replace(preferences, email=account, email_verified=account is not None)
 
     def _send(
         self, delivery: Delivery, channel: Channel, message: Message, now: datetime

@@ -16,7 +16,11 @@ class UserPreferences:
     """A user's preferences in effect (the defaults when they saved none), secret in clear."""
 
     user_id: int
+    #: the address the user chose for notification e-mails
     email: str | None = None
+    #: whether ``email`` is proven theirs (see ``preferences.verification``); e-mail goes to
+    #: an unverified address never: the dispatcher sends to the account's own one instead
+    email_verified: bool = False
     webhook_url: str | None = None
     webhook_secret: str | None = None
     assigned: bool = True

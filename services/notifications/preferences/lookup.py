@@ -50,6 +50,7 @@ def in_effect(row: Preferences | None, user_id: int, box: SecretBox) -> UserPref
     return UserPreferences(
         user_id=row.user_id,
         email=row.email,
+        email_verified=row.email is not None and row.email_verified_at is not None,
         webhook_url=row.webhook_url,
         webhook_secret=box.open(row.webhook_secret),
         assigned=row.assigned,

@@ -70,6 +70,27 @@ class PreferencesSchema(Schema):
     channels = fields.Dict()
     timezone = fields.String(metadata={"description": "The user's time zone, as core has it."})
     next_digest_at = Instant(allow_none=True)
+    email_verified = fields.Boolean(
+        metadata={
+            "description": "Whether `email` is proven the user's: the account's own address, "
+            "or confirmed through the link sent to it."
+        }
+    )
+    email_in_effect = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Where notification e-mails go now: `email` once verified, the "
+            "account's own address until then; null without an `email`."
+        },
+    )
+    email_verification_sent_at = Instant(
+        allow_none=True,
+        metadata={"description": "When the last confirmation link for `email` went out."},
+    )
+    email_verification_error = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the last confirmation message could not be sent."},
+    )
 
 
 class ChannelSchema(Schema):

@@ -1,5 +1,6 @@
 """Saving preferences: the defaults, validation against the channels, and what a change
-sets off (the next digest's time, the user's reminders moved). Reading them is ``lookup``."""
+sets off (the next digest's time, the user's reminders moved, a new e-mail address's
+confirmation message: ``verification``). Reading them is ``lookup``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..secretbox import SecretBox
 from .effective import UserPreferences
 from .lookup import forget, in_effect
 from .models import Preferences
+from .verification import Verifier
 
 #: What a user who never saved preferences gets: the in-app inbox for both event rules.
 DEFAULTS: dict[str, Any] = {
@@ -40,21 +42,26 @@ def save_preferences(
     replace: bool,
     box: SecretBox,
     channels: dict[str, Channel],
+    verifier: Verifier,
     now: datetime | None = None,
 ) -> UserPreferences:
-    """Save ``changes`` to the preferences of ``user`` (core's ``/me``); ``replace`` for PUT."""
+    """Save ``changes`` to the preferences of ``user`` (core's ``/me``); ``replace`` for PUT.
+
+    A new address other than the account's own is saved unverified and sent its confirmation
+    message once saved (``verifier``; a 429 changes nothing when one went out too recently).
+    """
     now = now or utcnow()
     forget(session)
     if "channels" in changes:
         changes["channels"] = _clean_channel_settings(changes["channels"], channels)
     with write_transaction(session):
-        row = session.get(Preferences, user["id"])
+        row = session.get(Preferences, user["id"], with_for_update=True)
         created = row is None
         if row is None:
             row = Preferences(user_id=user["id"], **DEFAULTS, created_at=now)
             session.add(row)
         values = {**DEFAULTS, **changes} if replace else changes
-        old_minutes = row.due_reminder_minutes
+        old_minutes, old_email = row.due_reminder_minutes, row.email
         for key, value in values.items():
             if key != "webhook_secret":
                 setattr(row, key, value)
@@ -73,8 +80,11 @@ def save_preferences(
         )
         row.updated_at = now
         session.flush()
+        outgoing = verifier.address_saved(session, row, old_email, user, now)
         if created or row.due_reminder_minutes != old_minutes:
             reschedule_user(session, row.user_id, row.due_reminder_minutes, now)
+    if outgoing is not None:
+        verifier.send(session, outgoing, user, now)
     return in_effect(row, row.user_id, box)
 
 
