@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from .helpers import iso, sales_card, text_of
 
@@ -186,3 +187,45 @@ def test_a_refused_confirmation_message_is_shown_and_can_be_sent_again(member, n
     assert resent["email_verification_error"] is None
     assert resent["email_verification_sent_at"] is not None
     assert [rcpt for _, rcpt in smtp.envelopes] == [[HOME]]
+
+
+def test_addresses_saved_before_verification_existed_get_nothing_until_confirmed(
+    admin, member, notifications, worker, smtp, clock, settings, page
+):
+    api = notifications(member)
+    api.preferences(email=member.user.email)
+    # As migration 0004 leaves a row saved before: an address nobody confirmed.
+    engine = create_engine(settings["DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE preferences SET email = :email, email_verified_at = NULL"),
+            {"email": HOME},
+        )
+    engine.dispose()
+    assert api.ok("GET", "preferences")["email_in_effect"] == "member@example.com"
+
+    assign(admin, member, clock, "Still to the account")
+    worker.drain()
+    assert [rcpt for _, rcpt in smtp.envelopes] == [["member@example.com"]]
+
+    api.ok("POST", "preferences/email/resend")
+    assert smtp.envelopes[1][1] == [HOME]
+    assert page(link_token(smtp.messages[1]), "POST").status_code == 200
+    assign(admin, member, clock, "Now to the confirmed address")
+    worker.drain()
+    assert smtp.envelopes[2][1] == [HOME] and len(smtp.messages) == 3
+
+
+def test_the_accounts_own_address_saved_before_is_verified_without_a_message(
+    member, notifications, smtp, settings
+):
+    api = notifications(member)
+    api.preferences(email=member.user.email)
+    engine = create_engine(settings["DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE preferences SET email_verified_at = NULL"))
+    engine.dispose()
+    assert api.ok("GET", "preferences")["email_verified"] is False
+
+    assert api.ok("POST", "preferences/email/resend")["email_verified"] is True
+    assert smtp.messages == []
