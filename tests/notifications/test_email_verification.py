@@ -229,3 +229,29 @@ def test_the_accounts_own_address_saved_before_is_verified_without_a_message(
 
     assert api.ok("POST", "preferences/email/resend")["email_verified"] is True
     assert smtp.messages == []
+
+
+def test_while_core_cannot_say_the_accounts_address_the_e_mail_waits_and_the_inbox_does_not(
+    admin, member, notifications, worker, smtp, clock, core_server
+):
+    api = notifications(member)
+    api.preferences(email=HOME)
+    assert len(smtp.wait_for(1)) == 1
+    assign(admin, member, clock, "Sent once core answers")
+    worker.follow()
+
+    core_server.server.stop()
+    try:
+        worker.deliver()
+        assert len(smtp.messages) == 1  # the confirmation only: nothing to the unverified one
+    finally:
+        live_server = type(core_server.server)
+        core_server.server = live_server(core_server.app, port=core_server.server.port)
+    [email] = api.deliveries(channel="email")
+    assert email["state"] == "retrying" and "account's address" in email["last_error"]
+    [item] = api.inbox()  # the inbox needs no address: it did not wait
+    assert "Sent once core answers" in item["title"]
+
+    worker.drain(clock.advance(minutes=5))
+    assert smtp.envelopes[1][1] == ["member@example.com"]
+    assert api.deliveries(channel="email")[0]["state"] == "sent"

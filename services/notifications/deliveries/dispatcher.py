@@ -23,7 +23,8 @@ from cardcrm.common.timeutil import Clock, utcnow
 from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy.orm import Session
 
-from ..channels.base import Channel, Content, DeliveryError, Message, TemporaryFailure
+from ..channels.base import Channel, Content, DeliveryError, Message
+from ..channels.email import EmailChannel
 from ..config import setting
 from ..directory import Directory
 from ..messages import Composer
@@ -120,8 +121,11 @@ class Dispatcher:
             try:
                 preferences = self._until_verified(preferences)
             except CoreUnavailable as error:
-                failure = TemporaryFailure(f"cannot ask core for the account's address: {error}")
-                return self._failure(delivery, channel, now, failure)
+                if channel.name == EmailChannel.name:  # it waits for the address
+                    failure = DeliveryError(f"cannot ask core for the account's address: {error}")
+                    return self._failure(delivery, channel, now, failure)
+                # Other channels need no address: they go on without the unverified one.
+                preferences = dataclasses.replace(preferences, email=None)
         address = channel.address(preferences)
         reason = channel.unavailable()
         if reason or address is None:

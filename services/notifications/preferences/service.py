@@ -1,6 +1,9 @@
 """Saving preferences: the defaults, validation against the channels, and what a change
-sets off (the next digest's time, the user's reminders moved, a new e-mail address's
-confirmation message: ``verification``). Reading them is ``lookup``."""
+sets off (the next digest's time, the user's reminders moved). Reading them is ``lookup``.
+
+An e-mail address other than the account's own is saved unverified and sent its confirmation
+message once saved (``verification.Verifier``); when such a message went out too recently the
+save is a 429 that changes nothing."""
 
 from __future__ import annotations
 
@@ -42,14 +45,10 @@ def save_preferences(
     replace: bool,
     box: SecretBox,
     channels: dict[str, Channel],
-    verifier: Verifier,
     now: datetime | None = None,
+    verifier: Verifier,
 ) -> UserPreferences:
-    """Save ``changes`` to the preferences of ``user`` (core's ``/me``); ``replace`` for PUT.
-
-    A new address other than the account's own is saved unverified and sent its confirmation
-    message once saved (``verifier``; a 429 changes nothing when one went out too recently).
-    """
+    """Save ``changes`` to the preferences of ``user`` (core's ``/me``); ``replace`` for PUT."""
     now = now or utcnow()
     forget(session)
     if "channels" in changes:

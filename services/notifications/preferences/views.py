@@ -85,8 +85,8 @@ def _save(body: dict[str, Any], replace: bool) -> Any:
         replace=replace,
         box=context.box,
         channels=context.channels,
-        verifier=_verifier(),
         now=context.clock(),
+        verifier=_verifier(),
     )
     return _view(saved)
 
