@@ -206,7 +206,7 @@ def calendar_service(root: Path, core: Core) -> Iterator[Any]:
         "CORE_URL": core.url,
         "CORE_PUBLIC_URL": "https://crm.example.com",
         "SERVICE_TOKEN": core.service_token,
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": "bench-calendar-secret-key-0123456789",
         "PUBLIC_URL": "https://crm.example.com/calendar",
         "PULL_SECONDS": 3600,
     }

@@ -340,7 +340,7 @@ def core_server(url: str, folder: Path) -> Iterator[str]:
     env.update(
         CARDCRM_DATABASE_URL=url,
         CARDCRM_DATA_DIR=str(folder),
-        CARDCRM_SECRET_KEY="bench-events",
+        CARDCRM_SECRET_KEY="bench-events-secret-key-0123456789",
     )
     command = [str(CARDCRM), "serve", "core", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", "2"]

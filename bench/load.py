@@ -276,7 +276,9 @@ def hello_command(workers: int, threads: int) -> list[str]:
 def server_env(url: str, folder: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
     env.update(
-        CARDCRM_DATABASE_URL=url, CARDCRM_DATA_DIR=str(folder), CARDCRM_SECRET_KEY="bench-load"
+        CARDCRM_DATABASE_URL=url,
+        CARDCRM_DATA_DIR=str(folder),
+        CARDCRM_SECRET_KEY="bench-load-secret-key-0123456789",
     )
     return env
 

@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url
 
 POSTGRES_VARIABLE = "CARDCRM_BENCH_POSTGRES_URL"
 CARDCRM = Path(sys.executable).parent / "cardcrm"
-SECRET = "bench-secret"
+SECRET = "bench-notifications-secret-key-0123456789"
 
 
 # --- the parts ---------------------------------------------------------------------------------

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from . import __version__
+from .common.config import SettingsError
+from .common.plugins import PluginLoadError
 from .core.cli import db_group, token_group, user_group
 from .core.csv_cli import export_group, import_group
 from .server import serve, up, worker
 
 
-@click.group()
+class CardcrmGroup(click.Group):
+    """Settings a service refuses to start with (a placeholder secret key, a plugins folder
+    others may write to) end the command with their message and exit status 1, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, PluginLoadError) as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=CardcrmGroup)
 @click.version_option(__version__, prog_name="cardcrm")
 def main() -> None:
     """cardcrm: a self-hosted CRM of products, cards and tasks."""

@@ -7,8 +7,9 @@ Every service is a package with the same small interface, looked up in ``SERVICE
 
 ``up`` runs them all under one gunicorn worker process with threads: core at ``/``, the
 sidecars' apps mounted under their prefixes, their workers as background threads that talk to
-core over HTTP like in production. It uses SQLite files in the data folder and seeds a demo
-account and demo data on first start.
+core over HTTP like in production. It uses SQLite files in the data folder (the folder ``0700``,
+the files ``0600`` when it makes them) and seeds a demo account and demo data on first start;
+the demo password is generated then and printed once (``core/demo.py``).
 
 Gunicorn's settings are given in code (``gunicorn_options``); ``serve --config FILE`` reads a
 gunicorn configuration file over them (``contrib/gunicorn/`` has one per service), and the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,8 @@ from gunicorn.app.base import Application
 
 from .cli_options import data_option
 from .common import proxy
+from .common.plugins import check_plugins_dir
+from .common.private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +170,10 @@ def serve(
     """Run one service's HTTP app under gunicorn (production; run `cardcrm db upgrade` first)."""
     module = _require(service)
     settings = settings_of(service, data)
+    if settings.get("PLUGINS_DIR"):
+        # Checked here too, so that a loose folder stops the command with its message
+        # rather than every gunicorn worker failing to boot.
+        check_plugins_dir(settings["PLUGINS_DIR"])
     given = {
         name
         for name in ("host", "port", "workers", "threads")
@@ -214,12 +222,13 @@ def worker(service: str, data: str | None) -> None:
 def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     """Run everything in one process on SQLite, with demo data on first start."""
     from .core import create_app
-    from .core.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+    from .core.demo import DEMO_EMAIL, DEMO_PASSWORD_VARIABLE, demo_password, seed_demo
 
+    password = demo_password(os.environ)  # a refused one stops before anything is made
     services = available()
     upgrade_all(data)
     core_settings = settings_of("core", data)
-    seeded = seed_demo(create_app(core_settings))
+    seeded = seed_demo(create_app(core_settings), password)
     base = f"http://{host}:{port}"
     token = _service_token(core_settings)
     sidecars = {}
@@ -252,11 +261,33 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     click.echo("")
     click.echo(f"  cardcrm is running at {base}/")
     click.echo(f"  API: {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)")
-    click.echo(f"  Log in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}")
     if not seeded:
-        click.echo(f"  (data kept from an earlier start in {core_settings['DATA_DIR']})")
+        click.echo(f"  Data kept from an earlier start in {core_settings['DATA_DIR']}: log in")
+        click.echo("  with your accounts (the demo password was printed at the first start).")
+    elif os.environ.get(DEMO_PASSWORD_VARIABLE):
+        click.echo(f"  Log in as {DEMO_EMAIL} (password: as set in {DEMO_PASSWORD_VARIABLE})")
+    else:
+        click.echo(f"  Log in as {DEMO_EMAIL} with the password {password}")
+        click.echo("  (shown this once: only its hash is kept)")
+    if not _is_loopback(host):
+        click.echo(
+            f"  Warning: {host} is reachable from other machines, over plain http. For more"
+            " than a try-out, see docs/production.md (https, PostgreSQL).",
+            err=True,
+        )
     click.echo("")
     GunicornServer(build, gunicorn_options(host, port, 1, 8)).run()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _start_workers(services: dict[str, ModuleType], sidecars: dict[str, dict[str, Any]]) -> None:
@@ -284,8 +315,7 @@ def _service_token(core_settings: dict[str, Any]) -> str:
         if path.exists() and user_for_token(session, path.read_text().strip()) is not None:
             return path.read_text().strip()
         token, _ = create_token(session, service="embedded sidecars", name="cardcrm up")
-        path.write_text(token)
-        path.chmod(0o600)
+        write_private(path, token)
         return token
     finally:
         session.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -29,15 +30,20 @@ def data(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-def cardcrm(command: str, *more: str | Path, env: dict[str, str] | None = None) -> Result:
-    """Run ``cardcrm COMMAND MORE...``, the command written as on a shell."""
+def cardcrm(
+    command: str, *more: str | Path, env: dict[str, str] | None = None, input: str | None = None
+) -> Result:
+    """Run ``cardcrm COMMAND MORE...``, the command written as on a shell; ``input`` is what
+    is typed at its prompts or piped to its standard input."""
     args = shlex.split(command) + [str(arg) for arg in more]
-    return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+    return CliRunner().invoke(main, args, env=env, input=input, catch_exceptions=False)
 
 
-def ok(command: str, *more: str | Path, env: dict[str, str] | None = None) -> str:
+def ok(
+    command: str, *more: str | Path, env: dict[str, str] | None = None, input: str | None = None
+) -> str:
     """Run a command that must succeed; its standard output."""
-    result = cardcrm(command, *more, env=env)
+    result = cardcrm(command, *more, env=env, input=input)
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -50,6 +56,16 @@ def users_in(url: str) -> list[dict[str, Any]]:
             return [dict(row._mapping) for row in rows]
     finally:
         engine.dispose()
+
+
+def logs_in(url: str, email: str, password: str) -> bool:
+    """Whether ``POST /api/v1/auth/token`` lets ``email`` in with ``password``."""
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "cli-test"})
+    try:
+        body = {"email": email, "password": password}
+        return app.test_client().post("/api/v1/auth/token", json=body).status_code == 201
+    finally:
+        app.extensions["cardcrm_db"].dispose()
 
 
 @pytest.fixture
@@ -167,6 +183,121 @@ def test_a_user_needs_a_name_and_a_password(data):
     result = cardcrm("user create ana@example.com --data", data)
     assert result.exit_code == 2
     assert "--name" in result.stderr
+
+
+# --- Secrets stay out of `ps` ---------------------------------------------------------------------
+
+
+def test_without_a_password_option_the_password_is_asked_for_twice_without_echo(data):
+    output = ok(
+        "user create ana@example.com --name Ana --data", data, input="typed-secret\ntyped-secret\n"
+    )
+
+    assert output.count("Password") == 1 and "Repeat for confirmation" in output
+    assert "typed-secret" not in output
+    assert logs_in(sqlite(data), "ana@example.com", "typed-secret")
+
+
+def test_two_different_answers_are_asked_again(data):
+    typed = "first-try-pass\nfirst-typo-pass\nsecond-try-pass\nsecond-try-pass\n"
+    output = ok("user create ana@example.com --name Ana --data", data, input=typed)
+
+    assert "do not match" in output
+    assert logs_in(sqlite(data), "ana@example.com", "second-try-pass")
+    assert not logs_in(sqlite(data), "ana@example.com", "first-try-pass")
+
+
+def test_password_stdin_reads_the_password_piped_in(data):
+    ok("user create ana@example.com --name Ana --password-stdin --data", data, input="piped pass\n")
+
+    assert logs_in(sqlite(data), "ana@example.com", "piped pass")
+
+
+def test_password_stdin_refuses_nothing_several_lines_or_a_password_given_as_well(data):
+    for typed in ("", "\n", "one-line-pass\nanother-line\n"):
+        result = cardcrm(
+            "user create ana@example.com --name Ana --password-stdin --data", data, input=typed
+        )
+        assert result.exit_code == 2, typed
+        assert "--password-stdin" in result.stderr
+    both = cardcrm(
+        "user create ana@example.com --name Ana --password s3cret-pass --password-stdin --data",
+        data,
+        input="s3cret-pass\n",
+    )
+    assert both.exit_code == 2 and "do not give it as well" in both.stderr
+    assert not data.exists()
+
+
+def test_the_password_option_says_it_is_visible_to_other_users():
+    help_text = ok("user create --help")
+    assert "--password-stdin" in help_text
+    assert "Visible to other users in `ps`" in help_text
+
+
+def test_a_token_to_revoke_is_asked_for_or_read_from_standard_input(data, ana, api_on):
+    api = api_on(sqlite(data))
+    asked = ok("token create", ana, "--data", data).strip()
+    piped = ok("token create", ana, "--data", data).strip()
+
+    output = ok("token revoke --data", data, input=asked + "\n")
+    assert asked not in output
+    ok("token revoke --token-stdin --data", data, input=piped + "\n")
+
+    assert api.get("me", asked).status_code == 401
+    assert api.get("me", piped).status_code == 401
+
+
+# --- Settings the commands refuse -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "CHANGE-ME",
+        "changeme",
+        "Secret",
+        "CHANGE-ME-to-a-long-random-value-0123456789",
+        "ChangeMe_please_0123456789012345678901234",
+        "short-but-real-9f8e7d6c",
+    ],
+)
+def test_a_placeholder_or_short_secret_key_stops_the_command_before_it_writes(data, key):
+    result = cardcrm("db upgrade --data", data, env={"CARDCRM_SECRET_KEY": key})
+
+    assert result.exit_code == 1
+    assert "CARDCRM_SECRET_KEY is" in result.stderr
+    assert "at least 32 characters" in result.stderr
+    assert "Traceback" not in result.output
+    assert not data.exists()
+
+
+def test_the_short_key_is_not_repeated_in_the_error(data):
+    result = cardcrm("db upgrade --data", data, env={"CARDCRM_SECRET_KEY": "short-but-real-9f8e"})
+    assert "too short (19 characters)" in result.stderr
+    assert "short-but-real-9f8e" not in result.output
+
+
+def test_a_long_random_secret_key_is_taken(data):
+    ok("db upgrade --data", data, env={"CARDCRM_SECRET_KEY": "k3Y" * 11})
+    assert not (data / "secret_key").exists()
+
+
+def test_db_upgrade_makes_a_data_folder_and_files_only_their_owner_may_read(data):
+    ok("db upgrade --data", data)
+
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data.iterdir()}
+    assert {"core.db", "calendar.db", "notifications.db", "secret_key"} <= set(files)
+    assert set(files.values()) == {0o600}, files
+
+
+def test_an_existing_data_folder_keeps_the_mode_its_owner_gave_it(data):
+    data.mkdir(mode=0o750)
+    data.chmod(0o750)
+    ok("db upgrade --data", data)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o750
+    assert stat.S_IMODE((data / "core.db").stat().st_mode) == 0o600
 
 
 # --- Tokens ---------------------------------------------------------------------------------------

@@ -226,6 +226,17 @@ def test_the_environment_file_sets_only_variables_the_code_reads():
     assert given <= variables_read_by_the_code()
 
 
+def test_an_example_environment_copied_unfilled_does_not_start(tmp_path):
+    """The examples' CARDCRM_SECRET_KEY=CHANGE-ME is refused: a copied file that was never
+    filled in stops the services instead of signing sessions with a published key."""
+    for example in (SYSTEMD / "cardcrm.env.example", CONTRIB / "docker" / "compose.env.example"):
+        (value,) = re.findall(r"^CARDCRM_SECRET_KEY=(.*)$", example.read_text(), re.MULTILINE)
+        env = {"CARDCRM_SECRET_KEY": value, "CARDCRM_DATA_DIR": str(tmp_path / "data")}
+        result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+        assert result.exit_code == 1, example
+        assert "CARDCRM_SECRET_KEY is a placeholder" in result.stderr, example
+
+
 def test_the_production_guide_explains_every_variable_the_code_reads():
     guide = (ROOT / "docs" / "production.md").read_text()
     assert {name for name in variables_read_by_the_code() if f"`{name}`" not in guide} == set()
@@ -597,7 +608,7 @@ def serve_calendar(
         CARDCRM_CALENDAR_DATABASE_URL=database_url,
         CARDCRM_CORE_URL=core.url,
         CARDCRM_SERVICE_TOKEN=core.service_token,
-        CARDCRM_SECRET_KEY="calendar-secret",
+        CARDCRM_SECRET_KEY="calendar-secret-key-0123456789abcdef",
         CARDCRM_TRUSTED_PROXIES="1",
     )
     return args, env

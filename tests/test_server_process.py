@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -259,3 +260,71 @@ def test_cardcrm_up_starts_with_a_demo_login_and_a_product_per_built_in_template
         assert status == 401
 
     assert (data / "core.db").is_file()
+
+
+def test_the_demo_password_is_made_at_first_start_printed_once_and_kept_only_as_a_hash(tmp_path):
+    data = tmp_path / "data"
+    args = ["up", "--data", str(data)]
+    first_port, second_port = free_port(), free_port()
+    with server([*args, "--port", str(first_port)], environment(), tmp_path / "1.log", first_port):
+        printed = (tmp_path / "1.log").read_text()
+    email, password = re.search(r"Log in as (\S+) with the password (\S+)", printed).groups()
+    assert len(password) >= 16
+    assert password != "demo-password"
+
+    with server(
+        [*args, "--port", str(second_port)], environment(), tmp_path / "2.log", second_port
+    ) as base:
+        again = (tmp_path / "2.log").read_text()
+        api = Http(base)
+        api.ok("POST", "/api/v1/auth/token", {"email": email, "password": password}, status=201)
+        published = {"email": email, "password": "demo-password"}
+        assert api.request("POST", "/api/v1/auth/token", published)[0] == 401
+    assert password not in again and "with the password" not in again
+    assert "printed at the first start" in again
+    for path in data.iterdir():
+        assert password.encode() not in path.read_bytes(), path
+
+
+def test_automation_may_choose_the_demo_password_which_is_then_not_printed(tmp_path):
+    port = free_port()
+    chosen = "automation-" + os.urandom(8).hex()
+    env = environment(CARDCRM_DEMO_PASSWORD=chosen)
+    args = ["up", "--port", str(port), "--data", str(tmp_path / "data")]
+    with server(args, env, tmp_path / "up.log", port) as base:
+        body = {"email": "demo@cardcrm.example", "password": chosen}
+        Http(base).ok("POST", "/api/v1/auth/token", body, status=201)
+    printed = (tmp_path / "up.log").read_text()
+    assert chosen not in printed and "CARDCRM_DEMO_PASSWORD" in printed
+
+
+def test_a_published_or_short_demo_password_stops_cardcrm_up(tmp_path):
+    for chosen in ("demo-password", "short"):
+        env = environment(CARDCRM_DEMO_PASSWORD=chosen)
+        result = subprocess.run(
+            [str(CARDCRM), "up", "--port", str(free_port()), "--data", str(tmp_path / "data")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1, result.stdout
+        assert "CARDCRM_DEMO_PASSWORD must be at least 12 characters" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "data").exists()
+
+
+def test_cardcrm_up_keeps_its_data_folder_and_databases_to_their_owner(tmp_path):
+    data = tmp_path / "data"
+    port = free_port()
+    args = ["up", "--port", str(port), "--data", str(data)]
+    with server(args, environment(), tmp_path / "up.log", port) as base:
+        Http(base).ok("GET", "/calendar/healthz")
+        Http(base).ok("GET", "/notifications/healthz")
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data.iterdir()}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("core.db", "calendar.db", "notifications.db"):
+        for suffix in ("", "-wal", "-shm"):
+            assert modes[name + suffix] == 0o600, name + suffix
+    assert {"secret_key", "service_token"} <= set(modes)
+    assert set(modes.values()) == {0o600}, modes

@@ -5,7 +5,8 @@ Each service declares its own tables on its own declarative base (``new_metadata
 
 SQLite runs in WAL mode with a busy timeout, and write transactions start with
 ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one failing with
-"database is locked" half-way through. PostgreSQL is used as it is, through psycopg 3.
+"database is locked" half-way through; a database file cardcrm creates is readable by its
+owner only (``private_files``). PostgreSQL is used as it is, through psycopg 3.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -22,6 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from .private_files import private_file
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -71,6 +75,8 @@ def make_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url`` with the project's settings for its dialect."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if (path := sqlite_file(url)) is not None:
+            private_file(path)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
         )
@@ -78,6 +84,16 @@ def make_engine(url: str, **options: Any) -> Engine:
         return engine
     options.setdefault("pool_pre_ping", True)
     return create_engine(url, **options)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database or a ``file:`` URI."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
+        return None
+    if parsed.database in (None, "", ":memory:") or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -14,7 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData
 
-from .db import make_engine
+from .db import make_engine, sqlite_file
+from .private_files import private_file
 
 
 def alembic_config(url: str, folder: Path) -> Config:
@@ -26,8 +27,8 @@ def alembic_config(url: str, folder: Path) -> Config:
 
 def upgrade(url: str, folder: Path, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (creating it if it is empty)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if (path := sqlite_file(url)) is not None:
+        private_file(path)  # its folder too: the data folder is 0700 when cardcrm makes it
     command.upgrade(alembic_config(url, folder), revision)
 
 

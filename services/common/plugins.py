@@ -6,6 +6,10 @@ files or packages in ``CARDCRM_PLUGINS_DIR``. One plugin module may implement ho
 services; each service's manager knows only its own hook specifications and checks only its
 own hook names (``HOOK_PREFIXES``): an implementation in its namespace that matches no hook is
 a misspelling and refused, one in another service's namespace is left to that service.
+
+Code in ``CARDCRM_PLUGINS_DIR`` runs inside the services, so the folder is refused, as ssh
+refuses a loose ``authorized_keys``, when anyone but the services' user or root could change
+what gets loaded (``check_plugins_dir``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
+import pwd
+import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -130,17 +137,83 @@ def _import(name: str) -> ModuleType:
         raise PluginLoadError(f"plugin module {name!r} failed on import: {error}") from error
 
 
-def _load_dir(folder: Path) -> list[ModuleType]:
-    """The plugins of ``CARDCRM_PLUGINS_DIR``; a file another service of this process loaded
-    already (``cardcrm up``) is the same module, not a second copy."""
+def check_plugins_dir(folder: str | Path) -> None:
+    """Refuse a plugins folder whose code someone other than this process's user could change.
+
+    The folder, every plugin file, every file and folder of a plugin package and the
+    ``__pycache__`` folders (Python runs the bytecode it finds there) must be owned by this
+    process's user or by root, and writable by no group and no others. Other files (a README,
+    ``_draft.py``) are never loaded and not checked. The error lists every loose path with the
+    command that fixes it.
+    """
+    folder = Path(folder)
     if not folder.is_dir():
         raise PluginLoadError(f"CARDCRM_PLUGINS_DIR {str(folder)!r} is not a folder")
+    problems = [problem for path in _code_paths(folder) if (problem := _loose(path))]
+    if problems:
+        raise PluginLoadError(
+            f"CARDCRM_PLUGINS_DIR {str(folder)!r} is refused: its code runs inside cardcrm, so"
+            " only the user cardcrm runs as (or root) may be able to change it.\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _code_paths(folder: Path) -> Iterator[Path]:
+    """The folder and what loading its plugins reads or runs."""
+    yield folder
+    for path in sorted(folder.iterdir()):
+        if path.name == "__pycache__" or _plugin_location(path) is not None:
+            yield path
+            if path.is_dir():
+                yield from sorted(path.rglob("*"))
+
+
+def _loose(path: Path) -> str | None:
+    """What is wrong with ``path`` (and the fix), or None when only its owner can change it."""
+    info = path.stat()
+    user = os.geteuid()
+    if info.st_uid not in (user, 0):
+        return (
+            f"{path} belongs to user {_user_name(info.st_uid)}, not to {_user_name(user)}"
+            f" (the user cardcrm runs as) or root; fix: chown {_user_name(user)} {path}"
+        )
+    writers = [
+        who
+        for who, bit in (("group", stat.S_IWGRP), ("others", stat.S_IWOTH))
+        if info.st_mode & bit
+    ]
+    if writers:
+        return (
+            f"{path} is writable by {' and '.join(writers)}"
+            f" (mode {stat.S_IMODE(info.st_mode):04o}); fix: chmod go-w {path}"
+        )
+    return None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _plugin_location(path: Path) -> Path | None:
+    """The file to load for ``path`` in the plugins folder (a module or a package), or None."""
+    if path.name.startswith(("_", ".")):
+        return None
+    location = path if path.suffix == ".py" else path / "__init__.py"
+    return location if location.is_file() else None
+
+
+def _load_dir(folder: Path) -> list[ModuleType]:
+    """The plugins of ``CARDCRM_PLUGINS_DIR``, once the folder is found safe; a file another
+    service of this process loaded already (``cardcrm up``) is the same module, not a second
+    copy."""
+    check_plugins_dir(folder)
     modules = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(("_", ".")):
-            continue
-        location = path if path.suffix == ".py" else path / "__init__.py"
-        if not location.is_file():
+        location = _plugin_location(path)
+        if location is None:
             continue
         name = f"cardcrm_dir_plugin_{path.stem}"
         loaded = sys.modules.get(name)

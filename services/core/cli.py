@@ -1,4 +1,9 @@
-"""Core commands of the ``cardcrm`` command line: databases, users, tokens, serving core."""
+"""Core commands of the ``cardcrm`` command line: databases, users, tokens, serving core.
+
+Passwords and tokens are prompted for (hidden) or read from standard input (``--*-stdin``):
+an argument is visible to every user of the machine in ``ps``. ``--password P`` stays, for
+scripts that have nothing better, and its help says what it costs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 import click
 from cardcrm.core.migrate import upgrade
 
-from ..cli_options import data_option
+from ..cli_options import data_option, read_secret, secret_options
 from . import config as core_config
 
 
@@ -40,20 +45,32 @@ def user_group() -> None:
 @user_group.command("create")
 @click.argument("email")
 @click.option("--name", required=True)
-@click.option("--password", required=True)
+@secret_options("password", "The user's password.")
 @click.option("--admin", is_flag=True, default=False)
 @click.option("--timezone", default="UTC", show_default=True)
 @data_option
 def user_create(
-    email: str, name: str, password: str, admin: bool, timezone: str, data: str | None
+    email: str,
+    name: str,
+    password: str | None,
+    password_stdin: bool,
+    admin: bool,
+    timezone: str,
+    data: str | None,
 ) -> None:
-    """Create a user."""
+    """Create a user; the password is asked for unless --password-stdin (or --password) gives it.
+
+    \b
+        cardcrm user create ana@example.com --name Ana              (asks twice, hidden)
+        pass show crm/ana | cardcrm user create ana@example.com --name Ana --password-stdin
+    """
     from cardcrm.common.errors import CardcrmError
     from marshmallow import ValidationError
 
     from .auth.schemas import UserCreateSchema
     from .auth.service import create_user
 
+    password = read_secret("password", password, password_stdin, confirm=True)
     try:
         fields = UserCreateSchema().load(
             {
@@ -103,10 +120,12 @@ def token_create(email: str | None, service_name: str | None, data: str | None) 
 
 
 @token_group.command("revoke")
-@click.argument("token")
+@click.argument("token", required=False)
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input.")
 @data_option
-def token_revoke(token: str, data: str | None) -> None:
-    """Revoke a token given in clear text."""
+def token_revoke(token: str | None, token_stdin: bool, data: str | None) -> None:
+    """Revoke a token: asked for (hidden), read from standard input with --token-stdin, or
+    given as TOKEN (visible to other users in `ps`; prefer the other two)."""
     from cardcrm.common.db import write_transaction
     from cardcrm.common.timeutil import utcnow
     from sqlalchemy import select
@@ -114,6 +133,7 @@ def token_revoke(token: str, data: str | None) -> None:
     from .auth.models import ApiToken
     from .auth.service import hash_token
 
+    token = read_secret("token", token, token_stdin, confirm=False)
     with _session(data) as session, write_transaction(session):
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
         if row is None:

@@ -1,9 +1,18 @@
-"""Demo account and data, created by ``cardcrm up`` on first start (when there is no user)."""
+"""Demo account and data, created by ``cardcrm up`` on first start (when there is no user).
+
+The demo admin's password is never a published one: it is generated at first start, printed
+once by ``cardcrm up`` and stored only as its hash. Automation (tests, CI, a scripted demo) may
+choose it instead with ``CARDCRM_DEMO_PASSWORD``, read at first start only and never defaulted.
+A lost demo password is replaced by making another admin: ``cardcrm user create EMAIL --admin``.
+"""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 
+from cardcrm.common.config import SettingsError
 from cardcrm.common.db import get_db
 from cardcrm.common.timeutil import utcnow
 from flask import Flask
@@ -15,7 +24,11 @@ from .products.templates import list_templates
 from .tasks.service import close_task, create_task
 
 DEMO_EMAIL = "demo@cardcrm.example"
-DEMO_PASSWORD = "demo-password"
+#: The demo password chosen by automation, for the first start only (see the module's text).
+DEMO_PASSWORD_VARIABLE = "CARDCRM_DEMO_PASSWORD"
+MIN_DEMO_PASSWORD_LENGTH = 12
+#: The password earlier versions gave every demo: published, so never accepted again.
+PUBLISHED_PASSWORDS = frozenset({"demo-password"})
 
 CARDS = {
     "sales": ["ACME Corp: 20 licences", "Globex renewal", "Initech pilot", "Umbrella upsell"],
@@ -25,8 +38,22 @@ CARDS = {
 }
 
 
-def seed_demo(app: Flask) -> bool:
-    """Create the demo admin and one product per built-in template; False if users exist."""
+def demo_password(env: Mapping[str, str]) -> str:
+    """``CARDCRM_DEMO_PASSWORD`` when automation set one, else a new random password."""
+    chosen = env.get(DEMO_PASSWORD_VARIABLE)
+    if not chosen:
+        return secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+    if chosen in PUBLISHED_PASSWORDS or len(chosen) < MIN_DEMO_PASSWORD_LENGTH:
+        raise SettingsError(
+            f"{DEMO_PASSWORD_VARIABLE} must be at least {MIN_DEMO_PASSWORD_LENGTH} characters"
+            " and not a published password; leave it unset to have one generated and printed."
+        )
+    return chosen
+
+
+def seed_demo(app: Flask, password: str) -> bool:
+    """Create the demo admin with ``password`` and one product per built-in template, on first
+    start; False if users exist (then nothing changes and ``password`` is not used)."""
     with app.app_context():
         session = get_db().session()
         try:
@@ -36,7 +63,7 @@ def seed_demo(app: Flask) -> bool:
                 session,
                 email=DEMO_EMAIL,
                 name="Demo Admin",
-                password=DEMO_PASSWORD,
+                password=password,
                 timezone="Europe/Bucharest",
                 is_admin=True,
             )

@@ -257,7 +257,7 @@ def calendar_settings(calendar_database_url: str, core_server: Any) -> dict[str,
         "CORE_URL": core_server.url,
         "CORE_PUBLIC_URL": CORE_PUBLIC_URL,
         "SERVICE_TOKEN": core_server.service_token,
-        "SECRET_KEY": "calendar-test-secret",
+        "SECRET_KEY": "calendar-test-secret-key-0123456789",
         "PUBLIC_URL": PUBLIC_URL,
         "PULL_SECONDS": 3600,
     }

@@ -127,7 +127,7 @@ def test_the_settings_come_from_the_environment(tmp_path):
             "CARDCRM_PUBLIC_URL": "https://crm.example.com/",
             "CARDCRM_CORE_URL": "http://core:8000",
             "CARDCRM_SERVICE_TOKEN": "ccrm_service",
-            "CARDCRM_SECRET_KEY": "secret",
+            "CARDCRM_SECRET_KEY": "calendar-secret-key-0123456789abcdef",
         },
         data=str(tmp_path),
     )
@@ -135,7 +135,7 @@ def test_the_settings_come_from_the_environment(tmp_path):
     assert settings["PUBLIC_URL"] == "https://crm.example.com/calendar"
     assert settings["CORE_URL"] == "http://core:8000"
     assert settings["SERVICE_TOKEN"] == "ccrm_service"
-    assert settings["SECRET_KEY"] == "secret"
+    assert settings["SECRET_KEY"] == "calendar-secret-key-0123456789abcdef"
     explicit = from_env(
         {
             "CARDCRM_CALENDAR_PUBLIC_URL": "https://cal.example.com",

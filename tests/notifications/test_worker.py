@@ -93,7 +93,7 @@ def test_settings_come_from_the_environment(tmp_path):
         "CARDCRM_SMTP_URL": "smtps://cardcrm:s3cret@mail.example.com?from=crm@example.com",
         "CARDCRM_CORE_URL": "http://core:8000",
         "CARDCRM_SERVICE_TOKEN": "ccrm_service",
-        "CARDCRM_SECRET_KEY": "k",
+        "CARDCRM_SECRET_KEY": "notifications-secret-key-0123456789",
         "CARDCRM_PUBLIC_URL": "https://crm.example.com",
     }
     settings = from_env(env, data=str(tmp_path))

@@ -19,7 +19,9 @@ import pytest
 
 CARDCRM = Path(sys.executable).parent / "cardcrm"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-DEMO_EMAIL, DEMO_PASSWORD = "demo@cardcrm.example", "demo-password"
+DEMO_EMAIL = "demo@cardcrm.example"
+#: ``cardcrm up`` generates the demo password; these tests choose it, as automation may.
+DEMO_PASSWORD = "browser-tests-demo-password"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -126,7 +128,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("web-live")
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(PYTHONUNBUFFERED="1", CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD)
     log = folder / "up.log"
     with log.open("w") as output:
         process = subprocess.Popen(

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from .conftest import DEMO_EMAIL, DEMO_PASSWORD
+
 pytestmark = pytest.mark.slow
 
-DEMO_EMAIL, DEMO_PASSWORD = "demo@cardcrm.example", "demo-password"
 DEMO_ZONE = ZoneInfo("Europe/Bucharest")  # the demo admin's time zone
 
 
