@@ -162,3 +162,124 @@ def test_deleting_a_contact_on_cards_needs_force(admin, stefan):
     assert admin.ok("GET", f"cards/{card['id']}")["contact_id"] is None
     kinds = [row["type"] for row in admin.ok("GET", f"cards/{card['id']}/history")["items"]]
     assert kinds[-1] == "card.contact_removed"
+
+
+# --- Who may delete and merge --------------------------------------------------------------------
+
+
+def test_any_user_may_create_and_edit_a_contact_but_only_its_creator_or_an_admin_deletes_it(
+    admin, member, new_user
+):
+    ana = member.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    bob = new_user("bob@example.com")
+    bob.ok("PATCH", f"contacts/{ana['id']}", {"position": "Buyer"})
+
+    refused = bob.delete(f"contacts/{ana['id']}")
+    assert refused.status_code == 403
+    assert refused.mimetype == "application/problem+json"
+    assert "created the contact" in refused.get_json()["detail"]
+    assert admin.ok("GET", f"contacts/{ana['id']}")["position"] == "Buyer"
+
+    assert member.delete(f"contacts/{ana['id']}").status_code == 204
+    other = member.ok("POST", "contacts", {"name": "Dan Pop"}, status=201)
+    assert admin.delete(f"contacts/{other['id']}").status_code == 204
+
+
+def test_a_merge_needs_the_right_on_both_contacts(admin, member, new_user):
+    mine = member.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    also_mine = member.ok(
+        "POST", "contacts", {"name": "Ana P.", "emails": ["ana@example.com"]}, status=201
+    )
+    theirs = admin.ok("POST", "contacts", {"name": "Ana Popa"}, status=201)
+
+    for kept, folded in ((mine, theirs), (theirs, mine)):
+        answer = member.post(f"contacts/{kept['id']}/merge", {"other_id": folded["id"]})
+        assert answer.status_code == 403, (kept["name"], folded["name"])
+    assert admin.ok("GET", f"contacts/{theirs['id']}")["name"] == "Ana Popa"
+
+    merged = member.ok("POST", f"contacts/{mine['id']}/merge", {"other_id": also_mine["id"]})
+    assert merged["emails"] == ["ana@example.com"]
+    assert (
+        new_user("bob@example.com")
+        .post(f"contacts/{mine['id']}/merge", {"other_id": theirs["id"]})
+        .status_code
+        == 403
+    )
+    admin.ok("POST", f"contacts/{theirs['id']}/merge", {"other_id": mine["id"]})
+
+
+def test_the_creator_stays_the_creator_after_another_contact_is_merged_in(admin, member):
+    """The merge brings the other contact's "created" row along; it does not make its author
+    the creator of the contact kept."""
+    older = admin.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    kept = member.ok("POST", "contacts", {"name": "Ana P."}, status=201)
+    admin.ok("POST", f"contacts/{kept['id']}/merge", {"other_id": older["id"]})
+    assert member.delete(f"contacts/{kept['id']}").status_code == 204
+
+
+def test_a_forced_delete_never_touches_cards_out_of_the_callers_sight(admin, member):
+    shared = admin.product("sales", name="Shared")
+    secret = admin.product("sales", name="Secret")
+    admin.grant(shared, member)
+    ana = member.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    seen = member.card(shared, "Seen deal", contact_id=ana["id"])
+    hidden = [admin.card(secret, f"Hidden deal {n}", contact_id=ana["id"]) for n in range(3)]
+
+    for path in (f"contacts/{ana['id']}", f"contacts/{ana['id']}?force=true"):
+        refused = member.delete(path)
+        assert refused.status_code == 409, path
+        problem = refused.get_json()
+        assert "linked to cards you cannot see" in problem["detail"]
+        assert "cards" not in problem
+        assert not any(character.isdigit() for character in problem["detail"])
+    for card in hidden:
+        assert admin.ok("GET", f"cards/{card['id']}")["contact_id"] == ana["id"]
+        kinds = [row["type"] for row in admin.ok("GET", f"cards/{card['id']}/history")["items"]]
+        assert "card.contact_removed" not in kinds
+    assert admin.ok("GET", f"cards/{seen['id']}")["contact_id"] == ana["id"]
+
+    assert admin.delete(f"contacts/{ana['id']}?force=true").status_code == 204
+    assert admin.ok("GET", f"cards/{hidden[0]['id']}")["contact_id"] is None
+
+
+def test_the_409_counts_only_cards_the_caller_sees(admin, member):
+    shared = admin.product("sales", name="Shared")
+    admin.grant(shared, member)
+    ana = member.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    member.card(shared, "One", contact_id=ana["id"])
+    member.card(shared, "Two", contact_ids=[ana["id"]])
+
+    problem = member.delete(f"contacts/{ana['id']}").get_json()
+    assert problem["status"] == 409 and problem["cards"] == 2
+    assert "on 2 card(s)" in problem["detail"]
+
+
+def test_an_own_cards_only_member_cannot_delete_a_contact_on_a_colleagues_card(
+    admin, member, new_user
+):
+    product = admin.product("sales", name="Team")
+    colleague = new_user("colleague@example.com")
+    admin.grant(product, colleague)
+    admin.grant(product, member, own_cards_only=True)
+    ana = member.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    theirs = colleague.card(product, "Their deal", contact_id=ana["id"], owner_id=colleague.user.id)
+
+    refused = member.delete(f"contacts/{ana['id']}?force=true")
+    assert refused.status_code == 409 and "cards" not in refused.get_json()
+    assert admin.ok("GET", f"cards/{theirs['id']}")["contact_id"] == ana["id"]
+
+
+def test_merging_a_contact_on_cards_out_of_sight_is_left_to_an_admin(admin, member):
+    secret = admin.product("sales", name="Secret")
+    ana = member.ok("POST", "contacts", {"name": "Ana Pop"}, status=201)
+    twin = member.ok("POST", "contacts", {"name": "Ana P."}, status=201)
+    hidden = admin.card(secret, "Hidden deal", contact_id=twin["id"])
+
+    refused = member.post(f"contacts/{ana['id']}/merge", {"other_id": twin["id"]})
+    assert refused.status_code == 409
+    assert "cannot see" in refused.get_json()["detail"]
+    assert admin.ok("GET", f"cards/{hidden['id']}")["contact_id"] == twin["id"]
+    kinds = [row["type"] for row in admin.ok("GET", f"cards/{hidden['id']}/history")["items"]]
+    assert "card.contact_merged" not in kinds
+    # Folding the contact of the visible side into the other one is fine: no card moves.
+    member.ok("POST", f"contacts/{twin['id']}/merge", {"other_id": ana["id"]})

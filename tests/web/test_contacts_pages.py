@@ -1,5 +1,6 @@
 """Contacts in the web UI: search, create (duplicates warned), edit (stale saves), cards by
-product (only those the user may see), merge, and CSV export and import."""
+product (only those the user may see), merge and delete (for admins and the creator), and CSV
+export and import."""
 
 from __future__ import annotations
 
@@ -145,6 +146,71 @@ def test_merge_moves_the_cards(admin, admin_web, stefan):
     )
 
 
+def test_merge_and_delete_are_offered_only_to_admins_and_the_contacts_creator(
+    admin, admin_web, member, member_web, stefan
+):
+    own = make_contact(member, "Ana Pop")
+    merge_form, delete_form = "/merge", "/delete"
+
+    theirs = member_web.get(f"/contacts/{stefan['id']}").get_data(as_text=True)
+    assert f"/contacts/{stefan['id']}{merge_form}" not in theirs
+    assert f"/contacts/{stefan['id']}{delete_form}" not in theirs
+    assert "Only an admin or the person who created this contact" in theirs
+    assert 'name="version"' in theirs  # editing stays open to everyone
+
+    for web, contact in ((member_web, own), (admin_web, stefan)):
+        page = web.get(f"/contacts/{contact['id']}").get_data(as_text=True)
+        assert f"/contacts/{contact['id']}{merge_form}" in page
+        assert f"/contacts/{contact['id']}{delete_form}" in page
+
+
+def test_a_user_who_may_not_gets_403_and_nothing_changes(admin, member_web, stefan):
+    twin = make_contact(admin, "Stefan P.")
+    merge = member_web.post(f"/contacts/{stefan['id']}/merge", {"other_id": str(twin["id"])})
+    delete = member_web.post(f"/contacts/{stefan['id']}/delete", {})
+    assert (merge.status_code, delete.status_code) == (403, 403)
+    assert admin.get(f"contacts/{twin['id']}").status_code == 200
+    assert admin.get(f"contacts/{stefan['id']}").status_code == 200
+
+
+def test_merge_candidates_are_only_contacts_the_user_may_merge(admin, member, member_web):
+    own = make_contact(member, "Ana Pop")
+    own_twin = make_contact(member, "Ana Popa")
+    others = make_contact(admin, "Ana Popescu")
+
+    page = member_web.get(f"/contacts/{own['id']}?merge_q=ana").get_data(as_text=True)
+    assert f'value="{own_twin["id"]}"' in page
+    assert f'value="{others["id"]}"' not in page
+
+
+def test_the_creator_deletes_a_contact_and_its_visible_cards_lose_it(admin, member, member_web):
+    product = admin.product("sales", name="Sales")
+    admin.grant(product, member)
+    own = make_contact(member, "Ana Pop")
+    card = member.card(product, "Deal", contact_id=own["id"])
+
+    deleted = member_web.post(f"/contacts/{own['id']}/delete", {"version": "1"})
+    assert deleted.status_code == 302
+    assert member.get(f"contacts/{own['id']}").status_code == 404
+    assert member.ok("GET", f"cards/{card['id']}")["contact_id"] is None
+
+
+def test_a_contact_on_cards_out_of_sight_is_left_to_an_admin(admin, member, member_web):
+    secret = admin.product("sales", name="Secret sales")
+    own = make_contact(member, "Ana Pop")
+    hidden = admin.card(secret, "Hidden deal", contact_id=own["id"])
+
+    page = member_web.get(f"/contacts/{own['id']}").get_data(as_text=True)
+    assert "only an admin can delete it" in page
+    assert f"/contacts/{own['id']}/delete" not in page
+
+    refused = member_web.post(f"/contacts/{own['id']}/delete", {})
+    assert refused.status_code == 409
+    text = refused.get_data(as_text=True)
+    assert "linked to cards you cannot see" in text and "Hidden deal" not in text
+    assert admin.ok("GET", f"cards/{hidden['id']}")["contact_id"] == own["id"]
+
+
 def test_csv_exports_download_text_csv(admin, admin_web, member_web, stefan):
     product = admin.product("sales", name="Sales")
     admin.card(product, "Alpha deal")
@@ -229,6 +295,7 @@ def test_posts_without_csrf_are_refused(admin, admin_web, stefan):
         ("/contacts", {"name": "Nope"}),
         (f"/contacts/{stefan['id']}", {"name": "Nope", "version": "1"}),
         (f"/contacts/{stefan['id']}/merge", {"other_id": "1"}),
+        (f"/contacts/{stefan['id']}/delete", {}),
         ("/contacts/import", {}),
         (f"/products/{product['id']}/import", {}),
     ]

@@ -1,4 +1,12 @@
-"""Rules for contacts: duplicates, search, history, merging and links to cards."""
+"""Rules for contacts: duplicates, search, history, merging and links to cards.
+
+Contacts are the team's shared address book: every user may create, read and edit them.
+Deleting or merging one ends it, so that is for admins and for the user who created it
+(``may_remove``); a merge needs that right on both contacts, the one kept and the one folded in.
+Neither ever touches a card the caller may not see (``core/access.py``): a contact linked to
+such cards can be deleted, or merged into another, only by an admin, and the refusal says
+"linked to cards" without a number, so no count of hidden cards leaks out.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,13 @@ import re
 from typing import Any
 
 from cardcrm.common.db import write_transaction
-from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
+from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..access import scope_of
 from ..auth.models import User
 from ..cards.history import record_history
 from ..cards.models import Card
@@ -162,13 +171,44 @@ def update_contact(
     return contact
 
 
+def creator_id(session: Session, contact_id: int) -> int | None:
+    """The user who created the contact (None: the system, an import without a user...).
+
+    Read from its ``contact.created`` history row; a merge brings the other contact's rows
+    along, so the row that counts is the one whose snapshot is this contact.
+    """
+    rows = session.execute(
+        select(ContactHistory.user_id, ContactHistory.data).where(
+            ContactHistory.contact_id == contact_id,
+            ContactHistory.type == EventType.CONTACT_CREATED,
+        )
+    )
+    for user_id, data in rows:
+        if isinstance(data, dict) and (data.get("contact") or {}).get("id") == contact_id:
+            return user_id
+    return None
+
+
+def may_remove(session: Session, actor: User | None, contact: Contact) -> bool:
+    """Whether ``actor`` may delete ``contact`` or merge it: admins, its creator, the system."""
+    if actor is None or actor.is_admin:
+        return True
+    return creator_id(session, contact.id) == actor.id
+
+
 def delete_contact(
     session: Session, actor: User | None, contact_id: int, force: bool, expected: set[int] | None
 ) -> None:
+    """Delete a contact; on cards it needs ``force``, and on cards out of sight an admin."""
     with write_transaction(session):
         contact = get_contact(session, contact_id, lock=True)
+        _check_may_remove(session, actor, contact, "delete")
         ensure_version(contact.version, expected)
         cards = _card_ids(session, contact.id)
+        if _out_of_sight(session, actor, cards):
+            raise Conflict(
+                "The contact is linked to cards you cannot see; only an admin can delete it."
+            )
         if cards and not force:
             raise Conflict(
                 f"The contact is on {len(cards)} card(s); delete with ?force=true to unlink them.",
@@ -200,6 +240,12 @@ def merge_contacts(session: Session, actor: User | None, contact_id: int, other_
     with write_transaction(session):
         contact = get_contact(session, contact_id, lock=True)
         other = get_contact(session, other_id, lock=True)
+        _check_may_remove(session, actor, contact, "merge")
+        _check_may_remove(session, actor, other, "merge")
+        if linked_to_cards_out_of_sight(session, actor, other.id):
+            raise Conflict(
+                "The other contact is linked to cards you cannot see; only an admin can merge it."
+            )
         if contact.kind != other.kind:
             raise Invalid({"other_id": ["Only contacts of the same kind can be merged."]})
         snapshot = contact_data(other)
@@ -353,6 +399,28 @@ def cards_of(session: Session, contact_id: int, visible: Any = None) -> list[Car
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _check_may_remove(session: Session, actor: User | None, contact: Contact, verb: str) -> None:
+    if not may_remove(session, actor, contact):
+        raise Forbidden(
+            f"Only an admin or the user who created the contact {contact.id} may {verb} it."
+        )
+
+
+def linked_to_cards_out_of_sight(session: Session, actor: User | None, contact_id: int) -> bool:
+    """Whether the contact is on cards (trashed ones too) that ``actor`` may not see."""
+    return _out_of_sight(session, actor, _card_ids(session, contact_id))
+
+
+def _out_of_sight(session: Session, actor: User | None, card_ids: list[int]) -> bool:
+    condition = scope_of(session, actor).cards_condition()
+    if condition is None or not card_ids:
+        return False
+    visible = session.scalar(
+        select(func.count()).select_from(Card).where(Card.id.in_(card_ids), condition)
+    )
+    return visible != len(card_ids)
 
 
 def _card_ids(session: Session, contact_id: int) -> list[int]:

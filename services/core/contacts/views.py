@@ -110,10 +110,14 @@ def update_contact(contact_id: int, body: dict[str, Any]) -> Any:
     "DELETE",
     query=ContactDeleteArgsSchema,
     status=204,
-    errors=(404, 409, 412),
+    errors=(403, 404, 409, 412),
 )
 def delete_contact(contact_id: int, args: dict[str, Any]) -> None:
-    """Delete a contact; one on cards needs ``?force=true`` (the cards keep a history row)."""
+    """Delete a contact; one on cards needs ``?force=true`` (the cards keep a history row).
+
+    Only an admin or the contact's creator may (403). A contact linked to cards the caller may
+    not see is refused (409, with no count) even with ``force``: only an admin can delete it.
+    """
     service.delete_contact(
         get_session(), current_user(), contact_id, args["force"], expected_versions()
     )
@@ -124,10 +128,14 @@ def delete_contact(contact_id: int, args: dict[str, Any]) -> None:
     "POST",
     body=MergeSchema,
     response=ContactSchema,
-    errors=(404, 422),
+    errors=(403, 404, 409, 422),
 )
 def merge_contacts(contact_id: int, body: dict[str, Any]) -> Any:
-    """Merge ``other_id`` into this contact: cards, history and values move over."""
+    """Merge ``other_id`` into this contact: cards, history and values move over.
+
+    Only an admin or the creator of both contacts may (403); when the other contact is on
+    cards the caller may not see, only an admin (409).
+    """
     return service.merge_contacts(get_session(), current_user(), contact_id, body["other_id"])
 
 

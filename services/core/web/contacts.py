@@ -1,5 +1,9 @@
 """Contacts: search and list, a new contact (duplicates warned), a contact's page (edit with
-its version, its cards by product, merge another contact into it, history)."""
+its version, its cards by product, merge another contact into it, delete it, history).
+
+Merging and deleting are offered only to those the service lets do it (admins and the
+contact's creator, ``contacts/service.py``); the service checks again on every post.
+"""
 
 from __future__ import annotations
 
@@ -99,13 +103,31 @@ def merge(contact_id: int) -> Any:
             raise Invalid({"other_id": [f"No contact {other_id}."]})
         name = other.name
         service.merge_contacts(db, current_user(), contact_id, other_id)
-    except Invalid as error:
+    except (Invalid, Conflict) as error:
         db.rollback()
         contact = service.get_contact(db, contact_id)
         context = contact_context(db, contact, merge_errors=errors_of(error))
-        return render_template("contacts/show.html", **context), 422
+        return render_template("contacts/show.html", **context), error.status
     flash(f"{name} is merged into this contact, with their cards and history.")
     return redirect(url_for("web.contacts.show", contact_id=contact_id))
+
+
+@bp.post("/contacts/<int:contact_id>/delete")
+def delete(contact_id: int) -> Any:
+    """Delete the contact, unlinking it from its cards (the page said so before the click)."""
+    db = get_session()
+    name = service.get_contact(db, contact_id).name
+    try:
+        version = optional_int("version", label="version")
+        expected = {version} if version else None
+        service.delete_contact(db, current_user(), contact_id, True, expected)
+    except (Conflict, PreconditionFailed) as error:
+        db.rollback()
+        contact = service.get_contact(db, contact_id)
+        context = contact_context(db, contact, delete_errors=errors_of(error))
+        return render_template("contacts/show.html", **context), error.status
+    flash(f"The contact {name} is deleted.")
+    return redirect(url_for("web.contacts.index"))
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -173,9 +195,11 @@ def contact_context(
     typed: dict[str, str] | None = None,
     errors: dict[str, list[str]] | None = None,
     merge_errors: dict[str, list[str]] | None = None,
+    delete_errors: dict[str, list[str]] | None = None,
     stale: bool = False,
 ) -> dict[str, Any]:
-    visible = scope_of(db, current_user()).cards_condition()
+    user = current_user()
+    visible = scope_of(db, user).cards_condition()
     cards = service.cards_of(db, contact.id, visible)
     products = {
         p.id: p for p in db.query(Product).filter(Product.id.in_({c.product_id for c in cards}))
@@ -188,12 +212,13 @@ def contact_context(
     names = user_names(users)
     rows = service.history(db, contact.id, None, 10_000)[::-1][:HISTORY_SHOWN]
     merge_q = request.args.get("merge_q", "").strip()[:200]
+    may_remove = service.may_remove(db, user, contact)
     candidates = []
-    if merge_q:
+    if merge_q and may_remove:
         candidates = [
             row
             for row in service.search(db, merge_q, contact.kind, None, 21)
-            if row.id != contact.id
+            if row.id != contact.id and service.may_remove(db, user, row)
         ][:20]
     company = db.get(Contact, contact.company_id) if contact.company_id else None
     return {
@@ -204,6 +229,11 @@ def contact_context(
         "stale": stale,
         "errors": errors or {},
         "merge_errors": merge_errors or {},
+        "delete_errors": delete_errors or {},
+        # Merging and deleting: offered to admins and the contact's creator; deleting a contact
+        # on cards out of the user's sight is left to an admin (the service refuses it).
+        "may_merge": may_remove,
+        "may_delete": may_remove and not service.linked_to_cards_out_of_sight(db, user, contact.id),
         "groups": list(groups.values()),
         "history": [
             {"at": row.at, "who": names.get(row.user_id, "The system"), "type": row.type}
