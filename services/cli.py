@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .common.config import SettingsError
+from .common.errors import ConfigurationError
 from .common.plugins import PluginLoadError
 from .core.cli import db_group, token_group, user_group
 from .core.csv_cli import export_group, import_group
@@ -21,8 +21,10 @@ class CardcrmGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (SettingsError, PluginLoadError) as error:
-            raise click.ClickException(str(error)) from error
+        except ConfigurationError as error:
+            raise click.ClickException(error.detail) from None
+        except PluginLoadError as error:
+            raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=CardcrmGroup)

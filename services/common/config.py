@@ -4,8 +4,8 @@ Each service's own ``config.from_env`` builds its settings from the environment 
 In every service's settings ``PUBLIC_URL`` is where people reach *that* service and
 ``CORE_PUBLIC_URL`` where they reach core's web UI (``public_urls``).
 
-A setting the services must not start with raises ``SettingsError``; the command line turns
-it into a one-line error that names the variable and the fix.
+A setting the services must not start with raises ``ConfigurationError``; the command line
+turns it into a one-line error that names the variable and the fix.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from .errors import ConfigurationError
 from .private_files import private_folder, write_private
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -29,10 +30,6 @@ PLACEHOLDER_KEYS = frozenset(
 #: A key containing one of these was never filled in ("CHANGE-ME-to-something-long").
 PLACEHOLDER_WORDS = ("changeme", "replaceme", "yoursecret", "putyour")
 GENERATE_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
-
-
-class SettingsError(RuntimeError):
-    """A setting a service refuses to start with; the message names it and says the fix."""
 
 
 def data_dir(env: Mapping[str, str] = os.environ, given: str | None = None) -> Path:
@@ -60,7 +57,7 @@ def secret_key(folder: Path, env: Mapping[str, str] = os.environ) -> str:
 
 
 def check_secret_key(value: str) -> str:
-    """``value`` if it can be ``CARDCRM_SECRET_KEY``; else ``SettingsError`` saying why.
+    """``value`` if it can be ``CARDCRM_SECRET_KEY``; else ``ConfigurationError`` saying why.
 
     A placeholder left from an example (``CHANGE-ME``, ``changeme``, ``secret``...) or a key
     shorter than ``MIN_SECRET_KEY_LENGTH`` would let anyone who guesses it forge sessions and
@@ -72,9 +69,9 @@ def check_secret_key(value: str) -> str:
         ", or leave it unset to use a key generated in the data folder."
     )
     if folded in PLACEHOLDER_KEYS or any(word in folded for word in PLACEHOLDER_WORDS):
-        raise SettingsError(f"CARDCRM_SECRET_KEY is a placeholder: {fix}")
+        raise ConfigurationError(f"CARDCRM_SECRET_KEY is a placeholder: {fix}")
     if len(value.strip()) < MIN_SECRET_KEY_LENGTH:
-        raise SettingsError(
+        raise ConfigurationError(
             f"CARDCRM_SECRET_KEY is too short ({len(value.strip())} characters): {fix}"
         )
     return value

@@ -12,8 +12,8 @@ import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 
-from cardcrm.common.config import SettingsError
 from cardcrm.common.db import get_db
+from cardcrm.common.errors import ConfigurationError
 from cardcrm.common.timeutil import utcnow
 from flask import Flask
 
@@ -44,7 +44,7 @@ def demo_password(env: Mapping[str, str]) -> str:
     if not chosen:
         return secrets.token_urlsafe(12)  # 16 characters, 96 random bits
     if chosen in PUBLISHED_PASSWORDS or len(chosen) < MIN_DEMO_PASSWORD_LENGTH:
-        raise SettingsError(
+        raise ConfigurationError(
             f"{DEMO_PASSWORD_VARIABLE} must be at least {MIN_DEMO_PASSWORD_LENGTH} characters"
             " and not a published password; leave it unset to have one generated and printed."
         )
