@@ -170,7 +170,10 @@ def _code_paths(folder: Path) -> Iterator[Path]:
 
 def _loose(path: Path) -> str | None:
     """What is wrong with ``path`` (and the fix), or None when only its owner can change it."""
-    info = path.stat()
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None  # a broken symbolic link: nothing there to load
     user = os.geteuid()
     if info.st_uid not in (user, 0):
         return (

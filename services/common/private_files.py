@@ -22,8 +22,8 @@ FILE_MODE = 0o600
 def private_folder(folder: Path) -> Path:
     """Create ``folder`` (and missing parents) if it is missing; the folder itself ``0700``."""
     if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask, chmod's is not
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        folder.chmod(FOLDER_MODE)  # mkdir's mode went through the umask; chmod's does not
     return folder
 
 

@@ -3,7 +3,8 @@
 The demo admin's password is never a published one: it is generated at first start, printed
 once by ``cardcrm up`` and stored only as its hash. Automation (tests, CI, a scripted demo) may
 choose it instead with ``CARDCRM_DEMO_PASSWORD``, read at first start only and never defaulted.
-A lost demo password is replaced by making another admin: ``cardcrm user create EMAIL --admin``.
+A lost demo password is replaced by making another admin:
+``cardcrm user create EMAIL --name N --admin``.
 """
 
 from __future__ import annotations
