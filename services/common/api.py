@@ -20,8 +20,9 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from .errors import BadRequest, PreconditionFailed
+from .errors import PreconditionFailed
 from .idempotency import IdempotencyStore
+from .input_rules import check_integers, check_text, parse_json
 from .service import api_service
 
 JSON_MIMETYPE = "application/json"
@@ -30,6 +31,8 @@ API_PREFIX = "/api/v1"
 #: The largest id a path may name: ids are PostgreSQL ``integer`` columns (SQLite's are
 #: wider). A path past it names nothing (404) instead of failing in the database.
 MAX_ID = 2**31 - 1
+#: The longest version an ``If-Match`` may name: versions are 64-bit integers at most.
+MAX_VERSION_DIGITS = 19
 
 
 class IdConverter(IntegerConverter):
@@ -169,10 +172,13 @@ class ApiBlueprint(Blueprint):
                     if replayed is not None:
                         return replayed
                 try:
+                    check_text(_query_texts())
                     if query_schema is not None:
-                        path["args"] = query_schema.load(_query_dict(query_schema))
+                        path["args"] = _load(query_schema, _query_dict(query_schema))
                     if body_schema is not None:
-                        path["body"] = body_schema.load(json_body())
+                        raw_body = json_body()
+                        check_text(raw_body)
+                        path["body"] = _load(body_schema, raw_body)
                     result = view(**path)
                     response = _respond(result, status, response_schema, paginated)
                 except BaseException:
@@ -187,14 +193,27 @@ class ApiBlueprint(Blueprint):
 
 
 def json_body() -> Any:
-    """The request body as JSON; malformed JSON is a 400, a non-object a 422 by the schema."""
+    """The request body as JSON; malformed or too deeply nested JSON is a 400 (``input_rules``),
+    a non-object a 422 by the schema."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise BadRequest(f"The body is not valid JSON: {error}") from error
+    return parse_json(raw)
+
+
+def _load(schema: Schema, data: Any) -> Any:
+    """``data`` loaded by ``schema``, with no integer past 64 bits in what it gives the view."""
+    loaded = schema.load(data)
+    check_integers(
+        loaded,
+        {field.attribute or name: field.data_key or name for name, field in schema.fields.items()},
+    )
+    return loaded
+
+
+def _query_texts() -> dict[str, Any]:
+    # Every query value is text, read by the schema or beside it (``field.<key>`` filters).
+    return {key: values if len(values) > 1 else values[0] for key, values in request.args.lists()}
 
 
 def _query_dict(schema: Schema) -> dict[str, Any]:
@@ -247,7 +266,9 @@ def expected_versions() -> set[int] | None:
     versions = set()
     for tag in header.split(","):
         tag = tag.strip().removeprefix("W/").strip('"')
-        if tag.isdigit():
+        # Only ASCII digits that fit a version column: ``"²"`` is a digit to ``str.isdigit``
+        # but no number to ``int``, and 4,300 digits are past what ``int`` converts.
+        if tag.isascii() and tag.isdigit() and len(tag) <= MAX_VERSION_DIGITS:
             versions.add(int(tag))
     if not versions:
         raise PreconditionFailed("If-Match names no version of this resource.")

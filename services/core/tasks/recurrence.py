@@ -8,10 +8,11 @@ the deadline the series gave it (``series_due``): postponing one does not shift 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from cardcrm.common.timeutil import LATEST_DATE
 from dateutil import rrule
 
 FREQUENCIES: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
@@ -37,8 +38,9 @@ def anchor(repeat: dict[str, Any], due: datetime, zone_name: str) -> dict[str, A
     return {**_rule_part(repeat), "start": local.isoformat(), "timezone": zone_name}
 
 
-def next_occurrence(repeat: dict[str, Any], scheduled: datetime) -> datetime:
-    """The series' first deadline after ``scheduled`` (an aware instant)."""
+def next_occurrence(repeat: dict[str, Any], scheduled: datetime) -> datetime | None:
+    """The series' first deadline after ``scheduled`` (an aware instant); ``None`` when it
+    would fall past the calendar cardcrm keeps (``timeutil.LATEST``): the series ends there."""
     zone = ZoneInfo(repeat["timezone"])
     start = datetime.fromisoformat(repeat["start"])
     rule = rrule.rrule(
@@ -48,16 +50,19 @@ def next_occurrence(repeat: dict[str, Any], scheduled: datetime) -> datetime:
         dtstart=start,
     )
     local_now = scheduled.astimezone(zone).replace(tzinfo=None)
+    # Local times are bounded a day inside the calendar, so that the instant is in it too.
+    rule = rule.replace(until=datetime.combine(LATEST_DATE - timedelta(days=1), time.max))
     following = rule.after(local_now)
-    if following is None:  # pragma: no cover - rules without an end always have a next
-        raise ValueError("the series has ended")
+    if following is None:
+        return None
     return following.replace(tzinfo=zone)
 
 
-def next_date(repeat: dict[str, Any], scheduled: date) -> date:
-    """For all-day series: the date after ``scheduled``."""
+def next_date(repeat: dict[str, Any], scheduled: date) -> date | None:
+    """For all-day series: the date after ``scheduled`` (``None``: the series has ended)."""
     moment = datetime.combine(scheduled, time(), tzinfo=ZoneInfo(repeat["timezone"]))
-    return next_occurrence(repeat, moment).date()
+    following = next_occurrence(repeat, moment)
+    return following.date() if following is not None else None
 
 
 def _rule_part(repeat: dict[str, Any]) -> dict[str, Any]:

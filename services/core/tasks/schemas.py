@@ -7,7 +7,7 @@ from typing import Any
 
 from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import RFC3339, Instant
-from cardcrm.common.timeutil import isoformat_z
+from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .models import TASK_STATUSES
@@ -20,10 +20,17 @@ class Deadline(fields.Field):
     """``due``: an RFC 3339 instant, or a ``YYYY-MM-DD`` date for an all-day task."""
 
     default_error_messages = {
-        "invalid": "Not an RFC 3339 date-time with an offset, nor (for all-day tasks) a date."
+        "invalid": "Not an RFC 3339 date-time with an offset, nor (for all-day tasks) a date.",
+        "range": OUT_OF_CALENDAR,
     }
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date | datetime:
+        due = self._parse(value)
+        if not in_calendar(due):
+            raise self.make_error("range")
+        return due
+
+    def _parse(self, value: Any) -> date | datetime:
         if isinstance(value, str) and len(value) == 10:
             try:
                 return date.fromisoformat(value)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
-from cardcrm.common.timeutil import isoformat_z, utcnow
+from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z, utcnow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -236,10 +236,13 @@ def _set_repeat(task: Task, repeat: dict[str, Any] | None, assignee: User | None
 
 def _create_next_occurrence(
     session: Session, actor: User, card: Card, task: Task, repeat: dict[str, Any]
-) -> Task:
-    """Closing an occurrence of a series opens the next one, so one is always open."""
+) -> Task | None:
+    """Closing an occurrence of a series opens the next one, so one is always open (until
+    the series runs past the calendar cardcrm keeps, where it ends)."""
     scheduled = task.series_due or task.due
     due = recurrence.next_occurrence(repeat, scheduled)
+    if due is None:
+        return None
     following = Task(
         card=card,
         product_id=task.product_id,
@@ -340,7 +343,12 @@ def _task_type(card: Card, key: str) -> str:
 
 
 def _set_due(task: Task, due: date | datetime, all_day: bool, assignee: User | None) -> None:
-    """Set the deadline; an all-day task keeps its date and starts at midnight in its zone."""
+    """Set the deadline; an all-day task keeps its date and starts at midnight in its zone.
+
+    A deadline the web UI computed ("+1 day") may fall past the calendar cardcrm keeps, where
+    the schema never saw it: refused here as well."""
+    if not in_calendar(due):
+        raise Invalid({"due": [OUT_OF_CALENDAR]})
     if all_day:
         day = due if not isinstance(due, datetime) else due.date()
         zone = ZoneInfo(assignee.timezone if assignee else "UTC")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
-from cardcrm.common.timeutil import utcnow
+from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, utcnow
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,9 @@ class Period:
 def period_for(
     user: User, first: date | None, last: date | None, now: datetime | None = None
 ) -> Period:
+    for name, day in (("from", first), ("to", last)):
+        if day is not None and not in_calendar(day):
+            raise Invalid({name: [OUT_OF_CALENDAR]})
     zone = ZoneInfo(user.timezone)
     today = (now or utcnow()).astimezone(zone).date()
     first = first or (last if last and last < today else today)

@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         csv_pages,
         display,
         errors,
+        forms,
         product_settings,
         products,
         quick_access,
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
         static_url_path="/assets",
     )
     security.install(web)
+    web.before_request(forms.refuse_control_characters)
     errors.install(web)
     display.install(web)
     for feature in (

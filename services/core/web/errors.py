@@ -12,7 +12,7 @@ import logging
 from cardcrm.common.errors import CardcrmError, DatabaseUnavailable
 from flask import Blueprint, Response, flash, render_template
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -76,6 +76,13 @@ def install(web: Blueprint) -> None:
         )
         page.headers["Retry-After"] = str(DatabaseUnavailable.retry_after)
         return page
+
+    @web.errorhandler(OverflowError)
+    @web.errorhandler(DataError)
+    def _out_of_range(error: Exception) -> Response:
+        # As on the API: a number or text the database cannot hold is the request's fault.
+        log.warning("web page: 422 for a value the database cannot hold: %s", error)
+        return error_page(422, "Check the form", "A value is out of range or too long.")
 
     @web.errorhandler(IntegrityError)
     def _integrity(error: IntegrityError) -> Response:

@@ -12,12 +12,24 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import CardcrmError, Invalid
+from cardcrm.common.input_rules import INTEGER_MAX, INTEGER_MIN, OUT_OF_RANGE, check_text
 from cardcrm.common.timeutil import isoformat_z
 from flask import request
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 FIELD_INPUT_PREFIX = "field."
+
+
+def refuse_control_characters() -> None:
+    """Refuse a page request whose query or form holds a control character (the text rule of
+    ``cardcrm.common.text``, as the API applies it): a 422 page naming the field, before any
+    view reads a value. Runs before every web view (``web.init_app``)."""
+    texts: dict[str, list[str]] = {}
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            texts.setdefault(key, []).extend(values)
+    check_text({key: values[0] if len(values) == 1 else values for key, values in texts.items()})
 
 
 def text(name: str, form: MultiDict | None = None) -> str:
@@ -30,9 +42,12 @@ def optional_int(name: str, form: MultiDict | None = None, label: str | None = N
     if raw == "":
         return None
     try:
-        return int(raw)
+        number = int(raw)
     except ValueError as error:
         raise Invalid({label or name: ["Choose one of the options."]}) from error
+    if not INTEGER_MIN <= number <= INTEGER_MAX:
+        raise Invalid({label or name: [OUT_OF_RANGE]})
+    return number
 
 
 def required_int(name: str, form: MultiDict | None = None, label: str | None = None) -> int:
