@@ -3,6 +3,10 @@
 Components are built with the icalendar library from the mirror only: every value comes from
 the task's last change (never the time of the request), so the same task always gives the
 same bytes and a feed's ETag stays stable until something changes.
+
+Text goes through ``cardcrm.common.text.printable`` on its way out (one-line values such as
+SUMMARY and the calendar's name also lose their line breaks): a control character makes strict
+parsers reject the whole calendar, and rows stored before core refused them may still hold one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pluggy
 from cardcrm.common.plugins import call_each
+from cardcrm.common.text import printable
 from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
 from icalendar.prop import vDuration
 
@@ -27,7 +32,7 @@ PRODID = "-//cardcrm//calendar sync//EN"
 EVENT_LENGTH = timedelta(minutes=30)
 REFRESH_INTERVAL = timedelta(minutes=15)
 #: Bump when the rendering changes, so that kept components are rendered again.
-RENDER_FORMAT = "1"
+RENDER_FORMAT = "2"
 
 
 def due_key(value: date | datetime) -> str:
@@ -68,19 +73,19 @@ class Renderer:
         self, component: Component, task: MirrorTask, card: MirrorCard, uid: str | None = None
     ) -> Component:
         """Fill ``component`` (an empty Event or Todo) for ``task``, then let plugins adjust it."""
-        text = task.data.get("text", "")
-        title = card.title or f"Card {card.id}"
+        text = printable(task.data.get("text") or "")
+        title = printable(card.title or f"Card {card.id}")
         url = self.card_url(card.id)
         stamp = vDDDTypes(task.modified_at.astimezone(UTC))
         component["UID"] = vText(uid or self.uid(task.id))
         component["DTSTAMP"] = stamp
         component["LAST-MODIFIED"] = stamp
         component["SEQUENCE"] = vInt(task.sequence)
-        component["SUMMARY"] = vText(f"{text} — {title}")
+        component["SUMMARY"] = vText(printable(f"{text} — {title}", one_line=True))
         component["DESCRIPTION"] = vText(f"{text}\n\nCard: {title}\n{url}")
         component["URL"] = vUri(url)
         if task.data.get("type"):
-            component["CATEGORIES"] = vCategory([task.data["type"]])
+            component["CATEGORIES"] = vCategory([printable(task.data["type"], one_line=True)])
         if isinstance(component, Event):
             if task.all_day and task.due_date:
                 component["DTSTART"] = vDDDTypes(task.due_date)
@@ -108,6 +113,7 @@ class Renderer:
 
     def calendar(self, components: Iterable[str], *, name: str, timezone: str | None) -> bytes:
         """A published calendar (the iCal feed) holding the rendered ``components``."""
+        name = printable(name, one_line=True)
         calendar = Calendar()
         calendar.add("PRODID", PRODID)
         calendar.add("VERSION", "2.0")

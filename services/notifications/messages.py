@@ -12,6 +12,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cardcrm.common.text import printable
+
 from .channels.base import Content
 from .deliveries.models import Notification
 from .directory import Directory
@@ -154,8 +156,14 @@ def page(
     items: list[tuple[str, str | None]] | None = None,
     footer: str = FOOTER,
 ) -> Content:
-    """A message as plain text and as HTML, from the same parts."""
+    """A message as plain text and as HTML, from the same parts.
+
+    Texts come from events, some stored before core refused control characters: they pass
+    through ``printable`` (the one-line ones also lose their line breaks), as no e-mail may
+    carry a control character."""
     title = one_line(title)
+    paragraphs = [printable(paragraph) for paragraph in paragraphs]
+    items = [(printable(line, one_line=True), link) for line, link in items or []]
     text_parts = [*paragraphs]
     html_parts = [f'<h2 style="font-size:18px;margin:0 0 12px">{escape(title)}</h2>']
     html_parts += [f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs]
@@ -182,8 +190,8 @@ def page(
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """A title: no line breaks (mail headers forbid them), not too long."""
-    text = " ".join(text.split())
+    """A title: no line breaks or control characters (mail headers forbid them), not too long."""
+    text = " ".join(printable(text, one_line=True).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

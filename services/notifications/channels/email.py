@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cardcrm.common.errors import ConfigurationError
+from cardcrm.common.text import printable
 
 from ..config import setting
 from ..hookspecs import hookimpl
@@ -142,7 +143,9 @@ class EmailChannel(Channel):
         """
         assert self.server is not None
         email = MIMEMultipart("alternative")
-        title = content.title
+        # ``Composer`` already keeps control characters out; a channel a plugin fed its own
+        # ``Content`` gets the same guarantee here, where the e-mail is written.
+        title = " ".join(printable(content.title, one_line=True).split())
         # A compat32 message takes a ``Header`` (encoded and folded when sent) for a non-ASCII
         # value; typeshed types header values as ``str`` only.
         headers = cast("EmailHeaders[str, str | Header]", email)
@@ -152,9 +155,9 @@ class EmailChannel(Channel):
         email["Date"] = format_datetime(at)
         email["Message-ID"] = message_id(key, self.server.domain)
         email["Auto-Submitted"] = "auto-generated"
-        email["X-Cardcrm-Rule"] = rule
-        email.attach(MIMEText(content.text, "plain", "utf-8"))
-        email.attach(MIMEText(content.html, "html", "utf-8"))
+        email["X-Cardcrm-Rule"] = printable(rule, one_line=True)
+        email.attach(MIMEText(printable(content.text), "plain", "utf-8"))
+        email.attach(MIMEText(printable(content.html), "html", "utf-8"))
         return email
 
     def send(self, message: Message) -> None:
