@@ -1,18 +1,21 @@
 """Hostile input: schemathesis against every service's OpenAPI document.
 
 Each service is driven in process (WSGI) from the document it serves, with generated valid and
-invalid requests (schemathesis's coverage and fuzzing phases), as an admin and as a plain
-member, on a database seeded so that ids exist. Every response must be no 5xx, have a
-documented status code and content type, and match the documented schema. The sidecars ask a
-real core over HTTP who owns a token, as in production.
+invalid requests (schemathesis's coverage and fuzzing phases), as an admin, as a plain member
+and as a caller with no token at all, on a database seeded so that ids exist. Every response
+must be no 5xx, have a documented status code and content type, and match the documented
+schema. The sidecars ask a real core over HTTP who owns a token, as in production.
 
-The number of cases run per service is written at the end of each test (and kept as the
-``schemathesis_cases`` property of the JUnit report).
+The number of cases run per service is written at the end of each test, kept as the
+``schemathesis_cases`` property of the JUnit report, and recorded in
+``test-artifacts/schemathesis-cases.json`` (one entry per service, for release notes). The
+whole run takes about two minutes on two cores.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import socket
 import uuid
 from collections import Counter
@@ -51,6 +54,8 @@ MAX_EXAMPLES = 12
 SIDECAR_MAX_EXAMPLES = 50
 #: Ids the seeded databases have (products, cards, tasks, contacts... start at 1).
 SEEDED_IDS = range(1, 7)
+#: Where the case counts of the last run are kept, per service.
+CASE_COUNTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "schemathesis-cases.json"
 
 
 def closed_port() -> int:
@@ -132,12 +137,27 @@ class CaseLog:
             f"({self.requests} requests) over {len(self.cases)} operations"
         )
 
+    def record(self, path: Path) -> None:
+        """Keep this service's counts in ``path`` beside the other services' (JSON)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            counts = json.loads(path.read_text())
+        except (OSError, ValueError):
+            counts = {}
+        counts[self.service] = {
+            "cases": sum(self.cases.values()),
+            "requests": self.requests,
+            "operations": len(self.cases),
+        }
+        path.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
+
 
 @pytest.fixture
 def case_log(capsys: pytest.CaptureFixture, record_property: Any) -> Iterator[CaseLog]:
     log = CaseLog()
     yield log
     record_property("schemathesis_cases", sum(log.cases.values()))
+    log.record(CASE_COUNTS)
     with capsys.disabled():
         print("\n" + log.summary())
     # Every operation of the document was tried (a filter or a broken hook would skip some).
@@ -174,7 +194,8 @@ def bearer(api: Any) -> dict[str, str]:
 @pytest.fixture
 def seeded_core(admin: Any, member: Any) -> dict[str, dict[str, str]]:
     """Products with cards and tasks (the member works on them), contacts and a favourite;
-    the callers' headers."""
+    the callers' headers: an admin's, a member's, and none (every operation is also tried
+    without a token: the public ones fully, the others must answer 401)."""
     for template in ("sales", "projects", "sales"):
         product = admin.product(template)
         admin.grant(product, member)
@@ -186,7 +207,7 @@ def seeded_core(admin: Any, member: Any) -> dict[str, dict[str, str]]:
         contact = {"kind": "person", "name": f"Ana {number}", "emails": [f"a{number}@example.com"]}
         admin.ok("POST", "contacts", contact, status=201)
     admin.ok("POST", "favorites", {"name": "Open", "product_id": 1, "query": {}}, status=201)
-    return {"admin": bearer(admin), "member": bearer(member)}
+    return {"admin": bearer(admin), "member": bearer(member), "anonymous": {}}
 
 
 @pytest.fixture
