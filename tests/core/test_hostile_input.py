@@ -160,3 +160,24 @@ def test_numbers_json_does_not_have_are_a_400_and_infinite_ones_a_422(admin, num
     response = admin.request("POST", f"products/{product['id']}/cards", data=data, headers=JSON)
     assert_problem(response, 422, "fields.value")
     assert admin.ok("GET", f"products/{product['id']}/cards")["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("meeting", "9999-12-31T23:30:00-05:00"),
+        ("meeting", "0001-01-01T00:30:00+05:00"),
+        ("day", "0001-01-01"),
+    ],
+)
+def test_custom_dates_at_the_ends_of_the_calendar_are_a_422(admin, key, value):
+    definitions = [
+        {"key": "meeting", "label": "Meeting", "type": "datetime"},
+        {"key": "day", "label": "Day", "type": "date"},
+    ]
+    statuses = [{"name": "New", "group": "inactive"}]
+    product = admin.ok(
+        "POST", "products", {"name": "Custom", "statuses": statuses, "fields": definitions}
+    )
+    response = admin.post(f"products/{product['id']}/cards", {"title": "X", "fields": {key: value}})
+    assert_problem(response, 422, f"fields.{key}")

@@ -87,3 +87,25 @@ def test_numbers_past_64_bits_in_pages_and_forms_are_a_422(admin_web, admin, car
         answer = admin_web.htmx(path, data)
         assert answer.status_code == 422, (path, answer.get_data(as_text=True)[:800])
     assert admin.ok("GET", f"cards/{card['id']}")["title"] == "ACME deal"
+
+
+def test_a_card_page_shows_a_date_time_stored_past_the_supported_calendar(
+    app, db_session, admin_web, admin
+):
+    from cardcrm.core.cards.models import Card
+
+    definitions = [{"key": "meeting", "label": "Meeting", "type": "datetime"}]
+    statuses = [{"name": "New", "group": "inactive"}]
+    product = admin.ok(
+        "POST", "products", {"name": "Custom", "statuses": statuses, "fields": definitions}
+    )
+    card = admin.card(product, "Old row")
+    with app.app_context():
+        # As stored before such values were refused.
+        stored = db_session.get(Card, card["id"])
+        stored.fields = {"meeting": "9999-12-31T23:30:00-05:00"}
+        db_session.commit()
+    assert admin.ok("GET", f"cards/{card['id']}")["fields"]["meeting"].startswith("9999")
+    answer = admin_web.get(f"/cards/{card['id']}")
+    assert answer.status_code == 200
+    assert "Old row" in answer.get_data(as_text=True)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
@@ -31,6 +33,12 @@ FIELD_TYPES = (
     "url",
 )
 CHOICE_TYPES = ("choice", "multichoice")
+
+
+def _in_calendar(value: date | datetime) -> None:
+    # As deadlines: a value past the calendar cardcrm keeps cannot be shown in a time zone.
+    if not in_calendar(value):
+        raise ValidationError(OUT_OF_CALENDAR)
 
 
 class Money(fields.Decimal):
@@ -65,9 +73,9 @@ def _field_for(definition: dict[str, Any]) -> fields.Field:
     if kind == "money":
         return Money(**options)
     if kind == "date":
-        return fields.Date(**options)
+        return fields.Date(validate=_in_calendar, **options)
     if kind == "datetime":
-        return fields.AwareDateTime(**options)
+        return fields.AwareDateTime(validate=_in_calendar, **options)
     if kind == "choice":
         return fields.String(validate=validate.OneOf(choices), **options)
     if kind == "multichoice":

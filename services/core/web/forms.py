@@ -164,7 +164,10 @@ def _local_datetime_input(value: Any, zone: ZoneInfo) -> str:
         return str(value)
     if moment.tzinfo is None:
         return str(value)
-    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    try:
+        return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    except OverflowError:  # stored before values past the supported calendar were refused
+        return str(value)
 
 
 def _datetime_from_input(value: str, zone: ZoneInfo) -> str:
