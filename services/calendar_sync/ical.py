@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pluggy
 from cardcrm.common.plugins import call_each
 from cardcrm.common.text import printable
+from cardcrm.common.timeutil import in_calendar
 from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
 from icalendar.prop import vDuration
 
@@ -175,7 +176,11 @@ class RemoteTask:
 
 
 def parse_remote(data: bytes | str, timezone: str = "UTC") -> RemoteTask | None:
-    """The first VTODO of a calendar object resource (``None`` when it holds none)."""
+    """The first VTODO of a calendar object resource (``None`` when it holds none).
+
+    What a calendar app wrote is no more trusted than a request: the summary loses control
+    characters (it is kept in a task's history), and a deadline past the calendar cardcrm
+    keeps counts as none (it could not even be compared in UTC)."""
     try:
         calendar = Calendar.from_ical(data)
     except ValueError:
@@ -192,6 +197,8 @@ def parse_remote(data: bytes | str, timezone: str = "UTC") -> RemoteTask | None:
         percent = 0
     due = todo.get("DUE")
     due_value = _aware(due.dt, zone) if due is not None else None
+    if not isinstance(due_value, date) or not in_calendar(due_value):
+        due_value = None  # none, or past the calendar cardcrm keeps: not a change it can take
     changed = todo.get("LAST-MODIFIED") or todo.get("DTSTAMP")
     changed_at = _aware(changed.dt, UTC) if changed is not None else None
     return RemoteTask(
@@ -200,7 +207,7 @@ def parse_remote(data: bytes | str, timezone: str = "UTC") -> RemoteTask | None:
         cancelled=status == "CANCELLED",
         due=due_value,
         changed_at=changed_at if isinstance(changed_at, datetime) else None,
-        summary=str(todo.get("SUMMARY")) if todo.get("SUMMARY") else None,
+        summary=printable(str(todo.get("SUMMARY"))) if todo.get("SUMMARY") else None,
     )
 
 

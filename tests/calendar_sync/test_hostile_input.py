@@ -5,9 +5,10 @@ before core refused them."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cardcrm.calendar_sync.ical import parse_remote
 from cardcrm.core.auth.models import User
 from cardcrm.core.tasks.service import create_task
 from icalendar import Calendar
@@ -93,3 +94,38 @@ def test_control_characters_stored_in_a_task_never_reach_a_caldav_server(
     (todo,) = calendar_app_of(account).todos()
     assert todo["SUMMARY"] == "CallAna back — ACME: 40 chairs"
     assert not FORBIDDEN_IN_ICALENDAR.search(todo.to_ical())
+
+
+def test_a_sync_conflict_over_a_task_stored_with_control_characters_is_kept(
+    calendar, member, deal, stored_before_the_rule, radicale
+):
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+    task = stored_before_the_rule
+
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    calendar_app_of(account).edit(
+        f"task-{task.id}@crm.example.com",
+        DUE=datetime(2026, 12, 7, 8, 0, tzinfo=UTC),
+        LAST_MODIFIED=later,
+    )
+    member.ok("POST", f"tasks/{task.id}/postpone", {"due": "2026-12-05T09:30:00+01:00"})
+    calendar.catch_up()
+    calendar.sync(account["id"], pull=True)
+
+    assert member.ok("GET", f"tasks/{task.id}")["due"] == "2026-12-07T08:00:00Z"
+    history = member.ok("GET", f"cards/{deal['id']}/history?type=task.sync_conflict")["items"]
+    (conflict,) = history
+    assert conflict["data"]["losing"]["text"] == "CallAna back"
+
+
+def test_a_to_do_read_back_keeps_no_control_character_and_no_date_past_the_calendar():
+    data = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//app//EN\r\nBEGIN:VTODO\r\nUID:a\r\n"
+        b"SUMMARY:Call\x0bback\x1b\r\nDUE:99991231T233000\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    remote = parse_remote(data, "America/New_York")
+    assert remote is not None
+    assert remote.summary == "Callback"
+    assert remote.due is None and remote.due_key is None

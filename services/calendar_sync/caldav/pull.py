@@ -11,6 +11,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cardcrm.common.text import printable
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -213,6 +214,7 @@ def _local(task: MirrorTask | None) -> dict[str, Any]:
         "side": "cardcrm",
         "status": task.status,
         "due": task_due_key(task),
-        "text": task.data.get("text"),
+        # Core refuses control characters; the mirror may hold text stored before that.
+        "text": printable(task.data.get("text") or ""),
         "changed_at": task.modified_at.isoformat().replace("+00:00", "Z"),
     }
