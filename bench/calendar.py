@@ -209,6 +209,8 @@ def calendar_service(root: Path, core: Core) -> Iterator[Any]:
         "SECRET_KEY": "bench-calendar-secret-key-0123456789",
         "PUBLIC_URL": "https://crm.example.com/calendar",
         "PULL_SECONDS": 3600,
+        # Radicale listens on loopback, which the outbound guard refuses unless allowed.
+        "OUTBOUND_ALLOW": "127.0.0.1",
     }
     app = create_app(settings)
     app.settings = settings  # type: ignore[attr-defined]
@@ -233,6 +235,7 @@ def served_calendar(settings: dict[str, Any]) -> Iterator[int]:
         CARDCRM_PUBLIC_URL=settings["CORE_PUBLIC_URL"],
         CARDCRM_CALENDAR_PUBLIC_URL=settings["PUBLIC_URL"],
         CARDCRM_DATA_DIR=str(Path(settings["DATABASE_URL"].removeprefix("sqlite:///")).parent),
+        CARDCRM_OUTBOUND_ALLOW=settings["OUTBOUND_ALLOW"],
     )
     command = [str(Path(sys.executable).parent / "cardcrm"), "serve", "calendar"]
     command += ["--port", str(port), "--workers", "1", "--threads", "4"]

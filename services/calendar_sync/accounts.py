@@ -20,10 +20,13 @@ def add_account(
     """Check the account on its server, store it, and queue every task the user sees.
 
     ``user`` is core's ``/me`` of the caller: its ``is_admin`` decides what the user sees.
+    The URL goes through the outbound guard first: a private address is refused (422) before
+    any connection, and the check's own connections are guarded again.
     """
+    context.outbound.validate_url(body["url"], "url")
     try:
         calendar_url, calendar_name = check_account(
-            body["url"], body["username"], body["password"], body.get("calendar")
+            body["url"], body["username"], body["password"], body.get("calendar"), context.outbound
         )
     except AccountCheckFailed as failure:
         raise Invalid({failure.field: [failure.message]}, detail=failure.message) from None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
+from cardcrm.common.outbound import OutboundPolicy
 
 DEFAULT_CORE_URL = "http://127.0.0.1:8000"
 #: How often the worker asks each CalDAV server for changes made in calendar apps.
@@ -34,4 +35,6 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
         "PULL_SECONDS": float(env.get("CARDCRM_CALENDAR_PULL_SECONDS") or DEFAULT_PULL_SECONDS),
+        # The CalDAV servers users name may be private only where CARDCRM_OUTBOUND_ALLOW says.
+        "OUTBOUND_ALLOW": OutboundPolicy.from_env(env),
     }

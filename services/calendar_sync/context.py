@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pluggy
 from cardcrm.common.db import Database
+from cardcrm.common.outbound import OutboundPolicy
 from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from cardcrm.sidecar.follower import EventFollower
@@ -37,6 +38,8 @@ class CalendarContext:
     plugins: pluggy.PluginManager
     renderer: Renderer
     passwords: PasswordBox
+    #: The guard of connections to the CalDAV servers users name (``CARDCRM_OUTBOUND_ALLOW``).
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     clock: Callable[[], datetime] = field(default=utcnow)
     #: Set once the mirror was seen past a replay of core's events (``mirror.catching_up``).
     caught_up: bool = field(default=False, init=False)
@@ -60,6 +63,7 @@ class CalendarContext:
             plugins=plugins,
             renderer=Renderer(plugins, card_base, uid_domain(settings)),
             passwords=PasswordBox(settings.get("SECRET_KEY") or ""),
+            outbound=OutboundPolicy.of(settings),
             clock=settings.get("CLOCK") or utcnow,
         )
 

@@ -4,6 +4,12 @@ to-dos with ETag preconditions, and asking what changed (RFC 6578 sync-collectio
 Each failure is its own error class, so the sync worker can tell what to retry (the server is
 down: ``RemoteUnavailable``), what needs the user (``RemoteRefused``: credentials or rights)
 and what means "someone else changed it" (``RemoteChanged``: a precondition failed).
+
+The server is one a user named, so every connection goes through the outbound guard
+(``cardcrm.common.outbound``): the caldav client's HTTP session is the guard's, which refuses
+private addresses at each connection and redirect (``RemoteTargetRefused``). What the errors
+say of the server is its HTTP status at most, never its answer or the network's error: a
+user must not learn from them what listens on a port the server can reach.
 """
 
 from __future__ import annotations
@@ -14,6 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
+
+from cardcrm.common.outbound import (
+    COULD_NOT_CONNECT,
+    OutboundPolicy,
+    OutboundRefused,
+    refusal_message,
+)
 
 if TYPE_CHECKING:
     from caldav.collection import Calendar
@@ -36,6 +49,11 @@ class RemoteUnavailable(RemoteError):
 
 class RemoteRefused(RemoteError):
     """The server refuses the credentials or the access (401, 403): the user must act."""
+
+
+class RemoteTargetRefused(RemoteError):
+    """The outbound guard refused the server's address (or a redirect's): nothing was sent.
+    The text is the rule ("refused: private address")."""
 
 
 class RemoteCalendarMissing(RemoteError):
@@ -73,16 +91,26 @@ class Changes:
     complete: bool = False
 
 
-def _client(url: str, username: str, password: str, timeout: int) -> DAVClient:
+def _client(
+    url: str, username: str, password: str, timeout: int, outbound: OutboundPolicy
+) -> DAVClient:
+    """A caldav client whose every request goes through the outbound guard's session.
+
+    caldav makes its own niquests session and keeps it in ``session``, the one attribute its
+    requests go through; ours replaces it before any request is made.
+    """
     from caldav.davclient import DAVClient
 
-    return DAVClient(
+    client = DAVClient(
         url=url,
         username=username,
         password=password,
         timeout=timeout,
         enable_rfc6764=False,
     )
+    client.session.close()
+    client.session = outbound.session()
+    return client
 
 
 @contextmanager
@@ -94,16 +122,18 @@ def translated_errors(action: str) -> Iterator[None]:
         yield
     except RemoteError:
         raise
+    except OutboundRefused as refusal:
+        raise RemoteTargetRefused(refusal.rule) from None
     except error.AuthorizationError as failure:
-        raise RemoteRefused(f"{action}: the server refused access ({_reason(failure)})") from None
+        raise RemoteRefused(f"{action}: {_answered(failure)}") from None
     except error.RateLimitError as failure:
-        raise RemoteUnavailable(f"{action}: the server is overloaded ({failure})") from None
+        raise RemoteUnavailable(f"{action}: {_answered(failure)}") from None
     except error.NotFoundError as failure:
-        raise RemoteCalendarMissing(f"{action}: not found ({_reason(failure)})") from None
+        raise RemoteCalendarMissing(f"{action}: {_answered(failure)}") from None
     except error.DAVError as failure:
-        raise RemoteUnavailable(f"{action}: {_reason(failure)}") from None
-    except _unreachable() as failure:
-        raise RemoteUnavailable(f"{action}: cannot reach the server ({failure})") from None
+        raise RemoteUnavailable(f"{action}: {_answered(failure)}") from None
+    except _unreachable():
+        raise RemoteUnavailable(f"{action}: {COULD_NOT_CONNECT}") from None
 
 
 def _unreachable() -> tuple[type[Exception], ...]:
@@ -119,10 +149,12 @@ def _unreachable() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
-def _reason(failure: Exception) -> str:
+def _answered(failure: Exception) -> str:
+    """A caldav error as a user may read it: the HTTP status, if the server answered one.
+
+    The error's own text holds the server's reason phrase and body; they stay in the log."""
     status = getattr(failure, "status", None)
-    reason = getattr(failure, "reason", None) or str(failure)
-    return f"{status} {reason}".strip() if status else str(reason)
+    return f"the server answered HTTP {status}" if isinstance(status, int) else COULD_NOT_CONNECT
 
 
 class RemoteCalendar:
@@ -134,11 +166,12 @@ class RemoteCalendar:
         username: str,
         password: str,
         calendar_url: str,
+        outbound: OutboundPolicy,
         timeout: int = DEFAULT_TIMEOUT,
     ) -> None:
         from caldav.collection import Calendar
 
-        self.client = _client(url, username, password, timeout)
+        self.client = _client(url, username, password, timeout, outbound)
         self.calendar_url = calendar_url if calendar_url.endswith("/") else calendar_url + "/"
         self.calendar = Calendar(client=self.client, url=self.calendar_url)
         self.path = urlsplit(self.calendar_url).path
@@ -235,14 +268,14 @@ class RemoteCalendar:
         status = response.status
         if 200 <= status < 300:
             return
-        reason = getattr(response, "reason", "") or ""
+        answered = f"the server answered HTTP {status}"
         if status >= 500 or status in (408, 429):
-            raise RemoteUnavailable(f"{action}: the server answered {status} {reason}")
+            raise RemoteUnavailable(f"{action}: {answered}")
         if status in (401, 403):
-            raise RemoteRefused(f"{action}: the server answered {status} {reason}")
+            raise RemoteRefused(f"{action}: {answered}")
         if status == 404 or status == 409:
-            raise RemoteCalendarMissing(f"{action}: the calendar is gone ({status} {reason})")
-        raise RemoteRejected(f"{action}: the server answered {status} {reason}")
+            raise RemoteCalendarMissing(f"{action}: the calendar is gone ({answered})")
+        raise RemoteRejected(f"{action}: {answered}")
 
     @staticmethod
     def _path(url: Any) -> str:
@@ -263,69 +296,74 @@ def check_account(
     username: str,
     password: str,
     calendar_name: str | None,
+    outbound: OutboundPolicy,
     timeout: int = DEFAULT_TIMEOUT,
 ) -> tuple[str, str]:
     """Connect, find the calendar (or make it): returns its URL and display name.
 
     ``calendar_name`` names the calendar; without it, ``url`` itself may be a calendar, else
-    one named "cardcrm" is found or made. Raises ``AccountCheckFailed`` saying why not.
+    one named "cardcrm" is found or made. Raises ``AccountCheckFailed`` saying why not: a
+    refused address, refused credentials, or no CalDAV server; the last reads the same for a
+    closed port, a timeout and a server that is no CalDAV server, with an HTTP status if the
+    server answered one.
     """
-    from caldav.lib import error
-
-    client = _client(url, username, password, timeout)
+    client = _client(url, username, password, timeout, outbound)
     try:
-        try:
-            with translated_errors("connect"):
-                principal = client.get_principal()
-                calendars = _answer(principal.get_calendars())
-        except RemoteRefused as failure:
-            raise AccountCheckFailed(
-                "password", f"The server refused the user name or password ({failure})."
-            ) from None
-        except RemoteUnavailable as failure:
-            raise AccountCheckFailed(
-                "url", f"Cannot reach a CalDAV server there: {failure}."
-            ) from None
-        except RemoteCalendarMissing as failure:
-            raise AccountCheckFailed(
-                "url", f"No CalDAV server answers at this URL: {failure}."
-            ) from None
-        except Exception as failure:  # a server that is no CalDAV server may answer anything
-            log.info("account check of %s failed", url, exc_info=True)
-            raise AccountCheckFailed(
-                "url", f"No CalDAV server answers at this URL ({failure})."
-            ) from None
-        chosen = _choose(url, calendars, calendar_name)
-        if chosen is None:
-            name = calendar_name or "cardcrm"
-            try:
-                with translated_errors("make calendar"):
-                    chosen = _answer(
-                        principal.make_calendar(
-                            name=name, supported_calendar_component_set=["VTODO"]
-                        )
-                    )
-            except (RemoteError, error.DAVError) as failure:
-                raise AccountCheckFailed(
-                    "calendar", f"There is no calendar {name!r} and it cannot be made: {failure}."
-                ) from None
-            display = name
-        else:
-            display = _display_name(chosen) or calendar_name or "cardcrm"
-        try:
-            with translated_errors("read calendar"):
-                components = _answer(chosen.get_supported_components())
-        except RemoteError as failure:
-            raise AccountCheckFailed(
-                "calendar", f"The calendar cannot be read: {failure}."
-            ) from None
-        if components and "VTODO" not in components:
-            raise AccountCheckFailed(
-                "calendar", f"The calendar {display!r} does not take to-dos (only {components})."
-            )
-        return str(chosen.url), display
+        return _find_calendar(client, url, calendar_name)
+    except RemoteTargetRefused as refusal:
+        # At the URL itself, or a redirect, or a calendar the server put elsewhere.
+        raise AccountCheckFailed("url", refusal_message(str(refusal))) from None
     finally:
         client.close()
+
+
+def _find_calendar(client: DAVClient, url: str, calendar_name: str | None) -> tuple[str, str]:
+    try:
+        with translated_errors("connect"):
+            principal = client.get_principal()
+            calendars = _answer(principal.get_calendars())
+    except RemoteTargetRefused:
+        raise
+    except RemoteRefused as failure:
+        raise AccountCheckFailed(
+            "password", f"The server refused the user name or password ({failure})."
+        ) from None
+    except RemoteError as failure:
+        raise AccountCheckFailed("url", _no_server(str(failure))) from None
+    except Exception:  # a server that is no CalDAV server may answer anything
+        log.info("account check of %s failed", url, exc_info=True)
+        raise AccountCheckFailed("url", _no_server(f"connect: {COULD_NOT_CONNECT}")) from None
+    chosen = _choose(url, calendars, calendar_name)
+    if chosen is None:
+        name = calendar_name or "cardcrm"
+        try:
+            with translated_errors("make calendar"):
+                chosen = _answer(
+                    principal.make_calendar(name=name, supported_calendar_component_set=["VTODO"])
+                )
+        except RemoteTargetRefused:
+            raise
+        except RemoteError as failure:
+            raise AccountCheckFailed(
+                "calendar", f"There is no calendar {name!r} and it cannot be made: {failure}."
+            ) from None
+        display = name
+    else:
+        display = _display_name(chosen) or calendar_name or "cardcrm"
+    try:
+        with translated_errors("read calendar"):
+            components = _answer(chosen.get_supported_components())
+    except RemoteTargetRefused:
+        raise
+    except RemoteError as failure:
+        raise AccountCheckFailed("calendar", f"The calendar cannot be read: {failure}.") from None
+    if components and "VTODO" not in components:
+        raise AccountCheckFailed("calendar", f"The calendar {display!r} does not take to-dos.")
+    return str(chosen.url), display
+
+
+def _no_server(failure: str) -> str:
+    return f"No CalDAV server answers at this URL ({failure})."
 
 
 def _choose(url: str, calendars: list[Calendar], name: str | None) -> Calendar | None:

@@ -30,6 +30,8 @@ from sqlalchemy.engine import make_url
 
 PUBLIC_URL = "https://crm.example.com/calendar"
 CORE_PUBLIC_URL = "https://crm.example.com"
+#: CARDCRM_OUTBOUND_ALLOW of these tests: where Radicale listens.
+OUTBOUND_ALLOW = "127.0.0.1"
 
 
 def free_port() -> int:
@@ -260,6 +262,9 @@ def calendar_settings(calendar_database_url: str, core_server: Any) -> dict[str,
         "SECRET_KEY": "calendar-test-secret-key-0123456789",
         "PUBLIC_URL": PUBLIC_URL,
         "PULL_SECONDS": 3600,
+        # The test servers (Radicale) listen on loopback, which the outbound guard refuses
+        # unless the operator allows it; 127.0.0.2 and beyond stay refused.
+        "OUTBOUND_ALLOW": OUTBOUND_ALLOW,
     }
 
 

@@ -87,7 +87,7 @@ def test_an_account_that_cannot_work_is_refused_with_a_422_saying_why(calendar, 
     assert set(wrong.get_json()["errors"]) == {"password"}
     assert nobody.status_code == 422
     assert set(nobody.get_json()["errors"]) == {"url"}
-    assert "reach" in nobody.get_json()["detail"]
+    assert "could not connect" in nobody.get_json()["detail"]
     assert not_caldav.status_code == 422
     assert set(not_caldav.get_json()["errors"]) == {"url"}
     assert [a["username"] for a in calendar.api(member).ok("GET", "caldav")["items"]] == ["ana"]
@@ -416,7 +416,7 @@ def test_a_server_down_mid_sync_loses_nothing_and_duplicates_nothing(
     down = calendar.account(member, account["id"])
     assert report.pushed == 0
     assert down["pending"] == 3
-    assert "cannot reach" in down["last_error"]
+    assert "could not connect" in down["last_error"]
     with calendar.context.database.session() as session:
         stored = session.get(CaldavAccount, account["id"])
         assert stored.failures == 2 and stored.retry_at is not None

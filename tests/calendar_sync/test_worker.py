@@ -53,6 +53,7 @@ def worker_environment(settings: dict[str, Any], data: Path) -> dict[str, str]:
         CARDCRM_SECRET_KEY=settings["SECRET_KEY"],
         CARDCRM_PUBLIC_URL=CORE_PUBLIC_URL,
         CARDCRM_CALENDAR_PUBLIC_URL=PUBLIC_URL,
+        CARDCRM_OUTBOUND_ALLOW=settings["OUTBOUND_ALLOW"],
     )
     return env
 

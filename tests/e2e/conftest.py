@@ -336,6 +336,8 @@ class Stack:
             CARDCRM_SMTP_URL=smtp.url,
             # Calendar apps' changes are looked for every second (60 s by default).
             CARDCRM_CALENDAR_PULL_SECONDS="1",
+            # Radicale listens on loopback: the one private target the services may reach.
+            CARDCRM_OUTBOUND_ALLOW=f"127.0.0.1:{radicale.port}",
         )
         self.core_workers = core_workers
         self.processes: dict[str, Process] = {}

@@ -56,7 +56,7 @@ class CalDAVSync(Pulling, Pushing):
         max_backoff: float = 300.0,
     ) -> None:
         super().__init__(context, batch=batch)
-        self.connect = connect or _connect
+        self.connect = connect or self._connect
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         #: Who holds an account's lease: this host and process, so that a worker restarted on
@@ -142,10 +142,12 @@ class CalDAVSync(Pulling, Pushing):
             log.warning("CalDAV account %s: %s", account_id, failure)
             self._forget_remote(account_id)
             self._failed(account_id, str(failure))
-        except Exception as failure:
+        except Exception:
             log.exception("CalDAV account %s: sync failed", account_id)
             self._forget_remote(account_id)
-            self._failed(account_id, f"unexpected error: {failure}")
+            # The exception may quote what the server answered: the user reads no more than
+            # this, the operator finds the rest in the log.
+            self._failed(account_id, "unexpected error (the service's log has the details)")
         else:
             self._succeeded(account_id, "; ".join(report.rejected) or None)
         finally:
@@ -155,6 +157,11 @@ class CalDAVSync(Pulling, Pushing):
     def close(self) -> None:
         for account_id in list(self._remotes):
             self._forget_remote(account_id)
+
+    def _connect(self, account: Account, password: str) -> RemoteCalendar:
+        return RemoteCalendar(
+            account.url, account.username, password, account.calendar_url, self.context.outbound
+        )
 
     def _remote(self, account: Account) -> RemoteCalendar:
         password = self.context.passwords.open(account.password_encrypted)
@@ -283,7 +290,3 @@ def _died_here(owner: str) -> bool:
     except OSError:
         return False  # it runs, as another user
     return False
-
-
-def _connect(account: Account, password: str) -> RemoteCalendar:
-    return RemoteCalendar(account.url, account.username, password, account.calendar_url)
