@@ -288,6 +288,9 @@ def calendar_app(
             "SECRET_KEY": "calendar-fuzz-secret",
             "PUBLIC_URL": "https://crm.example.com/calendar",
             "PULL_SECONDS": 3600,
+            # Accounts are connected at a closed loopback port (``caldav_on_loopback``):
+            # allowed, so that the check connects there and fails as on a server that is down.
+            "OUTBOUND_ALLOW": f"127.0.0.1:{CLOSED_PORT}",
         }
     )
     context = app.extensions["calendar_sync"]
@@ -379,6 +382,8 @@ def notifications_app(
         "NOTIFY_PAST_EVENTS": True,
         "DELIVERY_MAX_ATTEMPTS": 1,
         "WEBHOOK_TIMEOUT_SECONDS": 1.0,
+        # The webhooks go to a closed loopback port: allowed, so that deliveries are tried.
+        "OUTBOUND_ALLOW": f"127.0.0.1:{CLOSED_PORT}",
     }
     app = create_app(settings)
     client = app.test_client()

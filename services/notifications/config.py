@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
+from cardcrm.common.outbound import OutboundPolicy
 
 #: Tuning with sensible defaults; any of them may be given in the settings dict.
 DEFAULTS: dict[str, Any] = {
@@ -55,6 +56,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         **public_urls(env, "/notifications", "CARDCRM_NOTIFICATIONS_PUBLIC_URL"),
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
+        # Webhook URLs may be private only where CARDCRM_OUTBOUND_ALLOW says.
+        "OUTBOUND_ALLOW": OutboundPolicy.from_env(env),
     }
 
 

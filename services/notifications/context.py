@@ -10,6 +10,8 @@ from typing import Any
 import pluggy
 from cardcrm.common.db import Database
 from cardcrm.common.errors import ConfigurationError
+from cardcrm.common.outbound import SETTING as OUTBOUND_SETTING
+from cardcrm.common.outbound import OutboundPolicy
 from cardcrm.common.timeutil import Clock, utcnow
 from cardcrm.sidecar.core_client import CoreClient
 
@@ -27,6 +29,9 @@ class NotificationsContext:
     channels: dict[str, Channel]
     box: SecretBox
     links: Links
+    #: The guard of connections to the addresses users give (``CARDCRM_OUTBOUND_ALLOW``);
+    #: channels that connect on a user's behalf take it from the settings, parsed once here.
+    outbound: OutboundPolicy
     #: ``settings["CLOCK"]`` (tests move time) or the real one
     clock: Clock = utcnow
 
@@ -36,6 +41,7 @@ class NotificationsContext:
         for key in ("DATABASE_URL", "SECRET_KEY"):
             if not settings.get(key):
                 raise ConfigurationError(f"The notifications service needs {key}.")
+        outbound = settings[OUTBOUND_SETTING] = OutboundPolicy.of(settings)
         plugins = get_plugin_manager(
             settings.get("PLUGINS") or (),
             plugins_dir=settings.get("PLUGINS_DIR"),
@@ -48,6 +54,7 @@ class NotificationsContext:
             channels=load_channels(plugins, settings),
             box=SecretBox(settings["SECRET_KEY"]),
             links=Links.from_settings(settings),
+            outbound=outbound,
             clock=settings.get("CLOCK") or utcnow,
         )
 

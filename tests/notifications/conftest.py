@@ -248,6 +248,9 @@ def settings(
         "DELIVERY_BACKOFF_SECONDS": 10.0,
         "DELIVERY_MAX_ATTEMPTS": 4,
         "WEBHOOK_TIMEOUT_SECONDS": 3.0,
+        # The webhook receivers listen on loopback, which the outbound guard refuses unless
+        # the operator allows it; 127.0.0.2 and beyond stay refused.
+        "OUTBOUND_ALLOW": "127.0.0.1",
     }
 
 

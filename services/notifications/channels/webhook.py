@@ -3,7 +3,14 @@
 The body is the event as JSON (``{"id", "type", "at", "actor_id", "data", "rule"}``), with
 ``X-Cardcrm-Event-Id`` and ``X-Cardcrm-Signature: sha256=<hex HMAC-SHA256 of the raw body
 keyed with the user's webhook secret>``. A 2xx answer delivers; timeouts, connection errors,
-408, 425, 429 and 5xx are retried (honouring ``Retry-After``); other answers are final.
+408, 425, 429 and 5xx are retried (honouring ``Retry-After``); other answers are final,
+redirects included (a webhook is not followed elsewhere).
+
+The URL is the user's, so the request goes through the outbound guard
+(``cardcrm.common.outbound``): an address it refuses (a private one, or one that resolves to
+a private address by now) fails the delivery for good, "refused: private address", and nothing
+connects. What ``last_error`` says of the receiver is its HTTP status at most ("the webhook
+answered HTTP 500"), never its body or the network's error ("could not connect").
 """
 
 from __future__ import annotations
@@ -11,10 +18,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-import requests
+import niquests
+from cardcrm.common.outbound import (
+    COULD_NOT_CONNECT,
+    OutboundPolicy,
+    OutboundRefused,
+)
 
 from ..config import setting
 from ..hookspecs import hookimpl
@@ -22,6 +35,8 @@ from .base import Channel, Message, PermanentFailure, TemporaryFailure
 
 if TYPE_CHECKING:
     from ..preferences.effective import UserPreferences
+
+log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = {408, 425, 429}
 USER_AGENT = "cardcrm-notifications/1 (+webhooks)"
@@ -40,8 +55,9 @@ class WebhookChannel(Channel):
     name = "webhook"
     label = "Webhook"
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, outbound: OutboundPolicy | None = None) -> None:
         self.timeout = timeout
+        self.outbound = outbound or OutboundPolicy()
         self._local = threading.local()
 
     def address(self, preferences: UserPreferences) -> str | None:
@@ -67,22 +83,25 @@ class WebhookChannel(Channel):
                 timeout=(min(5.0, self.timeout), self.timeout),
                 allow_redirects=False,
             )
-        except requests.RequestException as error:
-            raise TemporaryFailure(f"the webhook could not be reached: {error}") from error
-        status = response.status_code
+        except OutboundRefused as refusal:
+            raise PermanentFailure(refusal.rule) from None
+        except niquests.RequestException as error:
+            log.info("webhook of delivery %s: %s", message.delivery_id, error)
+            raise TemporaryFailure(f"the webhook {COULD_NOT_CONNECT}") from None
+        status = response.status_code or 0
         response.close()
         if 200 <= status < 300:
             return
-        text = f"the webhook answered {status}"
+        text = f"the webhook answered HTTP {status}"
         if status >= 500 or status in RETRIED_STATUSES:
             raise TemporaryFailure(text, retry_after=_retry_after(response))
         raise PermanentFailure(text)
 
-    def _http(self) -> requests.Session:
+    def _http(self) -> niquests.Session:
         # One session per sender thread: kept-alive connections, no sharing across threads.
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = self.outbound.session()
         return session
 
     def close(self) -> None:
@@ -91,11 +110,15 @@ class WebhookChannel(Channel):
             session.close()
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: niquests.Response) -> float | None:
     value = response.headers.get("Retry-After", "")
     return float(value) if value.strip().isdigit() else None
 
 
 @hookimpl
 def cardcrm_notification_channels(settings: dict[str, Any]) -> list[Channel]:
-    return [WebhookChannel(float(setting(settings, "WEBHOOK_TIMEOUT_SECONDS")))]
+    return [
+        WebhookChannel(
+            float(setting(settings, "WEBHOOK_TIMEOUT_SECONDS")), OutboundPolicy.of(settings)
+        )
+    ]

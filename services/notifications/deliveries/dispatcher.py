@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cardcrm.common.outbound import OutboundRefused
 from cardcrm.common.timeutil import Clock, utcnow
 from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy.orm import Session
 
-from ..channels.base import Channel, Content, DeliveryError, Message
+from ..channels.base import Channel, Content, DeliveryError, Message, PermanentFailure
 from ..channels.email import EmailChannel
 from ..config import setting
 from ..directory import Directory
@@ -165,6 +166,10 @@ class Dispatcher:
             channel.send(message)
         except DeliveryError as error:
             return self._failure(delivery, channel, now, error)
+        except OutboundRefused as refusal:
+            # A channel's connection through the outbound guard (cardcrm.common.outbound) to an
+            # address it refuses: nothing was sent, and trying again will not change that.
+            return self._failure(delivery, channel, now, PermanentFailure(refusal.rule))
         except Exception as error:
             log.exception("channel %r failed on delivery %s", channel.name, delivery.id)
             return self._failure(

@@ -13,6 +13,7 @@ from typing import Any
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Invalid
+from cardcrm.common.outbound import OutboundPolicy
 from cardcrm.common.timeutil import utcnow
 from sqlalchemy.orm import Session
 
@@ -45,12 +46,20 @@ def save_preferences(
     replace: bool,
     box: SecretBox,
     channels: dict[str, Channel],
+    outbound: OutboundPolicy,
     now: datetime | None = None,
     verifier: Verifier,
 ) -> UserPreferences:
-    """Save ``changes`` to the preferences of ``user`` (core's ``/me``); ``replace`` for PUT."""
+    """Save ``changes`` to the preferences of ``user`` (core's ``/me``); ``replace`` for PUT.
+
+    A webhook URL goes through the outbound guard: one the service may not connect to (a
+    private address, unless the operator allows it) is refused here, with a 422 that says why,
+    rather than failing every delivery later.
+    """
     now = now or utcnow()
     forget(session)
+    if changes.get("webhook_url"):
+        outbound.validate_url(changes["webhook_url"], "webhook_url")
     if "channels" in changes:
         changes["channels"] = _clean_channel_settings(changes["channels"], channels)
     with write_transaction(session):

@@ -85,6 +85,7 @@ def _save(body: dict[str, Any], replace: bool) -> Any:
         replace=replace,
         box=context.box,
         channels=context.channels,
+        outbound=context.outbound,
         now=context.clock(),
         verifier=_verifier(),
     )
