@@ -160,8 +160,8 @@ def parse_allowed(text: str) -> Allowed:
     """One entry: ``host``, ``address`` or ``network/bits``, each maybe with ``:port``; IPv6
     in brackets when a port follows (``[::1]:8080``, ``[fd00::/8]:5232``)."""
     entry = text.strip()
-    target, port = entry, None
-    if entry.startswith("["):
+    target, port, bracketed = entry, None, entry.startswith("[")
+    if bracketed:
         inside, bracket, rest = entry[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
             raise ValueError("an IPv6 address in brackets is followed by nothing or :port")
@@ -175,7 +175,7 @@ def parse_allowed(text: str) -> Allowed:
     try:
         network = ipaddress.ip_network(target, strict=True)
     except ValueError as error:
-        if "/" in target or ":" in target or re.fullmatch(r"[0-9.]+", target):
+        if bracketed or "/" in target or ":" in target or re.fullmatch(r"[0-9.]+", target):
             raise ValueError(f"not an address or network ({error})") from None
     else:
         return Allowed(entry, network=network, port=port)
