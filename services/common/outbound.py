@@ -212,7 +212,7 @@ class OutboundPolicy:
                 entries.append(parse_allowed(entry))
             except ValueError as error:
                 raise ConfigurationError(
-                    f"{ALLOW_VARIABLE}: {entry.strip()!r} is not allowed: {error}. Give host "
+                    f"{ALLOW_VARIABLE}: {entry.strip()!r} is not a valid entry: {error}. Give host "
                     "names, addresses or CIDR blocks, each optionally with :port, separated by "
                     "commas (e.g. caldav.intranet,10.1.0.0/16,127.0.0.1:5232,[::1]:8080)."
                 ) from None
