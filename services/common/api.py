@@ -90,6 +90,8 @@ class Operation:
     raw_body: dict[str, Any] | None = None
     #: Other answers that are no error (e.g. 304), with their description.
     other_responses: dict[int, str] | None = None
+    #: What a service token needs to call it (core: the token's scopes); ``None``: no service.
+    scope: str | None = None
 
 
 class ApiBlueprint(Blueprint):
@@ -120,6 +122,7 @@ class ApiBlueprint(Blueprint):
         media_type: str = JSON_MIMETYPE,
         raw_body: dict[str, Any] | None = None,
         other_responses: dict[int, str] | None = None,
+        scope: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register ``view`` for ``method rule``.
 
@@ -130,6 +133,8 @@ class ApiBlueprint(Blueprint):
         ``Response``. For the OpenAPI document only: ``raw_response`` is the schema of a success
         the view builds itself, of ``media_type``; ``raw_body`` the content (media type to
         schema) of a body the view reads itself; ``other_responses`` answers such as 304.
+        ``scope`` names what a service token must carry to call it (itself, or acting for a
+        user); the service's ``authorize`` enforces it, and without one no service may.
         """
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -156,8 +161,10 @@ class ApiBlueprint(Blueprint):
                     media_type=media_type,
                     raw_body=raw_body,
                     other_responses=other_responses,
+                    scope=scope,
                 )
             )
+            operation = self.operations[-1]
             body_schema = body(unknown=RAISE) if body else None
             query_schema = query(unknown=EXCLUDE) if query else None
             response_schema = response() if response else None
@@ -167,6 +174,8 @@ class ApiBlueprint(Blueprint):
                 service = api_service()
                 store = service.idempotency if method == "POST" and auth else None
                 caller = service.authenticate(auth) if auth else None
+                if caller is not None and service.authorize is not None:
+                    service.authorize(caller, operation)
                 if store is not None:
                     replayed = store.replay_or_begin(caller)
                     if replayed is not None:

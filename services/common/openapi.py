@@ -111,6 +111,9 @@ def _operation(operation: Operation, service: ApiService) -> dict[str, Any]:
         result["description"] = operation.description
     if operation.auth:
         result["security"] = [{"bearer": []}]
+    if operation.scope:
+        # Which scope a service token needs here (itself, or acting for a user).
+        result["x-service-scope"] = operation.scope
     path_ids = PATH_PARAMETER.findall(operation.rule)
     parameters: list[dict[str, Any]] = [
         {

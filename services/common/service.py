@@ -21,15 +21,18 @@ class ApiService:
 
     ``authenticate(level)`` resolves the request's caller for an operation declared with
     ``auth=level`` (one of ``levels``) and returns it, or raises ``Unauthorized`` /
-    ``Forbidden`` / ``ServiceUnavailable``. With an ``idempotency`` store every authenticated
-    POST honours ``Idempotency-Key``, keyed per caller; without one the header is neither
-    read nor documented. ``conditional_writes`` says that changes
+    ``Forbidden`` / ``ServiceUnavailable``. ``authorize(caller, operation)``, when given, then
+    refuses (``Forbidden``) what that caller may not do although its level lets it in (core:
+    a service token without the operation's ``scope``). With an ``idempotency`` store every
+    authenticated POST honours ``Idempotency-Key``, keyed per caller; without one the header
+    is neither read nor documented. ``conditional_writes`` says that changes
     (PATCH, DELETE, and operations declared ``etag=True``) check ``If-Match``.
     """
 
     title: str
     description: str
     authenticate: Callable[[str], Any]
+    authorize: Callable[[Any, Any], None] | None = None
     levels: tuple[str, ...] = ("user",)
     idempotency: IdempotencyStore | None = None
     conditional_writes: bool = False
