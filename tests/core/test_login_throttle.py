@@ -3,12 +3,17 @@ so that passwords cannot be guessed at speed (``cardcrm.core.auth.throttle``).""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from cardcrm.common.timeutil import utcnow
-from cardcrm.core.auth import throttle
+from cardcrm.core.auth import service, throttle
 from cardcrm.core.auth.models import LoginFailure
+from sqlalchemy import func, select
+
+from tests.conftest import get_db_from
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.7"}
 OFFICE = {"REMOTE_ADDR": "198.51.100.20"}
@@ -90,3 +95,34 @@ def test_the_login_page_is_throttled_too(app):
     assert int(refused.headers["Retry-After"]) > 0
     assert "Too many failed logins" in refused.get_data(as_text=True)
     assert web.get("/").headers["Location"].startswith("/login")  # not logged in
+
+
+def test_parallel_wrong_logins_check_no_more_passwords_than_the_limit(app, member, monkeypatch):
+    """Attempts sent at once count each other: the count and the record are one step."""
+    checked = []
+    real_check = service.check_password_hash
+
+    def counting_check(hashed: str, password: str) -> bool:
+        checked.append(password)
+        return real_check(hashed, password)
+
+    monkeypatch.setattr(service, "check_password_hash", counting_check)
+    attempts = 20
+    start = threading.Barrier(attempts)
+
+    def guess(number: int) -> int:
+        client = app.test_client()
+        start.wait()
+        body = {"email": member.user.email, "password": f"guess-{number}"}
+        return client.post("/api/v1/auth/token", json=body, environ_base=ATTACKER).status_code
+
+    with ThreadPoolExecutor(attempts) as pool:
+        statuses = list(pool.map(guess, range(attempts)))
+
+    assert len(checked) == throttle.ACCOUNT_LIMIT
+    assert sorted(statuses) == [401] * throttle.ACCOUNT_LIMIT + [429] * (
+        attempts - throttle.ACCOUNT_LIMIT
+    )
+    session = get_db_from(app).session()
+    assert session.scalar(select(func.count(LoginFailure.id))) == throttle.ACCOUNT_LIMIT
+    session.close()

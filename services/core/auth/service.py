@@ -129,15 +129,13 @@ def login(session: Session, email: str, password: str, address: str | None = Non
     """The user with this e-mail and password; throttled per client ``address`` when given
     (``throttle.py``: the API and the web UI give it, the command line does not)."""
     email = normalize_email(email)
-    now = utcnow()
-    failures = throttle.check(session, email, address, now) if address is not None else 0
+    if address is not None:
+        throttle.attempt(session, email, address, utcnow())
     user = session.scalar(select(User).where(User.email == email))
     hashed = user.password_hash if user is not None else _no_such_user_hash()
     if not check_password_hash(hashed, password) or user is None:
-        if address is not None:
-            throttle.failed(session, email, address, now)
         raise Unauthorized("Wrong e-mail or password.")
-    if failures and address is not None:
+    if address is not None:
         throttle.succeeded(session, email, address)
     return user
 
