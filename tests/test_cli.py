@@ -366,6 +366,40 @@ def test_a_service_token_is_let_into_the_event_feed(data, ana, api_on):
     assert principal.user is None
 
 
+def test_a_service_token_does_only_what_its_scopes_name(data, ana, api_on):
+    ana_id = api_on(sqlite(data)).get("me", ok("token create", ana, "--data", data).strip())
+    acting = {"X-Cardcrm-On-Behalf-Of": str(ana_id.get_json()["id"])}
+    default = ok("token create --service sidecars --data", data).strip()
+    feed_only = ok("token create --service feed --scope events:read --data", data).strip()
+    api = api_on(sqlite(data))
+
+    def status(path: str, token: str, **headers: str) -> int:
+        headers["Authorization"] = f"Bearer {token}"
+        return api.client.get(f"/api/v1/{path}", headers=headers).status_code
+
+    assert status("events?after=0", default) == 200
+    assert status("me", default, **acting) == 200  # the sidecars' default scopes
+    assert status("events?after=0", feed_only) == 200
+    assert status("me", feed_only, **acting) == 403
+
+    unknown = cardcrm("token create --service x --scope admin:all --data", data)
+    assert unknown.exit_code == 2 and "admin:all" in unknown.stderr
+    for_a_user = cardcrm(f"token create {ana} --scope events:read --data", data)
+    assert for_a_user.exit_code == 2
+
+
+def test_a_users_token_can_be_made_to_expire(data, ana, api_on):
+    token = ok("token create", ana, "--expires-in-days", "7", "--data", data).strip()
+    assert api_on(sqlite(data)).get("me", token).status_code == 200
+    engine = create_engine(sqlite(data))
+    with engine.connect() as connection:
+        days = connection.scalar(
+            text("SELECT julianday(expires_at) - julianday(created_at) FROM api_tokens")
+        )
+    engine.dispose()
+    assert round(days) == 7
+
+
 def test_a_revoked_token_is_refused_at_once(data, ana, api_on):
     token = ok("token create", ana, "--data", data).strip()
     api = api_on(sqlite(data))

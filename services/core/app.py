@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardcrm.common import errors
-from cardcrm.common.api import API_PREFIX
+from cardcrm.common.api import API_PREFIX, api_blueprints
 from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
 from cardcrm.common.db import Database
@@ -14,7 +14,9 @@ from cardcrm.common.service import ApiService
 from flask import Flask
 
 from . import events, web
-from .auth.service import Principal, authenticate
+from .auth.scopes import SCOPES
+from .auth.service import Principal, authenticate, authorize
+from .auth.sessions import Lifetimes
 from .auth.views import bp as auth_api
 from .base import IdempotencyKey
 from .cards.views import bp as cards_api
@@ -33,19 +35,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the core app; ``config`` needs at least ``DATABASE_URL``.
 
     Optional keys: ``SECRET_KEY``, ``PUBLIC_URL``, ``PLUGINS`` (comma-separated module names
-    or a list of modules/objects), ``PLUGINS_DIR``, ``PLUGIN_ENTRY_POINTS`` (default true).
+    or a list of modules/objects), ``PLUGINS_DIR``, ``PLUGIN_ENTRY_POINTS`` (default true),
+    ``SESSION_IDLE_HOURS`` and ``SESSION_MAX_DAYS`` (web sessions' lifetimes).
     Nothing happens at import time; the database schema is made by ``cardcrm db upgrade``.
     """
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
-    # The web UI's session cookie (the API never reads it); Secure when served over https.
+    # Flask's signed cookie carries only one-time messages and the login form's CSRF token;
+    # who is logged in is the server-side session (web/security.py). Secure over https.
     app.config.update(
-        SESSION_COOKIE_NAME="cardcrm_session",
+        SESSION_COOKIE_NAME="cardcrm_flash",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=str((config or {}).get("PUBLIC_URL", "")).startswith("https://"),
     )
     app.config.update(config or {})
+    Lifetimes.of(app.config)  # refuse nonsense lifetimes now, not at the first login
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
 
     plugins = get_plugin_manager(
@@ -88,12 +93,17 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         events_api,
     ):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    for blueprint in api_blueprints(app):
+        for operation in blueprint.operations:
+            if operation.scope is not None and operation.scope not in SCOPES:
+                raise ValueError(f"{operation.endpoint}: no scope {operation.scope!r}")
     install_api(
         app,
         ApiService(
             title="cardcrm core",
             description="Products, statuses, cards, tasks and the Today view.",
             authenticate=authenticate,
+            authorize=authorize,
             levels=("user", "admin", "events"),
             idempotency=idempotency,
             conditional_writes=True,

@@ -96,26 +96,62 @@ def token_group() -> None:
     """Manage API tokens."""
 
 
+def _scopes_help() -> str:
+    from .auth.scopes import SCOPES
+
+    listed = "; ".join(f"{name}: {text}" for name, text in SCOPES.items())
+    return f"What the service token may do (repeat for more; default: all of them). {listed}."
+
+
 @token_group.command("create")
 @click.argument("email", required=False)
-@click.option("--service", "service_name", help="Make a service token (reads the event feed).")
+@click.option("--service", "service_name", help="Make a service token for the sidecars.")
+@click.option("--scope", "scopes", multiple=True, help=_scopes_help())
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(1, 3650),
+    help="A user's token stops working after that many days (default: when revoked).",
+)
 @data_option
-def token_create(email: str | None, service_name: str | None, data: str | None) -> None:
-    """Print a new API token for the user EMAIL, or for a service (--service NAME)."""
+def token_create(
+    email: str | None,
+    service_name: str | None,
+    scopes: tuple[str, ...],
+    expires_in_days: int | None,
+    data: str | None,
+) -> None:
+    """Print a new API token for the user EMAIL, or for a service (--service NAME).
+
+    A service token reads the event feed and acts for users only as far as the sidecars
+    need (its scopes); it never does what only admins may."""
     from sqlalchemy import select
 
     from .auth.models import User
+    from .auth.scopes import unknown_scopes
     from .auth.service import create_token, normalize_email
 
     if bool(email) == bool(service_name):
         raise click.UsageError("Give either EMAIL or --service NAME.")
+    if scopes and not service_name:
+        raise click.UsageError("--scope is for service tokens (--service NAME).")
+    if expires_in_days and service_name:
+        raise click.UsageError("--expires-in-days is for a user's token.")
+    if unknown_scopes(scopes):
+        raise click.UsageError(f"no such scope: {', '.join(unknown_scopes(scopes))}")
     with _session(data) as session:
         user = None
         if email:
             user = session.scalar(select(User).where(User.email == normalize_email(email)))
             if user is None:
                 raise click.ClickException(f"no user {email}")
-        token, _ = create_token(session, user=user, service=service_name, name="command line")
+        token, _ = create_token(
+            session,
+            user=user,
+            service=service_name,
+            name="command line",
+            scopes=scopes or None,
+            expires_in_days=expires_in_days,
+        )
     click.echo(token)
 
 

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
+from cardcrm.common.errors import ConfigurationError
+
+from .auth.sessions import DEFAULT_IDLE_HOURS, DEFAULT_MAX_DAYS
 
 
 def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> dict[str, Any]:
@@ -22,4 +25,20 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         # Sidecars reachable beside core under /calendar and /notifications (the web UI shows
         # their panels); `cardcrm up` sets it itself.
         "SIDECARS": [name for name in env.get("CARDCRM_SIDECARS", "").split(",") if name.strip()],
+        # A web session ends this long after its last request, and this long after login.
+        "SESSION_IDLE_HOURS": _positive(env, "CARDCRM_SESSION_IDLE_HOURS", DEFAULT_IDLE_HOURS),
+        "SESSION_MAX_DAYS": _positive(env, "CARDCRM_SESSION_MAX_DAYS", DEFAULT_MAX_DAYS),
     }
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 100_000:
+        raise ConfigurationError(f"{name} must be a positive number, not {text!r}.")
+    return value

@@ -2,7 +2,7 @@
 
 from cardcrm.core.base import Base
 
-from .auth.models import ApiToken, LoginFailure, User
+from .auth.models import ApiToken, LoginFailure, User, WebSession
 from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
@@ -31,4 +31,5 @@ __all__ = [
     "Status",
     "Task",
     "User",
+    "WebSession",
 ]

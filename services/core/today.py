@@ -50,7 +50,13 @@ TODAY_RESPONSE = {
 }
 
 
-@bp.operation("/today", query=TodayArgsSchema, raw_response=TODAY_RESPONSE, errors=(422,))
+@bp.operation(
+    "/today",
+    query=TodayArgsSchema,
+    raw_response=TODAY_RESPONSE,
+    errors=(422,),
+    scope="today:read",
+)
 def today_view(args: dict[str, Any]) -> Response:
     """The caller's Today view: four totals and the task list for a period of days.
 

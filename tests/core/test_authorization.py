@@ -56,6 +56,13 @@ def world(app, admin, member, new_user, client):
         "POST", "favorites", {"name": "secret list", "product_id": product["id"]}, status=201
     )
     token = admin.ok("GET", "tokens")["items"][0]
+    logged_in = app.test_client()
+    logged_in.get("/login")
+    with logged_in.session_transaction() as flask_session:
+        csrf = flask_session["csrf"]
+    form = {"email": admin.user.email, "password": "password123", "csrf_token": csrf}
+    assert logged_in.post("/login", data=form).status_code == 302
+    web_session = admin.ok("GET", "sessions")["items"][0]
     with app.app_context():
         session = get_db().session()
         service_token, _ = create_token(session, service="calendar")
@@ -68,6 +75,7 @@ def world(app, admin, member, new_user, client):
         "contact_id": contact["id"],
         "favorite_id": favorite["id"],
         "token_id": token["id"],
+        "session_id": web_session["id"],
     }
     return {
         "ids": ids,
@@ -92,6 +100,7 @@ def snapshot(admin: Api, ids: dict[str, int]) -> list[Any]:
         admin.ok("GET", f"contacts/{ids['contact_id']}"),
         admin.ok("GET", "favorites"),
         admin.ok("GET", "tokens"),
+        admin.ok("GET", "sessions"),
     ]
 
 
@@ -113,6 +122,31 @@ def test_a_service_token_is_refused_where_a_user_is_needed(app, world, admin):
             assert response.status_code == 403, (operation.method, operation.rule)
     assert snapshot(admin, world["ids"]) == before
     assert world["service"].get("events").status_code == 200
+
+
+class ActingFor(Api):
+    """A service token sending ``X-Cardcrm-On-Behalf-Of`` for ``user``."""
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {**super()._headers(headers), "X-Cardcrm-On-Behalf-Of": str(self.user.id)}
+
+
+def test_a_service_token_acting_for_an_admin_does_only_what_its_scopes_name(
+    app, world, admin, client
+):
+    """Acting for a user is for what the sidecars need (the operations declaring a scope);
+    every other operation, and every admins' one, answers 403 whoever the user is."""
+    before = snapshot(admin, world["ids"])
+    acting = ActingFor(client, world["service"].token, admin.user)
+    checked = 0
+    for operation in operations(app):
+        if operation.auth is not None and (operation.scope is None or operation.auth == "admin"):
+            response = call(acting, operation, world["ids"])
+            assert response.status_code == 403, (operation.method, operation.rule)
+            checked += 1
+    assert checked > 40
+    assert snapshot(admin, world["ids"]) == before
+    assert acting.get("me").status_code == 200  # what it may do, it does
 
 
 def test_a_plain_member_is_refused_admins_operations(app, world, admin, member):

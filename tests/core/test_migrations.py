@@ -44,3 +44,51 @@ def test_history_rows_written_as_card_trashed_are_rewritten_as_card_deleted(admi
     assert stored_types() == ["card.created", "card.deleted"]
     items = admin.ok("GET", f"cards/{card['id']}/history")["items"]
     assert [row["type"] for row in items] == ["card.created", "card.deleted"]
+
+
+def test_tokens_from_before_0005_keep_the_sidecars_working_and_old_browser_tokens_end(
+    app, admin, database_url, client
+):
+    """Existing service tokens get what the sidecars need; the browsers' tokens of the old
+    cookie sessions (which no longer log anyone in) are revoked with them."""
+    from alembic import command
+    from cardcrm.core.auth.service import hash_token
+    from cardcrm.core.migrate import alembic_config
+
+    config = alembic_config(database_url)
+    command.downgrade(config, "0004")
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        insert = text(
+            "INSERT INTO api_tokens (token_hash, user_id, service, name, created_at)"
+            " VALUES (:hash, :user_id, :service, :name, CURRENT_TIMESTAMP)"
+        )
+        connection.execute(
+            insert,
+            {
+                "hash": hash_token("ccrm_sidecar"),
+                "user_id": None,
+                "service": "sidecars",
+                "name": "command line",
+            },
+        )
+        connection.execute(
+            insert,
+            {
+                "hash": hash_token("ccrm_browser"),
+                "user_id": admin.user.id,
+                "service": None,
+                "name": "web UI (browser session)",
+            },
+        )
+    engine.dispose()
+    command.upgrade(config, "head")
+
+    def call(path: str, token: str, **headers: str) -> int:
+        headers["Authorization"] = f"Bearer {token}"
+        return client.get(f"/api/v1/{path}", headers=headers).status_code
+
+    assert call("events?after=0", "ccrm_sidecar") == 200
+    assert call("me", "ccrm_sidecar", **{"X-Cardcrm-On-Behalf-Of": str(admin.user.id)}) == 200
+    assert call("me", "ccrm_browser") == 401
+    assert call("me", admin.token) == 200  # a token the user made stays

@@ -71,7 +71,13 @@ def test_changing_the_password_ends_other_sessions(app, admin, web_client):
     first = web_client(app).log_in(admin.user.email)
     second = web_client(app).log_in(admin.user.email)
     answer = first.post(
-        "/profile", {"name": "Boss", "timezone": "Europe/Bucharest", "password": "new-secret-1"}
+        "/profile",
+        {
+            "name": "Boss",
+            "timezone": "Europe/Bucharest",
+            "password": "new-secret-1",
+            "current_password": "password123",
+        },
     )
     assert answer.status_code == 302
     assert first.get("/").status_code == 200

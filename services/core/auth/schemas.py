@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cardcrm.common.schema_fields import Instant
 from cardcrm.common.timeutil import is_timezone
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 
 class TimezoneField(fields.String):
@@ -38,7 +38,23 @@ class UserCreateSchema(Schema):
 class MeUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     timezone = TimezoneField()
-    password = fields.String(load_only=True, validate=validate.Length(min=8, max=200))
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(min=8, max=200),
+        metadata={"description": "A new password; needs `current_password`."},
+    )
+    current_password = fields.String(load_only=True, validate=validate.Length(max=200))
+    revoke_tokens = fields.Boolean(
+        load_only=True,
+        metadata={"description": "With a new password: also revoke the user's API tokens."},
+    )
+
+    @validates_schema
+    def _password_change(self, data: dict, **_: object) -> None:
+        if "password" in data and not data.get("current_password"):
+            raise ValidationError("Enter your current password to change it.", "current_password")
+        if data.get("revoke_tokens") and "password" not in data:
+            raise ValidationError("Tokens are revoked with a new password only.", "revoke_tokens")
 
 
 class LoginSchema(Schema):
@@ -60,6 +76,44 @@ class TokenSchema(Schema):
     service = fields.String(allow_none=True)
     created_at = Instant()
     revoked_at = Instant(allow_none=True)
+    expires_at = Instant(allow_none=True)
+    session_id = fields.Integer(
+        attribute="web_session_id",
+        allow_none=True,
+        metadata={"description": "The web session a browser's token belongs to and ends with."},
+    )
+
+
+#: The longest a token may be made to live (ten years); without an expiry it lives until revoked.
+MAX_TOKEN_DAYS = 3650
+
+
+class TokenCreateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    expires_in_days = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_TOKEN_DAYS),
+        metadata={"description": "Days until the token stops working; none: until revoked."},
+    )
+
+
+class TokenCreatedSchema(Schema):
+    id = fields.Integer()
+    token = fields.String(metadata={"description": "Shown once, never stored."})
+    expires_at = Instant(allow_none=True)
+
+
+class WebSessionSchema(Schema):
+    id = fields.Integer()
+    created_at = Instant()
+    last_seen_at = Instant()
+    expires_at = Instant()
+    user_agent = fields.String()
+    device = fields.String(metadata={"description": 'The user agent in words: "Firefox on Linux".'})
+    address = fields.String()
+    current = fields.Boolean(
+        metadata={"description": "The session the request came from (its browser token)."}
+    )
 
 
 class LoginResultSchema(Schema):

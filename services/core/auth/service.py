@@ -2,32 +2,44 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import functools
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from cardcrm.common.db import get_session, write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
-from flask import g, request
-from sqlalchemy import func, select, text
+from flask import current_app, g, request
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import throttle
-from .models import ApiToken, User
+from . import sessions, throttle
+from .models import ApiToken, User, WebSession
+from .scopes import SIDECAR_SCOPES
 
 TOKEN_PREFIX = "ccrm_"
 FIRST_USER_LOCK = 0x6669727374  # "first"
+BROWSER_TOKEN_NAME = "web UI (browser session)"
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user, or a service (with no user)."""
+    """Who is calling: a user, or a service (with no user, or acting for one).
+
+    ``scopes`` are a service token's (``scopes.py``); ``web_session_id`` is the web session a
+    browser token belongs to, so that ``GET /sessions`` can tell the caller's own."""
 
     user: User | None
     service: str | None = None
+    scopes: frozenset[str] = frozenset()
+    web_session_id: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -77,14 +89,60 @@ def create_user(
     return user
 
 
-def update_user(session: Session, user: User, changes: dict) -> User:
+def update_user(
+    session: Session,
+    user: User,
+    changes: dict[str, Any],
+    *,
+    current_session: int | None = None,
+    address: str | None = None,
+) -> User:
+    """Change a user's name, time zone or password.
+
+    A new password needs the current one (``current_password``; wrong: 403, throttled like
+    a login from ``address``). It ends the user's web sessions but ``current_session`` (the
+    one the change was made from, if any) and, with ``revoke_tokens``, revokes the user's
+    API tokens too (all but the current session's browser token), so whoever knew the old
+    password or held a copied cookie or token is out."""
+    changes = dict(changes)
+    password = changes.pop("password", None)
+    current_password = changes.pop("current_password", None)
+    revoke_tokens = changes.pop("revoke_tokens", False)
+    if password is not None:
+        check_password(session, user, current_password or "", address)
     with write_transaction(session):
         user = session.get_one(User, user.id)
-        if "password" in changes:
-            user.password_hash = generate_password_hash(changes.pop("password"))
+        if password is not None:
+            user.password_hash = generate_password_hash(password)
+            sessions.end_others(session, user.id, keep=current_session)
+            if revoke_tokens:
+                _revoke_tokens_of(session, user.id, keep_session=current_session)
         for key, value in changes.items():
             setattr(user, key, value)
     return user
+
+
+def check_password(session: Session, user: User, password: str, address: str | None) -> None:
+    """Refuse (403) a wrong password of a logged-in user, throttled like a login."""
+    try:
+        login(session, user.email, password, address)
+    except Unauthorized as wrong:
+        raise Forbidden(
+            "The current password is wrong.",
+            errors={"current_password": ["This is not your current password."]},
+        ) from wrong
+
+
+def _revoke_tokens_of(session: Session, user_id: int, keep_session: int | None) -> None:
+    # Other sessions' browser tokens go with their sessions; the current one's stays.
+    revocable: ColumnElement[bool] = ApiToken.web_session_id.is_(None)
+    if keep_session is not None:
+        revocable = or_(revocable, ApiToken.web_session_id != keep_session)
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None), revocable)
+        .values(revoked_at=utcnow())
+    )
 
 
 def create_token(
@@ -93,18 +151,64 @@ def create_token(
     user: User | None = None,
     service: str | None = None,
     name: str | None = None,
+    expires_in_days: int | None = None,
+    scopes: tuple[str, ...] | list[str] | None = None,
 ) -> tuple[str, ApiToken]:
-    """Make a new token; the clear text is returned once and never stored."""
+    """Make a new token; the clear text is returned once and never stored.
+
+    A service token gets ``scopes`` (default: what the sidecars need, ``SIDECAR_SCOPES``);
+    a user's token may expire after ``expires_in_days``."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with write_transaction(session):
         row = ApiToken(
             token_hash=hash_token(token),
             user_id=user.id if user else None,
             service=service,
             name=name,
+            expires_at=expires_at,
+            scopes=list(SIDECAR_SCOPES if scopes is None else scopes) if service else None,
         )
         session.add(row)
     return token, row
+
+
+def browser_token(session: Session, web_session: WebSession, secret: str) -> str:
+    """The bearer token a logged-in browser calls the sidecars with, as its user.
+
+    It belongs to the web session: derived from the session's cookie secret (an HMAC), so
+    every tab of the session gets the same one while the database keeps only its hash, and
+    deleted with the session (logout, expiry, "End", a new password). If it was revoked
+    meanwhile, the next one is derived (the derivation counts the session's tokens)."""
+    with write_transaction(session):
+        # Locked: two tabs asking at once make one token (SQLite: the write lock already).
+        row = session.get(WebSession, web_session.id, with_for_update=True)
+        if row is None:
+            raise Unauthorized("Your session has ended; log in again.")
+        made = list(
+            session.scalars(
+                select(ApiToken).where(ApiToken.web_session_id == row.id).order_by(ApiToken.id)
+            )
+        )
+        if made and made[-1].revoked_at is None:
+            token = _derived_token(secret, len(made) - 1)
+            if hmac.compare_digest(made[-1].token_hash, hash_token(token)):
+                return token
+        token = _derived_token(secret, len(made))
+        session.add(
+            ApiToken(
+                token_hash=hash_token(token),
+                user_id=row.user_id,
+                name=BROWSER_TOKEN_NAME,
+                web_session_id=row.id,
+            )
+        )
+    return token
+
+
+def _derived_token(secret: str, number: int) -> str:
+    digest = hmac.new(secret.encode(), f"api-token:{number}".encode(), hashlib.sha256).digest()
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def revoke_token(session: Session, token_id: int, principal: Principal) -> ApiToken:
@@ -140,15 +244,32 @@ def login(session: Session, email: str, password: str, address: str | None = Non
     return user
 
 
-def user_for_token(session: Session, token: str) -> Principal | None:
+def user_for_token(
+    session: Session,
+    token: str,
+    lifetimes: sessions.Lifetimes = sessions.Lifetimes(),
+    now: datetime | None = None,
+) -> Principal | None:
+    """Who ``token`` stands for, or ``None`` when it is unknown, revoked or expired (or its
+    web session has ended, for a browser's token)."""
     row = session.scalar(
         select(ApiToken).where(
             ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
         )
     )
-    if row is None:
+    now = now or utcnow()
+    if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    return Principal(user=row.user, service=row.service)
+    if row.web_session_id is not None:
+        web_session = session.get(WebSession, row.web_session_id)
+        if web_session is None or lifetimes.expires_at(web_session) <= now:
+            return None
+    return Principal(
+        user=row.user,
+        service=row.service,
+        scopes=frozenset(row.scopes or ()),
+        web_session_id=row.web_session_id,
+    )
 
 
 def count_users(session: Session) -> int:
@@ -167,9 +288,20 @@ def authenticate(level: str | None) -> Principal | None:
             raise Forbidden("The event feed is for admins and service tokens.")
     elif principal.user is None:
         raise Forbidden("This operation needs a user's token, not a service token.")
-    elif level == "admin" and not principal.is_admin:
+    elif level == "admin" and (principal.service or not principal.is_admin):
+        # Acting for an admin makes no service one: admins' operations need an admin's token.
         raise Forbidden("Only admins may do this.")
     return principal
+
+
+def authorize(principal: Principal, operation: Any) -> None:
+    """A service token, by itself or acting for a user, may call only the operations that
+    declare a scope it carries (``scopes.py``)."""
+    if principal.service is None:
+        return
+    if operation.scope is None or operation.scope not in principal.scopes:
+        needed = f"the scope {operation.scope!r}" if operation.scope else "a user's own token"
+        raise Forbidden(f"A service token may not do this: it needs {needed}.")
 
 
 ON_BEHALF_HEADER = "X-Cardcrm-On-Behalf-Of"
@@ -187,7 +319,8 @@ def current_principal() -> Principal | None:
         scheme, _, token = header.partition(" ")
         principal = None
         if scheme.lower() == "bearer" and token.strip():
-            principal = user_for_token(get_session(), token.strip())
+            lifetimes = sessions.Lifetimes.of(current_app.config)
+            principal = user_for_token(get_session(), token.strip(), lifetimes)
         on_behalf = request.headers.get(ON_BEHALF_HEADER)
         if principal is not None and on_behalf is not None:
             principal = _acting_for(principal, on_behalf)
@@ -201,7 +334,7 @@ def _acting_for(principal: Principal, user_id: str) -> Principal:
     user = get_session().get(User, int(user_id)) if user_id.strip().isdigit() else None
     if user is None:
         raise Unauthorized(f"{ON_BEHALF_HEADER} names no user.")
-    return Principal(user=user, service=principal.service)
+    return dataclasses.replace(principal, user=user)
 
 
 def authenticated_principal() -> Principal:

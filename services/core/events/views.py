@@ -44,13 +44,18 @@ class EventPageSchema(Schema):
 
 
 @bp.operation(
-    "/events", auth="events", query=EventArgsSchema, response=EventPageSchema, errors=(403,)
+    "/events",
+    auth="events",
+    query=EventArgsSchema,
+    response=EventPageSchema,
+    errors=(403,),
+    scope="events:read",
 )
 def list_events(args: dict[str, Any]) -> Response:
     """Events after ``after``, oldest first; ``wait`` long-polls up to that many seconds.
 
     Ids strictly increase and an event is never served after one with a higher id: events
-    commit in id order. Readable by admins and service tokens.
+    commit in id order. Readable by admins and service tokens with the scope ``events:read``.
     """
     notifier: EventNotifier = current_app.extensions["cardcrm_events"]
     deadline = time.monotonic() + args["wait"]

@@ -60,7 +60,9 @@ def create_product(body: dict[str, Any]) -> Any:
     return Reply(product, headers={"Location": f"/api/v1/products/{product.id}"})
 
 
-@bp.operation("/products/<int:product_id>", response=ProductSchema, errors=(404,))
+@bp.operation(
+    "/products/<int:product_id>", response=ProductSchema, errors=(404,), scope="products:read"
+)
 def get_product(product_id: int) -> Any:
     """Read a product with its statuses in order, fields and task types."""
     return service.get_product(get_session(), product_id, viewer=current_user())

@@ -67,7 +67,7 @@ def list_tasks(card_id: int, args: dict[str, Any]) -> Page:
     return Page(tasks, cursor)
 
 
-@bp.operation("/tasks/<int:task_id>", response=TaskSchema, errors=(404,))
+@bp.operation("/tasks/<int:task_id>", response=TaskSchema, errors=(404,), scope="tasks:read")
 def get_task(task_id: int) -> Any:
     """Read a task."""
     return service.get_task(get_session(), task_id, viewer=current_user())
@@ -79,6 +79,7 @@ def get_task(task_id: int) -> Any:
     body=TaskUpdateSchema,
     response=TaskSchema,
     errors=(404, 409, 412, 422),
+    scope="tasks:write",
 )
 def update_task(task_id: int, body: dict[str, Any]) -> Any:
     """Edit or reassign a task."""
@@ -97,6 +98,7 @@ def delete_task(task_id: int) -> None:
     body=TaskCloseSchema,
     response=TaskSchema,
     errors=(404, 409, 412, 422),
+    scope="tasks:write",
 )
 def close_task(task_id: int, body: dict[str, Any]) -> Any:
     """Close a task as done (default) or cancelled, with an optional comment."""
@@ -122,6 +124,7 @@ def reopen_task(task_id: int) -> Any:
     body=TaskPostponeSchema,
     response=TaskSchema,
     errors=(404, 409, 412, 422),
+    scope="tasks:write",
 )
 def postpone_task(task_id: int, body: dict[str, Any]) -> Any:
     """Move a task to a later deadline; ``postponed_count`` grows and history keeps both."""
@@ -137,6 +140,7 @@ def postpone_task(task_id: int, body: dict[str, Any]) -> Any:
     body=SyncConflictSchema,
     status=204,
     errors=(403, 404, 409),
+    scope="tasks:sync-conflicts",
 )
 def record_sync_conflict(task_id: int, body: dict[str, Any]) -> None:
     """Record the losing version of a sync conflict in the task's history (services only).

@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     )
     security.install(web)
     web.before_request(forms.refuse_control_characters)
+    app.session_interface = security.FlashCookieInterface()
     errors.install(web)
     display.install(web)
     for feature in (

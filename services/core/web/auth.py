@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from cardcrm.common.db import get_session
-from cardcrm.common.errors import Conflict, TooManyRequests, Unauthorized
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from cardcrm.common.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from ..auth import service
+from ..auth import service, sessions
 from ..auth.schemas import MeUpdateSchema, UserCreateSchema
 from .forms import messages_of, safe_next, text
 from .lookups import all_users
-from .security import admin_required, current_user, log_in, log_out, public
+from .security import (
+    admin_required,
+    current_session,
+    current_user,
+    lifetimes,
+    log_in,
+    log_out,
+    public,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -49,11 +58,6 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    token_id = session.get("api_token_id")
-    if isinstance(token_id, int):
-        from .quick_access import revoke_browser_token
-
-        revoke_browser_token(token_id)
     log_out()
     flash("You are logged out.")
     return redirect(url_for("web.auth.login"))
@@ -86,27 +90,97 @@ def setup() -> Any:
 
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> Any:
+    """The user's name, time zone and password, and the browsers they are logged in with.
+
+    A new password needs the current one; it ends the other sessions and, when asked, revokes
+    the user's API tokens (``service.update_user``)."""
     user = current_user()
     typed = {"name": user.name, "timezone": user.timezone}
     errors: dict[str, list[str]] = {}
+    status = 200
     if request.method == "POST":
         typed = {"name": text("name"), "timezone": text("timezone")}
         changes: dict[str, Any] = dict(typed)
         if request.form.get("password"):
             changes["password"] = _password()
+            changes["current_password"] = _password("current_password")
+        if request.form.get("revoke_tokens"):
+            changes["revoke_tokens"] = True
         try:
             data = MeUpdateSchema().load(changes)
-            new_password = "password" in data
-            user = service.update_user(get_session(), user, data)
+            service.update_user(
+                get_session(),
+                user,
+                data,
+                current_session=current_session()[0].id,
+                address=request.remote_addr or "unknown",
+            )
         except ValidationError as error:
-            errors = messages_of(error)
+            errors, status = messages_of(error), 422
+        except (Forbidden, TooManyRequests) as refused:
+            errors = refused.extra.get("errors") or {"current_password": [refused.detail]}
+            status = refused.status
         else:
-            if new_password:
-                log_in(user)  # the new password hash makes a new session fingerprint
-            flash("Your profile is saved.")
+            flash("Your profile is saved." + _ended_what(data))
             return redirect(url_for("web.auth.profile"))
-    status = 422 if errors else 200
-    return render_template("auth/profile.html", typed=typed, errors=errors), status
+    rules = lifetimes()
+    page = render_template(
+        "auth/profile.html",
+        typed=typed,
+        errors=errors,
+        sessions=_session_list(user),
+        lifetimes={"idle": _duration(rules.idle), "absolute": _duration(rules.absolute)},
+    )
+    return page, status
+
+
+def _ended_what(data: dict[str, Any]) -> str:
+    if "password" not in data:
+        return ""
+    if data.get("revoke_tokens"):
+        return " Your other sessions have ended and your API tokens are revoked."
+    return " Your other sessions have ended."
+
+
+@bp.post("/profile/sessions/<int:session_id>/end")
+def end_session(session_id: int) -> Any:
+    """End one of the user's other sessions (logging out is how this one ends)."""
+    if session_id == current_session()[0].id:
+        flash("To end this session, log out.", "error")
+    else:
+        sessions.end_users(get_session(), current_user(), session_id)
+        flash("That session has ended: the browser is logged out.")
+    return redirect(url_for("web.auth.profile"))
+
+
+@bp.post("/profile/sessions/end-others")
+def end_other_sessions() -> Any:
+    sessions.end_users_others(get_session(), current_user(), keep=current_session()[0].id)
+    flash("Your other sessions have ended.")
+    return redirect(url_for("web.auth.profile"))
+
+
+def _duration(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours / 24:g} days"
+    return f"{hours:g} hour{'' if hours == 1 else 's'}"
+
+
+def _session_list(user: Any) -> list[dict[str, Any]]:
+    rules, here = lifetimes(), current_session()[0].id
+    return [
+        {
+            "id": row.id,
+            "device": sessions.device(row.user_agent),
+            "address": row.address,
+            "created_at": row.created_at,
+            "last_seen_at": row.last_seen_at,
+            "expires_at": rules.expires_at(row),
+            "current": row.id == here,
+        }
+        for row in sessions.live_sessions(get_session(), user, rules)
+    ]
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -132,7 +206,7 @@ def users() -> Any:
     return page, status
 
 
-def _password() -> str:
+def _password(field: str = "password") -> str:
     # Passwords are taken as typed: spaces at either end are part of them.
-    value = request.form.get("password", "")
+    value = request.form.get(field, "")
     return value if isinstance(value, str) else ""

@@ -3,19 +3,18 @@ and the settings of the sidecars (calendar sync, notifications) when they are mo
 
 The sidecars are separate services under their own prefixes (``/calendar``,
 ``/notifications``) that take a user's bearer token, not this session. The browser asks for
-a token once (``POST /session/api-token``, CSRF-checked), keeps it for the tab, and the token
-is revoked at logout. Which sidecars exist is the ``SIDECARS`` config key (``cardcrm up``
-sets it); core cannot know otherwise.
+a token (``POST /session/api-token``, CSRF-checked) and keeps it for the tab; the token
+belongs to the web session (``auth.service.browser_token``) and ends with it. Which sidecars
+exist is the ``SIDECARS`` config key (``cardcrm up`` sets it); core cannot know otherwise.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 from urllib.parse import urlencode
 
 from cardcrm.common.db import get_session
-from cardcrm.common.errors import CardcrmError, NotFound
+from cardcrm.common.errors import CardcrmError
 from flask import (
     Blueprint,
     abort,
@@ -24,24 +23,22 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlalchemy.orm import Session
 
-from ..auth.service import Principal, create_token, revoke_token, user_for_token
+from ..auth.service import browser_token as session_token
 from ..products.service import list_products
 from ..quick_access import service
 from ..quick_access.models import Favorite
 from .display import configured_sidecars, user_zone
 from .forms import messages_of, optional_int, text
 from .lookups import all_users, cards_with_context, task_texts, user_names
-from .security import current_user
+from .security import current_session, current_user
 
 bp = Blueprint("quick_access", __name__)
 
 WALL_PAGE = 50
-BROWSER_TOKEN_NAME = "web UI (browser session)"
 
 
 @bp.post("/favorites")
@@ -104,22 +101,10 @@ def calendar() -> Any:
 
 @bp.post("/session/api-token")
 def browser_token() -> Any:
-    """A bearer token for the browser to call the sidecars as this user (one per session)."""
-    db, user = get_session(), current_user()
-    token = session.get("api_token")
-    if isinstance(token, str):
-        principal = user_for_token(db, token)
-        if principal is not None and principal.user is not None and principal.user.id == user.id:
-            return jsonify(token=token)
-    token, row = create_token(db, user=user, name=BROWSER_TOKEN_NAME)
-    session["api_token"], session["api_token_id"] = token, row.id
-    return jsonify(token=token)
-
-
-def revoke_browser_token(token_id: int) -> None:
-    # Already revoked or deleted: logging out goes on.
-    with suppress(NotFound):
-        revoke_token(get_session(), token_id, Principal(user=current_user()))
+    """A bearer token for the browser to call the sidecars as this user (one per session,
+    ending with it)."""
+    web_session, secret = current_session()
+    return jsonify(token=session_token(get_session(), web_session, secret))
 
 
 # --- used by the Today view and the product page -------------------------------------------------

@@ -1,16 +1,21 @@
 """Who is logged in, the CSRF check, and the security headers of the web UI's responses.
 
-The session is Flask's signed cookie (HttpOnly, SameSite=Lax; configured in app.py). It holds
-the user's id, a fingerprint of their password hash (changing the password logs out every
-other session) and a random CSRF token. Every unsafe request to a web page must send that
-token back, as the ``csrf_token`` form field or the ``X-CSRF-Token`` header (htmx sends the
-header, set once on <body>). The JSON API never reads this cookie, so it needs no token.
+A logged-in browser has a server-side session (``auth/sessions.py``): its cookie
+``cardcrm_session`` holds only a random id, HttpOnly, SameSite=Lax, and Secure whenever the
+request came over https (directly, or through a trusted proxy that says so) or
+``PUBLIC_URL`` is https. Logging out deletes the session on the server, so the cookie opens
+nothing afterwards; a cookie naming no live session (ended, expired, or from before
+server-side sessions) is dropped and the visitor logs in again. Flask's own signed cookie
+(``cardcrm_flash``) keeps only one-time messages and the CSRF token of the login form.
+
+Every unsafe request to a web page must send the session's CSRF token back, as the
+``csrf_token`` form field or the ``X-CSRF-Token`` header (htmx sends the header, set once on
+<body>). The JSON API never reads these cookies, so it needs no token.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -18,11 +23,14 @@ from typing import Any
 
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Forbidden
-from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..auth.models import User
+from ..auth import sessions
+from ..auth.models import User, WebSession
 
+SESSION_COOKIE = "cardcrm_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,7 +71,15 @@ def current_user() -> User:
     return g.web_user
 
 
+def current_session() -> tuple[WebSession, str]:
+    """The logged-in browser's session and the secret its cookie holds."""
+    return g.web_session, g.web_secret
+
+
 def csrf_token() -> str:
+    web_session = g.get("web_session")
+    if web_session is not None:
+        return web_session.csrf_token
     token = session.get("csrf")
     if not isinstance(token, str) or not token:
         token = session["csrf"] = secrets.token_urlsafe(32)
@@ -71,18 +87,51 @@ def csrf_token() -> str:
 
 
 def log_in(user: User) -> None:
-    # A new session on login: nothing set before it (e.g. by someone else) survives.
+    """Start a new session of ``user`` in this browser. Whatever session the browser had
+    ends, and nothing set before (e.g. by someone else) survives."""
+    db = get_session()
+    if g.get("web_session") is not None:
+        sessions.end(db, g.web_session.id)
     session.clear()
-    session["user_id"] = user.id
-    session["auth"] = _fingerprint(user)
-    session["csrf"] = secrets.token_urlsafe(32)
-    session.permanent = True
-    g.web_user = user
+    secret, row = sessions.start(
+        db,
+        user,
+        lifetimes(),
+        user_agent=request.user_agent.string,
+        address=request.remote_addr or "",
+    )
+    g.web_session, g.web_secret, g.web_user = row, secret, user
+    g.session_cookie = secret, row.created_at + lifetimes().absolute
 
 
 def log_out() -> None:
+    """End this browser's session on the server (its browser token goes with it)."""
+    if g.get("web_session") is not None:
+        sessions.end(get_session(), g.web_session.id)
     session.clear()
-    g.web_user = None
+    g.web_session = g.web_secret = g.web_user = None
+    g.session_cookie = None
+
+
+def lifetimes() -> sessions.Lifetimes:
+    return sessions.Lifetimes.of(current_app.config)
+
+
+def cookie_secure() -> bool:
+    """Cookies are Secure over https, or when the site's public address is https."""
+    return (
+        request.is_secure
+        or str(current_app.config.get("PUBLIC_URL", "")).startswith("https://")
+        or bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+    )
+
+
+class FlashCookieInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie (one-time messages, the login form's CSRF token), Secure by the
+    same rule as the session cookie."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return cookie_secure()
 
 
 def is_htmx() -> bool:
@@ -92,13 +141,15 @@ def is_htmx() -> bool:
 def install(web: Blueprint) -> None:
     web.before_request(_before_request)
     web.after_request(_security_headers)
+    web.after_request(_session_cookie)
     web.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("web_user")})
 
 
 def _before_request() -> BaseResponse | None:
     if request.endpoint == "web.static":
         return None
-    g.web_user = _logged_in_user()
+    g.web_session, g.web_secret = _logged_in_session()
+    g.web_user = g.web_session.user if g.web_session is not None else None
     _check_csrf()
     view = current_app.view_functions.get(request.endpoint or "")
     if g.web_user is None and not getattr(view, "web_public", False):
@@ -109,31 +160,49 @@ def _before_request() -> BaseResponse | None:
     return None
 
 
-def _logged_in_user() -> User | None:
-    user_id = session.get("user_id")
-    if not isinstance(user_id, int):
-        return None
-    user = get_session().get(User, user_id)
-    fingerprint = session.get("auth")
-    if (
-        user is None
-        or not isinstance(fingerprint, str)
-        or not hmac.compare_digest(fingerprint.encode(), _fingerprint(user).encode())
-    ):
-        session.pop("user_id", None)
-        return None
-    return user
+def _logged_in_session() -> tuple[WebSession | None, str | None]:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None, None
+    row = sessions.find(get_session(), secret, lifetimes())
+    if row is None:
+        g.session_cookie = None  # ended, expired or an old signed cookie: drop it
+        return None, None
+    return row, secret
 
 
-def _fingerprint(user: User) -> str:
-    key = str(current_app.secret_key or "").encode()
-    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+def _session_cookie(response: Response) -> Response:
+    if "session_cookie" not in g:
+        return response
+    interface = current_app.session_interface
+    path = interface.get_cookie_path(current_app)
+    domain = interface.get_cookie_domain(current_app)
+    secure = cookie_secure()
+    if g.session_cookie is None:
+        response.delete_cookie(
+            SESSION_COOKIE, path, domain, secure=secure, httponly=True, samesite="Lax"
+        )
+    else:
+        secret, expires = g.session_cookie
+        response.set_cookie(
+            SESSION_COOKIE,
+            secret,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    response.vary.add("Cookie")
+    return response
 
 
 def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
-    expected = session.get("csrf")
+    web_session = g.get("web_session")
+    expected = web_session.csrf_token if web_session is not None else session.get("csrf")
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if (
         not isinstance(expected, str)

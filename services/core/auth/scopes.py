@@ -1,0 +1,30 @@
+"""What a service token may do: its scopes, each granting a few named operations.
+
+A service token (``cardcrm token create --service NAME``) is no user: it reads the event feed
+and, sending ``X-Cardcrm-On-Behalf-Of``, acts for a user only where an operation declares a
+scope (``ApiBlueprint.operation(scope=...)``, shown in the OpenAPI document as
+``x-service-scope``) and the token carries it. Everything else, and every admin-only
+operation whoever the user, answers 403 to a service token: a leaked sidecar token reads and
+nudges tasks, it does not run the CRM. The default scopes are exactly what the sidecars
+(calendar sync, notifications) call; ``cardcrm up`` and existing service tokens get them.
+"""
+
+from __future__ import annotations
+
+#: Every scope and what it allows (shown by ``cardcrm token create --help``).
+SCOPES: dict[str, str] = {
+    "events:read": "read the event feed",
+    "users:read": "read a user's profile (GET /me, acting for the user)",
+    "products:read": "read a product (acting for a user)",
+    "tasks:read": "read a task (acting for a user)",
+    "tasks:write": "close, postpone and edit a task (acting for a user)",
+    "tasks:sync-conflicts": "record a sync conflict in a task's history",
+    "today:read": "read a user's Today view (acting for the user)",
+}
+
+#: What the calendar sync and notifications sidecars need: a new service token's default.
+SIDECAR_SCOPES: tuple[str, ...] = tuple(SCOPES)
+
+
+def unknown_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
+    return [scope for scope in scopes if scope not in SCOPES]
