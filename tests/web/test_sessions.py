@@ -5,6 +5,7 @@ then opens nothing, not even a new API token. The cookie is Secure over https.""
 from __future__ import annotations
 
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 from cardcrm.common.proxy import behind_proxies
@@ -13,7 +14,7 @@ from cardcrm.core.auth.models import ApiToken, WebSession
 from cardcrm.core.auth.sessions import Lifetimes
 from sqlalchemy import select, update
 
-from tests.conftest import Api, get_db_from
+from tests.conftest import Api, get_db_from, make_user
 from tests.web.conftest import WebClient
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -173,7 +174,8 @@ def test_the_cookie_lasts_until_the_session_must_end(app, admin):
     cookie = next(
         value for value in answer.headers.getlist("Set-Cookie") if "cardcrm_session=" in value
     )
-    assert "Expires=" in cookie
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    assert abs(expires - (utcnow() + timedelta(days=7))) < timedelta(minutes=1)
 
 
 # --- seeing and ending one's sessions ------------------------------------------------------------
@@ -378,7 +380,11 @@ def test_the_session_cookie_is_secure_behind_a_trusted_proxy_speaking_https(app)
     assert "; Secure" in login_cookies(app, headers=forwarded)["cardcrm_session"]
 
 
-@pytest.mark.usefixtures("admin")
-def test_the_session_cookie_is_secure_when_the_public_url_is_https(app):
-    app.config["PUBLIC_URL"] = "https://crm.example.com"
-    assert "; Secure" in login_cookies(app)["cardcrm_session"]
+def test_the_session_cookie_is_secure_when_the_public_url_is_https(app_config):
+    from cardcrm.core import create_app
+
+    app = create_app({**app_config, "PUBLIC_URL": "https://crm.example.com"})
+    make_user(app, "admin@example.com", admin=True)
+    cookies = login_cookies(app)  # over http: a proxy that says nothing
+    assert "; Secure" in cookies["cardcrm_session"] and "; Secure" in cookies["cardcrm_flash"]
+    get_db_from(app).dispose()

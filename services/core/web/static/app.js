@@ -28,6 +28,11 @@
     if (question && !window.confirm(question)) event.preventDefault();
   }, true);
 
+  // --- logging out: the tab forgets its token for the sidecars (the server ends it too) ------
+  document.addEventListener("submit", function (event) {
+    if (event.target.hasAttribute("data-logout")) sessionStorage.removeItem("cardcrm.apiToken");
+  });
+
   // --- the first-run page guesses the browser's time zone ----------------------------------
   document.querySelectorAll("input[data-guess-timezone]").forEach(function (input) {
     if (!input.value && window.Intl) {
