@@ -182,12 +182,16 @@ def browser_token(session: Session, web_session: WebSession, secret: str) -> str
     meanwhile, the next one is derived (the derivation counts the session's tokens)."""
     with write_transaction(session):
         # Locked: two tabs asking at once make one token (SQLite: the write lock already).
-        row = session.get(WebSession, web_session.id, with_for_update=True)
-        if row is None:
+        user_id = session.scalar(
+            select(WebSession.user_id).where(WebSession.id == web_session.id).with_for_update()
+        )
+        if user_id is None:
             raise Unauthorized("Your session has ended; log in again.")
         made = list(
             session.scalars(
-                select(ApiToken).where(ApiToken.web_session_id == row.id).order_by(ApiToken.id)
+                select(ApiToken)
+                .where(ApiToken.web_session_id == web_session.id)
+                .order_by(ApiToken.id)
             )
         )
         if made and made[-1].revoked_at is None:
@@ -198,9 +202,9 @@ def browser_token(session: Session, web_session: WebSession, secret: str) -> str
         session.add(
             ApiToken(
                 token_hash=hash_token(token),
-                user_id=row.user_id,
+                user_id=user_id,
                 name=BROWSER_TOKEN_NAME,
-                web_session_id=row.id,
+                web_session_id=web_session.id,
             )
         )
     return token
