@@ -45,7 +45,8 @@ def test_control_characters_stored_in_a_task_never_reach_an_e_mail(
     with app.app_context():
         # Past the API, which now refuses them: as rows stored before the rule may hold them.
         actor = db_session.get(User, admin.user.id)
-        text = "Send\x0bthe\x1b offer\x85\x00"
+        # (No NUL: PostgreSQL never stores one, so no row can hold it.)
+        text = "Send\x0bthe\x1b offer\x85\x07"
         data = {"text": text, "due": clock.now + timedelta(days=1), "assignee_id": member.user.id}
         create_task(db_session, actor, card["id"], data)
 
