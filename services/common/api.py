@@ -22,7 +22,7 @@ from werkzeug.routing import IntegerConverter
 
 from .errors import PreconditionFailed
 from .idempotency import IdempotencyStore
-from .input_rules import check_integers, check_text, parse_json
+from .input_rules import check_integers, check_text, column_integers, parse_json
 from .service import api_service
 
 JSON_MIMETYPE = "application/json"
@@ -211,11 +211,13 @@ def json_body() -> Any:
 
 
 def _load(schema: Schema, data: Any) -> Any:
-    """``data`` loaded by ``schema``, with no integer past 64 bits in what it gives the view."""
+    """``data`` loaded by ``schema``, with no integer past what its column holds in what it
+    gives the view (``input_rules.check_integers``)."""
     loaded = schema.load(data)
     check_integers(
         loaded,
         {field.attribute or name: field.data_key or name for name, field in schema.fields.items()},
+        column_integers(schema.fields),
     )
     return loaded
 

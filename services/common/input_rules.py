@@ -9,7 +9,12 @@ before and after its schema loads them, so no view, schema or database ever sees
   finite (a 422);
 - text with a control character or a lone surrogate (``cardcrm.common.text``; a 422);
 - integers outside the 64-bit signed range (a 422): no database column holds them, and a
-  query that fails only when its first row is fetched would cut a streamed answer short.
+  query that fails only when its first row is fetched would cut a streamed answer short;
+- in a schema's own integer fields (ids, positions, counts, minutes), integers outside the
+  32-bit signed range (a 422): those are ``INTEGER`` columns, which PostgreSQL refuses to
+  compare with a larger number. A field over a ``BIGINT`` column (the event feed's cursor)
+  says so with ``metadata={"wide": True}``; numbers inside a custom ``fields`` object are kept
+  in JSON and get the 64-bit range.
 
 Errors name the field as ``field_messages`` does: the top-level field, led by the path inside
 it (``{"statuses": ["1.name: Contains a control character (U+000B); remove it."]}``); a key of
@@ -23,6 +28,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from marshmallow import fields as marshmallow_fields
+
 from .errors import BadRequest, Invalid
 from .text import control_character_error
 
@@ -30,10 +37,13 @@ from .text import control_character_error
 MAX_JSON_DEPTH = 64
 #: The integers any request may carry: what a 64-bit signed column (``BIGINT``) holds.
 INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
+#: The integers an ``INTEGER`` column holds: a schema's own integer fields unless "wide".
+COLUMN_MIN, COLUMN_MAX = -(2**31), 2**31 - 1
 #: Past this many, further bad fields are not reported (the answer stays small).
 MAX_REPORTED = 20
 
 OUT_OF_RANGE = f"Out of range: integers run from {INTEGER_MIN} to {INTEGER_MAX}."
+OUT_OF_COLUMN_RANGE = f"Out of range: this number runs from {COLUMN_MIN} to {COLUMN_MAX}."
 NOT_FINITE = "Not a finite number."
 TOO_DEEP = f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
 
@@ -73,21 +83,40 @@ def check_text(value: Any) -> None:
         raise Invalid(errors)
 
 
-def check_integers(value: Any, names: Mapping[str, str] | None = None) -> None:
-    """Refuse ``value`` (what a schema loaded) if it holds an integer outside 64 bits: a 422
-    naming each field; ``names`` maps a top-level attribute to the field name clients use."""
+def check_integers(
+    value: Any, names: Mapping[str, str] | None = None, narrow: Iterable[str] = ()
+) -> None:
+    """Refuse ``value`` (what a schema loaded) if it holds an integer outside 64 bits, or one
+    outside 32 bits directly in a top-level attribute named in ``narrow``: a 422 naming each
+    field; ``names`` maps a top-level attribute to the field name clients use."""
     errors: dict[str, list[str]] = {}
+    narrow = frozenset(narrow)
     for path, item in _walk(value):
         if isinstance(item, bool) or not isinstance(item, int):
             continue
+        message = None
         if not INTEGER_MIN <= item <= INTEGER_MAX:
+            message = OUT_OF_RANGE
+        elif len(path) == 1 and path[0] in narrow and not COLUMN_MIN <= item <= COLUMN_MAX:
+            message = OUT_OF_COLUMN_RANGE
+        if message:
             if path and names:
                 path = (names.get(str(path[0]), path[0]), *path[1:])
-            _add(errors, path, OUT_OF_RANGE)
+            _add(errors, path, message)
             if len(errors) >= MAX_REPORTED:
                 break
     if errors:
         raise Invalid(errors)
+
+
+def column_integers(schema_fields: Mapping[str, Any]) -> set[str]:
+    """The attributes of a schema's integer fields that name an ``INTEGER`` column (all but
+    those marked ``metadata={"wide": True}``), for ``check_integers``'s ``narrow``."""
+    return {
+        field.attribute or name
+        for name, field in schema_fields.items()
+        if isinstance(field, marshmallow_fields.Integer) and not field.metadata.get("wide")
+    }
 
 
 def _walk(value: Any) -> Iterable[tuple[tuple[Any, ...], Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .errors import Invalid
-from .input_rules import check_integers
+from .input_rules import check_integers, column_integers
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -29,7 +29,7 @@ class PageArgsSchema(Schema):
         # only through an API operation: an id filter past 64 bits names nothing, and would
         # fail in the database only once the first row is fetched.
         try:
-            check_integers(data)
+            check_integers(data, narrow=column_integers(self.fields))
         except Invalid as error:
             raise ValidationError(error.extra["errors"]) from error
 

@@ -23,7 +23,7 @@ POLL_INTERVAL_SECONDS = 0.5
 
 
 class EventArgsSchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={"wide": True})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=MAX_WAIT_SECONDS))
 
