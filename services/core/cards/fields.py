@@ -156,6 +156,84 @@ def merge_fields(
     return {**kept, **clean_values(definitions, current)}
 
 
+class FieldCleaner:
+    """``clean_values`` and ``merge_fields`` for many cards of one product (an import).
+
+    The same rules, field by field: a value schema checks each field on its own (no rule
+    spans fields), so each field's deserialize-then-serialize is what ``clean_values`` does
+    for it. A short cell is converted once and remembered (a status-like choice or a date
+    repeated over thousands of rows), in a bounded memory per field.
+    """
+
+    #: Remembered values per field, and the longest value remembered.
+    MEMO_SIZE = 4096
+    MEMO_TEXT = 200
+
+    def __init__(self, definitions: list[dict[str, Any]]) -> None:
+        self.definitions = definitions
+        self.schema = values_schema(definitions)
+        self.keys = [definition["key"] for definition in definitions]
+        self.required = {d["key"] for d in definitions if d.get("required")}
+        self._memo: dict[str, dict[tuple[type, Any], tuple[bool, Any]]] = {k: {} for k in self.keys}
+
+    def clean(self, values: dict[str, Any]) -> dict[str, Any]:
+        """What ``clean_values(definitions, values)`` returns (or raises)."""
+        messages: dict[str, list[str]] = {}
+        cleaned: dict[str, Any] = {}
+        for key in self.keys:
+            if key in values:
+                ok, result = self._field(key, values[key])
+                if ok:
+                    cleaned[key] = result
+                else:
+                    messages[f"fields.{key}"] = result
+            elif key in self.required:
+                messages[f"fields.{key}"] = ["Missing data for required field."]
+        for key in values:
+            if key not in self._memo:
+                messages[f"fields.{key}"] = ["Unknown field."]
+        if messages:
+            raise ValidationError(messages)
+        return cleaned
+
+    def merge(self, stored: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+        """What ``merge_fields(definitions, stored, incoming)`` returns (or raises)."""
+        unknown = sorted(set(incoming) - set(self.keys))
+        if unknown:
+            self.clean({key: incoming[key] for key in unknown})  # raises, naming them
+        merged = {**stored, **incoming}
+        current = {k: v for k, v in merged.items() if k in self._memo and v not in (None, "")}
+        kept = {k: v for k, v in stored.items() if k not in self._memo and k not in incoming}
+        return {**kept, **self.clean(current)}
+
+    def _field(self, key: str, value: Any) -> tuple[bool, Any]:
+        value = None if value == "" else value
+        # The type is part of the key: True, 1 and 1.0 are equal keys but not equal values.
+        memo_key = (type(value), tuple(value) if isinstance(value, list) else value)
+        memo = self._memo[key]
+        try:
+            found = memo.get(memo_key)
+            remember = not isinstance(value, str) or len(value) <= self.MEMO_TEXT
+        except TypeError:  # not hashable (a dict): checked every time
+            found, remember = None, False
+        if found is not None:
+            return found
+        field = self.schema.fields[key]
+        try:
+            loaded = field.deserialize(value)
+            # A text field's serialize is str() of a str: the loaded text itself.
+            if not (isinstance(field, fields.String) and isinstance(loaded, str)):
+                loaded = field.serialize(key, {key: loaded})
+            result: tuple[bool, Any] = (True, loaded)
+        except ValidationError as error:
+            result = (False, _as_list(error.messages))
+        if remember:
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[memo_key] = result
+        return result
+
+
 def _flatten(messages: Any) -> dict[str, list[str]]:
     if isinstance(messages, dict):
         return {str(key): _as_list(value) for key, value in messages.items()}

@@ -87,22 +87,24 @@ def duplicates_of(
     session: Session, emails: list[str], phones: list[str], exclude: int | None = None
 ) -> list[int]:
     """Ids of contacts sharing one of these e-mails or phones."""
-    keys = [("email", value) for value in _emails(emails)] + [
-        ("phone", value) for value in _phones(phones)
-    ]
+    found = contacts_with(session, identifiers_of(emails, phones))
+    return sorted({cid for ids in found.values() for cid in ids if cid != exclude})
+
+
+def contacts_with(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
+    """The contacts holding each of ``keys`` (``(kind, value)`` identifiers), in one query."""
+    found: dict[tuple[str, str], set[int]] = {}
     if not keys:
-        return []
-    query = select(ContactIdentifier.contact_id).where(
-        or_(
-            *(
-                and_(ContactIdentifier.kind == kind, ContactIdentifier.value == value)
-                for kind, value in keys
-            )
+        return found
+    rows = session.execute(
+        select(ContactIdentifier.kind, ContactIdentifier.value, ContactIdentifier.contact_id).where(
+            ContactIdentifier.value.in_({value for _kind, value in keys})
         )
     )
-    if exclude is not None:
-        query = query.where(ContactIdentifier.contact_id != exclude)
-    return sorted(set(session.scalars(query)))
+    for kind, value, contact_id in rows:
+        if (kind, value) in keys:
+            found.setdefault((kind, value), set()).add(contact_id)
+    return found
 
 
 def create_contact(
@@ -433,21 +435,31 @@ def _card_ids(session: Session, contact_id: int) -> list[int]:
 
 def _index(session: Session, contact: Contact, new: bool = False) -> None:
     """Refresh the search text and the identifiers used for duplicate detection."""
-    contact.search_text = " ".join(
-        [fold(contact.name)]
-        + [fold(email) for email in contact.emails or []]
-        + [phone_key(phone) for phone in contact.phones or []]
-    )
+    contact.search_text = search_text_of(contact.name, contact.emails, contact.phones)
     if new:
         session.add(contact)
     session.flush()
     session.execute(delete(ContactIdentifier).where(ContactIdentifier.contact_id == contact.id))
-    keys = {("email", value) for value in _emails(contact.emails or [])}
-    keys |= {("phone", value) for value in _phones(contact.phones or [])}
     session.add_all(
-        ContactIdentifier(contact_id=contact.id, kind=kind, value=value) for kind, value in keys
+        ContactIdentifier(contact_id=contact.id, kind=kind, value=value)
+        for kind, value in identifiers_of(contact.emails, contact.phones)
     )
     session.flush()
+
+
+def search_text_of(name: str, emails: list[str] | None, phones: list[str] | None) -> str:
+    """What a contact is found by: its name and e-mails folded, its phones by their digits."""
+    return " ".join(
+        [fold(name)]
+        + [fold(email) for email in emails or []]
+        + [phone_key(phone) for phone in phones or []]
+    )
+
+
+def identifiers_of(emails: list[str] | None, phones: list[str] | None) -> set[tuple[str, str]]:
+    """The ``(kind, value)`` keys that tell a contact's duplicates."""
+    keys = {("email", value) for value in _emails(emails or [])}
+    return keys | {("phone", value) for value in _phones(phones or [])}
 
 
 def _emails(values: list[str]) -> list[str]:

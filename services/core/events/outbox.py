@@ -7,19 +7,40 @@ so a rolled-back change leaves no event and a committed one always has its event
 On PostgreSQL the insert takes a transaction-scoped advisory lock, which makes events commit
 in id order: a reader following ``after=N`` can never pass over an event that commits late.
 After the commit, the ``cardcrm_event_committed`` hook is called with each event.
+
+Bulk writes (a CSV import's thousands of cards) record their events with ``insert_events``
+instead: one statement for many events, inserted at once (so, on PostgreSQL, it is the
+transaction's last write: the advisory lock is held from there to the commit), dispatched after
+the commit like the others. Decision: there, the first event of each type in the call is
+checked against the contract and the others only by type. They are made by the same code from
+values already checked, so one check per type catches a payload that breaks the contract, while
+checking each (0.04 ms) would be a tenth of the import's time per card.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from cardcrm.common.bulk import JsonText, execute_many, reserve_ids
 from cardcrm.common.events import EventType, validate_event
 from cardcrm.common.timeutil import isoformat_z, utcnow
 from cardcrm.core.base import Base
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, cast, event, select, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    cast,
+    event,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -59,6 +80,46 @@ def record_event(
     kind = validate_event(type, data)
     pending = session.info.setdefault("pending_events", [])
     pending.append((kind.value, data, getattr(actor, "id", None)))
+
+
+def insert_events(
+    session: Session,
+    events: Sequence[tuple[EventType, dict[str, Any], JsonText | None]],
+    actor: Any = None,
+    at: datetime | None = None,
+) -> None:
+    """Write many events now, in one statement, to be dispatched after the commit.
+
+    Each event is ``(type, data, text)``: ``text`` is ``data`` already serialized (or None).
+    Raises ``EventContractError`` when the first event of a type breaks the contract.
+    """
+    if not events:
+        return
+    checked: set[EventType] = set()
+    for kind, data, _text in events:
+        if kind not in checked:
+            validate_event(kind, data)
+            checked.add(kind)
+    _lock_event_order(session)
+    at = at or utcnow()
+    actor_id = getattr(actor, "id", None)
+    ids = reserve_ids(session, Event.__table__, len(events))
+    rows = [
+        {"id": event_id, "type": kind.value, "at": at, "actor_id": actor_id, "data": text or data}
+        for event_id, (kind, data, text) in zip(ids, events, strict=True)
+    ]
+    execute_many(session, insert(Event), rows)
+    stamp = isoformat_z(at) or ""
+    session.info.setdefault("committed_events", []).extend(
+        {"id": row["id"], "type": row["type"], "at": stamp, "actor_id": actor_id, "data": data}
+        for row, (_kind, data, _text) in zip(rows, events, strict=True)
+    )
+
+
+def _lock_event_order(session: Session) -> None:
+    """On PostgreSQL, events commit in id order: one transaction at a time inserts them."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
 
 
 def read_events(session: Session, after: int, limit: int) -> list[Event]:
@@ -106,22 +167,20 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
         pending = session.info.pop("pending_events", None)
         if not pending:
             return
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+        _lock_event_order(session)
         rows = [Event(type=kind, data=data, actor_id=actor) for kind, data, actor in pending]
         session.add_all(rows)
         session.flush()
-        session.info["committed_events"] = rows
+        session.info.setdefault("committed_events", []).extend(row.as_dict() for row in rows)
 
     @event.listens_for(factory, "after_commit")
     def _dispatch(session: Session) -> None:
         rows = session.info.pop("committed_events", None)
         if not rows:
             return
-        notifier.notify(rows[-1].id)
+        notifier.notify(rows[-1]["id"])
         implementations = plugins.hook.cardcrm_event_committed.get_hookimpls()
-        for row in rows:
-            event_dict = row.as_dict()
+        for event_dict in rows:
             # Each plugin on its own: one that fails must not keep the event from the others.
             for impl in reversed(implementations):  # pluggy's calling order: last registered first
                 try:
@@ -130,7 +189,7 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
                     log.exception(
                         "cardcrm_event_committed of plugin %r failed for event %s",
                         impl.plugin_name,
-                        row.id,
+                        event_dict["id"],
                     )
 
     @event.listens_for(factory, "after_soft_rollback")
