@@ -297,8 +297,27 @@ def test_nginx_waits_out_a_long_poll_and_lets_the_services_answer_a_large_body()
     (read_timeout,) = re.findall(r"proxy_read_timeout (\d+)s;", events)
     assert int(read_timeout) > MAX_WAIT_SECONDS
     assert "proxy_buffering off;" in events
-    (body_size,) = re.findall(r"client_max_body_size (\d+)m;", site.text)
+    (body_size,) = re.findall(r"\n    client_max_body_size (\d+)m;", site.text)
     assert int(body_size) * 1024 * 1024 > MAX_BODY_BYTES
+
+
+def test_nginx_lets_csv_imports_through_up_to_the_import_limit():
+    from cardcrm.core.csv_io.limits import DEFAULT_MAX_MB
+
+    site = nginx_site()
+    (pattern, body) = re.findall(r"\n    location ~ (\S+) \{(.*?)\n    \}", site.text, re.DOTALL)[0]
+    for path in (
+        "/api/v1/products/12/cards.csv",
+        "/api/v1/contacts.csv",
+        "/products/12/import",
+        "/contacts/import",
+    ):
+        assert re.match(pattern, path), path
+    assert not re.match(pattern, "/api/v1/products/12/cards")
+    upstream, _ = proxied_to(body)
+    assert site.upstreams[upstream] == bound_port("core")
+    (body_size,) = re.findall(r"client_max_body_size (\d+)m;", body)
+    assert int(body_size) > DEFAULT_MAX_MB
 
 
 # --- docker-compose -------------------------------------------------------------------------------

@@ -178,3 +178,41 @@ def test_contacts_round_trip_through_standard_input_and_output(data, core):
     assert "0 contact(s) created, 0 updated, 2 unchanged." in ok(
         "import contacts - --data", data, input=output
     )
+
+
+def test_the_command_line_has_no_size_or_row_limit(data, core, product, tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDCRM_CSV_MAX_ROWS", "2")
+    monkeypatch.setenv("CARDCRM_CSV_MAX_MB", "0.0001")
+    source = tmp_path / "deals.csv"
+    source.write_text("title\n" + "".join(f"Deal number {n}\n" for n in range(50)))
+
+    output = ok(f"import cards {product.id}", source, "--data", data)
+
+    assert "50 card(s) created" in output
+    assert len(titles(core)) == 50
+
+
+def test_control_characters_are_bad_lines_on_the_command_line(data, core, product, tmp_path):
+    source = tmp_path / "deals.csv"
+    source.write_text("title\nFine\nBell\x07here\n", encoding="utf-8")
+
+    result = cardcrm(f"import cards {product.id}", source, "--data", data)
+
+    assert result.exit_code == 1
+    assert "line 3: title: Contains a control character (U+0007); remove it." in result.stderr
+    assert titles(core) == []
+
+
+def test_an_export_from_the_command_line_keeps_formulas_text(data, core, product, tmp_path):
+    source = tmp_path / "deals.csv"
+    source.write_text("title\n'\uff1d1+1\n' =HYPERLINK(1)\n+40 as text\n", encoding="utf-8")
+    ok(f"import cards {product.id}", source, "--data", data)
+
+    output = ok(f"export cards {product.id} --data", data)
+
+    assert [row["title"] for row in csv.DictReader(io.StringIO(output))] == [
+        "'\uff1d1+1",
+        "' =HYPERLINK(1)",
+        "'+40 as text",
+    ]
+    assert titles(core) == ["\uff1d1+1", " =HYPERLINK(1)", "+40 as text"]

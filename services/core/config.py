@@ -10,6 +10,7 @@ from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
 from cardcrm.common.errors import ConfigurationError
 
 from .auth.sessions import DEFAULT_IDLE_HOURS, DEFAULT_MAX_DAYS
+from .csv_io.limits import limits_from_env
 
 
 def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> dict[str, Any]:
@@ -28,6 +29,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         # A web session ends this long after its last request, and this long after login.
         "SESSION_IDLE_HOURS": _positive(env, "CARDCRM_SESSION_IDLE_HOURS", DEFAULT_IDLE_HOURS),
         "SESSION_MAX_DAYS": _positive(env, "CARDCRM_SESSION_MAX_DAYS", DEFAULT_MAX_DAYS),
+        # How large a CSV file an import over HTTP takes (CARDCRM_CSV_MAX_MB, _MAX_ROWS).
+        **limits_from_env(env),
     }
 
 

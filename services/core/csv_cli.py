@@ -1,7 +1,9 @@
 """The ``cardcrm import`` and ``cardcrm export`` commands: cards and contacts as CSV files.
 
-They work on the database directly (no server, no body limit: files of any size), as the
-first admin unless ``--as EMAIL`` names the user to act as (with that user's access).
+They work on the database directly (no server, no size or row limit: files of any size), as
+the first admin unless ``--as EMAIL`` names the user to act as (with that user's access). An
+import checks the whole file, then writes it in short batches like the API's, so a running
+server keeps serving its users meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ as_option = click.option(
 
 @click.group("import")
 def import_group() -> None:
-    """Import cards or contacts from CSV files (every row, or none)."""
+    """Import cards or contacts from CSV files (a file with a bad row imports nothing)."""
 
 
 @click.group("export")
@@ -184,14 +186,16 @@ def _csv_file(file: str) -> Iterator[Any]:
 def _report(noun: str, run: Callable[[], Any]) -> None:
     from cardcrm.common.errors import CardcrmError
 
-    from .csv_io.parsing import ImportRefused
+    from .csv_io.errors import ImportRefused
 
     try:
         result = run()
     except ImportRefused as refusal:
         for error in refusal.row_errors:
             click.echo(f"line {error.line}: {error.message}", err=True)
-        click.echo(f"Nothing was imported: {len(refusal.row_errors)} bad line(s).", err=True)
+        if refusal.total > len(refusal.row_errors):
+            click.echo(f"...and {refusal.total - len(refusal.row_errors)} more.", err=True)
+        click.echo(f"Nothing was imported: {refusal.total} bad line(s).", err=True)
         sys.exit(1)
     except CardcrmError as error:
         raise click.ClickException(error.detail) from error

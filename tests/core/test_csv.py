@@ -1,5 +1,6 @@
-"""CSV import and export of cards and contacts: all rows or none, every bad row reported with
-its line, spreadsheet files as Excel writes them, exports streamed in batches."""
+"""CSV import and export of cards and contacts: a file with a bad row writes nothing, every bad
+row reported with its line, spreadsheet files as Excel writes them, exports streamed in
+batches (limits, batches and cells: test_csv_import_load.py, test_csv_cells.py)."""
 
 from __future__ import annotations
 
@@ -490,7 +491,8 @@ def test_the_export_has_only_the_cards_the_caller_may_see(admin, new_user):
     )
 
 
-def test_an_import_body_over_one_mebibyte_is_refused(admin):
+def test_an_import_body_over_the_csv_size_limit_is_refused(app, admin):
+    app.config["CSV_MAX_BYTES"] = 1024 * 1024
     product = custom_product(admin)
     body = lines("title", *(["x" * 400] * 3000))
 

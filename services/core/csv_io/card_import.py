@@ -1,9 +1,13 @@
-"""Importing a product's cards from CSV: check every row, then write all of them or none.
+"""Importing a product's cards from CSV: check the whole file, then write it in batches.
 
-The file is read twice inside one write transaction: the first pass checks every row and
-collects every problem (nothing is written if there is one); the second writes the rows with
-the same checks, a chunk at a time, each row recording its history and events as
-``create_card`` and ``update_card`` do. A dry run makes only the first pass.
+The check only reads (no write lock: other users keep writing while it runs). Every row is
+checked by the cards' own rules, as ``create_card`` and ``update_card`` check them: values by
+the product's fields (``FieldCleaner``, the rules of ``clean_values``), the statuses, owners
+and contacts it names, ``check_in_sight`` and the plugins' ``check_status_change``. Rows come a
+chunk at a time, with one lookup query per chunk, and what each good row will write goes to a
+spool on disk, so memory stays flat whatever the file's size. A file with a bad row writes
+nothing and answers with its bad rows; a dry run stops after the check. Otherwise
+``card_writes`` writes the spool in short batches (its docstring says how).
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Forbidden, NotFound
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
@@ -22,22 +25,21 @@ from ..auth.models import User
 from ..auth.service import normalize_email
 
 # The cards' own rules, so an import checks exactly what create_card and update_card check.
-from ..cards.changes import CardChange, check_in_sight, check_status_change
-from ..cards.fields import clean_values, merge_fields
+from ..cards.changes import CardChange, check_in_sight, check_status_change, proposed_card
+from ..cards.fields import FieldCleaner
 from ..cards.models import Card
 from ..contacts.models import Contact
 from ..errors import StatusChangeRefused
 from ..products.models import Product, Status
 from ..products.service import get_product
-from .card_writes import CardPlan, write_cards
+from .card_writes import CardUpdate, NewCard, Plan, write_cards
 from .cards import FIELD_PREFIX, column_resolver, header, value_of
+from .errors import MAX_LISTED_ERRORS, ImportRefused, RowError
 from .parsing import (
     ID,
     CsvFile,
-    ImportRefused,
     ImportResult,
     Record,
-    RowError,
     check_version,
     chunked,
     claim_id,
@@ -45,6 +47,7 @@ from .parsing import (
     read_header,
     records,
 )
+from .spool import PlanSpool
 
 TITLE_MAX = 500
 
@@ -56,23 +59,30 @@ def import_cards(
     source: CsvFile,
     *,
     dry_run: bool = False,
+    max_rows: int | None = None,
 ) -> ImportResult:
-    """Create and update the product's cards from ``source``; every row or none.
+    """Create and update the product's cards from ``source``.
 
-    Raises ``ImportRefused`` with every bad row. A row with the ``id`` of one of the product's
-    cards updates it; a row without one creates a card.
+    Raises ``ImportRefused`` with the bad rows (nothing written), ``ImportTooLarge`` past
+    ``max_rows`` rows, ``ImportInterrupted`` when a batch finds something changed meanwhile.
+    A row with the ``id`` of one of the product's cards updates it; a row without one
+    creates a card.
     """
     scope = scope_of(session, actor)
     if not scope.sees_product(product_id):
         raise NotFound(f"No product {product_id}.")
-    if dry_run:
+    with PlanSpool() as spool:
         try:
-            return _CardImport(session, actor, product_id, scope, lock=False).run(source)
+            check = _CardCheck(session, actor, product_id, scope)
+            result = check.run(source, None if dry_run else spool, max_rows)
+            statuses = {
+                status.id: (status.name, status.group) for status in check.statuses.values()
+            }
         finally:
-            session.rollback()
-    with write_transaction(session):
-        _CardImport(session, actor, product_id, scope, lock=True).run(source)
-        return _CardImport(session, actor, product_id, scope, lock=True).run(source, write=True)
+            session.rollback()  # ends the check's read transaction
+        if not dry_run:
+            write_cards(session, actor, product_id, spool, scope, statuses)
+    return result
 
 
 @dataclass
@@ -84,44 +94,59 @@ class _Lookups:
     contacts_named: dict[str, list[int]]
 
 
-class _CardImport:
-    """One pass over the file."""
+@dataclass
+class _Planned:
+    """A good row: what it does, and what the writer will write (None: nothing)."""
 
-    def __init__(
-        self, session: Session, actor: User | None, product_id: int, scope: Scope, lock: bool
-    ) -> None:
-        self.session, self.actor, self.scope, self.lock = session, actor, scope, lock
+    outcome: str
+    plan: Plan | None = None
+
+
+class _CardCheck:
+    """The check of a file, row by row."""
+
+    def __init__(self, session: Session, actor: User | None, product_id: int, scope: Scope) -> None:
+        self.session, self.actor, self.scope = session, actor, scope
         self.product: Product = get_product(session, product_id)
         self.definitions = list(self.product.fields)
-        self.statuses = {fold_name(status.name): status for status in self.product.statuses}
+        self.cleaner = FieldCleaner(self.definitions)
+        self.product_id = self.product.id
+        self.status_list = list(self.product.statuses)
+        self.statuses = {fold_name(status.name): status for status in self.status_list}
         self.users: dict[str, int | None] = {}
         self.seen: dict[int, int] = {}
         #: field key → the column naming it, as the file writes it
         self.field_columns: dict[str, str] = {}
 
-    def run(self, source: CsvFile, write: bool = False) -> ImportResult:
+    def run(self, source: CsvFile, spool: PlanSpool | None, max_rows: int | None) -> ImportResult:
         rows = source.rows()
         first = next(rows, None)
         if first is None:
             raise ImportRefused([RowError(1, "The file is empty; it needs a header line.")])
         columns = self._read_header(first[1])
-        result = ImportResult(dry_run=not self.lock)
-        for chunk in chunked(records(rows, columns)):
+        names = [cell.strip() for cell in first[1]]
+        result = ImportResult(dry_run=spool is None)
+        errors: list[RowError] = []
+        bad = 0
+        for chunk in chunked(records(rows, columns, names, max_rows)):
             good = [item for item in chunk if isinstance(item, Record)]
-            result.errors += [item for item in chunk if isinstance(item, RowError)]
+            found = [item for item in chunk if isinstance(item, RowError)]
             lookups = self._lookups(good)
             plans = []
             for record in good:
                 planned = self._plan(record, lookups)
                 if isinstance(planned, RowError):
-                    result.errors.append(planned)
-                else:
-                    result.count(planned.outcome)
-                    plans.append(planned)
-            if write and not result.errors:
-                write_cards(self.session, self.actor, plans)
-        if result.errors:
-            raise ImportRefused(sorted(result.errors, key=lambda error: error.line))
+                    found.append(planned)
+                    continue
+                result.count(planned.outcome)
+                if planned.plan is not None:
+                    plans.append(planned.plan)
+            bad += len(found)
+            errors += found[: max(0, MAX_LISTED_ERRORS - len(errors))]
+            if spool is not None and not bad:
+                spool.add(plans)
+        if bad:
+            raise ImportRefused(errors, bad)
         return result
 
     # --- the header ---------------------------------------------------------------------------
@@ -149,11 +174,7 @@ class _CardImport:
     def _lookups(self, rows: list[Record]) -> _Lookups:
         session = self.session
         ids = {int(row.get("id")) for row in rows if ID.match(row.get("id"))}
-        query = select(Card).where(Card.id.in_(ids))
-        cards = {
-            card.id: card
-            for card in session.scalars(query.with_for_update() if self.lock else query)
-        }
+        cards = {card.id: card for card in session.scalars(select(Card).where(Card.id.in_(ids)))}
         emails = {normalize_email(row.get("owner")) for row in rows if row.get("owner")}
         emails -= set(self.users)
         if emails:
@@ -178,7 +199,7 @@ class _CardImport:
                 contacts_named.setdefault(name, []).append(contact_id)
         return _Lookups(cards, contact_names, contacts_named)
 
-    def _plan(self, row: Record, lookups: _Lookups) -> CardPlan | RowError:
+    def _plan(self, row: Record, lookups: _Lookups) -> _Planned | RowError:
         problems: list[str] = []
         card = self._existing(row, lookups, problems)
         if problems:
@@ -191,17 +212,19 @@ class _CardImport:
         if problems or status is None:  # no status is always one of the problems
             return RowError(row.line, " ".join(problems))
         if card is None:
-            new = Card(
-                product=self.product,
-                product_id=self.product.id,
-                status=status,
+            new = proposed_card(
+                self.product,
+                status,
                 title=title,
                 owner_id=owner_id,
                 contact_id=contact_id,
                 fields=values,
             )
             self._check_rules(new, None, status, problems)
-            return RowError(row.line, " ".join(problems)) if problems else CardPlan(row.line, new)
+            if problems:
+                return RowError(row.line, " ".join(problems))
+            new_card = NewCard(row.line, status.id, title, owner_id, contact_id, values)
+            return _Planned("created", new_card)
         row_values = {
             "title": title,
             "status": status,
@@ -210,27 +233,41 @@ class _CardImport:
             "fields": values,
         }
         change = CardChange.of(card, row_values)
-        if change.changes_anything:
-            check_version(row, "card", card, problems)
-            # The card as it would be, for the rules (the stored one stays untouched until
-            # the whole file is known to be good).
-            proposal = Card(
-                id=card.id,
-                product=self.product,
-                product_id=card.product_id,
-                status=card.status,
-                title=title,
-                owner_id=owner_id,
-                contact_id=contact_id,
-                fields=values,
-                version=card.version,
-            )
-            moved_to = status if change.moves else None
-            owner_changed = "owner_id" in change.diff
-            self._check_rules(proposal, card.status, moved_to, problems, owner_changed)
+        if not change.changes_anything:
+            return _Planned("unchanged")
+        check_version(row, "card", card, problems)
+        # The card as it would be, for the rules (the stored one stays untouched).
+        proposal = proposed_card(
+            self.product,
+            card.status,
+            id=card.id,
+            title=title,
+            owner_id=owner_id,
+            contact_id=contact_id,
+            fields=values,
+            version=card.version,
+        )
+        moved_to = status if change.moves else None
+        owner_changed = "owner_id" in change.diff
+        self._check_rules(proposal, card.status, moved_to, problems, owner_changed)
         if problems:
             return RowError(row.line, " ".join(problems))
-        return CardPlan(row.line, card, change)
+        plan = CardUpdate(
+            line=row.line,
+            card_id=card.id,
+            version=card.version,
+            owner_before=card.owner_id,
+            contact_before=card.contact_id,
+            old_status_id=card.status_id,
+            created_at=card.created_at,
+            title=title,
+            status_id=status.id,
+            owner_id=owner_id,
+            contact_id=contact_id,
+            fields=values,
+            diff=change.diff,
+        )
+        return _Planned("updated", plan)
 
     def _existing(self, row: Record, lookups: _Lookups, problems: list[str]) -> Card | None:
         card_id = claim_id(row, "card", self.seen, problems)
@@ -263,15 +300,15 @@ class _CardImport:
         if name:
             status = self.statuses.get(fold_name(name))
             if status is None:
-                known = ", ".join(each.name for each in self.product.statuses)
+                known = ", ".join(each.name for each in self.status_list)
                 problems.append(f"status: no status {name!r} in this product ({known}).")
             return status
         if card is not None:
             return card.status
-        if not self.product.statuses:
+        if not self.status_list:
             problems.append("status: the product has no status yet.")
             return None
-        return self.product.statuses[0]
+        return self.status_list[0]
 
     def _owner(self, row: Record, card: Card | None, problems: list[str]) -> int | None:
         if not row.has("owner"):
@@ -331,8 +368,8 @@ class _CardImport:
         try:
             if card is None:
                 present = {key: value for key, value in incoming.items() if value is not None}
-                return clean_values(self.definitions, present)
-            return merge_fields(self.definitions, card.fields, incoming)
+                return self.cleaner.clean(present)
+            return self.cleaner.merge(card.fields, incoming)
         except ValidationError as error:
             messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
             for key, texts in messages.items():
@@ -353,7 +390,9 @@ class _CardImport:
     ) -> None:
         """The rules create_card and update_card apply: a member limited to own cards keeps
         the card in sight, and plugins may refuse a status (for a new card, its first)."""
-        if owner_changed:
+        # check_in_sight refuses only members limited to their own cards: skipped for the
+        # others, for whom it costs a scope lookup per row and never refuses.
+        if owner_changed and self.product_id in self.scope.own_cards_products:
             try:
                 check_in_sight(self.session, self.actor, card)
             except Forbidden as refusal:

@@ -21,7 +21,8 @@ from ..cards.models import Card
 from ..cards.queries import filter_conditions
 from ..contacts.models import Contact
 from ..products.models import Product
-from .parsing import LIST_SEPARATOR, fold_name, stream_rows
+from .parsing import LIST_SEPARATOR, fold_name
+from .writing import stream_rows
 
 #: Prefix of a custom field's column: ``field:<key>`` (never clashes with the card's own).
 FIELD_PREFIX = "field:"

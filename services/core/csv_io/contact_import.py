@@ -1,21 +1,19 @@
-"""Importing contacts from CSV: check every row, then write all of them or none.
+"""Importing contacts from CSV: check the whole file, then write it in batches.
 
-As for cards, the file is read twice in one write transaction (check, then write). A row with
-an ``id`` updates that contact; a row without one creates a contact, unless it shares an
-e-mail or phone with an existing contact or an earlier line (a bad row, unless duplicates are
-allowed). A person's company is named by ``company_id`` or by ``company``: the exact name of
-an existing company or of one created by an earlier line of the file.
+As for cards (``card_import``): the check only reads, keeps each good row's plan on disk, and
+a file with a bad row writes nothing; ``contact_writes`` then writes the plans in batches. A
+row with an ``id`` updates that contact; a row without one creates a contact, unless it shares
+an e-mail or phone with an existing contact or an earlier line (a bad row, unless duplicates
+are allowed). A person's company is named by ``company_id`` or by ``company``: the exact name
+of an existing company or of one created by an earlier line of the file.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from cardcrm.common.db import write_transaction
-from cardcrm.common.events import EventType
-from cardcrm.common.timeutil import utcnow
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -25,24 +23,15 @@ from ..contacts.models import KINDS, Contact
 from ..contacts.schemas import ContactCreateSchema, ContactUpdateSchema
 
 # The contact rules' own helpers: the same search text, identifiers and duplicate keys.
-from ..contacts.service import (
-    EDITABLE,
-    _emails,
-    _index,
-    _phones,
-    contact_data,
-    duplicates_of,
-    record_contact_history,
-)
-from ..events import record_event
+from ..contacts.service import EDITABLE, contacts_with, identifiers_of, search_text_of
+from .contact_writes import ContactUpdate, NewContact, Plan, write_contacts
 from .contacts import COLUMNS
+from .errors import MAX_LISTED_ERRORS, ImportRefused, RowError
 from .parsing import (
     ID,
     CsvFile,
-    ImportRefused,
     ImportResult,
     Record,
-    RowError,
     check_version,
     chunked,
     claim_id,
@@ -51,8 +40,15 @@ from .parsing import (
     records,
     split_list,
 )
+from .spool import PlanSpool
 
 TEXT_COLUMNS = ("position", "registration_number", "address", "website", "notes")
+#: A new contact's values for the columns a file leaves out (as ``Contact``'s defaults).
+DEFAULTS: dict[str, Any] = {key: None for key in EDITABLE} | {
+    "emails": [],
+    "phones": [],
+    "fields": {},
+}
 
 
 def import_contacts(
@@ -62,31 +58,18 @@ def import_contacts(
     *,
     dry_run: bool = False,
     allow_duplicate: bool = False,
+    max_rows: int | None = None,
 ) -> ImportResult:
-    """Create and update contacts from ``source``; every row or none (``ImportRefused``)."""
-    if dry_run:
+    """Create and update contacts from ``source`` (errors as ``import_cards``)."""
+    with PlanSpool() as spool:
         try:
-            return _ContactImport(session, actor, allow_duplicate).run(source)
+            check = _ContactCheck(session, allow_duplicate)
+            result = check.run(source, None if dry_run else spool, max_rows)
         finally:
-            session.rollback()
-    with write_transaction(session):
-        _ContactImport(session, actor, allow_duplicate, lock=True).run(source)
-        return _ContactImport(session, actor, allow_duplicate, lock=True).run(source, write=True)
-
-
-@dataclass
-class _Plan:
-    line: int
-    contact: Contact | None
-    kind: str
-    data: dict[str, Any]
-    diff: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def outcome(self) -> str:
-        if self.contact is None:
-            return "created"
-        return "updated" if self.diff else "unchanged"
+            session.rollback()  # ends the check's read transaction
+        if not dry_run:
+            write_contacts(session, actor, spool, allow_duplicate)
+    return result
 
 
 @dataclass
@@ -95,24 +78,23 @@ class _Lookups:
     #: company id → name, and exact name → ids of the companies so named
     companies: dict[int, str]
     companies_named: dict[str, list[int]]
+    #: the existing contacts holding each e-mail or phone of the chunk's new rows
+    identifiers: dict[tuple[str, str], set[int]]
 
 
-class _ContactImport:
-    """One pass over the file."""
+class _ContactCheck:
+    """The check of a file, row by row."""
 
-    def __init__(
-        self, session: Session, actor: User | None, allow_duplicate: bool, lock: bool = False
-    ) -> None:
-        self.session, self.actor, self.lock = session, actor, lock
+    def __init__(self, session: Session, allow_duplicate: bool) -> None:
+        self.session = session
         self.allow_duplicate = allow_duplicate
         self.seen: dict[int, int] = {}
-        #: identifiers (e-mails, phones) of the file's lines so far → line
-        self.identifiers: dict[tuple[str, str], int] = {}
-        #: companies the file creates: exact name → lines (first pass) or new ids (second)
+        #: identifiers (e-mails, phones) of the file's lines so far, by their hash → line
+        self.identifiers: dict[int, int] = {}
+        #: companies the file creates: exact name → lines
         self.new_companies: dict[str, list[int]] = {}
-        self.created: set[int] = set()
 
-    def run(self, source: CsvFile, write: bool = False) -> ImportResult:
+    def run(self, source: CsvFile, spool: PlanSpool | None, max_rows: int | None) -> ImportResult:
         rows = source.rows()
         first = next(rows, None)
         if first is None:
@@ -126,31 +108,39 @@ class _ContactImport:
             )
         if problems:
             raise ImportRefused([RowError(1, " ".join(problems))])
-        result = ImportResult(dry_run=not self.lock)
-        for chunk in chunked(records(rows, columns)):
+        names = [cell.strip() for cell in first[1]]
+        result = ImportResult(dry_run=spool is None)
+        errors: list[RowError] = []
+        bad = 0
+        for chunk in chunked(records(rows, columns, names, max_rows)):
             good = [item for item in chunk if isinstance(item, Record)]
-            result.errors += [item for item in chunk if isinstance(item, RowError)]
+            found = [item for item in chunk if isinstance(item, RowError)]
             lookups = self._lookups(good)
+            plans = []
             for record in good:
                 # Row by row: a person may name a company created by the line before.
                 planned = self._plan(record, lookups)
                 if isinstance(planned, RowError):
-                    result.errors.append(planned)
+                    found.append(planned)
                     continue
-                result.count(planned.outcome)
-                if write and not result.errors:
-                    self._write(planned)
-        if result.errors:
-            raise ImportRefused(sorted(result.errors, key=lambda error: error.line))
+                outcome, plan = planned
+                result.count(outcome)
+                if plan is not None:
+                    plans.append(plan)
+            bad += len(found)
+            errors += sorted(found, key=lambda error: error.line)[
+                : max(0, MAX_LISTED_ERRORS - len(errors))
+            ]
+            if spool is not None and not bad:
+                spool.add(plans)
+        if bad:
+            raise ImportRefused(errors, bad)
         return result
 
     def _lookups(self, rows: list[Record]) -> _Lookups:
+        session = self.session
         ids = {int(row.get("id")) for row in rows if ID.match(row.get("id"))}
-        query = select(Contact).where(Contact.id.in_(ids))
-        contacts = {
-            contact.id: contact
-            for contact in self.session.scalars(query.with_for_update() if self.lock else query)
-        }
+        contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
         company_ids = {
             int(row.get("company_id")) for row in rows if ID.match(row.get("company_id"))
         }
@@ -159,7 +149,7 @@ class _ContactImport:
         companies: dict[int, str] = {}
         named: dict[str, list[int]] = {}
         if company_ids or names:
-            for company_id, name in self.session.execute(
+            for company_id, name in session.execute(
                 select(Contact.id, Contact.name)
                 .where(
                     Contact.kind == "company",
@@ -167,15 +157,18 @@ class _ContactImport:
                 )
                 .order_by(Contact.id)
             ):
-                if company_id in self.created:
-                    continue  # the file's own new companies are counted apart
                 companies[company_id] = name
                 named.setdefault(name, []).append(company_id)
-        return _Lookups(contacts, companies, named)
+        keys: set[tuple[str, str]] = set()
+        if not self.allow_duplicate:
+            for row in rows:
+                if not ID.match(row.get("id")):
+                    keys |= identifiers_of(split_list(row.get("emails")), _phones_of(row))
+        return _Lookups(contacts, companies, named, contacts_with(session, keys))
 
     # --- checking a row -----------------------------------------------------------------------
 
-    def _plan(self, row: Record, lookups: _Lookups) -> _Plan | RowError:
+    def _plan(self, row: Record, lookups: _Lookups) -> tuple[str, Plan | None] | RowError:
         problems: list[str] = []
         contact = self._existing(row, lookups, problems)
         if problems:
@@ -188,24 +181,52 @@ class _ContactImport:
         if contact is None and kind == "company" and row.get("name"):
             self.new_companies.setdefault(row.get("name"), []).append(row.line)
         data = self._values(row, problems)
-        self._company(row, contact, lookups, data, problems)
+        company_line = self._company(row, contact, lookups, data, problems)
+        if company_line is not None and kind == "company":
+            problems.append("company: only people belong to a company.")
         if not problems:
             data = self._validate(kind, contact, data, problems)
+        identifiers = identifiers_of(data.get("emails"), data.get("phones"))
         if contact is None:
-            self._check_duplicates(data, problems)
-        self._remember_identifiers(row, data)
+            self._check_duplicates(identifiers, lookups, problems)
+        for key in identifiers:
+            self.identifiers.setdefault(hash(key), row.line)
         if problems:
             return RowError(row.line, " ".join(problems))
-        plan = _Plan(row.line, contact, kind, data)
-        if contact is not None:
-            plan.diff = {
-                key: {"before": getattr(contact, key), "after": data[key]}
-                for key in EDITABLE
-                if key in data and getattr(contact, key) != data[key]
-            }
-            if plan.diff:
-                check_version(row, "contact", contact, problems)
-        return RowError(row.line, " ".join(problems)) if problems else plan
+        if contact is None:
+            values = {key: data.get(key, DEFAULTS[key]) for key in EDITABLE}
+            text = search_text_of(values["name"], values["emails"], values["phones"])
+            return "created", NewContact(
+                row.line, kind, values, company_line, text, tuple(sorted(identifiers))
+            )
+        # A company the file creates is a change whatever the contact had (its id comes later).
+        diff = {
+            key: {"before": getattr(contact, key), "after": data[key]}
+            for key in EDITABLE
+            if key in data
+            and (getattr(contact, key) != data[key] or (key == "company_id" and company_line))
+        }
+        if not diff:
+            return "unchanged", None
+        check_version(row, "contact", contact, problems)
+        if problems:
+            return RowError(row.line, " ".join(problems))
+        values = {key: data.get(key, getattr(contact, key)) for key in EDITABLE}
+        text = search_text_of(values["name"], values["emails"], values["phones"])
+        plan = ContactUpdate(
+            line=row.line,
+            contact_id=contact.id,
+            version=contact.version,
+            company_before=contact.company_id,
+            kind=contact.kind,
+            created_at=contact.created_at,
+            values=values,
+            diff=diff,
+            company_line=company_line,
+            search_text=text,
+            identifiers=tuple(sorted(identifiers_of(values["emails"], values["phones"]))),
+        )
+        return "updated", plan
 
     def _existing(self, row: Record, lookups: _Lookups, problems: list[str]) -> Contact | None:
         contact_id = claim_id(row, "contact", self.seen, problems)
@@ -245,10 +266,11 @@ class _ContactImport:
         lookups: _Lookups,
         data: dict[str, Any],
         problems: list[str],
-    ) -> None:
-        """Set ``data["company_id"]`` from the row's company_id or company (name) cell."""
+    ) -> int | None:
+        """Set ``data["company_id"]`` from the row's company_id or company (name) cell; the
+        line of the company when an earlier line of the file creates it."""
         if not (row.has("company") or row.has("company_id")):
-            return
+            return None
         raw, name = row.get("company_id"), row.get("company")
         data["company_id"] = None
         if raw:
@@ -263,23 +285,21 @@ class _ContactImport:
                 )
             else:
                 data["company_id"] = company_id
-            return
+            return None
         if not name:
-            return
+            return None
         if contact is not None and contact.company_id is not None:
             current = lookups.companies.get(contact.company_id)
             if current is not None and fold_name(current) == fold_name(name):
                 data["company_id"] = contact.company_id
-                return
+                return None
         found = lookups.companies_named.get(name, [])
         in_file = self.new_companies.get(name, [])
         if len(found) + len(in_file) == 1:
             if found:
                 data["company_id"] = found[0]
-            elif in_file[0] in self.created:
-                # Second pass: the earlier line's company exists now (its entry is its id).
-                data["company_id"] = in_file[0]
-            return
+                return None
+            return in_file[0]  # written before this row: the writer knows its id then
         if not found and not in_file:
             problems.append(
                 f"company: no company is named {name!r}; add it on an earlier line, import it "
@@ -290,6 +310,7 @@ class _ContactImport:
                 f"company: {len(found) + len(in_file)} companies are named {name!r}; "
                 "give company_id."
             )
+        return None
 
     def _validate(
         self, kind: str, contact: Contact | None, data: dict[str, Any], problems: list[str]
@@ -310,18 +331,15 @@ class _ContactImport:
                 problems.append(f"{key}: {' '.join(messages)}")
             return data
 
-    def _check_duplicates(self, data: dict[str, Any], problems: list[str]) -> None:
+    def _check_duplicates(
+        self, identifiers: set[tuple[str, str]], lookups: _Lookups, problems: list[str]
+    ) -> None:
         if self.allow_duplicate:
             return
+        existing = sorted({cid for key in identifiers for cid in lookups.identifiers.get(key, ())})
         lines = sorted(
-            {self.identifiers[key] for key in _identifiers(data) if key in self.identifiers}
+            {self.identifiers[hash(key)] for key in identifiers if hash(key) in self.identifiers}
         )
-        existing = duplicates_of(
-            self.session,
-            data.get("emails") or [],
-            data.get("phones") or [],
-        )
-        existing = [contact_id for contact_id in existing if contact_id not in self.created]
         if existing:
             problems.append(
                 f"A contact with this e-mail or phone exists (id {existing[0]}); put its id in "
@@ -332,45 +350,9 @@ class _ContactImport:
                 f"The e-mail or phone is on line {lines[0]} too; allow duplicates to import both."
             )
 
-    def _remember_identifiers(self, row: Record, data: dict[str, Any]) -> None:
-        for key in _identifiers(data):
-            self.identifiers.setdefault(key, row.line)
 
-    # --- writing ------------------------------------------------------------------------------
-
-    def _write(self, plan: _Plan) -> None:
-        session, actor = self.session, self.actor
-        if plan.contact is None:
-            contact = Contact(kind=plan.kind, **plan.data)
-            _index(session, contact, new=True)
-            self.created.add(contact.id)
-            if plan.kind == "company":
-                lines = self.new_companies[contact.name]
-                lines[lines.index(plan.line)] = contact.id
-            data = contact_data(contact)
-            record_contact_history(
-                session, contact, EventType.CONTACT_CREATED, actor, {"contact": data}
-            )
-            record_event(session, EventType.CONTACT_CREATED, data, actor=actor)
-            return
-        if not plan.diff:
-            return
-        contact = plan.contact
-        for key in plan.diff:
-            setattr(contact, key, plan.data[key])
-        contact.updated_at = utcnow()
-        _index(session, contact)
-        changes = {"changes": plan.diff}
-        record_contact_history(session, contact, EventType.CONTACT_UPDATED, actor, changes)
-        record_event(
-            session, EventType.CONTACT_UPDATED, {**contact_data(contact), **changes}, actor=actor
-        )
-
-
-def _identifiers(data: dict[str, Any]) -> set[tuple[str, str]]:
-    return {("email", value) for value in _emails(data.get("emails") or [])} | {
-        ("phone", value) for value in _phones(data.get("phones") or [])
-    }
+def _phones_of(row: Record) -> list[str]:
+    return split_list(row.get("phones"))
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from ..contacts.models import Contact
-from .parsing import LIST_SEPARATOR, stream_rows
+from .parsing import LIST_SEPARATOR
+from .writing import stream_rows
 
 COLUMNS = (
     "id",

@@ -1,9 +1,10 @@
-"""Reading and writing CSV the way spreadsheets do: UTF-8 with or without a BOM, `,` or `;`.
+"""Reading CSV the way spreadsheets write it: UTF-8 with or without a BOM, `,` `;` or tab.
 
-An import reads its file twice (once to check every row, once to write), so a file is opened
-through ``CsvFile``, which can be read again, and rows come one at a time: a file of any size
-is read in constant memory. Line numbers are the spreadsheet's row numbers (the header is
-line 1, a cell with line breaks is still one line).
+A file is opened through ``CsvFile`` and its rows come one at a time, so a file of any size is
+read in constant memory. Line numbers are the spreadsheet's row numbers (the header is line 1,
+a cell with line breaks is still one line). Cells go through the import's rules for every
+column here: no control characters, and the quote an export put before formula-like text
+taken off (``formulas``).
 """
 
 from __future__ import annotations
@@ -14,46 +15,22 @@ import io
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from cardcrm.common.errors import CardcrmError
+from cardcrm.common.text import CONTROL_CHARACTERS, control_character_error
+
+from .errors import ImportRefused, ImportTooLarge, RowError
+from .formulas import unescape
 
 #: Separators recognised on the header line; anything else reads as `,`.
 DELIMITERS = ",;\t"
-#: Rows checked or written together (one lookup query per chunk, not per row).
+#: Rows checked together (one lookup query per chunk, not per row).
 CHUNK_SIZE = 500
 #: A list in one cell (multiple choice, e-mails, phones) is written joined by this.
 LIST_SEPARATOR = "; "
-
-# Spreadsheets run a cell that starts like a formula. Exports put a `'` before such cells
-# (an old spreadsheet convention for "text") and imports take it off again, so round trips
-# keep the value. Numbers and phone numbers ("-5", "+40 721 000 111") are left as they are.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"^[+-]?[0-9 .,()/-]*$")
-
-
-class ImportRefused(CardcrmError):
-    """The file has bad rows (or cannot be read); nothing was written."""
-
-    status, title = 422, "Unprocessable content"
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(
-            f"{len(errors)} line(s) of the file cannot be imported; nothing was written.",
-            errors=[error.as_dict() for error in errors],
-        )
-        self.row_errors = errors
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -88,18 +65,30 @@ class ImportResult:
 
 
 class CsvFile:
-    """A CSV file that can be read more than once: bytes in memory or a file on disk."""
+    """A CSV file that can be read more than once: bytes, a file on disk, or a seekable file
+    object (an upload spooled to disk), read one line at a time."""
 
-    def __init__(self, opener: Callable[[], IO[bytes]]) -> None:
+    def __init__(self, opener: Callable[[], AbstractContextManager[IO[bytes]]]) -> None:
         self._opener = opener
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CsvFile:
-        return cls(lambda: io.BytesIO(data))
+        return cls(lambda: nullcontext(io.BytesIO(data)))
 
     @classmethod
     def from_path(cls, path: str | Path) -> CsvFile:
         return cls(lambda: open(path, "rb"))  # noqa: SIM115 - closed by rows()
+
+    @classmethod
+    def from_stream(cls, stream: IO[bytes]) -> CsvFile:
+        """Read ``stream`` from its start each time (the caller closes it)."""
+
+        @contextmanager
+        def rewound() -> Iterator[IO[bytes]]:
+            stream.seek(0)
+            yield stream
+
+        return cls(rewound)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Every row as (line number, cells), the header first; ``ImportRefused`` if unreadable."""
@@ -183,22 +172,47 @@ def read_header(
 
 
 def records(
-    rows: Iterator[tuple[int, list[str]]], columns: list[str | None]
+    rows: Iterator[tuple[int, list[str]]],
+    columns: list[str | None],
+    names: list[str],
+    max_rows: int | None = None,
 ) -> Iterator[Record | RowError]:
-    """The rows after the header, as records; rows with no text at all are skipped."""
+    """The rows after the header, as records; rows with no text at all are skipped.
+
+    A cell holding a control character is a bad row (``names``: the header as written, to
+    name the column); more than ``max_rows`` rows raise ``ImportTooLarge`` at once.
+    """
     width = len(columns)
+    count = 0
     for line, cells in rows:
         if not any(cell.strip() for cell in cells):
             continue
+        count += 1
+        if max_rows is not None and count > max_rows:
+            raise ImportTooLarge.rows_over(max_rows)
         if len(cells) != width:
             yield RowError(
                 line, f"The line has {len(cells)} cells where the header has {width} columns."
             )
             continue
+        if CONTROL_CHARACTERS.search("".join(cells)):
+            yield RowError(line, _control_characters(cells, columns, names))
+            continue
         yield Record(
             line,
             {column: unescape(cell) for column, cell in zip(columns, cells, strict=True) if column},
         )
+
+
+def _control_characters(cells: list[str], columns: list[str | None], names: list[str]) -> str:
+    return (
+        " ".join(
+            f"{name}: {control_character_error(cell)}"
+            for cell, column, name in zip(cells, columns, names, strict=True)
+            if column and control_character_error(cell)
+        )
+        or "The line holds a control character in a column the import ignores; remove it."
+    )
 
 
 #: An id or version cell: digits only.
@@ -245,76 +259,6 @@ def chunked(items: Iterator[Any], size: int = CHUNK_SIZE) -> Iterator[list[Any]]
 # --- cells ------------------------------------------------------------------------------------
 
 
-def escape(text: str) -> str:
-    """A cell's text safe to open in a spreadsheet (formula-like text gets a leading `'`)."""
-    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
-        return "'" + text
-    if _quoted(text):
-        return "'" + text  # a value that really starts with `'=` or `''` keeps its quote
-    return text
-
-
-def unescape(text: str) -> str:
-    """The value of a cell ``escape`` wrote."""
-    return text[1:] if _quoted(text) else text
-
-
-def _quoted(text: str) -> bool:
-    return text.startswith("'") and text[1:].startswith((*FORMULA_START, "'"))
-
-
 def split_list(text: str) -> list[str]:
     """A list cell: values separated by `;` (or `,`), blanks dropped."""
     return [part.strip() for part in re.split(r"[;,\n]", text) if part.strip()]
-
-
-class CsvWriter:
-    """Rows to CSV text, handed out in pieces (a streamed response writes each piece)."""
-
-    def __init__(self) -> None:
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
-
-    def row(self, cells: Iterable[Any]) -> None:
-        self._writer.writerow([escape(cell) if isinstance(cell, str) else cell for cell in cells])
-
-    def take(self) -> str:
-        text = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        return text
-
-
-def stream_rows(
-    sessions: Callable[[], Any],
-    query: Any,
-    id_column: Any,
-    header: Iterable[str],
-    cells: Callable[[Any], list[Any]],
-    bom: bool,
-    batch_size: int,
-) -> Iterator[str]:
-    """CSV text of ``query``'s rows, read in keyset batches on ``id_column`` (``query`` orders
-    by it and is limited to ``batch_size``): the header, then one piece per batch."""
-    writer = CsvWriter()
-    writer.row(header)
-    first = ("\ufeff" if bom else "") + writer.take()
-
-    def pieces() -> Iterator[str]:
-        yield first
-        session = sessions()
-        try:
-            after = 0
-            while True:
-                rows = session.execute(query.where(id_column > after)).all()
-                for row in rows:
-                    writer.row(cells(row))
-                if rows:
-                    yield writer.take()
-                if len(rows) < batch_size:
-                    return
-                after = rows[-1].id
-        finally:
-            session.close()
-
-    return pieces()

@@ -1,7 +1,10 @@
-"""HTTP API of CSV files: cards and contacts exported (streamed) and imported (all rows or none)."""
+"""HTTP API of CSV files: cards and contacts exported (streamed) and imported (checked whole,
+then written in batches; a file with a bad row writes nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cardcrm.common.api import ApiBlueprint
@@ -26,8 +29,10 @@ from .schemas import (
     ImportArgsSchema,
     ImportResultSchema,
 )
+from .uploads import allow_csv_files, csv_upload, limits, uploaded_file
 
 bp = ApiBlueprint("csv_io", __name__, tag="Import and export")
+bp.before_app_request(allow_csv_files)
 
 CSV_TEXT = {"type": "string", "description": "CSV text (text/csv; charset=utf-8), streamed."}
 #: What an import reads: the file as the body, or as a form's file field.
@@ -75,23 +80,29 @@ def export_product_cards(product_id: int, args: dict[str, Any]) -> Response:
     query=ImportArgsSchema,
     response=ImportResultSchema,
     raw_body=CSV_UPLOAD,
-    errors=(404, 413, 422),
+    errors=(404, 409, 413, 422),
 )
+@csv_upload
 def import_product_cards(product_id: int, args: dict[str, Any]) -> ImportResult:
-    """Import a product's cards from the CSV body: every row, or none and every bad row.
+    """Import a product's cards from the CSV body: checked whole, then written.
 
     A row with the ``id`` of one of the product's cards updates it; a row without one creates
     a card. The body is the file (``text/csv``, UTF-8 with or without BOM, `,` or `;`), or a
-    form's file field. A 422 lists every bad row as ``{"line", "message"}`` (the header is
-    line 1). ``?dry_run=true`` checks and counts without writing.
+    form's file field, up to ``CARDCRM_CSV_MAX_MB`` and ``CARDCRM_CSV_MAX_ROWS`` rows (413
+    above). A file with a bad row writes nothing: the 422 lists the bad rows as ``{"line",
+    "message"}`` (the header is line 1; the first 1,000, ``error_count`` has them all). Good
+    files are written in batches; a 409 says where the import stopped when something it
+    names changed meanwhile. ``?dry_run=true`` checks and counts without writing.
     """
-    return import_cards(
-        get_session(),
-        current_user(),
-        product_id,
-        CsvFile.from_bytes(uploaded_file()),
-        dry_run=args["dry_run"],
-    )
+    with _source() as source:
+        return import_cards(
+            get_session(),
+            current_user(),
+            product_id,
+            source,
+            dry_run=args["dry_run"],
+            max_rows=limits().max_rows,
+        )
 
 
 @bp.operation(
@@ -112,28 +123,30 @@ def export_all_contacts(args: dict[str, Any]) -> Response:
     query=ContactImportArgsSchema,
     response=ImportResultSchema,
     raw_body=CSV_UPLOAD,
-    errors=(413, 422),
+    errors=(409, 413, 422),
 )
+@csv_upload
 def import_all_contacts(args: dict[str, Any]) -> ImportResult:
-    """Import contacts from the CSV body: every row, or none and every bad row.
+    """Import contacts from the CSV body, as cards are imported (same limits and answers).
 
     A row with an ``id`` updates that contact. A new row sharing an e-mail or phone with a
     contact (or an earlier line) is a bad row unless ``?allow_duplicate=true``.
     """
-    return import_contacts(
-        get_session(),
-        current_user(),
-        CsvFile.from_bytes(uploaded_file()),
-        dry_run=args["dry_run"],
-        allow_duplicate=args["allow_duplicate"],
-    )
+    with _source() as source:
+        return import_contacts(
+            get_session(),
+            current_user(),
+            source,
+            dry_run=args["dry_run"],
+            allow_duplicate=args["allow_duplicate"],
+            max_rows=limits().max_rows,
+        )
 
 
-def uploaded_file() -> bytes:
-    """The CSV: the body itself, or the file of a form (``curl -F file=@cards.csv``)."""
-    if request.mimetype == "multipart/form-data":
-        upload = next(iter(request.files.values()), None)
-        if upload is None:
-            raise Invalid("Send the CSV file as the body, or as a form's file field.")
-        return upload.read()
-    return request.get_data(cache=False)
+@contextmanager
+def _source() -> Iterator[CsvFile]:
+    stream = uploaded_file()
+    if stream is None:
+        raise Invalid("Send the CSV file as the body, or as a form's file field.")
+    with stream:
+        yield CsvFile.from_stream(stream)
