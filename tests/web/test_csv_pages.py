@@ -64,3 +64,13 @@ def test_the_web_export_keeps_formula_like_cells_text(admin, admin_web):
     first, second = csv.DictReader(io.StringIO(response.get_data(as_text=True)))
     assert first["title"] == "'\uff20SUM(A1)" and first["field:phone"] == "'+40 721 000 111"
     assert second["title"] == "Plain" and second["field:phone"] == "0721 000 111"
+
+
+def test_an_export_filter_past_64_bits_is_refused_before_the_download_starts(admin, admin_web):
+    product = sales_product(admin)
+    admin.card(product, "One")
+
+    response = admin_web.get(f"/products/{product['id']}/export.csv?owner_id={2**63}")
+
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert "Out of range" in response.get_data(as_text=True)
