@@ -307,3 +307,59 @@ def test_imported_contacts_record_what_the_api_records(admin, member):
     }
     assert admin.ok("GET", "contacts?q=0722000222")["items"][0]["id"] == stefan["id"]
     assert admin.ok("GET", "contacts?q=0721000111")["items"] == []
+
+
+def test_the_import_checks_field_values_by_the_apis_rules_exactly():
+    """The import's FieldCleaner (field by field, remembered, fast paths) gives what
+    clean_values and merge_fields give, values and messages, over many values of each type."""
+    import random
+
+    from cardcrm.core.cards.fields import FieldCleaner, clean_values, merge_fields
+    from marshmallow import ValidationError
+
+    definitions = [
+        {"key": "notes", "label": "Notes", "type": "text"},
+        {"key": "seats", "label": "Seats", "type": "number", "required": True},
+        {"key": "value", "label": "Value", "type": "money"},
+        {"key": "close_on", "label": "Close on", "type": "date"},
+        {"key": "demo_at", "label": "Demo at", "type": "datetime"},
+        {"key": "source", "label": "Source", "type": "choice", "choices": ["Web", "Fair"]},
+        {"key": "tags", "label": "Tags", "type": "multichoice", "choices": ["a", "b"]},
+        {"key": "signed", "label": "Signed", "type": "checkbox"},
+        {"key": "mail", "label": "Mail", "type": "email"},
+        {"key": "phone", "label": "Phone", "type": "phone"},
+        {"key": "site", "label": "Site", "type": "url"},
+    ]
+    samples: dict[str, list[Any]] = {
+        "notes": ["x", "", None, "a" * 10_001, "a" * 10_000, 5, "ș 東京"],
+        "seats": ["3", "2.5", 3, True, "x", None, "nan"],
+        "value": ["1250.5", "-3", "abc", 1.005, None, "1.005", "1.015", "-0", "007", "1e3"]
+        + ["12345678901234567890.125", "1" * 25, "-1250.50", " 3", "Infinity", "NaN"],
+        "close_on": ["2026-12-01", "2026-13-45", None, "2026-02-29", "2024-02-29", "20261201"]
+        + ["2026-1-5", "0000-01-01", "0001-01-01", "9999-12-31", "9998-12-31"],
+        "demo_at": ["2026-11-27T07:30:00+00:00", "2026-11-27T07:30:00", "x"],
+        "source": ["Web", "Radio", None],
+        "tags": [["a", "b"], ["z"], "a", None],
+        "signed": [True, False, "yes", None, 1],
+        "mail": ["a@b.example", "bad", None, "A@B.EXAMPLE", "a@b", "x" * 300 + "@b.example"],
+        "phone": ["+40 721 000 111", "=1", None, "0721 000 111", "1" * 40],
+        "site": ["https://x.example/a", "ftp://x", None, "https://", "http://localhost:8000/x"],
+        "unknown": ["1"],
+    }
+    cleaner = FieldCleaner(definitions)
+
+    def outcome(function: Any, *args: Any) -> Any:
+        try:
+            return ("ok", function(*args))
+        except ValidationError as error:
+            return ("refused", {key: sorted(map(str, v)) for key, v in error.messages.items()})
+
+    rng = random.Random(7)
+    stored = {"seats": 3.0, "gone": "kept", "value": "1.00"}
+    for _ in range(2000):
+        keys = rng.sample(sorted(samples), rng.randint(0, 5))
+        values = {key: rng.choice(samples[key]) for key in keys}
+        assert outcome(cleaner.clean, values) == outcome(clean_values, definitions, values)
+        assert outcome(cleaner.merge, stored, values) == outcome(
+            merge_fields, definitions, stored, values
+        )

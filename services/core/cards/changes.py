@@ -9,6 +9,7 @@ history rows and events, asks the plugins the same way and makes one version per
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -94,11 +95,16 @@ def proposed_card(product: Product, status: Status, **values: Any) -> Card:
     """A card as a row of a file would make it, for the rules to judge (``check_in_sight``,
     the plugins' ``check_status_change``), never stored: ``Card(...)`` without the ORM's
     change tracking, which costs ten times as much and an import makes one per row."""
-    card = inspect(Card).class_manager.new_instance()
+    card = _card_manager().new_instance()
     card.__dict__.update(
         product=product, product_id=product.id, status=status, status_id=status.id, **values
     )
     return card
+
+
+@functools.cache
+def _card_manager() -> Any:
+    return inspect(Card).class_manager
 
 
 def _check_rules(session: Session, actor: User | None, change: CardChange) -> None:

@@ -172,6 +172,7 @@ class FieldCleaner:
     def __init__(self, definitions: list[dict[str, Any]]) -> None:
         self.definitions = definitions
         self.schema = values_schema(definitions)
+        self._fast = {key: _fast_path(field) for key, field in self.schema.fields.items()}
         self.keys = [definition["key"] for definition in definitions]
         self.required = {d["key"] for d in definitions if d.get("required")}
         self._memo: dict[str, dict[tuple[type, Any], tuple[bool, Any]]] = {k: {} for k in self.keys}
@@ -218,6 +219,12 @@ class FieldCleaner:
             found, remember = None, False
         if found is not None:
             return found
+        fast = self._fast[key]
+        if fast is not None and isinstance(value, str):
+            try:
+                return fast(value)
+            except (ValidationError, ValueError, ArithmeticError):
+                pass  # the field itself says what is wrong
         field = self.schema.fields[key]
         try:
             loaded = field.deserialize(value)
@@ -232,6 +239,48 @@ class FieldCleaner:
                 memo.clear()
             memo[memo_key] = result
         return result
+
+
+CENT = Decimal("0.01")
+PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?", re.ASCII)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _fast_path(field: fields.Field) -> Any:
+    """For the commonest well-formed values of a field, what deserialize-then-serialize gives,
+    without marshmallow's machinery around it (a third of the time): a function that raises
+    when the value is not one it is sure of, so the field itself then judges it."""
+    if field.pre_load or field.post_load:
+        return None
+    validators = list(field.validators)
+    if type(field) in (fields.String, fields.Email, fields.Url):
+
+        def text(value: str) -> tuple[bool, Any]:
+            for validator in validators:
+                validator(value)
+            return True, value
+
+        return text
+    if type(field) is Money and field.places == CENT and not validators:
+
+        def money(value: str) -> tuple[bool, Any]:
+            if not PLAIN_DECIMAL.fullmatch(value):
+                raise ValueError(value)
+            return True, format(Decimal(value).quantize(CENT, rounding=field.rounding), "f")
+
+        return money
+    if type(field) is fields.Date and field.format in (None, "iso"):
+
+        def iso_date(value: str) -> tuple[bool, Any]:
+            if not ISO_DATE.fullmatch(value):
+                raise ValueError(value)
+            day = date.fromisoformat(value)
+            for validator in validators:
+                validator(day)
+            return True, day.isoformat()
+
+        return iso_date
+    return None
 
 
 def _flatten(messages: Any) -> dict[str, list[str]]:

@@ -93,6 +93,8 @@ class _ContactCheck:
         self.identifiers: dict[int, int] = {}
         #: companies the file creates: exact name → lines
         self.new_companies: dict[str, list[int]] = {}
+        # One schema of each for every row (the API's rules; a schema is costly to make).
+        self.create_schema, self.update_schema = ContactCreateSchema(), ContactUpdateSchema()
 
     def run(self, source: CsvFile, spool: PlanSpool | None, max_rows: int | None) -> ImportResult:
         rows = source.rows()
@@ -317,7 +319,7 @@ class _ContactCheck:
     ) -> dict[str, Any]:
         try:
             if contact is None:
-                loaded = ContactCreateSchema().load({**data, "kind": kind})
+                loaded = self.create_schema.load({**data, "kind": kind})
                 loaded.pop("kind", None)
                 return loaded
             if contact.kind == "company" and any(
@@ -325,7 +327,7 @@ class _ContactCheck:
             ):
                 problems.append("company: only people belong to a company.")
                 return data
-            return ContactUpdateSchema().load(data)
+            return self.update_schema.load(data)
         except ValidationError as error:
             for key, messages in _flatten(error.messages).items():
                 problems.append(f"{key}: {' '.join(messages)}")

@@ -45,6 +45,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 log = logging.getLogger(__name__)
 
+#: An event as ``cardcrm_event_committed`` gets it (``Event.as_dict``).
+EVENT_KEYS = ("id", "type", "at", "actor_id", "data")
 #: Key of the advisory lock that orders event commits on PostgreSQL.
 EVENT_LOCK_KEY = 0x63617264  # "card"
 
@@ -111,7 +113,7 @@ def insert_events(
     execute_many(session, insert(Event), rows)
     stamp = isoformat_z(at) or ""
     session.info.setdefault("committed_events", []).extend(
-        {"id": row["id"], "type": row["type"], "at": stamp, "actor_id": actor_id, "data": data}
+        (row["id"], row["type"], stamp, actor_id, data)
         for row, (_kind, data, _text) in zip(rows, events, strict=True)
     )
 
@@ -171,16 +173,21 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
         rows = [Event(type=kind, data=data, actor_id=actor) for kind, data, actor in pending]
         session.add_all(rows)
         session.flush()
-        session.info.setdefault("committed_events", []).extend(row.as_dict() for row in rows)
+        session.info.setdefault("committed_events", []).extend(
+            (row.id, row.type, isoformat_z(row.at), row.actor_id, row.data) for row in rows
+        )
 
     @event.listens_for(factory, "after_commit")
     def _dispatch(session: Session) -> None:
         rows = session.info.pop("committed_events", None)
         if not rows:
             return
-        notifier.notify(rows[-1]["id"])
+        notifier.notify(rows[-1][0])
         implementations = plugins.hook.cardcrm_event_committed.get_hookimpls()
-        for event_dict in rows:
+        if not implementations:
+            return
+        for row in rows:
+            event_dict = dict(zip(EVENT_KEYS, row, strict=True))  # as the feed serves it
             # Each plugin on its own: one that fails must not keep the event from the others.
             for impl in reversed(implementations):  # pluggy's calling order: last registered first
                 try:
