@@ -109,6 +109,10 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
             conditional_writes=True,
             auth_errors=(401, 403),  # 403: admins' operations, or a service token for a user's
             field_types={Deadline: ("string", None)},
+            error_texts={
+                413: "Body over 1 MiB; a CSV import's file over CARDCRM_CSV_MAX_MB"
+                " or CARDCRM_CSV_MAX_ROWS rows"
+            },
         ),
         API_PREFIX,
     )

@@ -16,9 +16,9 @@ unless the cell is just a number with a sign (``-5``, ``-1250.50``, ``+3``, ``-1
 spreadsheet reads as that same number. OWASP's advice is the quote: spreadsheets take it as
 "this is text" (Excel does not show it). So a phone number ``+40 721 000 111`` is written
 ``'+40 721 000 111`` (unquoted, Excel would read a broken formula, ``#NULL!``) and still
-reads as the number, while ``0721 000 111`` has nothing to fear and is left as it is. Imports take the quote off again
-(``unescape``), so values survive a round trip through a file unchanged; a value that really
-starts with a quote before such a cell gets a second one.
+reads as the number, while ``0721 000 111`` has nothing to fear and is left as it is. Imports
+take the quote off again (``unescape``), so values survive a round trip through a file
+unchanged; a value that really starts with a quote before such a cell gets a second one.
 """
 
 from __future__ import annotations
