@@ -154,3 +154,14 @@ def test_the_openapi_document_names_each_operations_service_scope(anonymous):
     assert paths["/api/v1/events"]["get"]["x-service-scope"] == "events:read"
     assert paths["/api/v1/tasks/{task_id}/close"]["post"]["x-service-scope"] == "tasks:write"
     assert "x-service-scope" not in paths["/api/v1/cards/{card_id}"]["get"]
+
+
+@pytest.mark.parametrize("named", ["²", "٣", "9" * 5000, str(2**31), str(2**64)])
+def test_an_acting_for_header_that_is_no_user_id_is_a_401_not_a_500(client, service_token, named):
+    # A Unicode digit is a digit to str.isdigit but no number to int; 4,300 digits are past
+    # what int converts; an id past 32 bits names no user (and PostgreSQL refuses to compare).
+    answer = client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {service_token()}", ACT_FOR: named}
+    )
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert ACT_FOR in answer.get_json()["detail"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cardcrm.common.api import MAX_ID
 from cardcrm.common.db import get_session, write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
@@ -335,7 +336,11 @@ def current_principal() -> Principal | None:
 def _acting_for(principal: Principal, user_id: str) -> Principal:
     if principal.service is None:
         raise Forbidden(f"Only service tokens may send {ON_BEHALF_HEADER}.")
-    user = get_session().get(User, int(user_id)) if user_id.strip().isdigit() else None
+    # ASCII digits of a 32-bit id only: ``"²"`` is a digit to ``str.isdigit`` but no number to
+    # ``int``, 4,300 digits are past what ``int`` converts, and ids are ``INTEGER`` columns.
+    named = user_id.strip()
+    number = int(named) if named.isascii() and named.isdigit() and len(named) <= 10 else None
+    user = get_session().get(User, number) if number is not None and number <= MAX_ID else None
     if user is None:
         raise Unauthorized(f"{ON_BEHALF_HEADER} names no user.")
     return dataclasses.replace(principal, user=user)
