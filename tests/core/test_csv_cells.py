@@ -82,6 +82,9 @@ DANGEROUS = [
     "-1-1",  # a sum, not a number
     "+40 721 000 111",  # a phone a spreadsheet reads as a (broken) formula
     "'=already quoted",  # a value that really starts with a quote keeps it
+    "\u200b=1+1",  # a zero-width space first
+    "\u200b \u200b=1+1",  # blanks and zero-width characters in turn
+    " \ufeff\u3000\u200d=1+1",
 ]
 SAFE = ["-5", "-1250.50", "+3", "-1e+20", "0721 000 111", "Plain = text", "", "'quoted text"]
 

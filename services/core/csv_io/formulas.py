@@ -31,6 +31,8 @@ FORMULA_CHARACTERS = "=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b"
 LEADING_BREAKS = "\t\r\n"
 #: Skipped by spreadsheets before they look for a formula (with everything ``str.isspace``).
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+#: The blanks before a cell's first visible character, in any order.
+BLANKS = re.compile(rf"^[\s{INVISIBLE}]+")
 SIGNED_NUMBER = re.compile(r"[+-](?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
@@ -40,7 +42,7 @@ def is_formula_like(text: str) -> bool:
         return False
     if text[0] in LEADING_BREAKS:
         return True
-    start = text.lstrip().lstrip(INVISIBLE).lstrip()
+    start = BLANKS.sub("", text, count=1)
     if not start or start[0] not in FORMULA_CHARACTERS:
         return False
     return SIGNED_NUMBER.fullmatch(text) is None
