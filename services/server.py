@@ -222,13 +222,22 @@ def worker(service: str, data: str | None) -> None:
 def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     """Run everything in one process on SQLite, with demo data on first start."""
     from .core import create_app
-    from .core.demo import DEMO_EMAIL, DEMO_PASSWORD_VARIABLE, demo_password, seed_demo
+    from .core.demo import (
+        DEMO_EMAIL,
+        DEMO_PASSWORD_VARIABLE,
+        demo_password,
+        replace_published_password,
+        seed_demo,
+    )
 
     password = demo_password(os.environ)  # a refused one stops before anything is made
     services = available()
     upgrade_all(data)
     core_settings = settings_of("core", data)
-    seeded = seed_demo(create_app(core_settings), password)
+    first = create_app(core_settings)
+    seeded = seed_demo(first, password)
+    # A demo admin an earlier version made still has the password it published for all.
+    replaced = not seeded and replace_published_password(first, password)
     base = f"http://{host}:{port}"
     token = _service_token(core_settings)
     sidecars = {}
@@ -261,7 +270,13 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     click.echo("")
     click.echo(f"  cardcrm is running at {base}/")
     click.echo(f"  API: {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)")
-    if not seeded:
+    if replaced:
+        click.echo(f"  The demo admin {DEMO_EMAIL} had the password earlier versions published:")
+        if os.environ.get(DEMO_PASSWORD_VARIABLE):
+            click.echo(f"  it is now the one set in {DEMO_PASSWORD_VARIABLE}.")
+        else:
+            click.echo(f"  its new password is {password} (shown this once: only its hash is kept)")
+    elif not seeded:
         click.echo(f"  Data kept from an earlier start in {core_settings['DATA_DIR']}: log in")
         click.echo("  with your accounts (the demo password was printed at the first start).")
     elif os.environ.get(DEMO_PASSWORD_VARIABLE):

@@ -17,8 +17,11 @@ from cardcrm.common.db import get_db
 from cardcrm.common.errors import ConfigurationError
 from cardcrm.common.timeutil import utcnow
 from flask import Flask
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
-from .auth.service import count_users, create_user
+from .auth.models import User
+from .auth.service import count_users, create_user, update_user
 from .cards.service import create_card, update_card
 from .products.service import create_product
 from .products.templates import list_templates
@@ -50,6 +53,26 @@ def demo_password(env: Mapping[str, str]) -> str:
             " and not a published password; leave it unset to have one generated and printed."
         )
     return chosen
+
+
+def replace_published_password(app: Flask, password: str) -> bool:
+    """On a later start: a demo admin an earlier version made still has the password it
+    published for every demo; it gets ``password`` instead, its web sessions end and its API
+    tokens are revoked (whoever used the published one is out). True when it did."""
+    with app.app_context():
+        session = get_db().session()
+        try:
+            user = session.scalar(select(User).where(User.email == DEMO_EMAIL))
+            if user is None:
+                return False
+            for published in PUBLISHED_PASSWORDS:
+                if check_password_hash(user.password_hash, published):
+                    change = {"password": password, "current_password": published}
+                    update_user(session, user, {**change, "revoke_tokens": True})
+                    return True
+            return False
+        finally:
+            session.close()
 
 
 def seed_demo(app: Flask, password: str) -> bool:
