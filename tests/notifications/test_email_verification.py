@@ -255,3 +255,42 @@ def test_while_core_cannot_say_the_accounts_address_the_e_mail_waits_and_the_inb
     worker.drain(clock.advance(minutes=5))
     assert smtp.envelopes[1][1] == ["member@example.com"]
     assert api.deliveries(channel="email")[0]["state"] == "sent"
+
+
+@pytest.fixture
+def no_public_url(settings):
+    settings.pop("PUBLIC_URL")
+
+
+def test_without_a_public_url_no_link_goes_to_a_host_the_request_named(
+    no_public_url, member, notifications_app, smtp
+):
+    # The Host header is the sender's to choose: a link built from it would point a victim's
+    # mail scanner, token and all, at the sender's own server.
+    client = notifications_app.test_client()
+    headers = {"Authorization": f"Bearer {member.token}"}
+    response = client.put(
+        "/api/v1/preferences",
+        json={"email": HOME},
+        headers=headers,
+        base_url="http://attacker.example/",
+    )
+    assert response.status_code == 200
+    assert response.get_json()["email_verified"] is False
+    resend = client.post(
+        "/api/v1/preferences/email/resend", headers=headers, base_url="http://attacker.example/"
+    )
+    assert resend.status_code == 409
+    assert "CARDCRM_NOTIFICATIONS_PUBLIC_URL" in resend.get_json()["detail"]
+    assert smtp.envelopes == []
+
+    # On a developer's machine (a loopback host) the request's own address is the link's.
+    client.put("/api/v1/preferences", json={"email": None}, headers=headers)
+    client.put(
+        "/api/v1/preferences",
+        json={"email": HOME},
+        headers=headers,
+        base_url="http://127.0.0.1:8000/notifications/",
+    )
+    [message] = smtp.wait_for(1)
+    assert "http://127.0.0.1:8000/notifications/verify/" in text_of(message)

@@ -31,12 +31,14 @@ preferences (``email_verification_sent_at``, ``email_verification_error``).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import (
@@ -113,13 +115,16 @@ class Verifier:
 
     @classmethod
     def from_context(cls, context: NotificationsContext, base_url: str) -> Verifier:
-        """``base_url``: where people reach this service (its ``PUBLIC_URL``, else the
-        request's own root), for the link."""
+        """``base_url``: the request's own root, used for the link only when this service has
+        no ``PUBLIC_URL`` and the request came to a loopback host (a developer's machine): the
+        ``Host`` header is the sender's to choose, and a link to a host of their choosing
+        would hand them the token when a mail scanner opens it. Elsewhere, with no public
+        URL, no link can be sent (``unavailable``)."""
         channel = context.channels.get(EmailChannel.name)
         settings = context.settings
         return cls(
             channel if isinstance(channel, EmailChannel) else None,
-            settings.get("PUBLIC_URL") or base_url,
+            settings.get("PUBLIC_URL") or (base_url if _is_loopback_url(base_url) else ""),
             ttl=timedelta(seconds=float(setting(settings, "EMAIL_VERIFICATION_TTL_SECONDS"))),
             interval=timedelta(
                 seconds=float(setting(settings, "EMAIL_VERIFICATION_INTERVAL_SECONDS"))
@@ -157,6 +162,11 @@ class Verifier:
         """Why no message can be sent from this server, or ``None``."""
         if self.channel is None:
             return "This server has no e-mail channel."
+        if not self.base_url:
+            return (
+                "This server's public address is not set (CARDCRM_NOTIFICATIONS_PUBLIC_URL or "
+                "CARDCRM_PUBLIC_URL), so no confirmation link can be sent."
+            )
         return self.channel.unavailable()
 
     def _record(self, session: Session, user_id: int, address: str, now: datetime) -> Outgoing:
@@ -358,3 +368,13 @@ def address_state(
         state["email_verification_sent_at"] = latest.sent_at
         state["email_verification_error"] = latest.error
     return state
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
