@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, FromClause, func, select
 from sqlalchemy.orm import Session
@@ -36,10 +36,36 @@ class JsonText(str):
 
 
 def json_text(value: Any) -> JsonText:
-    return JsonText(json.dumps(value))
+    """``json.dumps(value)``, the same text, in half its time for a small dict: the encoder
+    ``json.dumps`` would make (C, default options) is made once, not on each call. Without
+    ``check_circular``: a value read from a file or a row holds no cycle."""
+    return JsonText("".join(_ENCODE(value, 0)))
+
+
+def _json_encoder() -> Callable[[Any, int], Any]:
+    """json.dumps's own C encoder, with json.dumps's defaults but ``check_circular``, made once
+    (``json.dumps`` itself if this Python's encoder takes other arguments)."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    plain = json.JSONEncoder()
+    try:
+        encode = make(
+            None, plain.default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+            False, False, True,
+        )  # fmt: skip
+        sample = {"a": [1, 2.5, None, True], "é": "\u2028"}
+        if "".join(encode(sample, 0)) == json.dumps(sample):
+            return cast(Callable[[Any, int], Any], encode)
+    except TypeError:
+        pass
+    return lambda value, _level: (json.dumps(value),)
+
+
+_ENCODE = _json_encoder()
 
 
 Converter = Callable[[Any], Any]
+#: Converts a column's values (a list) for the driver.
+ColumnConverter = Callable[[list[Any]], list[Any]]
 
 
 def execute_many(
@@ -58,25 +84,16 @@ def execute_many(
     missing = set(names) - set(rows[0])
     if missing:
         raise ValueError(f"the rows give no value for {sorted(missing)}")
-    converters = [_converter(compiled.binds[name].type, dialect) for name in names]
-    active = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
-    take = itemgetter(*names)
-
-    def values(row: dict[str, Any]) -> tuple[Any, ...]:
-        found = take(row)
-        if len(names) == 1:
-            found = (found,)
-        if not active:
-            return tuple(found)
-        result = list(found)
-        for index, convert in active:
-            result[index] = convert(result[index])
-        return tuple(result)
-
-    if compiled.positional:
-        parameters: list[Any] = [values(row) for row in rows]
-    else:
-        parameters = [dict(zip(names, values(row), strict=True)) for row in rows]
+    # Column by column: each column's values taken and converted in one pass, then zipped
+    # into rows (the per-row Python of the plain way is most of its cost).
+    columns: list[list[Any]] = []
+    for name in names:
+        column = list(map(itemgetter(name), rows))
+        convert = _converter(compiled.binds[name].type, dialect)
+        columns.append(column if convert is None else convert(column))
+    parameters: list[Any] = list(zip(*columns, strict=True))
+    if not compiled.positional:
+        parameters = [dict(zip(names, values, strict=True)) for values in parameters]
     connection.exec_driver_sql(compiled.string, parameters)
 
 
@@ -101,7 +118,7 @@ def reserve_ids(session: Session, table: FromClause, count: int) -> list[int]:
     return list(range(last + 1, last + 1 + count))
 
 
-def _converter(column_type: Any, dialect: Any) -> Converter | None:
+def _converter(column_type: Any, dialect: Any) -> ColumnConverter | None:
     # The dialect's implementation, as SQLAlchemy uses at execution (the generic type's
     # processor would skip e.g. SQLite's own datetime text).
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
@@ -112,25 +129,29 @@ def _converter(column_type: Any, dialect: Any) -> Converter | None:
     return _remembering(process)
 
 
-def _remembering(process: Converter) -> Converter:
-    """``process`` that converts a value it has just converted only once (the same instant
-    in every row of a write)."""
-    last: list[Any] = [object(), None]
+def _remembering(process: Converter) -> ColumnConverter:
+    """``process`` for each value of a column, converting a value it has just converted only
+    once (the same instant in every row of a write)."""
 
-    def convert(value: Any) -> Any:
-        if value is last[0]:
-            return last[1]
-        result = process(value)
-        last[0], last[1] = value, result
-        return result
+    def convert(values: list[Any]) -> list[Any]:
+        if len(set(map(id, values))) == 1:  # one object throughout
+            return [process(values[0])] * len(values)
+        last: Any = object()
+        result: Any = None
+        converted = []
+        for value in values:
+            if value is not last:
+                last, result = value, process(value)
+            converted.append(result)
+        return converted
 
     return convert
 
 
-def _json_converter(process: Converter) -> Converter:
-    def convert(value: Any) -> Any:
+def _json_converter(process: Converter) -> ColumnConverter:
+    def convert(values: list[Any]) -> list[Any]:
         # Text already serialized goes as it is; PostgreSQL casts it (the statement says
         # ``::JSON``) and SQLite stores it, as the processor's own output.
-        return str(value) if type(value) is JsonText else process(value)
+        return [str(value) if type(value) is JsonText else process(value) for value in values]
 
     return convert
