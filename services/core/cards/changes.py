@@ -10,6 +10,7 @@ history rows and events, asks the plugins the same way and makes one version per
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -235,17 +236,28 @@ def check_in_sight(session: Session, actor: User | None, card: Card) -> None:
 
 def check_status_change(card: Card, old: Status | None, new: Status, actor: User | None) -> None:
     """Ask the plugins about ``card`` entering ``new`` (``old`` None: a new card)."""
-    manager = current_app.extensions["cardcrm_plugins"]
-    reasons: list[str] = []
-    for result in manager.hook.cardcrm_validate_status_change(
-        card=card, old_status=old, new_status=new, user=actor
-    ):
-        if isinstance(result, str):
-            reasons.append(result)
-        elif result:
-            reasons.extend(str(reason) for reason in result)
-    if reasons:
-        raise StatusChangeRefused(reasons)
+    status_change_checker()(card, old, new, actor)
+
+
+StatusChangeCheck = Callable[[Card, Status | None, Status, User | None], None]
+
+
+def status_change_checker() -> StatusChangeCheck:
+    """``check_status_change`` with the plugins' hook looked up once, for many cards (an
+    import asks for each row: the lookup through ``current_app`` was a fifth of the ask)."""
+    ask = current_app.extensions["cardcrm_plugins"].hook.cardcrm_validate_status_change
+
+    def check(card: Card, old: Status | None, new: Status, actor: User | None) -> None:
+        reasons: list[str] = []
+        for result in ask(card=card, old_status=old, new_status=new, user=actor):
+            if isinstance(result, str):
+                reasons.append(result)
+            elif result:
+                reasons.extend(str(reason) for reason in result)
+        if reasons:
+            raise StatusChangeRefused(reasons)
+
+    return check
 
 
 def _diff(change: CardChange) -> dict[str, dict[str, Any]]:

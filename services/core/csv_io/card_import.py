@@ -25,7 +25,7 @@ from ..auth.models import User
 from ..auth.service import normalize_email
 
 # The cards' own rules, so an import checks exactly what create_card and update_card check.
-from ..cards.changes import CardChange, check_in_sight, check_status_change, proposed_card
+from ..cards.changes import CardChange, check_in_sight, proposed_card, status_change_checker
 from ..cards.fields import FieldCleaner
 from ..cards.models import Card
 from ..contacts.models import Contact
@@ -110,6 +110,12 @@ class _CardCheck:
         self.product: Product = get_product(session, product_id)
         self.definitions = list(self.product.fields)
         self.cleaner = FieldCleaner(self.definitions)
+        #: each field's key, its column, its definition
+        self.field_cells = [
+            (definition["key"], FIELD_PREFIX + definition["key"], definition)
+            for definition in self.definitions
+        ]
+        self.check_status_change = status_change_checker()
         self.product_id = self.product.id
         self.status_list = list(self.product.statuses)
         self.statuses = {fold_name(status.name): status for status in self.status_list}
@@ -356,13 +362,14 @@ class _CardCheck:
 
     def _fields(self, row: Record, card: Card | None, problems: list[str]) -> dict[str, Any]:
         incoming: dict[str, Any] = {}
-        for definition in self.definitions:
-            column = FIELD_PREFIX + definition["key"]
-            if row.has(column):
+        cells = row.cells
+        for key, column, definition in self.field_cells:
+            text = cells.get(column)
+            if text is not None:
                 try:
-                    incoming[definition["key"]] = value_of(definition, row.raw(column))
+                    incoming[key] = value_of(definition, text)
                 except ValueError as error:
-                    problems.append(f"{self._column(definition['key'])}: {error}")
+                    problems.append(f"{self._column(key)}: {error}")
         if card is not None and not incoming:
             return card.fields
         try:
@@ -399,6 +406,6 @@ class _CardCheck:
                 problems.append(f"owner: {refusal.detail}")
         if new is not None:
             try:
-                check_status_change(card, old, new, self.actor)
+                self.check_status_change(card, old, new, self.actor)
             except StatusChangeRefused as refusal:
                 problems.append(f"status: {refusal.detail}")

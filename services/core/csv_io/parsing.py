@@ -33,12 +33,28 @@ CHUNK_SIZE = 500
 LIST_SEPARATOR = "; "
 
 
-@dataclass(frozen=True)
 class Record:
-    """One row of the file: its line number and its cells by column (``None``: no such cell)."""
+    """One row of the file: its line number and its cells by column (``None``: no such cell).
 
-    line: int
-    cells: dict[str, str]
+    A plain class with slots, not a dataclass: an import makes one per row, and a frozen
+    dataclass's ``__init__`` costs several times as much.
+    """
+
+    __slots__ = ("cells", "line")
+
+    def __init__(self, line: int, cells: dict[str, str]) -> None:
+        self.line = line
+        self.cells = cells
+
+    def __repr__(self) -> str:
+        return f"Record(line={self.line!r}, cells={self.cells!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return (self.line, self.cells) == (other.line, other.cells)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cells
 
     def has(self, column: str) -> bool:
         return column in self.cells
@@ -183,9 +199,11 @@ def records(
     name the column); more than ``max_rows`` rows raise ``ImportTooLarge`` at once.
     """
     width = len(columns)
+    used = [(index, column) for index, column in enumerate(columns) if column]
     count = 0
     for line, cells in rows:
-        if not any(cell.strip() for cell in cells):
+        joined = "".join(cells)
+        if not joined.strip():  # no cell holds anything but blanks
             continue
         count += 1
         if max_rows is not None and count > max_rows:
@@ -195,12 +213,16 @@ def records(
                 line, f"The line has {len(cells)} cells where the header has {width} columns."
             )
             continue
-        if CONTROL_CHARACTERS.search("".join(cells)):
+        if CONTROL_CHARACTERS.search(joined):
             yield RowError(line, _control_characters(cells, columns, names))
             continue
+        # Only a cell starting with a quote can be escaped (``unescape``): most are not.
         yield Record(
             line,
-            {column: unescape(cell) for column, cell in zip(columns, cells, strict=True) if column},
+            {
+                column: unescape(cells[index]) if cells[index][:1] == "'" else cells[index]
+                for index, column in used
+            },
         )
 
 
