@@ -122,6 +122,7 @@ class _CardBatches:
     def prepare(self, batch: list[Plan]) -> _Prepared:
         now = utcnow()
         prepared = _Prepared(batch, now, isoformat_z(now) or "")
+        texts = _NewCardTexts(self.product_id, self.statuses, prepared.stamp)
         for plan in batch:
             if not isinstance(plan, NewCard):
                 continue
@@ -143,7 +144,7 @@ class _CardBatches:
             rest = _card_values(
                 self.product_id, plan.status_id, group, plan, [], None, prepared.stamp, 1
             )
-            prepared.payloads[plan.line] = (rest, _new_card_text(rest, fields))
+            prepared.payloads[plan.line] = (rest, texts.text(plan, fields))
         return prepared
 
     def write(self, prepared: _Prepared, progress: Progress) -> None:
@@ -248,20 +249,38 @@ def _write_batch(
     insert_events(session, events, actor=actor, at=now)  # last: see insert_events
 
 
-def _new_card_text(rest: dict[str, Any], fields: str) -> str:
+class _NewCardTexts:
     """``json.dumps`` of a new card's ``card_data`` after its first key (``"id": N, ``), to
     be joined to the id under the lock: the same text, made from each value's own JSON (the
-    fields are already serialized for the row) in a fraction of the time."""
-    return (
-        f'"product_id": {rest["product_id"]}, "status_id": {rest["status_id"]}, '
-        f'"status_group": {_json_str(rest["status_group"])}, '
-        f'"title": {_json_str(rest["title"])}, "owner_id": {_json_int(rest["owner_id"])}, '
-        f'"contact_id": {_json_int(rest["contact_id"])}, "contact_ids": [], '
-        f'"fields": {fields}, "next_task_due": null, '
-        f'"closed": {"true" if rest["closed"] else "false"}, "trashed": false, '
-        f'"created_at": {_json_str(rest["created_at"])}, '
-        f'"updated_at": {_json_str(rest["updated_at"])}, "version": 1}}'
-    )
+    fields are already serialized for the row), around what all the cards of a status share
+    in a batch (made once), in a fraction of the time."""
+
+    def __init__(self, product_id: int, statuses: dict[int, tuple[str, str]], stamp: str) -> None:
+        self.product_id, self.statuses = product_id, statuses
+        self.stamp = _json_str(stamp)
+        self._parts: dict[int, tuple[str, str]] = {}
+
+    def text(self, plan: NewCard, fields: str) -> str:
+        head, tail = self._parts.get(plan.status_id) or self._status_parts(plan.status_id)
+        return (
+            f'{head}"title": {_json_str(plan.title)}, "owner_id": {_json_int(plan.owner_id)}, '
+            f'"contact_id": {_json_int(plan.contact_id)}, "contact_ids": [], '
+            f'"fields": {fields}{tail}'
+        )
+
+    def _status_parts(self, status_id: int) -> tuple[str, str]:
+        group = self.statuses[status_id][1]
+        head = (
+            f'"product_id": {self.product_id}, "status_id": {status_id}, '
+            f'"status_group": {_json_str(group)}, '
+        )
+        tail = (
+            f', "next_task_due": null, "closed": {"true" if group in CLOSED_GROUPS else "false"}, '
+            f'"trashed": false, "created_at": {self.stamp}, "updated_at": {self.stamp}, '
+            '"version": 1}'
+        )
+        self._parts[status_id] = (head, tail)
+        return head, tail
 
 
 def _json_int(value: int | None) -> str:
