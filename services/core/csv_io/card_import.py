@@ -34,6 +34,7 @@ from ..products.models import Product, Status
 from ..products.service import get_product
 from .card_writes import CardUpdate, NewCard, Plan, write_cards
 from .cards import FIELD_PREFIX, column_resolver, header, value_of
+from .collector import fewer_collections
 from .errors import MAX_LISTED_ERRORS, ImportRefused, RowError
 from .parsing import (
     ID,
@@ -71,7 +72,7 @@ def import_cards(
     scope = scope_of(session, actor)
     if not scope.sees_product(product_id):
         raise NotFound(f"No product {product_id}.")
-    with PlanSpool() as spool:
+    with fewer_collections(), PlanSpool() as spool:
         try:
             check = _CardCheck(session, actor, product_id, scope)
             result = check.run(source, None if dry_run else spool, max_rows)

@@ -95,16 +95,37 @@ def _access(scope: Scope, product_id: int) -> tuple[bool, bool, bool]:
     )
 
 
+class _NewRows:
+    """What a new card writes, made before the lock but for its id (``fill`` sets it): its
+    row, its ``card_data`` (its text without the id's part), its ``Recorded`` (from
+    ``creation_records``, holding that same ``card_data``) and its history row."""
+
+    __slots__ = ("data", "history", "item", "row", "text")
+
+    def __init__(
+        self, row: dict[str, Any], data: dict[str, Any], text: str, history: dict[str, Any]
+    ) -> None:
+        self.row, self.data, self.text, self.history = row, data, text, history
+        (self.item,) = creation_records(data)
+        history["type"], history["positive"] = self.item.history_type, self.item.positive
+
+    def fill(self, card_id: int) -> JsonText:
+        """Give the card its id (in its row, its data, its history row); its data's text."""
+        self.row["id"] = self.data["id"] = self.history["card_id"] = card_id
+        text = JsonText(f'{{"id": {card_id}, {self.text}')
+        self.history["data"] = JsonText('{"card": ' + text + "}")
+        return text
+
+
 @dataclass
 class _Prepared:
-    """A batch made ready before its transaction: the new cards' rows, and their payloads
-    serialized without their ids (the only value known under the lock)."""
+    """A batch made ready before its transaction: what its new cards write, their ids left
+    to fill (the only value known under the lock)."""
 
     plans: list[Plan]
     now: datetime
     stamp: str
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
-    payloads: dict[int, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    new: dict[int, _NewRows] = field(default_factory=dict)
 
 
 class _CardBatches:
@@ -123,11 +144,13 @@ class _CardBatches:
         now = utcnow()
         prepared = _Prepared(batch, now, isoformat_z(now) or "")
         texts = _NewCardTexts(self.product_id, self.statuses, prepared.stamp)
+        actor_id = self.actor.id if self.actor else None
         for plan in batch:
             if not isinstance(plan, NewCard):
                 continue
             fields = json_text(plan.fields)
-            prepared.rows[plan.line] = {
+            row = {
+                "id": None,
                 "product_id": self.product_id,
                 "status_id": plan.status_id,
                 "title": plan.title,
@@ -141,10 +164,22 @@ class _CardBatches:
                 "version": 1,
             }
             group = self.statuses[plan.status_id][1]
-            rest = _card_values(
-                self.product_id, plan.status_id, group, plan, [], None, prepared.stamp, 1
-            )
-            prepared.payloads[plan.line] = (rest, texts.text(plan, fields))
+            data = {
+                "id": None,
+                **_card_values(
+                    self.product_id, plan.status_id, group, plan, [], None, prepared.stamp, 1
+                ),
+            }
+            history = {
+                "card_id": None,
+                "task_id": None,
+                "type": None,
+                "at": now,
+                "user_id": actor_id,
+                "data": None,
+                "positive": False,
+            }
+            prepared.new[plan.line] = _NewRows(row, data, texts.text(plan, fields), history)
         return prepared
 
     def write(self, prepared: _Prepared, progress: Progress) -> None:
@@ -211,12 +246,11 @@ def _write_batch(
 
     for plan in batch:
         if isinstance(plan, NewCard):
-            card_id = next(new_ids)
-            card_rows.append({"id": card_id, **prepared.rows[plan.line]})
-            rest, rest_text = prepared.payloads[plan.line]
-            text = JsonText(f'{{"id": {card_id}, {rest_text}')
-            (item,) = creation_records({"id": card_id, **rest})
-            record(card_id, item, JsonText('{"card": ' + text + "}"), text)
+            new = prepared.new[plan.line]
+            text = new.fill(next(new_ids))
+            card_rows.append(new.row)
+            history.append(new.history)
+            events.append((new.item.event_type, new.item.event_data, text))
             continue
         status = statuses[plan.status_id]
         next_task_due, contact_ids = live[plan.card_id]

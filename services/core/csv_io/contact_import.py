@@ -24,6 +24,7 @@ from ..contacts.schemas import ContactCreateSchema, ContactUpdateSchema
 
 # The contact rules' own helpers: the same search text, identifiers and duplicate keys.
 from ..contacts.service import EDITABLE, contacts_with, identifiers_of, search_text_of
+from .collector import fewer_collections
 from .contact_writes import ContactUpdate, NewContact, Plan, write_contacts
 from .contacts import COLUMNS
 from .errors import MAX_LISTED_ERRORS, ImportRefused, RowError
@@ -61,7 +62,7 @@ def import_contacts(
     max_rows: int | None = None,
 ) -> ImportResult:
     """Create and update contacts from ``source`` (errors as ``import_cards``)."""
-    with PlanSpool() as spool:
+    with fewer_collections(), PlanSpool() as spool:
         try:
             check = _ContactCheck(session, allow_duplicate)
             result = check.run(source, None if dry_run else spool, max_rows)
