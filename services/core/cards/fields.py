@@ -208,6 +208,11 @@ class FieldCleaner:
         return {**kept, **self.clean(current)}
 
     def _field(self, key: str, value: Any) -> tuple[bool, Any]:
+        if type(value) is str and value:  # a cell's text, by far the commonest: its own memo
+            memo = self._memo[key]
+            found = memo.get((str, value))
+            if found is not None:
+                return found
         value = None if value == "" else value
         # The type is part of the key: True, 1 and 1.0 are equal keys but not equal values.
         memo_key = (type(value), tuple(value) if isinstance(value, list) else value)

@@ -66,6 +66,7 @@ def write_in_batches(
         started = time.perf_counter()
         with write_transaction(session):
             write(prepared, progress)
+        del prepared  # not kept while the next batch is prepared: one batch in memory
         committed = time.perf_counter()
         wanted = int(len(batch) * BATCH_SECONDS / max(committed - started, 1e-3))
         progress.batch_size = max(MIN_BATCH, min(MAX_BATCH, wanted))

@@ -180,20 +180,23 @@ class _CardCheck:
 
     def _lookups(self, rows: list[Record]) -> _Lookups:
         session = self.session
-        ids = {int(row.get("id")) for row in rows if ID.match(row.get("id"))}
-        cards = {card.id: card for card in session.scalars(select(Card).where(Card.id.in_(ids)))}
-        emails = {normalize_email(row.get("owner")) for row in rows if row.get("owner")}
+        cells = [row.cells for row in rows]
+        ids = {int(raw) for raw in _column_texts(cells, "id") if ID.match(raw)}
+        cards: dict[int, Card] = {}
+        if ids:
+            query = select(Card).where(Card.id.in_(ids))
+            cards = {card.id: card for card in session.scalars(query)}
+        # Each distinct cell once: a file names the same few owners over and over.
+        emails = {normalize_email(raw) for raw in _column_texts(cells, "owner")}
         emails -= set(self.users)
         if emails:
             found = dict(
                 session.execute(select(User.email, User.id).where(User.email.in_(emails))).all()
             )
             self.users.update({email: found.get(email) for email in emails})
-        contact_ids = {
-            int(row.get("contact_id")) for row in rows if ID.match(row.get("contact_id"))
-        }
+        contact_ids = {int(raw) for raw in _column_texts(cells, "contact_id") if ID.match(raw)}
         contact_ids |= {card.contact_id for card in cards.values() if card.contact_id}
-        names = {row.get("contact") for row in rows if row.get("contact")}
+        names = set(_column_texts(cells, "contact"))
         contact_names: dict[int, str] = {}
         contacts_named: dict[str, list[int]] = {}
         if contact_ids or names:
@@ -323,7 +326,7 @@ class _CardCheck:
         email = row.get("owner")
         if not email:
             return None
-        owner_id = self.users.get(normalize_email(email))
+        owner_id = self.users.get(email) or self.users.get(normalize_email(email))
         if owner_id is None:
             problems.append(f"owner: no user with the e-mail {email!r}.")
         return owner_id
@@ -410,3 +413,13 @@ class _CardCheck:
                 self.check_status_change(card, old, new, self.actor)
             except StatusChangeRefused as refusal:
                 problems.append(f"status: {refusal.detail}")
+
+
+def _column_texts(cells: list[dict[str, str]], column: str) -> set[str]:
+    """The distinct texts of a column's cells, without surrounding blanks (empty ones left
+    out; none at all when the file has no such column)."""
+    if not cells or column not in cells[0]:
+        return set()
+    texts = {row[column].strip() for row in cells}
+    texts.discard("")
+    return texts
