@@ -63,9 +63,11 @@ def add_account(
 
 
 def list_accounts(session: Session, user_id: int) -> list[CaldavAccount]:
-    """The user's accounts, each with ``pending``: the changes not yet pushed."""
+    """The user's accounts, each with ``pending``: the changes not yet pushed (those the
+    server refused are named in ``last_error`` instead)."""
     pending = (
         select(PendingPush.account_id, func.count().label("pending"))
+        .where(PendingPush.waiting())
         .group_by(PendingPush.account_id)
         .subquery()
     )

@@ -245,7 +245,8 @@ def enqueue(session: Session, task_ids: Iterable[int]) -> None:
 
 
 def queue(session: Session, pairs: Iterable[tuple[int, int]], now: datetime | None = None) -> None:
-    """Put (account, task) pairs in the push queue; a pair already there counts a new change."""
+    """Put (account, task) pairs in the push queue; a pair already there counts a new change
+    (and one the server refused is pushed again)."""
     now = now or utcnow()
     upsert(
         session,
@@ -255,7 +256,8 @@ def queue(session: Session, pairs: Iterable[tuple[int, int]], now: datetime | No
             for account, task in sorted(pairs)
         ],
         ["account_id", "task_id"],
-        {"generation": PendingPush.generation + 1},
+        # A refused push (``generation`` ≤ 0) is tried again: the task changed.
+        {"generation": case((PendingPush.refused(), 1), else_=PendingPush.generation + 1)},
     )
 
 

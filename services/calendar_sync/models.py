@@ -153,7 +153,8 @@ class CaldavAccount(Base):
 
 
 class PendingPush(Base):
-    """A task whose state still has to reach an account's calendar (coalesced per task)."""
+    """A task whose state still has to reach an account's calendar (coalesced per task), or
+    that the server refused (``refused``)."""
 
     __tablename__ = "pending_pushes"
 
@@ -162,8 +163,20 @@ class PendingPush(Base):
     )
     task_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     #: Rises with each new change; a push removes the row only if no change came meanwhile.
+    #: Zero or below: the server refused the push (``-status``, the HTTP status it answered,
+    #: or 0); the row waits, not pushed again, until the task's next change (``mirror.queue``).
     generation: Mapped[int] = mapped_column(default=1)
     enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @classmethod
+    def waiting(cls) -> Any:
+        """The condition of rows still to push (not refused)."""
+        return cls.generation > 0
+
+    @classmethod
+    def refused(cls) -> Any:
+        """The condition of rows the server refused."""
+        return cls.generation <= 0
 
 
 class RemoteTodo(Base):

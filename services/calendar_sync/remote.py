@@ -61,7 +61,13 @@ class RemoteCalendarMissing(RemoteError):
 
 
 class RemoteRejected(RemoteError):
-    """The server refused one to-do (another 4xx): retried, but likely to fail again."""
+    """The server refused one to-do (another 4xx, or a 412 with nothing in the way): sending
+    it again as it is would fail again, so it waits until its task changes. ``status`` is the
+    HTTP status the server answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RemoteChanged(RemoteError):
@@ -275,7 +281,7 @@ class RemoteCalendar:
             raise RemoteRefused(f"{action}: {answered}")
         if status == 404 or status == 409:
             raise RemoteCalendarMissing(f"{action}: the calendar is gone ({answered})")
-        raise RemoteRejected(f"{action}: {answered}")
+        raise RemoteRejected(f"{action}: {answered}", status)
 
     @staticmethod
     def _path(url: Any) -> str:

@@ -5,6 +5,10 @@ was queued meanwhile (``generation``). A task's to-do has a fixed href and is cr
 ``If-None-Match: *`` and changed or deleted with ``If-Match``, so a retry after a crash finds
 it again instead of making a second one. A task is deleted from the calendar as soon as it is
 no longer shown: closed, deleted, or on a card its user may no longer see.
+
+A to-do the server refuses (a 4xx other than those of credentials and a gone calendar, or a
+412 with nothing of ours in the way) would be refused again: it is named in the account's
+``last_error`` and waits, out of the rounds, until its task changes (``PendingPush.refused``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 
 from cardcrm.common.db import upsert
 from icalendar import Todo
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..ical import parse_remote, task_due_key
@@ -33,7 +37,11 @@ class Pushing(CalDAVBase):
             with self.database.session() as session:
                 rows = session.execute(
                     select(PendingPush.task_id, PendingPush.generation)
-                    .where(PendingPush.account_id == account.id, PendingPush.task_id > after)
+                    .where(
+                        PendingPush.account_id == account.id,
+                        PendingPush.task_id > after,
+                        PendingPush.waiting(),
+                    )
                     .order_by(PendingPush.task_id)
                     .limit(self.batch)
                 ).all()
@@ -46,6 +54,7 @@ class Pushing(CalDAVBase):
                     report.changed_remotely = True
                 except RemoteRejected as refusal:
                     report.rejected.append(str(refusal))
+                    self._refused(account.id, task_id, generation, refusal.status)
             after = rows[-1][0]
             self._renew(account.id)
 
@@ -89,12 +98,12 @@ class Pushing(CalDAVBase):
                 raise
             # There is something at our href already: our own to-do, when a push reached the
             # server but we stopped before noting it. Adopt it (same UID) and write over it.
+            # Nothing there, or another object (Xandikos answers 412 to a to-do it will not
+            # store): a refusal, not a change, or the same PUT would be made every round.
             found = remote.get(href)
-            if found is None:
-                raise
-            existing = parse_remote(found[0])
-            if existing is None or existing.uid != uid:
-                raise RemoteRejected(f"PUT {href}: another object is there") from None
+            existing = parse_remote(found[0]) if found is not None else None
+            if found is None or existing is None or existing.uid != uid:
+                raise RemoteRejected(f"PUT {href}: the server answered HTTP 412", 412) from None
             new_etag = remote.put(href, body, found[1])
         report.pushed += 1
         self._pushed(
@@ -112,6 +121,20 @@ class Pushing(CalDAVBase):
         if not vtodo:
             vtodo = self.renderer.component(Todo(), task, card, uid).to_ical(sorted=False).decode()
         return self.renderer.todo_document(vtodo)
+
+    def _refused(self, account_id: int, task_id: int, generation: int, status: int | None) -> None:
+        """Keep a refused push out of the rounds until the task changes: the same to-do would
+        be refused again, every round, for good."""
+        with self.database.writer.begin() as session:
+            session.execute(
+                update(PendingPush)
+                .where(
+                    PendingPush.account_id == account_id,
+                    PendingPush.task_id == task_id,
+                    PendingPush.generation == generation,
+                )
+                .values(generation=-(status or 0))
+            )
 
     def _pushed(
         self, account_id: int, task_id: int, generation: int, state: dict[str, Any] | None

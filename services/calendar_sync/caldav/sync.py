@@ -70,7 +70,7 @@ class CalDAVSync(Pulling, Pushing):
     def due_accounts(self) -> list[int]:
         """Accounts with queued tasks or a pull due, not backing off, not held by a worker."""
         now = self.clock()
-        queued = exists().where(PendingPush.account_id == CaldavAccount.id)
+        queued = exists().where(PendingPush.account_id == CaldavAccount.id, PendingPush.waiting())
         with self.database.session() as session:
             if self.context.catching_up(session):
                 return []
@@ -149,7 +149,7 @@ class CalDAVSync(Pulling, Pushing):
             # this, the operator finds the rest in the log.
             self._failed(account_id, "unexpected error (the service's log has the details)")
         else:
-            self._succeeded(account_id, "; ".join(report.rejected) or None)
+            self._succeeded(account_id, "; ".join(report.rejected) or self._refusals(account_id))
         finally:
             self._release(account_id)
         return report
@@ -266,6 +266,27 @@ class CalDAVSync(Pulling, Pushing):
             delay = min(self.max_backoff, self.base_backoff * 2 ** (account.failures - 1))
             account.retry_at = self.clock() + timedelta(seconds=delay * random.uniform(0.8, 1.0))
             account.last_error = message[:2000]
+
+    def _refusals(self, account_id: int) -> str | None:
+        """What ``last_error`` keeps saying while to-dos the server refused wait for their
+        task's next change: which tasks, and the HTTP status it answered."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(PendingPush.task_id, PendingPush.generation)
+                .where(PendingPush.account_id == account_id, PendingPush.refused())
+                .order_by(PendingPush.task_id)
+                .limit(11)
+            ).all()
+        if not rows:
+            return None
+        statuses = sorted({-generation for _, generation in rows if generation < 0})
+        answered = ", ".join(f"HTTP {status}" for status in statuses) or "a refusal"
+        tasks = ", ".join(str(task_id) for task_id, _ in rows[:10])
+        more = " and more" if len(rows) > 10 else ""
+        return (
+            f"the server refused the to-dos of tasks {tasks}{more} (it answered {answered}); "
+            "each is sent again when its task changes"
+        )
 
     def _succeeded(self, account_id: int, warning: str | None) -> None:
         self._set(

@@ -1,0 +1,124 @@
+"""A calendar heals: to-dos a CalDAV server refuses wait for their task's next change, and
+to-dos of tasks core no longer has (a restored backup) leave the calendar. Real Radicale, core
+over real HTTP; the refusing server is a small HTTP proxy of our own in front of Radicale."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from cardcrm.calendar_sync.remote import RemoteCalendar
+
+from .conftest import Radicale, calendar_app_of
+
+
+def uid(task: dict) -> str:
+    return f"task-{task['id']}@crm.example.com"
+
+
+@pytest.fixture
+def deal(member, sales) -> dict:
+    return member.card(sales, "ACME: 40 chairs")
+
+
+class RefusingProxy:
+    """Forwards to Radicale, but answers ``412`` to every PUT while ``refusing`` (as Xandikos
+    did to a to-do it would not store); counts the PUTs it saw."""
+
+    def __init__(self, radicale: Radicale) -> None:
+        self.refusing = True
+        self.puts = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "PUT":
+                    proxy.puts += 1
+                    if proxy.refusing:
+                        self.send_response(412)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                upstream = http.client.HTTPConnection("127.0.0.1", radicale.port, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                upstream.request(self.command, self.path, body, headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def refusing(calendar, radicale) -> Iterator[RefusingProxy]:
+    """The sync worker talks to Radicale through the proxy (the account was checked on
+    Radicale itself)."""
+    proxy = RefusingProxy(radicale)
+
+    def connect(account: Any, password: str) -> RemoteCalendar:
+        return RemoteCalendar(
+            proxy.url,
+            account.username,
+            password,
+            account.calendar_url.replace(radicale.url, proxy.url),
+            calendar.context.outbound,
+        )
+
+    calendar.sync_worker.connect = connect
+    yield proxy
+    proxy.close()
+
+
+def test_a_to_do_the_server_refuses_is_named_and_not_sent_again_until_its_task_changes(
+    calendar, member, deal, radicale, refusing
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+
+    calendar.sync(account["id"])
+    refused = calendar.account(member, account["id"])
+    assert "HTTP 412" in refused["last_error"] and str(task["id"]) in refused["last_error"]
+    assert refused["pending"] == 0
+    puts = refusing.puts
+
+    for _ in range(3):
+        calendar.sync(account["id"])
+    assert refusing.puts == puts  # not sent again, round after round
+    assert calendar.sync_worker.due_accounts() == []
+    later = calendar.account(member, account["id"])
+    assert "HTTP 412" in later["last_error"] and str(task["id"]) in later["last_error"]
+
+    refusing.refusing = False
+    member.ok("POST", f"tasks/{task['id']}/postpone", {"due": "2026-12-02T09:30:00+01:00"})
+    calendar.catch_up()
+    calendar.sync(account["id"])
+
+    assert refusing.puts == puts + 1
+    assert set(calendar_app_of(account).by_uid()) == {uid(task)}
+    healed = calendar.account(member, account["id"])
+    assert healed["pending"] == 0 and healed["last_error"] is None
