@@ -53,7 +53,9 @@ def account(account_id: int) -> Any:
 
 @bp.operation("/caldav/<int:account_id>/sync", "POST", response=AccountSchema, errors=(404,))
 def sync_now(account_id: int) -> Any:
-    """Sync the account at the worker's next round, even while it backs off after errors."""
+    """Sync the account at the worker's next round, even while it backs off after errors: a
+    full round, which also checks the calendar against core and sends again the to-dos the
+    server refused."""
     user = current_user()
     return request_sync(get_session(), user["id"], account_id)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .mirror import queue, shown_tasks
@@ -103,11 +103,19 @@ def remove_account(session: Session, user_id: int, account_id: int) -> None:
 
 
 def request_sync(session: Session, user_id: int, account_id: int) -> CaldavAccount:
-    """Sync the account at the worker's next round, without waiting for the backoff."""
+    """Sync the account at the worker's next round, without waiting for the backoff: a full
+    one (every member listed, the calendar reconciled with core), and the to-dos the server
+    refused are sent again (the user may have fixed what it refused them for)."""
     with write_transaction(session):
         account = session.get(CaldavAccount, account_id)
         if account is None or account.user_id != user_id:
             raise NotFound(f"No CalDAV account {account_id}.")
         account.retry_at = None
         account.pull_at = None
+        account.sync_token = None
+        session.execute(
+            update(PendingPush)
+            .where(PendingPush.account_id == account_id, PendingPush.refused())
+            .values(generation=1)
+        )
     return get_account(session, user_id, account_id)

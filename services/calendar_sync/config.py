@@ -12,6 +12,8 @@ from cardcrm.common.outbound import OutboundPolicy
 DEFAULT_CORE_URL = "http://127.0.0.1:8000"
 #: How often the worker asks each CalDAV server for changes made in calendar apps.
 DEFAULT_PULL_SECONDS = 60.0
+#: How often the worker checks each CalDAV calendar for to-dos of tasks core does not have.
+DEFAULT_RECONCILE_SECONDS = 6 * 3600.0
 
 
 def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> dict[str, Any]:
@@ -35,6 +37,9 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
         "PULL_SECONDS": float(env.get("CARDCRM_CALENDAR_PULL_SECONDS") or DEFAULT_PULL_SECONDS),
+        "RECONCILE_SECONDS": float(
+            env.get("CARDCRM_CALENDAR_RECONCILE_SECONDS") or DEFAULT_RECONCILE_SECONDS
+        ),
         # The CalDAV servers users name may be private only where CARDCRM_OUTBOUND_ALLOW says.
         "OUTBOUND_ALLOW": OutboundPolicy.from_env(env),
     }

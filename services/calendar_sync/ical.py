@@ -223,3 +223,16 @@ def _zone(name: str) -> Any:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def object_uid(data: bytes | str) -> str | None:
+    """The UID of a calendar object resource's first to-do or event (``None``: neither, or
+    unreadable): what tells cardcrm's objects from the user's own."""
+    try:
+        calendar = Calendar.from_ical(data)
+    except ValueError:
+        return None
+    for component in (*calendar.walk("VTODO"), *calendar.walk("VEVENT")):
+        if component.get("UID"):
+            return str(component["UID"])
+    return None

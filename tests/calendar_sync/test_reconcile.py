@@ -122,3 +122,87 @@ def test_a_to_do_the_server_refuses_is_named_and_not_sent_again_until_its_task_c
     assert set(calendar_app_of(account).by_uid()) == {uid(task)}
     healed = calendar.account(member, account["id"])
     assert healed["pending"] == 0 and healed["last_error"] is None
+
+
+# --- after a restore of core --------------------------------------------------------------------
+
+OWN_TODO = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//phone//EN
+BEGIN:VTODO
+UID:{uid}
+DTSTAMP:20261201T080000Z
+SUMMARY:Buy milk
+END:VTODO
+END:VCALENDAR
+"""
+
+
+def restore_core_without(db_session, tasks: list[dict]) -> None:
+    """What a restore of core from a backup made before ``tasks`` does to them: gone, with no
+    event saying so."""
+    from cardcrm.core.tasks.models import Task
+    from sqlalchemy import delete
+
+    db_session.execute(delete(Task).where(Task.id.in_([task["id"] for task in tasks])))
+    db_session.commit()
+
+
+def test_after_a_restore_of_core_the_to_dos_of_tasks_it_lacks_leave_the_calendar(
+    calendar, member, deal, radicale, db_session
+):
+    from cardcrm.calendar_sync.caldav.sync import CalDAVSync
+    from cardcrm.calendar_sync.models import MirrorTask, RemoteTodo
+
+    kept = member.task(deal, "2026-12-01T09:30:00+01:00", "Before the backup")
+    after = [member.task(deal, f"2026-12-0{day}T09:30:00+01:00", f"After {day}") for day in (2, 3)]
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+    phone = calendar_app_of(account)
+    phone.calendar.save_todo(OWN_TODO.format(uid="milk@phone"))
+    # The user's own object at cardcrm's href form, with a UID of its own, stays too.
+    phone.client.put(
+        f"{account['calendar_url']}cardcrm-task-999999.ics",
+        OWN_TODO.format(uid="eggs@phone"),
+        {"Content-Type": "text/calendar"},
+    )
+    assert set(phone.by_uid()) == {uid(kept), *map(uid, after), "milk@phone", "eggs@phone"}
+
+    restore_core_without(db_session, after)
+    # The calendar service's database was restored too for the last one: no record of it.
+    with calendar.context.database.writer.begin() as session:
+        session.query(RemoteTodo).filter(RemoteTodo.task_id == after[1]["id"]).delete()
+        session.query(MirrorTask).filter(MirrorTask.id == after[1]["id"]).delete()
+
+    # The worker restarted with the restore.
+    worker = CalDAVSync(calendar.context)
+    try:
+        report = worker.sync_account(account["id"])
+        assert report.orphans == 2
+        assert set(phone.by_uid()) == {uid(kept), "milk@phone", "eggs@phone"}
+        again = worker.sync_account(account["id"])  # nothing comes back, nothing else goes
+        assert again.orphans == 0 and again.pushed == 0
+    finally:
+        worker.close()
+    assert set(phone.by_uid()) == {uid(kept), "milk@phone", "eggs@phone"}
+    state = calendar.account(member, account["id"])
+    assert state["last_error"] is None and state["pending"] == 0
+
+
+def test_asking_for_a_sync_sends_the_refused_to_dos_again(
+    calendar, member, deal, radicale, refusing
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+    assert "HTTP 412" in calendar.account(member, account["id"])["last_error"]
+
+    refusing.refusing = False  # the user fixed the calendar
+    asked = calendar.api(member).ok("POST", f"caldav/{account['id']}/sync")
+    assert asked["pending"] == 1
+    calendar.sync(account["id"])
+
+    assert set(calendar_app_of(account).by_uid()) == {uid(task)}
+    assert calendar.account(member, account["id"])["last_error"] is None

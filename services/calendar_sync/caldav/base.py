@@ -44,11 +44,13 @@ class Account:
 
 @dataclass
 class Round:
-    """What one round did: pushed, deleted and pulled to-dos, and per-to-do refusals."""
+    """What one round did: pushed, deleted and pulled to-dos, to-dos removed for tasks core
+    does not have (``orphans``), and per-to-do refusals."""
 
     pushed: int = 0
     deleted: int = 0
     pulled: int = 0
+    orphans: int = 0
     changed_remotely: bool = False
     rejected: list[str] = field(default_factory=list)
 

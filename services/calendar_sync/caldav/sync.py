@@ -1,7 +1,9 @@
 """Two-way sync of each CalDAV account: rounds, their scheduling, leases and backoff.
 
 One round for an account (``CalDAVSync.sync_account``): pull if due (``pull.py``: what changed
-in calendar apps comes back to core first), then push the queued tasks (``push.py``). A
+in calendar apps comes back to core first), reconcile now and then (``reconcile.py``: to-dos of
+tasks core does not have, as after a restore, leave the calendar), then push the queued tasks
+(``push.py``). A
 precondition that fails on a push means the calendar changed that to-do meanwhile: it is
 pulled, the conflict settled, and pushed again. A server that is down or refuses fails the
 round: the error is kept on the account, which is tried again later with exponential backoff,
@@ -37,13 +39,14 @@ from ..remote import RemoteCalendar, RemoteError
 from .base import LEASE, Account, Round
 from .pull import Pulling
 from .push import Pushing
+from .reconcile import Reconciling
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 5.0
 
 
-class CalDAVSync(Pulling, Pushing):
+class CalDAVSync(Pulling, Reconciling, Pushing):
     """Syncs the accounts of this service's database (any number of workers may run)."""
 
     def __init__(
@@ -64,6 +67,7 @@ class CalDAVSync(Pulling, Pushing):
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         #: One client per account, kept between rounds (its connection and negotiated auth).
         self._remotes: dict[int, tuple[tuple[str, ...], RemoteCalendar]] = {}
+        self._reconciled = {}
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -130,8 +134,11 @@ class CalDAVSync(Pulling, Pushing):
             self._check_admin(account)
             remote = self._remote(account)
             due = account.pull_at is None or account.pull_at <= self.clock()
+            reconcile = self._reconcile_due(account)
             if pull or (pull is None and due):
                 self._pull(account, remote, report)
+            if reconcile:
+                self._reconcile(account, remote, report)
             if push:
                 self._push(account, remote, report)
                 if report.changed_remotely:
