@@ -201,7 +201,7 @@ class RemoteCalendar:
             headers["If-None-Match"] = "*"
         response = self._request("PUT", href, body, headers)
         if response.status == 412:
-            raise RemoteChanged(f"PUT {href}: precondition failed")
+            raise RemoteChanged(f"PUT {href}: the server answered HTTP 412")
         self._check(response, f"PUT {href}")
         new_etag = response.headers.get("ETag")
         if not new_etag or new_etag.startswith("W/"):
@@ -225,7 +225,7 @@ class RemoteCalendar:
         if response.status == 404:
             return
         if response.status == 412:
-            raise RemoteChanged(f"DELETE {href}: precondition failed")
+            raise RemoteChanged(f"DELETE {href}: the server answered HTTP 412")
         self._check(response, f"DELETE {href}")
 
     # --- changes ------------------------------------------------------------------------------

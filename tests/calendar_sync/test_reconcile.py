@@ -27,10 +27,11 @@ def deal(member, sales) -> dict:
 
 class RefusingProxy:
     """Forwards to Radicale, but answers ``412`` to every PUT while ``refusing`` (as Xandikos
-    did to a to-do it would not store); counts the PUTs it saw."""
+    did to a to-do it would not store), or to those that change a to-do while ``refusing`` is
+    ``"changes"``; counts the PUTs it saw."""
 
     def __init__(self, radicale: Radicale) -> None:
-        self.refusing = True
+        self.refusing: bool | str = True
         self.puts = 0
         proxy = self
 
@@ -42,7 +43,9 @@ class RefusingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.command == "PUT":
                     proxy.puts += 1
-                    if proxy.refusing:
+                    if proxy.refusing is True or (
+                        proxy.refusing == "changes" and "If-Match" in self.headers
+                    ):
                         self.send_response(412)
                         self.send_header("Content-Length", "0")
                         self.end_headers()
@@ -188,6 +191,35 @@ def test_after_a_restore_of_core_the_to_dos_of_tasks_it_lacks_leave_the_calendar
     assert set(phone.by_uid()) == {uid(kept), "milk@phone", "eggs@phone"}
     state = calendar.account(member, account["id"])
     assert state["last_error"] is None and state["pending"] == 0
+
+
+def test_a_change_the_server_keeps_refusing_with_412_is_not_pulled_and_pushed_every_round(
+    calendar, member, deal, radicale, refusing
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    refusing.refusing = False
+    calendar.sync(account["id"])
+    refusing.refusing = "changes"
+    member.ok("POST", f"tasks/{task['id']}/postpone", {"due": "2026-12-02T09:30:00+01:00"})
+    calendar.catch_up()
+
+    calendar.sync(account["id"])  # 412, pulled (nothing changed there), 412 again: refused
+    refused = calendar.account(member, account["id"])
+    assert "HTTP 412" in refused["last_error"] and str(task["id"]) in refused["last_error"]
+    puts = refusing.puts
+    for _ in range(3):
+        calendar.sync(account["id"], pull=True)
+    assert refusing.puts == puts
+
+    refusing.refusing = False
+    member.ok("POST", f"tasks/{task['id']}/postpone", {"due": "2026-12-03T09:30:00+01:00"})
+    calendar.catch_up()
+    calendar.sync(account["id"])
+    todo = calendar_app_of(account).by_uid()[uid(task)]
+    assert todo["DUE"].dt.day == 3
+    assert calendar.account(member, account["id"])["last_error"] is None
 
 
 def test_asking_for_a_sync_sends_the_refused_to_dos_again(

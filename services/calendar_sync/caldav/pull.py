@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..ical import RemoteTask, parse_remote, task_due_key
 from ..mirror import apply_task, is_listed, is_shown, queue
-from ..models import CaldavAccount, MirrorCard, MirrorTask, RemoteTodo
+from ..models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo
 from ..remote import RemoteCalendar
 from .base import Account, CalDAVBase, Round
 
@@ -201,6 +201,16 @@ class Pulling(CalDAVBase):
             update(RemoteTodo)
             .where(RemoteTodo.account_id == account_id, RemoteTodo.task_id == task_id)
             .values(**values)
+        )
+        # A push the server refused is tried again over the version it now holds.
+        session.execute(
+            update(PendingPush)
+            .where(
+                PendingPush.account_id == account_id,
+                PendingPush.task_id == task_id,
+                PendingPush.refused(),
+            )
+            .values(generation=1)
         )
         if requeue:
             queue(session, [(account_id, task_id)], self.clock())

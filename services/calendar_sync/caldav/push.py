@@ -30,7 +30,12 @@ from .base import Account, CalDAVBase, Round
 class Pushing(CalDAVBase):
     """The push half of ``CalDAVSync``."""
 
-    def _push(self, account: Account, remote: RemoteCalendar, report: Round) -> None:
+    def _push(
+        self, account: Account, remote: RemoteCalendar, report: Round, *, settled: bool = False
+    ) -> None:
+        """Push the account's queued tasks. ``settled``: the round just pulled to settle
+        failed preconditions; one that fails again is a refusal (a server that answers 412 to
+        the version it gave us would otherwise be pulled and pushed again every round)."""
         report.changed_remotely = False
         after = -1
         while True:
@@ -50,8 +55,12 @@ class Pushing(CalDAVBase):
             for task_id, generation in rows:
                 try:
                     self._push_task(account, remote, task_id, generation, report)
-                except RemoteChanged:
-                    report.changed_remotely = True
+                except RemoteChanged as changed:
+                    if not settled:
+                        report.changed_remotely = True
+                        continue
+                    report.rejected.append(str(changed))
+                    self._refused(account.id, task_id, generation, 412)
                 except RemoteRejected as refusal:
                     report.rejected.append(str(refusal))
                     self._refused(account.id, task_id, generation, refusal.status)

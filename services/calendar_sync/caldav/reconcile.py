@@ -30,7 +30,7 @@ from sqlalchemy import delete, select
 from ..config import DEFAULT_RECONCILE_SECONDS
 from ..ical import object_uid
 from ..models import PendingPush, RemoteTodo
-from ..remote import RemoteCalendar, RemoteChanged
+from ..remote import RemoteCalendar, RemoteChanged, RemoteRejected
 from .base import Account, CalDAVBase, Round
 
 log = logging.getLogger(__name__)
@@ -73,13 +73,16 @@ class Reconciling(CalDAVBase):
         for href, (task_id, uid) in sorted(candidates.items()):
             if self._users_open_task(account, task_id):
                 continue
-            found = remote.get(href)
-            if found is None or object_uid(found[0]) != uid:
-                continue  # gone meanwhile, or not ours: the user's own object stays
             try:
+                found = remote.get(href)
+                if found is None or object_uid(found[0]) != uid:
+                    continue  # gone meanwhile, or not ours: the user's own object stays
                 remote.delete(href, found[1])
-            except RemoteChanged:
-                continue  # changed meanwhile: the next reconcile looks again
+            except (RemoteChanged, RemoteRejected) as failure:
+                # Changed meanwhile, or refused: the next reconcile looks again; the round
+                # (its pushes) goes on.
+                log.info("CalDAV account %s: reconcile left %s: %s", account.id, href, failure)
+                continue
             log.info(
                 "CalDAV account %s: removed the to-do of task %s, which core does not have "
                 "as the user's open task",

@@ -144,7 +144,7 @@ class CalDAVSync(Pulling, Reconciling, Pushing):
                 if report.changed_remotely:
                     # The calendar changed a to-do we were about to write: settle, retry.
                     self._pull(account, remote, report)
-                    self._push(account, remote, report)
+                    self._push(account, remote, report, settled=True)
         except (RemoteError, CoreUnavailable, PasswordUnreadable) as failure:
             log.warning("CalDAV account %s: %s", account_id, failure)
             self._forget_remote(account_id)
