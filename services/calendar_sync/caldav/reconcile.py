@@ -15,7 +15,9 @@ cardcrm gave that task. The user's own to-dos and events are never touched.
 It costs a listing of the calendar and one request to core per cardcrm object, so it does
 not run every round: on an account's first round in a worker (a restore comes with a
 restart), on a round without a sync token (the account's first, or one a user asked for with
-``POST /api/v1/caldav/{id}/sync``) and every ``RECONCILE_SECONDS`` (6 h by default).
+``POST /api/v1/caldav/{id}/sync``) and every ``RECONCILE_SECONDS`` (6 h by default). Whatever
+learns that core was restored may have every calendar reconciled at once by clearing the
+accounts' ``sync_token``.
 """
 
 from __future__ import annotations
