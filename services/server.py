@@ -35,7 +35,7 @@ from click.core import ParameterSource
 from gunicorn.app.base import Application
 
 from .cli_options import data_option
-from .common import proxy
+from .common import proxy, shutdown
 from .common.plugins import check_plugins_dir
 from .common.private_files import write_private
 
@@ -105,6 +105,15 @@ class GunicornServer(Application):
             self.load_config_from_file(self.config_file)
         for key, value in self.overrides.items():
             self.cfg.set(key, value)
+        configured = self.cfg.post_worker_init
+
+        def post_worker_init(worker: Any) -> None:
+            # In the worker, after gunicorn's own signal handlers: a stop first wakes the
+            # requests that wait (the feed's long-polls), so they answer before the deadline.
+            shutdown.chain_stop_signal()
+            configured(worker)
+
+        self.cfg.set("post_worker_init", post_worker_init)
 
     def load(self) -> Any:
         return self.factory()
@@ -117,7 +126,9 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "threads": threads,
         "worker_class": "gthread",
         "timeout": 60,
-        "graceful_timeout": 10,
+        # On a stop, requests in flight get this long; long-polls are woken at once
+        # (shutdown.py), and it is longer than their longest wait (30 s) all the same.
+        "graceful_timeout": 35,
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",

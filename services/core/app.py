@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.common import errors
+from cardcrm.common import errors, shutdown
 from cardcrm.common.api import API_PREFIX, api_blueprints
 from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
@@ -22,6 +22,7 @@ from .base import IdempotencyKey
 from .cards.views import bp as cards_api
 from .contacts.views import bp as contacts_api
 from .csv_io.views import bp as csv_io_api
+from .events.listen import EventListener
 from .events.views import bp as events_api
 from .plugins import get_plugin_manager
 from .products.views import bp as products_api
@@ -36,7 +37,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Optional keys: ``SECRET_KEY``, ``PUBLIC_URL``, ``PLUGINS`` (comma-separated module names
     or a list of modules/objects), ``PLUGINS_DIR``, ``PLUGIN_ENTRY_POINTS`` (default true),
-    ``SESSION_IDLE_HOURS`` and ``SESSION_MAX_DAYS`` (web sessions' lifetimes).
+    ``SESSION_IDLE_HOURS`` and ``SESSION_MAX_DAYS`` (web sessions' lifetimes),
+    ``EVENTS_POLL_SECONDS`` (how often a waiting long-poll of the event feed looks at the
+    database when nothing wakes it; 0.5).
     Nothing happens at import time; the database schema is made by ``cardcrm db upgrade``.
     """
     app = Flask(__name__)
@@ -65,6 +68,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notifier = events.EventNotifier()
     app.extensions["cardcrm_events"] = notifier
     events.install(database.sessions, plugins, notifier)
+    shutdown.on_stop(notifier.stop)
+    if database.dialect == "postgresql":
+        listener = EventListener(database.engine, notifier)
+        app.extensions["cardcrm_event_listener"] = listener
+        shutdown.on_stop(listener.close)
     idempotency = IdempotencyStore(IdempotencyKey, caller_name)
     idempotency.install(database.sessions)
 

@@ -6,7 +6,10 @@ fails the write that makes it. The events are inserted just before the transacti
 so a rolled-back change leaves no event and a committed one always has its events.
 On PostgreSQL the insert takes a transaction-scoped advisory lock, which makes events commit
 in id order: a reader following ``after=N`` can never pass over an event that commits late.
-After the commit, the ``cardcrm_event_committed`` hook is called with each event.
+After the commit, the ``cardcrm_event_committed`` hook is called with each event, and this
+process's long-polls are woken (``EventNotifier``); on PostgreSQL the transaction also sends
+``NOTIFY`` with its last event id, delivered on commit, which wakes the long-polls of the other
+core processes (``listen.py``).
 
 Bulk writes (a CSV import's thousands of cards) record their events with ``insert_events``
 instead: one statement for many events, inserted at once (so, on PostgreSQL, it is the
@@ -42,6 +45,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from .listen import CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,7 @@ def insert_events(
         for event_id, (kind, data, text) in zip(ids, events, strict=True)
     ]
     execute_many(session, insert(Event), rows)
+    _notify_on_commit(session, ids[-1])
     stamp = isoformat_z(at) or ""
     session.info.setdefault("committed_events", []).extend(
         (row["id"], row["type"], stamp, actor_id, data)
@@ -122,6 +128,15 @@ def _lock_event_order(session: Session) -> None:
     """On PostgreSQL, events commit in id order: one transaction at a time inserts them."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+
+
+def _notify_on_commit(session: Session, last_id: int) -> None:
+    """On PostgreSQL, other core processes hear of the events when (and if) they commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": str(last_id)},
+        )
 
 
 def read_events(session: Session, after: int, limit: int) -> list[Event]:
@@ -144,21 +159,45 @@ def read_event_rows(
 
 
 class EventNotifier:
-    """Wakes long-polling readers in this process when events commit."""
+    """Wakes long-polling readers in this process when events commit (here or, heard through
+    ``EventListener``, in another core process), and when the process stops.
+
+    ``last_id`` only ever grows: a reader takes it before it reads and waits for it to change.
+    ``wake`` makes it change without a new event, so that readers look at the database again.
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self.last_id = 0
+        self._wakes = 0
+        self.stopping = False
 
     def notify(self, last_id: int) -> None:
         with self._condition:
             self.last_id = max(self.last_id, last_id)
+            self._wakes += 1
             self._condition.notify_all()
 
-    def wait_for_newer(self, seen: int, timeout: float) -> None:
-        """Return when an event newer than ``seen`` committed here, or after ``timeout``."""
+    def wake(self) -> None:
         with self._condition:
-            self._condition.wait_for(lambda: self.last_id != seen, timeout)
+            self._wakes += 1
+            self._condition.notify_all()
+
+    def stop(self) -> None:
+        """The process is stopping: waiting readers answer now, and none waits from now on."""
+        with self._condition:
+            self.stopping = True
+            self._condition.notify_all()
+
+    @property
+    def seen(self) -> int:
+        """What a reader takes before it reads, to pass to ``wait_for_newer``."""
+        return self._wakes
+
+    def wait_for_newer(self, seen: int, timeout: float) -> None:
+        """Return when something committed or woke readers since ``seen``, or after ``timeout``."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._wakes != seen or self.stopping, timeout)
 
 
 def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> None:
@@ -173,6 +212,7 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
         rows = [Event(type=kind, data=data, actor_id=actor) for kind, data, actor in pending]
         session.add_all(rows)
         session.flush()
+        _notify_on_commit(session, rows[-1].id)
         session.info.setdefault("committed_events", []).extend(
             (row.id, row.type, isoformat_z(row.at), row.actor_id, row.data) for row in rows
         )

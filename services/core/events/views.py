@@ -18,7 +18,9 @@ from .outbox import EventNotifier, read_event_rows
 bp = ApiBlueprint("events", __name__, tag="Event feed")
 
 MAX_WAIT_SECONDS = 30
-#: How often a long-poll looks at the database for events written by other processes.
+#: How often a long-poll looks at the database for events written by other processes, when no
+#: notification wakes it first (on PostgreSQL, ``listen.py``: this is then only the fallback
+#: for when the listening connection is down). The app config's ``EVENTS_POLL_SECONDS`` wins.
 POLL_INTERVAL_SECONDS = 0.5
 
 
@@ -56,16 +58,20 @@ def list_events(args: dict[str, Any]) -> Response:
 
     Ids strictly increase and an event is never served after one with a higher id: events
     commit in id order. Readable by admins and service tokens with the scope ``events:read``.
+    A long-poll answers its (empty) page at once when the process begins to stop.
     """
     notifier: EventNotifier = current_app.extensions["cardcrm_events"]
+    poll = float(current_app.config.get("EVENTS_POLL_SECONDS", POLL_INTERVAL_SECONDS))
+    if args["wait"] and (listener := current_app.extensions.get("cardcrm_event_listener")):
+        listener.start()
     deadline = time.monotonic() + args["wait"]
     while True:
-        seen = notifier.last_id  # taken before reading, so no commit can slip in between
+        seen = notifier.seen  # taken before reading, so no commit can slip in between
         rows = _read(args["after"], args["limit"])
         remaining = deadline - time.monotonic()
-        if rows or remaining <= 0:
+        if rows or remaining <= 0 or notifier.stopping:
             break
-        notifier.wait_for_newer(seen, min(remaining, POLL_INTERVAL_SECONDS))
+        notifier.wait_for_newer(seen, min(remaining, poll))
     last_id = rows[-1][0] if rows else args["after"]
     # Each event's stored `data` is JSON text already: it goes out as it is, not decoded and
     # encoded again (the feed is read in bulk by every sidecar). EventSchema documents it.
