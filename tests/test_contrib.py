@@ -83,6 +83,8 @@ def test_each_gunicorn_file_loads_through_gunicorn_with_what_production_needs(se
 
 def test_a_restart_of_core_lets_a_long_poll_of_the_event_feed_finish():
     assert gunicorn_settings(gunicorn_file("core")).graceful_timeout > MAX_WAIT_SECONDS
+    # Without a file too (long-polls are also woken at once: test_server_process.py).
+    assert gunicorn_options("127.0.0.1", 8000, 2, 4)["graceful_timeout"] > MAX_WAIT_SECONDS
 
 
 def test_the_three_services_listen_on_three_ports():

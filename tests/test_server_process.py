@@ -7,10 +7,12 @@ import json
 import os
 import re
 import shlex
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -192,6 +194,54 @@ def test_a_served_core_answers_a_whole_working_session_over_http(core_server):
     while "/api/v1/products/" not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert f"/api/v1/products/{product['id']}/cards" in log.read_text()
+
+
+def test_stopping_core_answers_the_feeds_long_polls_at_once_and_exits(database_url, tmp_path):
+    """A follower long-polling the feed gets its whole (empty) page when core stops, not a cut
+    connection, and core exits promptly rather than after the longest wait."""
+    env = environment(CARDCRM_DATA_DIR=str(tmp_path / "data"), CARDCRM_DATABASE_URL=database_url)
+    run_cardcrm("db upgrade", env)
+    run_cardcrm("user create boss@example.com --name Boss --password s3cret-pass --admin", env)
+    token = run_cardcrm("token create boss@example.com", env).strip()
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(CARDCRM), "serve", "core", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, process, log)
+        last = Http(base, token).ok("GET", "/api/v1/events")["last_id"]
+        request = urllib.request.Request(
+            f"{base}/api/v1/events?after={last}&wait=30",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answer: dict[str, Any] = {}
+
+        def follow() -> None:
+            try:
+                with urllib.request.urlopen(request, timeout=40) as response:
+                    answer.update(status=response.status, body=json.loads(response.read()))
+            except Exception as error:  # a cut connection is what this test is about
+                answer["error"] = repr(error)
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        time.sleep(1.5)  # the long-poll is waiting in core
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        follower.join(10)
+        assert answer == {"status": 200, "body": {"items": [], "last_id": last}}, log.read_text()
+        assert time.monotonic() - stopped < 5
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def test_a_served_core_answers_bad_input_with_problem_json(core_server):
