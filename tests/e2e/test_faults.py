@@ -486,6 +486,23 @@ def test_both_workers_killed_mid_load_lose_nothing_and_repeat_nothing(world):
     check_everything(world, resends_allowed=True)
 
 
+def test_two_workers_of_each_kind_share_the_load_and_repeat_nothing(world):
+    """Several workers of a kind may run (docs/production.md, Scaling): they share the feed's
+    cursor (a row lock), the deliveries (SKIP LOCKED) and the calendar accounts (a lease), so
+    every change reaches the calendar and the mailbox once."""
+    stack = world.stack
+    extra = ("calendar-worker-2", "notifications-worker-2")
+    try:
+        stack.start(*extra)
+        with Load(world, "two workers") as load:
+            load.run_for(4.0)
+        assert not load.errors, load.errors
+        check_everything(world)
+    finally:
+        for name in extra:
+            stack.process(name).stop()
+
+
 def release_leases_of_killed_senders(world: World) -> None:
     """Deliveries the killed worker had claimed stay ``sending`` for their lease (120 s)
     before they are sent again. Once the new worker has sent everything else, move those
