@@ -92,6 +92,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 def app(app_config: dict[str, Any]) -> Iterator[Any]:
     app = create_app(app_config)
     yield app
+    if listener := app.extensions.get("cardcrm_event_listener"):
+        listener.close()  # its own connection, outside the pool (PostgreSQL)
     get_db_from(app).dispose()
 
 

@@ -16,6 +16,7 @@ import pytest
 from cardcrm.common.db import get_db
 from cardcrm.core import create_app
 from cardcrm.core.auth.service import create_token
+from sqlalchemy import text
 
 from tests.conftest import Api, _empty_postgres, get_db_from, make_user
 
@@ -108,8 +109,6 @@ def test_the_listener_reconnects_after_its_connection_is_cut(instances, postgres
     listener = follower_side.extensions["cardcrm_event_listener"]
     # As a database restart does: every listening backend is terminated.
     with get_db_from(writer_side).engine.connect() as connection:
-        from sqlalchemy import text
-
         connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
