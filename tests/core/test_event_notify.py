@@ -135,3 +135,37 @@ def test_the_listener_reconnects_after_its_connection_is_cut(instances, postgres
     reader.join(25)
     assert [item["type"] for item in result["answer"][0]["items"]] == ["card.created"]
     assert time.monotonic() - written < 1
+
+
+def test_without_its_listener_a_long_poll_still_finds_the_change_by_polling(
+    instances, postgres_database, tmp_path
+):
+    _, writer_side = instances
+    follower_side = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": postgres_database,
+            "SECRET_KEY": "test-secret",
+            "DATA_DIR": str(tmp_path),
+        }
+    )
+    follower_side.extensions["cardcrm_event_listener"].close()  # as if it could not connect
+    try:
+        user, token = make_user(writer_side, "admin@example.com", admin=True)
+        writer = Api(writer_side.test_client(), token, user)
+        product = writer.product("sales")
+        feed_token = service_token(follower_side)
+        last = long_poll(follower_side, feed_token, 0, 0)[0]["last_id"]
+        result: dict[str, Any] = {}
+        reader = threading.Thread(
+            target=lambda: result.update(answer=long_poll(follower_side, feed_token, last, 20))
+        )
+        reader.start()
+        time.sleep(0.3)
+        writer.card(product, "Found by the poll")
+        reader.join(25)
+        page, seconds = result["answer"]
+        assert [item["type"] for item in page["items"]] == ["card.created"]
+        assert seconds < 2  # the default look every 0.5 s, not the 20 s wait
+    finally:
+        get_db_from(follower_side).dispose()
