@@ -53,6 +53,8 @@ class Worker:
         )
         self.scheduler_client = self.context.client()
         self.dispatcher = Dispatcher(self.context, self.clock)
+        #: one sending slot and backoff per destination, shared by the sender threads
+        self.destinations = self.dispatcher.destinations
         self.started = False
 
     # --- steps ------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ class Worker:
         )
 
     def deliver(self, now: datetime | None = None, limit: int = 20) -> int:
-        """Send one batch of due deliveries; how many were attempted."""
+        """Send one batch of due deliveries (to one destination); how many were settled."""
         return self.dispatcher.step(now, limit)
 
     def drain(self, now: datetime | None = None) -> dict[str, int]:
@@ -113,7 +115,7 @@ class Worker:
             ),
         ]
         for number in range(int(setting(self.settings, "SENDER_THREADS"))):
-            dispatcher = Dispatcher(self.context, self.clock)
+            dispatcher = Dispatcher(self.context, self.clock, destinations=self.destinations)
             threads.append(
                 threading.Thread(
                     target=self._send_loop,
@@ -151,7 +153,8 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
-                    # Small batches, so that the threads share a burst (sends wait on I/O).
+                    # Small batches, so that the threads share a burst (sends wait on I/O);
+                    # each step sends to one destination, whose slot it holds meanwhile.
                     if dispatcher.step(limit=batch):
                         continue
                 except Exception:

@@ -115,6 +115,8 @@ class Receiver:
         self.fail_times = 0
         self.always_fail = False
         self.fail_status = 503
+        self.delay = 0.0  # seconds before answering: a slow receiver
+        self.on_request: Any = None  # called with each request's body, before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -132,6 +134,9 @@ class Receiver:
                         "status": status,
                     }
                 )
+                if receiver.on_request is not None:
+                    receiver.on_request(body)
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -102,6 +102,13 @@ class Channel:
         ``ValueError`` with a message for the user (answered as 422)."""
         raise ValueError(f"The {self.label or self.name} channel takes no settings here.")
 
+    def destination(self, message: Message) -> str:
+        """Where ``message`` goes, as far as waiting is concerned: deliveries to one
+        destination share one sending slot and one backoff (``deliveries.destinations``), so
+        a slow or failing one holds up only itself. The default: the whole channel (one
+        server behind it); a channel sending to many receivers names the receiver."""
+        return self.name
+
     def send(self, message: Message) -> None:
         """Deliver ``message`` (remote channels); raise a ``DeliveryError`` when it fails."""
         raise NotImplementedError

@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import niquests
 from cardcrm.common.outbound import (
@@ -62,6 +63,11 @@ class WebhookChannel(Channel):
 
     def address(self, preferences: UserPreferences) -> str | None:
         return preferences.webhook_url
+
+    def destination(self, message: Message) -> str:
+        """The receiver's origin (scheme, host, port): one slow server holds up only itself."""
+        parts = urlsplit(message.address)
+        return f"{self.name}:{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
 
     def send(self, message: Message) -> None:
         secret = message.preferences.webhook_secret

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -31,8 +31,9 @@ from ..directory import Directory
 from ..messages import Composer
 from ..preferences.effective import UserPreferences
 from ..preferences.lookup import preferences_for
+from .destinations import Destinations
 from .models import Delivery
-from .service import backoff, claim, finish
+from .service import backoff, claim, finish, release
 
 if TYPE_CHECKING:
     from ..context import NotificationsContext
@@ -46,11 +47,15 @@ RECORD_WITHIN_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Outcome:
-    """What came of a claimed delivery: its new state, the error, when to try again."""
+    """What came of a claimed delivery: its new state, the error, when to try again; when
+    it happened; whether trying again may help (the destination is then backed off)."""
 
     state: str
     error: str | None = None
     retry_at: datetime | None = None
+    at: datetime | None = None
+    retry: bool = False
+    retry_after: float | None = None
 
 
 class Dispatcher:
@@ -59,6 +64,7 @@ class Dispatcher:
         context: NotificationsContext,
         clock: Clock = utcnow,
         jitter: Callable[[], float] = random.random,
+        destinations: Destinations | None = None,
     ) -> None:
         self.context = context
         self.clock = clock
@@ -69,9 +75,22 @@ class Dispatcher:
         self.max_attempts = int(setting(settings, "DELIVERY_MAX_ATTEMPTS"))
         self.backoff_base = float(setting(settings, "DELIVERY_BACKOFF_SECONDS"))
         self.backoff_cap = float(setting(settings, "DELIVERY_BACKOFF_MAX_SECONDS"))
+        #: shared by the worker's sender threads (one slot per destination)
+        self.destinations = destinations or Destinations(
+            self.backoff_base, self.backoff_cap, jitter
+        )
 
     def step(self, now: datetime | None = None, limit: int = 20) -> int:
-        """Claim and send up to ``limit`` due deliveries; how many were claimed."""
+        """Claim up to ``limit`` due deliveries and send the ones to one destination; how
+        many were settled (sent, stored, failed or skipped; not the ones given back).
+
+        Deliveries to other destinations, and to one that is busy (another thread holds its
+        slot) or backed off, are given back unsent and uncounted, for another thread or a
+        later step: a destination waits only behind itself. With ``now`` given (tests, the
+        drain), every time recorded is ``now``; otherwise each is the clock's time when it
+        happened, not when the batch was claimed.
+        """
+        fixed = now
         now = now or self.clock()
         with self.context.db.writer.begin() as session:
             claimed = claim(session, now, self.lease, limit)
@@ -80,35 +99,92 @@ class Dispatcher:
         self.composer.directory.prefetch_cards(d.notification.card_id for d in claimed)
         settled: list[tuple[Delivery, Outcome]] = []
         local: list[tuple[Delivery, Channel, Message]] = []
-        remote: list[tuple[Delivery, Channel, Message]] = []
+        remote: dict[str, list[tuple[Delivery, Channel, Message]]] = {}
         contents: dict[int, Content] = {}  # one composition per notification and step
         with self.context.db.sessions() as session:
             for delivery in claimed:
                 prepared = self._prepare(session, delivery, contents, now)
                 if isinstance(prepared, Outcome):
                     settled.append((delivery, prepared))
+                elif prepared[0].local:
+                    local.append((delivery, *prepared))
                 else:
                     channel, message = prepared
-                    (local if channel.local else remote).append((delivery, channel, message))
-        if settled or local:
-            # Local deliveries and the ones settled without sending: one transaction.
+                    remote.setdefault(channel.destination(message), []).append(
+                        (delivery, channel, message)
+                    )
+        destination, batch, given_back = self._choose(remote, fixed or self.clock())
+        at = fixed or self.clock()
+        if settled or local or given_back:
+            # Local deliveries, the ones settled without sending and the ones given back:
+            # one transaction.
             with self.context.db.writer.begin() as session:
                 for delivery, outcome in settled:
-                    finish(session, delivery, now, outcome.state, outcome.error)
+                    finish(session, delivery, at, outcome.state, outcome.error)
                 for delivery, channel, message in local:
-                    if finish(session, delivery, now, "sent"):
+                    if finish(session, delivery, at, "sent"):
                         channel.store(session, message)
-        # Each remote delivery is marked `sending` before it is sent (the claim) and its
-        # outcome recorded after; outcomes of quick sends share a transaction.
+                for delivery, due_at in given_back:
+                    release(session, delivery, at, due_at)
+        sent = self._send_to(destination, batch, fixed) if destination is not None else 0
+        return len(settled) + len(local) + sent
+
+    def _choose(
+        self, remote: dict[str, list[tuple[Delivery, Channel, Message]]], now: datetime
+    ) -> tuple[
+        str | None, list[tuple[Delivery, Channel, Message]], list[tuple[Delivery, datetime]]
+    ]:
+        """The first destination whose slot this thread gets, its deliveries, and the others
+        to give back with when they are due again."""
+        chosen: str | None = None
+        batch: list[tuple[Delivery, Channel, Message]] = []
+        given_back: list[tuple[Delivery, datetime]] = []
+        for destination, deliveries in remote.items():
+            due_at = now if chosen is not None else self.destinations.acquire(destination, now)
+            if due_at is None:
+                chosen, batch = destination, deliveries
+            else:
+                given_back.extend((delivery, due_at) for delivery, _, _ in deliveries)
+        return chosen, batch, given_back
+
+    def _send_to(
+        self,
+        destination: str,
+        batch: list[tuple[Delivery, Channel, Message]],
+        fixed: datetime | None,
+    ) -> int:
+        """Send ``batch`` to ``destination``, whose slot this thread holds, one by one; on a
+        failure worth retrying, back the destination off and give the rest back until then.
+        Outcomes of quick sends share a transaction."""
         outcomes: list[tuple[Delivery, Outcome]] = []
         recorded = time.monotonic()
-        for delivery, channel, message in remote:
-            outcomes.append((delivery, self._send(delivery, channel, message, now)))
-            if time.monotonic() - recorded >= RECORD_WITHIN_SECONDS:
-                self._record(outcomes, now)
-                outcomes, recorded = [], time.monotonic()
-        self._record(outcomes, now)
-        return len(claimed)
+        failure: Outcome | None = None
+        rest: list[tuple[Delivery, Channel, Message]] = []
+        try:
+            for index, (delivery, channel, message) in enumerate(batch):
+                outcome = self._send(delivery, channel, message, fixed)
+                outcomes.append((delivery, outcome))
+                if outcome.retry:
+                    failure = outcome
+                    rest = batch[index + 1 :]
+                    break
+                if time.monotonic() - recorded >= RECORD_WITHIN_SECONDS:
+                    self._record(outcomes)
+                    outcomes, recorded = [], time.monotonic()
+        finally:
+            at = fixed or self.clock()
+            until = self.destinations.release(
+                destination,
+                at,
+                failed=failure is not None,
+                retry_after=failure.retry_after if failure else None,
+            )
+        if failure is not None and until is not None:
+            log.warning(
+                "deliveries to %s wait until %s: %s", destination, until.isoformat(), failure.error
+            )
+        self._record(outcomes, [(delivery, until or at) for delivery, _, _ in rest])
+        return len(outcomes)
 
     def _prepare(
         self, session: Session, delivery: Delivery, contents: dict[int, Content], now: datetime
@@ -160,22 +236,25 @@ class Dispatcher:
         return dataclasses.replace(preferences, email=account, email_verified=account is not None)
 
     def _send(
-        self, delivery: Delivery, channel: Channel, message: Message, now: datetime
+        self, delivery: Delivery, channel: Channel, message: Message, fixed: datetime | None
     ) -> Outcome:
+        """Send one delivery; the outcome carries the time the send ended."""
+        failure: DeliveryError | None = None
         try:
             channel.send(message)
         except DeliveryError as error:
-            return self._failure(delivery, channel, now, error)
+            failure = error
         except OutboundRefused as refusal:
             # A channel's connection through the outbound guard (cardcrm.common.outbound) to an
             # address it refuses: nothing was sent, and trying again will not change that.
-            return self._failure(delivery, channel, now, PermanentFailure(refusal.rule))
+            failure = PermanentFailure(refusal.rule)
         except Exception as error:
             log.exception("channel %r failed on delivery %s", channel.name, delivery.id)
-            return self._failure(
-                delivery, channel, now, DeliveryError(f"the channel failed: {error}")
-            )
-        return Outcome("sent")
+            failure = DeliveryError(f"the channel failed: {error}")
+        now = fixed or self.clock()
+        if failure is not None:
+            return self._failure(delivery, channel, now, failure)
+        return Outcome("sent", at=now)
 
     def _failure(
         self, delivery: Delivery, channel: Channel, now: datetime, error: DeliveryError
@@ -185,19 +264,34 @@ class Dispatcher:
             log.warning(
                 "delivery %s is dead after %s attempts: %s", delivery.id, delivery.attempts, error
             )
-            return Outcome("dead", str(error))
+            return Outcome("dead", str(error), at=now, retry=error.retry)
         delay = backoff(
             delivery.attempts, self.backoff_base, self.backoff_cap, error.retry_after, self.jitter
         )
         log.info("delivery %s failed (%s); retrying in %.0fs", delivery.id, error, delay)
-        return Outcome("retrying", str(error), now + timedelta(seconds=delay))
+        return Outcome(
+            "retrying",
+            str(error),
+            now + timedelta(seconds=delay),
+            at=now,
+            retry=True,
+            retry_after=error.retry_after,
+        )
 
-    def _record(self, outcomes: list[tuple[Delivery, Outcome]], now: datetime) -> None:
-        if not outcomes:
+    def _record(
+        self,
+        outcomes: list[tuple[Delivery, Outcome]],
+        given_back: Sequence[tuple[Delivery, datetime]] = (),
+    ) -> None:
+        """Record ``outcomes``, each at the time it happened, and give ``given_back`` back."""
+        if not outcomes and not given_back:
             return
         with self.context.db.writer.begin() as session:
             for delivery, outcome in outcomes:
+                at = outcome.at or self.clock()
                 if not finish(
-                    session, delivery, now, outcome.state, outcome.error, outcome.retry_at
+                    session, delivery, at, outcome.state, outcome.error, outcome.retry_at
                 ):
                     log.warning("delivery %s was taken over by another sender", delivery.id)
+            for delivery, due_at in given_back:
+                release(session, delivery, self.clock(), due_at)

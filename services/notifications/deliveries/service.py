@@ -163,6 +163,34 @@ def finish(
     return result.rowcount == 1
 
 
+def release(session: Session, delivery: Delivery, now: datetime, due_at: datetime) -> bool:
+    """Give back a claimed delivery unsent (its destination is busy or backed off): the
+    attempt it was claimed for is not counted, and it is due again at ``due_at``; ``False``
+    if the claim was lost meanwhile."""
+    attempts = delivery.attempts - 1
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Delivery)
+            .where(
+                and_(
+                    Delivery.id == delivery.id,
+                    Delivery.state == "sending",
+                    Delivery.attempts == delivery.attempts,
+                )
+            )
+            .values(
+                state="retrying" if attempts > 0 else "pending",
+                attempts=attempts,
+                next_attempt_at=due_at,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
 def backoff(
     attempts: int,
     base: float,
