@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
+from cardcrm.common.errors import ConfigurationError
 from cardcrm.common.outbound import OutboundPolicy
 
 #: Tuning with sensible defaults; any of them may be given in the settings dict.
@@ -58,7 +59,52 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
         # Webhook URLs may be private only where CARDCRM_OUTBOUND_ALLOW says.
         "OUTBOUND_ALLOW": OutboundPolicy.from_env(env),
+        **retries_from_env(env),
     }
+
+
+#: The retry settings operators may set, with the environment variable and allowed range.
+RETRY_VARIABLES = {
+    "DELIVERY_MAX_ATTEMPTS": ("CARDCRM_DELIVERY_MAX_ATTEMPTS", 1, 100),
+    "DELIVERY_BACKOFF_SECONDS": ("CARDCRM_DELIVERY_BACKOFF_SECONDS", 0.1, 86_400),
+    "DELIVERY_BACKOFF_MAX_SECONDS": ("CARDCRM_DELIVERY_BACKOFF_MAX_SECONDS", 0.1, 7 * 86_400),
+}
+
+
+def retries_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """How often and how long a failing delivery is retried before it is dead-lettered:
+    the defaults, or what the environment says; ``ConfigurationError`` on a value the
+    service must not start with (not a number, out of range, a cap below the backoff)."""
+    values: dict[str, Any] = {}
+    for key, (name, low, high) in RETRY_VARIABLES.items():
+        text = env.get(name, "").strip()
+        if not text:
+            values[key] = DEFAULTS[key]
+            continue
+        try:
+            value = int(text) if key == "DELIVERY_MAX_ATTEMPTS" else float(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            kind = "a whole number" if key == "DELIVERY_MAX_ATTEMPTS" else "a number of seconds"
+            raise ConfigurationError(f"{name} must be {kind} from {low} to {high}, not {text!r}.")
+        values[key] = value
+    if values["DELIVERY_BACKOFF_MAX_SECONDS"] < values["DELIVERY_BACKOFF_SECONDS"]:
+        raise ConfigurationError(
+            "CARDCRM_DELIVERY_BACKOFF_MAX_SECONDS caps the backoff: it must be at least "
+            f"CARDCRM_DELIVERY_BACKOFF_SECONDS ({values['DELIVERY_BACKOFF_SECONDS']})."
+        )
+    return values
+
+
+def dead_letter_after(settings: Mapping[str, Any]) -> tuple[float, float]:
+    """The shortest and longest time (seconds; the jitter picks in between) from a delivery's
+    first failed attempt to its dead letter, when every attempt fails at once."""
+    attempts = int(setting(settings, "DELIVERY_MAX_ATTEMPTS"))
+    base = float(setting(settings, "DELIVERY_BACKOFF_SECONDS"))
+    cap = float(setting(settings, "DELIVERY_BACKOFF_MAX_SECONDS"))
+    longest = sum(min(cap, base * 2 ** (attempt - 1)) for attempt in range(1, attempts))
+    return longest / 2, longest
 
 
 def setting(settings: Mapping[str, Any], key: str) -> Any:

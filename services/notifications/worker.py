@@ -18,7 +18,7 @@ from cardcrm.common.timeutil import Clock
 from cardcrm.sidecar.core_client import CoreError
 from cardcrm.sidecar.follower import EventFollower
 
-from .config import setting
+from .config import dead_letter_after, setting
 from .context import NotificationsContext
 from .deliveries.dispatcher import Dispatcher
 from .digest import send_due_digests
@@ -100,6 +100,16 @@ class Worker:
                 "The notifications worker reads core's event feed with a service token: "
                 "set CARDCRM_SERVICE_TOKEN (`cardcrm token create --service notifications`)."
             )
+        shortest, longest = dead_letter_after(self.settings)
+        log.info(
+            "deliveries: %s attempts, backoff from %ss doubling up to %ss; a delivery that keeps "
+            "failing is dead-lettered %.1f to %.1f hours after its first attempt",
+            setting(self.settings, "DELIVERY_MAX_ATTEMPTS"),
+            setting(self.settings, "DELIVERY_BACKOFF_SECONDS"),
+            setting(self.settings, "DELIVERY_BACKOFF_MAX_SECONDS"),
+            shortest / 3600,
+            longest / 3600,
+        )
         while not stop.is_set():
             try:
                 self.start()

@@ -115,6 +115,33 @@ def test_settings_come_from_the_environment(tmp_path):
     )
 
 
+def test_operators_set_retries_in_the_environment_and_bad_values_stop_the_start(tmp_path):
+    from cardcrm.common.errors import ConfigurationError
+    from cardcrm.notifications.config import dead_letter_after
+
+    defaults = from_env({}, data=str(tmp_path))
+    assert dead_letter_after(defaults) == (7425.0, 14850.0)  # about 2 to 4 hours
+    env = {
+        "CARDCRM_DELIVERY_MAX_ATTEMPTS": "3",
+        "CARDCRM_DELIVERY_BACKOFF_SECONDS": "5",
+        "CARDCRM_DELIVERY_BACKOFF_MAX_SECONDS": "60",
+    }
+    settings = from_env(env, data=str(tmp_path))
+    assert settings["DELIVERY_MAX_ATTEMPTS"] == 3
+    assert settings["DELIVERY_BACKOFF_SECONDS"] == 5.0
+    assert settings["DELIVERY_BACKOFF_MAX_SECONDS"] == 60.0
+    assert dead_letter_after(settings) == (7.5, 15.0)
+    for name, value in [
+        ("CARDCRM_DELIVERY_MAX_ATTEMPTS", "0"),
+        ("CARDCRM_DELIVERY_MAX_ATTEMPTS", "2.5"),
+        ("CARDCRM_DELIVERY_BACKOFF_SECONDS", "soon"),
+        ("CARDCRM_DELIVERY_BACKOFF_SECONDS", "-1"),
+        ("CARDCRM_DELIVERY_BACKOFF_MAX_SECONDS", "1"),  # below the backoff of 5 s
+    ]:
+        with pytest.raises(ConfigurationError, match=name):
+            from_env({**env, name: value}, data=str(tmp_path))
+
+
 def test_the_migrations_make_the_schema_the_models_describe(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
