@@ -1,8 +1,10 @@
 """The delivery loop: send due deliveries and record what came of each attempt.
 
-A step claims a few due deliveries (``sending``, with a lease), sends each outside any
-transaction, and marks it ``sent``, ``retrying`` (with exponential backoff and jitter) or
-``dead`` (after the channel's last attempt, or a permanent refusal). A crash after the claim
+A step claims a few due deliveries (``sending``, with a lease), sends those to one destination
+(``deliveries.destinations``: its slot held meanwhile, so a slow receiver holds up only the
+thread sending to it) outside any transaction, gives the others back unsent, and marks each
+sent one ``sent``, ``retrying`` (with exponential backoff and jitter) or ``dead`` (after the
+channel's last attempt, or a permanent refusal), at the time its send ended. A crash after the claim
 leaves the row ``sending`` until its lease runs out; it is then sent again: at least once.
 Local channels (the inbox) write their item in the transaction that marks the row sent:
 exactly once.
@@ -157,7 +159,7 @@ class Dispatcher:
         failure worth retrying, back the destination off and give the rest back until then.
         Outcomes of quick sends share a transaction."""
         outcomes: list[tuple[Delivery, Outcome]] = []
-        recorded = time.monotonic()
+        started = recorded = time.monotonic()
         failure: Outcome | None = None
         rest: list[tuple[Delivery, Channel, Message]] = []
         try:
@@ -167,6 +169,9 @@ class Dispatcher:
                 if outcome.retry:
                     failure = outcome
                     rest = batch[index + 1 :]
+                    break
+                if time.monotonic() - started > self.lease.total_seconds() / 2:
+                    rest = batch[index + 1 :]  # before the lease runs out: no double sends
                     break
                 if time.monotonic() - recorded >= RECORD_WITHIN_SECONDS:
                     self._record(outcomes)
@@ -184,7 +189,7 @@ class Dispatcher:
                 "deliveries to %s wait until %s: %s", destination, until.isoformat(), failure.error
             )
         self._record(outcomes, [(delivery, until or at) for delivery, _, _ in rest])
-        return len(outcomes)
+        return len(batch) - len(rest)
 
     def _prepare(
         self, session: Session, delivery: Delivery, contents: dict[int, Content], now: datetime
