@@ -6,7 +6,7 @@ from .auth.models import ApiToken, LoginFailure, User, WebSession
 from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
-from .events import Event
+from .events import DatabaseIncarnation, Event
 from .products.models import Membership, Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
@@ -20,6 +20,7 @@ __all__ = [
     "ContactHistory",
     "ContactIdentifier",
     "CardHistory",
+    "DatabaseIncarnation",
     "Event",
     "Favorite",
     "IdempotencyKey",

@@ -101,7 +101,7 @@ class EventHandler:
                     self.context.channels,
                     preferences,
                     rule=rule,
-                    key=f"event:{event['id']}",
+                    key=f"event:{event_name(event)}",
                     type=event["type"],
                     at=at,
                     payload={**_public(event), "rule": rule},
@@ -111,5 +111,20 @@ class EventHandler:
                 )
 
 
+def event_name(event: dict[str, Any]) -> str:
+    """The event's ``uid``: what names it in webhooks, e-mails and the notification's key.
+
+    Never the integer ``id``, which core reuses after a restore from a backup: a receiver
+    deduplicating on it would drop a genuine event, and the (user, rule, key) of a new event
+    would collide with an old one's. (A core too old to serve ``uid`` falls back on ``id``.)
+    """
+    return str(event.get("uid") or event["id"])
+
+
 def _public(event: dict[str, Any]) -> dict[str, Any]:
-    return {key: event.get(key) for key in ("id", "type", "at", "actor_id", "data")}
+    """The event as a webhook receives it: ``id`` is its ``uid``, ``seq`` core's integer id."""
+    return {
+        "id": event_name(event),
+        "seq": event.get("id"),
+        **{key: event.get(key) for key in ("type", "at", "actor_id", "data")},
+    }

@@ -4,7 +4,19 @@ Each batch of events is handled and the cursor moved in the same transaction of 
 database, so a crash at any point either keeps both or neither: after a restart the worker
 resumes at the first event whose effects were not committed. Handlers must be idempotent
 where an effect leaves the database (an e-mail, a CalDAV request): they record what they did
-under a unique key before or after doing it.
+under a unique key before or after doing it: the key is the event's ``uid``, never its ``id``.
+
+Following a core that is not the history the cursor stands in (core's database restored from an
+older backup alone, or replaced) is noticed, not waited out: each page of the feed says core's
+``newest_id``, its database ``incarnation`` and the ``after_uid`` of the event at the cursor.
+Core has gone back when its newest event is older than the cursor, when its incarnation is not
+the one the cursor was made with, or when the event at the cursor has another ``uid`` than the
+one handled there. Then the follower logs a warning, records why and when on its cursor row
+(shown by the sidecar's ``/healthz``) and rewinds to the start of the feed: every event core has
+is read again. Events handled before carry the ``uid`` they had, so their effects are not made
+twice (handlers key them by ``uid``); events made since the restore are new and are handled.
+Rewinding to the start is the one place known to be safe: the cursor cannot tell where core's
+history and the one followed parted, and a feed is read at thousands of events a second.
 """
 
 from __future__ import annotations
@@ -13,9 +25,10 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from cardcrm.common.db import WriteSessions
+from cardcrm.common.db import UTCDateTime, WriteSessions
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -35,6 +48,29 @@ class EventCursorColumns:
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: core's ``events.id`` is a BIGINT on PostgreSQL: so is the cursor.
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The ``uid`` of the event at ``last_id``: core must still have it there.
+    last_uid: Mapped[str | None] = mapped_column(String(36), default=None)
+    #: Core's database incarnation the cursor stands in.
+    incarnation: Mapped[str | None] = mapped_column(String(36), default=None)
+    #: When the follower last found core behind its cursor and rewound, and why.
+    rewound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True), default=None)
+    rewind_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+def behind_reason(
+    page: dict[str, Any], last_id: int, last_uid: str | None, incarnation: Any
+) -> str | None:
+    """Why core's feed (``page``, read after ``last_id``) is not the history the cursor stands
+    in; ``None`` when it is. A core that does not say (an older version) is taken at its word."""
+    newest = page.get("newest_id")
+    if isinstance(newest, int) and newest < last_id:
+        return f"core's newest event {newest} is behind the cursor {last_id}"
+    served = page.get("incarnation")
+    if incarnation and served and served != incarnation:
+        return f"core's database is another one (incarnation {served}, was {incarnation})"
+    if last_id and last_uid and "after_uid" in page and page["after_uid"] != last_uid:
+        return f"core's event {last_id} is not the one handled there"
+    return None
 
 
 class EventFollower:
@@ -71,14 +107,25 @@ class EventFollower:
         self.failures = 0
 
     def position(self) -> int:
+        return self._where()[0]
+
+    def _where(self) -> tuple[int, str | None, str | None]:
         with self.sessions() as session:
             row = session.get(self.cursor, self.name)
-            return row.last_id if row else 0
+            return (row.last_id, row.last_uid, row.incarnation) if row else (0, None, None)
 
     def step(self, wait: float | None = None) -> int:
-        """Read and handle one batch; returns how many events were handled."""
-        after = self.position()
+        """Read and handle one batch; returns how many events were handled.
+
+        A page showing core behind the cursor rewinds it (see the module's docstring) and
+        handles nothing: the next step reads from the start.
+        """
+        after, last_uid, incarnation = self._where()
         page = self.client.events(after, self.batch, self.wait if wait is None else wait)
+        reason = behind_reason(page, after, last_uid, incarnation)
+        if reason is not None:
+            self._rewind(after, last_uid, page, reason)
+            return 0
         handled = 0
         items, size = page["items"], self.events_per_transaction
         for group in (items[start : start + size] for start in range(0, len(items), size)):
@@ -95,8 +142,29 @@ class EventFollower:
                     self.handle(session, event)
                 if fresh:
                     row.last_id = fresh[-1]["id"]
+                    row.last_uid = fresh[-1].get("uid")
+                    row.incarnation = page.get("incarnation") or row.incarnation
             handled += len(fresh)
         return handled
+
+    def _rewind(self, after: int, last_uid: str | None, page: dict[str, Any], reason: str) -> None:
+        """Move the cursor to the start of core's feed, unless another worker moved it since."""
+        with self.sessions.begin() as session:
+            row = session.scalar(
+                select(self.cursor).where(self.cursor.name == self.name).with_for_update()
+            )
+            if row is None or row.last_id != after or row.last_uid != last_uid:
+                return
+            log.warning(
+                "%s: %s (restored from a backup?); reading core's events again from the start",
+                self.name,
+                reason,
+            )
+            row.last_id = 0
+            row.last_uid = None
+            row.incarnation = page.get("incarnation") or row.incarnation
+            row.rewound_at = datetime.now(UTC)
+            row.rewind_reason = reason[:300]
 
     def catch_up(self, max_steps: int = 1000) -> int:
         """Handle every event there is now, without waiting; returns how many."""

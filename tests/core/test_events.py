@@ -133,10 +133,19 @@ def test_a_long_poll_wakes_up_when_an_event_commits(admin, service_api):
 
 
 def test_a_long_poll_with_nothing_new_answers_empty_after_the_wait(service_api):
+    newest = feed(service_api, 0)["newest_id"]
     started = time.monotonic()
-    page = feed(service_api, 10**9, wait=0.5)
-    assert page == {"items": [], "last_id": 10**9}
+    page = feed(service_api, newest, wait=0.5)
+    assert page["items"] == [] and page["last_id"] == newest
     assert time.monotonic() - started >= 0.5
+
+
+def test_a_long_poll_beyond_the_newest_event_answers_at_once(service_api):
+    """A follower ahead of core (core restored from a backup) is told at once, not kept."""
+    started = time.monotonic()
+    page = feed(service_api, 10**9, wait=5)
+    assert time.monotonic() - started < 2
+    assert page["items"] == [] and page["newest_id"] < 10**9 and page["after_uid"] is None
 
 
 def test_bad_feed_parameters_are_422(service_api):

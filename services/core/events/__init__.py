@@ -1,5 +1,19 @@
 """The event feed: a transactional outbox of every change in core, read by other services."""
 
-from .outbox import Event, EventNotifier, install, read_events, record_event
+from .outbox import (
+    DatabaseIncarnation,
+    Event,
+    EventNotifier,
+    install,
+    read_events,
+    record_event,
+)
 
-__all__ = ["Event", "EventNotifier", "install", "read_events", "record_event"]
+__all__ = [
+    "DatabaseIncarnation",
+    "Event",
+    "EventNotifier",
+    "install",
+    "read_events",
+    "record_event",
+]

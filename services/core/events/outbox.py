@@ -18,12 +18,21 @@ the commit like the others. Decision: there, the first event of each type in the
 checked against the contract and the others only by type. They are made by the same code from
 values already checked, so one check per type catches a payload that breaks the contract, while
 checking each (0.04 ms) would be a tenth of the import's time per card.
+
+Each event has two ids. ``id``, the integer, is the feed's cursor: it orders events and says
+where a reader is. ``uid``, a random UUID minted with the event, is its name for the world
+(webhook bodies and ``X-Cardcrm-Event-Id``, e-mail ``Message-ID`` headers, the sidecars' keys for
+what they did): integers are reused when core's database is restored from a backup, UUIDs never
+are, so a receiver that deduplicates on ``uid`` never drops a genuine event. The database's
+``incarnation`` (table ``database_incarnation``, one row made by the migration that added
+``uid``) tells readers which database they follow: see ``incarnation``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -40,10 +49,12 @@ from sqlalchemy import (
     Text,
     cast,
     event,
+    func,
     insert,
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from .listen import CHANNEL
@@ -51,9 +62,14 @@ from .listen import CHANNEL
 log = logging.getLogger(__name__)
 
 #: An event as ``cardcrm_event_committed`` gets it (``Event.as_dict``).
-EVENT_KEYS = ("id", "type", "at", "actor_id", "data")
+EVENT_KEYS = ("id", "uid", "type", "at", "actor_id", "data")
 #: Key of the advisory lock that orders event commits on PostgreSQL.
 EVENT_LOCK_KEY = 0x63617264  # "card"
+
+
+def new_uid() -> str:
+    """A new event's ``uid``: a random UUID, unique across every database and restore."""
+    return str(uuid.uuid4())
 
 
 class Event(Base):
@@ -62,6 +78,8 @@ class Event(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
+    #: The event's globally unique name (see the module's docstring); never reused.
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
     type: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -70,6 +88,7 @@ class Event(Base):
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "uid": self.uid,
             "type": self.type,
             "at": isoformat_z(self.at),
             "actor_id": self.actor_id,
@@ -112,14 +131,21 @@ def insert_events(
     actor_id = getattr(actor, "id", None)
     ids = reserve_ids(session, Event.__table__, len(events))
     rows = [
-        {"id": event_id, "type": kind.value, "at": at, "actor_id": actor_id, "data": text or data}
+        {
+            "id": event_id,
+            "uid": new_uid(),
+            "type": kind.value,
+            "at": at,
+            "actor_id": actor_id,
+            "data": text or data,
+        }
         for event_id, (kind, data, text) in zip(ids, events, strict=True)
     ]
     execute_many(session, insert(Event), rows)
     _notify_on_commit(session, ids[-1])
     stamp = isoformat_z(at) or ""
     session.info.setdefault("committed_events", []).extend(
-        (row["id"], row["type"], stamp, actor_id, data)
+        (row["id"], row["uid"], row["type"], stamp, actor_id, data)
         for row, (_kind, data, _text) in zip(rows, events, strict=True)
     )
 
@@ -147,15 +173,55 @@ def read_events(session: Session, after: int, limit: int) -> list[Event]:
 
 def read_event_rows(
     session: Session, after: int, limit: int
-) -> list[tuple[int, str, datetime, int | None, str]]:
+) -> list[tuple[int, str, str, datetime, int | None, str]]:
     """Events after ``after`` as plain rows, ``data`` as its stored JSON text (fast to serve)."""
     query = (
-        select(Event.id, Event.type, Event.at, Event.actor_id, cast(Event.data, Text))
+        select(Event.id, Event.uid, Event.type, Event.at, Event.actor_id, cast(Event.data, Text))
         .where(Event.id > after)
         .order_by(Event.id)
         .limit(limit)
     )
     return list(session.execute(query).all())
+
+
+def newest_event_id(session: Session) -> int:
+    """The id of the newest event, 0 when there is none."""
+    return session.scalar(select(func.max(Event.id))) or 0
+
+
+def event_uid(session: Session, event_id: int) -> str | None:
+    """The ``uid`` of the event ``event_id``; ``None`` when there is no such event."""
+    return session.scalar(select(Event.uid).where(Event.id == event_id))
+
+
+class DatabaseIncarnation(Base):
+    """One row: a random id made with core's database (by its migration), kept by backups.
+
+    A reader that finds another incarnation than the one it followed is following another
+    database (a new one, or another installation's): its cursor means nothing there.
+    """
+
+    __tablename__ = "database_incarnation"
+
+    #: Always 1: the table holds one row.
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incarnation: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def incarnation(session: Session) -> str:
+    """This database's incarnation; made here if the row is missing (a database built
+    without the migrations)."""
+    value = session.scalar(select(DatabaseIncarnation.incarnation))
+    if value is None:
+        row = DatabaseIncarnation(singleton=1, incarnation=new_uid())
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:  # another request made it first
+            session.rollback()
+        value = session.scalar(select(DatabaseIncarnation.incarnation))
+    return str(value)
 
 
 class EventNotifier:
@@ -209,12 +275,15 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
         if not pending:
             return
         _lock_event_order(session)
-        rows = [Event(type=kind, data=data, actor_id=actor) for kind, data, actor in pending]
+        rows = [
+            Event(uid=new_uid(), type=kind, data=data, actor_id=actor)
+            for kind, data, actor in pending
+        ]
         session.add_all(rows)
         session.flush()
         _notify_on_commit(session, rows[-1].id)
         session.info.setdefault("committed_events", []).extend(
-            (row.id, row.type, isoformat_z(row.at), row.actor_id, row.data) for row in rows
+            (row.id, row.uid, row.type, isoformat_z(row.at), row.actor_id, row.data) for row in rows
         )
 
     @event.listens_for(factory, "after_commit")

@@ -1,4 +1,11 @@
-"""HTTP API of the event feed: events in id order, with long-poll."""
+"""HTTP API of the event feed: events in id order, with long-poll.
+
+Besides the events, each page says where core's feed is, so that a follower can tell that
+core is not the history it followed (core restored from a backup alone, or another database):
+``incarnation`` (the database's random id), ``newest_id`` (the newest event's id, 0 if none) and
+``after_uid`` (the ``uid`` of the event ``after`` names, ``null`` if there is none). A
+long-poll with ``after`` beyond ``newest_id`` answers at once: waiting could not help.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from cardcrm.common.timeutil import isoformat_z
 from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
-from .outbox import EventNotifier, read_event_rows
+from .outbox import EventNotifier, event_uid, incarnation, newest_event_id, read_event_rows
 
 bp = ApiBlueprint("events", __name__, tag="Event feed")
 
@@ -31,7 +38,10 @@ class EventArgsSchema(Schema):
 
 
 class EventSchema(Schema):
-    id = fields.Integer()
+    id = fields.Integer(metadata={"description": "The feed's cursor; reused after a restore."})
+    uid = fields.String(
+        metadata={"description": "The event's globally unique id (a UUID); never reused."}
+    )
     type = fields.String()
     at = fields.String(metadata={"format": "date-time"})
     actor_id = fields.Integer(allow_none=True)
@@ -42,6 +52,14 @@ class EventPageSchema(Schema):
     items = fields.List(fields.Nested(EventSchema))
     last_id = fields.Integer(
         metadata={"description": "The id to pass as `after` next: the last event's, or `after`."}
+    )
+    newest_id = fields.Integer(metadata={"description": "The newest event's id (0: none)."})
+    after_uid = fields.String(
+        allow_none=True,
+        metadata={"description": "The `uid` of the event `after` names; null if none."},
+    )
+    incarnation = fields.String(
+        metadata={"description": "A random id of core's database, made with it."}
     )
 
 
@@ -67,27 +85,44 @@ def list_events(args: dict[str, Any]) -> Response:
     deadline = time.monotonic() + args["wait"]
     while True:
         seen = notifier.seen  # taken before reading, so no commit can slip in between
-        rows = _read(args["after"], args["limit"])
+        rows, where = _read(args["after"], args["limit"])
         remaining = deadline - time.monotonic()
-        if rows or remaining <= 0 or notifier.stopping:
+        stop = notifier.stopping or where["newest_id"] < args["after"]
+        if rows or remaining <= 0 or stop:
             break
         notifier.wait_for_newer(seen, min(remaining, poll))
     last_id = rows[-1][0] if rows else args["after"]
     # Each event's stored `data` is JSON text already: it goes out as it is, not decoded and
     # encoded again (the feed is read in bulk by every sidecar). EventSchema documents it.
     items = ",".join(
-        f'{{"id":{event_id},"type":{json.dumps(kind)},"at":"{isoformat_z(at)}",'
+        f'{{"id":{event_id},"uid":"{uid}","type":{json.dumps(kind)},"at":"{isoformat_z(at)}",'
         f'"actor_id":{json.dumps(actor_id)},"data":{data}}}'
-        for event_id, kind, at, actor_id, data in rows
+        for event_id, uid, kind, at, actor_id, data in rows
     )
-    body = f'{{"items":[{items}],"last_id":{last_id}}}'
+    newest_id = max(where["newest_id"], last_id if rows else 0)
+    body = (
+        f'{{"items":[{items}],"last_id":{last_id},"newest_id":{newest_id},'
+        f'"after_uid":{json.dumps(where["after_uid"])},'
+        f'"incarnation":{json.dumps(where["incarnation"])}}}'
+    )
     return Response(body, mimetype="application/json")
 
 
-def _read(after: int, limit: int) -> list[tuple[int, str, datetime, int | None, str]]:
+def _read(
+    after: int, limit: int
+) -> tuple[list[tuple[int, str, str, datetime, int | None, str]], dict[str, Any]]:
+    """The events after ``after``, and where the feed is (see the module's docstring)."""
     # A session per look, so that each one sees what committed since the last.
     session = get_db().session()
     try:
-        return read_event_rows(session, after, limit)
+        # The newest id before the events: one committed in between is then among them.
+        newest_id = newest_event_id(session)
+        rows = read_event_rows(session, after, limit)
+        where = {
+            "newest_id": newest_id,
+            "after_uid": event_uid(session, after) if after else None,
+            "incarnation": incarnation(session),
+        }
+        return rows, where
     finally:
         session.close()

@@ -64,7 +64,7 @@ class Message:
     #: where the user gets it on this channel (``Channel.address``)
     address: str
     content: Content
-    #: the event as webhooks receive it: ``{"id", "type", "at", "actor_id", "data", "rule"}``
+    #: the event as webhooks receive it: ``{"id", "seq", "type", "at", "actor_id", "data", "rule"}``
     event: dict[str, Any]
     at: datetime
     card_id: int | None

@@ -5,7 +5,9 @@
 upgrades with STARTTLS (port 587). Without a URL the channel is unavailable and e-mail
 deliveries are logged as ``skipped`` with the reason. Each sender thread keeps its SMTP
 connection open between messages. The ``Message-ID`` is derived from the delivery's key, so an
-e-mail sent again after a crash (at least once) is recognisable as the same message.
+e-mail sent again after a crash (at least once) is recognisable as the same message. An event's
+key holds the event's ``uid``, never core's integer id (reused after a restore from a backup),
+so two events never share a ``Message-ID``.
 
 Only a verified address gets notifications (``preferences.verification``): the dispatcher
 hands this channel the account's own address until the chosen one is confirmed, and ``send``

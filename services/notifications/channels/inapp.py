@@ -34,10 +34,19 @@ class InAppChannel(Channel):
                 text=content.text,
                 url=content.url,
                 card_id=message.card_id,
-                event_id=message.event["id"] if isinstance(message.event.get("id"), int) else None,
+                event_id=event_seq(message.event),
                 at=message.at,
             )
         )
+
+
+def event_seq(event: dict[str, Any]) -> int | None:
+    """Core's integer id of the event (``seq``; ``id`` in payloads recorded before the
+    ``uid``), ``None`` for a notification no event caused (a reminder, a digest)."""
+    for key in ("seq", "id"):
+        if isinstance(event.get(key), int):
+            return int(event[key])
+    return None
 
 
 @hookimpl

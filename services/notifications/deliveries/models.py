@@ -39,7 +39,7 @@ class Notification(Base):
     type: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column()
     card_id: Mapped[int | None] = mapped_column()
-    #: the event as webhooks receive it: ``{"id", "type", "at", "actor_id", "data", "rule"}``
+    #: the event as webhooks receive it: ``{"id", "seq", "type", "at", "actor_id", "data", "rule"}``
     payload: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

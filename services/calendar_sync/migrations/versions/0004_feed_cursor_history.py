@@ -1,0 +1,39 @@
+"""the feed cursor remembers where in core's history it stands, and when it last rewound
+
+``last_uid`` and ``incarnation`` let the follower notice a core restored behind its cursor;
+``rewound_at`` and ``rewind_reason`` say when it did (shown by ``/healthz``). Cursors of
+before keep null: the first event handled fills them in.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-05 20:15:00
+"""
+
+from collections.abc import Sequence
+
+import cardcrm.common.db
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("feed_cursors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_uid", sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column("incarnation", sa.String(length=36), nullable=True))
+        batch_op.add_column(
+            sa.Column("rewound_at", cardcrm.common.db.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(sa.Column("rewind_reason", sa.String(length=300), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("feed_cursors", schema=None) as batch_op:
+        batch_op.drop_column("rewind_reason")
+        batch_op.drop_column("rewound_at")
+        batch_op.drop_column("incarnation")
+        batch_op.drop_column("last_uid")
