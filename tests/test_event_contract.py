@@ -8,6 +8,7 @@ neither list a type core never emits nor miss one core emits (the outbox refuses
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,17 @@ def test_every_event_core_records_fits_the_contract_and_every_type_is_recorded(a
             pytest.fail(f"event {event['id']} {event['type']}: {error.messages}")
     never_recorded = set(EventType) - {event["type"] for event in events}
     assert never_recorded == set(), "the contract lists types core did not emit"
+
+
+def test_every_event_has_its_own_uuid_beside_its_integer_id(admin, new_user):
+    """The feed's items are ``{"id", "uid", "type", "at", "actor_id", "data"}``: ``id`` the
+    cursor, ``uid`` a UUID no other event has (bulk CSV imports included)."""
+    use_core_as_a_team_would(admin, new_user("member@example.com"))
+    events = recorded_events(admin)
+    assert all(set(event) == {"id", "uid", "type", "at", "actor_id", "data"} for event in events)
+    uids = [event["uid"] for event in events]
+    assert all(str(uuid.UUID(uid)) == uid for uid in uids)
+    assert len(set(uids)) == len(uids) == len(events)
 
 
 def test_every_type_has_a_payload_schema():

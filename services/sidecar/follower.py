@@ -117,15 +117,16 @@ class EventFollower:
     def step(self, wait: float | None = None) -> int:
         """Read and handle one batch; returns how many events were handled.
 
-        A page showing core behind the cursor rewinds it (see the module's docstring) and
-        handles nothing: the next step reads from the start.
+        A page showing core behind the cursor rewinds it (see the module's docstring), and
+        the step goes on with the first page of core's feed.
         """
         after, last_uid, incarnation = self._where()
         page = self.client.events(after, self.batch, self.wait if wait is None else wait)
         reason = behind_reason(page, after, last_uid, incarnation)
         if reason is not None:
             self._rewind(after, last_uid, page, reason)
-            return 0
+            after = self.position()
+            page = self.client.events(after, self.batch, 0)
         handled = 0
         items, size = page["items"], self.events_per_transaction
         for group in (items[start : start + size] for start in range(0, len(items), size)):

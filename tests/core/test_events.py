@@ -228,3 +228,38 @@ def test_a_service_token_may_act_for_a_user_and_the_change_is_theirs(app, client
     assert client.get("/api/v1/me", headers=as_user).status_code == 403
     headers["X-Cardcrm-On-Behalf-Of"] = "99999"
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_events_made_after_a_restore_reuse_integer_ids_but_never_uids(
+    app, admin, service_api, database_url, tmp_path
+):
+    """Restoring a backup of core's database brings back its incarnation and newest id: the
+    next events get the ids of events made after the backup, and new uids."""
+    import sqlite3
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the backup here is a copy of the SQLite file")
+    core_file, backup = database_url.removeprefix("sqlite:///"), str(tmp_path / "backup.db")
+
+    def copy(source: str, target: str) -> None:
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+
+    product = admin.product("sales")
+    copy(core_file, backup)
+    kept = feed(service_api, 0)
+    admin.card(product, "Made before the restore")
+    before = feed(service_api, kept["last_id"])
+    copy(backup, core_file)
+    admin.card(product, "Made after the restore")
+    after = feed(service_api, kept["last_id"])
+
+    assert before["incarnation"] == after["incarnation"] == kept["incarnation"]
+    assert [event["id"] for event in after["items"]] == [event["id"] for event in before["items"]]
+    assert not {event["uid"] for event in before["items"]} & {
+        event["uid"] for event in after["items"]
+    }
+    # a follower at the end of `before` is told that the event at its cursor is another one
+    cursor = before["items"][-1]
+    page = feed(service_api, cursor["id"])
+    assert page["after_uid"] == after["items"][-1]["uid"] != cursor["uid"]

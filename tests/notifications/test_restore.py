@@ -1,0 +1,95 @@
+"""Core restored from a backup alone: event ids are never reused, and the worker notices.
+
+Core's integer event ids start again from the backup's newest, so events made after the restore
+get the ids of events made before it. Webhook ids, ``X-Cardcrm-Event-Id`` and e-mail
+``Message-ID``\\s are made from the events' ``uid`` instead, which is never reused; and the
+worker, whose cursor is now ahead of core's feed, rewinds and handles the new events instead of
+waiting for core to pass its cursor (and skipping them when it does).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import timedelta
+
+import pytest
+from cardcrm.notifications.events import FOLLOWER_NAME, EventCursor
+
+from .helpers import checked_webhook, iso, sales_card
+
+SECRET = "a-long-shared-secret-for-hmac"
+
+
+def copy_database(source: str, target: str) -> None:
+    """A consistent copy of a live SQLite database (what a backup or a restore does)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+@pytest.mark.parametrize(
+    ("made_after", "reason"),
+    [
+        (2, "behind the cursor"),  # core's newest event is older than the cursor
+        (5, "not the one handled there"),  # core passed the cursor with other events
+    ],
+)
+def test_after_core_is_restored_new_events_get_new_ids_and_the_worker_reads_them(
+    admin,
+    member,
+    notifications,
+    worker,
+    smtp,
+    receiver,
+    clock,
+    database_url,
+    tmp_path,
+    made_after,
+    reason,
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the backup here is a copy of the SQLite file")
+    core_file = database_url.removeprefix("sqlite:///")
+    backup = str(tmp_path / "core-backup.db")
+    notifications(member).preferences(
+        email=member.user.email, webhook_url=receiver.url, webhook_secret=SECRET
+    )
+    card = sales_card(admin, member)
+    due = iso(clock.now + timedelta(days=1))
+    worker.drain()
+    copy_database(core_file, backup)
+
+    def assign(texts: list[str]) -> None:
+        for text in texts:
+            admin.task(card, due, text, assignee_id=member.user.id)
+
+    assign(["Before 1", "Before 2", "Before 3"])
+    worker.drain()
+    before_bodies = [checked_webhook(request, SECRET) for request in receiver.requests]
+    before_mails = smtp.wait_for(3)
+    assert len(before_bodies) == 3
+
+    copy_database(backup, core_file)  # core alone restored: the worker's cursor is ahead
+    texts = [f"After {number}" for number in range(1, made_after + 1)]
+    assign(texts)
+    counts = worker.drain()
+    assert counts["delivered"] == made_after * 3  # each new event on each channel, no old one
+
+    after_requests = receiver.requests[3:]
+    after_bodies = [checked_webhook(request, SECRET) for request in after_requests]
+    assert [body["data"]["text"] for body in after_bodies] == texts
+    # core reused its integer ids ...
+    assert [body["seq"] for body in after_bodies][:2] == [body["seq"] for body in before_bodies][:2]
+    # ... but no id a receiver deduplicates on repeats
+    before_ids = {body["id"] for body in before_bodies}
+    assert not before_ids & {body["id"] for body in after_bodies}
+    for request, body in zip(after_requests, after_bodies, strict=True):
+        assert request["headers"]["X-Cardcrm-Event-Id"] == body["id"] == str(uuid.UUID(body["id"]))
+    after_mails = smtp.wait_for(3 + made_after)[3:]
+    assert len(after_mails) == made_after
+    assert not {m["Message-ID"] for m in before_mails} & {m["Message-ID"] for m in after_mails}
+
+    with worker.context.db.writer() as session:
+        cursor = session.get(EventCursor, FOLLOWER_NAME)
+        assert cursor.rewound_at is not None
+        assert reason in cursor.rewind_reason
