@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cardcrm.common import errors
@@ -9,12 +10,14 @@ from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
 from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate
+from cardcrm.sidecar.follower import feed_health
 from flask import Flask
 
 from .account_views import bp as accounts_api
 from .context import CalendarContext
 from .feed_views import bp as feeds_api
 from .feed_views import public as public_api
+from .models import EventCursor
 
 
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
@@ -32,12 +35,12 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["cardcrm_core_client"] = context.core
     context.database.init_app(app)
     errors.init_app(app)
-    _register_api(app)
+    _register_api(app, lambda: feed_health(context.database.writer, EventCursor))
 
     return app
 
 
-def _register_api(app: Flask) -> None:
+def _register_api(app: Flask, health: Callable[[], dict[str, Any]]) -> None:
     for blueprint in (feeds_api, accounts_api, public_api):
         app.register_blueprint(blueprint)
     install_api(
@@ -48,5 +51,6 @@ def _register_api(app: Flask) -> None:
             authenticate=authenticate,
             auth_errors=(401, 503),
             relative_servers=True,
+            health=health,
         ),
     )

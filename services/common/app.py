@@ -39,7 +39,8 @@ def install_api(app: Flask, service: ApiService, prefix: str = API_PREFIX) -> No
     def healthz() -> Response:
         with get_db().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return Response(json.dumps({"status": "ok"}), mimetype=JSON_MIMETYPE)
+        answer = {"status": "ok", **(service.health() if service.health else {})}
+        return Response(json.dumps(answer), mimetype=JSON_MIMETYPE)
 
     app.add_url_rule(f"{prefix}/openapi.json", "openapi", openapi)
     app.add_url_rule("/healthz", "healthz", healthz)

@@ -43,6 +43,8 @@ class ApiService:
     field_types: dict[type, tuple[str, str | None]] = field(default_factory=dict)
     #: The document's paths are relative to where the service is reached (a mounted sidecar).
     relative_servers: bool = False
+    #: More of ``/healthz``'s answer, e.g. a sidecar's place in core's feed (``sidecar.follower``).
+    health: Callable[[], dict[str, Any]] | None = None
 
 
 def api_service() -> ApiService:

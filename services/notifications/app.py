@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cardcrm.common import errors
@@ -11,10 +12,12 @@ from cardcrm.common.config import MAX_BODY_BYTES
 from cardcrm.common.idempotency import IdempotencyStore
 from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate, caller_name
+from cardcrm.sidecar.follower import feed_health
 from flask import Flask
 
 from .context import NotificationsContext
 from .deliveries.views import bp as deliveries_api
+from .events import EventCursor
 from .inbox.views import bp as inbox_api
 from .models import IdempotencyKey
 from .preferences.verify_page import public as verification_pages
@@ -44,12 +47,14 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     idempotency.install(context.db.sessions)
 
     errors.init_app(app)
-    _register_api(app, idempotency)
+    _register_api(app, idempotency, lambda: feed_health(context.db.writer, EventCursor))
 
     return app
 
 
-def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
+def _register_api(
+    app: Flask, idempotency: IdempotencyStore, health: Callable[[], dict[str, Any]]
+) -> None:
     for blueprint in (preferences_api, inbox_api, deliveries_api):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(verification_pages)  # the links in e-mails: not under /api/v1
@@ -62,5 +67,6 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
             idempotency=idempotency,
             auth_errors=(401, 503),
             relative_servers=True,
+            health=health,
         ),
     )

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cardcrm.common.db import UTCDateTime, WriteSessions
+from cardcrm.common.timeutil import isoformat_z
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -71,6 +72,24 @@ def behind_reason(
     if last_id and last_uid and "after_uid" in page and page["after_uid"] != last_uid:
         return f"core's event {last_id} is not the one handled there"
     return None
+
+
+def feed_health(sessions: WriteSessions | sessionmaker[Session], cursor: Any) -> dict[str, Any]:
+    """``/healthz``'s ``feed``: each follower's place in core's feed, and its last rewind
+    (``rewound_at``, ``rewind_reason``: when and why it found core behind its cursor)."""
+
+    with sessions() as session:
+        rows = session.scalars(select(cursor).order_by(cursor.name))
+        return {
+            "feed": {
+                row.name: {
+                    "last_id": row.last_id,
+                    "rewound_at": isoformat_z(row.rewound_at),
+                    "rewind_reason": row.rewind_reason,
+                }
+                for row in rows
+            }
+        }
 
 
 class EventFollower:

@@ -38,6 +38,7 @@ def test_after_core_is_restored_new_events_get_new_ids_and_the_worker_reads_them
     admin,
     member,
     notifications,
+    notifications_app,
     worker,
     smtp,
     receiver,
@@ -89,7 +90,14 @@ def test_after_core_is_restored_new_events_get_new_ids_and_the_worker_reads_them
     assert len(after_mails) == made_after
     assert not {m["Message-ID"] for m in before_mails} & {m["Message-ID"] for m in after_mails}
 
+    # the worker says what it found, in its health
+    health = notifications_app.test_client().get("/healthz").get_json()
+    assert health["status"] == "ok"
+    feed = health["feed"][FOLLOWER_NAME]
+    assert feed["rewound_at"] is not None and reason in feed["rewind_reason"]
+    assert feed["last_id"] == counts_last_id(worker)
+
+
+def counts_last_id(worker) -> int:
     with worker.context.db.writer() as session:
-        cursor = session.get(EventCursor, FOLLOWER_NAME)
-        assert cursor.rewound_at is not None
-        assert reason in cursor.rewind_reason
+        return session.get(EventCursor, FOLLOWER_NAME).last_id

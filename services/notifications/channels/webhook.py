@@ -1,14 +1,14 @@
 """The webhook channel: a signed ``POST`` of the event to the user's URL.
 
-The body is the event as JSON (``{"id", "seq", "type", "at", "actor_id", "data", "rule"}``), with
-``X-Cardcrm-Event-Id`` (the same ``id``) and ``X-Cardcrm-Signature: sha256=<hex HMAC-SHA256 of the raw body
-keyed with the user's webhook secret>``. A 2xx answer delivers; timeouts, connection errors,
-408, 425, 429 and 5xx are retried (honouring ``Retry-After``); other answers are final,
-redirects included (a webhook is not followed elsewhere).
+The body is the event as JSON (``{"id", "seq", "type", "at", "actor_id", "data", "rule"}``),
+with ``X-Cardcrm-Event-Id`` (the same ``id``) and ``X-Cardcrm-Signature: sha256=<hex
+HMAC-SHA256 of the raw body keyed with the user's webhook secret>``. A 2xx answer delivers;
+timeouts, connection errors, 408, 425, 429 and 5xx are retried (honouring ``Retry-After``);
+other answers are final, redirects included (a webhook is not followed elsewhere).
 
 ``id`` is the event's ``uid`` (a UUID, never reused, even after core is restored from a backup:
 what receivers deduplicate on); ``seq`` is core's integer id of the event (the feed's cursor,
-reused after a restore; ``null`` for a reminder or digest, whose ``id`` names them).
+reused after a restore; absent for a reminder or digest, whose ``id`` names them).
 
 The URL is the user's, so the request goes through the outbound guard
 (``cardcrm.common.outbound``): an address it refuses (a private one, or one that resolves to
