@@ -78,6 +78,7 @@ class CalendarContext:
             self.database.writer,
             EventCursor,
             mirror.apply_event,
+            on_rewind=mirror.replay_until,
             **options,
         )
 

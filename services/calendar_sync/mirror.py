@@ -317,6 +317,16 @@ def is_shown(
 REPLAY_MARK = "calendar_sync.replay_until"
 
 
+def replay_until(session: Session, newest_id: int) -> None:
+    """Mark the mirror as catching up to ``newest_id``: its follower found core restored
+    behind its cursor and reads core's events again from the start (``EventFollower``)."""
+    mark = session.get(EventCursor, REPLAY_MARK)
+    if mark is None:
+        session.add(EventCursor(name=REPLAY_MARK, last_id=newest_id))
+    else:
+        mark.last_id = newest_id
+
+
 def catching_up(session: Session) -> bool:
     """Whether the mirror is still reading core's events again up to where it was before a
     migration reset its cursor: until then, memberships and owners are those of the past, so

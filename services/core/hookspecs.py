@@ -72,7 +72,8 @@ def cardcrm_event_committed(event: dict[str, Any]) -> None:
     """React to a change that has been committed.
 
     Called once per event after the transaction that wrote it committed, in the process that
-    made the change, with the event as the event feed serves it: ``{"id", "type", "at",
-    "data"}``. Errors raised here are logged and do not undo the change. Work that must not be
+    made the change, with the event as the event feed serves it: ``{"id", "uid", "type", "at",
+    "actor_id", "data"}`` (``uid`` names the event outside core; ``id`` is reused after a
+    restore). Errors raised here are logged and do not undo the change. Work that must not be
     lost belongs in a consumer of the event feed instead, which resumes after a crash.
     """

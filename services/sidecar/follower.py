@@ -108,6 +108,7 @@ class EventFollower:
         max_backoff: float = 30.0,
         on_handled: Callable[[int], None] | None = None,
         events_per_transaction: int = 1,
+        on_rewind: Callable[[Session, int], None] | None = None,
     ) -> None:
         self.name = name
         self.client = client
@@ -124,6 +125,9 @@ class EventFollower:
         #: then redoes the whole group, so handlers must be idempotent anyway.
         self.events_per_transaction = max(1, events_per_transaction)
         self.failures = 0
+        #: Called in the transaction that rewinds the cursor, with core's newest event id:
+        #: a sidecar that must not trust its state until it has read that far marks it.
+        self.on_rewind = on_rewind
 
     def position(self) -> int:
         return self._where()[0]
@@ -185,6 +189,8 @@ class EventFollower:
             row.incarnation = page.get("incarnation") or row.incarnation
             row.rewound_at = datetime.now(UTC)
             row.rewind_reason = reason[:300]
+            if self.on_rewind is not None:
+                self.on_rewind(session, int(page.get("newest_id") or 0))
 
     def catch_up(self, max_steps: int = 1000) -> int:
         """Handle every event there is now, without waiting; returns how many."""
