@@ -78,7 +78,7 @@ class CalendarContext:
             self.database.writer,
             EventCursor,
             mirror.apply_event,
-            on_rewind=mirror.replay_until,
+            on_rewind=self._rebuild_mirror,
             **options,
         )
 
@@ -96,6 +96,12 @@ class CalendarContext:
             log.warning("core did not say whether user %s is an admin: %s", user_id, error)
             return False
         return bool(user and user.get("is_admin"))
+
+    def _rebuild_mirror(self, session: Session, newest_id: int) -> None:
+        """The follower rewound (core restored behind it): rebuild the mirror, and ask the
+        database again whether it is caught up (``mirror.rebuild``)."""
+        mirror.rebuild(session, newest_id)
+        self.caught_up = False
 
     def catching_up(self, session: Session) -> bool:
         """``mirror.catching_up``, asked of the database only until it says no."""

@@ -317,9 +317,26 @@ def is_shown(
 REPLAY_MARK = "calendar_sync.replay_until"
 
 
+def rebuild(session: Session, newest_id: int) -> None:
+    """Start the mirror again from nothing, to be rebuilt from core's events up to ``newest_id``.
+
+    Called when the follower finds core restored behind its cursor (``EventFollower``'s
+    ``on_rewind``) and is to read core's events again from the start. The mirror must be
+    emptied first: core's ids and versions start again from the backup's, so the mirror's
+    newer versions of the same ids would win over core's (``apply_task``), and tasks made after
+    the backup would stay. Every to-do on a CalDAV server is queued for a push, which after the
+    replay updates it from the rebuilt mirror or removes it if its task is gone; until then
+    (``catching_up``) feeds and CalDAV sync wait.
+    """
+    pairs = session.execute(select(RemoteTodo.account_id, RemoteTodo.task_id)).tuples()
+    queue(session, list(pairs))
+    for model in (MirrorTask, MirrorCard, ProductMember):
+        session.execute(delete(model))
+    replay_until(session, newest_id)
+
+
 def replay_until(session: Session, newest_id: int) -> None:
-    """Mark the mirror as catching up to ``newest_id``: its follower found core restored
-    behind its cursor and reads core's events again from the start (``EventFollower``)."""
+    """Mark the mirror as catching up to core's event ``newest_id``."""
     mark = session.get(EventCursor, REPLAY_MARK)
     if mark is None:
         session.add(EventCursor(name=REPLAY_MARK, last_id=newest_id))
