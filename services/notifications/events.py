@@ -39,6 +39,9 @@ class EventCursor(EventCursorColumns, Base):
 FOLLOWER_NAME = "notifications"
 DATA_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 NOTIFY_SINCE = "notify_since"
+#: ``worker_state`` row made by the migration that keyed notifications by the event's ``uid``:
+#: the instant of that upgrade (events before it were keyed by their integer id).
+KEYED_BY_UID_SINCE = "event_keys_by_uid_since"
 
 
 class WorkerState(Base):
@@ -73,6 +76,8 @@ class EventHandler:
         self.recipients = Recipients(context.box, context.client())
         #: events before this only build state (``first_start``); ``None``: all notify
         self.notify_since: datetime | None = None
+        self._keyed_by_uid_since: datetime | None = None
+        self._keyed_by_uid_read = False
 
     def __call__(self, session: Session, event: dict[str, Any]) -> None:
         # An event this version does not understand (a data error, not a database one) is
@@ -101,7 +106,7 @@ class EventHandler:
                     self.context.channels,
                     preferences,
                     rule=rule,
-                    key=f"event:{event_name(event)}",
+                    key=self.key_of(session, event, at),
                     type=event["type"],
                     at=at,
                     payload={**_public(event), "rule": rule},
@@ -109,6 +114,18 @@ class EventHandler:
                     event_id=event["id"],
                     card_id=card.id if card else None,
                 )
+
+    def key_of(self, session: Session, event: dict[str, Any], at: datetime) -> str:
+        """The notification's key of ``event``: ``event:<uid>``, or ``event:<id>`` for an event
+        older than the upgrade to ``uid`` keys, so that one notified before it and read again
+        (the follower rewinds when core is restored behind it) is recognised as notified."""
+        if not self._keyed_by_uid_read:
+            row = session.get(WorkerState, KEYED_BY_UID_SINCE)
+            self._keyed_by_uid_since = parse_instant(row.value) if row else None
+            self._keyed_by_uid_read = True
+        if self._keyed_by_uid_since is not None and at < self._keyed_by_uid_since:
+            return f"event:{event['id']}"
+        return f"event:{event_name(event)}"
 
 
 def event_name(event: dict[str, Any]) -> str:

@@ -101,3 +101,36 @@ def test_after_core_is_restored_new_events_get_new_ids_and_the_worker_reads_them
 def counts_last_id(worker) -> int:
     with worker.context.db.writer() as session:
         return session.get(EventCursor, FOLLOWER_NAME).last_id
+
+
+def test_an_event_notified_before_the_upgrade_to_uid_keys_is_not_notified_again(
+    admin, member, notifications, worker, receiver, clock
+):
+    """Notifications were keyed by the event's integer id before events had a ``uid``: an event
+    of then, read again when the worker rewinds, is still recognised as notified."""
+    from datetime import UTC, datetime
+
+    from cardcrm.notifications.deliveries.models import Notification
+    from cardcrm.notifications.events import KEYED_BY_UID_SINCE, WorkerState
+    from sqlalchemy import update
+
+    notifications(member).preferences(webhook_url=receiver.url, webhook_secret=SECRET)
+    card = sales_card(admin, member)
+    due = iso(clock.now + timedelta(days=1))
+    admin.task(card, due, "Before the upgrade", assignee_id=member.user.id)
+    worker.drain()
+    [delivered] = receiver.requests
+    seq = checked_webhook(delivered, SECRET)["seq"]
+    with worker.context.db.writer.begin() as session:
+        # as the version before recorded it, and the upgrade made after it
+        session.execute(update(Notification).values(key=f"event:{seq}"))
+        upgraded = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        session.merge(WorkerState(name=KEYED_BY_UID_SINCE, value=upgraded))
+        session.get(EventCursor, FOLLOWER_NAME).last_id = 10**6  # core went back behind it
+    worker.handler._keyed_by_uid_read = False
+    admin.task(card, due, "After the upgrade", assignee_id=member.user.id)
+
+    worker.drain()
+
+    texts = [checked_webhook(request, SECRET)["data"]["text"] for request in receiver.requests]
+    assert texts == ["Before the upgrade", "After the upgrade"]
