@@ -3,6 +3,7 @@ webhook to a real receiver, with core answering over real HTTP."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,9 @@ def test_a_task_assigned_to_me_by_someone_else_reaches_my_inbox_mailbox_and_webh
     assert body["type"] == "task.created" and body["rule"] == "assigned"
     assert body["data"]["id"] == task["id"] and body["actor_id"] == admin.user.id
     assert set(body) >= {"id", "type", "at", "data"}
+    # named by the event's uid, core's integer id beside it
+    assert request["headers"]["X-Cardcrm-Event-Id"] == body["id"] == str(uuid.UUID(body["id"]))
+    assert isinstance(body["seq"], int) and item["event_id"] == body["seq"]
 
     states = {item["channel"]: item for item in notifications(member).deliveries()}
     assert set(states) == {"inapp", "email", "webhook"}
