@@ -92,3 +92,25 @@ def test_tokens_from_before_0005_keep_the_sidecars_working_and_old_browser_token
     assert call("me", "ccrm_sidecar", **{"X-Cardcrm-On-Behalf-Of": str(admin.user.id)}) == 200
     assert call("me", "ccrm_browser") == 401
     assert call("me", admin.token) == 200  # a token the user made stays
+
+
+def test_events_from_before_0006_each_get_their_own_uid_and_the_feed_an_incarnation(
+    admin, database_url
+):
+    import uuid
+
+    from alembic import command
+    from cardcrm.core.migrate import alembic_config
+
+    product = admin.product("sales")
+    for title in ("One", "Two", "Three"):
+        admin.card(product, title)
+    config = alembic_config(database_url)
+    command.downgrade(config, "0005")  # events as they were, without uid
+    command.upgrade(config, "head")
+
+    page = admin.ok("GET", "events?limit=1000")
+    uids = [event["uid"] for event in page["items"]]
+    assert len(uids) >= 4 and len(set(uids)) == len(uids)
+    assert all(str(uuid.UUID(value)) == value for value in uids)
+    assert str(uuid.UUID(page["incarnation"])) == page["incarnation"]
