@@ -20,7 +20,7 @@ from cardcrm.common.db import upsert
 from cardcrm.common.events import CARD_SNAPSHOTS, TASK_SNAPSHOTS, EventType
 from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar import access
-from sqlalchemy import Select, case, delete, select
+from sqlalchemy import Select, case, delete, select, update
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -325,11 +325,14 @@ def rebuild(session: Session, newest_id: int) -> None:
     emptied first: core's ids and versions start again from the backup's, so the mirror's
     newer versions of the same ids would win over core's (``apply_task``), and tasks made after
     the backup would stay. Every to-do on a CalDAV server is queued for a push, which after the
-    replay updates it from the rebuilt mirror or removes it if its task is gone; until then
-    (``catching_up``) feeds and CalDAV sync wait.
+    replay updates it from the rebuilt mirror or removes it if its task is gone; and every
+    account's ``sync_token`` is cleared, so that its next round reconciles the whole calendar
+    (``caldav.reconcile``: to-dos of tasks the mirror never knew go too). Until the replay is
+    done (``catching_up``) feeds and CalDAV sync wait.
     """
     pairs = session.execute(select(RemoteTodo.account_id, RemoteTodo.task_id)).tuples()
     queue(session, list(pairs))
+    session.execute(update(CaldavAccount).values(sync_token=None))
     for model in (MirrorTask, MirrorCard, ProductMember):
         session.execute(delete(model))
     replay_until(session, newest_id)
