@@ -169,3 +169,23 @@ def test_without_its_listener_a_long_poll_still_finds_the_change_by_polling(
         assert seconds < 2  # the default look every 0.5 s, not the 20 s wait
     finally:
         get_db_from(follower_side).dispose()
+
+
+def test_a_waiting_long_poll_holds_no_lock_that_would_stop_a_migration(instances):
+    # The request's session reads the caller's token; left open through the wait, its share
+    # locks held up ALTER/TRUNCATE for up to the whole wait, and the long-poll's own next look
+    # then queued behind that statement: a deadlock no database could see.
+    follower_side, _ = instances
+    feed_token = service_token(follower_side)
+    last = long_poll(follower_side, feed_token, 0, 0)[0]["last_id"]
+    result: dict[str, Any] = {}
+    reader = threading.Thread(
+        target=lambda: result.update(answer=long_poll(follower_side, feed_token, last, 3))
+    )
+    reader.start()
+    time.sleep(0.5)
+    with follower_side.app_context(), get_db().engine.begin() as connection:
+        connection.execute(text("SET LOCAL lock_timeout = '1s'"))
+        connection.execute(text("LOCK TABLE api_tokens, users IN ACCESS EXCLUSIVE MODE"))
+    reader.join(10)
+    assert result["answer"][0]["items"] == []

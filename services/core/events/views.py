@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from cardcrm.common.api import ApiBlueprint
-from cardcrm.common.db import get_db
+from cardcrm.common.db import get_db, get_session
 from cardcrm.common.timeutil import isoformat_z
 from flask import Response, current_app
 from marshmallow import Schema, fields, validate
@@ -80,6 +80,10 @@ def list_events(args: dict[str, Any]) -> Response:
     """
     notifier: EventNotifier = current_app.extensions["cardcrm_events"]
     poll = float(current_app.config.get("EVENTS_POLL_SECONDS", POLL_INTERVAL_SECONDS))
+    # The request's session read the caller's token: end its transaction before waiting, so a
+    # long-poll holds no pooled connection and no lock (an idle transaction's share lock would
+    # hold up a migration or TRUNCATE, and a look at the feed would then queue behind that).
+    get_session().rollback()
     if args["wait"] and (listener := current_app.extensions.get("cardcrm_event_listener")):
         listener.start()
     deadline = time.monotonic() + args["wait"]
