@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cardcrm.common.timeutil import isoformat_z as _isoformat_z
+from cardcrm.core.events.outbox import new_uid
 from cardcrm.core.products.models import CLOSED_GROUPS
 
 from .dataset import Dataset, Move
@@ -118,7 +119,14 @@ class Changes:
             else:
                 name, actor = "task.postponed", tasks[index]["assignee_id"]
                 payload = {**task_data(data, index), "before": _postponed(data, index)[0]}
-            yield {"id": number, "type": name, "at": at, "actor_id": actor, "data": payload}
+            yield {
+                "id": number,
+                "uid": new_uid(),
+                "type": name,
+                "at": at,
+                "actor_id": actor,
+                "data": payload,
+            }
 
 
 # --- payloads ---------------------------------------------------------------------------------

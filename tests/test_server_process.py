@@ -235,7 +235,8 @@ def test_stopping_core_answers_the_feeds_long_polls_at_once_and_exits(database_u
         stopped = time.monotonic()
         process.send_signal(signal.SIGTERM)
         follower.join(10)
-        assert answer == {"status": 200, "body": {"items": [], "last_id": last}}, log.read_text()
+        assert answer["status"] == 200, log.read_text()
+        assert (answer["body"]["items"], answer["body"]["last_id"]) == ([], last)
         assert time.monotonic() - stopped < 5
         assert process.wait(timeout=10) == 0
     finally:
