@@ -330,8 +330,8 @@ def rebuild(session: Session, newest_id: int) -> None:
     (``caldav.reconcile``: to-dos of tasks the mirror never knew go too). Until the replay is
     done (``catching_up``) feeds and CalDAV sync wait.
     """
-    pairs = session.execute(select(RemoteTodo.account_id, RemoteTodo.task_id)).tuples()
-    queue(session, list(pairs))
+    rows = session.execute(select(RemoteTodo.account_id, RemoteTodo.task_id))
+    queue(session, [(account_id, task_id) for account_id, task_id in rows])
     session.execute(update(CaldavAccount).values(sync_token=None))
     for model in (MirrorTask, MirrorCard, ProductMember):
         session.execute(delete(model))
