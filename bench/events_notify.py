@@ -27,7 +27,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -228,10 +228,17 @@ def table(results: dict[str, Any], name: str = "") -> str:
         "| change → event at the follower of another instance | n | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
     ]
-    for kind in KINDS:
-        row = results["results"][kind]
+    return latency_table(lines, {labels[kind]: kind for kind in KINDS}, results)
+
+
+def latency_table(head: list[str], labels: dict[str, str], results: dict[str, Any]) -> str:
+    """``head``, then a row of n, p50, p95 and max per ``label: key`` of ``results``, then the
+    aims (the tail of every latency table ``--docs`` writes)."""
+    lines = list(head)
+    for label, key in labels.items():
+        row = results["results"][key]
         lines.append(
-            f"| {labels[kind]} | {row['count']} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} "
+            f"| {label} | {row['count']} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} "
             f"| {row['max_ms']:.0f} |"
         )
     lines += [
@@ -242,25 +249,45 @@ def table(results: dict[str, Any], name: str = "") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.events_notify", description=__doc__)
+    return latency_main(
+        argv, "events-notify", "bench_cardcrm_notify", 25, "changes per kind and round", run, table
+    )
+
+
+def latency_main(
+    argv: list[str] | None,
+    name: str,
+    database: str,
+    changes: int,
+    changes_help: str,
+    run: Callable[[str, int, int], dict[str, Any]],
+    table: Callable[[dict[str, Any], str], str],
+) -> int:
+    """The command line of a PostgreSQL latency benchmark ``bench.<name>``: ``--url`` (by
+    default ``database`` on ``CARDCRM_BENCH_POSTGRES_URL``'s server), rounds, changes, and
+    ``--docs`` to write its table between ``<!-- name: begin/end -->``."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m bench.{name.replace('-', '_')}",
+        description=sys.modules[run.__module__].__doc__,
+    )
     default = os.environ.get(POSTGRES_URL_VARIABLE)
     if default:
-        default = make_url(default).set(database="bench_cardcrm_notify").render_as_string(False)
+        default = make_url(default).set(database=database).render_as_string(False)
     parser.add_argument("--url", default=default, help="a PostgreSQL database it may recreate")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--changes", type=int, default=25, help="changes per kind and round")
+    parser.add_argument("--changes", type=int, default=changes, help=changes_help)
     parser.add_argument("--docs", action="store_true", help="write the table into the docs")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error(f"give --url or set {POSTGRES_URL_VARIABLE} (PostgreSQL only)")
     results = run(args.url, args.rounds, args.changes)
-    path = report.save("events-notify", results)
+    path = report.save(name, results)
     text_ = table(results, path.name)
     print()
     print(text_)
     print(f"results: {path}")
     if args.docs:
-        write_docs("events-notify", text_)
+        write_docs(name, text_)
         print("written into docs/benchmarks.md")
     return 0
 

@@ -25,7 +25,6 @@ Results go to ``bench/results/sidecar-latency-postgresql-<time>.json`` (and
 
 from __future__ import annotations
 
-import argparse
 import email.policy
 import logging
 import os
@@ -43,13 +42,17 @@ from cardcrm.common.db import get_db
 from cardcrm.core import create_app
 from cardcrm.core.auth.service import create_token, create_user
 from flask import Flask
-from sqlalchemy.engine import make_url
 
-from . import report
 from .calendar import radicale_server
-from .csv_import import write_docs
-from .database import POSTGRES_URL_VARIABLE, display_url
-from .events_notify import _fresh_database, _percentile, _summary, serving
+from .database import display_url
+from .events_notify import (
+    _fresh_database,
+    _percentile,
+    _summary,
+    latency_main,
+    latency_table,
+    serving,
+)
 from .load import _code_version
 from .notifications import CoreApi, free_port, make_cards
 
@@ -315,41 +318,13 @@ def table(results: dict[str, Any], name: str = "") -> str:
         "| path | n | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
     ]
-    for key, label in labels.items():
-        row = results["results"][key]
-        lines.append(
-            f"| {label} | {row['count']} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} "
-            f"| {row['max_ms']:.0f} |"
-        )
-    lines += [
-        "",
-        *(f"- aim: {text}: {'yes' if ok else 'NO'}" for text, ok in results["aims"].items()),
-    ]
-    return "\n".join(lines).strip("\n") + "\n"
+    return latency_table(lines, {label: key for key, label in labels.items()}, results)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.sidecar_latency", description=__doc__)
-    default = os.environ.get(POSTGRES_URL_VARIABLE)
-    if default:
-        default = make_url(default).set(database="bench_cardcrm_sidecars").render_as_string(False)
-    parser.add_argument("--url", default=default, help="a PostgreSQL database it may recreate")
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--changes", type=int, default=20, help="changes per round")
-    parser.add_argument("--docs", action="store_true", help="write the table into the docs")
-    args = parser.parse_args(argv)
-    if not args.url:
-        parser.error(f"give --url or set {POSTGRES_URL_VARIABLE} (PostgreSQL only)")
-    results = run(args.url, args.rounds, args.changes)
-    path = report.save("sidecar-latency", results)
-    text_ = table(results, path.name)
-    print()
-    print(text_)
-    print(f"results: {path}")
-    if args.docs:
-        write_docs("sidecar-latency", text_)
-        print("written into docs/benchmarks.md")
-    return 0
+    return latency_main(
+        argv, "sidecar-latency", "bench_cardcrm_sidecars", 20, "changes per round", run, table
+    )
 
 
 if __name__ == "__main__":
