@@ -14,6 +14,8 @@ from cardcrm.common.db import get_db
 from cardcrm.core.csv_io.views import bp
 from sqlalchemy import event
 
+from .csv_helpers import imported, upload
+
 EVERY_TYPE = [
     {"key": "notes", "label": "Notes", "type": "text"},
     {"key": "seats", "label": "Seats", "type": "number"},
@@ -40,23 +42,6 @@ def csv_routes(app: Any) -> None:
     """The CSV endpoints, on the app as ``_register_api`` will mount them."""
     if "csv_io" not in app.blueprints:
         app.register_blueprint(bp, url_prefix="/api/v1")
-
-
-def upload(api: Any, path: str, body: str | bytes, **query: Any) -> Any:
-    data = body.encode("utf-8") if isinstance(body, str) else body
-    return api.request(
-        "POST",
-        path,
-        data=data,
-        headers={"Content-Type": "text/csv"},
-        query_string={key: str(value).lower() for key, value in query.items()},
-    )
-
-
-def imported(api: Any, path: str, body: str | bytes, **query: Any) -> dict:
-    response = upload(api, path, body, **query)
-    assert response.status_code == 200, response.get_json().get("errors")
-    return response.get_json()
 
 
 def refused(api: Any, path: str, body: str | bytes, **query: Any) -> list[dict]:
