@@ -7,6 +7,7 @@ beside it, and the new version, so that saving again is a deliberate choice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cardcrm.common.db import get_session
@@ -46,6 +47,11 @@ HISTORY_SHOWN = 200
 HISTORY_KINDS = {"card": ["card"], "task": ["task"], "status": ["card.status_changed"]}
 TASK_LIMIT = 500
 REPEATS = ("daily", "weekly", "monthly", "yearly")
+
+#: The card page's panels (notes, files, e-mail, timeline...) each add what their template
+#: (``cards/_<panel>.html``) needs: ``part(session, card) -> {name: value}``. A panel's web
+#: module appends its function here when it is imported.
+CARD_PAGE_PARTS: list[Callable[[Session, Card], dict[str, Any]]] = []
 
 
 @bp.get("/cards/<int:card_id>")
