@@ -186,6 +186,18 @@ def answer(error: CardcrmError) -> Response:
     return response
 
 
+def http_error(error: HTTPException) -> Response:
+    """An HTTP error (no route, wrong method, body too large...) as problem+json."""
+    detail = error.description
+    if error.code == 400 and "JSON" in (detail or ""):
+        detail = "The body is not valid JSON."
+    response = problem(error.code or 500, error.name, detail)
+    allowed = getattr(error, "valid_methods", None)  # only a MethodNotAllowed has them
+    if error.code == 405 and allowed:
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Answer every error of ``app`` as problem+json (one shape for every service): domain
     errors, invalid fields (422), values the database cannot hold (422), a database that
@@ -211,16 +223,7 @@ def init_app(app: Flask) -> None:
         log.warning("integrity error answered as 409: %s", error.orig)
         return problem(409, Conflict.title, "The change conflicts with another one; try again.")
 
-    @app.errorhandler(HTTPException)
-    def _http(error: HTTPException) -> Response:
-        detail = error.description
-        if error.code == 400 and "JSON" in (detail or ""):
-            detail = "The body is not valid JSON."
-        response = problem(error.code or 500, error.name, detail)
-        allowed = getattr(error, "valid_methods", None)  # only a MethodNotAllowed has them
-        if error.code == 405 and allowed:
-            response.headers["Allow"] = ", ".join(allowed)
-        return response
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -481,3 +481,30 @@ def test_a_user_outside_a_product_sees_none_of_it(web, new_user, sales):
     for path in ("/", "/products", "/wall"):
         page = outsider.get(path).get_data(as_text=True)
         assert "ACME deal" not in page and "Call ACME" not in page, path
+
+
+# --- addresses that name no page ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/nope", "/product/1", "/cards/abc", "/products/1/nothing"])
+def test_an_unknown_address_gets_a_page_in_the_sites_layout(admin_web, web, path):
+    page = admin_web.get(path)
+    assert page.status_code == 404
+    assert page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "Page not found" in html and "There is no page at this address" in html
+    assert "Log out" in html  # the header knows who is logged in
+    assert page.headers[CSP].startswith("default-src 'self'")
+    anonymous = web.get(path)
+    assert anonymous.status_code == 404 and anonymous.mimetype == "text/html"
+    assert "Log out" not in anonymous.get_data(as_text=True)
+
+
+def test_the_api_keeps_problem_json_for_unknown_addresses(admin_web):
+    for method, path in (("GET", "/api/v1/nope"), ("POST", "/api/v1/nope"), ("GET", "/healthz/x")):
+        response = admin_web.client.open(path, method=method)
+        assert response.status_code == 404
+        assert response.mimetype == "application/problem+json"
+    wrong_method = admin_web.client.put("/api/v1/me")
+    assert wrong_method.status_code == 405
+    assert wrong_method.mimetype == "application/problem+json"

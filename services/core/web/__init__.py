@@ -7,6 +7,7 @@ JSON API calls. One blueprint per feature, all nested in the ``web`` blueprint, 
 
 from __future__ import annotations
 
+from cardcrm.common.errors import http_error
 from flask import Blueprint, Flask
 
 
@@ -53,3 +54,4 @@ def init_app(app: Flask) -> None:
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)
+    errors.install_unmatched(app, http_error)

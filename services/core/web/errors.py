@@ -8,14 +8,16 @@ handler (errors.py of core); these handlers belong to the ``web`` blueprint only
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from cardcrm.common.errors import CardcrmError, DatabaseUnavailable
-from flask import Blueprint, Response, flash, render_template
+from flask import Blueprint, Flask, Response, flash, g, render_template, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from . import security
 from .forms import messages_of
 from .security import is_htmx
 
@@ -99,3 +101,48 @@ def install(web: Blueprint) -> None:
         return error_page(
             500, "Something went wrong", "An unexpected error occurred; it was logged."
         )
+
+
+#: Paths that belong to the JSON API (and probes): their errors stay problem+json.
+API_PREFIXES = ("/api/", "/healthz")
+
+
+def install_unmatched(app: Flask, problem_answer: Callable[[HTTPException], Response]) -> None:
+    """Answer a URL that names no page (``/nope``, ``/product/1``, ``/cards/abc``) with an
+    HTML page in the site's layout instead of the API's problem+json.
+
+    Routing errors are raised before any blueprint is chosen, so the ``web`` blueprint's
+    handlers never see them; this app-level handler for 404 and 405 decides by the path:
+    the API's paths keep ``problem_answer`` (the shared problem+json handler).
+    """
+
+    def page_or_problem(error: HTTPException) -> Response:
+        on_api = request.path.startswith(API_PREFIXES) or (
+            request.blueprint is not None and not request.blueprint.startswith("web")
+        )
+        if on_api or request.method not in ("GET", "HEAD"):
+            return problem_answer(error)
+        if request.blueprint is not None:  # a web page's own 404 (its hooks ran)
+            return error_page(error.code or 404, error.name, error.description or error.name)
+        # No web hook ran: find who is logged in, for the layout's header.
+        g.web_session, g.web_secret = security.logged_in_session()
+        g.web_user = g.web_session.user if g.web_session is not None else None
+        page = render_template(
+            "error.html",
+            status=error.code,
+            title="Page not found" if error.code == 404 else error.name,
+            detail=(
+                "There is no page at this address. It may have moved, or the link is mistyped."
+                if error.code == 404
+                else error.description or error.name
+            ),
+            messages=None,
+            csrf_token=security.csrf_token,
+            current_user=g.get("web_user"),
+            sidecars=set(),
+        )
+        response = Response(page, status=error.code or 404)
+        return security.with_security_headers(response)
+
+    app.register_error_handler(NotFound, page_or_problem)
+    app.register_error_handler(MethodNotAllowed, page_or_problem)

@@ -140,7 +140,7 @@ def is_htmx() -> bool:
 
 def install(web: Blueprint) -> None:
     web.before_request(_before_request)
-    web.after_request(_security_headers)
+    web.after_request(with_security_headers)
     web.after_request(_session_cookie)
     web.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("web_user")})
 
@@ -148,7 +148,7 @@ def install(web: Blueprint) -> None:
 def _before_request() -> BaseResponse | None:
     if request.endpoint == "web.static":
         return None
-    g.web_session, g.web_secret = _logged_in_session()
+    g.web_session, g.web_secret = logged_in_session()
     g.web_user = g.web_session.user if g.web_session is not None else None
     _check_csrf()
     view = current_app.view_functions.get(request.endpoint or "")
@@ -160,7 +160,7 @@ def _before_request() -> BaseResponse | None:
     return None
 
 
-def _logged_in_session() -> tuple[WebSession | None, str | None]:
+def logged_in_session() -> tuple[WebSession | None, str | None]:
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         return None, None
@@ -213,7 +213,7 @@ def _check_csrf() -> None:
         raise CsrfRefused()
 
 
-def _security_headers(response: Response) -> Response:
+def with_security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.is_secure:
         # Served over https (directly, or by a trusted proxy that says so): browsers keep to it.
