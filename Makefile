@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml setup.py
 	ln -sfn ../../plugins $(VENV)/typecheck/cardcrm_plugins
 	touch $(STAMP)
 
+# `make run PORT=8101 HOST=0.0.0.0` picks the address (default 127.0.0.1:8000).
 run: $(STAMP)
-	$(BIN)/cardcrm up
+	$(BIN)/cardcrm up $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ tree reads the way DESIGN.md lays it out while nothing generic like `services` l
 site-packages. Everything else about the distribution is in pyproject.toml.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOTS = {"cardcrm": "services", "cardcrm_plugins": "plugins"}
 
@@ -14,7 +14,10 @@ def packages() -> list[str]:
     found = []
     for name, folder in ROOTS.items():
         found.append(name)
-        found += [f"{name}.{sub}" for sub in find_packages(folder)]
+        # Namespace packages too: the folders of migrations, templates and static files hold
+        # no __init__.py, and setuptools warns (pages of it) about every folder it was not told of.
+        subpackages = find_namespace_packages(folder, exclude=["*__pycache__*"])
+        found += [f"{name}.{sub}" for sub in subpackages]
     return found
 
 

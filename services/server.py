@@ -242,6 +242,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     )
 
     password = demo_password(os.environ)  # a refused one stops before anything is made
+    _check_address_free(host, port)  # a busy port stops before the data folder is touched
     services = available()
     upgrade_all(data)
     core_settings = settings_of("core", data)
@@ -303,6 +304,31 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
         )
     click.echo("")
     GunicornServer(build, gunicorn_options(host, port, 1, 8)).run()
+
+
+def _check_address_free(host: str, port: int) -> None:
+    """Refuse to start when ``host:port`` is taken, before anything is made or printed.
+
+    Bound the way gunicorn binds (``SO_REUSEADDR``: a port left in TIME_WAIT by a stopped
+    server is free), then released for gunicorn to bind again a moment later.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise click.ClickException(f"cannot listen on {host}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {error.strerror}. Another program (perhaps"
+                " another cardcrm) uses it; stop it or choose another port with --port"
+                " (make run PORT=...)."
+            ) from None
 
 
 def _is_loopback(host: str) -> bool:

@@ -365,6 +365,45 @@ def test_a_published_or_short_demo_password_stops_cardcrm_up(tmp_path):
         assert not (tmp_path / "data").exists()
 
 
+def test_cardcrm_up_on_a_busy_port_stops_before_printing_or_touching_the_data_folder(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(CARDCRM), "up", "--port", str(port), "--data", str(tmp_path / "data")],
+            env=environment(CARDCRM_DEMO_PASSWORD="busy-port-demo-password"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
+    assert "running at" not in result.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_make_run_passes_port_and_host_to_cardcrm_up():
+    root = Path(__file__).resolve().parents[1]
+    planned = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run", "PORT=8101", "HOST=127.0.0.2"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert ".venv/bin/cardcrm up --host 127.0.0.2 --port 8101" in planned
+    default = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert default.strip().endswith(".venv/bin/cardcrm up")
+
+
 def test_cardcrm_up_keeps_its_data_folder_and_databases_to_their_owner(tmp_path):
     data = tmp_path / "data"
     port = free_port()
