@@ -211,6 +211,13 @@ def test_every_page_renders_for_an_admin_and_a_member(admin_web, member_web, sal
     assert "New product" not in member_web.get("/products").get_data(as_text=True)
 
 
+def test_product_settings_speak_the_users_words_not_the_developers(admin_web, sales):
+    page = admin_web.get(f"/products/{sales.product['id']}/settings").get_data(as_text=True)
+    assert "lower_snake_case" not in page
+    assert "Amount of money" in page  # the sales template's money field, and the type list
+    assert "· money" not in page and "<code>value</code> ·" not in page
+
+
 class FormFields(HTMLParser):
     """Collects the form fields of a page and the ids its labels point at."""
 

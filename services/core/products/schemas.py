@@ -9,7 +9,10 @@ from ..cards.fields import CHOICE_TYPES, FIELD_TYPES
 from .models import GROUPS, Product
 from .task_types import product_task_types
 
-KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$", error="Use lower_snake_case, up to 63 characters.")
+KEY = validate.Regexp(
+    r"^[a-z][a-z0-9_]{0,62}$",
+    error="Use small letters, digits and _ (starting with a letter), up to 63 characters.",
+)
 NAME = validate.Length(min=1, max=200)
 
 

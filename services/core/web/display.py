@@ -23,6 +23,21 @@ GROUP_LABELS = {
     "negative": "Negative result",
 }
 
+#: What the field types are called on pages (the API and CSV keep the type's key).
+FIELD_TYPE_LABELS = {
+    "text": "Text",
+    "number": "Number",
+    "money": "Amount of money",
+    "date": "Date",
+    "datetime": "Date and time",
+    "choice": "One choice from a list",
+    "multichoice": "Several choices from a list",
+    "checkbox": "Yes or no",
+    "email": "E-mail address",
+    "phone": "Phone number",
+    "url": "Web address",
+}
+
 
 def user_zone() -> ZoneInfo:
     user = g.get("web_user")
@@ -156,6 +171,7 @@ def install(web: Blueprint) -> None:
         "GROUP_LABELS": GROUP_LABELS,
         "GROUPS": GROUPS,
         "FIELD_TYPES": FIELD_TYPES,
+        "FIELD_TYPE_LABELS": FIELD_TYPE_LABELS,
         "HTMX_VERSION": HTMX_VERSION,
     }
     web.record_once(lambda state: state.app.jinja_env.globals.update(constants))
