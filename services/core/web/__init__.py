@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         security,
         tasks,
         today,
+        trash,
     )
 
     web = Blueprint(
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> None:
         contacts.bp,
         csv_pages.bp,
         quick_access.bp,
+        trash.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)

@@ -39,6 +39,7 @@ from .forms import (
 )
 from .lookups import UserNames, all_users, task_texts, user_names
 from .security import current_user, is_htmx
+from .trash import trashed_message
 
 bp = Blueprint("cards", __name__)
 
@@ -126,7 +127,7 @@ def create(product_id: int) -> Any:
 @bp.post("/cards/<int:card_id>/trash")
 def trash(card_id: int) -> Any:
     card = service.trash_card(get_session(), current_user(), card_id, None)
-    flash("The card is in the trash; you can restore it from its page.")
+    flash(trashed_message(card))
     return redirect(url_for("web.products.show", product_id=card.product_id))
 
 
