@@ -51,6 +51,7 @@ def show(product_id: int) -> Any:
     cursor = None
     if more:
         last = cards[-1]
+        assert last.trashed_at is not None  # the query keeps trashed cards only
         cursor = encode_cursor({"at": last.trashed_at.isoformat(), "id": last.id})
     return render_template(
         "trash/show.html",
