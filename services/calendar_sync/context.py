@@ -18,7 +18,7 @@ from cardcrm.sidecar.follower import EventFollower
 from sqlalchemy.orm import Session
 
 from . import mirror
-from .crypto import PasswordBox
+from .crypto import FEED_TOKENS_INFO, PasswordBox
 from .ical import Renderer
 from .models import EventCursor
 from .plugins import get_plugin_manager
@@ -38,6 +38,8 @@ class CalendarContext:
     plugins: pluggy.PluginManager
     renderer: Renderer
     passwords: PasswordBox
+    #: seals feed tokens so their addresses can be shown again (``feeds.feed_token``)
+    feed_tokens: PasswordBox
     #: The guard of connections to the CalDAV servers users name (``CARDCRM_OUTBOUND_ALLOW``).
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -63,6 +65,7 @@ class CalendarContext:
             plugins=plugins,
             renderer=Renderer(plugins, card_base, uid_domain(settings)),
             passwords=PasswordBox(settings.get("SECRET_KEY") or ""),
+            feed_tokens=PasswordBox(settings.get("SECRET_KEY") or "", FEED_TOKENS_INFO),
             outbound=OutboundPolicy.of(settings),
             clock=settings.get("CLOCK") or utcnow,
         )

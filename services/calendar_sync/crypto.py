@@ -10,6 +10,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SALT = b"cardcrm calendar sync"
 INFO = b"caldav account passwords"
+#: Feed tokens are sealed with a key of their own (the same secret, another HKDF ``info``).
+FEED_TOKENS_INFO = b"ical feed tokens"
 
 
 class PasswordUnreadable(Exception):
@@ -19,10 +21,10 @@ class PasswordUnreadable(Exception):
 class PasswordBox:
     """Fernet (AES-128-CBC with HMAC-SHA256) keyed by HKDF-SHA256 of ``SECRET_KEY``."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, info: bytes = INFO) -> None:
         if not secret_key:
             raise ValueError("the calendar sync service needs a SECRET_KEY")
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=INFO).derive(
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=info).derive(
             secret_key.encode()
         )
         self._fernet = Fernet(base64.urlsafe_b64encode(key))

@@ -10,7 +10,7 @@ from cardcrm.sidecar.auth import current_user
 from flask import Response, current_app, request
 from werkzeug.http import http_date
 
-from .feeds import active_feed, create_feed, revoke_feed, serve_feed
+from .feeds import active_feed, create_feed, feed_token, revoke_feed, serve_feed
 from .schemas import FeedArgsSchema, FeedCreatedSchema, FeedStatusSchema
 
 bp = ApiBlueprint("feeds", __name__, tag="iCal feed", url_prefix=API_PREFIX)
@@ -28,24 +28,38 @@ def _context() -> Any:
 def make_feed() -> dict[str, Any]:
     """Make a new secret feed URL for the caller; the previous one stops working.
 
-    The URL is shown once: only a hash of its token is kept. Subscribe to `url` in a calendar
-    app (events: Google, Apple, Outlook), or to `todos_url` in a task app (Thunderbird).
+    Subscribe to `url` in a calendar app (events: Google, Apple, Outlook), or to `todos_url`
+    in a task app (Thunderbird). `GET /feed` shows the same URL again later (on another
+    device), so a second device does not need a new URL that breaks the first.
     """
     user = current_user()
     context = _context()
     now = context.clock()
-    token = create_feed(get_session(), user, now)
-    base = context.settings.get("PUBLIC_URL") or request.url_root.rstrip("/")
-    url = f"{base.rstrip('/')}/feeds/{token}.ics"
-    return {"url": url, "todos_url": url + "?format=todos", "created_at": now}
+    token = create_feed(get_session(), user, now, context.feed_tokens.seal)
+    return {**_urls(token), "created_at": now}
 
 
 @bp.operation("/feed", response=FeedStatusSchema)
 def feed_status() -> dict[str, Any]:
-    """Whether the caller has a working feed URL (the URL itself cannot be shown again)."""
+    """Whether the caller has a working feed URL, and the URL itself.
+
+    The token is kept encrypted with a key derived from the service's secret key (beside its
+    hash, which finds the feed). `url` is null for a feed made before cardcrm kept it, or
+    after the secret key changed: make a new one then.
+    """
     user = current_user()
     feed = active_feed(get_session(), user["id"])
-    return {"active": feed is not None, "created_at": feed.created_at if feed else None}
+    if feed is None:
+        return {"active": False, "created_at": None, "url": None, "todos_url": None}
+    token = feed_token(feed, _context().feed_tokens.open)
+    urls = _urls(token) if token else {"url": None, "todos_url": None}
+    return {"active": True, "created_at": feed.created_at, **urls}
+
+
+def _urls(token: str) -> dict[str, str]:
+    base = _context().settings.get("PUBLIC_URL") or request.url_root.rstrip("/")
+    url = f"{base.rstrip('/')}/feeds/{token}.ics"
+    return {"url": url, "todos_url": url + "?format=todos"}
 
 
 @bp.operation("/feed", "DELETE", status=204, errors=(404,))

@@ -27,6 +27,7 @@ from sqlalchemy import CursorResult, Table, and_, bindparam, case, select, updat
 from sqlalchemy.orm import Session
 
 from .context import CalendarContext
+from .crypto import PasswordUnreadable
 from .mirror import bump_feeds, shown_tasks
 from .models import FeedRender, FeedState, FeedToken, MirrorTask
 
@@ -40,8 +41,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_feed(session: Session, user: dict[str, Any], now: datetime) -> str:
-    """A new secret token for the user's feed; the previous one stops working."""
+def create_feed(
+    session: Session,
+    user: dict[str, Any],
+    now: datetime,
+    seal: Callable[[str], str] | None = None,
+) -> str:
+    """A new secret token for the user's feed; the previous one stops working.
+
+    Its SHA-256 finds the feed; ``seal`` (the context's ``feed_tokens.seal``) keeps it
+    encrypted too, so that its owner can be shown the address again (``feed_token``)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with write_transaction(session):
         _revoke(session, user["id"], now)
@@ -51,12 +60,27 @@ def create_feed(session: Session, user: dict[str, Any], now: datetime) -> str:
             FeedToken(
                 user_id=user["id"],
                 token_hash=hash_token(token),
+                token_sealed=seal(token) if seal is not None else None,
                 calendar_name=f"cardcrm tasks ({user.get('name') or user.get('email')})",
                 timezone=user.get("timezone") or "UTC",
                 created_at=now,
             )
         )
     return token
+
+
+def feed_token(feed: FeedToken, open_sealed: Callable[[str], str]) -> str | None:
+    """The token of ``feed`` in clear, or ``None`` when it cannot be shown: made before the
+    tokens were kept, or sealed with another secret key (then only a new address helps)."""
+    if feed.token_sealed is None:
+        return None
+    try:
+        return open_sealed(feed.token_sealed)
+    except PasswordUnreadable:
+        log.warning(
+            "the feed token of user %s cannot be decrypted (a new secret key?)", feed.user_id
+        )
+        return None
 
 
 def revoke_feed(session: Session, user_id: int, now: datetime) -> None:

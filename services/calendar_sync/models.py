@@ -84,6 +84,10 @@ class FeedToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the token encrypted (``context.feed_tokens``), so its owner can see the address again
+    #: on another device instead of breaking the first by making a new one; ``None`` for
+    #: tokens made before cardcrm kept it
+    token_sealed: Mapped[str | None] = mapped_column(Text)
     calendar_name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

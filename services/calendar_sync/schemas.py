@@ -15,6 +15,14 @@ class FeedCreatedSchema(Schema):
 class FeedStatusSchema(Schema):
     active = fields.Boolean(metadata={"description": "Whether a feed URL works now."})
     created_at = Instant(allow_none=True)
+    url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The working feed URL (events); null when none, or when it"
+            " was made before cardcrm kept it (make a new one)."
+        },
+    )
+    todos_url = fields.String(allow_none=True, metadata={"description": "The same, as to-dos."})
 
 
 class FeedArgsSchema(Schema):

@@ -11,7 +11,7 @@ import pytest
 from cardcrm.calendar_sync import feeds
 from cardcrm.calendar_sync.models import FeedToken
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .conftest import CORE_PUBLIC_URL, PUBLIC_URL
 
@@ -302,7 +302,41 @@ def test_a_new_feed_url_revokes_the_old_one_which_then_looks_never_to_have_exist
 
     calendar.api(member).ok("DELETE", "feed", status=204)
     assert calendar.get(new).status_code == 404
-    assert calendar.api(member).ok("GET", "feed") == {"active": False, "created_at": None}
+    assert calendar.api(member).ok("GET", "feed") == {
+        "active": False,
+        "created_at": None,
+        "url": None,
+        "todos_url": None,
+    }
+
+
+def test_the_feed_url_can_be_shown_again_on_another_device_until_a_new_one_is_made(
+    calendar, member, new_user
+):
+    url = calendar.new_feed(member)
+    again = calendar.api(member).ok("GET", "feed")
+    assert again["active"] is True
+    assert again["url"] == url and again["todos_url"] == url + "?format=todos"
+    assert calendar.get(again["url"]).status_code == 200  # showing it again broke nothing
+    other = new_user("other-calendar@example.com")
+    assert calendar.api(other).ok("GET", "feed")["url"] is None  # never someone else's
+
+    newer = calendar.new_feed(member)
+    assert calendar.api(member).ok("GET", "feed")["url"] == newer != url
+
+
+def test_a_feed_made_before_tokens_were_kept_or_under_another_key_asks_for_a_new_one(
+    calendar, member
+):
+    url = calendar.new_feed(member)
+    with calendar.context.database.writer.begin() as session:
+        session.execute(update(FeedToken).values(token_sealed="not-a-sealed-token"))
+    status = calendar.api(member).ok("GET", "feed")
+    assert status["active"] is True and status["url"] is None
+    assert calendar.get(url).status_code == 200  # the old address keeps working
+    with calendar.context.database.writer.begin() as session:
+        session.execute(update(FeedToken).values(token_sealed=None))
+    assert calendar.api(member).ok("GET", "feed")["url"] is None
 
 
 def test_feed_urls_are_secret_random_short_and_stored_only_as_hashes(calendar, member):
@@ -316,6 +350,9 @@ def test_feed_urls_are_secret_random_short_and_stored_only_as_hashes(calendar, m
     with calendar.context.database.session() as session:
         stored = list(session.scalars(select(FeedToken.token_hash)))
     assert not set(tokens) & set(stored)
+    with calendar.context.database.session() as session:
+        sealed = list(session.scalars(select(FeedToken.token_sealed)))
+    assert all(token not in (text or "") for token in tokens for text in sealed)
     assert feeds.hash_token(tokens[-1]) in stored
     status = calendar.api(member).ok("GET", "feed")
     assert status["active"] is True

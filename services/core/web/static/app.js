@@ -188,6 +188,18 @@
     var copyButton = document.getElementById("feed-copy");
     var feedState = document.getElementById("feed-state");
 
+    // One way of writing dates on every page: as the server writes them ("Sat 05 Dec 2026").
+    var calendarDay = function (iso) {
+      var day = new Date(iso);
+      var days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+      var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+      return days[day.getDay()] + " " + ("0" + day.getDate()).slice(-2) + " " + months[day.getMonth()] + " " + day.getFullYear();
+    };
+    var calendarTime = function (iso) {
+      var moment = new Date(iso);
+      return calendarDay(iso) + ", " + ("0" + moment.getHours()).slice(-2) + ":" + ("0" + moment.getMinutes()).slice(-2);
+    };
+
     var showFeed = function (url) {
       feedInput.value = url || "";
       copyButton.hidden = !url;
@@ -195,14 +207,21 @@
       if (url) feedButton.setAttribute("data-confirm-rotate", "1");
     };
 
-    // Only a hash of the feed's token is kept: an existing address cannot be shown again.
+    // The address can be shown again (on another device too), unless it was made before
+    // cardcrm kept it: then only a new one helps.
     sidecar("GET", base + "/api/v1/feed").then(function (answer) {
-      if (answer.ok && answer.data && answer.data.active) {
+      if (answer.ok && answer.data && answer.data.active && answer.data.url) {
+        showFeed(answer.data.url);
+        feedState.textContent = "Your feed address" +
+          (answer.data.created_at ? ", made " + calendarDay(answer.data.created_at) : "") +
+          ". Keep it secret: anyone with it can read your tasks." +
+          (answer.data.todos_url ? " For to-dos (Thunderbird, task apps): " + answer.data.todos_url : "");
+      } else if (answer.ok && answer.data && answer.data.active) {
         feedButton.textContent = "Make a new address (the old one stops working)";
         feedButton.setAttribute("data-confirm-rotate", "1");
         feedState.textContent = "You have a feed address" +
-          (answer.data.created_at ? " since " + new Date(answer.data.created_at).toLocaleDateString() : "") +
-          ". It is secret and shown only once; if you lost it, make a new one.";
+          (answer.data.created_at ? ", made " + calendarDay(answer.data.created_at) : "") +
+          ", made before cardcrm could show it again. If you lost it, make a new one.";
       } else if (!answer.ok) {
         feedState.textContent = problemText(answer);
       }
@@ -214,7 +233,7 @@
       sidecar("POST", base + "/api/v1/feed", {}).then(function (answer) {
         if (answer.ok && answer.data) {
           showFeed(answer.data.url);
-          feedState.textContent = "Copy this address into your calendar app now: it is shown only once." +
+          feedState.textContent = "Copy this address into your calendar app. You can come back here for it later." +
             (answer.data.todos_url ? " For to-dos (Thunderbird, task apps): " + answer.data.todos_url : "");
         } else {
           feedState.textContent = problemText(answer);
@@ -239,7 +258,7 @@
           var line = document.createElement("li");
           line.className = "row";
           var state = account.last_error ? "error: " + account.last_error
-            : account.last_sync_at ? "last sync " + new Date(account.last_sync_at).toLocaleString()
+            : account.last_sync_at ? "last sync " + calendarTime(account.last_sync_at)
             : "waiting for the first sync";
           line.textContent = (account.username || "") + " at " + (account.url || "") +
             (account.calendar ? " (" + account.calendar + ")" : "") + " — " + state;
