@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from cardcrm.core.cards.search_text import card_search_text
 from cardcrm.core.products.models import CLOSED_GROUPS
 
 from . import samples
@@ -156,11 +157,13 @@ def _cards(
             values = samples.field_values(rng, product.fields, number, created, complete=True)
             if not allowed(product, None, status, values):
                 status = statuses[0]
+        title = samples.card_title(rng, product.template, number, created)
         yield {
             "id": 0,
             "product_id": product.id,
             "status_id": status.id,
-            "title": samples.card_title(rng, product.template, number, created),
+            "title": title,
+            "search_text": card_search_text(title, values),
             "owner_id": rng.choice(user_ids) if rng.random() < 0.98 else None,
             "fields": values,
             "next_task_due": None,

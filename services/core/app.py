@@ -27,6 +27,7 @@ from .events.views import bp as events_api
 from .plugins import get_plugin_manager
 from .products.views import bp as products_api
 from .quick_access.views import bp as quick_access_api
+from .search.views import bp as search_api
 from .tasks.schemas import Deadline
 from .tasks.views import bp as tasks_api
 from .today import bp as today_api
@@ -99,6 +100,7 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         contacts_api,
         csv_io_api,
         events_api,
+        search_api,
     ):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     for blueprint in api_blueprints(app):

@@ -7,11 +7,12 @@ from typing import Any
 
 from cardcrm.common.timeutil import utcnow
 from cardcrm.core.base import Base
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..contacts.models import CardContact
 from ..products.models import CLOSED_GROUPS, Product, Status
+from .search_text import card_search_text
 
 
 class Card(Base):
@@ -36,6 +37,8 @@ class Card(Base):
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The title and field values folded, for search (``search_text``): set on every write.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: Deadline of the card's earliest open task, kept in the transaction of every task change.
     next_task_due: Mapped[datetime | None]
     trashed_at: Mapped[datetime | None]
@@ -67,6 +70,12 @@ class Card(Base):
     @property
     def contact_ids(self) -> list[int]:
         return [link.contact_id for link in self.contact_links]
+
+
+@event.listens_for(Card, "before_insert")
+@event.listens_for(Card, "before_update")
+def _keep_search_text(mapper: Any, connection: Any, card: Card) -> None:
+    card.search_text = card_search_text(card.title, card.fields)
 
 
 #: History words renamed to agree with the event feed (docs/events.md; migration 0004 rewrote

@@ -30,6 +30,7 @@ from ..access import Scope, forget_scopes, scope_of
 from ..auth.models import User
 from ..cards.changes import Recorded, change_records, creation_records
 from ..cards.models import Card, CardHistory
+from ..cards.search_text import card_search_text
 from ..contacts.models import CardContact, Contact
 from ..events.outbox import insert_events
 from ..products.models import CLOSED_GROUPS, Status
@@ -154,6 +155,7 @@ class _CardBatches:
                 "product_id": self.product_id,
                 "status_id": plan.status_id,
                 "title": plan.title,
+                "search_text": card_search_text(plan.title, plan.fields),
                 "owner_id": plan.owner_id,
                 "contact_id": plan.contact_id,
                 "fields": fields,
@@ -261,6 +263,7 @@ def _write_batch(
                 "b_version": plan.version,
                 "status_id": plan.status_id,
                 "title": plan.title,
+                "search_text": card_search_text(plan.title, plan.fields),
                 "owner_id": plan.owner_id,
                 "contact_id": plan.contact_id,
                 "fields": plan.fields,
@@ -358,6 +361,7 @@ UPDATE_CARD = (
     .values(
         status_id=bindparam("status_id"),
         title=bindparam("title"),
+        search_text=bindparam("search_text"),
         owner_id=bindparam("owner_id"),
         contact_id=bindparam("contact_id"),
         fields=bindparam("fields"),

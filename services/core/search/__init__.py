@@ -1,0 +1,1 @@
+"""Search across everything the caller may see: cards (title, fields and notes) and contacts."""

@@ -1,0 +1,99 @@
+"""Global search: the cards the caller may see whose title, fields (or notes) hold every word
+of the query, and the contacts whose name, e-mail or phone do; case and accents ignored.
+
+Cards are matched on ``cards.search_text`` (folded title and field values, kept by every
+write), newest change first. Trashed cards are left out: they are found in the trash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..access import visible_cards_condition
+from ..auth.models import User
+from ..cards.models import Card
+from ..contacts import service as contacts
+from ..products.models import Product, Status
+from ..textsearch import fold
+
+#: Other places a card's words may be (notes...): ``fn(folded_word) -> card ids subquery``.
+CARD_TEXT_SOURCES: list[Callable[[str], Select[Any]]] = []
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    id: int
+    title: str
+    detail: str | None = None
+    product: dict[str, Any] | None = None
+    url: str = ""
+
+
+def search(session: Session, viewer: User, q: str, limit: int) -> list[Hit]:
+    """Cards first (at most ``limit``), then contacts (at most ``limit``)."""
+    words = fold(q).split()
+    if not words:
+        return []
+    return _cards(session, viewer, words, limit) + _contacts(session, q, limit)
+
+
+def _cards(session: Session, viewer: User, words: list[str], limit: int) -> list[Hit]:
+    query = (
+        select(Card.id, Card.title, Product.id, Product.name, Status.name)
+        .join(Product, Product.id == Card.product_id)
+        .join(Status, Status.id == Card.status_id)
+        .where(Card.trashed_at.is_(None), *(_word_condition(word) for word in words))
+        .order_by(Card.updated_at.desc(), Card.id.desc())
+        .limit(limit)
+    )
+    visible = visible_cards_condition(session, viewer)
+    if visible is not None:
+        query = query.where(visible)
+    return [
+        Hit(
+            kind="card",
+            id=card_id,
+            title=title,
+            detail=status,
+            product={"id": product_id, "name": product_name},
+            url=f"/cards/{card_id}",
+        )
+        for card_id, title, product_id, product_name, status in session.execute(query)
+    ]
+
+
+def _word_condition(word: str) -> ColumnElement[bool]:
+    pattern = f"%{_escape(word)}%"
+    found: ColumnElement[bool] = Card.search_text.like(pattern, escape="\\")
+    for source in CARD_TEXT_SOURCES:
+        found = found | Card.id.in_(source(word))
+    return and_(found)
+
+
+def _contacts(session: Session, q: str, limit: int) -> list[Hit]:
+    hits = []
+    for contact in contacts.search(session, q, None, None, limit):
+        detail = ", ".join([*contact.emails[:1], *contact.phones[:1]]) or None
+        hits.append(
+            Hit(
+                kind="contact",
+                id=contact.id,
+                title=contact.name,
+                detail=detail
+                if contact.kind == "person"
+                else f"company{', ' + detail if detail else ''}",
+                url=f"/contacts/{contact.id}",
+            )
+        )
+    return hits
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
