@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         product_settings,
         products,
         quick_access,
+        search,
         security,
         tasks,
         today,
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
         contacts.bp,
         csv_pages.bp,
         quick_access.bp,
+        search.bp,
         trash.bp,
     ):
         web.register_blueprint(feature)
