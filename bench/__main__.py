@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from . import cards, load, report
+from . import cards, load, report, search
 from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is_generated
 from .dataset import Sizes
 from .generate import generate
@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("cards", help="benchmark the card list and a single card")
     bench.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
     _run_options(bench)
+
+    searching = commands.add_parser("search", help="benchmark global search (GET /search)")
+    searching.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
+    _run_options(searching)
 
     load.add_arguments(
         commands.add_parser(
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         generate(args.url, _sizes(args), force=args.force)
     elif args.command == "cards":
         _bench_cards(args.url, args)
+    elif args.command == "search":
+        _bench_search(args.url, args)
     elif args.command == "load":
         return load.main_from(args)
     else:
@@ -67,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
                 generate(url, sizes, force=True)
             _bench_cards(url, args)
     return 0
+
+
+def _bench_search(url: str, args: Any) -> None:
+    print(f"benchmarking global search on {display_url(url)}")
+    results = search.run(url, runs=args.runs, warmup=args.warmup)
+    path = report.save("search", results)
+    print()
+    print(search.table(results))
+    print(f"\nresults: {path}\n")
 
 
 def _bench_cards(url: str, args: Any) -> None:
