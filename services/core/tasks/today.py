@@ -206,11 +206,14 @@ def task_page(
     limit: int,
     cursor: str | None,
     show: str = "tasks",
+    *,
+    mark_after: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One of the view's lists, in deadline order; the usual one puts the overdue tasks first.
 
     ``show`` is ``tasks`` (overdue, then due in the period), or the tasks behind one total:
-    ``due``, ``overdue``, ``closed`` or ``postponed``.
+    ``due``, ``overdue``, ``closed`` or ``postponed``. ``mark_after`` adds ``after_period``
+    (the deadline lies after the period: a postponed task) for the web page.
     """
     if show not in SHOWS:
         raise Invalid({"show": [f"One of: {', '.join(SHOWS)}."]})
@@ -262,5 +265,7 @@ def task_page(
         item["product"] = {"id": task.product_id, "name": product_name}
         item["card_status"] = {"name": status_name, "group": status_group}
         item["overdue"] = bool(is_overdue) and task.status == "open"
+        if mark_after:
+            item["after_period"] = period.is_after(task)
         tasks.append(item)
     return tasks, next_cursor
