@@ -60,9 +60,10 @@ def test_period_shortcuts_and_overdue_meaning_its_deadline_has_passed(page, arti
     page.wait_for_url(re.compile(r"from=.*&to="))
     monday = local_day().date() + timedelta(days=7 - local_day().weekday())
     assert page.get_by_label("From", exact=True).input_value() == monday.isoformat()
-    assert page.get_by_label("To", exact=True).input_value() == (
-        monday + timedelta(days=6)
-    ).isoformat()
+    assert (
+        page.get_by_label("To", exact=True).input_value()
+        == (monday + timedelta(days=6)).isoformat()
+    )
     assert page.locator(".today-kicker").inner_text().lower() == "next week"
     # A task due tomorrow is not late: never OVERDUE (listed only if tomorrow is next week).
     tomorrow = row(page, "Due tomorrow (shortcuts)")

@@ -49,7 +49,9 @@ def totals(html):
 def test_the_shortcuts_name_the_periods_and_the_current_one_is_marked(admin_web, clock):
     html = page(admin_web, "?from=2026-11-30&to=2026-12-06")
     shortcuts = dict(
-        re.findall(r'<a href="/\?from=([\d-]+&to=[\d-]+)"(?: aria-current="page")?>([^<]+)</a>', html)
+        re.findall(
+            r'<a href="/\?from=([\d-]+&to=[\d-]+)"(?: aria-current="page")?>([^<]+)</a>', html
+        )
     )
     assert shortcuts == {
         "2026-12-02&to=2026-12-02": "Today",
@@ -73,7 +75,9 @@ def test_the_shortcuts_name_the_periods_and_the_current_one_is_marked(admin_web,
 )
 def test_the_arrows_shift_by_the_periods_length(admin_web, clock, shown, earlier, later):
     html = page(admin_web, f"?from={shown}")
-    assert re.search(rf'class="period-step" href="/\?from={earlier}"[^>]*aria-label="Previous', html)
+    assert re.search(
+        rf'class="period-step" href="/\?from={earlier}"[^>]*aria-label="Previous', html
+    )
     assert re.search(rf'class="period-step" href="/\?from={later}"[^>]*aria-label="Next', html)
 
 
@@ -88,7 +92,9 @@ def test_next_week_does_not_call_tomorrows_task_overdue_and_this_week_shows_yest
     assert (totals(next_week)["overdue"], totals(next_week)["due"]) == (1, 1)
     this_week = page(admin_web, "?from=2026-11-30&to=2026-12-06")
     assert rows(this_week) == [("Call ACME", "overdue"), ("Send the offer", "due")]
-    assert re.search(r'data-state="overdue">.*?<span class="badge overdue">Overdue</span>', this_week, re.S)
+    assert re.search(
+        r'data-state="overdue">.*?<span class="badge overdue">Overdue</span>', this_week, re.S
+    )
 
 
 def test_each_total_links_to_its_list_and_closed_tasks_stay_visible(admin, admin_web, card):
@@ -104,7 +110,9 @@ def test_each_total_links_to_its_list_and_closed_tasks_stay_visible(admin, admin
     closed = page(admin_web, "?show=closed")
     assert rows(closed) == [("Call ACME", "closed")]
     assert "Closed in this period" in closed and ">Reopen<" in closed
-    assert re.search(r'data-total="closed">\s*<dt>Closed</dt>\s*<dd><a [^>]*aria-current="page"', closed)
+    assert re.search(
+        r'data-total="closed">\s*<dt>Closed</dt>\s*<dd><a [^>]*aria-current="page"', closed
+    )
     answer = admin_web.htmx(f"/tasks/{task['id']}/reopen", {"view": "today", "show": "closed"})
     assert rows(unescape(answer.get_data(as_text=True)))[0][1] in ("due", "overdue")
     assert admin.ok("GET", f"tasks/{task['id']}")["status"] == "open"
@@ -138,8 +146,6 @@ def test_a_rows_secondary_actions_sit_in_one_menu(admin, admin_web, card, clock)
 
 def test_cancelling_from_the_menu_cancels_the_task(admin, admin_web, card, clock):
     task = admin.task(card, "2026-12-02T15:00:00Z", "Call ACME")
-    answer = admin_web.htmx(
-        f"/tasks/{task['id']}/close", {"view": "today", "outcome": "cancelled"}
-    )
+    answer = admin_web.htmx(f"/tasks/{task['id']}/close", {"view": "today", "outcome": "cancelled"})
     assert ">Cancelled<" in answer.get_data(as_text=True)
     assert admin.ok("GET", f"tasks/{task['id']}")["status"] == "cancelled"
