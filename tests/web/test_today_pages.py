@@ -149,3 +149,17 @@ def test_cancelling_from_the_menu_cancels_the_task(admin, admin_web, card, clock
     answer = admin_web.htmx(f"/tasks/{task['id']}/close", {"view": "today", "outcome": "cancelled"})
     assert ">Cancelled<" in answer.get_data(as_text=True)
     assert admin.ok("GET", f"tasks/{task['id']}")["status"] == "cancelled"
+
+
+def test_show_more_keeps_to_the_list_shown(admin, admin_web, card, monkeypatch):
+    from cardcrm.core.web import today
+
+    monkeypatch.setattr(today, "TASK_PAGE", 1)
+    for hour in (1, 2):
+        task = admin.task(card, f"2026-12-0{hour}T09:00:00Z", f"Task {hour}")
+        admin.ok("POST", f"tasks/{task['id']}/close", {})
+    html = page(admin_web, "?show=closed")
+    more = re.search(r'class="more" id="more-tasks">\s*<a href="([^"]+)"', html).group(1)
+    assert "show=closed" in more
+    answer = admin_web.client.get(more, headers={"HX-Request": "true"})
+    assert rows(unescape(answer.get_data(as_text=True)))[0][1] == "closed"
