@@ -47,6 +47,7 @@ from cardcrm.core.tasks.models import Task
 from cardcrm.core.tasks.schemas import TaskSchema
 from flask import Flask
 from sqlalchemy import and_, delete, func, or_, select, text
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from . import report
@@ -375,15 +376,24 @@ INSTANTS = ("due", "closed_at", "created_at", "updated_at")
 
 
 def plain_task_page(
-    session: Session, user: User, period: rules.Period, limit: int, cursor: str | None
+    session: Session,
+    user: User,
+    period: rules.Period,
+    limit: int,
+    cursor: str | None,
+    show: str = "tasks",
 ) -> tuple[list[dict[str, Any]], str | None]:
     """``today.task_page`` on plain rows: the change proposed for the app, timed here.
 
     The same statement, but selecting the task's columns instead of the ``Task`` entity (no
     ORM objects, identity map or version tracking), and the items built as dicts instead of
     by ``TaskSchema.dump``. ``plain_page`` checks it answers exactly what the app answers.
+    Only the usual list is timed; the totals' lists (``show``) are the app's.
     """
+    if show != "tasks":
+        return rules.task_page(session, user, period, limit, cursor, show)
     overdue = rules._is_overdue(period)
+    rank = sql_case((overdue, 0), else_=1)
     query = (
         select(
             *(Task.__table__.c[name] for name in TASK_FIELDS),
@@ -397,24 +407,34 @@ def plain_task_page(
         .join(Product, Product.id == Task.product_id)
         .join(Status, Status.id == Card.status_id)
         .where(
-            *rules._open_tasks_until_end(scope_of(session, user), user, period),
+            *rules._open_tasks_in_reach(scope_of(session, user), user, period),
             or_(overdue, rules._is_due(period)),
         )
     )
     position = decode_cursor(cursor)
     if position is not None:
         try:
+            after_rank = int(position.get("rank", 0))
             after_due, after_id = datetime.fromisoformat(position["due"]), int(position["id"])
-        except (KeyError, TypeError, ValueError) as error:
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
         query = query.where(
-            or_(Task.due > after_due, and_(Task.due == after_due, Task.id > after_id))
+            or_(
+                rank > after_rank,
+                and_(
+                    rank == after_rank,
+                    or_(Task.due > after_due, and_(Task.due == after_due, Task.id > after_id)),
+                ),
+            )
         )
-    rows = session.execute(query.order_by(Task.due, Task.id).limit(limit + 1)).all()
+    rows = session.execute(query.order_by(rank, Task.due, Task.id).limit(limit + 1)).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"due": rows[-1].due.isoformat(), "id": rows[-1].id})
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            {"rank": 0 if last.overdue else 1, "due": last.due.isoformat(), "id": last.id}
+        )
     tasks = []
     for row in rows:
         item = dict(zip(TASK_FIELDS, row, strict=False))
@@ -427,7 +447,6 @@ def plain_task_page(
         item["card_status"] = {"name": row.status_name, "group": row.status_group}
         item["overdue"] = bool(row.overdue)
         tasks.append(item)
-    tasks.sort(key=lambda item: not item["overdue"])
     return tasks, next_cursor
 
 

@@ -10,7 +10,7 @@ from flask import Response, json
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .auth.service import current_user
-from .tasks.today import period_for, task_page, totals
+from .tasks.today import SHOWS, period_for, task_page, totals
 
 bp = ApiBlueprint("today", __name__, tag="Today view")
 
@@ -20,6 +20,15 @@ class TodayArgsSchema(Schema):
     to = fields.Date()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(load_default=None, validate=validate.Length(max=1000))
+    show = fields.String(
+        load_default="tasks",
+        validate=validate.OneOf(SHOWS),
+        metadata={
+            "description": "Which list: `tasks` (the default: overdue tasks, then those due in "
+            "the period) or the tasks behind one total: `due`, `overdue`, `closed` (closed as "
+            "done in the period) or `postponed` (postponed in the period past its end)."
+        },
+    )
 
     @validates_schema
     def _order(self, data: dict, **_: object) -> None:
@@ -44,6 +53,7 @@ TODAY_RESPONSE = {
                 key: {"type": "integer"} for key in ("due", "overdue", "closed", "postponed")
             },
         },
+        "show": {"type": "string", "enum": list(SHOWS)},
         "tasks": {"type": "array", "items": {"type": "object"}},
         "next_cursor": {"type": ["string", "null"]},
     },
@@ -60,20 +70,26 @@ TODAY_RESPONSE = {
 def today_view(args: dict[str, Any]) -> Response:
     """The caller's Today view: four totals and the task list for a period of days.
 
-    ``from`` and ``to`` default to today in the caller's time zone. Tasks come overdue first,
-    then due in the period, each in deadline order, with their card, product and card status;
-    ``next_cursor`` pages through long lists.
+    ``from`` and ``to`` default to today in the caller's time zone. A task is overdue once its
+    deadline has passed (an all-day task once its day has ended), whatever the period; ``due``
+    counts the open tasks in the period whose deadline has not passed. Tasks come overdue
+    first, then due in the period, each in deadline order, with their card, product and card
+    status; ``show`` lists the tasks behind one total instead (``closed`` and ``postponed``
+    ones included); ``next_cursor`` pages through long lists.
     """
     session = get_session()
     user = current_user()
     period = period_for(user, args.get("from"), args.get("to"))
-    tasks, next_cursor = task_page(session, user, period, args["limit"], args.get("cursor"))
+    tasks, next_cursor = task_page(
+        session, user, period, args["limit"], args.get("cursor"), args["show"]
+    )
     body = {
         "period": {
             "from": period.first.isoformat(),
             "to": period.last.isoformat(),
             "timezone": user.timezone,
         },
+        "show": args["show"],
         "totals": totals(session, user, period),
         "tasks": tasks,
         "next_cursor": next_cursor,

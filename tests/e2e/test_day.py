@@ -50,7 +50,10 @@ def test_a_task_given_through_the_api_reaches_every_place_and_closes_from_the_ca
     )
     zone = ZoneInfo("Europe/Bucharest")
     today = datetime.now(zone).date()
-    due = datetime.combine(today, time(15, 30), zone)
+    # Later today (a deadline that has passed is overdue, not due): 23:59 local, or 15:30.
+    due = datetime.combine(
+        today, time(23, 59) if datetime.now(zone).hour >= 15 else time(15, 30), zone
+    )
     task = boss.core.ok(
         "POST",
         f"cards/{card['id']}/tasks",

@@ -73,6 +73,7 @@ def test_closing_and_postponing_tasks_update_the_totals_without_a_reload(page):
     assert after_close["overdue"] == before["overdue"] - 1
 
     row = page.locator("li.task", has_text="Book the meeting room")
+    row.locator("summary").click()  # the row's menu of secondary actions
     row.get_by_role("button", name="+1 day").click()
     page.locator('li.task[data-state="postponed"]', has_text="Book the meeting room").wait_for()
     after_postpone = totals(page)
@@ -80,6 +81,7 @@ def test_closing_and_postponing_tasks_update_the_totals_without_a_reload(page):
     assert after_postpone["due"] == before["due"] - 1
 
     row = page.locator("li.task", has_text="Order the banners")
+    row.locator("summary").click()
     next_week = (datetime.now(DEMO_ZONE).date() + timedelta(days=7)).isoformat()
     row.get_by_label(re.compile("Postpone .* to the date")).fill(next_week)
     row.get_by_role("button", name="Postpone", exact=True).click()

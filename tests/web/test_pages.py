@@ -309,7 +309,7 @@ def test_bad_input_gets_a_message_and_never_a_500(admin_web, sales):
 
 
 def totals_of(html: str) -> dict[str, int]:
-    found = re.findall(r'data-total="(\w+)"><dt>\w+</dt><dd>(\d+)</dd>', html)
+    found = re.findall(r'data-total="(\w+)">\s*<dt>\w+</dt>\s*<dd><a [^>]*>(\d+)</a></dd>', html)
     return {key: int(value) for key, value in found}
 
 

@@ -18,7 +18,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..tasks import service
 from ..tasks.models import Task
-from ..tasks.today import totals
+from ..tasks.today import SHOWS, totals
 from .cards import tasks_context
 from .display import user_zone
 from .errors import error_message, flash_error
@@ -113,10 +113,12 @@ def _today_row(task: Task, error: CardcrmError | None) -> Any:
     db, user = get_session(), current_user()
     period, _ = requested_period(user, request.form)
     row = task_row(task, period)
+    show = text("show")
     page = render_template(
         "today/_task_action.html",
         task=row,
         period=period,
+        show=show if show in SHOWS else "tasks",
         totals=totals(db, user, period),
         error=error_message(error),
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from cardcrm.common.db import get_session
@@ -12,7 +15,7 @@ from ..auth.models import User
 from ..quick_access.service import list_favorites, recent_cards
 from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema
-from ..tasks.today import Period, period_for, task_page, totals
+from ..tasks.today import SHOWS, Period, period_for, task_page, totals
 from .forms import messages_of, optional_date
 from .quick_access import favorite_links, wall_items
 from .security import current_user, is_htmx
@@ -24,14 +27,89 @@ TASK_PAGE = 50
 RECENT_IN_PANEL = 8
 WALL_IN_PANEL = 5
 
+#: What each of the four totals' lists is called on the page.
+LIST_TITLES = {
+    "due": "Due in this period",
+    "overdue": "Overdue",
+    "closed": "Closed in this period",
+    "postponed": "Postponed in this period",
+}
+
+
+def first_weekday(user: User) -> int:
+    """The day a week starts on (0 = Monday): Monday for everyone for now.
+
+    The one place that decides it; issue 17 makes it follow the user's locale.
+    """
+    return 0
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    label: str
+    first: date
+    last: date
+
+
+def shortcuts(user: User, period: Period) -> list[Shortcut]:
+    """Today, tomorrow, this week, next week and this month, in the user's zone."""
+    today = period.today
+    week = today - timedelta(days=(today.weekday() - first_weekday(user)) % 7)
+    month_days = calendar.monthrange(today.year, today.month)[1]
+    return [
+        Shortcut("Today", today, today),
+        Shortcut("Tomorrow", today + timedelta(days=1), today + timedelta(days=1)),
+        Shortcut("This week", week, week + timedelta(days=6)),
+        Shortcut("Next week", week + timedelta(days=7), week + timedelta(days=13)),
+        Shortcut("This month", today.replace(day=1), today.replace(day=month_days)),
+    ]
+
+
+def _whole_month(first: date, last: date) -> bool:
+    return (
+        first.day == 1
+        and (first.year, first.month) == (last.year, last.month)
+        and last.day == calendar.monthrange(last.year, last.month)[1]
+    )
+
+
+def _month_after(day: date, months: int) -> tuple[date, date]:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    first = date(year, month + 1, 1)
+    return first, first.replace(day=calendar.monthrange(year, month + 1)[1])
+
+
+def shifted(period: Period, step: int) -> tuple[date, date] | None:
+    """The period before (``step=-1``) or after (``+1``): as long as this one, a month for a
+    whole month; ``None`` past the calendar's ends."""
+    try:
+        if _whole_month(period.first, period.last):
+            return _month_after(period.first, step)
+        length = timedelta(days=(period.last - period.first).days + 1)
+        return period.first + step * length, period.last + step * length
+    except (OverflowError, ValueError):
+        return None
+
 
 @bp.get("/")
 def index() -> Any:
     db, user = get_session(), current_user()
     period, errors = requested_period(user, request.args)
-    tasks, next_cursor = task_page(db, user, period, TASK_PAGE, _cursor(errors))
+    show = request.args.get("show", "tasks")
+    if show not in SHOWS:
+        errors = {**errors, "show": ["There is no such list; showing the tasks."]}
+        show = "tasks"
+    tasks, next_cursor = task_page(
+        db, user, period, TASK_PAGE, _cursor(errors), show, mark_after=True
+    )
     context = {
         "period": period,
+        "show": show,
+        "list_title": LIST_TITLES.get(show),
+        "shortcuts": shortcuts(user, period),
+        "earlier": shifted(period, -1),
+        "later": shifted(period, 1),
         "totals": totals(db, user, period),
         "tasks": tasks,
         "next_cursor": next_cursor,
@@ -65,10 +143,6 @@ def task_row(task: Task, period: Period) -> dict[str, Any]:
     item["card"] = {"id": card.id, "title": card.title}
     item["product"] = {"id": card.product_id, "name": card.product.name}
     item["card_status"] = {"name": card.status.name, "group": card.status.group}
-    if task.all_day and task.due_date is not None:
-        item["overdue"] = task.due_date < period.first
-        item["after_period"] = task.due_date > period.last
-    else:
-        item["overdue"] = task.due < period.start
-        item["after_period"] = task.due >= period.end
+    item["overdue"] = task.status == "open" and period.is_overdue(task)
+    item["after_period"] = period.is_after(task)
     return item
