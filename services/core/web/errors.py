@@ -17,9 +17,8 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from . import security
 from .forms import messages_of
-from .security import is_htmx
+from .security import csrf_token, is_htmx, logged_in_session, with_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ def install_unmatched(app: Flask, problem_answer: Callable[[HTTPException], Resp
         if request.blueprint is not None:  # a web page's own 404 (its hooks ran)
             return error_page(error.code or 404, error.name, error.description or error.name)
         # No web hook ran: find who is logged in, for the layout's header.
-        g.web_session, g.web_secret = security.logged_in_session()
+        g.web_session, g.web_secret = logged_in_session()
         g.web_user = g.web_session.user if g.web_session is not None else None
         page = render_template(
             "error.html",
@@ -137,12 +136,12 @@ def install_unmatched(app: Flask, problem_answer: Callable[[HTTPException], Resp
                 else error.description or error.name
             ),
             messages=None,
-            csrf_token=security.csrf_token,
+            csrf_token=csrf_token,
             current_user=g.get("web_user"),
             sidecars=set(),
         )
         response = Response(page, status=error.code or 404)
-        return security.with_security_headers(response)
+        return with_security_headers(response)
 
     app.register_error_handler(NotFound, page_or_problem)
     app.register_error_handler(MethodNotAllowed, page_or_problem)
