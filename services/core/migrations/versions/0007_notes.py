@@ -4,7 +4,7 @@ A card's notes: the Markdown body, its sanitised HTML, its folded text for the c
 ``q`` search, and the users it mentions.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-05 21:40:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0006"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
