@@ -12,7 +12,17 @@ from typing import Any
 
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError, PreconditionFailed
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,12 +40,18 @@ bp = Blueprint("notes", __name__)
 #: How many of a card's notes the notes panel lists when no timeline panel shows them.
 RECENT_NOTES = 20
 CHANGED = {"HX-Trigger": "card-changed"}
+#: The timeline panel's endpoint (web/timeline.py): where notes show when it is there.
+TIMELINE_PANEL = "web.timeline.panel"
 
 
 def notes_part(db: Session, card: Card) -> dict[str, Any]:
-    """What ``cards/_notes.html`` needs on the card page."""
+    """What ``cards/_notes.html`` needs on the card page.
+
+    The notes themselves are the timeline's to show; only an app without the timeline's panel
+    has the notes panel list the latest ones."""
     user = current_user()
-    recent = service.list_notes(db, card.id, user, None, RECENT_NOTES)
+    listed_here = TIMELINE_PANEL not in current_app.view_functions
+    recent = service.list_notes(db, card.id, user, None, RECENT_NOTES) if listed_here else []
     return {
         "note_draft": {},
         "note_errors": {},
@@ -98,7 +114,7 @@ def edit(note_id: int) -> Any:
     card_id = note.card_id
     version = request.form.get("version", "")
     expected = {int(version)} if version.isdigit() and len(version) < 10 else None
-    draft = _body()
+    draft: str | None = _body()
     error_text = None
     not_notified: list[dict[str, Any]] = []
     try:
