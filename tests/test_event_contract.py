@@ -68,6 +68,9 @@ def use_core_as_a_team_would(admin: Any, member: Any) -> None:
     admin.ok("POST", f"tasks/{all_day['id']}/postpone", {"due": "2026-12-04"})
     admin.ok("POST", f"tasks/{all_day['id']}/close", {"outcome": "cancelled"})
     assert admin.delete(f"tasks/{task['id']}").status_code == 204
+    note = member.ok("POST", f"cards/{card['id']}/notes", {"body": "Met *Ana*"})
+    admin.ok("PATCH", f"notes/{note['id']}", {"body": "Met Ana", "mentions": [member.user.id]})
+    assert admin.delete(f"notes/{note['id']}").status_code == 204
 
     first = product["statuses"][0]
     assert admin.delete(f"statuses/{parked['id']}?move_to={first['id']}").status_code == 204

@@ -65,6 +65,10 @@ class EventType(StrEnum):
     CONTACT_DELETED = "contact.deleted"  # gone for good
     CONTACT_MERGED = "contact.merged"
 
+    NOTE_CREATED = "note.created"
+    NOTE_UPDATED = "note.updated"
+    NOTE_DELETED = "note.deleted"  # gone for good
+
 
 #: Events whose ``data`` is the card as it is after the change (the card still exists).
 CARD_SNAPSHOTS = frozenset(
@@ -277,6 +281,29 @@ class ContactMergedSchema(ContactSchema):
     merged_id = _integer()
 
 
+class NoteSchema(Schema):
+    """A note as core's API shows it, plus its card's product and owner (so that a reader can
+    tell who may see it without asking core)."""
+
+    id = _integer()
+    card_id = _integer()
+    author_id = _integer(allow_none=True)
+    body = _string()
+    html = _string()
+    #: The mentioned users who may see the card (others are left out and not told).
+    mentions = fields.List(fields.Integer(strict=True), required=True)
+    created_at = _instant()
+    updated_at = _instant()
+    version = _integer()
+    product_id = _integer()
+    owner_id = _integer(allow_none=True)
+
+
+class NoteUpdatedSchema(NoteSchema):
+    #: The mentions this edit added: the only ones to notify again.
+    new_mentions = fields.List(fields.Integer(strict=True), required=True)
+
+
 #: The schema of each type's ``data``; a test keeps it complete.
 PAYLOAD_SCHEMAS: dict[EventType, type[Schema]] = {
     EventType.PRODUCT_CREATED: ProductSchema,
@@ -299,6 +326,9 @@ PAYLOAD_SCHEMAS: dict[EventType, type[Schema]] = {
     EventType.CONTACT_UPDATED: ContactUpdatedSchema,
     EventType.CONTACT_DELETED: ContactSchema,  # the contact as it was
     EventType.CONTACT_MERGED: ContactMergedSchema,
+    EventType.NOTE_CREATED: NoteSchema,
+    EventType.NOTE_UPDATED: NoteUpdatedSchema,
+    EventType.NOTE_DELETED: NoteSchema,  # the note as it was
 }
 # One instance per schema: marshmallow builds its fields on instantiation, the costly part.
 _VALIDATORS: dict[EventType, Schema] = {kind: schema() for kind, schema in PAYLOAD_SCHEMAS.items()}

@@ -24,6 +24,7 @@ from .contacts.views import bp as contacts_api
 from .csv_io.views import bp as csv_io_api
 from .events.listen import EventListener
 from .events.views import bp as events_api
+from .notes.views import bp as notes_api
 from .plugins import get_plugin_manager
 from .products.views import bp as products_api
 from .quick_access.views import bp as quick_access_api
@@ -98,6 +99,7 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         today_api,
         quick_access_api,
         contacts_api,
+        notes_api,
         csv_io_api,
         events_api,
         search_api,

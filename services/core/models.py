@@ -7,6 +7,7 @@ from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .events import DatabaseIncarnation, Event
+from .notes.models import Note
 from .products.models import Membership, Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotencyKey",
     "LoginFailure",
     "Membership",
+    "Note",
     "Postponement",
     "Product",
     "RecentCard",

@@ -33,6 +33,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/products/<int:product_id>"): {"name": "taken over"},
     ("PATCH", "/statuses/<int:status_id>"): {"name": "taken over"},
     ("POST", "/products/<int:product_id>/cards"): {"title": "planted"},
+    ("POST", "/cards/<int:card_id>/notes"): {"body": "planted"},
+    ("PATCH", "/notes/<int:note_id>"): {"body": "taken over"},
 }
 
 
@@ -52,6 +54,7 @@ def world(app, admin, member, new_user, client):
     contact = admin.ok("POST", "contacts", {"name": "Ana"}, status=201)
     card = admin.card(product, "secret deal", contact_id=contact["id"])
     task = admin.task(card, "2027-01-04T10:00:00Z", "secret call")
+    note = admin.ok("POST", f"cards/{card['id']}/notes", {"body": "secret note"}, status=201)
     favorite = admin.ok(
         "POST", "favorites", {"name": "secret list", "product_id": product["id"]}, status=201
     )
@@ -71,6 +74,7 @@ def world(app, admin, member, new_user, client):
         "product_id": product["id"],
         "card_id": card["id"],
         "task_id": task["id"],
+        "note_id": note["id"],
         "status_id": product["statuses"][0]["id"],
         "contact_id": contact["id"],
         "favorite_id": favorite["id"],
@@ -97,6 +101,7 @@ def snapshot(admin: Api, ids: dict[str, int]) -> list[Any]:
         admin.ok("GET", f"cards/{ids['card_id']}"),
         admin.ok("GET", f"cards/{ids['card_id']}/history"),
         admin.ok("GET", f"tasks/{ids['task_id']}"),
+        admin.ok("GET", f"cards/{ids['card_id']}/notes"),
         admin.ok("GET", f"contacts/{ids['contact_id']}"),
         admin.ok("GET", "favorites"),
         admin.ok("GET", "tokens"),

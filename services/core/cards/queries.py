@@ -23,7 +23,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..access import scope_of
 from ..auth.models import User
 from ..contacts.models import CardContact
+from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
+from ..textsearch import fold
 from .fields import filter_value
 from .models import Card
 
@@ -60,10 +62,22 @@ def filter_conditions(
     if "owner_id" in args:
         conditions.append(Card.owner_id == args["owner_id"])
     if args.get("q"):
-        conditions.append(Card.title.ilike(f"%{_escape_like(args['q'])}%", escape="\\"))
+        conditions.append(_text_condition(product, args["q"]))
     for key, raw in field_filters.items():
         conditions.append(_field_condition(product, key, raw))
     return conditions
+
+
+def _text_condition(product: Product, q: str) -> ColumnElement[bool]:
+    """``q`` in the card's title (ignoring case) or in one of its notes (ignoring case and
+    accents). The notes are searched once for the whole product (``IN``, not a probe per card:
+    PostgreSQL hashes the subquery's card ids, SQLite builds them into a temporary index), so a
+    query costs one scan of the product's notes beside the card list's own index scan."""
+    in_notes = select(Note.card_id).where(
+        Note.product_id == product.id,
+        Note.search_text.like(f"%{_escape_like(fold(q))}%", escape="\\"),
+    )
+    return or_(Card.title.ilike(f"%{_escape_like(q)}%", escape="\\"), Card.id.in_(in_notes))
 
 
 def field_filters_of(query_args: Any) -> dict[str, str]:

@@ -129,6 +129,12 @@ def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict
         return f"edited “{task}”: " + _changes(data.get("changes") or {}, names, fields)
     if kind == "task.deleted":
         return f"deleted the task “{task}”"
+    if kind == "note.created":
+        return "wrote a note"
+    if kind == "note.updated":
+        return "edited a note"
+    if kind == "note.deleted":
+        return f"deleted a note: “{data.get('excerpt', '')}”"
     if kind == "task.sync_conflict":
         return f"kept the losing side of a calendar sync conflict on “{task}”"
     return kind

@@ -1,0 +1,1 @@
+"""Notes on a card: Markdown text with @mentions, rendered to sanitised HTML."""

@@ -1,0 +1,222 @@
+"""The card page's notes: the composer (with a preview and the @ picker), and a note's own
+edit and delete forms (``cards/_note.html``, which the timeline shows for each note).
+
+With htmx, writing answers the notes panel again (an empty composer, and who a mention did not
+reach) and an edit answers the note again; both carry ``HX-Trigger: card-changed`` so that the
+timeline reloads. Without JavaScript each form is a plain POST that redirects back to the card.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError, PreconditionFailed
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from ..cards import service as cards
+from ..cards.models import Card
+from ..notes import service
+from ..notes.schemas import NoteCreateSchema, NoteUpdateSchema, PreviewSchema
+from .cards import CARD_PAGE_PARTS
+from .forms import messages_of
+from .lookups import all_users, user_names
+from .security import current_user, is_htmx
+
+bp = Blueprint("notes", __name__)
+
+#: How many of a card's notes the notes panel lists when no timeline panel shows them.
+RECENT_NOTES = 20
+CHANGED = {"HX-Trigger": "card-changed"}
+#: The timeline panel's endpoint (web/timeline.py): where notes show when it is there.
+TIMELINE_PANEL = "web.timeline.panel"
+
+
+def notes_part(db: Session, card: Card) -> dict[str, Any]:
+    """What ``cards/_notes.html`` needs on the card page.
+
+    The notes themselves are the timeline's to show; only an app without the timeline's panel
+    has the notes panel list the latest ones."""
+    user = current_user()
+    listed_here = TIMELINE_PANEL not in current_app.view_functions
+    recent = service.list_notes(db, card.id, user, None, RECENT_NOTES) if listed_here else []
+    return {
+        "note_draft": {},
+        "note_errors": {},
+        "not_notified": [],
+        "recent_notes": [service.note_data(note) for note in recent],
+    }
+
+
+CARD_PAGE_PARTS.append(notes_part)
+
+
+@bp.post("/cards/<int:card_id>/notes")
+def create(card_id: int) -> Any:
+    db, user = get_session(), current_user()
+    card = cards.get_card(db, card_id, viewer=user)
+    draft = {"body": _body(), "mentions": _mentions()}
+    try:
+        data = NoteCreateSchema().load(
+            {"body": draft["body"], "mentions": [int(m) for m in draft["mentions"] if m.isdigit()]}
+        )
+        _, not_notified = service.create_note(db, user, card_id, data)
+    except (CardcrmError, ValidationError) as error:
+        errors = messages_of(error) or {"body": [getattr(error, "detail", None) or str(error)]}
+        if not is_htmx():
+            flash("The note was not saved: " + " ".join(sum(errors.values(), [])), "error")
+            return redirect(_back(card_id))
+        return _panel(db, card, draft=draft, errors=errors), 422
+    refused = _refused(db, not_notified)
+    if not is_htmx():
+        flash("The note is saved." + (f" {refused}" if refused else ""))
+        return redirect(_back(card_id))
+    return _panel(db, card, not_notified=not_notified), 200, CHANGED
+
+
+@bp.post("/notes/preview")
+def preview() -> Any:
+    """The HTML a note would show (the composer's Preview tab)."""
+    try:
+        body = PreviewSchema().load({"body": _body()})["body"]
+    except ValidationError as error:
+        return Response(" ".join(sum(messages_of(error).values(), [])), 422)
+    html = service.preview(body) if body.strip() else ""
+    return render_template("cards/_note_preview.html", html=html)
+
+
+@bp.get("/cards/<int:card_id>/mentionable")
+def mentionable(card_id: int) -> Any:
+    """The @ picker's people: JSON ``[{"id", "name", "email"}]`` (``q``: what follows @)."""
+    db = get_session()
+    card = cards.get_card(db, card_id, viewer=current_user())
+    q = request.args.get("q", "")[:200]
+    users = service.mentionable(db, card, q)
+    return jsonify([{"id": u.id, "name": u.name, "email": u.email} for u in users])
+
+
+@bp.post("/notes/<int:note_id>/edit")
+def edit(note_id: int) -> Any:
+    db, user = get_session(), current_user()
+    note = service.get_note(db, note_id, viewer=user)
+    card_id = note.card_id
+    version = request.form.get("version", "")
+    expected = {int(version)} if version.isdigit() and len(version) < 10 else None
+    draft: str | None = _body()
+    error_text = None
+    not_notified: list[dict[str, Any]] = []
+    try:
+        mentions = [int(value) for value in _mentions() if value.isdigit()]
+        changes = NoteUpdateSchema().load({"body": draft, "mentions": mentions})
+        _, not_notified = service.update_note(db, user, note_id, changes, expected)
+    except PreconditionFailed:
+        error_text = (
+            "Someone changed this note after you opened it; nothing was saved. "
+            "Its new text is shown: edit again to change it."
+        )
+        draft = None
+    except (CardcrmError, ValidationError) as error:
+        messages = messages_of(error)
+        error_text = " ".join(sum(messages.values(), [])) or getattr(error, "detail", str(error))
+    if not is_htmx():
+        if error_text:
+            flash("The note was not saved: " + error_text, "error")
+        else:
+            refused = _refused(db, not_notified)
+            flash("The note is saved." + (f" {refused}" if refused else ""))
+        return redirect(_back(card_id, note_id))
+    note = service.get_note(db, note_id, viewer=user)
+    db.refresh(note)
+    context = {
+        "note": service.note_data(note),
+        "card": note.card,
+        "note_edit_error": error_text,
+        "note_edit_draft": draft if error_text else None,
+        "note_notice": _refused(db, not_notified),
+    }
+    html = render_template("cards/_note.html", **context)
+    return (html, 422 if error_text else 200, {} if error_text else CHANGED)
+
+
+@bp.post("/notes/<int:note_id>/delete")
+def delete(note_id: int) -> Any:
+    db, user = get_session(), current_user()
+    note = service.get_note(db, note_id, viewer=user)
+    card_id = note.card_id
+    version = request.form.get("version", "")
+    expected = {int(version)} if version.isdigit() and len(version) < 10 else None
+    try:
+        service.delete_note(db, user, note_id, expected)
+    except PreconditionFailed:
+        message = "Someone changed this note after you opened it; it was not deleted."
+        if is_htmx():
+            return Response(f'<p class="message error" role="alert">{message}</p>', 412)
+        flash(message, "error")
+        return redirect(_back(card_id, note_id))
+    if is_htmx():
+        return Response("", 200, CHANGED)
+    flash("The note is deleted.")
+    return redirect(_back(card_id))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _body() -> str:
+    """The textarea's text: browsers send CR LF line ends; stored as LF."""
+    value = request.form.get("body", "")
+    return value.replace("\r\n", "\n").strip("\n") if isinstance(value, str) else ""
+
+
+def _mentions() -> list[str]:
+    return [value.strip() for value in request.form.getlist("mentions")][:100]
+
+
+def _back(card_id: int, note_id: int | None = None) -> str:
+    anchor = f"note-{note_id}" if note_id else "notes"
+    return url_for("web.cards.show", card_id=card_id) + "#" + anchor
+
+
+def _refused(db: Session, not_notified: list[dict[str, Any]]) -> str:
+    """Who a note's mentions did not reach, in words."""
+    if not not_notified:
+        return ""
+    names = user_names(all_users(db))
+    people = "; ".join(
+        f"{names.get(item['user_id'], 'user ' + str(item['user_id']))} ({item['reason']})"
+        for item in not_notified
+    )
+    return f"Not notified, since they may not see this card: {people}."
+
+
+def _panel(
+    db: Session,
+    card: Card,
+    *,
+    draft: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    not_notified: list[dict[str, Any]] | None = None,
+) -> str:
+    context = notes_part(db, card)
+    users = all_users(db)
+    context.update(
+        card=card,
+        names=user_names(users),
+        note_draft=draft or {},
+        note_errors=errors or {},
+        not_notified=not_notified or [],
+        not_notified_text=_refused(db, not_notified or []),
+    )
+    return render_template("cards/_notes.html", **context)
