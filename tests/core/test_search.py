@@ -29,6 +29,19 @@ def test_cards_are_found_by_any_word_of_title_or_fields_ignoring_case_and_accent
     assert hit["detail"] == sales["statuses"][0]["name"]
 
 
+def test_cards_are_found_by_the_words_of_their_notes(admin, member):
+    sales = admin.product("sales")
+    admin.grant(sales, member, own_cards_only=True)
+    theirs = admin.card(sales, "Admin's deal", owner_id=admin.user.id)
+    mine = admin.card(sales, "Member's deal", owner_id=member.user.id)
+    admin.ok("POST", f"cards/{theirs['id']}/notes", {"body": "Call **Mădălina** about the budget"})
+    admin.ok("POST", f"cards/{mine['id']}/notes", {"body": "Mădălina signs on Friday"})
+
+    assert sorted(found(admin, "madalina")) == ["Admin's deal", "Member's deal"]
+    assert found(admin, "madalina budget") == ["Admin's deal"]  # words from title and notes
+    assert found(member, "madalina") == ["Member's deal"]  # the access rule holds for notes
+
+
 def test_an_edited_or_imported_card_is_found_by_its_new_words(admin):
     sales = admin.product("sales")
     card = admin.card(sales, "Draft")

@@ -1,4 +1,4 @@
-"""Global search: the cards the caller may see whose title, fields (or notes) hold every word
+"""Global search: the cards the caller may see whose title, fields or notes hold every word
 of the query, and the contacts whose name, e-mail or phone do; case and accents ignored.
 
 Cards are matched on ``cards.search_text`` (folded title and field values, kept by every
@@ -7,11 +7,10 @@ write), newest change first. Trashed cards are left out: they are found in the t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,11 +18,9 @@ from ..access import visible_cards_condition
 from ..auth.models import User
 from ..cards.models import Card
 from ..contacts import service as contacts
+from ..notes.models import Note
 from ..products.models import Product, Status
 from ..textsearch import fold
-
-#: Other places a card's words may be (notes...): ``fn(folded_word) -> card ids subquery``.
-CARD_TEXT_SOURCES: list[Callable[[str], Select[Any]]] = []
 
 
 @dataclass(frozen=True)
@@ -79,11 +76,10 @@ def _cards(session: Session, viewer: User, words: list[str], limit: int) -> list
 
 
 def _word_condition(word: str) -> ColumnElement[bool]:
+    """The card holds ``word`` (folded) in its title or fields, or in one of its notes."""
     pattern = f"%{_escape(word)}%"
-    found: ColumnElement[bool] = Card.search_text.like(pattern, escape="\\")
-    for source in CARD_TEXT_SOURCES:
-        found = found | Card.id.in_(source(word))
-    return and_(found)
+    in_notes = select(Note.card_id).where(Note.search_text.like(pattern, escape="\\"))
+    return or_(Card.search_text.like(pattern, escape="\\"), Card.id.in_(in_notes))
 
 
 def _contacts(session: Session, q: str, limit: int) -> list[Hit]:
