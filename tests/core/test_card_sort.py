@@ -35,9 +35,7 @@ def test_sorting_by_title_ignores_case_and_reverses_with_a_minus(admin, product)
     assert walk(admin, product, "title", limit=1) == ["Apple", "apricot", "banana", "cherry"]
 
 
-def test_sorting_by_a_money_field_compares_amounts_and_puts_cards_without_one_last(
-    admin, product
-):
+def test_sorting_by_a_money_field_compares_amounts_and_puts_cards_without_one_last(admin, product):
     admin.card(product, "none 1")
     admin.card(product, "nine hundred", fields={"value": "900"})
     admin.card(product, "twelve fifty", fields={"value": "1250.50"})
@@ -84,9 +82,7 @@ def test_sorting_by_next_task_descending_and_by_last_update(admin, product):
     assert walk(admin, product, "updated")[-1] == "early (edited)"
 
 
-def test_a_sort_combines_with_filters_and_with_what_a_member_may_see(
-    admin, product, new_user
-):
+def test_a_sort_combines_with_filters_and_with_what_a_member_may_see(admin, product, new_user):
     limited = new_user("limited@example.com")
     admin.grant(product, limited, own_cards_only=True)
     admin.card(product, "b mine", owner_id=limited.user.id)
@@ -113,9 +109,7 @@ def test_a_bad_sort_is_a_422_naming_it(admin, product, sort, message):
 
 def test_a_field_without_an_order_cannot_sort_and_a_cursor_keeps_to_its_sort(admin):
     recruiting = admin.product("recruiting")
-    answer = admin.get(
-        f"products/{recruiting['id']}/cards", query_string={"sort": "field.skills"}
-    )
+    answer = admin.get(f"products/{recruiting['id']}/cards", query_string={"sort": "field.skills"})
     assert answer.status_code == 422
     for index in range(3):
         admin.card(recruiting, f"card {index}", fields={"position": "Tester"})

@@ -30,6 +30,9 @@ from .display import local_time, user_zone
 SORTABLE_VERSION = "1.15.7"
 #: How many of a product's fields are its key fields (list columns, board cards).
 KEY_FIELDS = 3
+#: Over this many cards a product's list offers no sort by its key fields: such a sort reads
+#: every card's JSON (docs/web.md has the figures at 100,000 cards).
+FIELD_SORT_LIMIT = 20_000
 CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 AVATAR_COLOURS = 8
 
@@ -60,6 +63,15 @@ def key_fields(product: Product) -> list[dict[str, Any]]:
     ordered = [field for field in usable if field.get("required")]
     ordered += [field for field in usable if not field.get("required")]
     return ordered[:KEY_FIELDS]
+
+
+def field_sorts_offered(session: Session, product: Product) -> bool:
+    """Whether the list offers sorts by key fields: the product has at most
+    ``FIELD_SORT_LIMIT`` cards (counted from an index, and no further than the limit)."""
+    some = select(Card.id).where(Card.product_id == product.id).limit(FIELD_SORT_LIMIT + 1)
+    return (session.scalar(select(func.count()).select_from(some.subquery())) or 0) <= (
+        FIELD_SORT_LIMIT
+    )
 
 
 def column_totals(

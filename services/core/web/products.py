@@ -111,7 +111,7 @@ def show(product_id: int) -> Any:
         favorites=favorite_links(db, favorites),
         errors=errors,
         sort=sort,
-        sort_columns=sort_columns(key_fields),
+        sort_columns=sort_columns(key_fields, board_data.field_sorts_offered(db, product)),
         key_fields=key_fields,
         field_text=board_data.field_text,
         next_tasks=board_data.next_tasks(db, cards),
@@ -120,8 +120,9 @@ def show(product_id: int) -> Any:
     ), 422 if errors else 200
 
 
-def sort_columns(key_fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The list's column headers: each a sort (``updated`` starts with the newest)."""
+def sort_columns(key_fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[str, Any]]:
+    """The list's column headers: each a sort (``updated`` starts with the newest); key
+    fields sort only when ``field_sorts`` (a product with few enough cards)."""
     # On a phone the title, status and next task columns are shown ("narrow").
     columns = [
         {"sort": "title", "label": "Title", "first": "title", "narrow": True},
@@ -132,7 +133,14 @@ def sort_columns(key_fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for field in key_fields:
         sort = f"field.{field['key']}"
         money = field["type"] in ("money", "number")
-        columns.append({"sort": sort, "label": field["label"], "first": sort, "numeric": money})
+        columns.append(
+            {
+                "sort": sort if field_sorts else None,
+                "label": field["label"],
+                "first": sort,
+                "numeric": money,
+            }
+        )
     columns.append({"sort": "updated", "label": "Updated", "first": "-updated"})
     return columns
 
