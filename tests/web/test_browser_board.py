@@ -80,9 +80,7 @@ def test_dragging_a_card_to_another_column_moves_it_and_updates_the_totals(page,
     assert saved["status_id"] == lead["id"]
 
 
-def test_dropping_an_invoice_on_a_status_its_plugin_refuses_shows_why_on_the_card(
-    page, artifact
-):
+def test_dropping_an_invoice_on_a_status_its_plugin_refuses_shows_why_on_the_card(page, artifact):
     open_board(page, "Invoices")
     invoice = page.locator(".board-card", has_text="Invoice 2026-001 (ACME)")
     before = count_of(page, "To issue")
@@ -141,7 +139,7 @@ def test_screenshots_of_the_board_and_the_card_list(new_tab, artifact, width, he
         board.evaluate("el => el.scrollBy({left: el.clientWidth * 0.6})")
         tab.wait_for_timeout(600)
         second = tab.locator(".column").nth(1).bounding_box()
-        assert abs(second["x"] - first["x"]) < 2  # snapped: the next column starts where the first did
+        assert abs(second["x"] - first["x"]) < 2  # snapped to the next column
         tab.screenshot(path=artifact(f"board-kanban-{name}-swiped.png"))
     tab.goto("/products")
     tab.locator(".row", has_text="Sales").get_by_role("link", name="Sales").click()

@@ -66,7 +66,7 @@ class Sort:
 
     name: str
     descending: bool
-    value: ColumnElement[Any]
+    value: Any  # a column or an SQL expression
     kind: str  # "text", "number", "integer" or "instant"
     joins_owner: bool = False
 
@@ -178,8 +178,10 @@ def _after(sort: Sort, value: Any, card_id: int) -> ColumnElement[bool]:
 def _cursor(raw_sort: str, part: str, card_id: int, value: Any) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
-    elif value is not None and not isinstance(value, (str, int)):
-        value = float(value)
+    elif isinstance(value, (int, float)) or value is None or isinstance(value, str):
+        pass
+    else:
+        value = float(value)  # a Decimal
     return encode_cursor({"sort": raw_sort, "part": part, "id": card_id, "value": value})
 
 
@@ -194,10 +196,11 @@ def _value_of(sort: Sort, position: dict[str, Any]) -> Any:
     value = position.get("value")
     if sort.kind == "text" and isinstance(value, str):
         return value
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if sort.kind == "integer" and is_number and isinstance(value, int) and abs(value) < 2**31:
+    if isinstance(value, bool):
+        raise Invalid({"cursor": [NOT_OURS]})
+    if sort.kind == "integer" and isinstance(value, int) and abs(value) < 2**31:
         return value
-    if sort.kind == "number" and is_number:
+    if sort.kind == "number" and isinstance(value, (int, float)):
         return float(value)
     if sort.kind == "instant" and isinstance(value, str):
         try:

@@ -21,7 +21,19 @@ from ..products.models import Product
 from ..products.schemas import ProductCreateSchema
 from ..products.templates import list_templates
 from ..quick_access.service import FILTER_KEYS, list_favorites
-from . import board as board_data
+from .board import (
+    SORTABLE_VERSION,
+    Totals,
+    avatar_colour,
+    column_totals,
+    field_sorts_offered,
+    field_text,
+    format_money,
+    initials,
+    key_fields,
+    money_field,
+    next_tasks,
+)
 from .forms import messages_of, optional_int, safe_next, text
 from .lookups import all_users, user_names
 from .quick_access import favorite_links
@@ -97,7 +109,7 @@ def show(product_id: int) -> Any:
     users = all_users(db)
     favorites = list_favorites(db, current_user(), product.id)
     query = {key: request.args[key] for key in request.args if _is_filter(key)}
-    key_fields = board_data.key_fields(product)
+    shown_fields = key_fields(product)
     return render_template(
         "products/show.html",
         product=product,
@@ -111,26 +123,26 @@ def show(product_id: int) -> Any:
         favorites=favorite_links(db, favorites),
         errors=errors,
         sort=sort,
-        sort_columns=sort_columns(key_fields, board_data.field_sorts_offered(db, product)),
-        key_fields=key_fields,
-        field_text=board_data.field_text,
-        next_tasks=board_data.next_tasks(db, cards),
-        initials=board_data.initials,
-        avatar_colour=board_data.avatar_colour,
+        sort_columns=sort_columns(shown_fields, field_sorts_offered(db, product)),
+        key_fields=shown_fields,
+        field_text=field_text,
+        next_tasks=next_tasks(db, cards),
+        initials=initials,
+        avatar_colour=avatar_colour,
     ), 422 if errors else 200
 
 
-def sort_columns(key_fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[str, Any]]:
+def sort_columns(fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[str, Any]]:
     """The list's column headers: each a sort (``updated`` starts with the newest); key
     fields sort only when ``field_sorts`` (a product with few enough cards)."""
     # On a phone the title, status and next task columns are shown ("narrow").
-    columns = [
+    columns: list[dict[str, Any]] = [
         {"sort": "title", "label": "Title", "first": "title", "narrow": True},
         {"sort": "status", "label": "Status", "first": "status", "narrow": True},
         {"sort": "owner", "label": "Owner", "first": "owner"},
         {"sort": "next_task", "label": "Next task", "first": "next_task", "narrow": True},
     ]
-    for field in key_fields:
+    for field in fields:
         sort = f"field.{field['key']}"
         money = field["type"] in ("money", "number")
         columns.append(
@@ -150,9 +162,7 @@ def board(product_id: int) -> Any:
     db = get_session()
     product = service.get_product(db, product_id, viewer=current_user())
     context = board_context(db, product)
-    return render_template(
-        "products/board.html", **context, SORTABLE_VERSION=board_data.SORTABLE_VERSION
-    )
+    return render_template("products/board.html", **context, SORTABLE_VERSION=SORTABLE_VERSION)
 
 
 @bp.post("/cards/<int:card_id>/move")
@@ -196,9 +206,9 @@ def board_context(
 ) -> dict:
     """The board's columns: each status's first cards, with its count and money total."""
     viewer = current_user()
-    money = board_data.money_field(product)
-    totals = board_data.column_totals(db, product, viewer, money)
-    columns = []
+    money = money_field(product)
+    totals = column_totals(db, product, viewer, money)
+    columns: list[dict[str, Any]] = []
     shown: list[Card] = []
     for status in product.statuses:
         args = {"status_id": status.id, "limit": BOARD_COLUMN}
@@ -213,35 +223,33 @@ def board_context(
             column["cards"].append(card)
             shown.append(card)
     for column in columns:
-        total = totals.get(column["status"].id, board_data.Totals(0, None))
+        total = totals.get(column["status"].id, Totals(0, None))
         column["count"] = total.count
-        column["amount"] = board_data.format_money(
+        column["amount"] = format_money(
             total.amount if money else None, (money or {}).get("currency")
         )
         column["more"] = max(total.count - len(column["cards"]), 0)
     users = all_users(db)
-    described = [field for field in board_data.key_fields(product) if field is not money][:2]
+    described = [field for field in key_fields(product) if field is not money][:2]
     return {
         "product": product,
         "columns": columns,
         "names": user_names(users),
         "money": money,
         "values": {
-            card.id: board_data.field_text(money, card.fields.get(money["key"]))
-            for card in shown
-            if money
+            card.id: field_text(money, card.fields.get(money["key"])) for card in shown if money
         },
         "details": {
             card.id: " · ".join(
                 text
                 for field in described
-                if (text := board_data.field_text(field, card.fields.get(field["key"])))
+                if (text := field_text(field, card.fields.get(field["key"])))
             )
             for card in shown
         },
-        "next_tasks": board_data.next_tasks(db, shown),
-        "initials": board_data.initials,
-        "avatar_colour": board_data.avatar_colour,
+        "next_tasks": next_tasks(db, shown),
+        "initials": initials,
+        "avatar_colour": avatar_colour,
         "veto": veto or {},
         "moved": moved,
     }
