@@ -97,7 +97,7 @@ def test_dropping_an_invoice_on_a_status_its_plugin_refuses_shows_why_on_the_car
     page.screenshot(path=artifact("board-drag-veto-desktop.png"), full_page=True)
 
 
-def test_the_board_stays_1280_wide_and_its_columns_scroll_to_won_and_lost(page):
+def test_the_board_stays_1280_wide_and_its_columns_scroll_to_won_and_lost(page, artifact):
     open_board(page, "Sales")
     assert page.evaluate("document.documentElement.scrollWidth") == 1280
     board = page.locator("#board")
@@ -108,6 +108,7 @@ def test_the_board_stays_1280_wide_and_its_columns_scroll_to_won_and_lost(page):
     assert box["x"] >= 0 and box["x"] + box["width"] <= 1280
     assert page.evaluate("document.documentElement.scrollWidth") == 1280
     assert page.evaluate("window.scrollX") == 0
+    page.screenshot(path=artifact("board-kanban-desktop-scrolled.png"))
 
 
 def test_the_card_list_sorts_by_a_column_header(page):
