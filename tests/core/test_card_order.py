@@ -64,6 +64,21 @@ def test_pagination_walks_both_parts_of_the_order_without_gaps(admin, product):
     assert seen == expected
 
 
+def test_a_page_ending_with_the_last_card_with_a_task_goes_on_with_the_first_without(
+    admin, product
+):
+    for index in range(4):
+        admin.task(admin.card(product, f"due {index}"), f"2026-12-{index + 1:02d}T10:00:00Z")
+    admin.card(product, "none 0")
+    admin.card(product, "none 1")
+    first = admin.ok("GET", f"products/{product['id']}/cards?limit=4")
+    assert [card["title"] for card in first["items"]] == [f"due {index}" for index in range(4)]
+    path = f"products/{product['id']}/cards?limit=4&cursor={first['next_cursor']}"
+    second = admin.ok("GET", path)
+    assert [card["title"] for card in second["items"]] == ["none 1", "none 0"]
+    assert second["next_cursor"] is None
+
+
 def test_each_task_action_updates_next_task_due(admin, product):
     card = admin.card(product)
     assert card["next_task_due"] is None

@@ -128,6 +128,7 @@ def test_moving_cards_on_the_board_shows_a_veto_and_a_win_reaches_the_wall(page,
     page.goto("/products")
     page.locator(".row", has_text="Invoices").get_by_role("link", name="Board").click()
     card = page.locator(".board-card", has_text="Invoice 2026-001 (ACME)")
+    card.hover()  # with a mouse, a card's Move form shows on the card under it
     card.get_by_label(re.compile("Move .* to")).select_option(label="Sent")
     card.get_by_role("button", name="Move").click()
     message = page.locator(".board-card", has_text="Invoice 2026-001 (ACME)").locator(".message")
@@ -140,6 +141,7 @@ def test_moving_cards_on_the_board_shows_a_veto_and_a_win_reaches_the_wall(page,
     page.goto("/products")
     page.locator(".row", has_text="Sales").get_by_role("link", name="Board").click()
     card = page.locator(".board-card", has_text="Initech pilot")
+    card.hover()
     card.get_by_label(re.compile("Move .* to")).select_option(label="Won")
     card.get_by_role("button", name="Move").click()
     won = page.locator(".column", has=page.get_by_role("heading", name=re.compile("Won$")))

@@ -5,6 +5,10 @@ none, most recently updated first. Each part is one range scan of an index on
 ``(product_id, next_task_due, id)`` or ``(product_id, updated_at, id)`` — or, filtered by one
 status, of ``(status_id, next_task_due, updated_at, id)`` — so the first page costs the same at
 100 or 100,000 cards.
+
+``?sort=`` orders the list by another column instead (``sorted_page``): each sort reads the
+cards with a value in that column first, then those without one (by id), with keyset cursors
+that carry the sort.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ..products.models import CLOSED_GROUPS, Product
 from ..textsearch import fold
 from .fields import filter_value
 from .models import Card
+from .sorting import DEFAULT_SORT, sorted_page
 
 FIELD_PREFIX = "field."
 #: The field filters, as the OpenAPI documents describe them (the query's own keys vary).
@@ -98,7 +103,16 @@ def list_cards(
 ) -> tuple[list[Card], str | None]:
     """A page of the product's cards; with ``viewer``, only those that user may see."""
     visible = scope_of(session, viewer).cards_condition() if viewer is not None else None
-    cards, cursor = _page(session, product, args, field_filters, visible)
+    sort = args.get("sort") or DEFAULT_SORT
+    if sort != DEFAULT_SORT:
+        conditions = filter_conditions(product, args, field_filters)
+        if visible is not None:
+            conditions.append(visible)
+        cards, cursor = sorted_page(
+            session, product, conditions, sort, args["limit"], args.get("cursor")
+        )
+    else:
+        cards, cursor = _page(session, product, args, field_filters, visible)
     # Hand each card its status from the product's (already loaded) and its other contacts
     # from one query for the page: no query per card.
     statuses = {status.id: status for status in product.statuses}
@@ -128,6 +142,8 @@ def _page(
         conditions.append(visible)
     limit = args["limit"]
     position = decode_cursor(args.get("cursor")) or {"part": "due"}
+    if position.get("sort", DEFAULT_SORT) != DEFAULT_SORT:
+        raise Invalid({"cursor": ["The cursor belongs to another sort."]})
     cards: list[Card] = []
     if position.get("part") == "due":
         query = select(Card).where(*conditions, Card.next_task_due.is_not(None))
@@ -154,6 +170,8 @@ def _page(
             query.order_by(Card.updated_at.desc(), Card.id.desc()).limit(limit - len(cards) + 1)
         )
     )
+    if len(cards) == limit and rest:  # the page ends with the last card that has a task
+        return cards, encode_cursor({"part": "none"})
     cards += rest
     if len(cards) > limit:
         last = cards[limit - 1]

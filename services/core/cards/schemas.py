@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from ..products.models import GROUPS
 from .models import Card
+from .sorting import SORT_DOC, SORT_ERROR, SORT_PATTERN
 
 TITLE = validate.Length(min=1, max=500)
 
@@ -74,6 +75,10 @@ class CardListArgsSchema(PageArgsSchema):
     q = fields.String(validate=validate.Length(min=1, max=200))
     closed = fields.Boolean()
     trashed = fields.Boolean(load_default=False)
+    sort = fields.String(
+        validate=validate.Regexp(SORT_PATTERN, error=SORT_ERROR),
+        metadata={"description": SORT_DOC},
+    )
 
 
 class CardDeleteArgsSchema(Schema):

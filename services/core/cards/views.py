@@ -36,10 +36,11 @@ bp = ApiBlueprint("cards", __name__, tag="Cards")
     extra_query=queries.FIELD_FILTER_DOC,
 )
 def list_cards(product_id: int, args: dict[str, Any]) -> Page:
-    """List a product's cards, next deadline first.
+    """List a product's cards, next deadline first (or in the order ``sort`` names).
 
     Cards with an open task come first, ordered by their next open task's deadline (ties by
     id); cards with none follow, most recently updated first. Filters combine with AND.
+    ``sort`` orders by another column (ties by id); cards without a value in it come last.
     """
     session = get_session()
     user = current_user()

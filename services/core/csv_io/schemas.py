@@ -15,10 +15,10 @@ class ExportArgsSchema(Schema):
 
 
 class CardExportArgsSchema(CardListArgsSchema, ExportArgsSchema):
-    """The card list's filters (without its paging) and ``bom``."""
+    """The card list's filters (without its paging and order: rows come by id) and ``bom``."""
 
     class Meta:
-        exclude = ("limit", "cursor")
+        exclude = ("limit", "cursor", "sort")
 
 
 class ImportArgsSchema(Schema):
