@@ -6,9 +6,11 @@ notification keeps and the names ``Directory`` finds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from html import escape
+from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +43,7 @@ class Composer:
         rules: dict[str, Callable[[Notification, ZoneInfo], Content]] = {
             "assigned": self._assigned,
             "status_changed": self._status_changed,
+            "mentioned": self._mentioned,
             "due_reminder": self._due_reminder,
             "daily_digest": self._daily_digest,
         }
@@ -82,6 +85,19 @@ class Composer:
                 + (f" ({group.lower()})." if group and group != new else "."),
             ],
             self.links.card(card["id"]),
+            "Open the card",
+        )
+
+    def _mentioned(self, notification: Notification, zone: ZoneInfo) -> Content:
+        event = notification.payload
+        note = event["data"]
+        who = self.directory.name(event.get("actor_id") or note.get("author_id"))
+        card = self.directory.card_title(note.get("card_id"))
+        text = note_text(note)
+        return page(
+            f"{who} mentioned you on “{card}”",
+            [f"{who} mentioned you in a note on “{card}”:", *(text.split("\n\n") if text else [])],
+            self.links.card(note["card_id"]),
             "Open the card",
         )
 
@@ -193,6 +209,59 @@ def one_line(text: str, limit: int = 200) -> str:
     """A title: no line breaks or control characters (mail headers forbid them), not too long."""
     text = " ".join(printable(text, one_line=True).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: How much of a note a mention's message quotes.
+NOTE_QUOTE_LIMIT = 600
+
+
+class _TextOf(HTMLParser):
+    """The text of a note's (sanitised) HTML: its words, a blank line between blocks."""
+
+    BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "pre", "blockquote", "table", "tr"})
+    BLOCKS |= {f"h{level}" for level in range(1, 7)}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        if tag == "li":
+            self.parts.append("- ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def note_text(note: dict[str, Any], limit: int = NOTE_QUOTE_LIMIT) -> str:
+    """A note as plain text for a message: the words of its HTML (so no Markdown signs and no
+    markup), else its Markdown source; blank lines kept, at most ``limit`` characters, cut
+    at a word with "…"."""
+    source = note.get("html")
+    if isinstance(source, str) and source.strip():
+        parser = _TextOf()
+        parser.feed(source)
+        parser.close()
+        text = "".join(parser.parts)
+    else:
+        text = str(note.get("body") or "")
+    lines = [" ".join(line.split()) for line in printable(text).splitlines()]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.\n") + "…"
 
 
 def deadline(task: dict[str, Any], zone: ZoneInfo) -> str:

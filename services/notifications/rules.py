@@ -47,8 +47,31 @@ def status_changed(session: Session, event: dict[str, Any]) -> list[int]:
     return [] if owner is None or owner == event.get("actor_id") else [owner]
 
 
+#: Core's note events (the notes feature's; named here as strings, as the feed gives them).
+NOTE_CREATED, NOTE_UPDATED = "note.created", "note.updated"
+
+
+def mentioned(session: Session, event: dict[str, Any]) -> list[int]:
+    """Someone mentioned me in a note: every mention of a new note, and only the mentions an
+    edit added (``new_mentions``), never the author nor whoever made the change. Core lists
+    in ``mentions`` only users who may see the card; ``Recipients`` checks again."""
+    kind, data = event["type"], event["data"]
+    if kind == NOTE_CREATED:
+        users = data.get("mentions") or []
+    elif kind == NOTE_UPDATED:
+        users = data.get("new_mentions") or []
+    else:
+        return []
+    myself = {event.get("actor_id"), data.get("author_id")}
+    return [user for user in users if _user_id(user) and user not in myself]
+
+
 #: rule name → candidates; the names are the ``rule`` of notifications and deliveries
-EVENT_RULES: dict[str, Rule] = {"assigned": assigned, "status_changed": status_changed}
+EVENT_RULES: dict[str, Rule] = {
+    "assigned": assigned,
+    "status_changed": status_changed,
+    "mentioned": mentioned,
+}
 
 
 def card_of(session: Session, event: dict[str, Any]) -> CardRef | None:
@@ -56,12 +79,19 @@ def card_of(session: Session, event: dict[str, Any]) -> CardRef | None:
     kind, data = event["type"], event.get("data") or {}
     if kind.startswith("card."):
         return CardRef(data["id"], data["product_id"], data.get("owner_id"))
-    if kind.startswith("task."):
+    if kind.startswith("note.") and "owner_id" in data:
+        # a note's event carries its card's owner as it was then
+        return CardRef(data["card_id"], data["product_id"], data["owner_id"])
+    if kind.startswith(("task.", "note.")):
         known = session.get(KnownCard, data["card_id"])
         # A card the feed never showed: taken as someone else's (out of "own cards" sight).
         owner = known.owner_id if known is not None else UNKNOWN_OWNER
         return CardRef(data["card_id"], data["product_id"], owner)
     return None
+
+
+def _user_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _is_next_occurrence(session: Session, task: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ DEFAULTS = {
     "due_reminder_minutes": None,
     "daily_digest_at": None,
     "status_changes": True,
+    "mentioned": True,
     "channels": {},
     "timezone": "UTC",
     "next_digest_at": None,
@@ -69,8 +70,10 @@ def test_preferences_are_saved_and_read_back(member, notifications, clock):
             "due_reminder_minutes": 10080,
             "daily_digest_at": "07:45",
             "status_changes": False,
+            "mentioned": False,
         },
     )
+    assert saved["mentioned"] is False
     assert saved["webhook_secret"] == "0123456789abcdef0123"
     assert saved["due_reminder_minutes"] == 10080 and saved["daily_digest_at"] == "07:45"
     assert saved["next_digest_at"] is not None
@@ -115,6 +118,8 @@ def test_a_webhook_without_a_secret_gets_one_and_null_makes_a_new_one(member, no
         ({"daily_digest_at": "08:00:00"}, "daily_digest_at"),
         ({"assigned": "yes"}, "assigned"),
         ({"status_changes": 1}, "status_changes"),
+        ({"mentioned": "no"}, "mentioned"),
+        ({"mentioned": None}, "mentioned"),
         ({"channels": {"pigeon": {}}}, "channels.pigeon"),
         ({"channels": {"email": {"to": "x"}}}, "channels.email"),
         ({"colour": "blue"}, "colour"),

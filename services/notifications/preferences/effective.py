@@ -27,6 +27,7 @@ class UserPreferences:
     due_reminder_minutes: int | None = None
     daily_digest_at: str | None = None
     status_changes: bool = True
+    mentioned: bool = True
     channels: dict[str, Any] = field(default_factory=dict)
     timezone: str = "UTC"
     next_digest_at: datetime | None = None
@@ -39,6 +40,8 @@ class UserPreferences:
             return self.assigned
         if rule == "status_changed":
             return self.status_changes
+        if rule == "mentioned":
+            return self.mentioned
         if rule == "due_reminder":
             return self.due_reminder_minutes is not None
         if rule == "daily_digest":

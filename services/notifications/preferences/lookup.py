@@ -57,6 +57,7 @@ def in_effect(row: Preferences | None, user_id: int, box: SecretBox) -> UserPref
         due_reminder_minutes=row.due_reminder_minutes,
         daily_digest_at=row.daily_digest_at,
         status_changes=row.status_changes,
+        mentioned=row.mentioned,
         channels=dict(row.channels or {}),
         timezone=row.timezone,
         next_digest_at=row.next_digest_at,

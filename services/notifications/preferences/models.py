@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cardcrm.common.timeutil import utcnow
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -30,6 +30,8 @@ class Preferences(Base):
     due_reminder_minutes: Mapped[int | None] = mapped_column()
     daily_digest_at: Mapped[str | None] = mapped_column(String(5))
     status_changes: Mapped[bool] = mapped_column(default=True)
+    #: mentions in notes (the ``mentioned`` rule); rows saved before it existed say yes
+    mentioned: Mapped[bool] = mapped_column(default=True, server_default=true())
     #: settings of channels added by plugins, by channel name
     channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: the user's time zone as core last told it (refreshed before each digest)

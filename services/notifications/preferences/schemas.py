@@ -52,6 +52,9 @@ class PreferencesUpdateSchema(Schema):
     )
     daily_digest_at = fields.String(allow_none=True, validate=DIGEST_TIME)
     status_changes = StrictBoolean()
+    mentioned = StrictBoolean(
+        metadata={"description": "Tell me when someone mentions me in a note (default true)."}
+    )
     channels = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=64)),
         values=fields.Dict(),
@@ -67,6 +70,9 @@ class PreferencesSchema(Schema):
     due_reminder_minutes = fields.Integer(allow_none=True)
     daily_digest_at = fields.String(allow_none=True)
     status_changes = fields.Boolean()
+    mentioned = fields.Boolean(
+        metadata={"description": "Whether mentions in notes notify the user (`mentioned`)."}
+    )
     channels = fields.Dict()
     timezone = fields.String(metadata={"description": "The user's time zone, as core has it."})
     next_digest_at = Instant(allow_none=True)

@@ -26,7 +26,7 @@ from .lookup import forget, in_effect
 from .models import Preferences
 from .verification import Verifier
 
-#: What a user who never saved preferences gets: the in-app inbox for both event rules.
+#: What a user who never saved preferences gets: the in-app inbox for the event rules.
 DEFAULTS: dict[str, Any] = {
     "email": None,
     "webhook_url": None,
@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "due_reminder_minutes": None,
     "daily_digest_at": None,
     "status_changes": True,
+    "mentioned": True,
     "channels": {},
 }
 
