@@ -104,15 +104,63 @@
     return (data && data.items) || [];
   }
 
-  // --- notifications: ask permission, then poll the in-app inbox ----------------------------
+  // The settings pages' own scripts (notification_settings.js) talk to the sidecars through this.
+  window.cardcrmSidecar = sidecar;
+
+  // --- notifications: poll the in-app inbox; browser pop-ups where the user switched them on ---
   var inboxList = document.getElementById("inbox");
-  var activate = document.getElementById("activate-notifications");
   var notifyState = document.querySelector("[data-notifications-state]");
+  var settingsUrl = inboxList ? inboxList.getAttribute("data-settings-url") : null;
   var POLL_MS = 30000;
-  var polling = null;
 
   function seenIds() {
     try { return JSON.parse(localStorage.getItem("cardcrm.seen") || "null"); } catch (e) { return null; }
+  }
+
+  function popUps() {
+    return localStorage.getItem("cardcrm.notifications") === "on" &&
+      window.Notification && Notification.permission === "granted";
+  }
+
+  // What the user is told about, in words, from their preferences (for the empty inbox).
+  function toldAbout(prefs) {
+    var when = [];
+    if (prefs.assigned) when.push("someone assigns you a task");
+    if (prefs.status_changes) when.push("a card you own changes status");
+    if (prefs.mentioned !== false) when.push("someone mentions you in a note");
+    var also = [];
+    var minutes = prefs.due_reminder_minutes;
+    if (minutes !== null && minutes !== undefined) also.push(minutes + " minutes before your tasks are due");
+    if (prefs.daily_digest_at) also.push("with a digest every day at " + prefs.daily_digest_at);
+    if (!when.length && !also.length) return "Nothing new. Every notification is off";
+    var text = "Nothing new.";
+    if (when.length) {
+      var last = when.pop();
+      text += " You are notified when " + (when.length ? when.join(", ") + " or " : "") + last;
+      if (also.length) text += ", and " + also.join(" and ");
+    } else {
+      text += " You are notified " + also.join(" and ");
+    }
+    return text;
+  }
+
+  function showEmptyInbox() {
+    var line = document.createElement("li");
+    line.className = "inbox-empty";
+    var words = document.createElement("span");
+    words.textContent = "Nothing new.";
+    line.appendChild(words);
+    inboxList.replaceChildren(line);
+    sidecar("GET", "/notifications/api/v1/preferences").then(function (answer) {
+      if (answer.ok) words.textContent = toldAbout(answer.data || {});
+      if (settingsUrl) {
+        line.appendChild(document.createTextNode(" — "));
+        var link = document.createElement("a");
+        link.href = settingsUrl;
+        link.textContent = "settings";
+        line.appendChild(link);
+      }
+    });
   }
 
   function pollInbox() {
@@ -125,6 +173,11 @@
       var seen = seenIds();
       var first = seen === null;
       seen = seen || [];
+      if (!items.length) {
+        if (!inboxList.querySelector(".inbox-empty")) showEmptyInbox();
+        localStorage.setItem("cardcrm.seen", JSON.stringify(seen));
+        return;
+      }
       inboxList.replaceChildren();
       items.slice(0, 10).forEach(function (item) {
         var title = item.title || item.subject || item.type || "Notification";
@@ -143,7 +196,7 @@
         line.appendChild(head);
         if (text) line.appendChild(document.createTextNode(" " + text));
         inboxList.appendChild(line);
-        if (!first && seen.indexOf(item.id) === -1 && window.Notification && Notification.permission === "granted") {
+        if (!first && seen.indexOf(item.id) === -1 && popUps()) {
           new Notification(title, { body: text, tag: "cardcrm-" + item.id });
         }
       });
@@ -154,29 +207,9 @@
     });
   }
 
-  function startPolling() {
-    if (polling) return;
-    if (notifyState) notifyState.textContent = "Notifications are on.";
-    if (activate) activate.hidden = true;
+  if (inboxList) {
     pollInbox();
-    polling = window.setInterval(pollInbox, POLL_MS);
-  }
-
-  if (activate && inboxList) {
-    if (!("Notification" in window)) {
-      if (notifyState) notifyState.textContent = "This browser shows no notifications; new ones are listed here.";
-    }
-    if (localStorage.getItem("cardcrm.notifications") === "on") startPolling();
-    activate.addEventListener("click", function () {
-      var ask = window.Notification ? Notification.requestPermission() : Promise.resolve("denied");
-      Promise.resolve(ask).then(function (permission) {
-        localStorage.setItem("cardcrm.notifications", "on");
-        if (permission !== "granted" && notifyState) {
-          notifyState.textContent = "The browser did not allow pop-ups; new notifications are listed here.";
-        }
-        startPolling();
-      });
-    });
+    window.setInterval(pollInbox, POLL_MS);
   }
 
   // --- calendar sync page -------------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""The notification settings page: where a user chooses what they are told about and where.
+
+The preferences live in the notifications sidecar (``/notifications/api/v1/preferences``);
+like the calendar page, this page is a shell the browser fills in and saves through that
+API with the tab's bearer token (``POST /session/api-token``). It exists only when the
+notifications sidecar is mounted beside core (``SIDECARS``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+
+from .display import configured_sidecars, user_zone
+from .security import current_user
+
+bp = Blueprint("notification_settings", __name__)
+
+#: Where ``cardcrm up`` (and the nginx example) mount the notifications service.
+NOTIFICATIONS_BASE = "/notifications"
+#: The reminder lead times offered in the list (minutes); the API takes any up to a week.
+REMINDER_CHOICES = [(5, "5 minutes"), (15, "15 minutes"), (30, "30 minutes"), (60, "1 hour")]
+REMINDER_CHOICES += [(120, "2 hours"), (24 * 60, "1 day"), (2 * 24 * 60, "2 days")]
+
+
+@bp.get("/settings/notifications")
+def settings_page() -> Any:
+    if "notifications" not in configured_sidecars():
+        abort(404, "Notifications are not installed on this server.")
+    return render_template(
+        "notifications/settings.html",
+        base=NOTIFICATIONS_BASE,
+        account_email=current_user().email,
+        timezone=str(user_zone()),
+        reminder_choices=REMINDER_CHOICES,
+    )
