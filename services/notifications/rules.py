@@ -47,18 +47,14 @@ def status_changed(session: Session, event: dict[str, Any]) -> list[int]:
     return [] if owner is None or owner == event.get("actor_id") else [owner]
 
 
-#: Core's note events (the notes feature's; named here as strings, as the feed gives them).
-NOTE_CREATED, NOTE_UPDATED = "note.created", "note.updated"
-
-
 def mentioned(session: Session, event: dict[str, Any]) -> list[int]:
     """Someone mentioned me in a note: every mention of a new note, and only the mentions an
     edit added (``new_mentions``), never the author nor whoever made the change. Core lists
     in ``mentions`` only users who may see the card; ``Recipients`` checks again."""
     kind, data = event["type"], event["data"]
-    if kind == NOTE_CREATED:
+    if kind == EventType.NOTE_CREATED:
         users = data.get("mentions") or []
-    elif kind == NOTE_UPDATED:
+    elif kind == EventType.NOTE_UPDATED:
         users = data.get("new_mentions") or []
     else:
         return []

@@ -163,6 +163,15 @@
     });
   }
 
+  // An item's text without what the panel shows otherwise: the link to its card and the
+  // e-mail's footer ("-- ").
+  function inboxText(text, url) {
+    var paragraphs = String(text).split("\n-- \n")[0].split("\n\n");
+    return paragraphs.filter(function (part) {
+      return part.trim() && !(url && part.indexOf(url) !== -1);
+    }).join(" ").trim();
+  }
+
   function pollInbox() {
     sidecar("GET", "/notifications/api/v1/inbox").then(function (answer) {
       if (!answer.ok) {
@@ -194,7 +203,13 @@
         }
         if (item.read === false) line.className = "unread";
         line.appendChild(head);
-        if (text) line.appendChild(document.createTextNode(" " + text));
+        text = inboxText(text, item.url);
+        if (text) {
+          var words = document.createElement("span");
+          words.className = "inbox-text";
+          words.textContent = text;
+          line.appendChild(words);
+        }
         inboxList.appendChild(line);
         if (!first && seen.indexOf(item.id) === -1 && popUps()) {
           new Notification(title, { body: text, tag: "cardcrm-" + item.id });
