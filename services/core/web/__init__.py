@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         product_settings,
         products,
         quick_access,
+        reports,
         search,
         security,
         tasks,
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
         quick_access.bp,
         search.bp,
         trash.bp,
+        reports.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)
