@@ -22,9 +22,8 @@ def fixed_clock(app):
 
 
 def execute(app, sql, **params):
-    with app.app_context():
-        with get_db().engine.begin() as connection:
-            connection.execute(text(sql), params)
+    with app.app_context(), get_db().engine.begin() as connection:
+        connection.execute(text(sql), params)
 
 
 def at(value):
@@ -48,14 +47,28 @@ class Sales:
             body["owner_id"] = owner
         card = self.admin.card(self.product, title, fields=fields, **body)
         for name, _ in moves:
-            self.admin.ok("PATCH", f"cards/{card['id']}", {"status_id": status_id(self.product, name)})
-        execute(self.app, "UPDATE cards SET created_at = :at WHERE id = :id", at=at(created), id=card["id"])
-        rows = "SELECT id FROM card_history WHERE card_id = :card AND type = 'card.status_changed' ORDER BY id"
-        with self.app.app_context():
-            with get_db().engine.connect() as connection:
-                ids = [row[0] for row in connection.execute(text(rows), {"card": card["id"]})]
+            self.admin.ok(
+                "PATCH", f"cards/{card['id']}", {"status_id": status_id(self.product, name)}
+            )
+        execute(
+            self.app,
+            "UPDATE cards SET created_at = :at WHERE id = :id",
+            at=at(created),
+            id=card["id"],
+        )
+        rows = (
+            "SELECT id FROM card_history"
+            " WHERE card_id = :card AND type = 'card.status_changed' ORDER BY id"
+        )
+        with self.app.app_context(), get_db().engine.connect() as connection:
+            ids = [row[0] for row in connection.execute(text(rows), {"card": card["id"]})]
         for history_id, (_, moved) in zip(ids, moves, strict=True):
-            execute(self.app, "UPDATE card_history SET at = :at WHERE id = :id", at=at(moved), id=history_id)
+            execute(
+                self.app,
+                "UPDATE card_history SET at = :at WHERE id = :id",
+                at=at(moved),
+                id=history_id,
+            )
         return card
 
 
@@ -87,7 +100,9 @@ def sales(app, admin, member):
         ],
     )
     # Won in November but in the trash: nowhere.
-    trashed = world.card("G", "2026-11-01T00:00:00Z", "9999.00", theirs, [("Won", "2026-11-12T00:00:00Z")])
+    trashed = world.card(
+        "G", "2026-11-01T00:00:00Z", "9999.00", theirs, [("Won", "2026-11-12T00:00:00Z")]
+    )
     admin.ok("DELETE", f"cards/{trashed['id']}", status=204)
     return world
 
@@ -127,7 +142,9 @@ def test_won_and_lost_in_the_period_with_values_win_rate_and_days_to_won(admin, 
         "timezone": "UTC",
         "shortcut": None,
     }
-    october = admin.ok("GET", f"reports/outcomes?product_id={sales.product['id']}&period=last_month")
+    october = admin.ok(
+        "GET", f"reports/outcomes?product_id={sales.product['id']}&period=last_month"
+    )
     assert october["period"]["from"] == "2026-10-01" and october["period"]["to"] == "2026-10-31"
     assert october["won"]["count"] == 1 and october["lost"]["count"] == 0
     assert october["win_rate"] == 1.0 and october["average_days_to_won"] == 19.0
@@ -157,7 +174,10 @@ def test_a_period_with_nothing_closed_has_no_win_rate(admin, sales):
 def test_a_member_limited_to_own_cards_counts_only_their_own_and_nobodys(member, sales):
     path = f"product_id={sales.product['id']}"
     funnel = member.ok("GET", f"reports/funnel?{path}")
-    assert {s["name"]: s["count"] for s in funnel["statuses"] if s["count"]} == {"Lead": 1, "Won": 1}
+    assert {s["name"]: s["count"] for s in funnel["statuses"] if s["count"]} == {
+        "Lead": 1,
+        "Won": 1,
+    }
     assert funnel["groups"][2]["values"] == [{"currency": "EUR", "amount": "1000.00"}]
     outcomes = member.ok("GET", f"reports/outcomes?{path}&{NOVEMBER}")
     assert outcomes["won"] == {"count": 1, "values": [{"currency": "EUR", "amount": "1000.00"}]}
@@ -228,7 +248,9 @@ def test_tasks_closed_per_person_per_week_in_the_callers_weeks(app, admin, new_u
     ]
     for person, when in closed:
         close_task(app, admin.task(card, "2026-11-01T09:00:00Z"), when, person)
-    close_task(app, admin.task(card, "2026-11-02T09:00:00Z"), "2026-11-02T10:00:00Z", ana, "cancelled")
+    close_task(
+        app, admin.task(card, "2026-11-02T09:00:00Z"), "2026-11-02T10:00:00Z", ana, "cancelled"
+    )
     close_task(app, admin.task(trashed, "2026-11-02T09:00:00Z"), "2026-11-02T10:00:00Z", ana)
     close_task(app, admin.task(card, "2026-11-02T09:00:00Z"), "2026-10-31T10:00:00Z", ana)
     admin.ok("DELETE", f"cards/{trashed['id']}", status=204)
@@ -251,7 +273,9 @@ def test_tasks_closed_per_person_per_week_in_the_callers_weeks(app, admin, new_u
     assert people == {"Ana": [1, 2, 0, 0, 0, 0], "Bob": [0, 0, 1, 0, 0, 0]}
 
 
-def test_overdue_per_person_counts_all_day_tasks_once_their_day_ended_in_their_zone(app, admin, new_user):
+def test_overdue_per_person_counts_all_day_tasks_once_their_day_ended_in_their_zone(
+    app, admin, new_user
+):
     ana = new_user("ana@example.com", timezone="Pacific/Auckland")  # already Nov 21st, 01:00
     bob = new_user("bob@example.com", timezone="America/Los_Angeles")  # still Nov 20th, 04:00
     product = admin.product("sales")

@@ -217,7 +217,7 @@ def tasks_closed(session: Session, subject: Subject, period: ReportPeriod) -> di
     for user_id, index, count in rows:
         counts[user_id][int(index)] += count
     names = _names(session, counts)
-    people = [
+    people: list[dict[str, Any]] = [
         {"user": _person(user_id, names), "weeks": per_week, "total": sum(per_week)}
         for user_id, per_week in counts.items()
     ]
@@ -238,11 +238,15 @@ def overdue(session: Session, subject: Subject, now: datetime) -> dict[str, Any]
     ended in its assignee's time zone (DESIGN.md §1); an unassigned one's day ends in UTC.
     """
     zones = session.scalars(select(User.timezone).distinct()).all()
-    today_there = case(
-        {zone: now.astimezone(ZoneInfo(zone)).date() for zone in zones},
-        value=User.timezone,
-        else_=now.date(),
-    ) if zones else literal(now.date())
+    today_there = (
+        case(
+            {zone: now.astimezone(ZoneInfo(zone)).date() for zone in zones},
+            value=User.timezone,
+            else_=now.date(),
+        )
+        if zones
+        else literal(now.date())
+    )
     is_overdue = case(
         (Task.all_day.is_(True), Task.due_date < today_there),
         else_=Task.due < now,
@@ -259,7 +263,7 @@ def overdue(session: Session, subject: Subject, now: datetime) -> dict[str, Any]
         .group_by(Task.assignee_id)
     ).all()
     names = _names(session, {user_id for user_id, _, _ in rows})
-    people = [
+    people: list[dict[str, Any]] = [
         {"user": _person(user_id, names), "count": count, "oldest_due": oldest}
         for user_id, count, oldest in rows
     ]

@@ -46,7 +46,9 @@ def funnel(args: dict[str, Any]) -> Any:
     product the caller sees. Only cards the caller may see count; cards in the trash never.
     """
     session = get_session()
-    return service.funnel(session, service.subject_for(session, current_user(), args.get("product_id")))
+    return service.funnel(
+        session, service.subject_for(session, current_user(), args.get("product_id"))
+    )
 
 
 @bp.operation(

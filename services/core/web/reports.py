@@ -19,6 +19,7 @@ from marshmallow import EXCLUDE, ValidationError
 from ..reports import service
 from ..reports.period import report_period
 from ..reports.schemas import PeriodArgsSchema
+from ..reports.sql import money_field
 from ..reports.views import now
 from .display import GROUP_LABELS
 from .forms import messages_of
@@ -65,7 +66,9 @@ def index() -> Any:
     args: dict[str, Any] = {}
     try:
         args = PeriodArgsSchema(unknown=EXCLUDE).load(request.args)
-        period = report_period(user.timezone, now(), args.get("from"), args.get("to"), args.get("period"))
+        period = report_period(
+            user.timezone, now(), args.get("from"), args.get("to"), args.get("period")
+        )
     except (ValidationError, Invalid) as error:
         errors = messages_of(error)
         period = report_period(user.timezone, now())
@@ -86,6 +89,7 @@ def index() -> Any:
         errors=errors,
         funnel=funnel,
         funnel_bars=_funnel_bars(funnel, subject.product is None),
+        money_label=_money_label(subject),
         groups=_groups(funnel),
         outcomes=outcomes,
         closed=closed,
@@ -106,6 +110,15 @@ def index() -> Any:
     ), (422 if errors else 200)
 
 
+def _money_label(subject: service.Subject) -> str | None:
+    """What the values are the sum of, in words (None: no product has a money field)."""
+    if subject.product is None:
+        has_money = any(money_field(product) for product in subject.products)
+        return "each product's first money field" if has_money else None
+    field = money_field(subject.product)
+    return f"the “{field['label']}” field" if field else None
+
+
 def _shortcut_links(product_id: int | None) -> dict[str, dict[str, Any]]:
     base = {"product_id": product_id} if product_id else {}
     return {key: {**base, "period": key} for key in SHORTCUT_LABELS}
@@ -116,7 +129,7 @@ def _funnel_bars(funnel: dict[str, Any], team: bool) -> list[Bar]:
     for status in funnel["statuses"]:
         label = f"{status['product']['name']} · {status['name']}" if team else status["name"]
         text = str(status["count"])
-        if status["value"] is not None and status["count"]:
+        if status["value"] is not None and Decimal(status["value"]):
             text += f" · {Decimal(status['value']):,.2f} {status['currency'] or ''}".rstrip()
         bars.append(Bar(_short(label), status["count"], text, f"bar-{status['group']}"))
     return bars
@@ -149,6 +162,8 @@ def _week_columns(closed: dict[str, Any]) -> list[dict[str, Any]]:
                 "total": total,
                 "height": round(100 * total / top, 2) if top else 0.0,
                 "labelled": index % every == 0,
+                # (every other label is left out at phone width: see app.css)
+                "minor": index % (2 * every) != 0,
                 "label": date.fromisoformat(week["from"]).strftime("%d %b"),
             }
         )
