@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import NotFound
-from sqlalchemy import case, func, literal, select, true
+from sqlalchemy import Select, case, func, literal, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +30,7 @@ from .sql import money_field, money_value, seconds_between
 #: The widest gap between an all-day task's stored instant and the end of its day anywhere.
 ZONE_SLACK = timedelta(hours=27)
 CENTS = Decimal("0.01")
+Query = TypeVar("Query", bound=Select)
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,18 @@ class Subject:
             conditions.append(visible)
         return conditions
 
-    def tasks(self) -> list[ColumnElement[bool]]:
-        """WHERE conditions: the subject's tasks on cards the caller may see, not in the trash."""
-        conditions: list[ColumnElement[bool]] = [Task.card_trashed.is_(False)]
+    def tasks(self, query: Query) -> Query:
+        """``query`` on Task kept to the subject's tasks on cards the caller may see, not in
+        the trash. Where the caller sees only own cards, the tasks are joined to their cards
+        and ``access``'s card rule applies (one join, not a subquery per task)."""
+        query = query.where(Task.card_trashed.is_(False))
         if self.product is not None:
-            conditions.append(Task.product_id == self.product.id)
-        if (visible := self.scope.tasks_condition()) is not None:
-            conditions.append(visible)
-        return conditions
+            query = query.where(Task.product_id == self.product.id)
+        if self.scope.everything:
+            return query
+        if not self.scope.own_cards_products:
+            return _where(query, self.scope.tasks_condition())
+        return _where(query.join(Card, Card.id == Task.card_id), self.scope.cards_condition(Card))
 
     def currency(self, product_id: int) -> str | None:
         product = next(product for product in self.products if product.id == product_id)
@@ -146,8 +151,18 @@ def outcomes(session: Session, subject: Subject, period: ReportPeriod) -> dict[s
     """
     to_group = CardHistory.data[("to", "group")].as_string()
     from_group = CardHistory.data[("from", "group")].as_string()
-    last_moves = (
-        select(CardHistory.card_id, func.max(CardHistory.id).label("id"))
+    value = money_value(subject.products)
+    newest_first = func.row_number().over(
+        partition_by=CardHistory.card_id, order_by=CardHistory.id.desc()
+    )
+    moves = (
+        select(
+            to_group.label("to_group"),
+            Card.product_id,
+            (value if value is not None else literal(None)).label("value"),
+            seconds_between(Card.created_at, CardHistory.at).label("seconds"),
+            newest_first.label("newest_first"),
+        )
         .join(Card, Card.id == CardHistory.card_id)
         .where(
             CardHistory.type == "card.status_changed",
@@ -157,22 +172,18 @@ def outcomes(session: Session, subject: Subject, period: ReportPeriod) -> dict[s
             from_group != to_group,
             *subject.cards(),
         )
-        .group_by(CardHistory.card_id)
         .subquery()
     )
-    value = money_value(subject.products)
     rows = session.execute(
         select(
-            to_group,
-            Card.product_id,
+            moves.c.to_group,
+            moves.c.product_id,
             func.count(),
-            func.sum(value) if value is not None else literal(None),
-            func.sum(seconds_between(Card.created_at, CardHistory.at)),
+            func.sum(moves.c.value),
+            func.sum(moves.c.seconds),
         )
-        .select_from(last_moves)
-        .join(CardHistory, CardHistory.id == last_moves.c.id)
-        .join(Card, Card.id == last_moves.c.card_id)
-        .group_by(to_group, Card.product_id)
+        .where(moves.c.newest_first == 1)
+        .group_by(moves.c.to_group, moves.c.product_id)
     ).all()
     result: dict[str, dict[str, Any]] = {
         group: {"count": 0, "values": defaultdict(Decimal)} for group in CLOSED_GROUPS
@@ -203,16 +214,10 @@ def tasks_closed(session: Session, subject: Subject, period: ReportPeriod) -> di
         *[(Task.closed_at < start, index - 1) for index, start in enumerate(starts[1:], 1)],
         else_=len(weeks) - 1,
     )
-    rows = session.execute(
-        select(Task.closed_by_id, week, func.count())
-        .where(
-            Task.status == "done",
-            Task.closed_at >= period.start,
-            Task.closed_at < period.end,
-            *subject.tasks(),
-        )
-        .group_by(Task.closed_by_id, week)
-    ).all()
+    query = select(Task.closed_by_id, week, func.count()).where(
+        Task.status == "done", Task.closed_at >= period.start, Task.closed_at < period.end
+    )
+    rows = session.execute(subject.tasks(query).group_by(Task.closed_by_id, week)).all()
     counts: dict[int | None, list[int]] = defaultdict(lambda: [0] * len(weeks))
     for user_id, index, count in rows:
         counts[user_id][int(index)] += count
@@ -251,17 +256,12 @@ def overdue(session: Session, subject: Subject, now: datetime) -> dict[str, Any]
         (Task.all_day.is_(True), Task.due_date < today_there),
         else_=Task.due < now,
     )
-    rows = session.execute(
+    query = (
         select(Task.assignee_id, func.count(), func.min(Task.due))
         .outerjoin(User, User.id == Task.assignee_id)
-        .where(
-            Task.status == "open",
-            Task.due < now + ZONE_SLACK,
-            is_overdue == true(),
-            *subject.tasks(),
-        )
-        .group_by(Task.assignee_id)
-    ).all()
+        .where(Task.status == "open", Task.due < now + ZONE_SLACK, is_overdue == true())
+    )
+    rows = session.execute(subject.tasks(query).group_by(Task.assignee_id)).all()
     names = _names(session, {user_id for user_id, _, _ in rows})
     people: list[dict[str, Any]] = [
         {"user": _person(user_id, names), "count": count, "oldest_due": oldest}
@@ -298,3 +298,8 @@ def _values(amounts: dict[str | None, Decimal]) -> list[dict[str, Any]]:
         {"currency": currency, "amount": str(amount.quantize(CENTS))}
         for currency, amount in sorted(amounts.items(), key=lambda item: item[0] or "")
     ]
+
+
+def _where(query: Query, condition: ColumnElement[bool] | None) -> Query:
+    """``query`` kept to ``condition`` (None: no limit)."""
+    return query if condition is None else query.where(condition)
