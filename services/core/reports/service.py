@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import NotFound
-from sqlalchemy import Select, case, func, literal, select, true
+from sqlalchemy import Numeric, Select, case, cast, func, literal, null, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -159,7 +159,7 @@ def outcomes(session: Session, subject: Subject, period: ReportPeriod) -> dict[s
         select(
             to_group.label("to_group"),
             Card.product_id,
-            (value if value is not None else literal(None)).label("value"),
+            (value if value is not None else cast(null(), Numeric(18, 2))).label("value"),
             seconds_between(Card.created_at, CardHistory.at).label("seconds"),
             newest_first.label("newest_first"),
         )
