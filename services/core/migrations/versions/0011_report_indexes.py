@@ -7,7 +7,7 @@ whole table. The tasks' indexes carry what the reports filter and group by, so t
 without the table.
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0007
 Create Date: 2026-12-05 22:30:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0011"
-# (written against 0006 with search's 0012 beside it; chained after it so there is one head)
-down_revision: str | None = "0012"
+# (written against 0006; chained after the current head, notes' 0007, so there is one head)
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
