@@ -28,6 +28,7 @@ from .notes.views import bp as notes_api
 from .plugins import get_plugin_manager
 from .products.views import bp as products_api
 from .quick_access.views import bp as quick_access_api
+from .reports.views import bp as reports_api
 from .search.views import bp as search_api
 from .tasks.schemas import Deadline
 from .tasks.views import bp as tasks_api
@@ -98,6 +99,7 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         tasks_api,
         today_api,
         quick_access_api,
+        reports_api,
         contacts_api,
         notes_api,
         csv_io_api,

@@ -90,6 +90,8 @@ class CardHistory(Base):
     __table_args__ = (
         Index("ix_card_history_card_id_id", "card_id", "id"),
         Index("ix_card_history_positive_id", "positive", "id"),
+        # The reports: a period's status changes.
+        Index("ix_card_history_type_at", "type", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -33,6 +33,26 @@ class Task(Base):
             "due_date",
         ),
         Index("ix_tasks_closed_by_id_closed_at", "closed_by_id", "closed_at"),
+        # The reports, for everyone at once: tasks done in a period, open tasks past their
+        # deadline; with what they filter and group by, so the table is not read.
+        Index(
+            "ix_tasks_status_closed_at",
+            "status",
+            "closed_at",
+            "closed_by_id",
+            "product_id",
+            "card_trashed",
+        ),
+        Index(
+            "ix_tasks_status_due",
+            "status",
+            "due",
+            "assignee_id",
+            "product_id",
+            "card_trashed",
+            "all_day",
+            "due_date",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

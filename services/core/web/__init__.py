@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         product_settings,
         products,
         quick_access,
+        reports,
         search,
         security,
         tasks,
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
         search.bp,
         trash.bp,
         notification_settings.bp,
+        reports.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)

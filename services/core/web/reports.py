@@ -1,0 +1,175 @@
+"""The Reports page: the same figures as ``GET /api/v1/reports/...``, with server-side SVG bars.
+
+The page calls the reports' service functions (the API's), so its numbers are the API's; the
+charts are plain SVG drawn from them (no script), each with its numbers in a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
+from flask import Blueprint, render_template, request
+from marshmallow import EXCLUDE, ValidationError
+
+from ..reports import service
+from ..reports.period import report_period
+from ..reports.schemas import PeriodArgsSchema
+from ..reports.sql import money_field
+from ..reports.views import now
+from .display import GROUP_LABELS
+from .forms import messages_of
+from .security import current_user
+
+bp = Blueprint("reports", __name__)
+
+SHORTCUT_LABELS = {
+    "this_month": "This month",
+    "last_month": "Last month",
+    "this_quarter": "This quarter",
+    "this_year": "This year",
+}
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: its label, the number it shows, its length (% of the widest)."""
+
+    label: str
+    value: float
+    text: str
+    css: str = ""
+
+    def percent(self, top: float) -> float:
+        return round(100 * self.value / top, 2) if top else 0.0
+
+
+def bars_top(bars: list[Bar]) -> float:
+    return max((bar.value for bar in bars), default=0.0)
+
+
+def money_text(values: list[dict[str, Any]]) -> str:
+    """``1,800.50 EUR`` (several currencies joined by ``+``); empty without a money field."""
+    return " + ".join(
+        f"{Decimal(item['amount']):,.2f} {item['currency'] or ''}".strip() for item in values
+    )
+
+
+@bp.get("/reports")
+def index() -> Any:
+    db, user = get_session(), current_user()
+    errors: dict[str, list[str]] = {}
+    args: dict[str, Any] = {}
+    try:
+        args = PeriodArgsSchema(unknown=EXCLUDE).load(request.args)
+        period = report_period(
+            user.timezone, now(), args.get("from"), args.get("to"), args.get("period")
+        )
+    except (ValidationError, Invalid) as error:
+        errors = messages_of(error)
+        period = report_period(user.timezone, now())
+    subject = service.subject_for(db, user, args.get("product_id"))
+    products = service.subject_for(db, user, None).products
+    funnel = service.funnel(db, subject)
+    outcomes = service.outcomes(db, subject, period)
+    closed = service.tasks_closed(db, subject, period)
+    overdue = service.overdue(db, subject, now())
+    return render_template(
+        "reports/index.html",
+        subject=subject,
+        products=products,
+        period=period,
+        shortcuts=SHORTCUT_LABELS,
+        shortcut_links=_shortcut_links(args.get("product_id")),
+        form={key: request.args.get(key, "") for key in ("from", "to")},
+        errors=errors,
+        funnel=funnel,
+        funnel_bars=_funnel_bars(funnel, subject.product is None),
+        money_label=_money_label(subject),
+        groups=_groups(funnel),
+        outcomes=outcomes,
+        closed=closed,
+        closed_bars=[
+            Bar(person["user"]["name"], person["total"], str(person["total"]), "bar-positive")
+            for person in closed["people"]
+        ],
+        week_columns=_week_columns(closed),
+        overdue=overdue,
+        overdue_bars=[
+            Bar(person["user"]["name"], person["count"], str(person["count"]), "bar-negative")
+            for person in overdue["people"]
+        ],
+        money_text=money_text,
+        bars_top=bars_top,
+        bar=Bar,
+        group_labels=GROUP_LABELS,
+    ), (422 if errors else 200)
+
+
+def _money_label(subject: service.Subject) -> str | None:
+    """What the values are the sum of, in words (None: no product has a money field)."""
+    if subject.product is None:
+        has_money = any(money_field(product) for product in subject.products)
+        return "each product's first money field" if has_money else None
+    field = money_field(subject.product)
+    return f"the “{field['label']}” field" if field else None
+
+
+def _shortcut_links(product_id: int | None) -> dict[str, dict[str, Any]]:
+    base = {"product_id": product_id} if product_id else {}
+    return {key: {**base, "period": key} for key in SHORTCUT_LABELS}
+
+
+def _funnel_bars(funnel: dict[str, Any], team: bool) -> list[Bar]:
+    bars = []
+    for status in funnel["statuses"]:
+        label = f"{status['product']['name']} · {status['name']}" if team else status["name"]
+        text = str(status["count"])
+        if status["value"] is not None and Decimal(status["value"]):
+            text += f" · {Decimal(status['value']):,.2f} {status['currency'] or ''}".rstrip()
+        bars.append(Bar(_short(label), status["count"], text, f"bar-{status['group']}"))
+    return bars
+
+
+def _groups(funnel: dict[str, Any]) -> list[dict[str, Any]]:
+    """The status groups as segments of one 100 % bar: where each starts and how wide it is."""
+    total = funnel["total"]
+    segments, start = [], 0.0
+    for group in funnel["groups"]:
+        width = round(100 * group["count"] / total, 2) if total else 0.0
+        segments.append({**group, "start": start, "width": width})
+        start += width
+    return segments
+
+
+def _week_columns(closed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The team's tasks closed per week, as columns: height in % of the busiest week."""
+    totals = [0] * len(closed["weeks"])
+    for person in closed["people"]:
+        for index, count in enumerate(person["weeks"]):
+            totals[index] += count
+    top = max(totals, default=0)
+    every = max(1, len(totals) // 8)  # a label on every n-th column, so they never overlap
+    columns = []
+    for index, (week, total) in enumerate(zip(closed["weeks"], totals, strict=True)):
+        columns.append(
+            {
+                "week": week,
+                "total": total,
+                "height": round(100 * total / top, 2) if top else 0.0,
+                "labelled": index % every == 0,
+                # (every other label is left out at phone width: see app.css)
+                "minor": index % (2 * every) != 0,
+                "label": date.fromisoformat(week["from"]).strftime("%d %b"),
+            }
+        )
+    return columns
+
+
+def _short(label: str, limit: int = 34) -> str:
+    """A bar's label fits beside its number on a phone; the table keeps the whole name."""
+    return label if len(label) <= limit else label[: limit - 1] + "…"
