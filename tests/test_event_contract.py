@@ -7,6 +7,7 @@ neither list a type core never emits nor miss one core emits (the outbox refuses
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from pathlib import Path
@@ -68,6 +69,9 @@ def use_core_as_a_team_would(admin: Any, member: Any) -> None:
     admin.ok("POST", f"tasks/{all_day['id']}/postpone", {"due": "2026-12-04"})
     admin.ok("POST", f"tasks/{all_day['id']}/close", {"outcome": "cancelled"})
     assert admin.delete(f"tasks/{task['id']}").status_code == 204
+    upload = {"file": (io.BytesIO(b"%PDF-1.4 offer"), "offer.pdf")}
+    added = admin.ok("POST", f"cards/{card['id']}/files", None, data=upload, status=201)
+    assert admin.delete(f"files/{added['id']}").status_code == 204
 
     first = product["statuses"][0]
     assert admin.delete(f"statuses/{parked['id']}?move_to={first['id']}").status_code == 204

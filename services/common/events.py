@@ -65,6 +65,9 @@ class EventType(StrEnum):
     CONTACT_DELETED = "contact.deleted"  # gone for good
     CONTACT_MERGED = "contact.merged"
 
+    FILE_ADDED = "file.added"
+    FILE_REMOVED = "file.removed"  # the file as it was (not sent for a card purged with its files)
+
 
 #: Events whose ``data`` is the card as it is after the change (the card still exists).
 CARD_SNAPSHOTS = frozenset(
@@ -277,6 +280,22 @@ class ContactMergedSchema(ContactSchema):
     merged_id = _integer()
 
 
+class FileSchema(Schema):
+    """A card's file as ``GET /files/{id}`` shows it, plus the card's ``product_id`` and
+    ``owner_id`` (so that a reader can apply the card's access rule without asking core)."""
+
+    id = _integer()
+    card_id = _integer()
+    name = _string()
+    size = _integer()
+    content_type = _string()
+    sha256 = _string(validate=validate.Regexp("^[0-9a-f]{64}$"))
+    uploaded_by = _integer(allow_none=True)
+    created_at = _instant()
+    product_id = _integer()
+    owner_id = _integer(allow_none=True)
+
+
 #: The schema of each type's ``data``; a test keeps it complete.
 PAYLOAD_SCHEMAS: dict[EventType, type[Schema]] = {
     EventType.PRODUCT_CREATED: ProductSchema,
@@ -299,6 +318,8 @@ PAYLOAD_SCHEMAS: dict[EventType, type[Schema]] = {
     EventType.CONTACT_UPDATED: ContactUpdatedSchema,
     EventType.CONTACT_DELETED: ContactSchema,  # the contact as it was
     EventType.CONTACT_MERGED: ContactMergedSchema,
+    EventType.FILE_ADDED: FileSchema,
+    EventType.FILE_REMOVED: FileSchema,  # the file as it was
 }
 # One instance per schema: marshmallow builds its fields on instantiation, the costly part.
 _VALIDATORS: dict[EventType, Schema] = {kind: schema() for kind, schema in PAYLOAD_SCHEMAS.items()}

@@ -7,6 +7,7 @@ from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .events import DatabaseIncarnation, Event
+from .files.models import CardFile
 from .products.models import Membership, Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "Card",
     "CardContact",
+    "CardFile",
     "Contact",
     "ContactHistory",
     "ContactIdentifier",
