@@ -240,6 +240,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
         replace_published_password,
         seed_demo,
     )
+    from .core.files.cli import sweep_in_background
 
     password = demo_password(os.environ)  # a refused one stops before anything is made
     _check_address_free(host, port)  # a busy port stops before the data folder is touched
@@ -250,6 +251,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     seeded = seed_demo(first, password)
     # A demo admin an earlier version made still has the password it published for all.
     replaced = not seeded and replace_published_password(first, password)
+    sweep_in_background(first)  # bytes a crash left with no card file naming them
     base = f"http://{host}:{port}"
     token = _service_token(core_settings)
     sidecars = {}

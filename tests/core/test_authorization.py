@@ -11,6 +11,7 @@ but a contact's cards still follow the access rule.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -52,6 +53,8 @@ def world(app, admin, member, new_user, client):
     contact = admin.ok("POST", "contacts", {"name": "Ana"}, status=201)
     card = admin.card(product, "secret deal", contact_id=contact["id"])
     task = admin.task(card, "2027-01-04T10:00:00Z", "secret call")
+    upload = {"file": (io.BytesIO(b"secret terms"), "secret.txt")}
+    file = admin.ok("POST", f"cards/{card['id']}/files", None, data=upload, status=201)
     favorite = admin.ok(
         "POST", "favorites", {"name": "secret list", "product_id": product["id"]}, status=201
     )
@@ -76,6 +79,7 @@ def world(app, admin, member, new_user, client):
         "favorite_id": favorite["id"],
         "token_id": token["id"],
         "session_id": web_session["id"],
+        "file_id": file["id"],
     }
     return {
         "ids": ids,
@@ -101,6 +105,7 @@ def snapshot(admin: Api, ids: dict[str, int]) -> list[Any]:
         admin.ok("GET", "favorites"),
         admin.ok("GET", "tokens"),
         admin.ok("GET", "sessions"),
+        admin.ok("GET", f"cards/{ids['card_id']}/files"),
     ]
 
 

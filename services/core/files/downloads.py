@@ -28,7 +28,8 @@ NOT_PLAIN = re.compile(r'[^\x20-\x7e]|["\\%;]')
 
 def content_disposition(name: str) -> str:
     """``attachment`` with ``name`` for every browser: ASCII, and UTF-8 as ``filename*``."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    decomposed = unicodedata.normalize("NFKD", name)  # "ă" → "a" + a combining breve
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     plain = NOT_PLAIN.sub("_", plain).strip() or "file"
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
