@@ -70,7 +70,7 @@ class FileTooLarge(CardcrmError):
     @classmethod
     def over(cls, max_bytes: int) -> FileTooLarge:
         return cls(
-            f"The file is over the upload limit of {max_bytes / MEBIBYTE:g} MiB "
+            f"The file is over the upload limit of {_limit_text(max_bytes)} "
             "(CARDCRM_MAX_UPLOAD_MB). Nothing was stored.",
             max_bytes=max_bytes,
         )
@@ -251,6 +251,12 @@ def open_content(file: CardFile) -> BinaryIO:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _limit_text(max_bytes: int) -> str:
+    if max_bytes % MEBIBYTE == 0:
+        return f"{max_bytes // MEBIBYTE} MiB"
+    return f"{max_bytes / MEBIBYTE:.1f} MiB" if max_bytes >= MEBIBYTE else f"{max_bytes:,} bytes"
 
 
 def _summary(file: CardFile) -> dict[str, Any]:

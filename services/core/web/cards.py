@@ -200,6 +200,8 @@ def card_context(
         known_errors=["title", "status_id", "owner_id"]
         + [f"fields.{field['key']}" for field in product.fields],
     )
+    for part in CARD_PAGE_PARTS:
+        context.update(part(db, card))
     return context
 
 
