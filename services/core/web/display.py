@@ -129,6 +129,9 @@ def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict
         return f"edited “{task}”: " + _changes(data.get("changes") or {}, names, fields)
     if kind == "task.deleted":
         return f"deleted the task “{task}”"
+    if kind in ("file.added", "file.removed"):
+        name = (data.get("file") or {}).get("name", "")
+        return f"{'added' if kind == 'file.added' else 'removed'} the file “{name}”"
     if kind == "task.sync_conflict":
         return f"kept the losing side of a calendar sync conflict on “{task}”"
     return kind

@@ -13,7 +13,7 @@ from typing import Any
 
 from cardcrm.common.db import get_session, write_transaction
 from cardcrm.common.errors import CardcrmError, Conflict
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,8 +29,10 @@ from .security import current_user, is_htmx
 
 bp = Blueprint("files", __name__)
 
-#: Files shown on the card page (the API pages through all of them).
-SHOWN = 200
+#: Files shown on the card page; "Show all of them" shows up to ``SHOWN_ALL`` (the API and the
+#: timeline page through every one).
+SHOWN = 100
+SHOWN_ALL = 2000
 PANEL = "cards/_files.html"
 CARD_CHANGED = {"HX-Trigger": "card-changed"}
 UNITS = ("bytes", "KB", "MB", "GB", "TB")
@@ -50,7 +52,10 @@ def human_size(size: int) -> str:
 
 def files_part(db: Session, card: Card, error: str | None = None) -> dict[str, Any]:
     """What ``cards/_files.html`` needs."""
-    files = service.list_files(db, card.id, None, SHOWN)
+    shown = SHOWN_ALL if request.args.get("files") == "all" else SHOWN
+    files = service.list_files(db, card.id, None, shown + 1)
+    more = len(files) > shown
+    files = files[:shown]
     ids = {file.uploaded_by for file in files if file.uploaded_by is not None}
     uploaders = {
         user_id: name
@@ -66,6 +71,7 @@ def files_part(db: Session, card: Card, error: str | None = None) -> dict[str, A
         "human_size": human_size,
         "max_upload_bytes": service.max_upload_bytes(),
         "files_error": error,
+        "more_files": more,
     }
 
 
