@@ -36,9 +36,9 @@ def sweep_command(older_than: float, data: str | None) -> None:
     being uploaded or removed is locked, and only contents older than --older-than are looked at.
     """
     from ..app import create_app
-    from ..cli import core_settings
+    from ..config import from_env
 
-    app = create_app(core_settings(data))
+    app = create_app(from_env(data=data))
     result = sweep(app, timedelta(minutes=older_than))
     if not result.listed:
         click.echo("The file storage cannot list its contents: nothing was swept.", err=True)

@@ -103,7 +103,7 @@ def get_file(file_id: int) -> Any:
 @bp.operation(
     "/files/<int:file_id>/content",
     raw_response=BYTES,
-    media_type="application/octet-stream",
+    media_type="*/*",  # the file's own type (application/octet-stream for HTML, SVG, XML...)
     errors=(404,),
     other_responses={304: "The client's copy (If-None-Match: the ETag) is current."},
 )
