@@ -1,7 +1,7 @@
 """card files: ``card_files`` rows naming contents kept by SHA-256 in the file storage
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-05 21:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
