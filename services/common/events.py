@@ -65,6 +65,8 @@ class EventType(StrEnum):
     CONTACT_DELETED = "contact.deleted"  # gone for good
     CONTACT_MERGED = "contact.merged"
 
+    EMAIL_RECEIVED = "email.received"  # a message sent to a card's address was filed on it
+
     FILE_ADDED = "file.added"
     FILE_REMOVED = "file.removed"  # the file as it was (not sent for a card purged with its files)
 
@@ -193,6 +195,7 @@ class CardSchema(Schema):
     owner_id = _integer(allow_none=True)
     contact_id = _integer(allow_none=True)
     contact_ids = fields.List(fields.Integer(strict=True), required=True)
+    email_address = _string()  # card-<id>-<secret>@<domain>: mail sent there lands on the card
     fields_ = fields.Dict(keys=fields.String(), data_key="fields", required=True)
     next_task_due = _instant(allow_none=True)
     closed = fields.Boolean(required=True)
@@ -280,6 +283,23 @@ class ContactMergedSchema(ContactSchema):
     merged_id = _integer()
 
 
+class EmailReceivedSchema(Schema):
+    """An e-mail filed on a card, as ``GET /emails/{id}`` shows it but for its bodies (``text``
+    and ``html``: read them there), plus the card's product and owner for access rules."""
+
+    id = _integer()
+    card_id = _integer()
+    product_id = _integer()
+    owner_id = _integer(allow_none=True)
+    from_ = _string(data_key="from")
+    to = fields.List(fields.String(), required=True)
+    cc = fields.List(fields.String(), required=True)
+    subject = _string()
+    received_at = _instant()
+    message_id = _optional_string()
+    files = fields.List(fields.Dict(), required=True)  # the files made from its attachments
+
+
 class FileSchema(Schema):
     """A card's file as ``GET /files/{id}`` shows it, plus the card's ``product_id`` and
     ``owner_id`` (so that a reader can apply the card's access rule without asking core)."""
@@ -318,6 +338,7 @@ PAYLOAD_SCHEMAS: dict[EventType, type[Schema]] = {
     EventType.CONTACT_UPDATED: ContactUpdatedSchema,
     EventType.CONTACT_DELETED: ContactSchema,  # the contact as it was
     EventType.CONTACT_MERGED: ContactMergedSchema,
+    EventType.EMAIL_RECEIVED: EmailReceivedSchema,
     EventType.FILE_ADDED: FileSchema,
     EventType.FILE_REMOVED: FileSchema,  # the file as it was
 }

@@ -26,6 +26,7 @@ from .events.listen import EventListener
 from .events.views import bp as events_api
 from .files.storage import get_storage
 from .files.views import bp as files_api
+from .mail.views import bp as mail_api
 from .plugins import get_plugin_manager
 from .products.views import bp as products_api
 from .quick_access.views import bp as quick_access_api
@@ -102,6 +103,7 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         quick_access_api,
         contacts_api,
         csv_io_api,
+        mail_api,
         events_api,
         search_api,
         files_api,

@@ -8,6 +8,7 @@ from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .events import DatabaseIncarnation, Event
 from .files.models import CardFile
+from .mail.models import CardEmail
 from .products.models import Membership, Product, Status
 from .quick_access.models import Favorite, RecentCard
 from .tasks.models import Postponement, Task
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "Card",
     "CardContact",
+    "CardEmail",
     "CardFile",
     "Contact",
     "ContactHistory",

@@ -19,6 +19,7 @@ import pytest
 from cardcrm.common.api import ApiBlueprint
 from cardcrm.common.db import get_db
 from cardcrm.core.auth.service import create_token
+from cardcrm.core.mail.service import deliver
 
 from tests.conftest import Api
 
@@ -69,6 +70,7 @@ def world(app, admin, member, new_user, client):
     with app.app_context():
         session = get_db().session()
         service_token, _ = create_token(session, service="calendar")
+        delivery = deliver(session, [card["email_address"]], b"Subject: secret mail\n\nsecret")
         session.close()
     ids = {
         "product_id": product["id"],
@@ -80,6 +82,7 @@ def world(app, admin, member, new_user, client):
         "token_id": token["id"],
         "session_id": web_session["id"],
         "file_id": file["id"],
+        "email_id": delivery.delivered[0]["email_id"],
     }
     return {
         "ids": ids,

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         errors,
         files,
         forms,
+        mail,
         product_settings,
         products,
         quick_access,
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
         quick_access.bp,
         search.bp,
         trash.bp,
+        mail.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)
