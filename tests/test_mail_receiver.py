@@ -233,7 +233,17 @@ def _wait_for_smtp(port: int, process: Any, log: Any) -> None:
     pytest.fail(f"no SMTP on port {port}:\n{log.read_text()}")
 
 
-def test_cardcrm_serve_mail_files_mail_through_a_served_core_and_stops_on_sigterm(tmp_path):
+@pytest.fixture
+def patient_start(monkeypatch):
+    """Servers started beside other tests (``-n 2``) may take longer than alone."""
+    import tests.test_server_process
+
+    monkeypatch.setattr(tests.test_server_process, "START_TIMEOUT", 60.0)
+
+
+def test_cardcrm_serve_mail_files_mail_through_a_served_core_and_stops_on_sigterm(
+    tmp_path, patient_start
+):
     import subprocess
 
     from tests.test_server_process import (
@@ -301,7 +311,9 @@ def test_cardcrm_serve_mail_needs_a_token(tmp_path):
     assert "mail:deliver" in result.stderr
 
 
-def test_cardcrm_up_runs_the_receiver_when_mail_listen_is_set_and_stops_it_with_the_rest(tmp_path):
+def test_cardcrm_up_runs_the_receiver_when_mail_listen_is_set_and_stops_it_with_the_rest(
+    tmp_path, patient_start
+):
     import re as regex
 
     from tests.test_server_process import Http, environment, free_port, server
