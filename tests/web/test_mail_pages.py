@@ -22,6 +22,7 @@ def test_the_card_page_shows_the_address_and_the_latest_e_mails(app, admin, admi
     page = admin_web.get(f"/cards/{card['id']}").get_data(as_text=True)
     assert f'value="{card["email_address"]}"' in page
     assert "Signed offer" in page and "1 e-mail on this card" in page
+    assert "filed the e-mail “Signed offer” from Ana Client" in page  # the history's line
     assert "mail.js" in page
 
 

@@ -132,6 +132,9 @@ def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict
     if kind in ("file.added", "file.removed"):
         name = (data.get("file") or {}).get("name", "")
         return f"{'added' if kind == 'file.added' else 'removed'} the file “{name}”"
+    if kind == "email.received":
+        subject = data.get("subject") or "(no subject)"
+        return f"filed the e-mail “{subject}” from {data.get('from') or 'an unknown sender'}"
     if kind == "task.sync_conflict":
         return f"kept the losing side of a calendar sync conflict on “{task}”"
     return kind
