@@ -11,6 +11,7 @@ from .common.errors import ConfigurationError
 from .common.plugins import PluginLoadError
 from .core.cli import db_group, token_group, user_group
 from .core.csv_cli import export_group, import_group
+from .core.files.cli import files_group
 from .server import serve, up, worker
 
 
@@ -41,3 +42,4 @@ main.add_command(up)
 main.add_command(worker)
 main.add_command(import_group)
 main.add_command(export_group)
+main.add_command(files_group)

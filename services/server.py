@@ -152,7 +152,7 @@ trusted_proxies_option = click.option(
 
 
 @click.command()
-@click.argument("service", type=click.Choice(list(SERVICES)))
+@click.argument("service", type=click.Choice([*SERVICES, "mail"]))
 @click.option(
     "--config",
     "config_file",
@@ -178,7 +178,20 @@ def serve(
     trusted_proxies: int,
     data: str | None,
 ) -> None:
-    """Run one service's HTTP app under gunicorn (production; run `cardcrm db upgrade` first)."""
+    """Run one service's HTTP app under gunicorn (production; run `cardcrm db upgrade` first).
+
+    `serve mail` runs the SMTP receiver that files mail onto cards instead, on
+    CARDCRM_MAIL_LISTEN (or --host/--port), talking to core at CARDCRM_CORE_URL with a service
+    token holding the scope mail:deliver (CARDCRM_MAIL_SERVICE_TOKEN or CARDCRM_SERVICE_TOKEN).
+    """
+    if service == "mail":
+        given_bind = {
+            name: value
+            for name, value in (("host", host), ("port", port))
+            if context.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        }
+        _serve_mail(given_bind)
+        return
     module = _require(service)
     settings = settings_of(service, data)
     if settings.get("PLUGINS_DIR"):
@@ -240,6 +253,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
         replace_published_password,
         seed_demo,
     )
+    from .core.files.cli import sweep_in_background
 
     password = demo_password(os.environ)  # a refused one stops before anything is made
     _check_address_free(host, port)  # a busy port stops before the data folder is touched
@@ -250,8 +264,11 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
     seeded = seed_demo(first, password)
     # A demo admin an earlier version made still has the password it published for all.
     replaced = not seeded and replace_published_password(first, password)
+    sweep_in_background(first)  # bytes a crash left with no card file naming them
     base = f"http://{host}:{port}"
     token = _service_token(core_settings)
+    mail_token = _service_token(core_settings, "mail")
+    mail_listen = os.environ.get("CARDCRM_MAIL_LISTEN")
     sidecars = {}
     for name in SIDECARS:
         if name in services:
@@ -277,11 +294,14 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
             for name, settings in sidecars.items()
         }
         _start_workers(services, sidecars)
+        core.extensions["cardcrm_mail_receiver"] = _start_mail_receiver(base, mail_token)
         return proxy.behind_proxies(DispatcherMiddleware(core, mounts), trusted_proxies)
 
     click.echo("")
     click.echo(f"  cardcrm is running at {base}/")
     click.echo(f"  API: {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)")
+    if mail_listen:
+        click.echo(f"  Mail to cards: SMTP on {mail_listen}")
     if replaced:
         click.echo(f"  The demo admin {DEMO_EMAIL} had the password earlier versions published:")
         if os.environ.get(DEMO_PASSWORD_VARIABLE):
@@ -331,6 +351,45 @@ def _check_address_free(host: str, port: int) -> None:
             ) from None
 
 
+def _serve_mail(given_bind: dict[str, Any]) -> None:
+    import signal
+
+    from .mail_receiver import config as mail_config
+    from .mail_receiver import run
+
+    settings = mail_config.from_env()
+    if not settings["SERVICE_TOKEN"]:
+        raise click.ClickException(
+            "Set CARDCRM_MAIL_SERVICE_TOKEN (or CARDCRM_SERVICE_TOKEN) to a token made with"
+            " `cardcrm token create --service mail --scope mail:deliver`."
+        )
+    host, port = settings["LISTEN"]
+    settings["LISTEN"] = (given_bind.get("host", host), given_bind.get("port", port))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    host, port = settings["LISTEN"]
+    click.echo(f"cardcrm mail receiver on smtp://{host}:{port}/, filing to {settings['CORE_URL']}")
+    run(settings, stop)
+
+
+def _start_mail_receiver(base: str, token: str) -> Any:
+    """Under ``up``: the SMTP receiver in this process when CARDCRM_MAIL_LISTEN is set."""
+    if not os.environ.get("CARDCRM_MAIL_LISTEN"):
+        return None
+    from .mail_receiver import MailReceiver
+    from .mail_receiver import config as mail_config
+
+    settings = {**mail_config.from_env(), "CORE_URL": base, "SERVICE_TOKEN": token}
+    receiver = MailReceiver(settings)
+    receiver.start()
+    shutdown.on_stop(receiver.stop)  # held weakly: the caller keeps the receiver
+    return receiver
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -355,18 +414,25 @@ def _start_workers(services: dict[str, ModuleType], sidecars: dict[str, dict[str
         thread.start()
 
 
-def _service_token(core_settings: dict[str, Any]) -> str:
-    """The sidecars' service token under ``up``: made once, kept in the data folder."""
+def _service_token(core_settings: dict[str, Any], purpose: str = "sidecars") -> str:
+    """A service token under ``up``, made once and kept in the data folder: the sidecars', or
+    the mail receiver's (``purpose="mail"``, holding ``mail:deliver`` only)."""
     from .common.db import Database
     from .core.auth.service import create_token, user_for_token
 
-    path = Path(core_settings["DATA_DIR"]) / "service_token"
+    mail = purpose == "mail"
+    path = Path(core_settings["DATA_DIR"]) / ("mail_service_token" if mail else "service_token")
     database = Database(core_settings["DATABASE_URL"])
     session = database.session()
     try:
         if path.exists() and user_for_token(session, path.read_text().strip()) is not None:
             return path.read_text().strip()
-        token, _ = create_token(session, service="embedded sidecars", name="cardcrm up")
+        token, _ = create_token(
+            session,
+            service="embedded mail receiver" if mail else "embedded sidecars",
+            name="cardcrm up",
+            scopes=("mail:deliver",) if mail else None,
+        )
         write_private(path, token)
         return token
     finally:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 SERVICES = Path(__file__).resolve().parents[1] / "services"
-SIDECARS = ("calendar_sync", "notifications", "sidecar")
+#: The mail receiver too: it talks to core over HTTP only, and can run on its own host.
+SIDECARS = ("calendar_sync", "notifications", "sidecar", "mail_receiver")
 
 
 def imports_of(folder: Path) -> dict[str, set[str]]:
@@ -58,9 +59,11 @@ from cardcrm.calendar_sync import config as calendar_config, create_app as calen
 from cardcrm.calendar_sync import worker as calendar_worker
 from cardcrm.notifications import config as notifications_config, create_app as notifications_app
 from cardcrm.notifications import worker as notifications_worker
+from cardcrm.mail_receiver import MailReceiver, config as mail_config
 environment = {{"CARDCRM_DATA_DIR": {str(tmp_path)!r}}}
 calendar_app(calendar_config.from_env(environment))
 notifications_app(notifications_config.from_env(environment))
+MailReceiver(mail_config.from_env(environment))
 loaded = sorted(name for name in sys.modules if name.startswith("cardcrm.core"))
 print(" ".join(loaded))
 """

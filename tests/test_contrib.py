@@ -149,6 +149,7 @@ UNITS = {path.name: read_unit(path) for path in sorted(SYSTEMD.glob("*.service")
 LONG_RUNNING = {
     **{f"cardcrm-{service}.service": ["serve", service] for service in SERVICES},
     **{f"cardcrm-{service}-worker.service": ["worker", service] for service in SIDECARS},
+    "cardcrm-mail.service": ["serve", "mail"],
 }
 HARDENING = {
     "NoNewPrivileges": "yes",

@@ -7,6 +7,7 @@ neither list a type core never emits nor miss one core emits (the outbox refuses
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from cardcrm.common.db import get_db
 from cardcrm.common.events import PAYLOAD_SCHEMAS, EventContractError, EventType, validate_event
 from cardcrm.core.events import record_event
+from cardcrm.core.mail.service import deliver
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "events.md"
 
@@ -66,11 +68,20 @@ def use_core_as_a_team_would(admin: Any, member: Any) -> None:
     admin.ok("POST", f"tasks/{task['id']}/reopen")  # withdraws the next
     all_day = admin.task(card, "2026-12-03", all_day=True)
     admin.ok("POST", f"tasks/{all_day['id']}/postpone", {"due": "2026-12-04"})
+    # E-mail to the card (docs/mail.md): a new address, then a message filed as the receiver does.
+    address = admin.ok("POST", f"cards/{card['id']}/email-address/rotate")["email_address"]
+    with admin.client.application.app_context():
+        session = get_db().session()
+        deliver(session, [address], b"Subject: Offer\r\nMessage-ID: <o@x>\r\n\r\nHello\r\n")
+        session.close()
     admin.ok("POST", f"tasks/{all_day['id']}/close", {"outcome": "cancelled"})
     assert admin.delete(f"tasks/{task['id']}").status_code == 204
     note = member.ok("POST", f"cards/{card['id']}/notes", {"body": "Met *Ana*"})
     admin.ok("PATCH", f"notes/{note['id']}", {"body": "Met Ana", "mentions": [member.user.id]})
     assert admin.delete(f"notes/{note['id']}").status_code == 204
+    upload = {"file": (io.BytesIO(b"%PDF-1.4 offer"), "offer.pdf")}
+    added = admin.ok("POST", f"cards/{card['id']}/files", None, data=upload, status=201)
+    assert admin.delete(f"files/{added['id']}").status_code == 204
 
     first = product["statuses"][0]
     assert admin.delete(f"statuses/{parked['id']}?move_to={first['id']}").status_code == 204

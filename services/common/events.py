@@ -68,6 +68,10 @@ class EventType(StrEnum):
     NOTE_CREATED = "note.created"
     NOTE_UPDATED = "note.updated"
     NOTE_DELETED = "note.deleted"  # gone for good
+    EMAIL_RECEIVED = "email.received"  # a message sent to a card's address was filed on it
+
+    FILE_ADDED = "file.added"
+    FILE_REMOVED = "file.removed"  # the file as it was (not sent for a card purged with its files)
 
 
 #: Events whose ``data`` is the card as it is after the change (the card still exists).
@@ -194,6 +198,7 @@ class CardSchema(Schema):
     owner_id = _integer(allow_none=True)
     contact_id = _integer(allow_none=True)
     contact_ids = fields.List(fields.Integer(strict=True), required=True)
+    email_address = _string()  # card-<id>-<secret>@<domain>: mail sent there lands on the card
     fields_ = fields.Dict(keys=fields.String(), data_key="fields", required=True)
     next_task_due = _instant(allow_none=True)
     closed = fields.Boolean(required=True)
@@ -295,6 +300,37 @@ class NoteSchema(Schema):
     created_at = _instant()
     updated_at = _instant()
     version = _integer()
+
+
+class EmailReceivedSchema(Schema):
+    """An e-mail filed on a card, as ``GET /emails/{id}`` shows it but for its bodies (``text``
+    and ``html``: read them there), plus the card's product and owner for access rules."""
+
+    id = _integer()
+    card_id = _integer()
+    product_id = _integer()
+    owner_id = _integer(allow_none=True)
+    from_ = _string(data_key="from")
+    to = fields.List(fields.String(), required=True)
+    cc = fields.List(fields.String(), required=True)
+    subject = _string()
+    received_at = _instant()
+    message_id = _optional_string()
+    files = fields.List(fields.Dict(), required=True)  # the files made from its attachments
+
+
+class FileSchema(Schema):
+    """A card's file as ``GET /files/{id}`` shows it, plus the card's ``product_id`` and
+    ``owner_id`` (so that a reader can apply the card's access rule without asking core)."""
+
+    id = _integer()
+    card_id = _integer()
+    name = _string()
+    size = _integer()
+    content_type = _string()
+    sha256 = _string(validate=validate.Regexp("^[0-9a-f]{64}$"))
+    uploaded_by = _integer(allow_none=True)
+    created_at = _instant()
     product_id = _integer()
     owner_id = _integer(allow_none=True)
 
@@ -329,6 +365,9 @@ PAYLOAD_SCHEMAS: dict[EventType, type[Schema]] = {
     EventType.NOTE_CREATED: NoteSchema,
     EventType.NOTE_UPDATED: NoteUpdatedSchema,
     EventType.NOTE_DELETED: NoteSchema,  # the note as it was
+    EventType.EMAIL_RECEIVED: EmailReceivedSchema,
+    EventType.FILE_ADDED: FileSchema,
+    EventType.FILE_REMOVED: FileSchema,  # the file as it was
 }
 # One instance per schema: marshmallow builds its fields on instantiation, the costly part.
 _VALIDATORS: dict[EventType, Schema] = {kind: schema() for kind, schema in PAYLOAD_SCHEMAS.items()}

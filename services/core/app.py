@@ -24,6 +24,9 @@ from .contacts.views import bp as contacts_api
 from .csv_io.views import bp as csv_io_api
 from .events.listen import EventListener
 from .events.views import bp as events_api
+from .files.storage import get_storage
+from .files.views import bp as files_api
+from .mail.views import bp as mail_api
 from .notes.views import bp as notes_api
 from .plugins import get_plugin_manager
 from .products.views import bp as products_api
@@ -42,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     or a list of modules/objects), ``PLUGINS_DIR``, ``PLUGIN_ENTRY_POINTS`` (default true),
     ``SESSION_IDLE_HOURS`` and ``SESSION_MAX_DAYS`` (web sessions' lifetimes),
     ``EVENTS_POLL_SECONDS`` (how often a waiting long-poll of the event feed looks at the
-    database when nothing wakes it; 0.5).
+    database when nothing wakes it; 0.5), ``FILES_DIR`` and ``MAX_UPLOAD_BYTES`` (card files).
     Nothing happens at import time; the database schema is made by ``cardcrm db upgrade``.
     """
     app = Flask(__name__)
@@ -79,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     idempotency = IdempotencyStore(IdempotencyKey, caller_name)
     idempotency.install(database.sessions)
 
+    get_storage(app)  # a plugin's storage that cannot be made stops the start, not an upload
     errors.init_app(app)
     _register_api(app, idempotency)
     web.init_app(app)
@@ -103,8 +107,10 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         contacts_api,
         notes_api,
         csv_io_api,
+        mail_api,
         events_api,
         search_api,
+        files_api,
     ):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     for blueprint in api_blueprints(app):
@@ -125,7 +131,7 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
             field_types={Deadline: ("string", None)},
             error_texts={
                 413: "Body over 1 MiB; a CSV import's file over CARDCRM_CSV_MAX_MB"
-                " or CARDCRM_CSV_MAX_ROWS rows"
+                " or CARDCRM_CSV_MAX_ROWS rows; an uploaded file over CARDCRM_MAX_UPLOAD_MB"
             },
         ),
         API_PREFIX,

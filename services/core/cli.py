@@ -100,7 +100,10 @@ def _scopes_help() -> str:
     from .auth.scopes import SCOPES
 
     listed = "; ".join(f"{name}: {text}" for name, text in SCOPES.items())
-    return f"What the service token may do (repeat for more; default: all of them). {listed}."
+    return (
+        "What the service token may do (repeat for more; default: what the sidecars need,"
+        f" all but mail:deliver, which the mail receiver's token takes alone). {listed}."
+    )
 
 
 @token_group.command("create")

@@ -11,6 +11,8 @@ from cardcrm.common.errors import ConfigurationError
 
 from .auth.sessions import DEFAULT_IDLE_HOURS, DEFAULT_MAX_DAYS
 from .csv_io.limits import limits_from_env
+from .files.service import DEFAULT_MAX_UPLOAD_MB, MEBIBYTE
+from .mail.address import domain_from_env
 
 
 def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> dict[str, Any]:
@@ -31,7 +33,21 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "SESSION_MAX_DAYS": _positive(env, "CARDCRM_SESSION_MAX_DAYS", DEFAULT_MAX_DAYS),
         # How large a CSV file an import over HTTP takes (CARDCRM_CSV_MAX_MB, _MAX_ROWS).
         **limits_from_env(env),
+        # Card e-mail addresses' domain, and the largest message filed on a card (docs/mail.md).
+        "MAIL_DOMAIN": domain_from_env(env),
+        "MAIL_MAX_BYTES": int(
+            _positive(env, "CARDCRM_MAIL_MAX_MB", DEFAULT_MAIL_MAX_MB) * 1024 * 1024
+        ),
+        # Card files: where their bytes are kept, and the largest upload (docs/files.md).
+        "FILES_DIR": env.get("CARDCRM_FILES_DIR") or str(folder / "files"),
+        "MAX_UPLOAD_BYTES": int(
+            _positive(env, "CARDCRM_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) * MEBIBYTE
+        ),
     }
+
+
+#: The largest message (MB) the receiver takes and core files (``CARDCRM_MAIL_MAX_MB``).
+DEFAULT_MAIL_MAX_MB = 25
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

@@ -64,6 +64,22 @@ def cardcrm_validate_status_change(card, old_status, new_status, user) -> list[s
     """
 
 
+# --- Files ----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cardcrm_file_storage(settings: dict[str, Any]) -> Any:
+    """Return the ``FileStorage`` that keeps the bytes of card files, or ``None``.
+
+    Called once per app, when the core app is created, with its settings (``app.config``:
+    ``FILES_DIR``, ``DATA_DIR``, ``MAX_UPLOAD_BYTES`` and the rest). The first plugin that returns
+    a storage wins (``firstresult``); when none does, files are kept under ``CARDCRM_FILES_DIR``
+    (``cardcrm.core.files.storage.LocalFileStorage``). The object must subclass
+    ``cardcrm.core.files.storage.FileStorage`` (``put``, ``open``, ``delete``, ``exists``, and
+    ``contents`` for the orphan sweep); contents are named by their SHA-256 (docs/files.md).
+    """
+
+
 # --- Events ---------------------------------------------------------------------------------
 
 

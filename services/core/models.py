@@ -7,6 +7,8 @@ from .base import IdempotencyKey
 from .cards.models import Card, CardHistory
 from .contacts.models import CardContact, Contact, ContactHistory, ContactIdentifier
 from .events import DatabaseIncarnation, Event
+from .files.models import CardFile
+from .mail.models import CardEmail
 from .notes.models import Note
 from .products.models import Membership, Product, Status
 from .quick_access.models import Favorite, RecentCard
@@ -17,6 +19,8 @@ __all__ = [
     "Base",
     "Card",
     "CardContact",
+    "CardEmail",
+    "CardFile",
     "Contact",
     "ContactHistory",
     "ContactIdentifier",

@@ -11,6 +11,7 @@ but a contact's cards still follow the access rule.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from cardcrm.common.api import ApiBlueprint
 from cardcrm.common.db import get_db
 from cardcrm.core.auth.service import create_token
+from cardcrm.core.mail.service import deliver
 
 from tests.conftest import Api
 
@@ -55,6 +57,8 @@ def world(app, admin, member, new_user, client):
     card = admin.card(product, "secret deal", contact_id=contact["id"])
     task = admin.task(card, "2027-01-04T10:00:00Z", "secret call")
     note = admin.ok("POST", f"cards/{card['id']}/notes", {"body": "secret note"}, status=201)
+    upload = {"file": (io.BytesIO(b"secret terms"), "secret.txt")}
+    file = admin.ok("POST", f"cards/{card['id']}/files", None, data=upload, status=201)
     favorite = admin.ok(
         "POST", "favorites", {"name": "secret list", "product_id": product["id"]}, status=201
     )
@@ -69,6 +73,7 @@ def world(app, admin, member, new_user, client):
     with app.app_context():
         session = get_db().session()
         service_token, _ = create_token(session, service="calendar")
+        delivery = deliver(session, [card["email_address"]], b"Subject: secret mail\n\nsecret")
         session.close()
     ids = {
         "product_id": product["id"],
@@ -80,6 +85,8 @@ def world(app, admin, member, new_user, client):
         "favorite_id": favorite["id"],
         "token_id": token["id"],
         "session_id": web_session["id"],
+        "file_id": file["id"],
+        "email_id": delivery.delivered[0]["email_id"],
     }
     return {
         "ids": ids,
@@ -106,6 +113,7 @@ def snapshot(admin: Api, ids: dict[str, int]) -> list[Any]:
         admin.ok("GET", "favorites"),
         admin.ok("GET", "tokens"),
         admin.ok("GET", "sessions"),
+        admin.ok("GET", f"cards/{ids['card_id']}/files"),
     ]
 
 

@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: The SMTP receiver of each live server (base URL → (host, port)): ``cardcrm up`` runs one.
+LIVE_MAIL: dict[str, tuple[str, int]] = {}
 
 
 class WebClient:
@@ -128,7 +130,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("web-live")
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env.update(PYTHONUNBUFFERED="1", CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD)
+    mail_port = _free_port()
+    env.update(
+        PYTHONUNBUFFERED="1",
+        CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD,
+        CARDCRM_MAIL_LISTEN=f"127.0.0.1:{mail_port}",
+    )
     log = folder / "up.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -140,6 +147,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(base, process, log)
+        LIVE_MAIL[base] = ("127.0.0.1", mail_port)
         yield base
     finally:
         process.terminate()

@@ -6,7 +6,9 @@ scope (``ApiBlueprint.operation(scope=...)``, shown in the OpenAPI document as
 ``x-service-scope``) and the token carries it. Everything else, and every admin-only
 operation whoever the user, answers 403 to a service token: a leaked sidecar token reads and
 nudges tasks, it does not run the CRM. The default scopes are exactly what the sidecars
-(calendar sync, notifications) call; ``cardcrm up`` and existing service tokens get them.
+(calendar sync, notifications) call; ``cardcrm up`` and existing service tokens get them. The
+mail receiver's token carries ``mail:deliver`` only (``cardcrm token create --service mail
+--scope mail:deliver``): it may file mail on cards and do nothing else.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ SCOPES: dict[str, str] = {
     "tasks:write": "close, postpone and edit a task (acting for a user)",
     "tasks:sync-conflicts": "record a sync conflict in a task's history",
     "today:read": "read a user's Today view (acting for the user)",
+    "mail:deliver": "the mail receiver: ask whether an address is a card's, file a message on it",
 }
 
+#: Scopes no sidecar needs, given only when asked for (``--scope``).
+SEPARATE_SCOPES: tuple[str, ...] = ("mail:deliver",)
+
 #: What the calendar sync and notifications sidecars need: a new service token's default.
-SIDECAR_SCOPES: tuple[str, ...] = tuple(SCOPES)
+SIDECAR_SCOPES: tuple[str, ...] = tuple(scope for scope in SCOPES if scope not in SEPARATE_SCOPES)
 
 
 def unknown_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:

@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..contacts.models import CardContact
+from ..mail.address import new_secret
 from ..products.models import CLOSED_GROUPS, Product, Status
 from .search_text import card_search_text
 
@@ -39,6 +40,9 @@ class Card(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: The title and field values folded, for search (``search_text``): set on every write.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The secret part of the card's e-mail address (``mail/address.py``); rotatable. Every
+    #: card has one (migration 0009 gave them to existing cards); nullable only in the schema.
+    email_secret: Mapped[str | None] = mapped_column(String(32), default=new_secret)
     #: Deadline of the card's earliest open task, kept in the transaction of every task change.
     next_task_due: Mapped[datetime | None]
     trashed_at: Mapped[datetime | None]

@@ -8,6 +8,7 @@ from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import Instant
 from marshmallow import Schema, fields, validate
 
+from ..mail.address import card_address
 from ..products.models import GROUPS
 from .models import Card
 from .sorting import SORT_DOC, SORT_ERROR, SORT_PATTERN
@@ -59,6 +60,10 @@ class CardSchema(Schema):
     owner_id = fields.Integer(allow_none=True)
     contact_id = fields.Integer(allow_none=True)
     contact_ids = fields.List(fields.Integer())
+    email_address = fields.Function(
+        card_address,
+        metadata={"description": "Mail sent here is filed on the card (docs/mail.md)."},
+    )
     fields_ = fields.Dict(data_key="fields", attribute="fields")
     next_task_due = Instant(allow_none=True)
     closed = fields.Boolean()

@@ -15,6 +15,8 @@ from ..access import check_card
 from ..auth.models import User
 from ..contacts.service import check_contacts, set_card_contacts
 from ..events import record_event
+from ..files.contents import release_contents, remove_files_of_cards
+from ..files.storage import get_storage
 from ..products.models import Product, Status
 from ..products.service import get_product
 from ..tasks.models import Task
@@ -131,7 +133,9 @@ def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
 
 
 def purge_card(session: Session, actor: User | None, card_id: int) -> None:
-    """Delete a trashed card for good, with its tasks and history (admins only)."""
+    """Delete a trashed card for good, with its tasks, history and files (admins only).
+
+    The files' bytes are deleted after the commit, those no other card's file names."""
     if actor is None or not actor.is_admin:
         raise Forbidden("Only admins purge the trash.")
     with write_transaction(session):
@@ -139,8 +143,10 @@ def purge_card(session: Session, actor: User | None, card_id: int) -> None:
         if not card.trashed:
             raise Conflict("Only a card in the trash can be purged; delete it first.")
         data = card_data(card)
+        contents = remove_files_of_cards(session, [card.id])
         session.delete(card)
         record_event(session, EventType.CARD_PURGED, data, actor=actor)
+    release_contents(session, get_storage(), contents)
 
 
 def history(

@@ -33,6 +33,7 @@ from ..cards.models import Card, CardHistory
 from ..cards.search_text import card_search_text
 from ..contacts.models import CardContact, Contact
 from ..events.outbox import insert_events
+from ..mail.address import address_of, new_secret
 from ..products.models import CLOSED_GROUPS, Status
 from ..products.service import get_product
 from .batches import Progress, write_in_batches
@@ -113,7 +114,8 @@ class _NewRows:
     def fill(self, card_id: int) -> JsonText:
         """Give the card its id (in its row, its data, its history row); its data's text."""
         self.row["id"] = self.data["id"] = self.history["card_id"] = card_id
-        text = JsonText(f'{{"id": {card_id}, {self.text}')
+        address = self.data["email_address"] = address_of(card_id, self.row["email_secret"])
+        text = JsonText(f'{{"id": {card_id}, "email_address": {_json_str(address)}, {self.text}')
         self.history["data"] = JsonText('{"card": ' + text + "}")
         return text
 
@@ -164,6 +166,7 @@ class _CardBatches:
                 "created_at": now,
                 "updated_at": now,
                 "version": 1,
+                "email_secret": new_secret(),
             }
             group = self.statuses[plan.status_id][1]
             data = {
@@ -255,7 +258,7 @@ def _write_batch(
             events.append((new.item.event_type, new.item.event_data, text))
             continue
         status = statuses[plan.status_id]
-        next_task_due, contact_ids = live[plan.card_id]
+        next_task_due, contact_ids, secret = live[plan.card_id]
         version = plan.version + 1
         update_rows.append(
             {
@@ -275,7 +278,12 @@ def _write_batch(
         values = _card_values(
             product_id, status.id, status.group, plan, contact_ids, next_task_due, created, version
         )
-        after = {"id": plan.card_id, **values, "updated_at": stamp}
+        after = {
+            "id": plan.card_id,
+            "email_address": address_of(plan.card_id, secret),
+            **values,
+            "updated_at": stamp,
+        }
         old = statuses[plan.old_status_id]
         for item in change_records(plan.diff, old, status, after):
             record(plan.card_id, item, item.history_data, None)
@@ -390,7 +398,7 @@ def _check_exist(
 
 def _live_cards(
     session: Session, updates: list[CardUpdate], progress: Progress
-) -> dict[int, tuple[datetime | None, list[int]]]:
+) -> dict[int, tuple[datetime | None, list[int], str]]:
     """The changed cards as they are now (locked on PostgreSQL): their deadline and other
     contacts, which the events carry; the import stops if one changed since the check."""
     if not updates:
@@ -406,6 +414,7 @@ def _live_cards(
                 Card.contact_id,
                 Card.trashed_at,
                 Card.next_task_due,
+                Card.email_secret,
             )
             .where(Card.id.in_(ids))
             .with_for_update()
@@ -432,5 +441,5 @@ def _live_cards(
             raise progress.interrupted(
                 plan.line, f"card {plan.card_id} changed after the file was checked."
             )
-        live[plan.card_id] = (row.next_task_due, links[plan.card_id])
+        live[plan.card_id] = (row.next_task_due, links[plan.card_id], row.email_secret)
     return live

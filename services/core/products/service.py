@@ -21,6 +21,8 @@ from ..access import scope_of
 from ..auth.models import User
 from ..cards.models import Card
 from ..events import record_event
+from ..files.contents import release_contents, remove_files_of_cards
+from ..files.storage import get_storage
 from .models import GROUPS, Product, Status
 from .schemas import ProductSchema
 from .templates import find_template
@@ -111,10 +113,15 @@ def delete_product(session: Session, actor: User | None, product_id: int, force:
             )
         data = product_data(product)
         # Cards go first (their tasks and history with them, by the foreign keys' cascade):
-        # they reference the statuses that go with the product.
+        # they reference the statuses that go with the product. Their files' bytes go after
+        # the commit (those no other card's file names).
+        contents = remove_files_of_cards(
+            session, select(Card.id).where(Card.product_id == product.id)
+        )
         session.execute(delete(Card).where(Card.product_id == product.id))
         session.delete(product)
         record_event(session, EventType.PRODUCT_DELETED, data, actor=actor)
+    release_contents(session, get_storage(), contents)
 
 
 def product_data(product: Product) -> dict[str, Any]:

@@ -20,7 +20,9 @@ def init_app(app: Flask) -> None:
         csv_pages,
         display,
         errors,
+        files,
         forms,
+        mail,
         notes,
         notification_settings,
         product_settings,
@@ -56,11 +58,13 @@ def init_app(app: Flask) -> None:
         notes.bp,
         contacts.bp,
         csv_pages.bp,
+        files.bp,
         quick_access.bp,
         search.bp,
         trash.bp,
         notification_settings.bp,
         reports.bp,
+        mail.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)

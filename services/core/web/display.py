@@ -135,6 +135,12 @@ def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict
         return "edited a note"
     if kind == "note.deleted":
         return f"deleted a note: “{data.get('excerpt', '')}”"
+    if kind in ("file.added", "file.removed"):
+        name = (data.get("file") or {}).get("name", "")
+        return f"{'added' if kind == 'file.added' else 'removed'} the file “{name}”"
+    if kind == "email.received":
+        subject = data.get("subject") or "(no subject)"
+        return f"filed the e-mail “{subject}” from {data.get('from') or 'an unknown sender'}"
     if kind == "task.sync_conflict":
         return f"kept the losing side of a calendar sync conflict on “{task}”"
     return kind

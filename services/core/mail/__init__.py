@@ -1,0 +1,1 @@
+"""E-mail to the card: each card's address, the messages filed on it, and their API."""
