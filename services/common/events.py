@@ -300,6 +300,8 @@ class NoteSchema(Schema):
     created_at = _instant()
     updated_at = _instant()
     version = _integer()
+    product_id = _integer()
+    owner_id = _integer(allow_none=True)
 
 
 class EmailReceivedSchema(Schema):
