@@ -602,3 +602,22 @@ def test_a_plugin_replaces_the_storage_through_cardcrm_file_storage(app_config, 
 def get_db_of(app: Any) -> Any:
     with app.app_context():
         return get_db()
+
+
+def test_nginx_lets_uploads_through_up_to_the_upload_limit():
+    """Behind the example nginx site, an upload at the default limit reaches core."""
+    import re
+
+    from cardcrm.core.files.service import DEFAULT_MAX_UPLOAD_MB
+
+    site = (Path(__file__).resolve().parents[2] / "contrib" / "nginx" / "cardcrm.conf").read_text()
+    [(pattern, body)] = [
+        found
+        for found in re.findall(r"\n    location ~ (\S+) \{(.*?)\n    \}", site, re.DOTALL)
+        if re.match(found[0], "/cards/12/files")
+    ]
+    assert re.match(pattern, "/api/v1/cards/12/files")
+    assert not re.match(pattern, "/api/v1/cards/12/files/3")
+    (body_size,) = re.findall(r"client_max_body_size (\d+)m;", body)
+    assert int(body_size) > DEFAULT_MAX_UPLOAD_MB
+    assert "proxy_request_buffering off;" in body
