@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         search,
         security,
         tasks,
+        timeline,
         today,
         trash,
     )
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
         quick_access.bp,
         search.bp,
         trash.bp,
+        timeline.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)
