@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     """Register the web UI's blueprints on the core app."""
     from . import (
         auth,
+        card_contacts,
         cards,
         contacts,
         csv_pages,
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
         search.bp,
         trash.bp,
         timeline.bp,
+        card_contacts.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)
