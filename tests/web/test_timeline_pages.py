@@ -120,3 +120,12 @@ def test_a_note_item_is_shown_escaped_when_no_note_template_exists(admin_web, de
 
 def test_the_panel_follows_the_cards_access_rules(member_web, deal):
     assert member_web.get(f"/cards/{deal['id']}/timeline").status_code == 404
+
+
+def test_contact_changes_read_with_the_contacts_names(admin_web, admin, deal):
+    ana = admin.ok("POST", "contacts", {"name": "Ana Ionescu"}, status=201)
+    ion = admin.ok("POST", "contacts", {"name": "Ion Pop"}, status=201)
+    admin.ok("PATCH", f"cards/{deal['id']}", {"contact_id": ana["id"], "contact_ids": [ion["id"]]})
+    panel = admin_web.get(f"/cards/{deal['id']}/timeline").get_data(as_text=True)
+    assert "primary contact from (empty) to “Ana Ionescu”" in panel
+    assert "other contacts from (empty) to Ion Pop" in panel

@@ -53,7 +53,7 @@ def task_entries(session: Session, card: Card, before: Position | None, limit: i
     )
     entries = []
     for row in rows:
-        task = dict(tasks.get(row.task_id) or {"id": row.task_id, "deleted": True})
+        task = dict(tasks.get(row.task_id or 0) or {"id": row.task_id, "deleted": True})
         task["change"] = {
             "history_id": row.id,
             "type": row.type,

@@ -49,7 +49,8 @@ def search(card_id: int) -> Any:
     """The picker's matches for ``q`` (name, e-mail or phone; accents and case ignored)."""
     db = get_session()
     card = service.get_card(db, card_id, viewer=current_user())
-    q = request.args.get("q", "").strip()[:200]
+    # ``contact_q``: the picker's own field (sent by htmx as the page's form names it).
+    q = (request.args.get("contact_q") or request.args.get("q") or "").strip()[:200]
     return render_template("cards/_contact_options.html", card=card, **_matches(db, card, q))
 
 
@@ -78,9 +79,11 @@ def create(card_id: int) -> Any:
         version = optional_int("version", label="version")
         # The card must still be as shown before a contact is made for it.
         ensure_version(card.version, {version} if version else None)
-        body = {"name": typed["name"]}
-        body.update(emails=[typed["email"]] if typed["email"] else [])
-        body.update(phones=[typed["phone"]] if typed["phone"] else [])
+        body: dict[str, Any] = {
+            "name": typed["name"],
+            "emails": [typed["email"]] if typed["email"] else [],
+            "phones": [typed["phone"]] if typed["phone"] else [],
+        }
         data = ContactCreateSchema().load(body)
         allow = request.form.get("allow_duplicate") is not None
         contact = contacts.create_contact(db, user, data, allow)

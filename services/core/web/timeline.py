@@ -15,10 +15,12 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..cards import service
 from ..cards.models import Card
+from ..contacts.models import Contact
 from ..timeline import Entry
 from ..timeline import history as _history_sources  # noqa: F401  (the task and history kinds)
 from ..timeline.schemas import KINDS
@@ -40,6 +42,8 @@ FILTERS = (
     ("task", "Tasks"),
     ("history", "History"),
 )
+#: Card edits of contacts, and how the timeline names them.
+CONTACT_CHANGES = {"contact_id": "primary_contact", "contact_ids": "other_contacts"}
 ICONS = {"note": "✎", "email": "✉", "file": "📎", "task": "✓", "history": "•"}
 
 
@@ -67,8 +71,9 @@ def timeline_context(db: Session, card: Card) -> dict[str, Any]:
     entries, last = read_timeline(db, card, [kind] if kind else [], before, PAGE_SIZE)
     names = user_names(all_users(db))
     labels = {field["key"]: field["label"] for field in card.product.fields}
+    people = _contact_names(db, entries)
     return {
-        "timeline": [_shown(entry, names, labels) for entry in entries],
+        "timeline": [_shown(entry, names, labels, people) for entry in entries],
         "timeline_kind": kind,
         "timeline_after": cursor if before else None,
         "timeline_next": cursor_of(last),
@@ -76,7 +81,40 @@ def timeline_context(db: Session, card: Card) -> dict[str, Any]:
     }
 
 
-def _shown(entry: Entry, names: UserNames, labels: dict[str, str]) -> dict[str, Any]:
+def _contact_names(db: Session, entries: list[Entry]) -> dict[int, str]:
+    """Names of the contacts that the page's card edits linked or unlinked."""
+    ids: set[int] = set()
+    for entry in entries:
+        changes = entry.data.get("data", {}).get("changes") if entry.kind == "history" else None
+        for key in CONTACT_CHANGES:
+            change = (changes or {}).get(key) or {}
+            for value in (change.get("before"), change.get("after")):
+                ids.update(v for v in (value if isinstance(value, list) else [value]) if v)
+    if not ids:
+        return {}
+    rows = db.execute(select(Contact.id, Contact.name).where(Contact.id.in_(ids))).all()
+    return {contact_id: name for contact_id, name in rows}
+
+
+def _with_contact_names(data: dict[str, Any], people: dict[int, str]) -> dict[str, Any]:
+    """A card edit's changes with contacts by name ("primary contact from “Ana” to “Ion”")."""
+    changes = dict(data.get("changes") or {})
+    for key, label in CONTACT_CHANGES.items():
+        if key in changes:
+            change = changes.pop(key) or {}
+
+            def named(value: Any) -> Any:
+                if isinstance(value, list):
+                    return [people.get(v, f"contact {v}") for v in value]
+                return people.get(value, f"contact {value}") if value is not None else None
+
+            changes[label] = {key: named(change.get(key)) for key in ("before", "after")}
+    return {**data, "changes": changes}
+
+
+def _shown(
+    entry: Entry, names: UserNames, labels: dict[str, str], people: dict[int, str]
+) -> dict[str, Any]:
     """An entry as the panel shows it: icon, who, when, and a line in words."""
     data = entry.data
     item: dict[str, Any] = {
@@ -91,7 +129,7 @@ def _shown(entry: Entry, names: UserNames, labels: dict[str, str]) -> dict[str, 
         change = data.get("change", {}) if entry.kind == "task" else data
         row = SimpleNamespace(
             type=change.get("type"),
-            data=change.get("data") or {},
+            data=_with_contact_names(change.get("data") or {}, people),
             task_id=data.get("id") if entry.kind == "task" else data.get("task_id"),
         )
         texts = (
