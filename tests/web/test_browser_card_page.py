@@ -132,7 +132,7 @@ def test_screenshots_of_the_card_page(new_tab, artifact, width, height, name):
         tab,
         f"Ana Ionescu {marker}",
         emails=[f"ana.{marker}@acme.example"],
-        phones=["+40 721 000 111"],
+        phones=[f"+40 721 {uuid.uuid4().int % 1_000_000:06d}"],
         company_id=company["id"],
         position="Buyer",
     )
