@@ -4,7 +4,7 @@ The timeline reads a card's history newest first by time; without this index Pos
 reads every row of the card and sorts them on each page.
 
 Revision ID: 0010
-Revises: 0012 (0006 while it was written; main gained 0012 meanwhile)
+Revises: 0007 (0006 while it was written; main gained 0012 and 0007 meanwhile)
 Create Date: 2026-12-05 21:40:00
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0012"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
