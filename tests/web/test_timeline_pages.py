@@ -4,11 +4,9 @@ older" pages, and a reload after every action on the page (the card-changed even
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cardcrm.core.timeline import SOURCES, Entry
 
 ITEM_ID = re.compile(r'<li class="tl-item tl-(\w+)" id="tl-([\w-]+)"')
 
@@ -107,15 +105,14 @@ def test_show_older_pages_through_everything_once(admin_web, admin, deal):
     assert item_ids(plain) == item_ids(rest)
 
 
-def test_a_note_item_is_shown_escaped_when_no_note_template_exists(admin_web, deal, monkeypatch):
-    note = {"id": 5, "author_id": None, "body": "<script>alert(1)</script> Call **Ana**"}
-    at = datetime.now(UTC) + timedelta(minutes=1)
-    monkeypatch.setitem(
-        SOURCES, "note", lambda session, card, before, limit: [Entry("note", at, 5, note)]
+def test_a_note_is_shown_in_the_timeline_by_the_notes_template(admin_web, admin, deal):
+    note = admin.ok(
+        "POST", f"cards/{deal['id']}/notes", {"body": "<script>x</script> Call **Ana**"}, status=201
     )
     page = admin_web.get(f"/cards/{deal['id']}/timeline").get_data(as_text=True)
-    assert item_ids(page)[0] == "note-5"
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; Call **Ana**" in page
+    assert item_ids(page)[0] == f"note-{note['id']}"
+    assert f'<article class="note" id="note-{note["id"]}"' in page
+    assert "<strong>Ana</strong>" in page and "<script>x" not in page
 
 
 def test_the_panel_follows_the_cards_access_rules(member_web, deal):
