@@ -35,6 +35,7 @@ from .reports.views import bp as reports_api
 from .search.views import bp as search_api
 from .tasks.schemas import Deadline
 from .tasks.views import bp as tasks_api
+from .timeline.views import bp as timeline_api
 from .today import bp as today_api
 
 
@@ -100,6 +101,7 @@ def _register_api(app: Flask, idempotency: IdempotencyStore) -> None:
         auth_api,
         products_api,
         cards_api,
+        timeline_api,
         tasks_api,
         today_api,
         quick_access_api,

@@ -93,6 +93,8 @@ class CardHistory(Base):
     __tablename__ = "card_history"
     __table_args__ = (
         Index("ix_card_history_card_id_id", "card_id", "id"),
+        # The card's timeline reads it newest first by time.
+        Index("ix_card_history_card_id_at_id", "card_id", "at", "id"),
         Index("ix_card_history_positive_id", "positive", "id"),
         # The reports: a period's status changes.
         Index("ix_card_history_type_at", "type", "at"),

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     """Register the web UI's blueprints on the core app."""
     from . import (
         auth,
+        card_contacts,
         cards,
         contacts,
         csv_pages,
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
         search,
         security,
         tasks,
+        timeline,
         today,
         trash,
     )
@@ -65,6 +67,8 @@ def init_app(app: Flask) -> None:
         notification_settings.bp,
         reports.bp,
         mail.bp,
+        timeline.bp,
+        card_contacts.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)

@@ -1,4 +1,4 @@
-"""A card's page (/cards/<id>, where the calendar feed links): edit, tasks and history.
+"""A card's page (/cards/<id>, where the calendar feed links): edit, tasks and the panels.
 
 The edit form carries the card's version; a save against an older version is refused by
 ``update_card`` and the page comes back with what the user typed, the other person's values
@@ -24,7 +24,7 @@ from ..products.task_types import product_task_types
 from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema
 from ..tasks.service import create_task, list_tasks
-from .display import history_line, user_zone
+from .display import user_zone
 from .errors import flash_error
 from .forms import (
     deadline_payload,
@@ -37,15 +37,12 @@ from .forms import (
     text,
     typed_field_values,
 )
-from .lookups import UserNames, all_users, task_texts, user_names
+from .lookups import all_users, user_names
 from .security import current_user, is_htmx
 from .trash import trashed_message
 
 bp = Blueprint("cards", __name__)
 
-HISTORY_READ = 1000
-HISTORY_SHOWN = 200
-HISTORY_KINDS = {"card": ["card"], "task": ["task"], "status": ["card.status_changed"]}
 TASK_LIMIT = 500
 REPEATS = ("daily", "weekly", "monthly", "yearly")
 
@@ -53,6 +50,8 @@ REPEATS = ("daily", "weekly", "monthly", "yearly")
 #: (``cards/_<panel>.html``) needs: ``part(session, card) -> {name: value}``. A panel's web
 #: module appends its function here when it is imported.
 CARD_PAGE_PARTS: list[Callable[[Session, Card], dict[str, Any]]] = []
+#: An htmx answer's header saying the card changed: the page's panels (the timeline) reload.
+CARD_CHANGED = {"HX-Trigger": "card-changed"}
 
 
 @bp.get("/cards/<int:card_id>")
@@ -169,7 +168,9 @@ def add_task(card_id: int) -> Any:
             return redirect(url_for("web.cards.show", card_id=card_id))
     context = tasks_context(db, card)
     context.update(new_task=typed, new_task_errors=errors)
-    return render_template("cards/_tasks.html", **context), 422 if errors else 200
+    if errors:
+        return render_template("cards/_tasks.html", **context), 422
+    return render_template("cards/_tasks.html", **context), 200, CARD_CHANGED
 
 
 def card_context(
@@ -195,8 +196,6 @@ def card_context(
         current=current,
         stale=stale,
         errors=errors or {},
-        history=_history(db, card, context["names"], context["tasks"]),
-        history_kind=request.args.get("kind", ""),
         known_errors=["title", "status_id", "owner_id"]
         + [f"fields.{field['key']}" for field in product.fields],
     )
@@ -219,24 +218,6 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
         "new_task_errors": {},
         "task_error": {},
     }
-
-
-def _history(db: Session, card: Card, names: UserNames, tasks: list) -> list[dict[str, Any]]:
-    kinds = HISTORY_KINDS.get(request.args.get("kind", ""), [])
-    rows = service.history(db, card.id, kinds, None, HISTORY_READ)[::-1][:HISTORY_SHOWN]
-    texts = {task.id: task.text for task in tasks}
-    missing = {row.task_id for row in rows if row.task_id and row.task_id not in texts}
-    texts.update(task_texts(db, missing))
-    labels = {field["key"]: field["label"] for field in card.product.fields}
-    return [
-        {
-            "at": row.at,
-            "who": names.get(row.user_id, "The system"),
-            "text": history_line(row, names, labels, texts),
-            "type": row.type,
-        }
-        for row in rows
-    ]
 
 
 def _joined(error: Exception) -> str:

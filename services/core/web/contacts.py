@@ -199,7 +199,8 @@ def contact_context(
     stale: bool = False,
 ) -> dict[str, Any]:
     user = current_user()
-    visible = scope_of(db, user).cards_condition()
+    scope = scope_of(db, user)
+    visible = scope.cards_condition()
     cards = service.cards_of(db, contact.id, visible)
     products = {
         p.id: p for p in db.query(Product).filter(Product.id.in_({c.product_id for c in cards}))
@@ -235,6 +236,7 @@ def contact_context(
         "may_merge": may_remove,
         "may_delete": may_remove and not service.linked_to_cards_out_of_sight(db, user, contact.id),
         "groups": list(groups.values()),
+        "sees_every_card": scope.everything,
         "history": [
             {"at": row.at, "who": names.get(row.user_id, "The system"), "type": row.type}
             for row in rows

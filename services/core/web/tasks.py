@@ -19,7 +19,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from ..tasks import service
 from ..tasks.models import Task
 from ..tasks.today import SHOWS, totals
-from .cards import tasks_context
+from .cards import CARD_CHANGED, tasks_context
 from .display import user_zone
 from .errors import error_message, flash_error
 from .forms import optional_date, optional_int, safe_next, text
@@ -128,7 +128,8 @@ def _today_row(task: Task, error: CardcrmError | None) -> Any:
 def _card_tasks(task: Task, error: CardcrmError | None) -> Any:
     context = tasks_context(get_session(), task.card)
     context["task_error"] = {task.id: error_message(error)} if error else {}
-    return render_template("cards/_tasks.html", **context), _status(error)
+    page = render_template("cards/_tasks.html", **context)
+    return (page, _status(error)) if error else (page, 200, CARD_CHANGED)
 
 
 def _status(error: CardcrmError | None) -> int:
