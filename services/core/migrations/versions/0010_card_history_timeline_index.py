@@ -4,7 +4,7 @@ The timeline reads a card's history newest first by time; without this index Pos
 reads every row of the card and sorts them on each page.
 
 Revision ID: 0010
-Revises: 0007 (0006 while it was written; main gained 0012 and 0007 meanwhile)
+Revises: 0009
 Create Date: 2026-12-05 21:40:00
 """
 
