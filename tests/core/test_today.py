@@ -174,11 +174,12 @@ def test_closed_counts_tasks_done_by_the_user_today_and_not_reopened_or_cancelle
 ):
     admin.grant(product, member)
     today = today_in("UTC")
-    due = f"{today}T23:00:00Z"
-    done = admin.task(card, due, "done")
-    reopened = admin.task(card, due, "closed then reopened")
-    cancelled = admin.task(card, due, "cancelled")
-    by_other = admin.task(card, due, "closed by someone else")
+    # All day: never overdue during its day, whatever the hour the test runs at.
+    due = today.isoformat()
+    done = admin.task(card, due, "done", all_day=True)
+    reopened = admin.task(card, due, "closed then reopened", all_day=True)
+    cancelled = admin.task(card, due, "cancelled", all_day=True)
+    by_other = admin.task(card, due, "closed by someone else", all_day=True)
     admin.ok("POST", f"tasks/{done['id']}/close", {})
     admin.ok("POST", f"tasks/{reopened['id']}/close", {})
     admin.ok("POST", f"tasks/{reopened['id']}/reopen")
