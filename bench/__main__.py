@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     searching = commands.add_parser("search", help="benchmark global search (GET /search)")
     searching.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
+    searching.add_argument("--docs", action="store_true", help="write the table into docs/")
     _run_options(searching)
 
     load.add_arguments(
@@ -82,6 +83,11 @@ def _bench_search(url: str, args: Any) -> None:
     print()
     print(search.table(results))
     print(f"\nresults: {path}\n")
+    if getattr(args, "docs", False):
+        from .csv_import import write_docs
+
+        write_docs(f"search-{results['dialect']}", f"```\n{search.table(results)}\n```\n")
+        print("written into docs/benchmarks.md")
 
 
 def _bench_cards(url: str, args: Any) -> None:

@@ -28,6 +28,7 @@ from cardcrm.core.auth.service import create_token, create_user
 from cardcrm.core.migrate import upgrade
 
 from . import report
+from .csv_import import write_docs
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 MIB = 1024 * 1024
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.card_page", description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--notes", default="0,100,1000,10000")
+    parser.add_argument("--docs", action="store_true", help="write the table into docs/")
     args = parser.parse_args(argv)
     results = run([int(n) for n in args.notes.split(",")], args.runs)
     results["dialect"] = "sqlite"
@@ -199,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print(f"\nresults: {path}")
+    if args.docs:
+        write_docs("card-page", f"```\n{table(results)}\n```\n")
+        print("written into docs/benchmarks.md")
     return 0
 
 
