@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from cardcrm.core.cards.search_text import card_search_text
+from cardcrm.core.mail.address import SECRET_LENGTH
 from cardcrm.core.products.models import CLOSED_GROUPS
 
 from . import samples
@@ -30,6 +31,9 @@ TRASHED_SHARE = 0.01
 CANCELLED_SHARE = 0.15
 #: Cards that end in a closed status usually went through a working one on the way.
 VIA_WORKING_SHARE = 0.7
+
+#: base32 in lower case, as card e-mail secrets are written.
+SECRET_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ def _cards(
             "status_id": status.id,
             "title": title,
             "search_text": card_search_text(title, values),
+            # As ``mail.address.new_secret`` makes them, from the generator's own random source.
+            "email_secret": "".join(rng.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH)),
             "owner_id": rng.choice(user_ids) if rng.random() < 0.98 else None,
             "fields": values,
             "next_task_due": None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from cardcrm.common.timeutil import isoformat_z as _isoformat_z
 from cardcrm.core.events.outbox import new_uid
+from cardcrm.core.mail.address import address_of
 from cardcrm.core.products.models import CLOSED_GROUPS
 
 from .dataset import Dataset, Move
@@ -146,6 +147,7 @@ def card_data(data: Dataset, index: int, *, created: bool = False) -> dict[str, 
         "status_group": group,
         "title": card["title"],
         "owner_id": card["owner_id"],
+        "email_address": address_of(card["id"], card["email_secret"]),
         "fields": card["fields"],
         "next_task_due": None if created else isoformat_z(card["next_task_due"]),
         "closed": group in CLOSED_GROUPS,

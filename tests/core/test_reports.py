@@ -312,3 +312,18 @@ def test_overdue_follows_the_access_rule(app, admin, member, new_user):
     close_task(app, closed, "2026-11-03T10:00:00Z", admin)
     report = member.ok("GET", f"reports/tasks-closed?{NOVEMBER}")
     assert report["total"] == 0
+
+
+def test_tasks_closed_in_a_period_within_one_week(app, admin, new_user):
+    ana = new_user("ana.week@example.com")
+    product = admin.product("sales")
+    admin.grant(product, ana)
+    card = admin.card(product, "Deal")
+    close_task(app, admin.task(card, "2026-11-01T09:00:00Z"), "2026-11-03T10:00:00Z", ana)
+    close_task(app, admin.task(card, "2026-11-01T09:00:00Z"), "2026-11-04T10:00:00Z", ana)
+
+    for query in ("from=2026-11-03&to=2026-11-04", "from=2026-11-03"):
+        report = admin.ok("GET", f"reports/tasks-closed?product_id={product['id']}&{query}")
+        assert len(report["weeks"]) == 1
+        people = {person["user"]["name"]: person["weeks"] for person in report["people"]}
+        assert people == {"Ana.Week": [2 if "to=" in query else 1]}

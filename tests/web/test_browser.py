@@ -188,10 +188,10 @@ def test_a_stale_card_edit_keeps_what_was_typed(page, new_tab):
     colleague = new_tab()  # someone else saves the same card meanwhile
     colleague.goto(page.url)
     colleague.get_by_label("Title", exact=True).fill("John Smith, backend")
-    colleague.get_by_role("button", name="Save").click()
+    colleague.get_by_role("button", name="Save", exact=True).click()
     colleague.get_by_text("The card is saved.").wait_for()
 
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Someone else changed this card").wait_for()
     assert page.get_by_label("Title", exact=True).input_value() == "John Smith (senior)"
     assert page.locator(".their-value", has_text="John Smith, backend").is_visible()

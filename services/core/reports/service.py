@@ -210,14 +210,18 @@ def tasks_closed(session: Session, subject: Subject, period: ReportPeriod) -> di
     """Tasks closed as done in the period, per person who closed them and per week."""
     weeks = period.weeks()
     starts = [datetime.combine(first, time(), tzinfo=period.zone) for first, _ in weeks]
-    week = case(
-        *[(Task.closed_at < start, index - 1) for index, start in enumerate(starts[1:], 1)],
-        else_=len(weeks) - 1,
-    )
-    query = select(Task.closed_by_id, week, func.count()).where(
-        Task.status == "done", Task.closed_at >= period.start, Task.closed_at < period.end
-    )
-    rows = session.execute(subject.tasks(query).group_by(Task.closed_by_id, week)).all()
+    whens = [(Task.closed_at < start, index - 1) for index, start in enumerate(starts[1:], 1)]
+    closed = (Task.status == "done", Task.closed_at >= period.start, Task.closed_at < period.end)
+    if whens:
+        week = case(*whens, else_=len(weeks) - 1)
+        query = select(Task.closed_by_id, week, func.count()).where(*closed)
+        rows: list[Any] = list(
+            session.execute(subject.tasks(query).group_by(Task.closed_by_id, week)).all()
+        )
+    else:  # a period within one week: a CASE with no WHEN is no SQL
+        query = select(Task.closed_by_id, func.count()).where(*closed)
+        grouped = session.execute(subject.tasks(query).group_by(Task.closed_by_id)).all()
+        rows = [(user_id, 0, count) for user_id, count in grouped]
     counts: dict[int | None, list[int]] = defaultdict(lambda: [0] * len(weeks))
     for user_id, index, count in rows:
         counts[user_id][int(index)] += count
