@@ -70,6 +70,8 @@ CLOSED_PORT = closed_port()
 
 # CSV imports take the file as the body: send generated text as it is.
 schemathesis.serializer.alias("text/csv", "text/plain")
+# The mail receiver's raw message (POST /mail/messages) is text too.
+schemathesis.serializer.alias("message/rfc822", "text/plain")
 
 FUZZ_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
