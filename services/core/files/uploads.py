@@ -16,12 +16,17 @@ import io
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from cardcrm.common.errors import Invalid
+from cardcrm.common.db import write_transaction
+from cardcrm.common.errors import Conflict, Invalid
 from flask import current_app, request
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage as Upload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .service import FileTooLarge, max_upload_bytes
+from ..auth.models import User
+from ..cards.service import get_card
+from .models import CardFile
+from .service import FileTooLarge, add_file, max_upload_bytes
 
 #: Room for a form's other fields and its part headers around the file.
 FORM_OVERHEAD = 64 * 1024
@@ -68,3 +73,25 @@ def uploaded_file(field: str = FIELD) -> Upload:
     if size == 0:
         raise Invalid({field: ["The file is empty."]})
     return upload
+
+
+def add_uploaded_file(session: Session, user: User | None, card_id: int) -> CardFile:
+    """The request's file added to card ``card_id`` (the API's upload and the web page's).
+
+    The card is checked first, so that a card the caller may not see (404) or one in the
+    trash (409) refuses the request before its body is read.
+    """
+    card = get_card(session, card_id, viewer=user)
+    if card.trashed:
+        raise Conflict("The card is in the trash; restore it before adding files.")
+    received = uploaded_file()
+    with write_transaction(session):
+        card = get_card(session, card_id, lock=True, viewer=user)
+        return add_file(
+            session,
+            user,
+            card,
+            name=received.filename or "",
+            content_type=received.content_type,
+            stream=received.stream,
+        )

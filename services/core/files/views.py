@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from cardcrm.common.api import ApiBlueprint, Page, Reply
-from cardcrm.common.db import get_session, write_transaction
-from cardcrm.common.errors import Conflict, Invalid
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from flask import Response
 
@@ -16,7 +16,7 @@ from ..cards.service import get_card
 from . import service, timeline  # noqa: F401 - the timeline's ``file`` source registers itself
 from .downloads import download
 from .schemas import FileListArgsSchema, FileSchema
-from .uploads import allow_file_uploads, file_upload, uploaded_file
+from .uploads import add_uploaded_file, allow_file_uploads, file_upload
 
 bp = ApiBlueprint("files", __name__, tag="Files")
 bp.before_app_request(allow_file_uploads)
@@ -49,21 +49,7 @@ def upload_file(card_id: int) -> Any:
     control characters, and what passes 255 characters; the same bytes are stored once however
     often they are uploaded. A card in the trash takes no files (409).
     """
-    session, user = get_session(), current_user()
-    card = get_card(session, card_id, viewer=user)  # 404 before the body is read
-    if card.trashed:
-        raise Conflict("The card is in the trash; restore it before adding files.")
-    upload = uploaded_file()
-    with write_transaction(session):
-        card = get_card(session, card_id, lock=True, viewer=user)
-        file = service.add_file(
-            session,
-            user,
-            card,
-            name=upload.filename or "",
-            content_type=upload.content_type,
-            stream=upload.stream,
-        )
+    file = add_uploaded_file(get_session(), current_user(), card_id)
     return Reply(file, headers={"Location": f"/api/v1/files/{file.id}"})
 
 

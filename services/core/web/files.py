@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.common.db import get_session, write_transaction
-from cardcrm.common.errors import CardcrmError, Conflict
+from cardcrm.common.db import get_session
+from cardcrm.common.errors import CardcrmError
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from ..cards.models import Card
 from ..cards.service import get_card
 from ..files import service
 from ..files.downloads import download as download_response
-from ..files.uploads import file_upload, uploaded_file
+from ..files.uploads import add_uploaded_file, file_upload
 from .cards import CARD_PAGE_PARTS
 from .errors import error_message, flash_error
 from .security import current_user, is_htmx
@@ -82,21 +82,9 @@ CARD_PAGE_PARTS.append(files_part)
 @file_upload
 def upload(card_id: int) -> Any:
     db, user = get_session(), current_user()
-    card = get_card(db, card_id, viewer=user)
+    get_card(db, card_id, viewer=user)  # a card out of sight is the page's 404, not a message
     try:
-        if card.trashed:
-            raise Conflict("The card is in the trash; restore it before adding files.")
-        received = uploaded_file()
-        with write_transaction(db):
-            card = get_card(db, card_id, lock=True, viewer=user)
-            file = service.add_file(
-                db,
-                user,
-                card,
-                name=received.filename or "",
-                content_type=received.content_type,
-                stream=received.stream,
-            )
+        file = add_uploaded_file(db, user, card_id)
     except CardcrmError as error:
         return _refused(db, card_id, error)
     if not is_htmx():
