@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         notification_settings,
         product_settings,
         products,
+        pwa,
         quick_access,
         reports,
         search,
@@ -46,6 +47,7 @@ def init_app(app: Flask) -> None:
         static_url_path="/assets",
     )
     security.install(web)
+    pwa.install(web)
     web.before_request(forms.refuse_control_characters)
     app.session_interface = security.FlashCookieInterface()
     errors.install(web)
@@ -69,6 +71,7 @@ def init_app(app: Flask) -> None:
         mail.bp,
         timeline.bp,
         card_contacts.bp,
+        pwa.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)

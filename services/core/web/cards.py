@@ -58,7 +58,9 @@ CARD_CHANGED = {"HX-Trigger": "card-changed"}
 def show(card_id: int) -> Any:
     db = get_session()
     card = service.get_card(db, card_id, viewer=current_user())
-    note_card_opened(db, current_user(), card)
+    if not request.headers.get("Sec-Purpose", "").startswith("prefetch"):
+        # The offline app fetches cards ahead (static/sw.js): the user did not open them.
+        note_card_opened(db, current_user(), card)
     return render_template("cards/show.html", **card_context(db, card))
 
 

@@ -1,0 +1,74 @@
+// The installable app's page side: registers the service worker (/sw.js), refuses changes
+// while offline (the worker keeps nothing to send later), and forgets the pages kept for
+// offline use when this browser logs out.
+(function () {
+  "use strict";
+
+  var REFUSED = "You are offline: this was not done, and nothing was kept to send later. " +
+    "Try again when you are back online.";
+
+  function showRefusal() {
+    var area = document.getElementById("messages");
+    var line = document.createElement("p");
+    line.className = "message error";
+    line.setAttribute("role", "alert");
+    line.setAttribute("data-offline-refusal", "");
+    line.textContent = REFUSED;
+    if (area) {
+      area.replaceChildren(line);
+    } else {
+      document.body.prepend(line);
+    }
+  }
+
+  // An offline copy of a page (the worker marks its <body>), or no network at all.
+  function offline() {
+    return !navigator.onLine || document.body.hasAttribute("data-offline-copy");
+  }
+
+  function forgetPages() {
+    if (window.caches) caches.delete("cardcrm-pages");
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ type: "forget-pages" });
+  }
+
+  // Capture phase: runs before htmx's own submit handler, which then never sees the event.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var method = (event.submitter && event.submitter.getAttribute("formmethod")) ||
+      form.getAttribute("method") || "get";
+    if (form.hasAttribute("data-logout")) forgetPages();
+    if (method.toLowerCase() === "get" || !offline()) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    showRefusal();
+  }, true);
+
+  // htmx requests not started by a form (buttons, drag and drop on the board).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var verb = ((event.detail.requestConfig || {}).verb || "get").toLowerCase();
+    if (verb !== "get" && offline()) {
+      event.preventDefault();
+      showRefusal();
+    }
+  });
+  // The network failed after all: the worker answered with a refusal, not the server.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.getResponseHeader("X-Cardcrm-Offline")) {
+      event.detail.shouldSwap = false;
+      showRefusal();
+    }
+  });
+
+  // Back online on an offline copy: show the live page.
+  window.addEventListener("online", function () {
+    if (document.body.hasAttribute("data-offline-copy")) window.location.reload();
+  });
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function (error) {
+      console.warn("cardcrm: the offline app could not start", error);
+    });
+  }
+})();
