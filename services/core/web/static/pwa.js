@@ -61,10 +61,32 @@
     }
   });
 
-  // Back online on an offline copy: show the live page.
-  window.addEventListener("online", function () {
-    if (document.body.hasAttribute("data-offline-copy")) window.location.reload();
-  });
+  // Back online on an offline copy: show the live page, once the server answers (the
+  // "online" event may come before the network works, or not at all on a weak connection).
+  var checking = false;
+  function reloadWhenServerAnswers(delay) {
+    if (checking || !document.body.hasAttribute("data-offline-copy")) return;
+    checking = true;
+    window.setTimeout(function () {
+      fetch("/healthz", { cache: "no-store" }).then(function (response) {
+        if (!response.ok) throw new Error("status " + response.status);
+        window.location.reload();
+      }).catch(function () {
+        checking = false;
+        if (navigator.onLine) reloadWhenServerAnswers(Math.min(delay * 2 || 1000, 30000));
+      });
+    }, delay);
+  }
+  // Reloading restores the scroll position by the header's place, which the banner above it
+  // pushes down: scroll back so that the banner and the header show.
+  function showBanner() {
+    var banner = document.querySelector("[data-offline-banner]");
+    if (banner && window.scrollY > 0 && window.scrollY <= banner.offsetHeight) window.scrollTo(0, 0);
+  }
+  window.addEventListener("load", function () { window.setTimeout(showBanner, 0); });
+
+  window.addEventListener("online", function () { reloadWhenServerAnswers(0); });
+  if (navigator.onLine) reloadWhenServerAnswers(3000);
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function (error) {

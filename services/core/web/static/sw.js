@@ -167,7 +167,7 @@ function offlineCopy(request) {
     return kept.text().then(function (html) {
       var banner = '<div class="offline-banner" role="status" data-offline-banner>' +
         "Offline — last updated at <time datetime=\"" + at + "\">" + shown(at) + "</time>. " +
-        "Read-only: changes are refused until you are back online.</div>";
+        "Read-only until you are back online.</div>";
       html = html.replace(/<body([^>]*)>/, function (tag, attributes) {
         return "<body" + attributes + ' data-offline-copy="' + at + '">' + banner;
       });
