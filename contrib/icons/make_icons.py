@@ -48,10 +48,8 @@ def draw(size: int, *, full_bleed: bool, content_scale: float) -> bytes:
         y = (row + 0.5) / size
         for column in range(size):
             x = (column + 0.5) / size
-            if full_bleed:
-                ground = 1.0
-            else:
-                ground = coverage(rounded_box(x, y, (0, 0, 1, 1), corner) * size)
+            edge = rounded_box(x, y, (0, 0, 1, 1), corner) * size
+            ground = 1.0 if full_bleed else coverage(edge)
             # The board, scaled about the centre.
             bx = 0.5 + (x - 0.5) / content_scale
             by = 0.5 + (y - 0.5) / content_scale
@@ -92,7 +90,8 @@ def main() -> None:
         "apple-touch-icon.png": (180, True, 0.9),
     }
     for name, (size, full_bleed, scale) in icons.items():
-        (STATIC / name).write_bytes(png(size, draw(size, full_bleed=full_bleed, content_scale=scale)))
+        pixels = draw(size, full_bleed=full_bleed, content_scale=scale)
+        (STATIC / name).write_bytes(png(size, pixels))
         print(STATIC / name)
 
 

@@ -8,10 +8,12 @@ board swiping between columns. Screenshots pwa-*.png land in test-artifacts/."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from .conftest import log_in
 from .test_browser import add_task_due_today, api, card_id
 from .test_browser_board import open_board
 
@@ -152,8 +154,21 @@ def small_targets(tab: Any) -> list[str]:
     )
 
 
-def test_every_today_and_board_action_fits_a_thumb_on_a_phone(new_tab, artifact):
-    tab = new_tab(390, 844)
+@pytest.fixture
+def phone(browser: Any, live_server: str) -> Iterator[Any]:
+    """A logged-in tab of a touch phone (no hover: the board shows each card's Move form)."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, base_url=live_server
+    )
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    log_in(tab)
+    yield tab
+    context.close()
+
+
+def test_every_today_and_board_action_fits_a_thumb_on_a_phone(phone, artifact):
+    tab = phone
     add_task_due_today(tab, "Water the plants (thumbs)")
     tab.reload()
     tab.locator("li.task").first.wait_for()
@@ -163,14 +178,15 @@ def test_every_today_and_board_action_fits_a_thumb_on_a_phone(new_tab, artifact)
     tab.screenshot(path=artifact("pwa-touch-today-phone.png"))
 
     open_board(tab, "Sales")
-    assert tab.locator(".board-card").count() > 0
+    assert tab.locator(".board-card .move button").first.is_visible()
     assert small_targets(tab) == [], small_targets(tab)
     tab.screenshot(path=artifact("pwa-touch-board-phone.png"))
     # One column at a time; a swipe sideways snaps to the next.
     board = tab.locator("#board")
     assert board.evaluate("e => getComputedStyle(e).scrollSnapType") == "x mandatory"
     assert board.evaluate("e => e.scrollWidth > e.clientWidth")
-    second_left = tab.locator(".column").nth(1).evaluate(
+    second = tab.locator(".column").nth(1)
+    second_left = second.evaluate(
         "e => e.getBoundingClientRect().left - e.parentElement.getBoundingClientRect().left"
     )
     board.evaluate("e => e.scrollBy({left: e.clientWidth * 0.6, behavior: 'instant'})")

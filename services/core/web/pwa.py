@@ -35,7 +35,7 @@ def install(web: Blueprint) -> None:
 
 @bp.get("/manifest.webmanifest")
 @public
-def manifest() -> Response:
+def manifest() -> Any:
     def icon(name: str, size: int, purpose: str = "any") -> dict[str, str]:
         return {
             "src": url_for("web.static", filename=f"icons/{name}"),
