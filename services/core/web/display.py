@@ -10,8 +10,8 @@ from flask import Blueprint, current_app, request
 
 from ..cards.fields import FIELD_TYPES
 from ..products.models import GROUPS
-from . import dates
 from .dates import day_compact, format_day, format_moment, moment_compact
+from .dates import install as install_dates
 from .dates import user_zone as user_zone  # where the views have always found it
 from .lookups import UserNames
 
@@ -159,7 +159,7 @@ def _shown(value: Any) -> str:
 
 
 def install(web: Blueprint) -> None:
-    dates.install(web)
+    install_dates(web)
     web.add_app_template_filter(deadline, "deadline")
     web.add_app_template_filter(deadline_compact, "deadline_compact")
     web.add_app_template_global(query_with, "query_with")
