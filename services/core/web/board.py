@@ -13,7 +13,6 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from cardcrm.common.timeutil import utcnow
 from sqlalchemy import func, null, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,8 @@ from ..cards.queries import filter_conditions
 from ..cards.sorting import SORTABLE_FIELD_TYPES, numeric_value
 from ..products.models import Product
 from ..tasks.models import Task
-from .display import local_time, user_zone
+from ..tasks.today import now as current_instant
+from .dates import day_compact, format_day, format_moment, moment_compact, user_zone
 
 #: The vendored SortableJS (static/Sortable.min.js; see static/NOTICE.txt).
 SORTABLE_VERSION = "1.15.7"
@@ -118,9 +118,9 @@ def field_text(definition: dict[str, Any], value: Any) -> str:
         if kind == "money":
             return format_money(Decimal(str(value)), definition.get("currency"))
         if kind == "date":
-            return date.fromisoformat(str(value)).strftime("%d %b %Y")
+            return format_day(date.fromisoformat(str(value)), "day")
         if kind == "datetime":
-            return local_time(value, "%d %b %Y, %H:%M")
+            return format_moment(value, "moment")
         if kind == "number":
             return f"{float(value):,.10g}"
     except (ValueError, ArithmeticError):
@@ -152,7 +152,7 @@ def next_tasks(session: Session, cards: list[Card]) -> dict[int, NextTask]:
     if not due:
         return {}
     zone = user_zone()
-    now = utcnow()
+    now = current_instant()  # the app's CLOCK where tests fix time
     today = now.astimezone(zone).date()
     rows = session.execute(
         select(Task.card_id, Task.due, Task.all_day, Task.due_date)
@@ -167,21 +167,10 @@ def next_tasks(session: Session, cards: list[Card]) -> dict[int, NextTask]:
     for card_id, moment in due.items():
         task_due, all_day, due_date = found.get(card_id, (moment, False, None))
         if all_day and due_date is not None:
-            text = _short_day(due_date, today)
+            text = day_compact(due_date, now=now, zone=zone)
             overdue = due_date < today
         else:
-            local = task_due.astimezone(zone)
-            text = _short_day(local.date(), today) + local.strftime(", %H:%M")
+            text = moment_compact(task_due, now=now, zone=zone)
             overdue = task_due < now
         shown[card_id] = NextTask(text, overdue)
     return shown
-
-
-def _short_day(day: date, today: date) -> str:
-    if day == today:
-        return "Today"
-    if (day - today).days == 1:
-        return "Tomorrow"
-    if (day - today).days == -1:
-        return "Yesterday"
-    return day.strftime("%d %b" if day.year == today.year else "%d %b %Y")

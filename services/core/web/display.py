@@ -1,16 +1,18 @@
-"""How things read on the page: local times, group names, and history lines in plain words."""
+"""How things read on the page: deadlines, group names, and history lines in plain words
+(dates and times themselves are written by dates.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, request
 
 from ..cards.fields import FIELD_TYPES
 from ..products.models import GROUPS
+from .dates import day_compact, format_day, format_moment, moment_compact
+from .dates import install as install_dates
+from .dates import user_zone as user_zone  # where the views have always found it
 from .lookups import UserNames
 
 #: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
@@ -39,39 +41,20 @@ FIELD_TYPE_LABELS = {
 }
 
 
-def user_zone() -> ZoneInfo:
-    user = g.get("web_user")
-    try:
-        return ZoneInfo(user.timezone if user else "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
-def as_instant(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-def local_time(value: Any, pattern: str = "%a %d %b %Y, %H:%M") -> str:
-    moment = as_instant(value)
-    return moment.astimezone(user_zone()).strftime(pattern) if moment else ""
-
-
 def deadline(task: Any) -> str:
     """A task's deadline as people say it: a date for all-day tasks, else date and time."""
     get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
-    if get("all_day"):
-        day = get("due_date")
-        if isinstance(day, str):
-            day = date.fromisoformat(day)
-        return day.strftime("%a %d %b %Y") + " (all day)" if day else ""
-    return local_time(get("due"))
+    if get("all_day") and get("due_date"):
+        return format_day(get("due_date"), "day") + " (all day)"
+    return format_moment(get("due"), "moment")
+
+
+def deadline_compact(task: Any) -> str:
+    """The same where space is short (Today's rows): Today, Tomorrow, no year this year."""
+    get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
+    if get("all_day") and get("due_date"):
+        return day_compact(get("due_date")) + " (all day)"
+    return moment_compact(get("due"))
 
 
 def status_name(statuses: dict[int, Any], status_ref: Any) -> str:
@@ -119,8 +102,8 @@ def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict
     if kind == "task.reopened":
         return f"reopened “{task}”"
     if kind == "task.postponed":
-        before = local_time((data.get("before") or {}).get("due"))
-        after = local_time((data.get("after") or {}).get("due"))
+        before = format_moment((data.get("before") or {}).get("due"))
+        after = format_moment((data.get("after") or {}).get("due"))
         return f"postponed “{task}” from {before} to {after}"
     if kind == "task.reassigned":
         change = (data.get("changes") or {}).get("assignee_id") or {}
@@ -176,8 +159,9 @@ def _shown(value: Any) -> str:
 
 
 def install(web: Blueprint) -> None:
-    web.add_app_template_filter(local_time, "local_time")
+    install_dates(web)
     web.add_app_template_filter(deadline, "deadline")
+    web.add_app_template_filter(deadline_compact, "deadline_compact")
     web.add_app_template_global(query_with, "query_with")
     constants = {
         "GROUP_LABELS": GROUP_LABELS,

@@ -7,7 +7,6 @@ charts are plain SVG drawn from them (no script), each with its numbers in a tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..reports.period import report_period
 from ..reports.schemas import PeriodArgsSchema
 from ..reports.sql import money_field
 from ..reports.views import now
+from .dates import format_day
 from .display import GROUP_LABELS
 from .forms import messages_of
 from .security import current_user
@@ -164,7 +164,7 @@ def _week_columns(closed: dict[str, Any]) -> list[dict[str, Any]]:
                 "labelled": index % every == 0,
                 # (every other label is left out at phone width: see app.css)
                 "minor": index % (2 * every) != 0,
-                "label": date.fromisoformat(week["from"]).strftime("%d %b"),
+                "label": format_day(week["from"], "day_month"),
             }
         )
     return columns

@@ -236,17 +236,9 @@
     var copyButton = document.getElementById("feed-copy");
     var feedState = document.getElementById("feed-state");
 
-    // One way of writing dates on every page: as the server writes them ("Sat 05 Dec 2026").
-    var calendarDay = function (iso) {
-      var day = new Date(iso);
-      var days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-      var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-      return days[day.getDay()] + " " + ("0" + day.getDate()).slice(-2) + " " + months[day.getMonth()] + " " + day.getFullYear();
-    };
-    var calendarTime = function (iso) {
-      var moment = new Date(iso);
-      return calendarDay(iso) + ", " + ("0" + moment.getHours()).slice(-2) + ":" + ("0" + moment.getMinutes()).slice(-2);
-    };
+    // Dates as the server writes them, in the user's zone (dates.js).
+    var calendarDay = function (iso) { return window.cardcrmDates.format(iso, "day"); };
+    var calendarTime = function (iso) { return window.cardcrmDates.format(iso, "moment"); };
 
     var showFeed = function (url) {
       feedInput.value = url || "";

@@ -48,8 +48,7 @@
 
   function when(instant) {
     if (!instant) return "";
-    var date = new Date(instant);
-    return date.toLocaleString([], { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" });
+    return window.cardcrmDates.format(instant, "moment_compact");
   }
 
   function showEmailState(prefs) {
