@@ -11,7 +11,9 @@ import pytest
 
 SPRITE = Path(__file__).resolve().parents[2] / "services/core/web/static/icons.svg"
 EMPTY_STATE = re.compile(r'<div class="empty empty-state">(.*?)</div>', re.S)
-ACTION = re.compile(r'<a class="button-link primary" href="([^"]*)">.*?<span>([^<]*)</span></a>', re.S)
+ACTION = re.compile(
+    r'<a class="button-link primary" href="([^"]*)">.*?<span>([^<]*)</span></a>', re.S
+)
 
 
 def empty_state(html: str) -> tuple[str, str, str]:
@@ -78,7 +80,7 @@ def test_a_member_without_products_is_told_whom_to_ask_and_gets_no_dead_link(mem
         ("/reports", "No products to report on yet.", "/products", "Go to the products"),
         (
             "/",
-            "Nothing due and nothing overdue in this period. Enjoy, or look at your products to add a task.",
+            "Nothing due and nothing overdue in this period.",
             "/products",
             "Add a task to a card",
         ),
@@ -106,7 +108,9 @@ def test_an_empty_trash_leads_back_to_the_cards(admin_web, sales):
 
 def test_every_icon_a_page_draws_is_in_the_sprite(admin_web, sales):
     sprite = SPRITE.read_text()
-    html = "".join(page(admin_web, path) for path in ("/", f"/products/{sales['id']}/board", "/users"))
+    html = "".join(
+        page(admin_web, path) for path in ("/", f"/products/{sales['id']}/board", "/users")
+    )
     used = set(re.findall(r'icons\.svg#(i-[a-z0-9-]+)"', html))
     assert {"i-calendar-check", "i-package", "i-users", "i-chart-column", "i-circle-help"} <= used
     assert all(f'<symbol id="{name}"' in sprite for name in used), used
