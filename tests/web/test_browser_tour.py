@@ -74,6 +74,10 @@ def test_every_page_fits_the_screen_and_reaches_every_section(
         scroll_width = tab.evaluate("document.documentElement.scrollWidth")
         if scroll_width > width:
             problems.append(f"{page_name}: {scroll_width} px wide")
+        if page_name == "board":
+            offers = tab.locator(".column:has(.board-card) .empty-column")
+            if any(offers.nth(at).is_visible() for at in range(offers.count())):
+                problems.append("board: a column with cards still offers to add the first one")
         header = tab.locator("header.top").bounding_box()
         if width <= 390 and (header is None or header["height"] > 120):
             problems.append(f"{page_name}: header {header and header['height']} px high")
