@@ -9,14 +9,17 @@ so that a string without a translation fails it (``tests/test_i18n_catalogues.py
 from __future__ import annotations
 
 import io
+import re
 import sys
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
+from jinja2 import Environment, TemplateSyntaxError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: Catalogue folder -> the source folders whose strings it holds.
@@ -105,10 +108,118 @@ def missing() -> dict[Path, list[str]]:
     return gaps
 
 
+# --- words left unmarked in templates -------------------------------------------------------
+
+#: What a template may show untranslated: the product's name, and signs that are no words.
+UNTRANSLATED_WORDS = {"cardcrm"}
+#: Attributes people read (or hear, through a screen reader).
+READ_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt", "data-confirm", "label"}
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TRANS_BLOCK = re.compile(r"\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}", re.S)
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+class _TextFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "code", "pre"):
+            self.skipping += 1
+        values = [value for name, value in attrs if name in READ_ATTRIBUTES and value]
+        if tag == "input" and ("type", "submit") in attrs:
+            values += [value for name, value in attrs if name == "value" and value]
+        for value in values:
+            self._check(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "code", "pre") and self.skipping:
+            self.skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self._check(data)
+
+    def _check(self, text: str) -> None:
+        words = [word for word in _WORD.findall(text) if word.lower() not in UNTRANSLATED_WORDS]
+        if words:
+            self.found.append((self.getpos()[0], " ".join(text.replace("\x00", "{…}").split())))
+
+
+def _shown_literals(expression: str) -> list[str]:
+    """String literals of a Jinja expression that end up on the page untranslated.
+
+    Those given as a fallback (``or '…'``, ``else '…'``, ``default('…')``, ``.get(key, '…')``)
+    or joined to text (``~ '…'``); a literal inside ``_()`` or naming a URL, a CSS class or a
+    key is not shown as words.
+    """
+    tokens = [(kind, value) for _, kind, value in Environment().lex("{{" + expression + "}}")]
+    tokens = [token for token in tokens if token[0] != "whitespace"]
+    shown = []
+    for index, (kind, value) in enumerate(tokens):
+        if kind != "string" or not _WORD.search(value):
+            continue
+        before = tokens[index - 1] if index else ("", "")
+        two_before = tokens[index - 2] if index > 1 else ("", "")
+        fallback = before in (("name", "or"), ("name", "else"), ("operator", "~"))
+        default = before == ("operator", "(") and two_before == ("name", "default")
+        got = before == ("operator", ",") and _inside_call(tokens[:index], "get")
+        if fallback or default or got:
+            shown.append(value)
+    return shown
+
+
+def _inside_call(tokens: list[tuple[str, str]], name: str) -> bool:
+    depth = 0
+    for index in range(len(tokens) - 1, 0, -1):
+        kind, value = tokens[index]
+        if value == ")":
+            depth += 1
+        elif value == "(":
+            if depth == 0:
+                return tokens[index - 1] == ("name", name)
+            depth -= 1
+    return False
+
+
+def unmarked_template_text(source: str) -> list[tuple[int, str]]:
+    """The words of a template shown to people but not marked for translation, with lines."""
+    source = _TRANS_BLOCK.sub(lambda match: "\n" * match.group().count("\n"), source)
+    found: list[tuple[int, str]] = []
+    for match in _JINJA.finditer(source):
+        inner = match.group()[2:-2].strip("-+ \n")
+        if match.group().startswith(("{{", "{%")):
+            line = source.count("\n", 0, match.start()) + 1
+            try:
+                found += [(line, literal) for literal in _shown_literals(inner)]
+            except TemplateSyntaxError:
+                continue  # a block tag's own syntax ({% for %}, {% macro %}): no words shown
+    markup = _JINJA.sub(lambda match: "\x00" + "\n" * match.group().count("\n"), source)
+    finder = _TextFinder()
+    finder.feed(markup)
+    finder.close()
+    return sorted(found + finder.found)
+
+
+def template_files() -> Iterator[Path]:
+    for sources in CATALOGUES.values():
+        for source in sources:
+            yield from sorted((ROOT / source).glob("**/templates/**/*.html"))
+
+
 def main(argv: list[str]) -> int:
     if argv[1:2] == ["update"]:
         update()
         return 0
+    if argv[1:2] == ["unmarked"]:
+        count = 0
+        for path in template_files():
+            for line, text in unmarked_template_text(path.read_text()):
+                print(f"{path.relative_to(ROOT)}:{line}: {text}")
+                count += 1
+        return 1 if count else 0
     if argv[1:2] == ["missing"]:
         gaps = missing()
         for path, lacking in gaps.items():
@@ -116,7 +227,9 @@ def main(argv: list[str]) -> int:
             for message in lacking:
                 print("   ", message)
         return 1 if gaps else 0
-    print("usage: python -m cardcrm.common.i18n_catalogues update|missing", file=sys.stderr)
+    print(
+        "usage: python -m cardcrm.common.i18n_catalogues update|missing|unmarked", file=sys.stderr
+    )
     return 2
 
 
