@@ -69,3 +69,10 @@ def test_every_marked_string_has_a_translation_in_every_catalogue() -> None:
     """`make translations` adds new strings to the .po files; each needs its translation."""
     gaps = {str(path): lacking[:20] for path, lacking in missing().items()}
     assert not gaps, f"untranslated strings (first 20 per catalogue): {gaps}"
+
+
+def test_the_page_scripts_get_their_words_in_the_readers_language(admin_web: Any) -> None:
+    romanian = profile_page(admin_web, **{"Accept-Language": "ro"})
+    assert '<script type="application/json" id="cardcrm-messages">' in romanian
+    assert '"Copied.": "Copiat."' in romanian
+    assert '"Copied."' not in profile_page(admin_web)  # English pages carry no translations

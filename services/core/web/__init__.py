@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
         products,
         quick_access,
         reports,
+        script_messages,
         search,
         security,
         tasks,
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = security.FlashCookieInterface()
     errors.install(web)
     display.install(web)
+    web.add_app_template_global(script_messages.script_messages, "script_messages")
     for feature in (
         auth.bp,
         today.bp,
