@@ -72,16 +72,42 @@ def update() -> None:
                 translations = read_po(po_file, locale=path.parent.parent.name)
             translations.update(template, no_fuzzy_matching=True)
             translations.obsolete.clear()
-            translations.msgid_bugs_address = "https://github.com/cardcrm/cardcrm/issues"
-            translations.last_translator = translations.language_team = "cardcrm contributors"
-            buffer = io.BytesIO()
-            write_po(buffer, translations, width=100, sort_output=True, include_lineno=False)
-            # Without the dates, a catalogue changes only when its strings do (clean merges).
-            text = buffer.getvalue().decode()
-            header, start, rest = text.partition('msgid ""')
-            kept = [line for line in rest.splitlines(keepends=True) if not line.startswith(STAMPED)]
-            path.write_text(start + "".join(kept), encoding="utf-8")
+            write(path, translations)
             print(f"{path.relative_to(ROOT)}: {len(translations)} strings")
+
+
+def adopt(target: Path, sources: list[Path]) -> int:
+    """Fill ``target``'s untranslated strings from other copies of it (two branches' edits).
+
+    Returns how many strings got a translation. Strings ``target`` does not have are ignored;
+    run ``update`` first so that it has every marked string.
+    """
+    with target.open("rb") as po_file:
+        translations = read_po(po_file, locale=target.parent.parent.name)
+    filled = 0
+    for source in sources:
+        with source.open("rb") as po_file:
+            other = read_po(po_file)
+        for message in other:
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            mine = translations.get(message.id, message.context)
+            if mine is not None and not mine.string:
+                mine.string = message.string
+                filled += 1
+    write(target, translations)
+    return filled
+
+
+def write(path: Path, translations: Catalog) -> None:
+    """Write a catalogue sorted, without line numbers or dates: it changes when words do."""
+    translations.msgid_bugs_address = "https://github.com/cardcrm/cardcrm/issues"
+    translations.last_translator = translations.language_team = "cardcrm contributors"
+    buffer = io.BytesIO()
+    write_po(buffer, translations, width=100, sort_output=True, include_lineno=False)
+    _, start, rest = buffer.getvalue().decode().partition('msgid ""')
+    kept = [line for line in rest.splitlines(keepends=True) if not line.startswith(STAMPED)]
+    path.write_text(start + "".join(kept), encoding="utf-8")
 
 
 def missing() -> dict[Path, list[str]]:
@@ -212,6 +238,10 @@ def template_files() -> Iterator[Path]:
 def main(argv: list[str]) -> int:
     if argv[1:2] == ["update"]:
         update()
+        return 0
+    if argv[1:2] == ["adopt"] and len(argv) > 3:
+        filled = adopt(Path(argv[2]), [Path(name) for name in argv[3:]])
+        print(f"{argv[2]}: {filled} translations adopted")
         return 0
     if argv[1:2] == ["unmarked"]:
         count = 0
