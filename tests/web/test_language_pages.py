@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cardcrm.common.i18n_catalogues import missing
+from cardcrm.common.i18n_catalogues import CATALOGUES, ROOT, missing
 from cardcrm.core.app import create_app
 
 from tests.conftest import get_db_from
@@ -76,3 +76,13 @@ def test_the_page_scripts_get_their_words_in_the_readers_language(admin_web: Any
     assert '<script type="application/json" id="cardcrm-messages">' in romanian
     assert '"Copied.": "Copiat."' in romanian
     assert '"Copied."' not in profile_page(admin_web)  # English pages carry no translations
+
+
+def test_romanian_is_written_with_comma_below_not_cedilla() -> None:
+    """ș and ț (U+0219, U+021B) are Romanian; ş and ţ (cedilla) are Turkish look-alikes."""
+    cedillas = {"\u015f", "\u0163", "\u015e", "\u0162"}
+    for catalogue in CATALOGUES:
+        for path in (ROOT / catalogue).glob("ro/LC_MESSAGES/messages.po"):
+            text = path.read_text(encoding="utf-8")
+            wrong = sorted({line for line in text.splitlines() if cedillas & set(line)})
+            assert not wrong, f"{path}: {wrong[:5]}"
