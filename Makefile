@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck format bench clean
+.PHONY: run test test-fast translations lint typecheck format bench clean
 
 # The suite runs on every core (at most four: past that, the server processes some tests start
 # mostly wait for each other); `make test PYTEST_WORKERS=0` runs it in one process.
@@ -20,18 +20,28 @@ $(STAMP): pyproject.toml setup.py
 	ln -sfn ../../plugins $(VENV)/typecheck/cardcrm_plugins
 	touch $(STAMP)
 
+# The message catalogues, compiled at install and whenever a .po changes.
+CATALOGUES := $(wildcard services/*/translations/*/LC_MESSAGES/*.po plugins/translations/*/LC_MESSAGES/*.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+%.mo: %.po $(STAMP)
+	$(BIN)/python -m cardcrm.common.i18n compile
+
+# `make translations` adds newly marked strings to every language's .po (then translate them).
+translations: $(STAMP)
+	$(BIN)/python -m cardcrm.common.i18n_catalogues update
+
 # `make run PORT=8101 HOST=0.0.0.0` picks the address (default 127.0.0.1:8000).
-run: $(STAMP)
+run: $(STAMP) $(COMPILED)
 	$(BIN)/cardcrm up $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-test: $(STAMP)
+test: $(STAMP) $(COMPILED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The edit-test loop: the suite without the tests marked slow (end-to-end processes, browsers,
 # schemathesis, package builds). `make test` runs everything.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(COMPILED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)

@@ -5,7 +5,10 @@ tree reads the way DESIGN.md lays it out while nothing generic like `services` l
 site-packages. Everything else about the distribution is in pyproject.toml.
 """
 
+from pathlib import Path
+
 from setuptools import find_namespace_packages, setup
+from setuptools.command.build_py import build_py
 
 ROOTS = {"cardcrm": "services", "cardcrm_plugins": "plugins"}
 
@@ -21,11 +24,30 @@ def packages() -> list[str]:
     return found
 
 
+class BuildWithCatalogues(build_py):
+    """Compile the message catalogues (``.po`` to ``.mo``) into what gets installed."""
+
+    def run(self) -> None:
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+
+        super().run()
+        for name, folder in ROOTS.items():
+            for po_path in Path(folder).glob("**/translations/*/LC_MESSAGES/*.po"):
+                target = Path(self.build_lib) / name / po_path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with po_path.open("rb") as po_file:
+                    catalogue = read_po(po_file, locale=po_path.parent.parent.name)
+                with target.with_suffix(".mo").open("wb") as mo_file:
+                    write_mo(mo_file, catalogue)
+
+
 setup(
+    cmdclass={"build_py": BuildWithCatalogues},
     packages=packages(),
     package_dir=ROOTS,
     package_data={
-        "": ["*.html", "*.css", "*.js", "*.ini", "*.mako", "*.svg", "*.txt"],
+        "": ["*.html", "*.css", "*.js", "*.ini", "*.mako", "*.svg", "*.txt", "*.po", "*.mo"],
         # Not packages, but needed at run time: each service's migrations and the web UI.
         "cardcrm.core": ["migrations/versions/*.py", "web/templates/**/*", "web/static/*"],
         "cardcrm.calendar_sync": ["migrations/versions/*.py"],

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from cardcrm.common import errors, shutdown
+from cardcrm.common import errors, i18n, shutdown
 from cardcrm.common.api import API_PREFIX, api_blueprints
 from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
 from cardcrm.common.db import Database
 from cardcrm.common.idempotency import IdempotencyStore
 from cardcrm.common.service import ApiService
-from flask import Flask
+from flask import Flask, g
 
 from . import events, web
 from .auth.scopes import SCOPES
@@ -87,8 +88,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     _register_api(app, idempotency)
     web.init_app(app)
+    i18n.install(app, translation_directories(plugins), user_language=profile_language)
 
     return app
+
+
+def translation_directories(plugins: Any) -> list[Path]:
+    """Core's catalogues, then those the plugins add (``cardcrm_translation_directories``)."""
+    found = [Path(__file__).parent / "translations"]
+    for folders in plugins.hook.cardcrm_translation_directories():
+        found += [Path(folder) for folder in folders or []]
+    return found
+
+
+def profile_language() -> str | None:
+    """The language in the profile of whoever is signed in (web session or API token)."""
+    user = g.get("web_user")
+    if user is None and g.get("principal") is not None:
+        user = g.principal.user
+    return user.language if user is not None else None
 
 
 def caller_name(principal: Principal) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
 from cardcrm.common.errors import ConfigurationError
+from cardcrm.common.i18n import default_language
 
 from .auth.sessions import DEFAULT_IDLE_HOURS, DEFAULT_MAX_DAYS
 from .csv_io.limits import limits_from_env
@@ -24,6 +25,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "SECRET_KEY": secret_key(folder, env),
         **public_urls(env, mount=""),
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
+        # For people whose profile and browser name no language cardcrm has (docs/languages.md).
+        "DEFAULT_LANGUAGE": default_language(env),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,
         # Sidecars reachable beside core under /calendar and /notifications (the web UI shows
         # their panels); `cardcrm up` sets it itself.

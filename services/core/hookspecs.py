@@ -49,6 +49,18 @@ def cardcrm_task_types() -> list[dict[str, str]]:
     raise NotImplementedError  # a specification: pluggy never calls it
 
 
+@hookspec
+def cardcrm_translation_directories() -> list[Any]:
+    """Return folders of message catalogues (``<folder>/<lang>/LC_MESSAGES/messages.po``).
+
+    Called once when the core app starts. All results are collected; the words a plugin marks
+    with ``flask_babel.lazy_gettext`` (template names, status names, field labels, task types)
+    are looked up in these catalogues, after core's own. The ``.po`` files are compiled when the
+    app starts if their ``.mo`` is missing or older. See docs/languages.md.
+    """
+    raise NotImplementedError  # a specification: pluggy never calls it
+
+
 # --- Cards ----------------------------------------------------------------------------------
 
 

@@ -19,6 +19,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: ``en``, ``ro``...: the web UI's and the user's e-mails' language; ``None`` follows the
+    #: browser's Accept-Language (``cardcrm.common.i18n``).
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

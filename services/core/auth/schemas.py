@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cardcrm.common.schema_fields import Instant
 from cardcrm.common.timeutil import is_timezone
+from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 
@@ -17,11 +18,26 @@ class TimezoneField(fields.String):
         return value
 
 
+class LanguageField(fields.String):
+    """A language the installation has a catalogue for (``en``, ``ro``...); null: the browser's."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        known = current_app.config.get("LANGUAGES") or ["en"]
+        if value not in known:
+            raise ValidationError(f"Unknown language {value!r}; one of: {', '.join(known)}.")
+        return value
+
+
 class UserSchema(Schema):
     id = fields.Integer()
     email = fields.String()
     name = fields.String()
     timezone = fields.String()
+    language = fields.String(
+        allow_none=True,
+        metadata={"description": "The UI's and e-mails' language; null: the browser's choice."},
+    )
     is_admin = fields.Boolean()
 
 
@@ -32,12 +48,14 @@ class UserCreateSchema(Schema):
         required=True, load_only=True, validate=validate.Length(min=8, max=200)
     )
     timezone = TimezoneField(load_default="UTC")
+    language = LanguageField(allow_none=True, load_default=None)
     is_admin = fields.Boolean(load_default=False)
 
 
 class MeUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     timezone = TimezoneField()
+    language = LanguageField(allow_none=True)
     password = fields.String(
         load_only=True,
         validate=validate.Length(min=8, max=200),

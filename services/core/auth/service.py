@@ -63,6 +63,7 @@ def create_user(
     name: str,
     password: str,
     timezone: str = "UTC",
+    language: str | None = None,
     is_admin: bool = False,
     first_user: bool = False,
 ) -> User:
@@ -84,6 +85,7 @@ def create_user(
             name=name,
             password_hash=generate_password_hash(password),
             timezone=timezone,
+            language=language,
             is_admin=is_admin,
         )
         session.add(user)
@@ -98,7 +100,7 @@ def update_user(
     current_session: int | None = None,
     address: str | None = None,
 ) -> User:
-    """Change a user's name, time zone or password.
+    """Change a user's name, time zone, language or password.
 
     A new password needs the current one (``current_password``; wrong: 403, throttled like
     a login from ``address``). It ends the user's web sessions but ``current_session`` (the

@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         pwa,
         quick_access,
         reports,
+        script_messages,
         search,
         security,
         tasks,
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = security.FlashCookieInterface()
     errors.install(web)
     display.install(web)
+    web.add_app_template_global(script_messages.script_messages, "script_messages")
     for feature in (
         auth.bp,
         today.bp,

@@ -95,12 +95,12 @@ def profile() -> Any:
     A new password needs the current one; it ends the other sessions and, when asked, revokes
     the user's API tokens (``service.update_user``)."""
     user = current_user()
-    typed = {"name": user.name, "timezone": user.timezone}
+    typed = {"name": user.name, "timezone": user.timezone, "language": user.language or ""}
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        typed = {"name": text("name"), "timezone": text("timezone")}
-        changes: dict[str, Any] = dict(typed)
+        typed = {"name": text("name"), "timezone": text("timezone"), "language": text("language")}
+        changes: dict[str, Any] = {**typed, "language": typed["language"] or None}
         if request.form.get("password"):
             changes["password"] = _password()
             changes["current_password"] = _password("current_password")

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, match_skeleton
+from cardcrm.common.i18n import current_language
 from flask import Blueprint, g
 
 from ..tasks.today import now as current_instant
@@ -94,8 +95,8 @@ def as_instant(value: Any) -> datetime | None:
 
 
 def current_locale() -> str:
-    """The locale dates are written in (issue 17 makes it the user's own)."""
-    return DEFAULT_LOCALE
+    """The locale dates are written in: the reader's language (``cardcrm.common.i18n``)."""
+    return current_language()
 
 
 @cache

@@ -284,7 +284,7 @@
     copyButton.addEventListener("click", function () {
       feedInput.select();
       if (navigator.clipboard) navigator.clipboard.writeText(feedInput.value);
-      feedState.textContent = "Copied.";
+      feedState.textContent = t("Copied.");
     });
 
     var accounts = document.getElementById("caldav-accounts");
