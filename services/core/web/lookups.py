@@ -35,7 +35,7 @@ def task_texts(session: Session, task_ids: Iterable[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(select(Task.id, Task.text).where(Task.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 def cards_with_context(session: Session, card_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
