@@ -335,4 +335,18 @@
       sessionStorage.removeItem("cardcrm.apiToken");
     });
   });
+
+  // --- a refused form comes back with its messages beside the fields: focus the first one ---
+  // (the server marks it aria-invalid; without JavaScript the page opens at the form's anchor)
+  function focusFirstInvalid(root) {
+    var field = root.querySelector("form [aria-invalid='true']");
+    if (field && typeof field.focus === "function") {
+      field.focus();
+      if (field.scrollIntoView) field.scrollIntoView({block: "center"});
+    }
+  }
+  focusFirstInvalid(document);
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422) focusFirstInvalid(document);
+  });
 })();
