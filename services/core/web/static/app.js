@@ -336,17 +336,17 @@
     });
   });
 
-  // --- a refused form comes back with its messages beside the fields: focus the first one ---
-  // (the server marks it aria-invalid; without JavaScript the page opens at the form's anchor)
-  function focusFirstInvalid(root) {
-    var field = root.querySelector("form [aria-invalid='true']");
-    if (field && typeof field.focus === "function") {
-      field.focus();
-      if (field.scrollIntoView) field.scrollIntoView({block: "center"});
-    }
+  // --- a refused form comes back with its messages beside the fields: the first message's
+  // field has autofocus (no JavaScript needed); when that message is not a field's, or htmx
+  // swapped the form in, focus the first invalid field instead of leaving the focus nowhere.
+  function focusFirstInvalid() {
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var field = document.querySelector("form [aria-invalid='true']");
+    if (field && typeof field.focus === "function") field.focus();
   }
-  focusFirstInvalid(document);
+  focusFirstInvalid();
   document.body.addEventListener("htmx:afterSettle", function (event) {
-    if (event.detail.xhr && event.detail.xhr.status === 422) focusFirstInvalid(document);
+    if (event.detail.xhr && event.detail.xhr.status === 422) focusFirstInvalid();
   });
 })();
