@@ -101,3 +101,74 @@ def test_a_blank_title_on_the_card_page_is_worded_for_people(admin_web, admin, s
     assert answer.status_code == 422
     assert described_by(html, "card-title") == "Give the card a title."
     assert admin.ok("GET", f"cards/{card['id']}")["title"] == "ACME"
+
+
+# --- a product's settings ---------------------------------------------------------------------
+
+
+def test_renaming_a_product_to_nothing_is_refused_beside_the_name(admin_web, admin, sales):
+    answer = admin_web.post(
+        f"/products/{sales['id']}/settings", {"name": " ", "version": str(sales["version"])}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "product-rename") == "Give the product a name."
+    assert "Please check the form" not in html  # nothing at the top of the page
+    assert admin.ok("GET", f"products/{sales['id']}")["name"] == "Sales"
+
+
+def test_a_new_status_without_a_name_keeps_its_group(admin_web, admin, sales):
+    answer = admin_web.post(f"/products/{sales['id']}/statuses", {"name": "", "group": "negative"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "new-status-name") == "Give the status a name."
+    assert re.search(r'<option value="negative" selected>', html)
+    assert len(admin.ok("GET", f"products/{sales['id']}")["statuses"]) == len(sales["statuses"])
+
+
+def test_a_duplicate_status_name_shows_beside_that_status_with_the_typed_name(
+    admin_web, admin, sales
+):
+    first, second = sales["statuses"][:2]
+    answer = admin_web.post(
+        f"/statuses/{second['id']}", {"name": first["name"], "group": second["group"]}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, f"status-name-{second['id']}") == (
+        "Status names must be unique within a product."
+    )
+    assert described_by(html, f"status-name-{first['id']}") == ""
+    assert html.count(f'value="{first["name"]}"') == 2  # the typed name, kept
+
+
+def test_deleting_a_status_with_cards_asks_where_they_go_beside_the_choice(
+    admin_web, admin, sales
+):
+    card = admin.card(sales, "ACME")
+    answer = admin_web.post(f"/statuses/{card['status_id']}/delete", {"move_to": ""})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, f"status-move-{card['status_id']}") == (
+        "Cards are in this status: choose the status they go to."
+    )
+    assert "?move_to" not in html
+
+
+def test_a_new_field_without_a_label_or_choices_keeps_what_was_typed(admin_web, admin, sales):
+    path = f"/products/{sales['id']}/fields"
+    version = str(admin.ok("GET", f"products/{sales['id']}")["version"])
+    answer = admin_web.post(path, {"label": "", "type": "choice", "version": version})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "new-field-label") == "Give the field a label."
+    assert re.search(r'<option value="choice" selected>', html)
+    answer = admin_web.post(
+        path, {"label": "Region", "type": "choice", "choices": " , ", "version": version}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "new-field-choices") == "A choice field needs its choices."
+    assert 'value="Region"' in html
+    fields = admin.ok("GET", f"products/{sales['id']}")["fields"]
+    assert "region" not in [field["key"] for field in fields]

@@ -7,6 +7,7 @@ with a custom field named by its label.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cardcrm.common.errors import Invalid
@@ -15,6 +16,8 @@ TITLE_MAX = 500
 REQUIRED = "Missing data for required field."
 BLANK_TITLE = "Give the card a title."
 LONG_TITLE = f"Keep the title to {TITLE_MAX} characters or fewer."
+#: marshmallow's ``Length(min=1, max=N)`` message.
+LENGTH = re.compile(r"^Length must be between \d+ and (\d+)\.$")
 
 
 def fill_in(field: dict[str, Any]) -> str:
@@ -50,3 +53,25 @@ def card_messages(
         else:
             worded[key] = texts
     return worded
+
+
+def worded(
+    errors: dict[str, list[str]], typed: dict[str, Any], blank: dict[str, str]
+) -> dict[str, list[str]]:
+    """``errors`` with a length rule's text said plainly: ``blank[key]`` when nothing was
+    typed in ``key``, else how long the value may be."""
+    result: dict[str, list[str]] = {}
+    for key, texts in errors.items():
+        value = typed.get(key)
+        if key in blank and (value is None or not str(value).strip()):
+            result[key] = [blank[key]]
+        else:
+            result[key] = [_plain_length(text) for text in texts]
+    return result
+
+
+def _plain_length(text: str) -> str:
+    found = LENGTH.match(text)
+    if found is None:
+        return text
+    return f"Keep it to {found.group(1)} characters or fewer."
