@@ -172,3 +172,40 @@ def test_a_new_field_without_a_label_or_choices_keeps_what_was_typed(admin_web, 
     assert 'value="Region"' in html
     fields = admin.ok("GET", f"products/{sales['id']}")["fields"]
     assert "region" not in [field["key"] for field in fields]
+
+
+# --- "Add a task" on the card page ------------------------------------------------------------
+
+
+def tasks_of(api, card):
+    return api.ok("GET", f"cards/{card['id']}/tasks")["items"]
+
+
+def test_a_task_without_text_or_date_comes_back_on_the_card_page_without_javascript(
+    admin_web, admin, member, sales
+):
+    card = admin.card(sales, "ACME")
+    answer = admin_web.post(
+        f"/cards/{card['id']}/tasks",
+        {"text": " ", "due_date": "", "due_time": "09:30", "assignee_id": str(member.user.id)},
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert '<h1 class="card-title"' in html or "ACME" in html  # the whole card page
+    assert described_by(html, "task-text") == "Say what is to be done."
+    assert described_by(html, "task-date") == "Give the deadline's date."
+    assert 'value="09:30"' in html
+    assert re.search(rf'<option value="{member.user.id}" selected>', html)
+    assert tasks_of(admin, card) == []
+
+
+def test_a_task_of_an_unknown_type_is_refused_beside_the_type(admin_web, admin, sales):
+    card = admin.card(sales, "ACME")
+    answer = admin_web.htmx(
+        f"/cards/{card['id']}/tasks", {"text": "Call Ana", "due_date": "2030-01-07", "type": "x"}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "task-type").startswith("Unknown task type")
+    assert 'value="Call Ana"' in html and 'value="2030-01-07"' in html
+    assert tasks_of(admin, card) == []

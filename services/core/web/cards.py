@@ -25,8 +25,7 @@ from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema
 from ..tasks.service import create_task, list_tasks
 from .display import user_zone
-from .errors import flash_error
-from .form_messages import card_messages, check_card_form
+from .form_messages import card_messages, check_card_form, check_task_form, task_messages
 from .forms import (
     deadline_payload,
     field_changes,
@@ -158,8 +157,9 @@ def add_task(card_id: int) -> Any:
     typed["repeat"] = text("repeat")
     errors: dict[str, list[str]] = {}
     try:
+        check_task_form(typed)
         day = optional_date("due_date")
-        if day is None:
+        if day is None:  # refused above already; this tells the type checker
             raise Invalid({"due_date": ["Give the deadline's date."]})
         due, all_day = deadline_payload(day, optional_time("due_time"), user_zone())
         payload: dict[str, Any] = {"text": typed["text"], "due": due, "all_day": all_day}
@@ -170,15 +170,18 @@ def add_task(card_id: int) -> Any:
             payload["repeat"] = {"freq": typed["repeat"]}
         create_task(db, user, card_id, TaskCreateSchema().load(payload))
     except (CardcrmError, ValidationError) as error:
-        errors = messages_of(error) or {"_": [str(error)]}
-        if not is_htmx():
-            flash_error(error if isinstance(error, CardcrmError) else Invalid(errors))
-            return redirect(url_for("web.cards.show", card_id=card_id))
+        errors = task_messages(messages_of(error), typed)
+        if not errors:
+            errors = {"_": [getattr(error, "detail", "") or str(error)]}
     else:
         typed = {}
         if not is_htmx():
             flash("The task is added.")
             return redirect(url_for("web.cards.show", card_id=card_id))
+    if not is_htmx():  # the whole page, with the form as it was typed
+        context = card_context(db, card)
+        context.update(new_task=typed, new_task_errors=errors)
+        return render_template("cards/show.html", **context), 422
     context = tasks_context(db, card)
     context.update(new_task=typed, new_task_errors=errors)
     if errors:

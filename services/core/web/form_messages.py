@@ -75,3 +75,28 @@ def _plain_length(text: str) -> str:
     if found is None:
         return text
     return f"Keep it to {found.group(1)} characters or fewer."
+
+
+# --- a task on the card page ------------------------------------------------------------------
+
+NO_TASK_TEXT = "Say what is to be done."
+NO_TASK_DATE = "Give the deadline's date."
+
+
+def check_task_form(typed: dict[str, str]) -> None:
+    """Refuse a task without text or date, both at once."""
+    errors: dict[str, list[str]] = {}
+    if not typed.get("text"):
+        errors["text"] = [NO_TASK_TEXT]
+    if not typed.get("due_date"):
+        errors["due_date"] = [NO_TASK_DATE]
+    if errors:
+        raise Invalid(errors)
+
+
+def task_messages(errors: dict[str, list[str]], typed: dict[str, str]) -> dict[str, list[str]]:
+    """The schema's messages by the form's inputs: ``due`` is the date (and time) inputs."""
+    by_input = dict(errors)
+    if "due" in by_input:
+        by_input.setdefault("due_date", []).extend(by_input.pop("due"))
+    return worded(by_input, typed, {"text": NO_TASK_TEXT, "due_date": NO_TASK_DATE})
