@@ -209,3 +209,30 @@ def test_a_task_of_an_unknown_type_is_refused_beside_the_type(admin_web, admin, 
     assert described_by(html, "task-type").startswith("Unknown task type")
     assert 'value="Call Ana"' in html and 'value="2030-01-07"' in html
     assert tasks_of(admin, card) == []
+
+
+# --- notes ------------------------------------------------------------------------------------
+
+
+def test_an_over_long_note_without_javascript_keeps_the_draft_beside_its_message(
+    admin_web, admin, sales
+):
+    card = admin.card(sales, "ACME")
+    answer = admin_web.post(f"/cards/{card['id']}/notes", {"body": "  \n  "})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "note-body") == "A note needs some text."
+    assert "The note was not saved" not in html
+    assert admin.ok("GET", f"cards/{card['id']}/notes")["items"] == []
+
+
+def test_an_emptied_note_edit_shows_its_message_beside_the_box(admin_web, admin, sales):
+    card = admin.card(sales, "ACME")
+    note = admin.ok("POST", f"cards/{card['id']}/notes", {"body": "Called Ana"}, status=201)
+    answer = admin_web.htmx(
+        f"/notes/{note['id']}/edit", {"body": "", "version": str(note["version"])}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, f"note-{note['id']}-body") == "A note needs some text."
+    assert admin.ok("GET", f"notes/{note['id']}")["body"] == "Called Ana"
