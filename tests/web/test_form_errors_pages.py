@@ -236,3 +236,24 @@ def test_an_emptied_note_edit_shows_its_message_beside_the_box(admin_web, admin,
     assert answer.status_code == 422
     assert described_by(html, f"note-{note['id']}-body") == "A note needs some text."
     assert admin.ok("GET", f"notes/{note['id']}")["body"] == "Called Ana"
+
+
+# --- "Save as favourite" on a filtered card list ----------------------------------------------
+
+
+def test_a_favourite_without_a_name_comes_back_on_the_same_filtered_page(
+    member_web, admin, member, sales
+):
+    admin.card(sales, "ACME deal")
+    admin.card(sales, "Globex")
+    page = member_web.get(f"/products/{sales['id']}?q=ACME").get_data(as_text=True)
+    action = unescape(re.search(r'action="(/favorites[^"]*)"', page).group(1))
+    assert action == "/favorites?q=ACME"
+    form = {"name": " ", "product_id": str(sales["id"]), "query.q": "ACME"}
+    answer = member_web.post(action, form)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "favorite-name") == "Give this filter a name."
+    assert "ACME deal" in html and "Globex" not in html  # still the filtered list
+    assert "The favourite was not saved" not in html
+    assert member.ok("GET", "favorites")["items"] == []

@@ -94,9 +94,11 @@ def product_page(
     *,
     new_card: dict[str, Any] | None = None,
     new_card_errors: dict[str, list[str]] | None = None,
+    favorite_name: str = "",
+    favorite_errors: dict[str, list[str]] | None = None,
 ) -> tuple[str, int]:
-    """The product's card list; a refused "New card" form comes back in it with what was
-    typed and each message beside its field (422)."""
+    """The product's card list; a refused "New card" or "Save as favourite" form comes back
+    in it with what was typed and each message beside its field (422)."""
     db = get_session()
     product = service.get_product(db, product_id, viewer=current_user())
     filters, field_filters, errors = card_filters(product)
@@ -144,7 +146,9 @@ def product_page(
         new_card_errors=new_card_errors or {},
         new_card_known=["title", "status_id", "owner_id"]
         + [f"fields.{field['key']}" for field in product.fields if field.get("required")],
-    ), 422 if errors or new_card_errors else 200
+        favorite_name=favorite_name,
+        favorite_errors=favorite_errors or {},
+    ), 422 if errors or new_card_errors or favorite_errors else 200
 
 
 def sort_columns(fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[str, Any]]:
