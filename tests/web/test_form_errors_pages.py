@@ -257,3 +257,54 @@ def test_a_favourite_without_a_name_comes_back_on_the_same_filtered_page(
     assert "ACME deal" in html and "Globex" not in html  # still the filtered list
     assert "The favourite was not saved" not in html
     assert member.ok("GET", "favorites")["items"] == []
+
+
+# --- contacts, users, CSV imports -------------------------------------------------------------
+
+
+def test_a_contact_without_a_name_keeps_what_was_typed(admin_web, admin):
+    answer = admin_web.post(
+        "/contacts", {"kind": "company", "name": "", "emails": "office@acme.example"}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "new-name") == "Give the contact a name."
+    assert "office@acme.example</textarea>" in html
+    assert re.search(r'<option value="company" selected>', html)
+    assert admin.ok("GET", "contacts")["items"] == []
+
+
+def test_a_contact_made_on_the_card_page_is_refused_beside_its_name_only(admin_web, admin, sales):
+    card = admin.card(sales, "ACME")
+    answer = admin_web.htmx(
+        f"/cards/{card['id']}/contacts/new",
+        {"name": "", "email": "ana@example.com", "version": str(card["version"])},
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "new-contact-name") == "Give the contact a name."
+    assert 'value="ana@example.com"' in html
+    assert 'role="alert"' not in html  # not said a second time above the panel
+    assert admin.ok("GET", "contacts")["items"] == []
+
+
+def test_a_new_user_without_a_name_is_told_beside_the_name(admin_web, admin):
+    answer = admin_web.post(
+        "/users", {"name": "", "email": "ana@example.com", "password": "long enough pass"}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "user-name") == "Give the person's name."
+    assert 'value="ana@example.com"' in html
+    assert "ana@example.com" not in [user["email"] for user in admin.ok("GET", "users")["items"]]
+
+
+def test_an_import_without_a_file_says_so_beside_the_file_input(admin_web, sales):
+    answer = admin_web.post(
+        f"/products/{sales['id']}/import", {"dry_run": "1"}, content_type="multipart/form-data"
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert described_by(html, "import-file") == "Choose a CSV file to import."
+    assert "Nothing was written" not in html
+    assert re.search(r'id="import-dry-run"[^>]*checked', html)

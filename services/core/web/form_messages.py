@@ -17,7 +17,7 @@ REQUIRED = "Missing data for required field."
 BLANK_TITLE = "Give the card a title."
 LONG_TITLE = f"Keep the title to {TITLE_MAX} characters or fewer."
 #: marshmallow's ``Length(min=1, max=N)`` message.
-LENGTH = re.compile(r"^Length must be between \d+ and (\d+)\.$")
+LENGTH = re.compile(r"^Length must be between (\d+) and (\d+)\.$")
 
 
 def fill_in(field: dict[str, Any]) -> str:
@@ -74,7 +74,10 @@ def _plain_length(text: str) -> str:
     found = LENGTH.match(text)
     if found is None:
         return text
-    return f"Keep it to {found.group(1)} characters or fewer."
+    shortest, longest = found.groups()
+    if shortest in ("0", "1"):
+        return f"Keep it to {longest} characters or fewer."
+    return f"Use {shortest} to {longest} characters."
 
 
 # --- a task on the card page ------------------------------------------------------------------
