@@ -37,9 +37,7 @@ def refuse_a_new_card(tab: Any, product: dict) -> Any:
     return tab.locator("#new-card-form form")
 
 
-@pytest.mark.parametrize(
-    ("name", "width", "height"), [("desktop", 1280, 800), ("phone", 390, 844)]
-)
+@pytest.mark.parametrize(("name", "width", "height"), [("desktop", 1280, 800), ("phone", 390, 844)])
 def test_a_refused_new_card_shows_each_message_beside_its_field(
     new_tab, artifact, name, width, height
 ):
@@ -55,8 +53,9 @@ def test_a_refused_new_card_shows_each_message_beside_its_field(
     assert tab.evaluate("document.activeElement && document.activeElement.id") == "card-title"
     # What was chosen is kept.
     status = form.get_by_label("Status")
-    assert status.evaluate("select => select.selectedOptions[0].text") == (
-        product["statuses"][1]["name"]
+    assert (
+        status.evaluate("select => select.selectedOptions[0].text")
+        == (product["statuses"][1]["name"])
     )
     assert tab.locator(".message.error").count() == 0  # nothing at the top of the page
     tab.screenshot(path=artifact(f"form-error-new-card-{name}.png"), caret="initial")

@@ -142,9 +142,7 @@ def test_a_duplicate_status_name_shows_beside_that_status_with_the_typed_name(
     assert html.count(f'value="{first["name"]}"') == 2  # the typed name, kept
 
 
-def test_deleting_a_status_with_cards_asks_where_they_go_beside_the_choice(
-    admin_web, admin, sales
-):
+def test_deleting_a_status_with_cards_asks_where_they_go_beside_the_choice(admin_web, admin, sales):
     card = admin.card(sales, "ACME")
     answer = admin_web.post(f"/statuses/{card['status_id']}/delete", {"move_to": ""})
     html = answer.get_data(as_text=True)

@@ -234,4 +234,3 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
         "new_task_errors": {},
         "task_error": {},
     }
-
