@@ -64,3 +64,21 @@ def test_a_refused_new_card_shows_each_message_beside_its_field(
     form.get_by_label("Position").fill("Backend engineer")
     form.get_by_role("button", name="Create the card").click()
     tab.get_by_role("heading", name="Ana Popescu").wait_for()
+
+
+def test_a_refused_calendar_connection_names_the_field_beside_it(page):
+    page.goto("/settings/calendar")
+    form = page.locator("#caldav-form")
+    # ftp:// passes the browser's url check; the calendar service wants http or https.
+    form.get_by_label("Server address (CalDAV URL)").fill("ftp://cloud.example.com/dav")
+    form.get_by_label("User name").fill("ana")
+    form.get_by_label("App password").fill("app-password")
+    form.get_by_role("button").click()
+    message = form.locator("#error-caldav-url")
+    message.wait_for()
+    assert message.inner_text() != ""
+    url = form.get_by_label("Server address (CalDAV URL)")
+    assert url.get_attribute("aria-describedby") == "error-caldav-url"
+    assert page.evaluate("document.activeElement.id") == "caldav-url"
+    assert form.get_by_label("User name").input_value() == "ana"  # what was typed is kept
+    assert "url:" not in form.locator("#caldav-state").inner_text()  # not said twice
