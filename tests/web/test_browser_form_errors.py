@@ -82,3 +82,19 @@ def test_a_refused_calendar_connection_names_the_field_beside_it(page):
     assert page.evaluate("document.activeElement.id") == "caldav-url"
     assert form.get_by_label("User name").input_value() == "ana"  # what was typed is kept
     assert "url:" not in form.locator("#caldav-state").inner_text()  # not said twice
+
+
+@pytest.mark.parametrize(("name", "width", "height"), [("desktop", 1280, 800), ("phone", 390, 844)])
+def test_a_refused_status_name_shows_under_that_status_row(new_tab, artifact, name, width, height):
+    tab = new_tab(width, height)
+    product = hiring_product(tab)
+    status = product["statuses"][1]
+    tab.goto(f"/products/{product['id']}/settings")
+    tab.locator(f"#status-name-{status['id']}").fill(" ")
+    row = tab.locator(f"#status-name-{status['id']}").locator("xpath=ancestor::form")
+    row.get_by_role("button", name="Save").click()
+    message = tab.locator("#error-name")
+    message.wait_for()
+    assert message.inner_text() == "Give the status a name."
+    assert tab.evaluate("document.activeElement.id") == f"status-name-{status['id']}"
+    tab.screenshot(path=artifact(f"form-error-settings-{name}.png"), caret="initial")
