@@ -430,7 +430,8 @@ def test_an_admin_edits_statuses_and_fields_of_a_product(admin_web, admin):
     assert names[:3] == ["Database", "On hold", "Lead"]
 
     refused = admin_web.post(f"/statuses/{parked['id']}/delete", {"move_to": ""})
-    assert refused.status_code == 409 and "move_to" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "choose the status they go to" in refused.get_data(as_text=True)
     moved = admin_web.post(f"/statuses/{parked['id']}/delete", {"move_to": str(lead["id"])})
     assert moved.status_code == 302
     assert admin.ok("GET", f"cards/{card['id']}")["status_id"] == lead["id"]

@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 
 from ..auth import service, sessions
 from ..auth.schemas import MeUpdateSchema, UserCreateSchema
+from .form_messages import worded
 from .forms import messages_of, safe_next, text
 from .lookups import all_users
 from .security import (
@@ -63,6 +64,10 @@ def logout() -> Any:
     return redirect(url_for("web.auth.login"))
 
 
+SETUP_BLANKS = {"name": "Give your name.", "email": "Give the e-mail address you will log in with."}
+PROFILE_BLANKS = {"name": "Give your name.", "timezone": "Give your time zone, e.g. Europe/Paris."}
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup() -> Any:
@@ -80,6 +85,7 @@ def setup() -> Any:
             user = service.create_user(db, **{**data, "is_admin": True}, first_user=True)
         except (ValidationError, Conflict) as error:
             errors = messages_of(error) or {"email": [str(error)]}
+            errors = worded(errors, typed, SETUP_BLANKS)
         else:
             log_in(user)
             flash("Welcome! You are the first user and an admin. Create a product to start.")
@@ -116,7 +122,7 @@ def profile() -> Any:
                 address=request.remote_addr or "unknown",
             )
         except ValidationError as error:
-            errors, status = messages_of(error), 422
+            errors, status = worded(messages_of(error), typed, PROFILE_BLANKS), 422
         except (Forbidden, TooManyRequests) as refused:
             errors = refused.extra.get("errors") or {"current_password": [refused.detail]}
             status = refused.status
@@ -183,6 +189,12 @@ def _session_list(user: Any) -> list[dict[str, Any]]:
     ]
 
 
+NEW_USER_BLANKS = {
+    "name": "Give the person's name.",
+    "email": "Give the e-mail address they will log in with.",
+}
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @admin_required
 def users() -> Any:
@@ -198,6 +210,7 @@ def users() -> Any:
             user = service.create_user(db, **data)
         except (ValidationError, Conflict) as error:
             errors = messages_of(error) or {"email": [str(error)]}
+            errors = worded(errors, typed, NEW_USER_BLANKS)
         else:
             flash(f"{user.name} can now log in as {user.email}.")
             return redirect(url_for("web.auth.users"))

@@ -31,6 +31,7 @@ from ..contacts import service as contacts
 from ..contacts.models import Contact
 from ..contacts.schemas import ContactCreateSchema
 from .cards import CARD_CHANGED, CARD_PAGE_PARTS, card_context
+from .form_messages import worded
 from .forms import messages_of, optional_int, text
 from .security import current_user, is_htmx
 
@@ -236,6 +237,7 @@ def _refused(
         errors = {"_": ["A contact with this e-mail or phone exists already."]}
     elif not errors and isinstance(error, CardcrmError):
         errors = {"_": [error.detail]}
+    errors = worded(errors, typed or {"name": "-"}, {"name": "Give the contact a name."})
     extra = {
         "contact_typed": typed or {},
         "contact_errors": errors,

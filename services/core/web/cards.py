@@ -25,7 +25,7 @@ from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema
 from ..tasks.service import create_task, list_tasks
 from .display import user_zone
-from .errors import flash_error
+from .form_messages import card_messages, check_card_form, check_task_form, task_messages
 from .forms import (
     deadline_payload,
     field_changes,
@@ -38,6 +38,7 @@ from .forms import (
     typed_field_values,
 )
 from .lookups import all_users, user_names
+from .products import product_page
 from .security import current_user, is_htmx
 from .trash import trashed_message
 
@@ -94,7 +95,8 @@ def update(card_id: int) -> Any:
         return render_template("cards/show.html", **context), 412
     except (Invalid, ValidationError) as error:
         card = service.get_card(db, card_id, viewer=current_user())
-        context = card_context(db, card, typed=typed, errors=messages_of(error))
+        errors = card_messages(messages_of(error), typed["title"], definitions)
+        context = card_context(db, card, typed=typed, errors=errors)
         if isinstance(error, CardcrmError) and not context["errors"]:
             context["errors"] = {"_": [error.detail]}
         return render_template("cards/show.html", **context), 422
@@ -109,18 +111,26 @@ def create(product_id: int) -> Any:
     required = [
         field for field in get_product(db, product_id, viewer=user).fields if field.get("required")
     ]
-    typed = typed_field_values(required, request.form)
+    typed: dict[str, Any] = {
+        "title": text("title"),
+        "status_id": text("status_id"),
+        "owner_id": text("owner_id"),
+        "fields": typed_field_values(required, request.form),
+    }
     try:
-        data = {"title": text("title"), "owner_id": optional_int("owner_id") or user.id}
+        check_card_form(typed["title"], required, typed["fields"])
+        data = {"title": typed["title"], "owner_id": optional_int("owner_id") or user.id}
         status_id = optional_int("status_id", label="status_id")
         if status_id is not None:
             data["status_id"] = status_id
-        values = field_changes(required, typed, user_zone())
+        values = field_changes(required, typed["fields"], user_zone())
         data["fields"] = {key: value for key, value in values.items() if value is not None}
         card = service.create_card(db, user, product_id, CardCreateSchema().load(data))
     except (Invalid, ValidationError) as error:
-        flash("The card was not created: " + _joined(error), "error")
-        return redirect(url_for("web.products.show", product_id=product_id))
+        errors = card_messages(messages_of(error), typed["title"], required)
+        if isinstance(error, CardcrmError) and not errors:
+            errors = {"_": [error.detail]}
+        return product_page(product_id, new_card=typed, new_card_errors=errors)
     flash("The card is created. Add a task so that it shows up in someone's Today view.")
     return redirect(url_for("web.cards.show", card_id=card.id))
 
@@ -147,8 +157,9 @@ def add_task(card_id: int) -> Any:
     typed["repeat"] = text("repeat")
     errors: dict[str, list[str]] = {}
     try:
+        check_task_form(typed)
         day = optional_date("due_date")
-        if day is None:
+        if day is None:  # refused above already; this tells the type checker
             raise Invalid({"due_date": ["Give the deadline's date."]})
         due, all_day = deadline_payload(day, optional_time("due_time"), user_zone())
         payload: dict[str, Any] = {"text": typed["text"], "due": due, "all_day": all_day}
@@ -159,15 +170,18 @@ def add_task(card_id: int) -> Any:
             payload["repeat"] = {"freq": typed["repeat"]}
         create_task(db, user, card_id, TaskCreateSchema().load(payload))
     except (CardcrmError, ValidationError) as error:
-        errors = messages_of(error) or {"_": [str(error)]}
-        if not is_htmx():
-            flash_error(error if isinstance(error, CardcrmError) else Invalid(errors))
-            return redirect(url_for("web.cards.show", card_id=card_id))
+        errors = task_messages(messages_of(error), typed)
+        if not errors:
+            errors = {"_": [getattr(error, "detail", "") or str(error)]}
     else:
         typed = {}
         if not is_htmx():
             flash("The task is added.")
             return redirect(url_for("web.cards.show", card_id=card_id))
+    if not is_htmx():  # the whole page, with the form as it was typed
+        context = card_context(db, card)
+        context.update(new_task=typed, new_task_errors=errors)
+        return render_template("cards/show.html", **context), 422
     context = tasks_context(db, card)
     context.update(new_task=typed, new_task_errors=errors)
     if errors:
@@ -220,9 +234,3 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
         "new_task_errors": {},
         "task_error": {},
     }
-
-
-def _joined(error: Exception) -> str:
-    messages = [" ".join(texts) for texts in messages_of(error).values()]
-    detail = getattr(error, "detail", "")
-    return " ".join(messages) or detail or "check the form."

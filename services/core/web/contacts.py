@@ -20,6 +20,7 @@ from ..contacts import service
 from ..contacts.models import KINDS, Contact
 from ..contacts.schemas import ContactCreateSchema, ContactUpdateSchema
 from ..products.models import Product
+from .form_messages import worded
 from .forms import messages_of, optional_int, text
 from .lookups import all_users, user_names
 from .security import current_user
@@ -52,7 +53,7 @@ def create() -> Any:
         context = list_context(db, typed=typed, duplicate=existing)
         return render_template("contacts/index.html", **context), 409
     except (Invalid, ValidationError) as error:
-        context = list_context(db, typed=typed, errors=errors_of(error))
+        context = list_context(db, typed=typed, errors=errors_of(error, typed))
         return render_template("contacts/index.html", **context), 422
     flash(f"The contact {contact.name} is created.")
     return redirect(url_for("web.contacts.show", contact_id=contact.id))
@@ -84,7 +85,7 @@ def update(contact_id: int) -> Any:
     except (Invalid, ValidationError) as error:
         db.rollback()
         contact = service.get_contact(db, contact_id)
-        context = contact_context(db, contact, typed=typed, errors=errors_of(error))
+        context = contact_context(db, contact, typed=typed, errors=errors_of(error, typed))
         return render_template("contacts/show.html", **context), 422
     flash("The contact is saved.")
     return redirect(url_for("web.contacts.show", contact_id=contact_id))
@@ -156,10 +157,12 @@ def payload(typed: dict[str, str], *, creating: bool, kind: str = "person") -> d
     return data
 
 
-def errors_of(error: Exception) -> dict[str, list[str]]:
+def errors_of(error: Exception, typed: dict[str, Any] | None = None) -> dict[str, list[str]]:
     errors = messages_of(error)
     if not errors and isinstance(error, CardcrmError):
         errors = {"_": [error.detail]}
+    if typed is not None:
+        errors = worded(errors, typed, {"name": "Give the contact a name."})
     return errors
 
 

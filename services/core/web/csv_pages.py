@@ -31,6 +31,8 @@ from .security import current_user
 
 bp = Blueprint("csv_pages", __name__)
 
+NO_FILE = "Choose a CSV file to import."
+
 
 @bp.get("/products/<int:product_id>/export.csv")
 def export_product(product_id: int) -> Any:
@@ -88,6 +90,7 @@ def product_import_post(product_id: int) -> Any:
         rows=rows,
         dry_run=dry_run,
         interrupted=status == ImportInterrupted.status,
+        no_file=NO_FILE,
         limits=limits(),
     )
     return page, status
@@ -123,6 +126,7 @@ def contacts_import_post() -> Any:
         dry_run=dry_run,
         allow_duplicate=allow_duplicate,
         interrupted=status == ImportInterrupted.status,
+        no_file=NO_FILE,
         limits=limits(),
     )
     return page, status
@@ -133,7 +137,7 @@ def _import(run: Any) -> tuple[Any, list[RowError], int]:
     try:
         upload = form_file()
         if upload is None or _empty(upload):
-            return None, [RowError(0, "Choose a CSV file to import.")], 422
+            return None, [RowError(0, NO_FILE)], 422
         with upload:
             return run(CsvFile.from_stream(upload)), [], 200
     except ImportRefused as refused:

@@ -30,7 +30,8 @@ from ..cards import service as cards
 from ..cards.models import Card
 from ..notes import service
 from ..notes.schemas import NoteCreateSchema, NoteUpdateSchema, PreviewSchema
-from .cards import CARD_PAGE_PARTS
+from .cards import CARD_PAGE_PARTS, card_context
+from .form_messages import worded
 from .forms import messages_of
 from .lookups import all_users, user_names
 from .security import current_user, is_htmx
@@ -40,6 +41,7 @@ bp = Blueprint("notes", __name__)
 #: How many of a card's notes the notes panel lists when no timeline panel shows them.
 RECENT_NOTES = 20
 CHANGED = {"HX-Trigger": "card-changed"}
+NO_TEXT = "A note needs some text."
 #: The timeline panel's endpoint (web/timeline.py): where notes show when it is there.
 TIMELINE_PANEL = "web.timeline.panel"
 
@@ -75,9 +77,11 @@ def create(card_id: int) -> Any:
         _, not_notified = service.create_note(db, user, card_id, data)
     except (CardcrmError, ValidationError) as error:
         errors = messages_of(error) or {"body": [getattr(error, "detail", None) or str(error)]}
-        if not is_htmx():
-            flash("The note was not saved: " + " ".join(sum(errors.values(), [])), "error")
-            return redirect(_back(card_id))
+        errors = worded(errors, draft, {"body": NO_TEXT})
+        if not is_htmx():  # the whole card page, the draft kept beside its message
+            context = card_context(db, card)
+            context.update(note_draft=draft, note_errors=errors)
+            return render_template("cards/show.html", **context), 422
         return _panel(db, card, draft=draft, errors=errors), 422
     refused = _refused(db, not_notified)
     if not is_htmx():
@@ -128,7 +132,7 @@ def edit(note_id: int) -> Any:
         )
         draft = None
     except (CardcrmError, ValidationError) as error:
-        messages = messages_of(error)
+        messages = worded(messages_of(error), {"body": draft}, {"body": NO_TEXT})
         error_text = " ".join(sum(messages.values(), [])) or getattr(error, "detail", str(error))
     if not is_htmx():
         if error_text:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from cardcrm.common.db import get_session
-from cardcrm.common.errors import CardcrmError
+from cardcrm.common.errors import CardcrmError, Conflict, Invalid
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
@@ -16,17 +16,22 @@ from ..products.schemas import (
     StatusSchema,
     StatusUpdateSchema,
 )
+from .form_messages import worded
 from .forms import messages_of, optional_int, text
 from .security import admin_required, current_user
 
 bp = Blueprint("product_settings", __name__)
+
+MOVE_CARDS_FIRST = "Cards are in this status: choose the status they go to."
 
 
 @bp.get("/products/<int:product_id>/settings")
 @admin_required
 def show(product_id: int) -> Any:
     product = service.get_product(get_session(), product_id)
-    return render_template("products/settings.html", product=product, typed={}, errors={})
+    return render_template(
+        "products/settings.html", product=product, typed={}, errors={}, refused="", known=INPUTS
+    )
 
 
 @bp.post("/products/<int:product_id>/settings")
@@ -43,6 +48,7 @@ def rename(product_id: int) -> Any:
             {version} if version else None,
         ),
         "The product is renamed.",
+        "rename",
     )
 
 
@@ -54,6 +60,7 @@ def add_status(product_id: int) -> Any:
         product_id,
         lambda db, user: statuses.add_status(db, user, product_id, StatusSchema().load(data)),
         f"The status {data['name']} is added.",
+        "new-status",
     )
 
 
@@ -74,6 +81,7 @@ def update_status(status_id: int) -> Any:
             db, user, status_id, StatusUpdateSchema().load(changes)
         ),
         "The status is saved.",
+        f"status-{status_id}",
     )
 
 
@@ -82,10 +90,21 @@ def update_status(status_id: int) -> Any:
 def delete_status(status_id: int) -> Any:
     status = statuses.get_status(get_session(), status_id)
     move_to = optional_int("move_to", label="move_to")
+    keeps_others = len(status.product.statuses) > 1
+
+    def delete(db: Any, user: Any) -> None:
+        try:
+            statuses.delete_status(db, user, status_id, move_to)
+        except Conflict as refused:
+            if move_to is None and keeps_others:  # the API's text names its query parameter
+                raise Invalid({"move_to": [MOVE_CARDS_FIRST]}) from refused
+            raise
+
     return _apply(
         status.product_id,
-        lambda db, user: statuses.delete_status(db, user, status_id, move_to),
+        delete,
         f"The status {status.name} is deleted.",
+        f"delete-status-{status_id}",
     )
 
 
@@ -96,7 +115,10 @@ def add_field(product_id: int) -> Any:
         {"key": text("key"), "label": text("label"), "type": text("type")}, new=True
     )
     return _save_fields(
-        product_id, lambda fields: [*fields, definition], f"The field {text('label')} is added."
+        product_id,
+        lambda fields: [*fields, definition],
+        f"The field {text('label')} is added.",
+        "new-field",
     )
 
 
@@ -108,6 +130,7 @@ def update_field(product_id: int, key: str) -> Any:
             product_id,
             lambda fields: [field for field in fields if field["key"] != key],
             "The field is removed; a card's value of it goes when the card is next saved.",
+            f"field-{key}",
         )
 
     def change(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,7 +139,7 @@ def update_field(product_id: int, key: str) -> Any:
             for field in fields
         ]
 
-    return _save_fields(product_id, change, "The field is saved.")
+    return _save_fields(product_id, change, "The field is saved.", f"field-{key}")
 
 
 def _definition(base: dict[str, Any], new: bool = False) -> dict[str, Any]:
@@ -137,7 +160,7 @@ def _key_from(label: str) -> str:
     return key if re.match(r"^[a-z]", key) else f"field_{key}"
 
 
-def _save_fields(product_id: int, change: Any, done: str) -> Any:
+def _save_fields(product_id: int, change: Any, done: str, form: str) -> Any:
     def apply(db: Any, user: Any) -> Any:
         product = service.get_product(db, product_id)
         fields = ProductUpdateSchema().load({"fields": change(list(product.fields))})["fields"]
@@ -146,23 +169,60 @@ def _save_fields(product_id: int, change: Any, done: str) -> Any:
             db, user, product_id, {"fields": fields}, {version} if version else None
         )
 
-    return _apply(product_id, apply, done)
+    return _apply(product_id, apply, done, form)
 
 
-def _apply(product_id: int, change: Any, done: str) -> Any:
+#: What to say when a name was left empty, by input.
+BLANK = {
+    "rename": {"name": "Give the product a name."},
+    "status": {"name": "Give the status a name."},
+    "field": {"label": "Give the field a label.", "choices": "List the choices, comma-separated."},
+}
+
+
+def _apply(product_id: int, change: Any, done: str, form: str) -> Any:
+    """Run ``change``; if it is refused, the page comes back with what was typed in ``form``
+    (the refused form's name) and each message beside its input in that form."""
     db = get_session()
     try:
         change(db, current_user())
     except (CardcrmError, ValidationError) as error:
-        errors = messages_of(error)
+        typed = {key: value for key, value in request.form.items() if key != "csrf_token"}
+        kind = "rename" if form == "rename" else "field" if "field" in form else "status"
+        errors = worded(_errors_by_input(error), typed, BLANK[kind])
         if isinstance(error, CardcrmError) and not errors:
             errors = {"_": [error.detail]}
         product = service.get_product(db, product_id)
-        typed = {key: value for key, value in request.form.items() if key != "csrf_token"}
         page = render_template(
-            "products/settings.html", product=product, typed=typed, errors=errors
+            "products/settings.html",
+            product=product,
+            typed=typed,
+            errors=errors,
+            refused=form,
+            known=INPUTS,
         )
         status = error.status if isinstance(error, CardcrmError) else 422
         return page, status
     flash(done)
     return redirect(url_for("web.product_settings.show", product_id=product_id))
+
+
+#: The inputs of the settings forms: their messages show beside them, the rest at the top.
+INPUTS = ("name", "group", "move_to", "label", "choices", "key", "type")
+
+
+def _errors_by_input(error: Exception) -> dict[str, list[str]]:
+    """Messages by the form's input name. A product's ``fields`` list is checked as a whole
+    (``{"fields": {index: {"label": [...]}}}``): its inner names are the inputs' names."""
+    raw = error.messages if isinstance(error, ValidationError) else None
+    nested = raw.get("fields") if isinstance(raw, dict) else None
+    if isinstance(nested, dict):
+        errors: dict[str, list[str]] = {}
+        for item in nested.values():
+            for key, texts in (item if isinstance(item, dict) else {"_": item}).items():
+                errors.setdefault(key, []).extend(messages_of(ValidationError({key: texts}))[key])
+        return errors
+    errors = messages_of(error)
+    if "fields" in errors:  # "Each field key may appear once."
+        errors["key"] = errors.pop("fields")
+    return errors

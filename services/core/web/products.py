@@ -86,6 +86,19 @@ def create() -> Any:
 
 @bp.get("/products/<int:product_id>")
 def show(product_id: int) -> Any:
+    return product_page(product_id)
+
+
+def product_page(
+    product_id: int,
+    *,
+    new_card: dict[str, Any] | None = None,
+    new_card_errors: dict[str, list[str]] | None = None,
+    favorite_name: str = "",
+    favorite_errors: dict[str, list[str]] | None = None,
+) -> tuple[str, int]:
+    """The product's card list; a refused "New card" or "Save as favourite" form comes back
+    in it with what was typed and each message beside its field (422)."""
     db = get_session()
     product = service.get_product(db, product_id, viewer=current_user())
     filters, field_filters, errors = card_filters(product)
@@ -129,7 +142,13 @@ def show(product_id: int) -> Any:
         next_tasks=next_tasks(db, cards),
         initials=initials,
         avatar_colour=avatar_colour,
-    ), 422 if errors else 200
+        new_card=new_card or {"owner_id": str(current_user().id), "fields": {}},
+        new_card_errors=new_card_errors or {},
+        new_card_known=["title", "status_id", "owner_id"]
+        + [f"fields.{field['key']}" for field in product.fields if field.get("required")],
+        favorite_name=favorite_name,
+        favorite_errors=favorite_errors or {},
+    ), 422 if errors or new_card_errors or favorite_errors else 200
 
 
 def sort_columns(fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[str, Any]]:

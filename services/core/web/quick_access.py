@@ -25,13 +25,16 @@ from flask import (
     request,
     url_for,
 )
+from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from ..auth.service import browser_token as session_token
 from ..products.service import list_products
 from ..quick_access import service
 from ..quick_access.models import Favorite
+from ..quick_access.views import FavoriteCreateSchema
 from .display import configured_sidecars, user_zone
+from .form_messages import worded
 from .forms import messages_of, optional_int, text
 from .lookups import all_users, cards_with_context, task_texts, user_names
 from .security import current_session, current_user
@@ -39,6 +42,7 @@ from .security import current_session, current_user
 bp = Blueprint("quick_access", __name__)
 
 WALL_PAGE = 50
+NO_NAME = "Give this filter a name."
 
 
 @bp.post("/favorites")
@@ -48,13 +52,21 @@ def create_favorite() -> Any:
     query = {key[len("query.") :]: value for key, value in _form_items() if value}
     back = url_for("web.products.show", product_id=product_id) + _query_string(query)
     try:
-        service.create_favorite(
-            db, user, {"name": text("name"), "product_id": product_id, "query": query}
+        # The API's schema too: a favourite needs a name of up to 200 characters.
+        data = FavoriteCreateSchema().load(
+            {"name": text("name"), "product_id": product_id, "query": query}
         )
-    except CardcrmError as error:
-        details = [" ".join(texts) for texts in messages_of(error).values()]
-        flash("The favourite was not saved: " + (" ".join(details) or error.detail), "error")
-        return redirect(back)
+        service.create_favorite(db, user, data)
+    except (CardcrmError, ValidationError) as error:
+        # The form posts with the page's filters in its query string: the same filtered page
+        # comes back, the name kept beside its message. (Imported here: products.py imports
+        # this module for the favourites' links.)
+        from .products import product_page
+
+        errors = worded(messages_of(error), {"name": text("name")}, {"name": NO_NAME})
+        if not errors:
+            errors = {"_": [getattr(error, "detail", "") or "Check the form."]}
+        return product_page(product_id, favorite_name=text("name"), favorite_errors=errors)
     flash("Saved as a favourite: it is one click away in quick access.")
     return redirect(back)
 

@@ -317,13 +317,17 @@
       };
       if (form.elements.calendar.value) body.calendar = form.elements.calendar.value;
       caldavState.textContent = "Connecting…";
+      fieldErrors(form, {});
       sidecar("POST", base + "/api/v1/caldav", body).then(function (answer) {
         if (answer.ok) {
           form.reset();
           caldavState.textContent = "Connected: your open tasks will appear in that calendar.";
           loadAccounts();
         } else {
-          caldavState.textContent = problemText(answer);
+          var data = answer.data || {};
+          var rest = fieldErrors(form, data.errors || {});
+          caldavState.textContent = problemText({status: answer.status, data: {
+            detail: data.detail, title: data.title, errors: rest}});
         }
       });
     });
@@ -334,5 +338,46 @@
     form.addEventListener("submit", function () {
       sessionStorage.removeItem("cardcrm.apiToken");
     });
+  });
+
+  // Messages of a problem+json answer beside the inputs they name (a form sent by script);
+  // returns the ones that name no input of the form. fieldErrors(form, {}) clears them.
+  function fieldErrors(form, errors) {
+    form.querySelectorAll(".field-error[data-by-script]").forEach(function (node) { node.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (input) {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    });
+    var rest = {};
+    var first = null;
+    Object.keys(errors).forEach(function (key) {
+      var input = form.elements[key];
+      if (!input || !input.id) { rest[key] = errors[key]; return; }
+      var message = document.createElement("p");
+      message.className = "field-error";
+      message.id = "error-" + input.id;
+      message.setAttribute("data-by-script", "");
+      message.textContent = [].concat(errors[key]).join(" ");
+      input.insertAdjacentElement("afterend", message);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", message.id);
+      if (!first) first = input;
+    });
+    if (first) first.focus();
+    return rest;
+  }
+
+  // --- a refused form comes back with its messages beside the fields: the first message's
+  // field has autofocus (no JavaScript needed); when that message is not a field's, or htmx
+  // swapped the form in, focus the first invalid field instead of leaving the focus nowhere.
+  function focusFirstInvalid() {
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var field = document.querySelector("form [aria-invalid='true']");
+    if (field && typeof field.focus === "function") field.focus();
+  }
+  focusFirstInvalid();
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422) focusFirstInvalid();
   });
 })();
