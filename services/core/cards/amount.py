@@ -3,8 +3,8 @@
 The board sums the money field per column and the reports sum it for the cards won and lost.
 Read out of each card's JSON that is a parse per card: 1-3 s at 100,000 cards. So every write
 keeps the value beside the JSON, as whole cents (an integer: exact sums on SQLite too), and
-an index (``ix_cards_totals``) carries what the sums read (docs/benchmarks.md, "Board totals
-and yearly outcomes").
+the status index (``ix_cards_status_next_task_due``) carries what the board's sums read
+(docs/benchmarks.md, "Board totals and yearly outcomes").
 
 Decision (issue 16): a column kept by the writes, not a cache or a reshaped query. A query
 over the JSON stays a read of every card whatever its shape; a cache would need invalidating

@@ -16,7 +16,18 @@ from ..products.models import CLOSED_GROUPS, Product, Status
 from .amount import amount_cents, product_money_key
 from .search_text import card_search_text
 
-TOTALS_INDEX = ("ix_cards_totals", "product_id", "trashed_at", "status_id", "owner_id", "amount_cents")
+#: A status's cards by deadline (boards, ?status_id=), carrying what the money sums read: the
+#: board's count and sum per status come from this index alone (``amount.py``, migration 0013).
+STATUS_INDEX = (
+    "ix_cards_status_next_task_due",
+    "status_id",
+    "next_task_due",
+    "updated_at",
+    "id",
+    "trashed_at",
+    "owner_id",
+    "amount_cents",
+)
 
 
 class Card(Base):
@@ -25,11 +36,8 @@ class Card(Base):
         # The card list's order: next open deadline, then (for cards with none) last update.
         Index("ix_cards_product_next_task_due", "product_id", "next_task_due", "id"),
         Index("ix_cards_product_updated_at", "product_id", "updated_at", "id"),
-        # The same order within one status (boards, ?status_id=).
-        Index("ix_cards_status_next_task_due", "status_id", "next_task_due", "updated_at", "id"),
-        # The board's count and money sum per status, the reports' sums (``amount.py``): read
-        # from the index alone, for a whole product or a member's own cards.
-        Index(*TOTALS_INDEX),
+        # The same order within one status (boards, ?status_id=); and the board's sums.
+        Index(*STATUS_INDEX),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

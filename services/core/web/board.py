@@ -2,7 +2,7 @@
 money field, key fields, owners' initials, and the next task's date with its overdue mark.
 
 Every query here is bounded: the totals are one grouped query for the whole board (an
-aggregate over the product's cards, read from the index ``ix_cards_totals`` alone: see
+aggregate over the product's cards, read from the status index alone: see
 docs/benchmarks.md for the time at 100,000 cards), the next tasks one query for the cards
 shown.
 """
@@ -14,13 +14,12 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, null, select
+from sqlalchemy import false, func, null, select
 from sqlalchemy.orm import Session
 
 from ..access import scope_of
 from ..auth.models import User
 from ..cards.models import Card
-from ..cards.queries import filter_conditions
 from ..cards.sorting import SORTABLE_FIELD_TYPES
 from ..products.models import Product
 from ..tasks.models import Task
@@ -81,12 +80,17 @@ def column_totals(
     """Per status: how many cards the viewer sees there, and the sum of their money field.
 
     The sum is of ``cards.amount_cents`` (the first money field's value, kept by every write:
-    ``cards/amount.py``), read with the count from the index ``ix_cards_totals`` alone.
+    ``cards/amount.py``). The statement names only what ``ix_cards_status_next_task_due``
+    carries, so it is read from that index alone: the product by its statuses (a status is one
+    product's), and the access rule as it stands for this product (none, or own cards).
     """
-    conditions = filter_conditions(product, {}, {})
-    visible = scope_of(session, viewer).cards_condition()
-    if visible is not None:
-        conditions.append(visible)
+    scope = scope_of(session, viewer)
+    conditions = [
+        Card.status_id.in_([status.id for status in product.statuses]),
+        Card.trashed_at.is_(None),
+    ]
+    if not (scope.everything or product.id in scope.products):
+        conditions.append(scope.owns() if product.id in scope.own_cards_products else false())
     amount = func.sum(Card.amount_cents) if money else null()
     query = select(Card.status_id, func.count(), amount).where(*conditions)
     totals = {}

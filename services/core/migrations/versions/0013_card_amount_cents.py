@@ -3,8 +3,8 @@
 The board sums the money field per status and the reports sum it for the cards won and lost;
 read from each card's JSON that took seconds at 100,000 cards (issue 16). Filled here for the
 cards there are (the same rule as ``cards.amount``, copied so this migration does not change
-when that code does); every write keeps it from then on. The index carries what the sums read
-(product, trash, status, owner for members limited to own cards, the value).
+when that code does); every write keeps it from then on. The status index also carries what
+the board's sums read (trash, owner for members limited to own cards, the value).
 
 Revision ID: 0013
 Revises: 0010
@@ -27,7 +27,11 @@ depends_on: str | Sequence[str] | None = None
 
 BATCH = 2000
 NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
-INDEX = ["product_id", "trashed_at", "status_id", "owner_id", "amount_cents"]
+#: ix_cards_status_next_task_due, made to carry what the board's sums read as well: a second
+#: index on (product, status...) took the board columns' ordered reads away from this one on
+#: SQLite (a sort of every card of the status instead of reading the first few).
+ORDER = ["status_id", "next_task_due", "updated_at", "id"]
+CARRIED = ["trashed_at", "owner_id", "amount_cents"]
 
 
 def _loads(value: Any) -> Any:
@@ -90,11 +94,13 @@ def upgrade() -> None:
                 values,
             )
         last = rows[-1].id
-    op.create_index("ix_cards_totals", "cards", INDEX)
+    op.drop_index("ix_cards_status_next_task_due", table_name="cards")
+    op.create_index("ix_cards_status_next_task_due", "cards", ORDER + CARRIED)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_cards_totals", table_name="cards")
+    op.drop_index("ix_cards_status_next_task_due", table_name="cards")
+    op.create_index("ix_cards_status_next_task_due", "cards", ORDER)
     # Not in a batch: on SQLite a batch copies the table, and dropping the old one would
     # cascade to every card's tasks and history. SQLite (3.35+) drops a column in place.
     op.drop_column("cards", "amount_cents")
