@@ -82,9 +82,8 @@ def _aggregate_of(engine: Any, call: Any) -> tuple[str, Any]:
     sent: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "GROUP BY" in statement and "FROM cards" in statement.replace('"', ""):
-            sent.append((statement, parameters))
-        elif "GROUP BY" in statement and "card_history" in statement:
+        unquoted = statement.replace('"', "")
+        if "GROUP BY" in statement and ("FROM cards" in unquoted or "card_history" in unquoted):
             sent.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", keep)

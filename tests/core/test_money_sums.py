@@ -5,6 +5,7 @@ value that is no number counting as nothing; and they follow a change of the mon
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -34,7 +35,7 @@ def expected(app, product_id, key, viewer_id=None):
     for status, owner, fields, trashed in rows:
         if trashed is not None or (viewer_id is not None and owner not in (None, viewer_id)):
             continue
-        value = (fields if isinstance(fields, dict) else __import__("json").loads(fields)).get(key)
+        value = (fields if isinstance(fields, dict) else json.loads(fields)).get(key)
         totals[status][0] += 1
         if isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
             totals[status][1] += Decimal(value)
@@ -46,7 +47,8 @@ def board(app, product_id, user_id):
         session = get_db().session()
         try:
             product = session.get(Product, product_id)
-            totals = column_totals(session, product, session.get(User, user_id), money_field(product))
+            viewer = session.get(User, user_id)
+            totals = column_totals(session, product, viewer, money_field(product))
             return {status: (item.count, item.amount) for status, item in totals.items()}
         finally:
             session.close()
@@ -57,9 +59,7 @@ def deals(admin, member):
     """Sales cards of the admin, of the member and of nobody, one in the trash; each has a
     ``note`` (text) that is a number, a number with words after it, words or nothing."""
     product = admin.product("sales", name="Deals")
-    product = admin.ok(
-        "PATCH", f"products/{product['id']}", {"fields": [*product["fields"], NOTE]}
-    )
+    product = admin.ok("PATCH", f"products/{product['id']}", {"fields": [*product["fields"], NOTE]})
     admin.grant(product, member, own_cards_only=True)
     mine, theirs = member.user.id, admin.user.id
     cards = [

@@ -82,9 +82,7 @@ def recompute_amounts(connection: Connection, product_id: int, key: str | None) 
 
     last = 0
     statement = (
-        update(Card)
-        .where(Card.id == bindparam("b_id"))
-        .values(amount_cents=bindparam("b_cents"))
+        update(Card).where(Card.id == bindparam("b_id")).values(amount_cents=bindparam("b_cents"))
     )
     while True:
         rows = connection.execute(

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from ..access import Scope, forget_scopes, scope_of
 from ..auth.models import User
+from ..cards.amount import amount_cents, product_money_key
 from ..cards.changes import Recorded, change_records, creation_records
 from ..cards.models import Card, CardHistory
-from ..cards.amount import amount_cents, product_money_key
 from ..cards.search_text import card_search_text
 from ..contacts.models import CardContact, Contact
 from ..events.outbox import insert_events

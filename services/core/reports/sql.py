@@ -1,4 +1,5 @@
-"""SQL pieces the reports share: a card's money value (in cents) and the seconds between two instants."""
+"""SQL pieces the reports share: a card's money value (in cents) and the seconds between two
+instants."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import false, func, null, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..access import scope_of
 from ..auth.models import User
@@ -85,7 +86,7 @@ def column_totals(
     product's), and the access rule as it stands for this product (none, or own cards).
     """
     scope = scope_of(session, viewer)
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         Card.status_id.in_([status.id for status in product.statuses]),
         Card.trashed_at.is_(None),
     ]
