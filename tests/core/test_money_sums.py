@@ -125,3 +125,20 @@ def test_editing_a_cards_value_moves_the_sum(app, admin, deals):
     assert board(app, deals["id"], admin.user.id)[lead] == (1, Decimal("12.34"))
     admin.ok("PATCH", f"cards/{card['id']}", {"fields": {"value": None}})
     assert board(app, deals["id"], admin.user.id)[lead] == (1, Decimal(0))
+
+
+def test_a_csv_import_keeps_the_sums_of_the_cards_it_creates_and_changes(app, admin, deals):
+    from .csv_helpers import imported, lines
+
+    existing = admin.card(deals, "H", fields={"value": "10.00"})
+    body = lines(
+        "id,title,field:value",
+        f"{existing['id']},H,20.50",
+        ",I,1.25",
+        ",J,",
+    )
+    result = imported(admin, f"products/{deals['id']}/cards.csv", body)
+    assert (result["created"], result["updated"], result["errors"]) == (2, 1, [])
+    first = status_id(deals, "Database")
+    assert board(app, deals["id"], admin.user.id)[first] == (3, Decimal("21.75"))
+    assert board(app, deals["id"], admin.user.id) == expected(app, deals["id"], "value")
