@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from . import cards, load, report, search
+from . import cards, load, report, search, totals
 from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is_generated
 from .dataset import Sizes
 from .generate import generate
@@ -32,6 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     searching.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
     searching.add_argument("--docs", action="store_true", help="write the table into docs/")
     _run_options(searching)
+
+    summing = commands.add_parser(
+        "totals", help="benchmark the board's money sums and the yearly outcomes report"
+    )
+    summing.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
+    summing.add_argument("--docs", action="store_true", help="write the table into docs/")
+    summing.add_argument("--name", default="", help="results and docs suffix (e.g. before)")
+    summing.add_argument("--runs", type=int, default=30, help="timed runs per case")
+    summing.add_argument("--warmup", type=int, default=3, help="untimed runs first")
 
     load.add_arguments(
         commands.add_parser(
@@ -58,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         _bench_cards(args.url, args)
     elif args.command == "search":
         _bench_search(args.url, args)
+    elif args.command == "totals":
+        _bench_totals(args.url, args)
     elif args.command == "load":
         return load.main_from(args)
     else:
@@ -87,6 +98,23 @@ def _bench_search(url: str, args: Any) -> None:
         from .csv_import import write_docs
 
         write_docs(f"search-{results['dialect']}", f"```\n{search.table(results)}\n```\n")
+        print("written into docs/benchmarks.md")
+
+
+def _bench_totals(url: str, args: Any) -> None:
+    print(f"benchmarking the board's totals and the yearly report on {display_url(url)}")
+    results = totals.run(url, runs=args.runs, warmup=args.warmup)
+    suffix = f"-{args.name}" if args.name else ""
+    path = report.save(f"totals{suffix}", results)
+    label = f" ({args.name})" if args.name else ""
+    print()
+    print(totals.table(results, label))
+    print(f"\nresults: {path}\n")
+    if args.docs:
+        from .csv_import import write_docs
+
+        kind = f"totals-{results['dialect']}{suffix}"
+        write_docs(kind, f"```\n{totals.table(results, label)}\n```\n")
         print("written into docs/benchmarks.md")
 
 

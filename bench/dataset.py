@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from cardcrm.core.cards.amount import amount_cents, money_key
 from cardcrm.core.cards.search_text import card_search_text
 from cardcrm.core.mail.address import SECRET_LENGTH
 from cardcrm.core.products.models import CLOSED_GROUPS
@@ -153,6 +154,7 @@ def _cards(
         for status in statuses
     ]
     span = (now - start - DAY).total_seconds()
+    money = money_key(product.fields)
     for number in range(1, plan.cards + 1):
         created = start + timedelta(seconds=rng.random() * span)
         status = rng.choices(statuses, weights)[0]
@@ -168,6 +170,7 @@ def _cards(
             "status_id": status.id,
             "title": title,
             "search_text": card_search_text(title, values),
+            "amount_cents": amount_cents(values, money),
             # As ``mail.address.new_secret`` makes them, from the generator's own random source.
             "email_secret": "".join(rng.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH)),
             "owner_id": rng.choice(user_ids) if rng.random() < 0.98 else None,

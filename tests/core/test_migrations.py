@@ -114,3 +114,29 @@ def test_events_from_before_0006_each_get_their_own_uid_and_the_feed_an_incarnat
     assert len(uids) >= 4 and len(set(uids)) == len(uids)
     assert all(str(uuid.UUID(value)) == value for value in uids)
     assert str(uuid.UUID(page["incarnation"])) == page["incarnation"]
+
+
+def test_0013_gives_existing_cards_their_money_value_in_cents(admin, database_url):
+    """Cards written before 0013 get ``amount_cents`` from their product's first money field;
+    a value that is no number gets none, and the board's sums count them after the upgrade."""
+    from alembic import command
+    from cardcrm.core.migrate import alembic_config
+
+    product = admin.product("sales")
+    cards = [
+        admin.card(product, title, fields={"value": value} if value else {})
+        for title, value in (("A", "1250.50"), ("B", "0.05"), ("C", None))
+    ]
+    config = alembic_config(database_url)
+    command.downgrade(config, "0010")  # the rows as the code before 0013 wrote them
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # text left from a field that was not money before
+        connection.execute(
+            text("UPDATE cards SET fields = :fields WHERE id = :id"),
+            {"fields": '{"value": "12abc"}', "id": cards[2]["id"]},
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT id, amount_cents FROM cards")).all())
+    engine.dispose()
+    assert [stored[card["id"]] for card in cards] == [125050, 5, None]

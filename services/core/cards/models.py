@@ -7,13 +7,27 @@ from typing import Any
 
 from cardcrm.common.timeutil import utcnow
 from cardcrm.core.base import Base
-from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..contacts.models import CardContact
 from ..mail.address import new_secret
 from ..products.models import CLOSED_GROUPS, Product, Status
+from .amount import amount_cents, product_money_key
 from .search_text import card_search_text
+
+#: A status's cards by deadline (boards, ?status_id=), carrying what the money sums read: the
+#: board's count and sum per status come from this index alone (``amount.py``, migration 0013).
+STATUS_INDEX = (
+    "ix_cards_status_next_task_due",
+    "status_id",
+    "next_task_due",
+    "updated_at",
+    "id",
+    "trashed_at",
+    "owner_id",
+    "amount_cents",
+)
 
 
 class Card(Base):
@@ -22,8 +36,8 @@ class Card(Base):
         # The card list's order: next open deadline, then (for cards with none) last update.
         Index("ix_cards_product_next_task_due", "product_id", "next_task_due", "id"),
         Index("ix_cards_product_updated_at", "product_id", "updated_at", "id"),
-        # The same order within one status (boards, ?status_id=).
-        Index("ix_cards_status_next_task_due", "status_id", "next_task_due", "updated_at", "id"),
+        # The same order within one status (boards, ?status_id=); and the board's sums.
+        Index(*STATUS_INDEX),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +54,9 @@ class Card(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: The title and field values folded, for search (``search_text``): set on every write.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The value of the product's first money field in whole cents (None: no number there),
+    #: kept by every write for the sums of the board and the reports (``amount.py``).
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
     #: The secret part of the card's e-mail address (``mail/address.py``); rotatable. Every
     #: card has one (migration 0009 gave them to existing cards); nullable only in the schema.
     email_secret: Mapped[str | None] = mapped_column(String(32), default=new_secret)
@@ -78,8 +95,9 @@ class Card(Base):
 
 @event.listens_for(Card, "before_insert")
 @event.listens_for(Card, "before_update")
-def _keep_search_text(mapper: Any, connection: Any, card: Card) -> None:
+def _keep_search_text_and_amount(mapper: Any, connection: Any, card: Card) -> None:
     card.search_text = card_search_text(card.title, card.fields)
+    card.amount_cents = amount_cents(card.fields, product_money_key(connection, card.product_id))
 
 
 #: History words renamed to agree with the event feed (docs/events.md; migration 0004 rewrote

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..access import Scope, forget_scopes, scope_of
 from ..auth.models import User
+from ..cards.amount import amount_cents, product_money_key
 from ..cards.changes import Recorded, change_records, creation_records
 from ..cards.models import Card, CardHistory
 from ..cards.search_text import card_search_text
@@ -158,6 +159,7 @@ class _CardBatches:
                 "status_id": plan.status_id,
                 "title": plan.title,
                 "search_text": card_search_text(plan.title, plan.fields),
+                "amount_cents": None,  # set under the batch's lock (``_write_batch``)
                 "owner_id": plan.owner_id,
                 "contact_id": plan.contact_id,
                 "fields": fields,
@@ -234,6 +236,8 @@ def _write_batch(
     history: list[dict[str, Any]] = []
     events: list[tuple[Any, dict[str, Any], JsonText | None]] = []
     actor_id = actor.id if actor else None
+    # Read under the product's share lock, like the ORM's writes (``cards.amount``).
+    money = product_money_key(session.connection(), product_id)
 
     def record(card_id: int, item: Recorded, history_data: Any, text: JsonText | None) -> None:
         history.append(
@@ -253,6 +257,7 @@ def _write_batch(
         if isinstance(plan, NewCard):
             new = prepared.new[plan.line]
             text = new.fill(next(new_ids))
+            new.row["amount_cents"] = amount_cents(plan.fields, money)
             card_rows.append(new.row)
             history.append(new.history)
             events.append((new.item.event_type, new.item.event_data, text))
@@ -267,6 +272,7 @@ def _write_batch(
                 "status_id": plan.status_id,
                 "title": plan.title,
                 "search_text": card_search_text(plan.title, plan.fields),
+                "amount_cents": amount_cents(plan.fields, money),
                 "owner_id": plan.owner_id,
                 "contact_id": plan.contact_id,
                 "fields": plan.fields,
@@ -370,6 +376,7 @@ UPDATE_CARD = (
         status_id=bindparam("status_id"),
         title=bindparam("title"),
         search_text=bindparam("search_text"),
+        amount_cents=bindparam("amount_cents"),
         owner_id=bindparam("owner_id"),
         contact_id=bindparam("contact_id"),
         fields=bindparam("fields"),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
 from ..auth.models import User
+from ..cards.amount import money_key, recompute_amounts
 from ..cards.models import Card
 from ..events import record_event
 from ..files.contents import release_contents, remove_files_of_cards
@@ -94,10 +95,15 @@ def update_product(
     with write_transaction(session):
         product = get_product(session, product_id)
         ensure_version(product.version, expected)
+        money_before = money_key(product.fields)
         for key in ("name", "fields", "task_types"):
             if key in changes:
                 setattr(product, key, changes[key])
         session.flush()
+        if money_key(product.fields) != money_before:
+            # The cards' sums follow the new money field: the product's row is locked by the
+            # flush above, so card writes wait for this transaction (``cards.amount``).
+            recompute_amounts(session.connection(), product.id, money_key(product.fields))
         record_event(session, EventType.PRODUCT_UPDATED, product_data(product), actor=actor)
     return product
 

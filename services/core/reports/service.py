@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import NotFound
-from sqlalchemy import Numeric, Select, case, cast, func, literal, null, select, true
+from sqlalchemy import BigInteger, Select, case, cast, func, literal, null, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -149,31 +149,7 @@ def outcomes(session: Session, subject: Subject, period: ReportPeriod) -> dict[s
     A card counts once, by the last closing move it made in the period: a status change into
     the positive (won) or negative (lost) group from another group, read from its history.
     """
-    to_group = CardHistory.data[("to", "group")].as_string()
-    from_group = CardHistory.data[("from", "group")].as_string()
-    value = money_value(subject.products)
-    newest_first = func.row_number().over(
-        partition_by=CardHistory.card_id, order_by=CardHistory.id.desc()
-    )
-    moves = (
-        select(
-            to_group.label("to_group"),
-            Card.product_id,
-            (value if value is not None else cast(null(), Numeric(18, 2))).label("value"),
-            seconds_between(Card.created_at, CardHistory.at).label("seconds"),
-            newest_first.label("newest_first"),
-        )
-        .join(Card, Card.id == CardHistory.card_id)
-        .where(
-            CardHistory.type == "card.status_changed",
-            CardHistory.at >= period.start,
-            CardHistory.at < period.end,
-            to_group.in_(CLOSED_GROUPS),
-            from_group != to_group,
-            *subject.cards(),
-        )
-        .subquery()
-    )
+    moves = _closing_moves(subject, period)
     rows = session.execute(
         select(
             moves.c.to_group,
@@ -204,6 +180,71 @@ def outcomes(session: Session, subject: Subject, period: ReportPeriod) -> dict[s
         "win_rate": round(won / (won + lost), 4) if won + lost else None,
         "average_days_to_won": round(won_seconds / won / 86400, 2) if won else None,
     }
+
+
+def _closing_moves(subject: Subject, period: ReportPeriod) -> Any:
+    """The subject's closing moves in the period, each with its card's product and value, the
+    seconds since the card was made, and its number among the card's moves (1: the last).
+
+    Two shapes, one result. A caller who sees only own cards starts from those cards (the
+    owner's index: a few thousand) and reads each one's history. Otherwise the period's
+    closing moves are read first, on their own (a materialized CTE: one range read of the
+    status changes by time), then their cards by key: left to the planner, SQLite walked every
+    card of the product and probed its history, several times slower (bench/totals.py). The
+    cards' conditions hold for all of a card's moves or none, so numbering the moves before
+    the join to the cards finds the same last move.
+    """
+    to_group = CardHistory.data[("to", "group")].as_string()
+    from_group = CardHistory.data[("from", "group")].as_string()
+    money = money_value(subject.products)
+    value = (money if money is not None else cast(null(), BigInteger)).label("value")
+    newest_first = func.row_number().over(
+        partition_by=CardHistory.card_id, order_by=CardHistory.id.desc()
+    )
+    closing = (
+        CardHistory.type == "card.status_changed",
+        CardHistory.at >= period.start,
+        CardHistory.at < period.end,
+        to_group.in_(CLOSED_GROUPS),
+        from_group != to_group,
+    )
+    own = subject.scope.own_cards_products
+    if not subject.scope.everything and all(product.id in own for product in subject.products):
+        return (
+            select(
+                to_group.label("to_group"),
+                Card.product_id,
+                value,
+                seconds_between(Card.created_at, CardHistory.at).label("seconds"),
+                newest_first.label("newest_first"),
+            )
+            .join(Card, Card.id == CardHistory.card_id)
+            .where(*closing, *subject.cards())
+            .subquery()
+        )
+    moves = (
+        select(
+            CardHistory.card_id,
+            CardHistory.at,
+            to_group.label("to_group"),
+            newest_first.label("newest_first"),
+        )
+        .where(*closing)
+        .cte("moves")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        select(
+            moves.c.to_group,
+            Card.product_id,
+            value,
+            seconds_between(Card.created_at, moves.c.at).label("seconds"),
+            moves.c.newest_first,
+        )
+        .join(Card, Card.id == moves.c.card_id)
+        .where(*subject.cards())
+        .subquery()
+    )
 
 
 def tasks_closed(session: Session, subject: Subject, period: ReportPeriod) -> dict[str, Any]:
@@ -293,8 +334,9 @@ def _person(user_id: int | None, names: dict[int, str]) -> dict[str, Any]:
     return {"id": user_id, "name": names.get(user_id, "A removed user")}
 
 
-def _money(total: Any) -> str:
-    return str(Decimal(str(total or 0)).quantize(CENTS))
+def _money(cents: Any) -> str:
+    """A sum of ``cards.amount_cents`` as a decimal string with two places."""
+    return str((Decimal(int(cents or 0)) / 100).quantize(CENTS))
 
 
 def _values(amounts: dict[str | None, Decimal]) -> list[dict[str, Any]]:

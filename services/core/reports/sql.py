@@ -1,11 +1,12 @@
-"""SQL pieces the reports share: a card's money value and the seconds between two instants."""
+"""SQL pieces the reports share: a card's money value (in cents) and the seconds between two
+instants."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Numeric, case, cast
+from sqlalchemy import case
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,18 +23,17 @@ def money_field(product: Product) -> dict[str, Any] | None:
 
 
 def money_value(products: Iterable[Product], card: Any = Card) -> ColumnElement[Any] | None:
-    """A card's value in its product's first money field, as a number (None: no such field).
+    """A card's value in its product's first money field, in whole cents (None: no product
+    has such a field).
 
-    Money is stored as a decimal string (``"1250.00"``), so the database sums it exactly.
+    The value is ``cards.amount_cents``, kept by every card write (``cards/amount.py``): a
+    column, so summing a year of won cards reads no JSON. Products without a money field
+    count nothing (their cards' column is empty anyway; the CASE keeps that true in SQL).
     """
-    whens = {
-        product.id: card.fields[field["key"]].as_string()
-        for product in products
-        if (field := money_field(product)) is not None
-    }
-    if not whens:
+    ids = [product.id for product in products if money_field(product) is not None]
+    if not ids:
         return None
-    return cast(case(whens, value=card.product_id), Numeric(18, 2))
+    return case((card.product_id.in_(ids), card.amount_cents), else_=None)
 
 
 class seconds_between(FunctionElement[float]):  # noqa: N801 (a SQL function's name)

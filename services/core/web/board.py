@@ -2,8 +2,9 @@
 money field, key fields, owners' initials, and the next task's date with its overdue mark.
 
 Every query here is bounded: the totals are one grouped query for the whole board (an
-aggregate over the product's cards, which PostgreSQL answers from a scan of them: see
-docs/web.md for the time at 100,000 cards), the next tasks one query for the cards shown.
+aggregate over the product's cards, read from the status index alone: see
+docs/benchmarks.md for the time at 100,000 cards), the next tasks one query for the cards
+shown.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, null, select
+from sqlalchemy import false, func, null, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..access import scope_of
 from ..auth.models import User
 from ..cards.models import Card
-from ..cards.queries import filter_conditions
-from ..cards.sorting import SORTABLE_FIELD_TYPES, numeric_value
+from ..cards.sorting import SORTABLE_FIELD_TYPES
 from ..products.models import Product
 from ..tasks.models import Task
 from ..tasks.today import now as current_instant
@@ -77,20 +78,27 @@ def field_sorts_offered(session: Session, product: Product) -> bool:
 def column_totals(
     session: Session, product: Product, viewer: User, money: dict[str, Any] | None
 ) -> dict[int, Totals]:
-    """Per status: how many cards the viewer sees there, and the sum of their money field."""
-    conditions = filter_conditions(product, {}, {})
-    visible = scope_of(session, viewer).cards_condition()
-    if visible is not None:
-        conditions.append(visible)
-    amount = (
-        func.sum(numeric_value(session, Card.fields[money["key"]].as_string())) if money else null()
-    )
+    """Per status: how many cards the viewer sees there, and the sum of their money field.
+
+    The sum is of ``cards.amount_cents`` (the first money field's value, kept by every write:
+    ``cards/amount.py``). The statement names only what ``ix_cards_status_next_task_due``
+    carries, so it is read from that index alone: the product by its statuses (a status is one
+    product's), and the access rule as it stands for this product (none, or own cards).
+    """
+    scope = scope_of(session, viewer)
+    conditions: list[ColumnElement[bool]] = [
+        Card.status_id.in_([status.id for status in product.statuses]),
+        Card.trashed_at.is_(None),
+    ]
+    if not (scope.everything or product.id in scope.products):
+        conditions.append(scope.owns() if product.id in scope.own_cards_products else false())
+    amount = func.sum(Card.amount_cents) if money else null()
     query = select(Card.status_id, func.count(), amount).where(*conditions)
     totals = {}
-    for status_id, count, total in session.execute(query.group_by(Card.status_id)):
+    for status_id, count, cents in session.execute(query.group_by(Card.status_id)):
         value = None
         if money is not None:
-            value = Decimal(str(round(total or 0, 2)))
+            value = Decimal(int(cents or 0)) / 100
         totals[status_id] = Totals(count, value)
     return totals
 
