@@ -35,7 +35,8 @@ def test_a_romanian_owner_hears_of_a_status_change_in_romanian(
     [message] = smtp.wait_for(1)
     assert message["Subject"] == "ACME renewal a trecut în Won"
     text = text_of(message)
-    assert "Admin a mutat cardul dumneavoastră „ACME renewal” din Database în Won (pozitiv)." in text
+    moved = "Admin a mutat cardul dumneavoastră „ACME renewal” din Database în Won (pozitiv)."
+    assert moved in text
     assert "Deschideți cardul: https://crm.example.com/cards/" in text
     assert "Primiți acest mesaj datorită setărilor de notificare din cardcrm." in text
     assert ">Deschideți cardul</a>" in html_of(message)
