@@ -7,26 +7,29 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cardcrm.common.plugins import hookimpl
+from flask_babel import lazy_gettext as _l
+
+from . import TRANSLATIONS
 
 TEMPLATE: dict[str, Any] = {
     "key": "invoices",
-    "name": "Invoices",
-    "description": "Invoices from issuing through reminders to paid or cancelled.",
+    "name": _l("Invoices"),
+    "description": _l("Invoices from issuing through reminders to paid or cancelled."),
     "statuses": [
-        {"name": "To issue", "group": "inactive"},
-        {"name": "Sent", "group": "in_progress"},
-        {"name": "Payment reminder sent", "group": "in_progress"},
-        {"name": "Paid", "group": "positive"},
-        {"name": "Cancelled", "group": "negative"},
+        {"name": _l("To issue"), "group": "inactive"},
+        {"name": _l("Sent"), "group": "in_progress"},
+        {"name": _l("Payment reminder sent"), "group": "in_progress"},
+        {"name": _l("Paid"), "group": "positive"},
+        {"name": _l("Cancelled"), "group": "negative"},
     ],
     "fields": [
-        {"key": "number", "label": "Invoice number", "type": "text"},
-        {"key": "amount", "label": "Amount", "type": "money", "currency": "EUR"},
-        {"key": "issue_date", "label": "Issue date", "type": "date"},
-        {"key": "due_date", "label": "Due date", "type": "date"},
-        {"key": "client_email", "label": "Client e-mail", "type": "email"},
+        {"key": "number", "label": _l("Invoice number"), "type": "text"},
+        {"key": "amount", "label": _l("Amount"), "type": "money", "currency": "EUR"},
+        {"key": "issue_date", "label": _l("Issue date"), "type": "date"},
+        {"key": "due_date", "label": _l("Due date"), "type": "date"},
+        {"key": "client_email", "label": _l("Client e-mail"), "type": "email"},
     ],
-    "task_types": [{"key": "payment_reminder", "label": "Payment reminder"}],
+    "task_types": [{"key": "payment_reminder", "label": _l("Payment reminder")}],
 }
 
 NEEDS_AMOUNT = "An invoice needs an amount before it is sent."
@@ -36,6 +39,11 @@ NEEDS_SENDING = "An invoice must be sent before it is paid."
 @hookimpl
 def cardcrm_product_templates() -> list[dict[str, Any]]:
     return [TEMPLATE]
+
+
+@hookimpl
+def cardcrm_translation_directories() -> list[Any]:
+    return [TRANSLATIONS]
 
 
 @hookimpl

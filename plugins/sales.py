@@ -5,36 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 from cardcrm.common.plugins import hookimpl
+from flask_babel import lazy_gettext as _l
+
+from . import TRANSLATIONS
 
 TEMPLATE: dict[str, Any] = {
     "key": "sales",
-    "name": "Sales",
-    "description": "Prospects and deals, from the first contact to a won or lost sale.",
+    "name": _l("Sales"),
+    "description": _l("Prospects and deals, from the first contact to a won or lost sale."),
     "statuses": [
-        {"name": "Database", "group": "inactive"},
-        {"name": "Lead", "group": "inactive"},
-        {"name": "Offer sent", "group": "in_progress"},
-        {"name": "Follow-up", "group": "in_progress"},
-        {"name": "Negotiation", "group": "in_progress"},
-        {"name": "Won", "group": "positive"},
-        {"name": "Lost", "group": "negative"},
+        {"name": _l("Database"), "group": "inactive"},
+        {"name": _l("Lead"), "group": "inactive"},
+        {"name": _l("Offer sent"), "group": "in_progress"},
+        {"name": _l("Follow-up"), "group": "in_progress"},
+        {"name": _l("Negotiation"), "group": "in_progress"},
+        {"name": _l("Won"), "group": "positive"},
+        {"name": _l("Lost"), "group": "negative"},
     ],
     "fields": [
-        {"key": "value", "label": "Deal value", "type": "money", "currency": "EUR"},
-        {"key": "expected_close_date", "label": "Expected close date", "type": "date"},
+        {"key": "value", "label": _l("Deal value"), "type": "money", "currency": "EUR"},
+        {"key": "expected_close_date", "label": _l("Expected close date"), "type": "date"},
         {
             "key": "source",
-            "label": "Source",
+            "label": _l("Source"),
             "type": "choice",
             "choices": ["Website", "Referral", "Cold call", "Trade fair", "Social media", "Other"],
         },
-        {"key": "contact_email", "label": "Contact e-mail", "type": "email"},
-        {"key": "contact_phone", "label": "Contact phone", "type": "phone"},
+        {"key": "contact_email", "label": _l("Contact e-mail"), "type": "email"},
+        {"key": "contact_phone", "label": _l("Contact phone"), "type": "phone"},
     ],
-    "task_types": [{"key": "demo", "label": "Demo"}],
+    "task_types": [{"key": "demo", "label": _l("Demo")}],
 }
 
 
 @hookimpl
 def cardcrm_product_templates() -> list[dict[str, Any]]:
     return [TEMPLATE]
+
+
+@hookimpl
+def cardcrm_translation_directories() -> list[Any]:
+    return [TRANSLATIONS]

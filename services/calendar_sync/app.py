@@ -8,13 +8,14 @@ from typing import Any
 from cardcrm.common import errors
 from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.common.i18n import install as install_languages
 from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate
 from cardcrm.sidecar.follower import feed_health
-from flask import Flask
+from flask import Flask, g
 
 from .account_views import bp as accounts_api
-from .context import CalendarContext
+from .context import TRANSLATIONS, CalendarContext
 from .feed_views import bp as feeds_api
 from .feed_views import public as public_api
 from .models import EventCursor
@@ -35,9 +36,16 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["cardcrm_core_client"] = context.core
     context.database.init_app(app)
     errors.init_app(app)
+    install_languages(app, [TRANSLATIONS], user_language=_caller_language)
     _register_api(app, lambda: feed_health(context.database.writer, EventCursor))
 
     return app
+
+
+def _caller_language() -> str | None:
+    """The signed-in caller's profile language (core's ``/me`` says it), if any."""
+    user = g.get("sidecar_user")
+    return user.get("language") if user else None
 
 
 def _register_api(app: Flask, health: Callable[[], dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
+from cardcrm.common.i18n import default_language
 from cardcrm.common.outbound import OutboundPolicy
 
 DEFAULT_CORE_URL = "http://127.0.0.1:8000"
@@ -33,6 +34,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         # to CORE_URL.
         **public_urls(env, "/calendar", "CARDCRM_CALENDAR_PUBLIC_URL"),
         "SERVICE_TOKEN": env.get("CARDCRM_SERVICE_TOKEN", ""),
+        # Feeds of people who chose no language in their profile speak this one.
+        "DEFAULT_LANGUAGE": default_language(env),
         "SECRET_KEY": secret_key(folder, env),
         "PLUGINS": env.get("CARDCRM_PLUGINS", ""),
         "PLUGINS_DIR": env.get("CARDCRM_PLUGINS_DIR") or None,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from cardcrm.common.outbound import OutboundPolicy
 from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
 from cardcrm.sidecar.follower import EventFollower
+from cardcrm.sidecar.speech import Speaker
 from sqlalchemy.orm import Session
 
 from . import mirror
@@ -26,6 +28,8 @@ from .plugins import get_plugin_manager
 log = logging.getLogger(__name__)
 
 FOLLOWER_NAME = mirror.FOLLOWER_NAME
+#: The calendar sync service's catalogues: calendar names and the words of its entries.
+TRANSLATIONS = Path(__file__).parent / "translations"
 #: Events applied per transaction of the mirror: a backlog is worked through in big steps.
 EVENTS_PER_TRANSACTION = 200
 
@@ -58,12 +62,13 @@ class CalendarContext:
             mirror.install(factory)
         core_url = settings.get("CORE_URL") or "http://127.0.0.1:8000"
         card_base = settings.get("CORE_PUBLIC_URL") or core_url
+        speaker = Speaker([TRANSLATIONS], settings.get("DEFAULT_LANGUAGE"))
         return cls(
             settings=settings,
             database=database,
             core=CoreClient(core_url, settings.get("SERVICE_TOKEN") or None),
             plugins=plugins,
-            renderer=Renderer(plugins, card_base, uid_domain(settings)),
+            renderer=Renderer(plugins, card_base, uid_domain(settings), speaker),
             passwords=PasswordBox(settings.get("SECRET_KEY") or ""),
             feed_tokens=PasswordBox(settings.get("SECRET_KEY") or "", FEED_TOKENS_INFO),
             outbound=OutboundPolicy.of(settings),
@@ -99,6 +104,18 @@ class CalendarContext:
             log.warning("core did not say whether user %s is an admin: %s", user_id, error)
             return False
         return bool(user and user.get("is_admin"))
+
+    def language_of(self, user_id: int) -> str:
+        """The user's language for their calendars: their profile's (core's answer is cached
+        a few minutes), else ``CARDCRM_DEFAULT_LANGUAGE``, also when core cannot say."""
+        try:
+            user = self.core.user(user_id)
+        except CoreError as error:  # CoreUnavailable too: a name is no reason to fail
+            log.info("core did not say the language of user %s: %s", user_id, error)
+            user = None
+        speaker = self.renderer.speaker
+        assert speaker is not None  # from_settings gives the renderer one
+        return speaker.language_of(user)
 
     def _rebuild_mirror(self, session: Session, newest_id: int) -> None:
         """The follower rewound (core restored behind it): rebuild the mirror, and ask the

@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 
 from cardcrm.common.db import upsert, write_transaction
 from cardcrm.common.errors import CoreUnreachable, NotFound
+from cardcrm.common.i18n import SOURCE_LANGUAGE
 from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import CursorResult, Table, and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
@@ -54,7 +55,8 @@ def create_feed(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with write_transaction(session):
         _revoke(session, user["id"], now)
-        # The calendar's name and time zone are the token's: a new feed version.
+        # The calendar's name and time zone are the token's: a new feed version. The name is
+        # kept in this shape and said in the owner's language when served (ical.STORED_NAME).
         bump_feeds(session, {user["id"]: now})
         session.add(
             FeedToken(
@@ -172,7 +174,8 @@ def serve_feed(
         raise CoreUnreachable("cardcrm cannot be reached; try again shortly.") from None
     version = feed.version or 0
     last_modified = _seconds(max(feed.changed_at or feed.created_at, feed.created_at))
-    key = feed_key(context.renderer.render_key, admin)
+    language = context.language_of(feed.user_id)
+    key = feed_key(context.renderer.key_for(language), admin)
     known = feed.etag if (feed.built_version, feed.render_key) == (version, key) else None
     if if_none_match is not None:
         if known and _matches(if_none_match, known):
@@ -180,7 +183,7 @@ def serve_feed(
     elif if_modified_since is not None and known and last_modified <= if_modified_since:
         return FeedAnswer(304, known, last_modified)
 
-    body = build_feed(session, context, feed, format, admin)
+    body = build_feed(session, context, feed, format, admin, language)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if etag != known:
         _remember(session, feed.user_id, format, version, key, etag, context)
@@ -196,16 +199,21 @@ def feed_key(render_key: str, admin: bool) -> str:
 
 
 def build_feed(
-    session: Session, context: CalendarContext, feed: FeedOwner, format: str, admin: bool
+    session: Session,
+    context: CalendarContext,
+    feed: FeedOwner,
+    format: str,
+    admin: bool,
+    language: str = SOURCE_LANGUAGE,
 ) -> bytes:
     """The calendar of the user's shown tasks, from the components kept in the mirror.
 
     ``feed`` is the feed token (or a row of ``FEED_QUERY``); ``admin`` says whether the user is
-    an admin. A component not rendered yet (new, changed, or
+    an admin; ``language`` its owner's. A component not rendered yet (new, changed, or
     rendered by another renderer) is rendered now and kept for the next time.
     """
     renderer = context.renderer
-    key, kind = renderer.render_key, FORMATS[format]
+    key, kind = renderer.key_for(language), FORMATS[format]
     column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
     shown = shown_tasks(feed.user_id, admin)
     rows = session.execute(
@@ -216,7 +224,7 @@ def build_feed(
     for start in range(0, len(stale), 500):
         chosen = shown.where(MirrorTask.id.in_(stale[start : start + 500]))
         for task, card in session.execute(chosen):
-            rendered = renderer.render(kind, task, card)
+            rendered = renderer.render(kind, task, card, language)
             fresh[task.id] = {"task_id": task.id, "seq": task.sequence, "text": rendered}
     parts = []
     for task_id, render_key, text in rows:
@@ -225,7 +233,8 @@ def build_feed(
         elif render_key == key and text is not None:
             parts.append(text)
         # else it left the feed between the two reads: the next feed version says so
-    body = renderer.calendar(parts, name=feed.calendar_name, timezone=feed.timezone)
+    name = renderer.calendar_name(feed.calendar_name, language)
+    body = renderer.calendar(parts, name=name, timezone=feed.timezone)
     if fresh:
         keep_renders(session, list(fresh.values()), key, column.key)
     return body

@@ -4,6 +4,10 @@ Components are built with the icalendar library from the mirror only: every valu
 the task's last change (never the time of the request), so the same task always gives the
 same bytes and a feed's ETag stays stable until something changes.
 
+Words cardcrm adds (``Card: …`` in descriptions, the calendar's name) are in the feed owner's
+language (``cardcrm.sidecar.speech``): the renderer's key is one per language
+(``key_for``), so a feed keeps its bytes, and its ETag, while its owner keeps their language.
+
 Text goes through ``cardcrm.common.text.printable`` on its way out (one-line values such as
 SUMMARY and the calendar's name also lose their line breaks): a control character makes strict
 parsers reject the whole calendar, and rows stored before core refused them may still hold one.
@@ -11,7 +15,9 @@ parsers reject the whole calendar, and rows stored before core refused them may 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,9 +25,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pluggy
+from cardcrm.common.i18n import SOURCE_LANGUAGE
 from cardcrm.common.plugins import call_each
 from cardcrm.common.text import printable
 from cardcrm.common.timeutil import in_calendar
+from cardcrm.sidecar.speech import Speaker
+from flask_babel import gettext as _
 from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
 from icalendar.prop import vDuration
 
@@ -34,6 +43,9 @@ EVENT_LENGTH = timedelta(minutes=30)
 REFRESH_INTERVAL = timedelta(minutes=15)
 #: Bump when the rendering changes, so that kept components are rendered again.
 RENDER_FORMAT = "2"
+#: How feeds store their calendar's name (``feeds.create_feed``); it is said in the owner's
+#: language when served (``calendar_name``).
+STORED_NAME = re.compile(r"cardcrm tasks \((.*)\)", re.DOTALL)
 
 
 def due_key(value: date | datetime) -> str:
@@ -50,12 +62,42 @@ def task_due_key(task: MirrorTask) -> str:
 class Renderer:
     """Builds components and calendars; ``render_key`` changes when their bytes would."""
 
-    def __init__(self, plugins: pluggy.PluginManager, card_base_url: str, uid_domain: str) -> None:
+    def __init__(
+        self,
+        plugins: pluggy.PluginManager,
+        card_base_url: str,
+        uid_domain: str,
+        speaker: Speaker | None = None,
+    ) -> None:
         self.plugins = plugins
         self.card_base_url = card_base_url.rstrip("/")
         self.uid_domain = uid_domain
+        self.speaker = speaker
         key = "|".join((RENDER_FORMAT, self.card_base_url, uid_domain, plugin_signature(plugins)))
+        #: the key of English components (the words as written)
         self.render_key = hashlib.sha256(key.encode()).hexdigest()[:32]
+        self._keys = {SOURCE_LANGUAGE: self.render_key}
+
+    def key_for(self, language: str) -> str:
+        """The render key of components in ``language``: it changes with the language's
+        catalogue too, so that a corrected translation reaches calendars."""
+        if language not in self._keys:
+            catalogues = sorted(
+                path.read_bytes()
+                for folder in (self.speaker.directories if self.speaker else [])
+                for path in folder.glob(f"{language}/LC_MESSAGES/*.po")
+            )
+            digest = hashlib.sha256(self.render_key.encode() + language.encode())
+            for catalogue in catalogues:
+                digest.update(catalogue)
+            self._keys[language] = digest.hexdigest()[:32]
+        return self._keys[language]
+
+    def speaking(self, language: str) -> Any:
+        """The context in which components and names are said in ``language``."""
+        if self.speaker is None:
+            return contextlib.nullcontext()
+        return self.speaker.speaking(language)
 
     def uid(self, task_id: int) -> str:
         return f"task-{task_id}@{self.uid_domain}"
@@ -65,17 +107,32 @@ class Renderer:
 
     # --- components ---------------------------------------------------------------------------
 
-    def render(self, kind: str, task: MirrorTask, card: MirrorCard) -> str:
+    def render(
+        self, kind: str, task: MirrorTask, card: MirrorCard, language: str = SOURCE_LANGUAGE
+    ) -> str:
         """The task's ``VEVENT`` or ``VTODO`` as text (what the mirror keeps)."""
         component = Event() if kind == "VEVENT" else Todo()
-        return self.component(component, task, card).to_ical(sorted=False).decode()
+        return (
+            self.component(component, task, card, language=language).to_ical(sorted=False).decode()
+        )
 
     def component(
-        self, component: Component, task: MirrorTask, card: MirrorCard, uid: str | None = None
+        self,
+        component: Component,
+        task: MirrorTask,
+        card: MirrorCard,
+        uid: str | None = None,
+        language: str = SOURCE_LANGUAGE,
     ) -> Component:
         """Fill ``component`` (an empty Event or Todo) for ``task``, then let plugins adjust it."""
+        with self.speaking(language):
+            return self._component(component, task, card, uid)
+
+    def _component(
+        self, component: Component, task: MirrorTask, card: MirrorCard, uid: str | None
+    ) -> Component:
         text = printable(task.data.get("text") or "")
-        title = printable(card.title or f"Card {card.id}")
+        title = printable(card.title or _("Card %(id)s", id=card.id))
         url = self.card_url(card.id)
         stamp = vDDDTypes(task.modified_at.astimezone(UTC))
         component["UID"] = vText(uid or self.uid(task.id))
@@ -83,7 +140,8 @@ class Renderer:
         component["LAST-MODIFIED"] = stamp
         component["SEQUENCE"] = vInt(task.sequence)
         component["SUMMARY"] = vText(printable(f"{text} — {title}", one_line=True))
-        component["DESCRIPTION"] = vText(f"{text}\n\nCard: {title}\n{url}")
+        card_line = _("Card: %(title)s", title=title)
+        component["DESCRIPTION"] = vText(f"{text}\n\n{card_line}\n{url}")
         component["URL"] = vUri(url)
         if task.data.get("type"):
             component["CATEGORIES"] = vCategory([printable(task.data["type"], one_line=True)])
@@ -127,6 +185,15 @@ class Renderer:
         calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
         return _wrap(calendar, components)
+
+    def calendar_name(self, stored: str, language: str) -> str:
+        """A feed's stored name (``cardcrm tasks (Ana)``) in ``language``; a name stored in
+        another shape is shown as it is."""
+        match = STORED_NAME.fullmatch(stored)
+        if match is None:
+            return stored
+        with self.speaking(language):
+            return _("cardcrm tasks (%(name)s)", name=match.group(1))
 
     def todo_document(self, vtodo: str) -> bytes:
         """The calendar object resource of one to-do, as PUT to a CalDAV server."""

@@ -97,7 +97,10 @@ def translation_directories(plugins: Any) -> list[Path]:
     """Core's catalogues, then those the plugins add (``cardcrm_translation_directories``)."""
     found = [Path(__file__).parent / "translations"]
     for folders in plugins.hook.cardcrm_translation_directories():
-        found += [Path(folder) for folder in folders or []]
+        for folder in folders or []:
+            # Plugins of one package share a folder (the four built-in templates do): once.
+            if Path(folder).resolve() not in {known.resolve() for known in found}:
+                found.append(Path(folder))
     return found
 
 

@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 
 from . import hookspecs
 from .products.schemas import TemplateInputSchema
+from .products.templates import in_words
 
 
 def get_plugin_manager(
@@ -47,7 +48,7 @@ def check_templates(manager: pluggy.PluginManager) -> None:
         for template in templates:
             key = template.get("key") if isinstance(template, dict) else None
             try:
-                key = TemplateInputSchema().load(template)["key"]
+                key = TemplateInputSchema().load(in_words(template))["key"]
             except ValidationError as error:
                 raise PluginLoadError(
                     f"plugin {impl.plugin_name!r} offers a bad template {key!r}: {error.messages}"

@@ -9,13 +9,14 @@ from cardcrm.common import errors
 from cardcrm.common.api import API_PREFIX
 from cardcrm.common.app import install_api
 from cardcrm.common.config import MAX_BODY_BYTES
+from cardcrm.common.i18n import install as install_languages
 from cardcrm.common.idempotency import IdempotencyStore
 from cardcrm.common.service import ApiService
 from cardcrm.sidecar.auth import authenticate, caller_name
 from cardcrm.sidecar.follower import feed_health
-from flask import Flask
+from flask import Flask, g
 
-from .context import NotificationsContext
+from .context import TRANSLATIONS, NotificationsContext
 from .deliveries.views import bp as deliveries_api
 from .events import EventCursor
 from .inbox.views import bp as inbox_api
@@ -47,9 +48,16 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     idempotency.install(context.db.sessions)
 
     errors.init_app(app)
+    install_languages(app, [TRANSLATIONS], user_language=_caller_language)
     _register_api(app, idempotency, lambda: feed_health(context.db.writer, EventCursor))
 
     return app
+
+
+def _caller_language() -> str | None:
+    """The signed-in caller's profile language (core's ``/me`` says it), if any."""
+    user = g.get("sidecar_user")
+    return user.get("language") if user else None
 
 
 def _register_api(

@@ -8,6 +8,7 @@ from typing import Any
 
 from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
 from cardcrm.common.errors import ConfigurationError
+from cardcrm.common.i18n import default_language
 from cardcrm.common.outbound import OutboundPolicy
 
 #: Tuning with sensible defaults; any of them may be given in the settings dict.
@@ -52,6 +53,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "SERVICE_TOKEN": env.get("CARDCRM_SERVICE_TOKEN") or None,
         "SECRET_KEY": secret_key(folder, env),
         "SMTP_URL": env.get("CARDCRM_SMTP_URL") or None,
+        # Messages to people who chose no language in their profile are in this one.
+        "DEFAULT_LANGUAGE": default_language(env),
         # Core's public URL: links to cards in e-mails point there.
         # PUBLIC_URL: this service's; CORE_PUBLIC_URL: core's web UI, which messages link to.
         **public_urls(env, "/notifications", "CARDCRM_NOTIFICATIONS_PUBLIC_URL"),

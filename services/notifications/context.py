@@ -5,6 +5,7 @@ webhook secrets, links into core's UI). Calendar sync's counterpart is ``Calenda
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -14,11 +15,15 @@ from cardcrm.common.outbound import SETTING as OUTBOUND_SETTING
 from cardcrm.common.outbound import OutboundPolicy
 from cardcrm.common.timeutil import Clock, utcnow
 from cardcrm.sidecar.core_client import CoreClient
+from cardcrm.sidecar.speech import Speaker
 
 from .channels.base import Channel
 from .links import DEFAULT_CORE_URL, Links
 from .plugins import get_plugin_manager, load_channels
 from .secretbox import SecretBox
+
+#: The notifications service's catalogues: the words of its e-mails and inbox items.
+TRANSLATIONS = Path(__file__).parent / "translations"
 
 
 @dataclass
@@ -32,6 +37,8 @@ class NotificationsContext:
     #: The guard of connections to the addresses users give (``CARDCRM_OUTBOUND_ALLOW``);
     #: channels that connect on a user's behalf take it from the settings, parsed once here.
     outbound: OutboundPolicy
+    #: Says each message in its recipient's language (``cardcrm.sidecar.speech``).
+    speaker: Speaker
     #: ``settings["CLOCK"]`` (tests move time) or the real one
     clock: Clock = utcnow
 
@@ -55,6 +62,7 @@ class NotificationsContext:
             box=SecretBox(settings["SECRET_KEY"]),
             links=Links.from_settings(settings),
             outbound=outbound,
+            speaker=Speaker([TRANSLATIONS], settings.get("DEFAULT_LANGUAGE")),
             clock=settings.get("CLOCK") or utcnow,
         )
 

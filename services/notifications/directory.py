@@ -13,6 +13,7 @@ from typing import Any
 
 from cardcrm.common.db import Database
 from cardcrm.sidecar.core_client import CoreClient, CoreError, CoreUnavailable
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .known_cards import KnownCard
@@ -48,7 +49,7 @@ class Directory:
 
     def card_title(self, card_id: int | None) -> str:
         card = self.card(card_id)
-        return card.title if card is not None and card.title else f"card #{card_id}"
+        return card.title if card is not None and card.title else _("card #%(id)s", id=card_id)
 
     def person(self, user_id: int | None) -> dict[str, Any] | None:
         if user_id is None:
@@ -71,9 +72,9 @@ class Directory:
             return None
         return str(user["email"]) if user and user.get("email") else None
 
-    def name(self, user_id: int | None, default: str = "Someone") -> str:
+    def name(self, user_id: int | None) -> str:
         person = self.person(user_id)
-        return str(person.get("name") or person.get("email")) if person else default
+        return str(person.get("name") or person.get("email")) if person else _("Someone")
 
     def status_name(self, viewer_id: int, product_id: int | None, status_id: int | None) -> str:
         """The status's name as ``viewer_id`` sees the product; empty when unknown."""

@@ -1,7 +1,10 @@
 """What notifications say: a title, plain text and HTML with a link, per rule.
 
-Composed when a delivery is sent, in the recipient's time zone, from the event the
-notification keeps and the names ``Directory`` finds.
+Composed when a delivery is sent, in the recipient's language (their core profile's, else
+``CARDCRM_DEFAULT_LANGUAGE``) and time zone, from the event the notification keeps and the
+names ``Directory`` finds. In-app inbox items are composed the same way, once, when the
+notification is delivered to the inbox: their words need core's answers of that moment (who
+acted, the status names), which reading the inbox later could no longer give.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
+from babel.dates import format_date, format_datetime
 from cardcrm.common.text import printable
+from cardcrm.sidecar.speech import Speaker
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .channels.base import Content
 from .deliveries.models import Notification
@@ -23,20 +32,21 @@ from .links import Links
 from .preferences.effective import UserPreferences
 
 GROUPS = {
-    "inactive": "Inactive",
-    "in_progress": "In progress",
-    "positive": "Positive",
-    "negative": "Negative",
+    "inactive": _l("Inactive"),
+    "in_progress": _l("In progress"),
+    "positive": _l("Positive"),
+    "negative": _l("Negative"),
 }
 #: How many tasks a digest lists before "and N more".
 DIGEST_LIST_LIMIT = 50
-FOOTER = "You get this because of your notification settings in cardcrm."
+FOOTER = _l("You get this because of your notification settings in cardcrm.")
 
 
 class Composer:
-    def __init__(self, directory: Directory, links: Links) -> None:
+    def __init__(self, directory: Directory, links: Links, speaker: Speaker) -> None:
         self.directory = directory
         self.links = links
+        self.speaker = speaker
 
     def compose(self, notification: Notification, preferences: UserPreferences) -> Content:
         zone = self._zone(preferences)
@@ -47,7 +57,9 @@ class Composer:
             "due_reminder": self._due_reminder,
             "daily_digest": self._daily_digest,
         }
-        return rules.get(notification.rule, self._other)(notification, zone)
+        language = self.speaker.language_of(self.directory.person(notification.user_id))
+        with self.speaker.speaking(language):
+            return rules.get(notification.rule, self._other)(notification, zone)
 
     # --- one method per rule ----------------------------------------------------------------
 
@@ -56,14 +68,20 @@ class Composer:
         task = event["data"]
         who = self.directory.name(event.get("actor_id"))
         card = self.directory.card_title(task.get("card_id"))
+        text = task.get("text", "")
         return page(
-            f"{who} assigned you a task: {task.get('text', '')}",
+            _("%(who)s assigned you a task: %(task)s", who=who, task=text),
             [
-                f"{who} assigned you the task “{task.get('text', '')}” on {card}.",
-                f"Due: {deadline(task, zone)}.",
+                _(
+                    "%(who)s assigned you the task “%(task)s” on %(card)s.",
+                    who=who,
+                    task=text,
+                    card=card,
+                ),
+                _("Due: %(deadline)s.", deadline=deadline(task, zone)),
             ],
             self.links.card(task["card_id"]),
-            "Open the card",
+            _("Open the card"),
         )
 
     def _status_changed(self, notification: Notification, zone: ZoneInfo) -> Content:
@@ -75,17 +93,32 @@ class Composer:
         product = card.get("product_id")
         old = self.directory.status_name(viewer, product, before.get("status_id"))
         new = self.directory.status_name(viewer, product, card.get("status_id"))
-        old = old or GROUPS.get(str(before.get("status_group")), "another status")
-        new = new or GROUPS.get(str(card.get("status_group")), "a new status")
-        group = GROUPS.get(str(card.get("status_group")), "")
+        old = old or str(GROUPS.get(str(before.get("status_group")), _("another status")))
+        new = new or str(GROUPS.get(str(card.get("status_group")), _("a new status")))
+        group = str(GROUPS.get(str(card.get("status_group")), ""))
+        title = card.get("title", "")
+        if group and group != new:
+            sentence = _(
+                "%(who)s moved your card “%(card)s” from %(old)s to %(new)s (%(group)s).",
+                who=who,
+                card=title,
+                old=old,
+                new=new,
+                group=group.lower(),
+            )
+        else:
+            sentence = _(
+                "%(who)s moved your card “%(card)s” from %(old)s to %(new)s.",
+                who=who,
+                card=title,
+                old=old,
+                new=new,
+            )
         return page(
-            f"{card.get('title', '')} moved to {new}",
-            [
-                f"{who} moved your card “{card.get('title', '')}” from {old} to {new}"
-                + (f" ({group.lower()})." if group and group != new else "."),
-            ],
+            _("%(card)s moved to %(status)s", card=title, status=new),
+            [sentence],
             self.links.card(card["id"]),
-            "Open the card",
+            _("Open the card"),
         )
 
     def _mentioned(self, notification: Notification, zone: ZoneInfo) -> Content:
@@ -95,20 +128,31 @@ class Composer:
         card = self.directory.card_title(note.get("card_id"))
         text = note_text(note)
         return page(
-            f"{who} mentioned you on “{card}”",
-            [f"{who} mentioned you in a note on “{card}”:", *(text.split("\n\n") if text else [])],
+            _("%(who)s mentioned you on “%(card)s”", who=who, card=card),
+            [
+                _("%(who)s mentioned you in a note on “%(card)s”:", who=who, card=card),
+                *(text.split("\n\n") if text else []),
+            ],
             self.links.card(note["card_id"]),
-            "Open the card",
+            _("Open the card"),
         )
 
     def _due_reminder(self, notification: Notification, zone: ZoneInfo) -> Content:
         task = notification.payload["data"]
         card = self.directory.card_title(task.get("card_id"))
+        text = task.get("text", "")
         return page(
-            f"Due {short_deadline(task, zone)}: {task.get('text', '')}",
-            [f"Your task “{task.get('text', '')}” on {card} is due {deadline(task, zone)}."],
+            _("Due %(when)s: %(task)s", when=short_deadline(task, zone), task=text),
+            [
+                _(
+                    "Your task “%(task)s” on %(card)s is due %(deadline)s.",
+                    task=text,
+                    card=card,
+                    deadline=deadline(task, zone),
+                )
+            ],
             self.links.card(task["card_id"]),
-            "Open the card",
+            _("Open the card"),
         )
 
     def _daily_digest(self, notification: Notification, zone: ZoneInfo) -> Content:
@@ -116,30 +160,54 @@ class Composer:
         totals = today.get("totals") or {}
         period = today.get("period") or {}
         day = date.fromisoformat(period["from"]) if period.get("from") else None
+        count = {
+            key: int(totals.get(key, 0) or 0) for key in ("due", "overdue", "closed", "postponed")
+        }
         counts = ", ".join(
-            f"{totals.get(key, 0)} {key}" for key in ("due", "overdue", "closed", "postponed")
+            (
+                _("%(num)d due", num=count["due"]),
+                _("%(num)d overdue", num=count["overdue"]),
+                _("%(num)d closed", num=count["closed"]),
+                _("%(num)d postponed", num=count["postponed"]),
+            )
         )
         tasks = today.get("tasks") or []
         items = []
         for task in tasks[:DIGEST_LIST_LIMIT]:
-            label = "overdue, " if task.get("overdue") else ""
-            card = (task.get("card") or {}).get("title") or f"card #{task.get('card_id')}"
+            card = (task.get("card") or {}).get("title") or _(
+                "card #%(id)s", id=task.get("card_id")
+            )
             product = (task.get("product") or {}).get("name")
             where = f"{card} ({product})" if product else card
-            line = f"{label}{short_deadline(task, zone)}: {task.get('text', '')} — {where}"
+            parts = {
+                "when": short_deadline(task, zone),
+                "task": task.get("text", ""),
+                "where": where,
+            }
+            if task.get("overdue"):
+                line = _("overdue, %(when)s: %(task)s — %(where)s", **parts)
+            else:
+                line = _("%(when)s: %(task)s — %(where)s", **parts)
             items.append((line, self.links.card(task["card_id"]) if task.get("card_id") else None))
         more = max(len(tasks), _total_listed(totals)) - len(items)
-        paragraphs = [f"Your Today view: {counts}."]
+        paragraphs = [_("Your Today view: %(counts)s.", counts=counts)]
         if not tasks:
-            paragraphs.append("Nothing is due or overdue.")
+            paragraphs.append(_("Nothing is due or overdue."))
         if more > 0:
-            paragraphs.append(f"…and {more} more in cardcrm.")
-        when = f"{day:%a %d %b}" if day else "today"
+            paragraphs.append(
+                ngettext("…and %(num)d more in cardcrm.", "…and %(num)d more in cardcrm.", more)
+            )
+        when = format_date(day, "EEE dd MMM", locale=_locale()) if day else _("today")
         return page(
-            f"Your day, {when}: {totals.get('due', 0)} due, {totals.get('overdue', 0)} overdue",
+            _(
+                "Your day, %(day)s: %(due)d due, %(overdue)d overdue",
+                day=when,
+                due=count["due"],
+                overdue=count["overdue"],
+            ),
             paragraphs,
             self.links.today(),
-            "Open Today",
+            _("Open Today"),
             items=items,
         )
 
@@ -147,10 +215,10 @@ class Composer:
         event = notification.payload
         url = self.links.card(notification.card_id) if notification.card_id else None
         return page(
-            str(event.get("title") or f"cardcrm: {notification.type}"),
-            [str(event.get("text") or f"Something happened: {notification.type}.")],
+            str(event.get("title") or _("cardcrm: %(type)s", type=notification.type)),
+            [str(event.get("text") or _("Something happened: %(type)s.", type=notification.type))],
             url,
-            "Open in cardcrm",
+            _("Open in cardcrm"),
         )
 
     def _zone(self, preferences: UserPreferences) -> ZoneInfo:
@@ -170,13 +238,14 @@ def page(
     url: str | None,
     link_text: str,
     items: list[tuple[str, str | None]] | None = None,
-    footer: str = FOOTER,
+    footer: str | None = None,
 ) -> Content:
-    """A message as plain text and as HTML, from the same parts.
+    """A message as plain text and as HTML, from the same parts (``footer``: the usual one).
 
     Texts come from events, some stored before core refused control characters: they pass
     through ``printable`` (the one-line ones also lose their line breaks), as no e-mail may
     carry a control character."""
+    footer = str(footer or FOOTER)
     title = one_line(title)
     paragraphs = [printable(paragraph) for paragraph in paragraphs]
     items = [(printable(line, one_line=True), link) for line, link in items or []]
@@ -265,20 +334,34 @@ def note_text(note: dict[str, Any], limit: int = NOTE_QUOTE_LIMIT) -> str:
 
 
 def deadline(task: dict[str, Any], zone: ZoneInfo) -> str:
+    """When a task is due, as a sentence ends: "on Fri 27 Nov 2026 at 09:00 (Europe/Lisbon)"."""
+    locale = _locale()
     if task.get("all_day") and task.get("due_date"):
-        return f"on {date.fromisoformat(task['due_date']):%a %d %b %Y} (all day)"
+        day = date.fromisoformat(task["due_date"])
+        return _("on %(date)s (all day)", date=format_date(day, "EEE dd MMM yyyy", locale=locale))
     if not task.get("due"):
-        return "at no set time"
+        return _("at no set time")
     due = _instant(task["due"]).astimezone(zone)
-    return f"on {due:%a %d %b %Y at %H:%M} ({zone.key})"
+    return _(
+        "on %(date)s at %(time)s (%(zone)s)",
+        date=format_datetime(due, "EEE dd MMM yyyy", tzinfo=zone, locale=locale),
+        time=format_datetime(due, "HH:mm", tzinfo=zone, locale=locale),
+        zone=zone.key,
+    )
 
 
 def short_deadline(task: dict[str, Any], zone: ZoneInfo) -> str:
+    locale = _locale()
     if task.get("all_day") and task.get("due_date"):
-        return f"{date.fromisoformat(task['due_date']):%d %b}"
+        return format_date(date.fromisoformat(task["due_date"]), "dd MMM", locale=locale)
     if not task.get("due"):
         return ""
-    return f"{_instant(task['due']).astimezone(zone):%d %b %H:%M}"
+    return format_datetime(_instant(task["due"]), "dd MMM HH:mm", tzinfo=zone, locale=locale)
+
+
+def _locale() -> Locale:
+    """The language being spoken (``Speaker.speaking``): day and month names follow it."""
+    return get_locale() or Locale("en")
 
 
 def _instant(value: str) -> datetime:

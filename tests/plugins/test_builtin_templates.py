@@ -159,10 +159,19 @@ def test_the_plugins_list_shows_the_built_ins_with_their_hooks_and_version(membe
     for key in BUILTIN_TEMPLATES:
         assert plugins[key]["version"] == expected_version
         assert "cardcrm_product_templates" in plugins[key]["hooks"]
+        # each ships its words' translations (one folder the four share)
+        assert "cardcrm_translation_directories" in plugins[key]["hooks"]
     assert plugins["invoices"]["hooks"] == sorted(
-        ["cardcrm_product_templates", "cardcrm_validate_status_change"]
+        [
+            "cardcrm_product_templates",
+            "cardcrm_translation_directories",
+            "cardcrm_validate_status_change",
+        ]
     )
-    assert plugins["sales"]["hooks"] == ["cardcrm_product_templates"]
+    assert plugins["sales"]["hooks"] == [
+        "cardcrm_product_templates",
+        "cardcrm_translation_directories",
+    ]
 
 
 def test_each_template_names_the_plugin_that_offers_it(member):

@@ -85,7 +85,8 @@ class Pushing(CalDAVBase):
             etag = state.etag if state else None
             if shown:
                 assert task is not None and card is not None  # what is shown exists
-                body = self._document(session, task, card, uid)
+                language = self.context.language_of(account.user_id)
+                body = self._document(session, task, card, uid, language)
                 sequence, due = task.sequence, task_due_key(task)
         if not shown:
             ours = state is not None
@@ -122,13 +123,15 @@ class Pushing(CalDAVBase):
             {"uid": uid, "href": href, "etag": new_etag, "sequence": sequence, "due": due},
         )
 
-    def _document(self, session: Session, task: MirrorTask, card: MirrorCard, uid: str) -> bytes:
-        if uid == self.renderer.uid(task.id) and task.render_key == self.renderer.render_key:
-            vtodo = task.vtodo
-        else:
-            vtodo = None
+    def _document(
+        self, session: Session, task: MirrorTask, card: MirrorCard, uid: str, language: str
+    ) -> bytes:
+        """The to-do in the account owner's language (the feed's, when kept in it)."""
+        key = self.renderer.key_for(language)
+        vtodo = task.vtodo if uid == self.renderer.uid(task.id) and task.render_key == key else None
         if not vtodo:
-            vtodo = self.renderer.component(Todo(), task, card, uid).to_ical(sorted=False).decode()
+            component = self.renderer.component(Todo(), task, card, uid, language)
+            vtodo = component.to_ical(sorted=False).decode()
         return self.renderer.todo_document(vtodo)
 
     def _refused(self, account_id: int, task_id: int, generation: int, status: int | None) -> None:

@@ -6,15 +6,19 @@ from typing import Any
 
 from cardcrm.common.errors import Invalid
 from flask import current_app
+from flask_babel import LazyString
 
 
 def list_templates(plugins: Any | None = None) -> list[dict[str, Any]]:
-    """Every template the plugins offer, each tagged with the plugin that offers it."""
+    """Every template the plugins offer, each tagged with the plugin that offers it, its words
+    in the current request's language (a product made from it keeps them in that language)."""
     manager = plugins or current_app.extensions["cardcrm_plugins"]
     templates: dict[str, dict[str, Any]] = {}
     for impl in manager.hook.cardcrm_product_templates.get_hookimpls():
         for template in impl.function() or []:
-            templates.setdefault(template["key"], {**template, "plugin": impl.plugin_name})
+            templates.setdefault(
+                template["key"], {**in_words(template), "plugin": impl.plugin_name}
+            )
     return sorted(templates.values(), key=lambda template: template["key"])
 
 
@@ -23,3 +27,15 @@ def find_template(key: str) -> dict[str, Any]:
         if template["key"] == key:
             return template
     raise Invalid({"template": [f"No template {key!r}; GET /api/v1/templates lists them."]})
+
+
+def in_words(value: Any) -> Any:
+    """``value`` with every ``lazy_gettext`` string in it made a ``str`` of the current
+    language (plugins mark their templates' words lazily: they are read at import time)."""
+    if isinstance(value, LazyString):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: in_words(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [in_words(item) for item in value]
+    return value

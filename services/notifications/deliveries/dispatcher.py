@@ -71,7 +71,9 @@ class Dispatcher:
         self.context = context
         self.clock = clock
         self.jitter = jitter
-        self.composer = Composer(Directory(context.db, context.client()), context.links)
+        self.composer = Composer(
+            Directory(context.db, context.client()), context.links, context.speaker
+        )
         settings = context.settings
         self.lease = timedelta(seconds=float(setting(settings, "SENDING_LEASE_SECONDS")))
         self.max_attempts = int(setting(settings, "DELIVERY_MAX_ATTEMPTS"))

@@ -50,6 +50,9 @@ from cardcrm.common.errors import (
     TooManyRequests,
 )
 from cardcrm.common.text import printable
+from cardcrm.sidecar.speech import Speaker
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -107,8 +110,11 @@ class Verifier:
         base_url: str,
         ttl: timedelta = timedelta(hours=24),
         interval: timedelta = timedelta(minutes=1),
+        speaker: Speaker | None = None,
     ) -> None:
         self.channel = channel
+        #: the message is in its user's language (their profile's, else the default)
+        self.speaker = speaker
         self.base_url = base_url.rstrip("/")
         self.ttl = ttl
         self.interval = interval
@@ -129,6 +135,7 @@ class Verifier:
             interval=timedelta(
                 seconds=float(setting(settings, "EMAIL_VERIFICATION_INTERVAL_SECONDS"))
             ),
+            speaker=context.speaker,
         )
 
     # --- saving an address --------------------------------------------------------------------
@@ -235,22 +242,42 @@ class Verifier:
         return f"{self.base_url}{LINK_PATH}{token}"
 
     def content(self, outgoing: Outgoing, user: dict[str, Any]) -> Any:
-        """The message: who asked, the link, and what to do if it was not you."""
-        who = printable(str(user.get("name") or user.get("email") or "Someone"), one_line=True)
+        """The message: who asked, the link, and what to do if it was not you; in the user's
+        language (whoever reads it at that address is most likely them)."""
+        if self.speaker is None:
+            return self._content(outgoing, user)
+        with self.speaker.speaking(self.speaker.language_of(user)):
+            return self._content(outgoing, user)
+
+    def _content(self, outgoing: Outgoing, user: dict[str, Any]) -> Any:
+        who = printable(str(user.get("name") or user.get("email") or _("Someone")), one_line=True)
         hours = max(1, round(self.ttl.total_seconds() / 3600))
         return page(
-            "Confirm your address for cardcrm notifications",
+            _("Confirm your address for cardcrm notifications"),
             [
-                f"{who} asked cardcrm to send their notifications to {outgoing.address}.",
-                "If this is your address and you want them here, open the link below and "
-                f"press “Confirm” within {hours} hours.",
-                "If you did not ask for this, ignore this message: "
-                "nothing more will be sent to this address.",
+                _(
+                    "%(who)s asked cardcrm to send their notifications to %(address)s.",
+                    who=who,
+                    address=outgoing.address,
+                ),
+                ngettext(
+                    "If this is your address and you want them here, open the link below and "
+                    "press “Confirm” within %(num)d hour.",
+                    "If this is your address and you want them here, open the link below and "
+                    "press “Confirm” within %(num)d hours.",
+                    hours,
+                ),
+                _(
+                    "If you did not ask for this, ignore this message: "
+                    "nothing more will be sent to this address."
+                ),
             ],
             self.link(outgoing.token),
-            "Confirm this address",
-            footer="You get this message because this address was entered in someone's "
-            "cardcrm notification settings.",
+            _("Confirm this address"),
+            footer=_(
+                "You get this message because this address was entered in someone's "
+                "cardcrm notification settings."
+            ),
         )
 
     def resend(self, session: Session, user: dict[str, Any], now: datetime) -> None:

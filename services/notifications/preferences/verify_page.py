@@ -14,7 +14,9 @@ from html import escape
 from cardcrm.common.api import ApiBlueprint
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import NotFound
+from cardcrm.common.i18n import current_language
 from flask import Response, current_app, request
+from flask_babel import gettext as _
 
 from ..context import NotificationsContext
 from .verification import Gone, Verifier
@@ -61,10 +63,13 @@ def verification_page(token: str) -> Response:
         return _refused(error)
     return _page(
         200,
-        "Confirm your notification address",
-        f"cardcrm notifications will be sent to {verification.email} once you confirm that "
-        "this is your address.",
-        form="Confirm this address",
+        _("Confirm your notification address"),
+        _(
+            "cardcrm notifications will be sent to %(address)s once you confirm that "
+            "this is your address.",
+            address=verification.email,
+        ),
+        form=_("Confirm this address"),
     )
 
 
@@ -87,7 +92,9 @@ def confirm_verification(token: str) -> Response:
     except (NotFound, Gone) as error:
         return _refused(error)
     return _page(
-        200, "Address confirmed", f"{address} now gets the cardcrm notifications sent by e-mail."
+        200,
+        _("Address confirmed"),
+        _("%(address)s now gets the cardcrm notifications sent by e-mail.", address=address),
     )
 
 
@@ -96,7 +103,7 @@ def _refused(error: NotFound | Gone) -> Response:
     wanted = request.accept_mimetypes.best_match(["application/problem+json", "text/html"])
     if wanted != "text/html":
         raise error
-    return _page(error.status, "This link does not work", error.detail)
+    return _page(error.status, _("This link does not work"), error.detail)
 
 
 def _page(status: int, title: str, text: str, form: str | None = None) -> Response:
@@ -105,7 +112,7 @@ def _page(status: int, title: str, text: str, form: str | None = None) -> Respon
         f'<form method="post"><button type="submit">{escape(form)}</button></form>' if form else ""
     )
     body = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{current_language()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)} · cardcrm</title>"
         "<style>body{font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em;"
