@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("language")
+    # Not in a batch: on SQLite a batch copies the table, and dropping the old one would
+    # delete every row that refers to a user (sessions and tokens cascade).
+    op.drop_column("users", "language")
