@@ -38,6 +38,7 @@ KEYWORDS = {
     "gettext": None,
     "lazy_gettext": None,
     "_l": None,
+    "N_": None,
     "ngettext": (1, 2),
     "lazy_ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardcrm.common.errors import Forbidden, NotFound
+from cardcrm.common.translate import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -71,7 +72,7 @@ def import_cards(
     """
     scope = scope_of(session, actor)
     if not scope.sees_product(product_id):
-        raise NotFound(f"No product {product_id}.")
+        raise NotFound(_("No product %(id)s.", id=product_id))
     with fewer_collections(), PlanSpool() as spool:
         try:
             check = _CardCheck(session, actor, product_id, scope)
