@@ -137,3 +137,16 @@ def test_messages_translate_by_exact_text_or_by_template(
 ) -> None:
     with app.test_request_context("/api/v1/me", headers=RO):
         assert translate_messages({"x": [text]})["x"][0].startswith(romanian)
+
+
+def test_an_import_refusal_lists_its_rows_problems_in_romanian(admin: Any) -> None:
+    product = admin.product()
+    response = admin.post(
+        f"products/{product['id']}/cards.csv",
+        data=b"title,colour\r\nA,red\r\n",
+        headers={**RO, "Content-Type": "text/csv"},
+    )
+    body = problem_of(response, 422)
+    assert body["detail"].startswith("1 rând(uri) din fișier nu pot fi importate")
+    assert body["errors"][0]["line"] == 1  # numbers stay numbers
+    assert body["errors"][0]["message"].startswith("Coloană necunoscută 'colour'.")

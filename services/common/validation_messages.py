@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .translate import N_, gettext
+from .translate import N_, LazyString, gettext
 
 __all__ = ["N_", "known", "translate_message", "translate_messages"]
 
@@ -121,9 +121,11 @@ def translate_message(message: Any) -> str:
 
 def translate_messages(messages: Any) -> Any:
     """An errors structure (nested dicts and lists of messages) with every message translated;
-    keys (field names) are kept, as strings."""
+    keys (field names) are kept, as strings, and values other than texts as they are."""
     if isinstance(messages, dict):
         return {str(key): translate_messages(value) for key, value in messages.items()}
     if isinstance(messages, list | tuple):
         return [translate_messages(message) for message in messages]
-    return translate_message(messages)
+    if isinstance(messages, str | LazyString):
+        return translate_message(messages)
+    return messages  # a number beside the messages (an import's line) stays one

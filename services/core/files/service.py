@@ -24,6 +24,7 @@ from cardcrm.common.events import EventType
 from cardcrm.common.text import LINE_BREAKING
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
+from cardcrm.common.translate import lazy_gettext as _l
 from flask import current_app, has_app_context
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -66,13 +67,16 @@ ACTIVE_TYPES = frozenset(
 class FileTooLarge(CardcrmError):
     """The file is over ``CARDCRM_MAX_UPLOAD_MB``; nothing was stored."""
 
-    status, title = 413, "Content too large"
+    status, title = 413, _l("Content too large")
 
     @classmethod
     def over(cls, max_bytes: int) -> FileTooLarge:
         return cls(
-            f"The file is over the upload limit of {_limit_text(max_bytes)} "
-            "(CARDCRM_MAX_UPLOAD_MB). Nothing was stored.",
+            _(
+                "The file is over the upload limit of %(limit)s (CARDCRM_MAX_UPLOAD_MB). "
+                "Nothing was stored.",
+                limit=_limit_text(max_bytes),
+            ),
             max_bytes=max_bytes,
         )
 
