@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import niquests
 
 from .errors import ConfigurationError, Invalid
-from .validation_messages import N_, known
+from .validation_messages import N_, known, translate_message
 
 if TYPE_CHECKING:
     from urllib3_future.contrib.resolver.system import SystemResolver
@@ -274,7 +274,7 @@ class OutboundPolicy:
         try:
             self.check_url(url)
         except OutboundRefused as refusal:
-            message = refusal_message(refusal.rule)
+            message = translate_message(refusal_message(refusal.rule))
             raise Invalid({field: [message]}, detail=f"{field}: {message}") from None
 
     def session(self, *, max_redirects: int = MAX_REDIRECTS) -> GuardedSession:
