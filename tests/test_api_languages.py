@@ -150,3 +150,12 @@ def test_an_import_refusal_lists_its_rows_problems_in_romanian(admin: Any) -> No
     assert body["detail"].startswith("1 rând(uri) din fișier nu pot fi importate")
     assert body["errors"][0]["line"] == 1  # numbers stay numbers
     assert body["errors"][0]["message"].startswith("Coloană necunoscută 'colour'.")
+
+
+def test_an_errors_detail_is_text_in_the_language_it_is_read_in(app: Any) -> None:
+    from cardcrm.common.errors import NotFound
+
+    error = NotFound()  # no detail of its own: its title, read when it is answered
+    assert error.detail == "Not found" and isinstance(error.detail, str)
+    with app.test_request_context("/api/v1/me", headers=RO):
+        assert error.detail == "Negăsit"

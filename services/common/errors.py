@@ -42,8 +42,16 @@ class CardcrmError(Exception):
         # Kept lazy: reading a text picks the request's language, which must wait until the
         # caller is known (the token owner's profile language).
         super().__init__(detail or self.title)
-        self.detail: str | LazyString = detail or self.title
+        self._detail: str | LazyString = detail or self.title
         self.extra = extra
+
+    @property
+    def detail(self) -> str:
+        """The detail as text, read in the language of the moment (the title's, if none)."""
+        return str(self._detail)
+
+    def __str__(self) -> str:
+        return self.detail
 
     @property
     def headers(self) -> dict[str, str]:
