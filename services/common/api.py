@@ -24,6 +24,7 @@ from .errors import PreconditionFailed
 from .idempotency import IdempotencyStore
 from .input_rules import check_integers, check_text, column_integers, parse_json
 from .service import api_service
+from .translate import gettext as _
 
 JSON_MIMETYPE = "application/json"
 #: Where every service serves its API (below its mount point, for the sidecars).
@@ -42,7 +43,7 @@ class IdConverter(IntegerConverter):
     def to_python(self, value: str) -> int:
         number: int = super().to_python(value)
         if number > MAX_ID:
-            raise NotFound(f"No object has the id {value}.")
+            raise NotFound(_("No object has the id %(id)s.", id=value))
         return number
 
 
@@ -282,5 +283,5 @@ def expected_versions() -> set[int] | None:
         if tag.isascii() and tag.isdigit() and len(tag) <= MAX_VERSION_DIGITS:
             versions.add(int(tag))
     if not versions:
-        raise PreconditionFailed("If-Match names no version of this resource.")
+        raise PreconditionFailed(_("If-Match names no version of this resource."))
     return versions

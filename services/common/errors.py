@@ -17,6 +17,11 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from .translate import LazyString
+from .translate import gettext as _
+from .translate import lazy_gettext as _l
+from .validation_messages import translate_message, translate_messages
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -29,13 +34,24 @@ class CardcrmError(Exception):
     same request again (the answer's ``Retry-After``)."""
 
     status = 500
-    title = "Internal server error"
+    #: Read in the language of the answer (a ``LazyString``); ``problem`` makes it a ``str``.
+    title: str | LazyString = _l("Internal server error")
     retry_after: int | None = None
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        # Kept lazy: reading a text picks the request's language, which must wait until the
+        # caller is known (the token owner's profile language).
         super().__init__(detail or self.title)
-        self.detail = detail or self.title
+        self._detail: str | LazyString = detail or self.title
         self.extra = extra
+
+    @property
+    def detail(self) -> str:
+        """The detail as text, read in the language of the moment (the title's, if none)."""
+        return str(self._detail)
+
+    def __str__(self) -> str:
+        return self.detail
 
     @property
     def headers(self) -> dict[str, str]:
@@ -47,33 +63,33 @@ class CardcrmError(Exception):
 
 
 class BadRequest(CardcrmError):
-    status, title = 400, "Bad request"
+    status, title = 400, _l("Bad request")
 
 
 class Unauthorized(CardcrmError):
-    status, title = 401, "Unauthorized"
+    status, title = 401, _l("Unauthorized")
 
 
 class Forbidden(CardcrmError):
-    status, title = 403, "Forbidden"
+    status, title = 403, _l("Forbidden")
 
 
 class NotFound(CardcrmError):
-    status, title = 404, "Not found"
+    status, title = 404, _l("Not found")
 
 
 class Conflict(CardcrmError):
-    status, title = 409, "Conflict"
+    status, title = 409, _l("Conflict")
 
 
 class PreconditionFailed(CardcrmError):
-    status, title = 412, "Precondition failed"
+    status, title = 412, _l("Precondition failed")
 
 
 class TooManyRequests(CardcrmError):
     """Refused for now (a throttle); ``Retry-After`` says for how many seconds."""
 
-    status, title = 429, "Too many requests"
+    status, title = 429, _l("Too many requests")
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
@@ -83,19 +99,19 @@ class TooManyRequests(CardcrmError):
 class Invalid(CardcrmError):
     """Input that parses but breaks a rule; ``errors`` names the fields."""
 
-    status, title = 422, "Unprocessable content"
+    status, title = 422, _l("Unprocessable content")
 
     def __init__(self, errors: dict[str, list[str]] | str, detail: str | None = None) -> None:
         if isinstance(errors, str):
             detail, errors = detail or errors, {}
-        super().__init__(detail or "The request has invalid fields.", errors=errors)
+        super().__init__(detail or _("The request has invalid fields."), errors=errors)
 
 
 class ServiceUnavailable(CardcrmError):
     """Nothing the client did wrong: a service this one needs is down or catching up.
     ``Retry-After`` says when to try again."""
 
-    status, title = 503, "Service unavailable"
+    status, title = 503, _l("Service unavailable")
     retry_after = 30
 
 
@@ -113,15 +129,18 @@ class CoreUnreachable(ServiceUnavailable):
 class ConfigurationError(CardcrmError):
     """The service's settings cannot work (e.g. a worker without a service token)."""
 
-    status, title = 500, "Misconfigured"
+    status, title = 500, _l("Misconfigured")
 
 
 def ensure_version(current: int, expected: set[int] | None) -> None:
     """Refuse a write made against a version other than ``current`` (``If-Match``)."""
     if expected is not None and current not in expected:
         raise PreconditionFailed(
-            f"The resource changed (it is now at version {current}); "
-            "fetch it again and reapply your change."
+            _(
+                "The resource changed (it is now at version %(version)s); "
+                "fetch it again and reapply your change.",
+                version=current,
+            )
         )
 
 
@@ -147,18 +166,32 @@ def _texts(messages: Any, path: str = "") -> list[str]:
     return [lead + str(messages)]
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail or title}
+def problem(
+    status: int, title: str | LazyString, detail: str | LazyString | None = None, **extra: Any
+) -> Response:
+    """A problem document; titles and details are read in the answer's language here, and
+    marshmallow's messages among ``errors`` translated (a ``LazyString`` never reaches JSON)."""
+    body = {
+        "type": "about:blank",
+        "title": str(title),
+        "status": status,
+        "detail": translate_message(detail or title),
+    }
     body.update(extra)
+    if "errors" in body:
+        body["errors"] = translate_messages(body["errors"])
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
 def invalid_fields(error: ValidationError) -> Response:
-    messages = field_messages(error.messages)
+    messages = field_messages(translate_messages(error.messages))
     return problem(
         422,
         Invalid.title,
-        "The request has invalid fields: " + ", ".join(sorted(map(str, messages))) + ".",
+        _(
+            "The request has invalid fields: %(fields)s.",
+            fields=", ".join(sorted(map(str, messages))),
+        ),
         errors=messages,
     )
 
@@ -170,13 +203,13 @@ def out_of_range(error: Exception) -> Response:
         "%s %s: 422 for a value the database cannot hold: %s", request.method, request.path, error
     )
     return problem(
-        422, Invalid.title, "A value in the request is out of range or too long.", errors={}
+        422, Invalid.title, _("A value in the request is out of range or too long."), errors={}
     )
 
 
 def database_unavailable(error: Exception) -> Response:
     log.error("%s %s: 503, the database is unavailable: %s", request.method, request.path, error)
-    return answer(DatabaseUnavailable("The database is unavailable; try again in a moment."))
+    return answer(DatabaseUnavailable(_("The database is unavailable; try again in a moment.")))
 
 
 def answer(error: CardcrmError) -> Response:
@@ -186,12 +219,60 @@ def answer(error: CardcrmError) -> Response:
     return response
 
 
+#: werkzeug's HTTP errors' names, and the descriptions a client meets most, in the catalogue.
+HTTP_TITLES: dict[int, LazyString] = {
+    400: _l("Bad Request"),
+    401: _l("Unauthorized"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    406: _l("Not Acceptable"),
+    409: _l("Conflict"),
+    410: _l("Gone"),
+    411: _l("Length Required"),
+    412: _l("Precondition Failed"),
+    413: _l("Request Entity Too Large"),
+    414: _l("Request URI Too Large"),
+    415: _l("Unsupported Media Type"),
+    416: _l("Requested Range Not Satisfiable"),
+    422: _l("Unprocessable Entity"),
+    428: _l("Precondition Required"),
+    429: _l("Too Many Requests"),
+    431: _l("Request Header Fields Too Large"),
+    500: _l("Internal Server Error"),
+    501: _l("Not Implemented"),
+    503: _l("Service Unavailable"),
+}
+HTTP_DESCRIPTIONS: dict[int, LazyString] = {
+    404: _l(
+        "The requested URL was not found on the server. If you entered the URL manually please "
+        "check your spelling and try again."
+    ),
+    405: _l("The method is not allowed for the requested URL."),
+    413: _l("The data value transmitted exceeds the capacity limit."),
+    415: _l("The server does not support the media type transmitted in the request."),
+}
+
+
+def _http_title(error: HTTPException) -> str | LazyString:
+    return HTTP_TITLES.get(error.code or 500) or error.name
+
+
+def _http_detail(error: HTTPException) -> str | LazyString | None:
+    """werkzeug's own description in the catalogue's words; a view's own text as it is."""
+    detail = error.description
+    known = HTTP_DESCRIPTIONS.get(error.code or 500)
+    if known is not None and detail == type(error).description:
+        return known
+    return detail
+
+
 def http_error(error: HTTPException) -> Response:
     """An HTTP error (no route, wrong method, body too large...) as problem+json."""
-    detail = error.description
-    if error.code == 400 and "JSON" in (detail or ""):
-        detail = "The body is not valid JSON."
-    response = problem(error.code or 500, error.name, detail)
+    detail = _http_detail(error)
+    if error.code == 400 and "JSON" in str(detail or ""):
+        detail = _("The body is not valid JSON.")
+    response = problem(error.code or 500, _http_title(error), detail)
     allowed = getattr(error, "valid_methods", None)  # only a MethodNotAllowed has them
     if error.code == 405 and allowed:
         response.headers["Allow"] = ", ".join(allowed)
@@ -215,17 +296,17 @@ def init_app(app: Flask) -> None:
     def _stale(error: StaleDataError) -> Response:
         # Two writers passed the If-Match check at once; the database let only one through.
         return problem(
-            412, PreconditionFailed.title, "The resource changed meanwhile; fetch it again."
+            412, PreconditionFailed.title, _("The resource changed meanwhile; fetch it again.")
         )
 
     @app.errorhandler(IntegrityError)
     def _integrity(error: IntegrityError) -> Response:
         log.warning("integrity error answered as 409: %s", error.orig)
-        return problem(409, Conflict.title, "The change conflicts with another one; try again.")
+        return problem(409, Conflict.title, _("The change conflicts with another one; try again."))
 
     app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error")
-        return problem(500, CardcrmError.title, "An unexpected error occurred; it was logged.")
+        return problem(500, CardcrmError.title, _("An unexpected error occurred; it was logged."))

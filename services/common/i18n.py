@@ -31,7 +31,7 @@ from pathlib import Path
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,14 @@ def install(
         default_translation_directories=";".join(str(path) for path in directories),
     )
     app.jinja_env.globals.update(current_language=current_language, language_name=language_name)
+
+    @app.after_request
+    def _content_language(response: Response) -> Response:
+        # The API says which language its messages are in (a client may have asked for one
+        # cardcrm lacks, or none: then the profile's or the site's language answered).
+        if request.path.startswith(api_prefix):
+            response.headers.setdefault("Content-Language", current_language())
+        return response
 
 
 def current_language() -> str:

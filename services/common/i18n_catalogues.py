@@ -38,6 +38,7 @@ KEYWORDS = {
     "gettext": None,
     "lazy_gettext": None,
     "_l": None,
+    "N_": None,
     "ngettext": (1, 2),
     "lazy_ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
@@ -89,14 +90,21 @@ def adopt(target: Path, sources: list[Path]) -> int:
         with source.open("rb") as po_file:
             other = read_po(po_file)
         for message in other:
-            if not message.id or not message.string or message.fuzzy:
+            if not message.id or not _translated(message.string) or message.fuzzy:
                 continue
             mine = translations.get(message.id, message.context)
-            if mine is not None and not mine.string:
+            if mine is not None and not _translated(mine.string):
                 mine.string = message.string
                 filled += 1
     write(target, translations)
     return filled
+
+
+def _translated(string: str | tuple[str, ...] | None) -> bool:
+    """A translation is made when it has text (every plural form, for plurals)."""
+    if isinstance(string, tuple):
+        return bool(string) and all(string)
+    return bool(string)
 
 
 def write(path: Path, translations: Catalog) -> None:

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, sessio
 from .db import get_session, write_transaction
 from .errors import BadRequest, Conflict, Invalid
 from .timeutil import utcnow
+from .translate import gettext as _
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -112,7 +113,13 @@ class IdempotencyStore:
             return None
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.")
+            raise BadRequest(
+                _(
+                    "%(header)s must be 1 to %(max)s printable characters.",
+                    header=HEADER,
+                    max=MAX_KEY_LENGTH,
+                )
+            )
         owner = self.owner_of(caller)
         digest = hashlib.sha256()
         for part in (request.method, request.path, request.query_string):
@@ -133,12 +140,14 @@ class IdempotencyStore:
             return None
         if found.fingerprint != fingerprint:
             raise Invalid(
-                {HEADER: ["This key was used for another request; use a new key per request."]}
+                {HEADER: [_("This key was used for another request; use a new key per request.")]}
             )
         if found.status is None:
             raise Conflict(
-                "The request with this Idempotency-Key was done, but its answer was lost; "
-                "fetch the result instead of sending it again."
+                _(
+                    "The request with this Idempotency-Key was done, but its answer was lost; "
+                    "fetch the result instead of sending it again."
+                )
             )
         headers = {**(found.headers or {}), REPLAYED_HEADER: "true"}
         return Response(

@@ -32,6 +32,8 @@ from marshmallow import fields as marshmallow_fields
 
 from .errors import BadRequest, Invalid
 from .text import control_character_error
+from .translate import gettext as _
+from .validation_messages import N_, known
 
 #: Deeper JSON is refused before any schema sees it; real requests nest three or four levels.
 MAX_JSON_DEPTH = 64
@@ -42,10 +44,15 @@ COLUMN_MIN, COLUMN_MAX = -(2**31), 2**31 - 1
 #: Past this many, further bad fields are not reported (the answer stays small).
 MAX_REPORTED = 20
 
-OUT_OF_RANGE = f"Out of range: integers run from {INTEGER_MIN} to {INTEGER_MAX}."
-OUT_OF_COLUMN_RANGE = f"Out of range: this number runs from {COLUMN_MIN} to {COLUMN_MAX}."
-NOT_FINITE = "Not a finite number."
-TOO_DEEP = f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
+# English; translated where an answer is made (``validation_messages.translate_message``).
+OUT_OF_RANGE = known(
+    N_("Out of range: integers run from %(min)s to %(max)s."), min=INTEGER_MIN, max=INTEGER_MAX
+)
+OUT_OF_COLUMN_RANGE = known(
+    N_("Out of range: this number runs from %(min)s to %(max)s."), min=COLUMN_MIN, max=COLUMN_MAX
+)
+NOT_FINITE = N_("Not a finite number.")
+TOO_DEEP = known(N_("The body is nested more than %(depth)s levels deep."), depth=MAX_JSON_DEPTH)
 
 
 def parse_json(raw: bytes | str) -> Any:
@@ -55,7 +62,7 @@ def parse_json(raw: bytes | str) -> Any:
     except RecursionError as error:
         raise BadRequest(TOO_DEEP) from error
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise BadRequest(f"The body is not valid JSON: {error}") from error
+        raise BadRequest(_("The body is not valid JSON: %(error)s", error=error)) from error
     if _depth(value) > MAX_JSON_DEPTH:
         raise BadRequest(TOO_DEEP)
     return value
@@ -75,8 +82,8 @@ def check_text(value: Any) -> None:
             _add(errors, path, message)
         if isinstance(item, Mapping):
             for key in item:
-                if isinstance(key, str) and (message := control_character_error(key)):
-                    _add(errors, (*path, key), "The name " + message[0].lower() + message[1:])
+                if isinstance(key, str) and (message := control_character_error(key, of_name=True)):
+                    _add(errors, (*path, key), message)
         if len(errors) >= MAX_REPORTED:
             break
     if errors:

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 import niquests
 
 from .errors import ConfigurationError, Invalid
+from .validation_messages import N_, known, translate_message
 
 if TYPE_CHECKING:
     from urllib3_future.contrib.resolver.system import SystemResolver
@@ -273,7 +274,7 @@ class OutboundPolicy:
         try:
             self.check_url(url)
         except OutboundRefused as refusal:
-            message = refusal_message(refusal.rule)
+            message = translate_message(refusal_message(refusal.rule))
             raise Invalid({field: [message]}, detail=f"{field}: {message}") from None
 
     def session(self, *, max_redirects: int = MAX_REDIRECTS) -> GuardedSession:
@@ -283,8 +284,17 @@ class OutboundPolicy:
 
 def refusal_message(rule: str) -> str:
     """What a user reads when they save a URL the guard refuses by ``rule``."""
-    if rule in (REFUSED_SCHEME, REFUSED_URL):
-        return f"{rule}; use an http:// or https:// URL with a host name"
+    # English (a sidecar's answer, or a service without catalogues); translate_message turns
+    # it into the reader's words where the answer is made.
+    if rule == REFUSED_SCHEME:
+        return N_("refused: scheme; use an http:// or https:// URL with a host name")
+    if rule == REFUSED_URL:
+        return N_("refused: not a URL; use an http:// or https:// URL with a host name")
+    if rule == REFUSED_ADDRESS:
+        return known(
+            N_("refused: private address; an operator can allow it with %(variable)s"),
+            variable=ALLOW_VARIABLE,
+        )
     return f"{rule}; an operator can allow it with {ALLOW_VARIABLE}"
 
 

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from .errors import Invalid
 from .input_rules import check_integers, column_integers
+from .translate import gettext as _
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -46,7 +47,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except ValueError as error:
-        raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     if not isinstance(position, dict):
-        raise Invalid({"cursor": ["Not a cursor this API gave out."]})
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
     return position

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import fields
 
 from .timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z, to_utc
+from .validation_messages import N_
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -21,7 +22,7 @@ class Instant(fields.Field[datetime]):
     """
 
     default_error_messages = {
-        "invalid": "Not an RFC 3339 date-time with an offset (e.g. 2026-11-27T09:30:00+02:00).",
+        "invalid": N_("Not an RFC 3339 date-time with an offset (e.g. 2026-11-27T09:30:00+02:00)."),
         "range": OUT_OF_CALENDAR,
     }
 

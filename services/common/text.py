@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from .validation_messages import N_, known
+
 #: Every character the rule refuses.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -23,15 +25,25 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udf
 LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
-def control_character_error(value: str) -> str | None:
-    """What is wrong with ``value`` under the rule, or ``None`` when it is fine."""
+def control_character_error(value: str, *, of_name: bool = False) -> str | None:
+    """What is wrong with ``value`` under the rule, or ``None`` when it is fine (``of_name``:
+    said of a JSON object's key). English; ``translate_message`` gives the reader's words."""
     found = CONTROL_CHARACTERS.search(value)
     if found is None:
         return None
     code = f"U+{ord(found.group()):04X}"
     if "\ud800" <= found.group() <= "\udfff":
-        return f"Contains an unpaired surrogate ({code}), which is not valid text."
-    return f"Contains a control character ({code}); remove it."
+        if of_name:
+            return known(
+                N_("The name contains an unpaired surrogate (%(code)s), which is not valid text."),
+                code=code,
+            )
+        return known(
+            N_("Contains an unpaired surrogate (%(code)s), which is not valid text."), code=code
+        )
+    if of_name:
+        return known(N_("The name contains a control character (%(code)s); remove it."), code=code)
+    return known(N_("Contains a control character (%(code)s); remove it."), code=code)
 
 
 def printable(value: str, *, one_line: bool = False) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from .validation_messages import N_, known
+
 Clock = Callable[[], datetime]
 
 #: The calendar cardcrm keeps dates and instants in. Python's dates end at the years 1 and
@@ -16,8 +18,10 @@ Clock = Callable[[], datetime]
 EARLIEST_DATE, LATEST_DATE = date(2, 1, 1), date(9998, 12, 31)
 EARLIEST = datetime.combine(EARLIEST_DATE, time(), tzinfo=UTC)
 LATEST = datetime.combine(LATEST_DATE, time.max, tzinfo=UTC)
-OUT_OF_CALENDAR = (
-    f"Out of range: dates run from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}."
+OUT_OF_CALENDAR = known(
+    N_("Out of range: dates run from %(first)s to %(last)s."),
+    first=EARLIEST_DATE.isoformat(),
+    last=LATEST_DATE.isoformat(),
 )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cardcrm.common.errors import NotFound
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -107,13 +108,13 @@ def visible_cards_condition(session: Session, user: User | None) -> ColumnElemen
 def check_product(session: Session, user: User | None, product_id: int) -> Scope:
     scope = scope_of(session, user)
     if not scope.sees_product(product_id):
-        raise NotFound(f"No product {product_id}.")
+        raise NotFound(_("No product %(id)s.", id=product_id))
     return scope
 
 
 def check_card(session: Session, user: User | None, card: Card) -> None:
     if not scope_of(session, user).sees_card(card):
-        raise NotFound(f"No card {card.id}.")
+        raise NotFound(_("No card %(id)s.", id=card.id))
 
 
 def forget_scopes(session: Session) -> None:

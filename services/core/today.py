@@ -6,6 +6,7 @@ from typing import Any
 
 from cardcrm.common.api import ApiBlueprint
 from cardcrm.common.db import get_session
+from cardcrm.common.translate import gettext as _
 from flask import Response, json
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -31,9 +32,9 @@ class TodayArgsSchema(Schema):
     )
 
     @validates_schema
-    def _order(self, data: dict, **_: object) -> None:
+    def _order(self, data: dict, **kwargs: object) -> None:
         if data.get("from") and data.get("to") and data["from"] > data["to"]:
-            raise ValidationError("The period's start is after its end.", "from")
+            raise ValidationError(_("The period's start is after its end."), "from")
 
 
 TODAY_RESPONSE = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardcrm.common.errors import CoreUnreachable, Unauthorized
+from cardcrm.common.translate import gettext as _
 from flask import current_app, g, request
 
 from .core_client import CoreClient, CoreError
@@ -18,18 +19,18 @@ from .core_client import CoreClient, CoreError
 def authenticate(level: str) -> dict[str, Any]:
     """The user owning the request's bearer token: ``{"id", "email", "name", "timezone",
     "is_admin"}``. Sidecars know one level, ``"user"``: a user's token."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Send a user's token as 'Authorization: Bearer <token>'.")
+        raise Unauthorized(_("Send a user's token as 'Authorization: Bearer <token>'."))
     client: CoreClient = current_app.extensions["cardcrm_core_client"]
     try:
         user = client.whoami(token.strip())
     except CoreError as error:
         raise CoreUnreachable(
-            "cardcrm's core service, which checks tokens, cannot be reached; try again soon."
+            _("cardcrm's core service, which checks tokens, cannot be reached; try again soon.")
         ) from error
     if user is None:
-        raise Unauthorized("The token is unknown, revoked, or not a user's token.")
+        raise Unauthorized(_("The token is unknown, revoked, or not a user's token."))
     g.sidecar_user = user
     return user
 

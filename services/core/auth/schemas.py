@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cardcrm.common.schema_fields import Instant
 from cardcrm.common.timeutil import is_timezone
+from cardcrm.common.translate import gettext as _
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
@@ -13,7 +14,10 @@ class TimezoneField(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs)
         if not is_timezone(value):
             raise ValidationError(
-                f"Unknown time zone {value!r}; use an IANA name such as Europe/Bucharest."
+                _(
+                    "Unknown time zone %(zone)s; use an IANA name such as Europe/Bucharest.",
+                    zone=repr(value),
+                )
             )
         return value
 
@@ -25,7 +29,13 @@ class LanguageField(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs).strip().lower()
         known = current_app.config.get("LANGUAGES") or ["en"]
         if value not in known:
-            raise ValidationError(f"Unknown language {value!r}; one of: {', '.join(known)}.")
+            raise ValidationError(
+                _(
+                    "Unknown language %(language)s; one of: %(known)s.",
+                    language=repr(value),
+                    known=", ".join(known),
+                )
+            )
         return value
 
 
@@ -68,11 +78,15 @@ class MeUpdateSchema(Schema):
     )
 
     @validates_schema
-    def _password_change(self, data: dict, **_: object) -> None:
+    def _password_change(self, data: dict, **kwargs: object) -> None:
         if "password" in data and not data.get("current_password"):
-            raise ValidationError("Enter your current password to change it.", "current_password")
+            raise ValidationError(
+                _("Enter your current password to change it."), "current_password"
+            )
         if data.get("revoke_tokens") and "password" not in data:
-            raise ValidationError("Tokens are revoked with a new password only.", "revoke_tokens")
+            raise ValidationError(
+                _("Tokens are revoked with a new password only."), "revoke_tokens"
+            )
 
 
 class LoginSchema(Schema):
@@ -83,9 +97,9 @@ class LoginSchema(Schema):
     )
 
     @validates("email")
-    def _email(self, value: str, **_: object) -> None:
+    def _email(self, value: str, **kwargs: object) -> None:
         if "@" not in value:
-            raise ValidationError("Not a valid e-mail address.")
+            raise ValidationError(_("Not a valid e-mail address."))
 
 
 class TokenSchema(Schema):

@@ -16,6 +16,7 @@ from cardcrm.common.api import MAX_ID
 from cardcrm.common.db import get_session, write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from flask import current_app, g, request
 from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -76,10 +77,10 @@ def create_user(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_USER_LOCK}
                 )
             if count_users(session):
-                raise Conflict("cardcrm already has users; log in instead.")
+                raise Conflict(_("cardcrm already has users; log in instead."))
         email = normalize_email(email)
         if session.scalar(select(User.id).where(User.email == email)) is not None:
-            raise Conflict(f"A user with the e-mail {email} already exists.")
+            raise Conflict(_("A user with the e-mail %(email)s already exists.", email=email))
         user = User(
             email=email,
             name=name,
@@ -131,8 +132,8 @@ def check_password(session: Session, user: User, password: str, address: str | N
         login(session, user.email, password, address)
     except Unauthorized as wrong:
         raise Forbidden(
-            "The current password is wrong.",
-            errors={"current_password": ["This is not your current password."]},
+            _("The current password is wrong."),
+            errors={"current_password": [_("This is not your current password.")]},
         ) from wrong
 
 
@@ -189,7 +190,7 @@ def browser_token(session: Session, web_session: WebSession, secret: str) -> str
             select(WebSession.user_id).where(WebSession.id == web_session.id).with_for_update()
         )
         if user_id is None:
-            raise Unauthorized("Your session has ended; log in again.")
+            raise Unauthorized(_("Your session has ended; log in again."))
         made = list(
             session.scalars(
                 select(ApiToken)
@@ -224,7 +225,7 @@ def revoke_token(session: Session, token_id: int, principal: Principal) -> ApiTo
         if row is None or not (
             principal.is_admin or (principal.user and row.user_id == principal.user.id)
         ):
-            raise NotFound("No such token.")
+            raise NotFound(_("No such token."))
         if row.revoked_at is None:
             row.revoked_at = utcnow()
     return row
@@ -245,7 +246,7 @@ def login(session: Session, email: str, password: str, address: str | None = Non
     user = session.scalar(select(User).where(User.email == email))
     hashed = user.password_hash if user is not None else _no_such_user_hash()
     if not check_password_hash(hashed, password) or user is None:
-        raise Unauthorized("Wrong e-mail or password.")
+        raise Unauthorized(_("Wrong e-mail or password."))
     if address is not None:
         throttle.succeeded(session, email, address)
     return user
@@ -289,15 +290,15 @@ def authenticate(level: str | None) -> Principal | None:
         return None
     principal = current_principal()
     if principal is None:
-        raise Unauthorized("Send a valid token as 'Authorization: Bearer <token>'.")
+        raise Unauthorized(_("Send a valid token as 'Authorization: Bearer <token>'."))
     if level == "events":
         if not (principal.service or principal.is_admin):
-            raise Forbidden("The event feed is for admins and service tokens.")
+            raise Forbidden(_("The event feed is for admins and service tokens."))
     elif principal.user is None:
-        raise Forbidden("This operation needs a user's token, not a service token.")
+        raise Forbidden(_("This operation needs a user's token, not a service token."))
     elif level == "admin" and (principal.service or not principal.is_admin):
         # Acting for an admin makes no service one: admins' operations need an admin's token.
-        raise Forbidden("Only admins may do this.")
+        raise Forbidden(_("Only admins may do this."))
     return principal
 
 
@@ -307,8 +308,14 @@ def authorize(principal: Principal, operation: Any) -> None:
     if principal.service is None:
         return
     if operation.scope is None or operation.scope not in principal.scopes:
-        needed = f"the scope {operation.scope!r}" if operation.scope else "a user's own token"
-        raise Forbidden(f"A service token may not do this: it needs {needed}.")
+        if operation.scope:
+            raise Forbidden(
+                _(
+                    "A service token may not do this: it needs the scope %(scope)s.",
+                    scope=repr(operation.scope),
+                )
+            )
+        raise Forbidden(_("A service token may not do this: it needs a user's own token."))
 
 
 ON_BEHALF_HEADER = "X-Cardcrm-On-Behalf-Of"
@@ -337,14 +344,14 @@ def current_principal() -> Principal | None:
 
 def _acting_for(principal: Principal, user_id: str) -> Principal:
     if principal.service is None:
-        raise Forbidden(f"Only service tokens may send {ON_BEHALF_HEADER}.")
+        raise Forbidden(_("Only service tokens may send %(header)s.", header=ON_BEHALF_HEADER))
     # ASCII digits of a 32-bit id only: ``"²"`` is a digit to ``str.isdigit`` but no number to
     # ``int``, 4,300 digits are past what ``int`` converts, and ids are ``INTEGER`` columns.
     named = user_id.strip()
     number = int(named) if named.isascii() and named.isdigit() and len(named) <= 10 else None
     user = get_session().get(User, number) if number is not None and number <= MAX_ID else None
     if user is None:
-        raise Unauthorized(f"{ON_BEHALF_HEADER} names no user.")
+        raise Unauthorized(_("%(header)s names no user.", header=ON_BEHALF_HEADER))
     return dataclasses.replace(principal, user=user)
 
 

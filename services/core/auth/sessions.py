@@ -25,6 +25,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import NotFound
 from cardcrm.common.text import printable
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import ColumnElement, and_, delete, not_, select, update
 from sqlalchemy.orm import Session
 
@@ -122,7 +123,7 @@ def end_users(session: Session, user: User, session_id: int) -> None:
             delete(WebSession).where(WebSession.id == session_id, WebSession.user_id == user.id)
         )
         if not ended.rowcount:  # type: ignore[attr-defined]
-            raise NotFound("No such session.")
+            raise NotFound(_("No such session."))
 
 
 def end_users_others(session: Session, user: User, keep: int) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import TooManyRequests
+from cardcrm.common.translate import ngettext
 from sqlalchemy import and_, delete, func, select, text
 from sqlalchemy.orm import Session
 
@@ -51,10 +52,8 @@ def attempt(session: Session, email: str, address: str, now: datetime) -> None:
         recent = and_(LoginFailure.address == address, LoginFailure.at >= now - WINDOW)
         counted = select(func.count(), func.min(LoginFailure.at))
         account = session.execute(counted.where(recent, LoginFailure.email == email)).one()
-        _refuse_over(account, ACCOUNT_LIMIT, "for this account", now)
-        _refuse_over(
-            session.execute(counted.where(recent)).one(), ADDRESS_LIMIT, "from your address", now
-        )
+        _refuse_over(account, ACCOUNT_LIMIT, "account", now)
+        _refuse_over(session.execute(counted.where(recent)).one(), ADDRESS_LIMIT, "address", now)
         session.add(LoginFailure(email=email, address=address, at=now))
 
 
@@ -66,9 +65,20 @@ def _refuse_over(found: Any, limit: int, what: str, now: datetime) -> None:
     count, oldest = found
     if count >= limit:
         wait = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
-        raise TooManyRequests(
-            f"Too many failed logins {what}; try again in {_minutes(wait)}.", wait
-        )
+        minutes = math.ceil(wait / 60)
+        if what == "account":
+            message = ngettext(
+                "Too many failed logins for this account; try again in a minute.",
+                "Too many failed logins for this account; try again in %(num)d minutes.",
+                minutes,
+            )
+        else:
+            message = ngettext(
+                "Too many failed logins from your address; try again in a minute.",
+                "Too many failed logins from your address; try again in %(num)d minutes.",
+                minutes,
+            )
+        raise TooManyRequests(message, wait)
 
 
 def succeeded(session: Session, email: str, address: str) -> None:
@@ -77,8 +87,3 @@ def succeeded(session: Session, email: str, address: str) -> None:
         session.execute(
             delete(LoginFailure).where(LoginFailure.email == email, LoginFailure.address == address)
         )
-
-
-def _minutes(seconds: int) -> str:
-    minutes = math.ceil(seconds / 60)
-    return "a minute" if minutes <= 1 else f"{minutes} minutes"

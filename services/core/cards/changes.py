@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from cardcrm.common.errors import Forbidden
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from flask import current_app
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -231,7 +232,7 @@ def _record(session: Session, actor: User | None, card: Card, records: list[Reco
 def check_in_sight(session: Session, actor: User | None, card: Card) -> None:
     """A member limited to own cards may not create or hand over a card out of their sight."""
     if actor is not None and not scope_of(session, actor).sees_card(card):
-        raise Forbidden("You see only your own cards here: the owner must be you or nobody.")
+        raise Forbidden(_("You see only your own cards here: the owner must be you or nobody."))
 
 
 def check_status_change(card: Card, old: Status | None, new: Status, actor: User | None) -> None:

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar
+from cardcrm.common.translate import N_
+from cardcrm.common.translate import gettext as _
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
@@ -86,7 +88,7 @@ def _field_for(definition: dict[str, Any]) -> fields.Field:
         return fields.Email(**options)
     if kind == "phone":
         return fields.String(
-            validate=validate.Regexp(PHONE, error="Not a valid phone number."), **options
+            validate=validate.Regexp(PHONE, error=N_("Not a valid phone number.")), **options
         )
     if kind == "url":
         return fields.Url(schemes={"http", "https"}, **options)
@@ -124,7 +126,7 @@ def clean_values(
     reports under ``fields.<key>``. Empty strings count as no value.
     """
     if not isinstance(values, dict):
-        raise ValidationError({"fields": ["Must be an object of field values."]})
+        raise ValidationError({"fields": [_("Must be an object of field values.")]})
     values = {key: (None if value == "" else value) for key, value in values.items()}
     schema = values_schema(definitions)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -52,7 +53,7 @@ def filter_conditions(
     statuses = product.statuses
     if "status_id" in args:
         if args["status_id"] not in {status.id for status in statuses}:
-            raise Invalid({"status_id": ["Not a status of this product."]})
+            raise Invalid({"status_id": [_("Not a status of this product.")]})
         # The status is the product's, so it alone says the product: without the product's
         # condition the planner takes the status's index, which also holds when few cards of
         # a status have a deadline (Won, Lost), instead of filtering the product's whole list.
@@ -143,7 +144,7 @@ def _page(
     limit = args["limit"]
     position = decode_cursor(args.get("cursor")) or {"part": "due"}
     if position.get("sort", DEFAULT_SORT) != DEFAULT_SORT:
-        raise Invalid({"cursor": ["The cursor belongs to another sort."]})
+        raise Invalid({"cursor": [_("The cursor belongs to another sort.")]})
     cards: list[Card] = []
     if position.get("part") == "due":
         query = select(Card).where(*conditions, Card.next_task_due.is_not(None))
@@ -158,7 +159,7 @@ def _page(
             return cards[:limit], _cursor("due", last.next_task_due, last.id)
         position = {"part": "none"}
     if position.get("part") != "none":
-        raise Invalid({"cursor": ["Not a cursor this API gave out."]})
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
     query = select(Card).where(*conditions, Card.next_task_due.is_(None))
     if "updated" in position:
         updated, card_id = _parse_position(position, key="updated")
@@ -188,20 +189,22 @@ def _parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetim
         moment = datetime.fromisoformat(position[key])
         card_id = int(position["id"])
     except (KeyError, TypeError, ValueError) as error:
-        raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     if moment.tzinfo is None:
-        raise Invalid({"cursor": ["Not a cursor this API gave out."]})
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
     return moment, card_id
 
 
 def _field_condition(product: Product, key: str, raw: str) -> ColumnElement[bool]:
     definition = product.field(key)
     if definition is None:
-        raise Invalid({f"field.{key}": [f"The product has no field {key!r}."]})
+        raise Invalid({f"field.{key}": [_("The product has no field %(key)s.", key=repr(key))]})
     try:
         value = filter_value(definition, raw)
     except (ValueError, ArithmeticError) as error:
-        raise Invalid({f"field.{key}": [f"Not a {definition['type']} value."]}) from error
+        raise Invalid(
+            {f"field.{key}": [_("Not a %(type)s value.", type=definition["type"])]}
+        ) from error
     element = Card.fields[key]
     kind = definition["type"]
     if kind == "number":

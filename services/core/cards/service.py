@@ -8,6 +8,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -42,7 +43,7 @@ def get_card(
         query = query.execution_options(populate_existing=True)
     card = session.scalar(query)
     if card is None:
-        raise NotFound(f"No card {card_id}.")
+        raise NotFound(_("No card %(id)s.", id=card_id))
     if viewer is not None:
         check_card(session, viewer, card)
     return card
@@ -54,7 +55,7 @@ def get_live_card(
     """A card that may be changed: one in the trash must be restored first."""
     card = get_card(session, card_id, lock=lock, viewer=viewer)
     if card.trashed:
-        raise Conflict("The card is in the trash; restore it before changing it.")
+        raise Conflict(_("The card is in the trash; restore it before changing it."))
     return card
 
 
@@ -122,7 +123,7 @@ def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
     with write_transaction(session):
         card = get_card(session, card_id, lock=True, viewer=actor)
         if not card.trashed:
-            raise Conflict("The card is not in the trash.")
+            raise Conflict(_("The card is not in the trash."))
         card.trashed_at = None
         card.updated_at = utcnow()
         _hide_tasks(session, card, False)
@@ -137,11 +138,11 @@ def purge_card(session: Session, actor: User | None, card_id: int) -> None:
 
     The files' bytes are deleted after the commit, those no other card's file names."""
     if actor is None or not actor.is_admin:
-        raise Forbidden("Only admins purge the trash.")
+        raise Forbidden(_("Only admins purge the trash."))
     with write_transaction(session):
         card = get_card(session, card_id, lock=True)
         if not card.trashed:
-            raise Conflict("Only a card in the trash can be purged; delete it first.")
+            raise Conflict(_("Only a card in the trash can be purged; delete it first."))
         data = card_data(card)
         contents = remove_files_of_cards(session, [card.id])
         session.delete(card)
@@ -235,10 +236,12 @@ def _status_of(product: Product, status_id: int | None) -> Status | None:
     for status in product.statuses:
         if status.id == status_id:
             return status
-    raise Invalid({"status_id": [f"Status {status_id} is not a status of this product."]})
+    raise Invalid(
+        {"status_id": [_("Status %(id)s is not a status of this product.", id=status_id)]}
+    )
 
 
 def _check_owner(session: Session, owner_id: int | None) -> int | None:
     if owner_id is not None and session.get(User, owner_id) is None:
-        raise Invalid({"owner_id": [f"No user {owner_id}."]})
+        raise Invalid({"owner_id": [_("No user %(id)s.", id=owner_id)]})
     return owner_id

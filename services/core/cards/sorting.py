@@ -21,6 +21,8 @@ from typing import Any
 
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.translate import N_
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -53,8 +55,8 @@ SORT_DOC = (
 )
 #: A JSON number as PostgreSQL's ``->>`` writes it (anything else is no number: no cast error).
 NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
-NOT_OURS = "Not a cursor this API gave out."
-SORT_ERROR = (
+NOT_OURS = N_("Not a cursor this API gave out.")
+SORT_ERROR = N_(
     "Not a sort: use title, status, owner, next_task, updated or field.<key>, "
     "with a '-' before it to reverse the order."
 )
@@ -97,10 +99,12 @@ def _field_sort(session: Session, product: Product, name: str, descending: bool)
     key = name.split(".", 1)[1]
     definition = product.field(key)
     if definition is None:
-        raise Invalid({"sort": [f"The product has no field {key!r}."]})
+        raise Invalid({"sort": [_("The product has no field %(key)s.", key=repr(key))]})
     kind = definition["type"]
     if kind not in SORTABLE_FIELD_TYPES:
-        raise Invalid({"sort": [f"A list cannot be sorted by a field of type {kind}."]})
+        raise Invalid(
+            {"sort": [_("A list cannot be sorted by a field of type %(type)s.", type=kind)]}
+        )
     text = Card.fields[key].as_string()
     if kind in ("number", "money"):
         return Sort(name, descending, numeric_value(session, text), "number")
@@ -135,7 +139,7 @@ def sorted_page(
     sort = parse_sort(session, product, raw_sort)
     position = decode_cursor(cursor) or {"sort": raw_sort, "part": "value"}
     if position.get("sort") != raw_sort:
-        raise Invalid({"cursor": ["The cursor belongs to another sort."]})
+        raise Invalid({"cursor": [_("The cursor belongs to another sort.")]})
     base = select(Card, sort.value)
     if sort.joins_owner:
         base = base.outerjoin(User, User.id == Card.owner_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import Instant
+from cardcrm.common.translate import N_
+from cardcrm.common.translate import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..cards.fields import PHONE
@@ -14,7 +16,7 @@ EMAILS = fields.List(
     fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20)
 )
 PHONES = fields.List(
-    fields.String(validate=validate.Regexp(PHONE, error="Not a valid phone number.")),
+    fields.String(validate=validate.Regexp(PHONE, error=N_("Not a valid phone number."))),
     validate=validate.Length(max=20),
 )
 
@@ -41,7 +43,7 @@ class ContactCreateSchema(_ContactFields):
     name = fields.String(required=True, validate=NAME)
 
     @validates_schema
-    def _kind_fields(self, data: dict, **_: object) -> None:
+    def _kind_fields(self, data: dict, **kwargs: object) -> None:
         _check_kind(data.get("kind", "person"), data)
 
 
@@ -53,7 +55,7 @@ def _check_kind(kind: str, data: dict) -> None:
     if kind == "company":
         for key in ("company_id", "position"):
             if data.get(key) is not None:
-                raise ValidationError("Only people have this.", key)
+                raise ValidationError(_("Only people have this."), key)
 
 
 class ContactSchema(Schema):

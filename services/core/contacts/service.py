@@ -17,6 +17,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,7 @@ def get_contact(session: Session, contact_id: int, *, lock: bool = False) -> Con
         query = query.with_for_update()
     contact = session.scalar(query)
     if contact is None:
-        raise NotFound(f"No contact {contact_id}.")
+        raise NotFound(_("No contact %(id)s.", id=contact_id))
     return contact
 
 
@@ -115,8 +116,10 @@ def create_contact(
             existing = duplicates_of(session, data.get("emails") or [], data.get("phones") or [])
             if existing:
                 raise Conflict(
-                    "A contact with this e-mail or phone exists; add ?allow_duplicate=true to "
-                    "create another anyway.",
+                    _(
+                        "A contact with this e-mail or phone exists; add ?allow_duplicate=true "
+                        "to create another anyway."
+                    ),
                     existing_id=existing[0],
                 )
         _check_company(session, data.get("company_id"), None)
@@ -144,7 +147,7 @@ def update_contact(
         if contact.kind == "company" and any(
             changes.get(key) for key in ("company_id", "position")
         ):
-            raise Invalid({"company_id": ["Only people belong to a company."]})
+            raise Invalid({"company_id": [_("Only people belong to a company.")]})
         if "company_id" in changes:
             _check_company(session, changes["company_id"], contact.id)
         before = contact_data(contact)
@@ -209,11 +212,14 @@ def delete_contact(
         cards = _card_ids(session, contact.id)
         if _out_of_sight(session, actor, cards):
             raise Conflict(
-                "The contact is linked to cards you cannot see; only an admin can delete it."
+                _("The contact is linked to cards you cannot see; only an admin can delete it.")
             )
         if cards and not force:
             raise Conflict(
-                f"The contact is on {len(cards)} card(s); delete with ?force=true to unlink them.",
+                _(
+                    "The contact is on %(count)s card(s); delete with ?force=true to unlink them.",
+                    count=len(cards),
+                ),
                 cards=len(cards),
             )
         data = contact_data(contact)
@@ -238,7 +244,7 @@ def merge_contacts(session: Session, actor: User | None, contact_id: int, other_
     the merge (``contact.merged``), which also keeps the other contact as it was.
     """
     if contact_id == other_id:
-        raise Invalid({"other_id": ["A contact cannot be merged with itself."]})
+        raise Invalid({"other_id": [_("A contact cannot be merged with itself.")]})
     with write_transaction(session):
         contact = get_contact(session, contact_id, lock=True)
         other = get_contact(session, other_id, lock=True)
@@ -246,10 +252,13 @@ def merge_contacts(session: Session, actor: User | None, contact_id: int, other_
         _check_may_remove(session, actor, other, "merge")
         if linked_to_cards_out_of_sight(session, actor, other.id):
             raise Conflict(
-                "The other contact is linked to cards you cannot see; only an admin can merge it."
+                _(
+                    "The other contact is linked to cards you cannot see; "
+                    "only an admin can merge it."
+                )
             )
         if contact.kind != other.kind:
-            raise Invalid({"other_id": ["Only contacts of the same kind can be merged."]})
+            raise Invalid({"other_id": [_("Only contacts of the same kind can be merged.")]})
         snapshot = contact_data(other)
         contact.emails = _union(contact.emails, other.emails)
         contact.phones = _union(contact.phones, other.phones)
@@ -356,7 +365,7 @@ def check_contacts(session: Session, contact_id: int | None, contact_ids: list[i
     missing = sorted(wanted - found)
     if missing:
         key = "contact_id" if contact_id in missing else "contact_ids"
-        raise Invalid({key: [f"No contact {', '.join(map(str, missing))}."]})
+        raise Invalid({key: [_("No contact %(ids)s.", ids=", ".join(map(str, missing)))]})
 
 
 def set_card_contacts(session: Session, card: Card, contact_ids: list[int]) -> None:
@@ -406,7 +415,15 @@ def cards_of(session: Session, contact_id: int, visible: Any = None) -> list[Car
 def _check_may_remove(session: Session, actor: User | None, contact: Contact, verb: str) -> None:
     if not may_remove(session, actor, contact):
         raise Forbidden(
-            f"Only an admin or the user who created the contact {contact.id} may {verb} it."
+            _(
+                "Only an admin or the user who created the contact %(id)s may delete it.",
+                id=contact.id,
+            )
+            if verb == "delete"
+            else _(
+                "Only an admin or the user who created the contact %(id)s may merge it.",
+                id=contact.id,
+            )
         )
 
 
@@ -485,7 +502,7 @@ def _check_company(session: Session, company_id: int | None, contact_id: int | N
         return
     company = session.get(Contact, company_id)
     if company is None or company.kind != "company" or company.id == contact_id:
-        raise Invalid({"company_id": ["Name an existing company contact."]})
+        raise Invalid({"company_id": [_("Name an existing company contact.")]})
 
 
 def _escape(text: str) -> str:

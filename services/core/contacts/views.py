@@ -8,6 +8,7 @@ from cardcrm.common.api import ApiBlueprint, Page, Reply, expected_versions
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import PageArgsSchema, decode_cursor, encode_cursor
+from cardcrm.common.translate import gettext as _
 
 from ..auth.service import current_user
 from ..cards.schemas import CardSchema
@@ -57,7 +58,7 @@ def list_contacts(args: dict[str, Any]) -> Page:
         try:
             after = (str(position["name"]), int(position["id"]))
         except (KeyError, TypeError, ValueError) as error:
-            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+            raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     limit = args["limit"]
     rows = service.search(get_session(), args.get("q"), args.get("kind"), after, limit + 1)
     cursor = None

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardcrm.common.errors import Forbidden, NotFound
+from cardcrm.common.translate import gettext as _
+from cardcrm.common.validation_messages import translate_message
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -71,7 +73,7 @@ def import_cards(
     """
     scope = scope_of(session, actor)
     if not scope.sees_product(product_id):
-        raise NotFound(f"No product {product_id}.")
+        raise NotFound(_("No product %(id)s.", id=product_id))
     with fewer_collections(), PlanSpool() as spool:
         try:
             check = _CardCheck(session, actor, product_id, scope)
@@ -129,7 +131,7 @@ class _CardCheck:
         rows = source.rows()
         first = next(rows, None)
         if first is None:
-            raise ImportRefused([RowError(1, "The file is empty; it needs a header line.")])
+            raise ImportRefused([RowError(1, _("The file is empty; it needs a header line."))])
         columns = self._read_header(first[1])
         names = [cell.strip() for cell in first[1]]
         result = ImportResult(dry_run=spool is None)
@@ -289,20 +291,22 @@ class _CardCheck:
                 f"id: no card {card_id} in this product (leave id empty to create a card)."
             )
         elif card.trashed:
-            problems.append(f"id: card {card_id} is in the trash; restore it first.")
+            problems.append(_("id: card %(id)s is in the trash; restore it first.", id=card_id))
         return card
 
     def _title(self, row: Record, card: Card | None, problems: list[str]) -> str:
         if not row.has("title"):
             if card is None:
-                problems.append("title: a new card needs a title (the file has no title column).")
+                problems.append(
+                    _("title: a new card needs a title (the file has no title column).")
+                )
                 return ""
             return card.title
         title = row.raw("title")
         if not title.strip():
-            problems.append("title: a card needs a title.")
+            problems.append(_("title: a card needs a title."))
         elif len(title) > TITLE_MAX:
-            problems.append(f"title: at most {TITLE_MAX} characters.")
+            problems.append(_("title: at most %(max)s characters.", max=TITLE_MAX))
         return title
 
     def _status(self, row: Record, card: Card | None, problems: list[str]) -> Status | None:
@@ -311,12 +315,18 @@ class _CardCheck:
             status = self.statuses.get(fold_name(name))
             if status is None:
                 known = ", ".join(each.name for each in self.status_list)
-                problems.append(f"status: no status {name!r} in this product ({known}).")
+                problems.append(
+                    _(
+                        "status: no status %(name)s in this product (%(known)s).",
+                        name=repr(name),
+                        known=known,
+                    )
+                )
             return status
         if card is not None:
             return card.status
         if not self.status_list:
-            problems.append("status: the product has no status yet.")
+            problems.append(_("status: the product has no status yet."))
             return None
         return self.status_list[0]
 
@@ -328,7 +338,7 @@ class _CardCheck:
             return None
         owner_id = self.users.get(email) or self.users.get(normalize_email(email))
         if owner_id is None:
-            problems.append(f"owner: no user with the e-mail {email!r}.")
+            problems.append(_("owner: no user with the e-mail %(email)s.", email=repr(email)))
         return owner_id
 
     def _contact(
@@ -340,7 +350,7 @@ class _CardCheck:
         if raw:
             contact_id = int(raw) if ID.match(raw) else None
             if contact_id not in lookups.contact_names:
-                problems.append(f"contact_id: no contact {raw}.")
+                problems.append(_("contact_id: no contact %(id)s.", id=raw))
             elif name and fold_name(name) != fold_name(lookups.contact_names[contact_id]):
                 problems.append(
                     f"contact: {name!r} is not the name of contact {contact_id} "
@@ -385,7 +395,7 @@ class _CardCheck:
             messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
             for key, texts in messages.items():
                 column = self._column(str(key).removeprefix("fields."))
-                problems.append(f"{column}: {' '.join(map(str, texts))}")
+                problems.append(f"{column}: {' '.join(map(translate_message, texts))}")
             return {}
 
     def _column(self, key: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from cardcrm.common.timeutil import isoformat_z
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -163,7 +164,7 @@ def value_of(definition: dict[str, Any], text: str) -> Any:
             return True
         if text.casefold() in FALSE_WORDS:
             return False
-        raise ValueError(f"{text!r} is not a yes/no value; write true or false.")
+        raise ValueError(_("%(text)s is not a yes/no value; write true or false.", text=repr(text)))
     if kind in ("number", "money"):
         return _decimal_text(text)
     return text
@@ -180,5 +181,5 @@ def _decimal_text(text: str) -> str:
         if not math.isfinite(float(text)):
             raise ValueError
     except ValueError as error:
-        raise ValueError(f"{text!r} is not a number.") from error
+        raise ValueError(_("%(text)s is not a number.", text=repr(text))) from error
     return text

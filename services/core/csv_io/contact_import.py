@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cardcrm.common.translate import gettext as _
+from cardcrm.common.validation_messages import translate_message
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -101,7 +103,7 @@ class _ContactCheck:
         rows = source.rows()
         first = next(rows, None)
         if first is None:
-            raise ImportRefused([RowError(1, "The file is empty; it needs a header line.")])
+            raise ImportRefused([RowError(1, _("The file is empty; it needs a header line."))])
         columns, problems = read_header(
             first[1], lambda name: fold_name(name) if fold_name(name) in COLUMNS else None, COLUMNS
         )
@@ -178,15 +180,23 @@ class _ContactCheck:
             return RowError(row.line, " ".join(problems))
         kind = row.get("kind").casefold() or (contact.kind if contact else "person")
         if kind not in KINDS:
-            problems.append(f"kind: {row.get('kind')!r} is neither person nor company.")
+            problems.append(
+                _("kind: %(kind)s is neither person nor company.", kind=repr(row.get("kind")))
+            )
         elif contact is not None and kind != contact.kind:
-            problems.append(f"kind: contact {contact.id} is a {contact.kind}; it cannot change.")
+            problems.append(
+                _(
+                    "kind: contact %(id)s is a %(kind)s; it cannot change.",
+                    id=contact.id,
+                    kind=contact.kind,
+                )
+            )
         if contact is None and kind == "company" and row.get("name"):
             self.new_companies.setdefault(row.get("name"), []).append(row.line)
         data = self._values(row, problems)
         company_line = self._company(row, contact, lookups, data, problems)
         if company_line is not None and kind == "company":
-            problems.append("company: only people belong to a company.")
+            problems.append(_("company: only people belong to a company."))
         if not problems:
             data = self._validate(kind, contact, data, problems)
         identifiers = identifiers_of(data.get("emails"), data.get("phones"))
@@ -237,7 +247,9 @@ class _ContactCheck:
             return None
         contact = lookups.contacts.get(contact_id)
         if contact is None:
-            problems.append(f"id: no contact {contact_id} (leave id empty to create a contact).")
+            problems.append(
+                _("id: no contact %(id)s (leave id empty to create a contact).", id=contact_id)
+            )
         return contact
 
     def _values(self, row: Record, problems: list[str]) -> dict[str, Any]:
@@ -245,7 +257,7 @@ class _ContactCheck:
         if row.has("name"):
             data["name"] = row.get("name")
             if not data["name"]:
-                problems.append("name: a contact needs a name.")
+                problems.append(_("name: a contact needs a name."))
         for column in ("emails", "phones"):
             if row.has(column):
                 data[column] = split_list(row.get(column))
@@ -279,7 +291,7 @@ class _ContactCheck:
         if raw:
             company_id = int(raw) if ID.match(raw) else None
             if company_id not in lookups.companies:
-                problems.append(f"company_id: no company {raw}.")
+                problems.append(_("company_id: no company %(id)s.", id=raw))
             elif name and fold_name(name) != fold_name(lookups.companies[company_id]):
                 problems.append(
                     f"company: {name!r} is not the name of company {company_id} "
@@ -326,12 +338,12 @@ class _ContactCheck:
             if contact.kind == "company" and any(
                 data.get(key) for key in ("company_id", "position")
             ):
-                problems.append("company: only people belong to a company.")
+                problems.append(_("company: only people belong to a company."))
                 return data
             return self.update_schema.load(data)
         except ValidationError as error:
             for key, messages in _flatten(error.messages).items():
-                problems.append(f"{key}: {' '.join(messages)}")
+                problems.append(f"{key}: {' '.join(map(translate_message, messages))}")
             return data
 
     def _check_duplicates(

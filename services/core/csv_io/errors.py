@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardcrm.common.errors import CardcrmError
+from cardcrm.common.translate import gettext as _
+from cardcrm.common.translate import lazy_gettext as _l
 
 #: Bad rows listed in a refusal; the others are counted. A file of 100,000 bad rows answers
 #: with the first ones rather than a 10 MB document kept in memory.
@@ -28,14 +30,21 @@ class RowError:
 class ImportRefused(CardcrmError):
     """The file has bad rows (or cannot be read); nothing was written."""
 
-    status, title = 422, "Unprocessable content"
+    status, title = 422, _l("Unprocessable content")
 
     def __init__(self, errors: list[RowError], total: int | None = None) -> None:
         total = max(total or 0, len(errors))
         listed = sorted(errors, key=lambda error: error.line)[:MAX_LISTED_ERRORS]
-        detail = f"{total} line(s) of the file cannot be imported; nothing was written."
+        detail = _(
+            "%(total)s line(s) of the file cannot be imported; nothing was written.", total=total
+        )
         if total > len(listed):
-            detail += f" The first {len(listed)} are listed."
+            detail = _(
+                "%(total)s line(s) of the file cannot be imported; nothing was written. "
+                "The first %(listed)s are listed.",
+                total=total,
+                listed=len(listed),
+            )
         super().__init__(detail, errors=[error.as_dict() for error in listed], error_count=total)
         self.row_errors = listed
         self.total = total
@@ -44,23 +53,29 @@ class ImportRefused(CardcrmError):
 class ImportTooLarge(CardcrmError):
     """The file is over the size or row limit an import over HTTP takes; nothing was written."""
 
-    status, title = 413, "Content too large"
+    status, title = 413, _l("Content too large")
 
     @classmethod
     def bytes_over(cls, max_bytes: int) -> ImportTooLarge:
         return cls(
-            f"The file is over the import limit of {_mebibytes(max_bytes)} MiB "
-            "(CARDCRM_CSV_MAX_MB); split it into smaller files, or ask an administrator to "
-            "import it with `cardcrm import` on the server. Nothing was written.",
+            _(
+                "The file is over the import limit of %(mib)s MiB (CARDCRM_CSV_MAX_MB); split it "
+                "into smaller files, or ask an administrator to import it with `cardcrm import` "
+                "on the server. Nothing was written.",
+                mib=_mebibytes(max_bytes),
+            ),
             max_bytes=max_bytes,
         )
 
     @classmethod
     def rows_over(cls, max_rows: int) -> ImportTooLarge:
         return cls(
-            f"The file has more than {max_rows:,} rows, the import limit "
-            "(CARDCRM_CSV_MAX_ROWS); split it into smaller files, or ask an administrator to "
-            "import it with `cardcrm import` on the server. Nothing was written.",
+            _(
+                "The file has more than %(rows)s rows, the import limit (CARDCRM_CSV_MAX_ROWS); "
+                "split it into smaller files, or ask an administrator to import it with "
+                "`cardcrm import` on the server. Nothing was written.",
+                rows=format(max_rows, ","),
+            ),
             max_rows=max_rows,
         )
 
@@ -72,18 +87,29 @@ class ImportInterrupted(CardcrmError):
     row not written, ``created`` and ``updated`` what was.
     """
 
-    status, title = 409, "Conflict"
+    status, title = 409, _l("Conflict")
 
     def __init__(self, line: int, reason: str, created: int, updated: int) -> None:
-        written = (
-            f"The rows before line {line} were imported ({created} created, {updated} "
-            "updated); nothing from that line on was written"
-            if created or updated
-            else "Nothing was written"
-        )
+        if created or updated:
+            detail = _(
+                "Line %(line)s: %(reason)s The rows before line %(line)s were imported "
+                "(%(created)s created, %(updated)s updated); nothing from that line on was "
+                "written. Import the rest of the file again (export first to get the current "
+                "versions).",
+                line=line,
+                reason=reason,
+                created=created,
+                updated=updated,
+            )
+        else:
+            detail = _(
+                "Line %(line)s: %(reason)s Nothing was written. Import the rest of the file "
+                "again (export first to get the current versions).",
+                line=line,
+                reason=reason,
+            )
         super().__init__(
-            f"Line {line}: {reason} {written}. Import the rest of the file again (export first "
-            "to get the current versions).",
+            detail,
             errors=[RowError(line, reason).as_dict()],
             line=line,
             created=created,

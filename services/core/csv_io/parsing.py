@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cardcrm.common.text import CONTROL_CHARACTERS, control_character_error
+from cardcrm.common.translate import gettext as _
 
 from .errors import ImportRefused, ImportTooLarge, RowError
 from .formulas import unescape
@@ -119,7 +120,7 @@ class CsvFile:
                     yield line, cells
             except csv.Error as error:
                 raise ImportRefused(
-                    [RowError(line + 1, f"Not readable as CSV: {error}.")]
+                    [RowError(line + 1, _("Not readable as CSV: %(error)s.", error=error))]
                 ) from error
 
 
@@ -145,7 +146,10 @@ def _decoded_lines(binary: IO[bytes]) -> Iterator[str]:
                 [
                     RowError(
                         number,
-                        "The file is not UTF-8 text; save it as 'CSV UTF-8' and import it again.",
+                        _(
+                            "The file is not UTF-8 text; save it as 'CSV UTF-8' and import it "
+                            "again."
+                        ),
                     )
                 ]
             ) from error
@@ -167,6 +171,7 @@ def read_header(
     """
     columns: list[str | None] = []
     problems: list[str] = []
+    unknown = False
     seen: dict[str, str] = {}
     for cell in cells:
         name = cell.strip()
@@ -175,15 +180,22 @@ def read_header(
             continue
         column = resolve(name)
         if column is None:
-            problems.append(f"Unknown column {name!r}.")
+            problems.append(_("Unknown column %(name)s.", name=repr(name)))
+            unknown = True
         elif column in seen:
-            problems.append(f"The columns {seen[column]!r} and {name!r} name the same thing.")
+            problems.append(
+                _(
+                    "The columns %(first)s and %(second)s name the same thing.",
+                    first=repr(seen[column]),
+                    second=repr(name),
+                )
+            )
             column = None
         else:
             seen[column] = name
         columns.append(column)
-    if any(problem.startswith("Unknown") for problem in problems):
-        problems.append("The columns are: " + ", ".join(expected) + ".")
+    if unknown:
+        problems.append(_("The columns are: %(columns)s.", columns=", ".join(expected)))
     return columns, problems
 
 
@@ -210,7 +222,12 @@ def records(
             raise ImportTooLarge.rows_over(max_rows)
         if len(cells) != width:
             yield RowError(
-                line, f"The line has {len(cells)} cells where the header has {width} columns."
+                line,
+                _(
+                    "The line has %(cells)s cells where the header has %(width)s columns.",
+                    cells=len(cells),
+                    width=width,
+                ),
             )
             continue
         if CONTROL_CHARACTERS.search(joined):
@@ -248,11 +265,18 @@ def claim_id(row: Record, kind: str, seen: dict[int, int], problems: list[str]) 
     if not raw:
         return None
     if not ID.match(raw):
-        problems.append(f"id: {raw!r} is not a {kind} id.")
+        problems.append(_("id: %(raw)s is not a %(kind)s id.", raw=repr(raw), kind=kind))
         return None
     found = int(raw)
     if found in seen:
-        problems.append(f"id: {kind} {found} is on line {seen[found]} already.")
+        problems.append(
+            _(
+                "id: %(kind)s %(id)s is on line %(line)s already.",
+                kind=kind,
+                id=found,
+                line=seen[found],
+            )
+        )
         return None
     seen[found] = row.line
     return found
@@ -264,12 +288,18 @@ def check_version(row: Record, kind: str, item: Any, problems: list[str]) -> Non
     if not raw:
         return
     if not ID.match(raw):
-        problems.append(f"version: {raw!r} is not a version number.")
+        problems.append(_("version: %(raw)s is not a version number.", raw=repr(raw)))
     elif int(raw) != item.version:
         problems.append(
-            f"version: {kind} {item.id} changed since this file was exported (it was at "
-            f"version {raw}, it is now at {item.version}); export it again, or empty the "
-            "version cell to overwrite the change."
+            _(
+                "version: %(kind)s %(id)s changed since this file was exported (it was at "
+                "version %(raw)s, it is now at %(version)s); export it again, or empty the "
+                "version cell to overwrite the change.",
+                kind=kind,
+                id=item.id,
+                raw=raw,
+                version=item.version,
+            )
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from cardcrm.common.api import ApiBlueprint
 from cardcrm.common.db import get_db, get_session
 from cardcrm.common.errors import Invalid, NotFound
+from cardcrm.common.translate import gettext as _
 from flask import Response, request
 
 from ..access import scope_of
@@ -66,7 +67,7 @@ def export_product_cards(product_id: int, args: dict[str, Any]) -> Response:
     session = get_session()
     scope = scope_of(session, current_user())
     if not scope.sees_product(product_id):
-        raise NotFound(f"No product {product_id}.")
+        raise NotFound(_("No product %(id)s.", id=product_id))
     product = get_product(session, product_id)
     # Filters are checked here, before the first byte goes out: a bad one is still a 422.
     conditions = export_conditions(product, scope, args, field_filters_of(request.args))
@@ -147,6 +148,6 @@ def import_all_contacts(args: dict[str, Any]) -> ImportResult:
 def _source() -> Iterator[CsvFile]:
     stream = uploaded_file()
     if stream is None:
-        raise Invalid("Send the CSV file as the body, or as a form's file field.")
+        raise Invalid(_("Send the CSV file as the body, or as a form's file field."))
     with stream:
         yield CsvFile.from_stream(stream)

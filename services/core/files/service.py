@@ -23,6 +23,8 @@ from cardcrm.common.errors import CardcrmError, Conflict, Forbidden, NotFound
 from cardcrm.common.events import EventType
 from cardcrm.common.text import LINE_BREAKING
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
+from cardcrm.common.translate import lazy_gettext as _l
 from flask import current_app, has_app_context
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -65,13 +67,16 @@ ACTIVE_TYPES = frozenset(
 class FileTooLarge(CardcrmError):
     """The file is over ``CARDCRM_MAX_UPLOAD_MB``; nothing was stored."""
 
-    status, title = 413, "Content too large"
+    status, title = 413, _l("Content too large")
 
     @classmethod
     def over(cls, max_bytes: int) -> FileTooLarge:
         return cls(
-            f"The file is over the upload limit of {_limit_text(max_bytes)} "
-            "(CARDCRM_MAX_UPLOAD_MB). Nothing was stored.",
+            _(
+                "The file is over the upload limit of %(limit)s (CARDCRM_MAX_UPLOAD_MB). "
+                "Nothing was stored.",
+                limit=_limit_text(max_bytes),
+            ),
             max_bytes=max_bytes,
         )
 
@@ -152,7 +157,7 @@ def add_file(
     until the orphan sweep (or the next upload of the same content names them).
     """
     if card.trashed:
-        raise Conflict("The card is in the trash; restore it before adding files.")
+        raise Conflict(_("The card is in the trash; restore it before adding files."))
     limit = max_upload_bytes()
     spool, sha256, size = _measure(stream, limit)
     try:
@@ -189,12 +194,12 @@ def get_file(session: Session, file_id: int, viewer: User | None = None) -> Card
 
     file = session.get(CardFile, file_id)
     if file is None:
-        raise NotFound(f"No file {file_id}.")
+        raise NotFound(_("No file %(id)s.", id=file_id))
     if viewer is not None:
         try:
             get_card(session, file.card_id, viewer=viewer)
         except NotFound:
-            raise NotFound(f"No file {file_id}.") from None
+            raise NotFound(_("No file %(id)s.", id=file_id)) from None
     return file
 
 
@@ -227,10 +232,13 @@ def remove_file(session: Session, actor: User | None, file_id: int) -> None:
         file = get_file(session, file_id, viewer=actor)
         card = get_card(session, file.card_id, lock=True)
         if card.trashed:
-            raise Conflict("The card is in the trash; restore it before removing files.")
+            raise Conflict(_("The card is in the trash; restore it before removing files."))
         if not may_remove(actor, file, card):
             raise Forbidden(
-                "Only the user who uploaded the file, the card's owner or an admin may remove it."
+                _(
+                    "Only the user who uploaded the file, the card's owner or an admin "
+                    "may remove it."
+                )
             )
         data = event_data(file, card)
         sha256 = file.sha256
@@ -247,7 +255,9 @@ def open_content(file: CardFile) -> BinaryIO:
     try:
         return get_storage().open(file.sha256)
     except FileNotFoundError:
-        raise NotFound(f"The content of file {file.id} is missing from the storage.") from None
+        raise NotFound(
+            _("The content of file %(id)s is missing from the storage.", id=file.id)
+        ) from None
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid
+from cardcrm.common.translate import gettext as _
 from flask import current_app, request
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage as Upload
@@ -57,21 +58,28 @@ def uploaded_file(field: str = FIELD) -> Upload:
     max_bytes = max_upload_bytes()
     if request.mimetype != "multipart/form-data":
         raise Invalid(
-            {field: [f'Send the file as a multipart/form-data form with the field "{field}".']}
+            {
+                field: [
+                    _(
+                        'Send the file as a multipart/form-data form with the field "%(field)s".',
+                        field=field,
+                    )
+                ]
+            }
         )
     try:
         upload = request.files.get(field)
     except RequestEntityTooLarge as error:  # a body without Content-Length, cut at the limit
         raise FileTooLarge.over(max_bytes) from error
     if upload is None or not upload.filename:
-        raise Invalid({field: ["Choose a file to upload."]})
+        raise Invalid({field: [_("Choose a file to upload.")]})
     upload.stream.seek(0, io.SEEK_END)
     size = upload.stream.tell()
     upload.stream.seek(0)
     if size > max_bytes:
         raise FileTooLarge.over(max_bytes)
     if size == 0:
-        raise Invalid({field: ["The file is empty."]})
+        raise Invalid({field: [_("The file is empty.")]})
     return upload
 
 
@@ -83,7 +91,7 @@ def add_uploaded_file(session: Session, user: User | None, card_id: int) -> Card
     """
     card = get_card(session, card_id, viewer=user)
     if card.trashed:
-        raise Conflict("The card is in the trash; restore it before adding files.")
+        raise Conflict(_("The card is in the trash; restore it before adding files."))
     received = uploaded_file()
     with write_transaction(session):
         card = get_card(session, card_id, lock=True, viewer=user)

@@ -9,6 +9,7 @@ from cardcrm.common.api import ApiBlueprint, Page, Reply
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.translate import gettext as _
 from flask import Response
 
 from ..auth.service import current_user
@@ -70,7 +71,7 @@ def list_files(card_id: int, args: dict[str, Any]) -> Page:
         try:
             after = (datetime.fromisoformat(position["at"]), int(position["id"]))
         except (KeyError, TypeError, ValueError) as error:
-            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+            raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     limit = args["limit"]
     files = service.list_files(session, card_id, after, limit + 1)
     cursor = None

@@ -17,6 +17,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -158,9 +159,9 @@ def get_email(session: Session, viewer: User, email_id: int) -> CardEmail:
     """An e-mail, if its card is one ``viewer`` may see (else 404, as if none)."""
     row = session.get(CardEmail, email_id)
     if row is None:
-        raise NotFound(f"No e-mail {email_id}.")
+        raise NotFound(_("No e-mail %(id)s.", id=email_id))
     try:
         get_card(session, row.card_id, viewer=viewer)
     except NotFound:
-        raise NotFound(f"No e-mail {email_id}.") from None
+        raise NotFound(_("No e-mail %(id)s.", id=email_id)) from None
     return row

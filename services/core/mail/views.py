@@ -14,6 +14,7 @@ from cardcrm.common.api import ApiBlueprint, Page, expected_versions
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Forbidden, Invalid, NotFound
 from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.translate import gettext as _
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -55,7 +56,7 @@ def list_emails(card_id: int, args: dict[str, Any]) -> Page:
         try:
             after = (datetime.fromisoformat(position["at"]), int(position["id"]))
         except (KeyError, TypeError, ValueError) as error:
-            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+            raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     limit = args["limit"]
     emails = service.list_emails(session, current_user(), card_id, after, limit + 1)
     cursor = None
@@ -86,7 +87,7 @@ def rotate_email_address(card_id: int) -> Any:
 def _mail_service() -> None:
     """Only a service token (the receiver's) files mail: a user sends mail by mail."""
     if authenticated_principal().service is None:
-        raise Forbidden("Only the mail receiver's service token may do this.")
+        raise Forbidden(_("Only the mail receiver's service token may do this."))
 
 
 @bp.operation(
@@ -102,7 +103,7 @@ def check_recipient(address: str) -> Any:
     _mail_service()
     card = service.live_card_for(get_session(), address)
     if card is None:
-        raise NotFound("No card has this address.")
+        raise NotFound(_("No card has this address."))
     return {"address": address, "card_id": card.id}
 
 
@@ -132,5 +133,5 @@ def deliver_message(args: dict[str, Any]) -> Any:
     except RequestEntityTooLarge as error:
         raise MessageTooLarge(limit) from error
     if not raw:
-        raise Invalid({"body": ["Send the raw message as the body."]})
+        raise Invalid({"body": [_("Send the raw message as the body.")]})
     return service.deliver(get_session(), args["recipient"], raw)

@@ -14,6 +14,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import isoformat_z, utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -56,9 +57,9 @@ def get_note(session: Session, note_id: int, viewer: User | None = None) -> Note
     """The note; with ``viewer``, only if that user may see its card (else 404)."""
     note = session.get(Note, note_id)
     if note is None:
-        raise NotFound(f"No note {note_id}.")
+        raise NotFound(_("No note %(id)s.", id=note_id))
     if viewer is not None and not scope_of(session, viewer).sees_card(note.card):
-        raise NotFound(f"No note {note_id}.")
+        raise NotFound(_("No note %(id)s.", id=note_id))
     return note
 
 
@@ -209,7 +210,7 @@ def _matches(user: User, wanted: str) -> bool:
 
 def _checked_body(body: str) -> str:
     if not body.strip():
-        raise Invalid({"body": ["A note needs some text."]})
+        raise Invalid({"body": [_("A note needs some text.")]})
     return body
 
 
@@ -223,7 +224,7 @@ def _mentions(
     users = {user.id: user for user in session.scalars(select(User).where(User.id.in_(wanted)))}
     missing = [user_id for user_id in wanted if user_id not in users]
     if missing:
-        raise Invalid({"mentions": [f"No user {', '.join(map(str, missing))}."]})
+        raise Invalid({"mentions": [_("No user %(ids)s.", ids=", ".join(map(str, missing)))]})
     mentions, not_notified = [], []
     for user_id in wanted:
         scope = scope_of(session, users[user_id])
@@ -239,22 +240,22 @@ def _lock(session: Session, note_id: int, actor: User) -> tuple[Note, Card]:
     """The note and its card, the card's row locked; 404 if ``actor`` may not see them."""
     card_id = session.scalar(select(Note.card_id).where(Note.id == note_id))
     if card_id is None:
-        raise NotFound(f"No note {note_id}.")
+        raise NotFound(_("No note %(id)s.", id=note_id))
     try:
         card = get_card(session, card_id, lock=True, viewer=actor)
     except NotFound as error:
-        raise NotFound(f"No note {note_id}.") from error
+        raise NotFound(_("No note %(id)s.", id=note_id)) from error
     note = session.get(Note, note_id, populate_existing=True)
     if note is None:
-        raise NotFound(f"No note {note_id}.")
+        raise NotFound(_("No note %(id)s.", id=note_id))
     if card.trashed:  # after the 404s, so a note one may not see tells nothing more
-        raise Conflict("The card is in the trash; restore it before changing it.")
+        raise Conflict(_("The card is in the trash; restore it before changing it."))
     return note, card
 
 
 def _check_author(note: Note, actor: User) -> None:
     if not actor.is_admin and note.author_id != actor.id:
-        raise Forbidden("Only the note's author or an admin may change or delete it.")
+        raise Forbidden(_("Only the note's author or an admin may change or delete it."))
 
 
 def _excerpt(body: str) -> str:

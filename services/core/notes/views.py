@@ -10,6 +10,7 @@ from cardcrm.common.api import ApiBlueprint, Page, Reply, expected_versions
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.translate import gettext as _
 
 from ..auth.service import current_user
 from ..cards.service import get_card
@@ -74,7 +75,7 @@ def list_notes(card_id: int, args: dict[str, Any]) -> Page:
         try:
             before = (datetime.fromisoformat(position["at"]), int(position["id"]))
         except (KeyError, TypeError, ValueError) as error:
-            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+            raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     limit = args["limit"]
     notes = service.list_notes(get_session(), card_id, current_user(), before, limit + 1)
     cursor = None

@@ -7,6 +7,7 @@ from typing import Any
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Invalid
 from cardcrm.common.events import EventType
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -34,11 +35,11 @@ def set_members(session: Session, product_id: int, items: list[dict[str, Any]]) 
         get_product(session, product_id)
         user_ids = [item["user_id"] for item in items]
         if len(user_ids) != len(set(user_ids)):
-            raise Invalid({"items": ["Each user may appear once."]})
+            raise Invalid({"items": [_("Each user may appear once.")]})
         known = set(session.scalars(select(User.id).where(User.id.in_(user_ids))))
         missing = sorted(set(user_ids) - known)
         if missing:
-            raise Invalid({"items": [f"No user {', '.join(map(str, missing))}."]})
+            raise Invalid({"items": [_("No user %(ids)s.", ids=", ".join(map(str, missing)))]})
         session.execute(delete(Membership).where(Membership.product_id == product_id))
         session.add_all(
             Membership(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from cardcrm.common.schema_fields import Instant
+from cardcrm.common.translate import N_
+from cardcrm.common.translate import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..cards.fields import CHOICE_TYPES, FIELD_TYPES
@@ -11,7 +13,7 @@ from .task_types import product_task_types
 
 KEY = validate.Regexp(
     r"^[a-z][a-z0-9_]{0,62}$",
-    error="Use small letters, digits and _ (starting with a letter), up to 63 characters.",
+    error=N_("Use small letters, digits and _ (starting with a letter), up to 63 characters."),
 )
 NAME = validate.Length(min=1, max=200)
 
@@ -22,12 +24,12 @@ class FieldDefinitionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = fields.Boolean()
     choices = fields.List(fields.String(validate=NAME), validate=validate.Length(max=500))
-    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="An ISO 4217 code."))
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error=N_("An ISO 4217 code.")))
 
     @validates_schema
-    def _choices(self, data: dict, **_: object) -> None:
+    def _choices(self, data: dict, **kwargs: object) -> None:
         if data.get("type") in CHOICE_TYPES and not data.get("choices"):
-            raise ValidationError("A choice field needs its choices.", "choices")
+            raise ValidationError(_("A choice field needs its choices."), "choices")
 
 
 class TaskTypeSchema(Schema):
@@ -61,7 +63,12 @@ class StatusDeleteArgsSchema(Schema):
 def _unique_keys(items: list[dict], what: str, field: str) -> None:
     keys = [item["key"] for item in items]
     if len(keys) != len(set(keys)):
-        raise ValidationError(f"Each {what} key may appear once.", field)
+        message = (
+            _("Each field key may appear once.")
+            if what == "field"
+            else _("Each task type key may appear once.")
+        )
+        raise ValidationError(message, field)
 
 
 class ProductCreateSchema(Schema):
@@ -79,9 +86,9 @@ class ProductCreateSchema(Schema):
     task_types = fields.List(fields.Nested(TaskTypeSchema), validate=validate.Length(max=100))
 
     @validates_schema
-    def _consistent(self, data: dict, **_: object) -> None:
+    def _consistent(self, data: dict, **kwargs: object) -> None:
         if not data.get("template") and not data.get("statuses"):
-            raise ValidationError("Give a template or the statuses.", "statuses")
+            raise ValidationError(_("Give a template or the statuses."), "statuses")
         _unique_keys(data.get("fields") or [], "field", "fields")
         _unique_keys(data.get("task_types") or [], "task type", "task_types")
 
@@ -104,10 +111,10 @@ class TemplateInputSchema(Schema):
     task_types = fields.List(fields.Nested(TaskTypeSchema), load_default=list)
 
     @validates_schema
-    def _consistent(self, data: dict, **_: object) -> None:
+    def _consistent(self, data: dict, **kwargs: object) -> None:
         names = [status["name"].casefold() for status in data.get("statuses") or []]
         if len(names) != len(set(names)):
-            raise ValidationError("Status names must be unique.", "statuses")
+            raise ValidationError(_("Status names must be unique."), "statuses")
         _unique_keys(data.get("fields") or [], "field", "fields")
         _unique_keys(data.get("task_types") or [], "task type", "task_types")
 
@@ -123,7 +130,7 @@ class ProductUpdateSchema(Schema):
     task_types = fields.List(fields.Nested(TaskTypeSchema), validate=validate.Length(max=100))
 
     @validates_schema
-    def _consistent(self, data: dict, **_: object) -> None:
+    def _consistent(self, data: dict, **kwargs: object) -> None:
         _unique_keys(data.get("fields") or [], "field", "fields")
         _unique_keys(data.get("task_types") or [], "task type", "task_types")
 

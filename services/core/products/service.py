@@ -14,6 +14,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -36,7 +37,7 @@ def get_product(session: Session, product_id: int, viewer: User | None = None) -
     if product is None or (
         viewer is not None and not scope_of(session, viewer).sees_product(product_id)
     ):
-        raise NotFound(f"No product {product_id}.")
+        raise NotFound(_("No product %(id)s.", id=product_id))
     return product
 
 
@@ -114,7 +115,11 @@ def delete_product(session: Session, actor: User | None, product_id: int, force:
         cards = session.scalar(select(func.count(Card.id)).where(Card.product_id == product.id))
         if cards and not force:
             raise Conflict(
-                f"The product has {cards} card(s); delete with ?force=true to delete them too.",
+                _(
+                    "The product has %(count)s card(s); delete with ?force=true to delete them "
+                    "too.",
+                    count=cards,
+                ),
                 cards=cards,
             )
         data = product_data(product)
@@ -149,7 +154,7 @@ def check_status_names(names: list[str]) -> None:
     """Status names are unique within a product, whatever their case and spacing."""
     folded = [name.strip().casefold() for name in names]
     if len(folded) != len(set(folded)):
-        raise Invalid({"name": ["Status names must be unique within a product."]})
+        raise Invalid({"name": [_("Status names must be unique within a product.")]})
 
 
 def _free_slug(session: Session, name: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound
 from cardcrm.common.events import EventType
+from cardcrm.common.translate import gettext as _
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
@@ -19,7 +20,7 @@ from .service import check_status_names, get_product, product_data, touch
 def get_status(session: Session, status_id: int) -> Status:
     status = session.get(Status, status_id)
     if status is None:
-        raise NotFound(f"No status {status_id}.")
+        raise NotFound(_("No status %(id)s.", id=status_id))
     return status
 
 
@@ -66,16 +67,16 @@ def delete_status(
         status = get_status(session, status_id)
         product = status.product
         if len(product.statuses) == 1:
-            raise Conflict("A product keeps at least one status.")
+            raise Conflict(_("A product keeps at least one status."))
         target = None
         if move_to is not None:
             target = session.get(Status, move_to)
             if target is None or target.product_id != product.id or target.id == status.id:
-                raise Invalid({"move_to": ["Name another status of the same product."]})
+                raise Invalid({"move_to": [_("Name another status of the same product.")]})
         moved = move_cards(session, actor, status, target)
         if moved is None:
             raise Conflict(
-                "Cards are in this status; give ?move_to={status_id} to move them first."
+                _("Cards are in this status; give ?move_to={status_id} to move them first.")
             )
         product.statuses.remove(status)
         _renumber(product, status.group)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardcrm.common.errors import Invalid
+from cardcrm.common.translate import gettext as _
 from flask import current_app
 from flask_babel import LazyString
 
@@ -26,7 +27,9 @@ def find_template(key: str) -> dict[str, Any]:
     for template in list_templates():
         if template["key"] == key:
             return template
-    raise Invalid({"template": [f"No template {key!r}; GET /api/v1/templates lists them."]})
+    raise Invalid(
+        {"template": [_("No template %(key)s; GET /api/v1/templates lists them.", key=repr(key))]}
+    )
 
 
 def in_words(value: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Invalid, NotFound
 from cardcrm.common.timeutil import utcnow
+from cardcrm.common.translate import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import Connection, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -83,13 +84,13 @@ def clean_query(
 ) -> dict[str, Any]:
     """Check a saved filter exactly as the card list would, and keep it in query-string form."""
     if not isinstance(query, dict):
-        raise Invalid({"query": ["Must be an object of card list filters."]})
+        raise Invalid({"query": [_("Must be an object of card list filters.")]})
     product = get_product(session, product_id, viewer=viewer)
     fields = {key: value for key, value in query.items() if key.startswith(FIELD_PREFIX)}
     plain = {key: value for key, value in query.items() if not key.startswith(FIELD_PREFIX)}
     unknown = sorted(set(plain) - set(FILTER_KEYS))
     if unknown:
-        raise Invalid({f"query.{key}": ["Not a card list filter."] for key in unknown})
+        raise Invalid({f"query.{key}": [_("Not a card list filter.")] for key in unknown})
     as_text = {key: _text(value) for key, value in {**plain, **fields}.items()}
     try:
         args = CardListArgsSchema().load({k: v for k, v in as_text.items() if k in plain})
@@ -113,7 +114,7 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float | str):
         return str(value)
-    raise Invalid({"query": ["Filter values are strings, numbers or booleans."]})
+    raise Invalid({"query": [_("Filter values are strings, numbers or booleans.")]})
 
 
 def create_favorite(session: Session, user: User, data: dict[str, Any]) -> Favorite:
@@ -141,7 +142,7 @@ def delete_favorite(session: Session, user: User, favorite_id: int) -> None:
     with write_transaction(session):
         favorite = session.get(Favorite, favorite_id)
         if favorite is None or favorite.user_id != user.id:
-            raise NotFound(f"No favourite {favorite_id}.")
+            raise NotFound(_("No favourite %(id)s.", id=favorite_id))
         session.delete(favorite)
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import Invalid
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar
+from cardcrm.common.translate import gettext as _
 
 #: The longest period a report covers: a year, so every query stays bounded.
 MAX_PERIOD_DAYS = 366
@@ -63,7 +64,7 @@ def shortcut_days(shortcut: str, today: date) -> tuple[date, date]:
         return first, _month_end(first.replace(month=first.month + 2))
     if shortcut == "this_year":
         return today.replace(month=1, day=1), today.replace(month=12, day=31)
-    raise Invalid({"period": [f"One of: {', '.join(SHORTCUTS)}."]})
+    raise Invalid({"period": [_("One of: %(choices)s.", choices=", ".join(SHORTCUTS))]})
 
 
 def _month_end(day: date) -> date:
@@ -88,7 +89,7 @@ def report_period(
         if day is not None and not in_calendar(day):
             raise Invalid({name: [OUT_OF_CALENDAR]})
     if shortcut is not None and (first or last):
-        raise Invalid({"period": ["Give either a period shortcut or from/to dates, not both."]})
+        raise Invalid({"period": [_("Give either a period shortcut or from/to dates, not both.")]})
     if first is None and last is None:
         shortcut = shortcut or "this_month"
         first, last = shortcut_days(shortcut, now.astimezone(zone).date())
@@ -96,7 +97,7 @@ def report_period(
     last = last or first
     assert first is not None and last is not None
     if first > last:
-        raise Invalid({"from": ["The period's start is after its end."]})
+        raise Invalid({"from": [_("The period's start is after its end.")]})
     if (last - first).days + 1 > MAX_PERIOD_DAYS:
-        raise Invalid({"to": [f"A period is at most {MAX_PERIOD_DAYS} days."]})
+        raise Invalid({"to": [_("A period is at most %(days)s days.", days=MAX_PERIOD_DAYS)]})
     return ReportPeriod(first, last, zone, shortcut)

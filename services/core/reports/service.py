@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from cardcrm.common.errors import NotFound
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import BigInteger, Select, case, cast, func, literal, null, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -80,7 +81,7 @@ def subject_for(session: Session, user: User, product_id: int | None) -> Subject
         scope = check_product(session, user, product_id)
         product = session.get(Product, product_id)
         if product is None:  # (an admin sees every product, even one that is not there)
-            raise NotFound(f"No product {product_id}.")
+            raise NotFound(_("No product %(id)s.", id=product_id))
         return Subject(scope, [product], product)
     scope = scope_of(session, user)
     query = select(Product).order_by(Product.name, Product.id)

@@ -8,6 +8,8 @@ from typing import Any
 from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import RFC3339, Instant
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z
+from cardcrm.common.translate import N_
+from cardcrm.common.translate import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .models import TASK_STATUSES
@@ -20,7 +22,7 @@ class Deadline(fields.Field):
     """``due``: an RFC 3339 instant, or a ``YYYY-MM-DD`` date for an all-day task."""
 
     default_error_messages = {
-        "invalid": "Not an RFC 3339 date-time with an offset, nor (for all-day tasks) a date.",
+        "invalid": N_("Not an RFC 3339 date-time with an offset, nor (for all-day tasks) a date."),
         "range": OUT_OF_CALENDAR,
     }
 
@@ -55,9 +57,9 @@ class RepeatSchema(Schema):
     )
 
     @validates_schema
-    def _weekdays_only_weekly(self, data: dict, **_: object) -> None:
+    def _weekdays_only_weekly(self, data: dict, **kwargs: object) -> None:
         if data.get("weekdays") and data.get("freq") != "weekly":
-            raise ValidationError("Weekdays apply to weekly repeats only.", "weekdays")
+            raise ValidationError(_("Weekdays apply to weekly repeats only."), "weekdays")
 
 
 class TaskCreateSchema(Schema):

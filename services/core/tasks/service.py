@@ -14,6 +14,7 @@ from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z, utcnow
+from cardcrm.common.translate import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,9 +33,9 @@ def get_task(session: Session, task_id: int, viewer: User | None = None) -> Task
     """The task; with ``viewer``, only if that user may see its card (else 404)."""
     task = session.get(Task, task_id)
     if task is None or task.card.trashed:
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(_("No task %(id)s.", id=task_id))
     if viewer is not None and not scope_of(session, viewer).sees_card(task.card):
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(_("No task %(id)s.", id=task_id))
     return task
 
 
@@ -127,7 +128,7 @@ def close_task(
         task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         if task.status != "open":
-            raise Conflict(f"The task is already {task.status}.")
+            raise Conflict(_("The task is already %(status)s.", status=task.status))
         task.status = outcome
         task.closed_at = task.updated_at = utcnow()
         task.closed_by_id = actor.id
@@ -146,7 +147,7 @@ def reopen_task(session: Session, actor: User, task_id: int, expected: set[int] 
         task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         if task.status == "open":
-            raise Conflict("The task is already open.")
+            raise Conflict(_("The task is already open."))
         previous = task.status
         task.status = "open"
         task.closed_at = task.closed_by_id = None
@@ -165,13 +166,15 @@ def postpone_task(
         task, card = _lock(session, task_id, actor)
         ensure_version(task.version, expected)
         if task.status != "open":
-            raise Conflict(f"Only open tasks are postponed; this one is {task.status}.")
+            raise Conflict(
+                _("Only open tasks are postponed; this one is %(status)s.", status=task.status)
+            )
         old_due, old_date = task.due, task.due_date
         assignee = session.get(User, task.assignee_id) if task.assignee_id else None
         _set_due(task, due, task.all_day, assignee)
         if task.due <= old_due:
             task.due, task.due_date = old_due, old_date
-            raise Invalid({"due": ["The new deadline must be later than the current one."]})
+            raise Invalid({"due": [_("The new deadline must be later than the current one.")]})
         task.postponed_count += 1
         task.updated_at = utcnow()
         session.add(
@@ -293,14 +296,14 @@ def _lock(session: Session, task_id: int, actor: User | None) -> tuple[Task, Car
     """The task and its card, the card's row locked; 404 if ``actor`` may not see them."""
     card_id = session.scalar(select(Task.card_id).where(Task.id == task_id))
     if card_id is None:
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(_("No task %(id)s.", id=task_id))
     try:
         card = get_live_card(session, card_id, lock=True, viewer=actor)
     except NotFound as error:
-        raise NotFound(f"No task {task_id}.") from error
+        raise NotFound(_("No task %(id)s.", id=task_id)) from error
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(_("No task %(id)s.", id=task_id))
     return task, card
 
 
@@ -331,14 +334,24 @@ def _assignee(session: Session, user_id: int | None) -> User | None:
         return None
     user = session.get(User, user_id)
     if user is None:
-        raise Invalid({"assignee_id": [f"No user {user_id}."]})
+        raise Invalid({"assignee_id": [_("No user %(id)s.", id=user_id)]})
     return user
 
 
 def _task_type(card: Card, key: str) -> str:
     keys = [item["key"] for item in product_task_types(card.product)]
     if key not in keys:
-        raise Invalid({"type": [f"Unknown task type {key!r}; this product has {', '.join(keys)}."]})
+        raise Invalid(
+            {
+                "type": [
+                    _(
+                        "Unknown task type %(key)s; this product has %(keys)s.",
+                        key=repr(key),
+                        keys=", ".join(keys),
+                    )
+                ]
+            }
+        )
     return key
 
 
@@ -356,5 +369,5 @@ def _set_due(task: Task, due: date | datetime, all_day: bool, assignee: User | N
         task.due = datetime.combine(day, time(), tzinfo=zone)
     else:
         if not isinstance(due, datetime):
-            raise Invalid({"due": ["A timed task needs a date-time with an offset."]})
+            raise Invalid({"due": [_("A timed task needs a date-time with an offset.")]})
         task.all_day, task.due_date, task.due = False, None, due

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, utcnow
+from cardcrm.common.translate import gettext as _
 from flask import current_app, has_app_context
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -91,9 +92,9 @@ def period_for(
     first = first or (last if last and last < today else today)
     last = last or max(first, today)
     if first > last:
-        raise Invalid({"from": ["The period's start is after its end."]})
+        raise Invalid({"from": [_("The period's start is after its end.")]})
     if (last - first).days + 1 > MAX_PERIOD_DAYS:
-        raise Invalid({"to": [f"A period is at most {MAX_PERIOD_DAYS} days."]})
+        raise Invalid({"to": [_("A period is at most %(days)s days.", days=MAX_PERIOD_DAYS)]})
     return Period(first, last, zone, at)
 
 
@@ -216,7 +217,7 @@ def task_page(
     (the deadline lies after the period: a postponed task) for the web page.
     """
     if show not in SHOWS:
-        raise Invalid({"show": [f"One of: {', '.join(SHOWS)}."]})
+        raise Invalid({"show": [_("One of: %(choices)s.", choices=", ".join(SHOWS))]})
     overdue = _is_overdue(period)
     # The rank keeps the overdue tasks first in the usual list: an all-day task of today is
     # stored at local midnight, yet a timed task earlier today may already be overdue.
@@ -241,7 +242,7 @@ def task_page(
             after_rank = int(position.get("rank", 0))
             after_due, after_id = datetime.fromisoformat(position["due"]), int(position["id"])
         except (AttributeError, KeyError, TypeError, ValueError) as error:
-            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
+            raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
         query = query.where(
             or_(
                 rank > after_rank,

@@ -6,6 +6,7 @@ from typing import Any
 
 from cardcrm.common.pagination import PageArgsSchema
 from cardcrm.common.schema_fields import Instant
+from cardcrm.common.translate import gettext as _
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 #: The kinds the API names; a feature not installed simply gives no items of its kind.
@@ -24,7 +25,7 @@ class TimelineArgsSchema(PageArgsSchema):
     )
 
     @post_load
-    def _kinds(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def _kinds(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         from . import SOURCES
 
         known = set(KINDS) | set(SOURCES)
@@ -33,7 +34,15 @@ class TimelineArgsSchema(PageArgsSchema):
         unknown = sorted({kind for kind in wanted if kind not in known})
         if unknown:
             raise ValidationError(
-                {"kind": [f"No kind {', '.join(unknown)}; the kinds are {', '.join(KINDS)}."]}
+                {
+                    "kind": [
+                        _(
+                            "No kind %(unknown)s; the kinds are %(kinds)s.",
+                            unknown=", ".join(unknown),
+                            kinds=", ".join(KINDS),
+                        )
+                    ]
+                }
             )
         data["kind"] = list(dict.fromkeys(wanted))
         return data

@@ -8,12 +8,13 @@ from typing import Any
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.timeutil import isoformat_z
+from cardcrm.common.translate import N_
 from sqlalchemy.orm import Session
 
 from ..cards.models import Card
 from . import SOURCES, Entry, Position
 
-BAD_CURSOR = {"cursor": ["Not a cursor this API gave out."]}
+BAD_CURSOR = {"cursor": [N_("Not a cursor this API gave out.")]}
 
 
 def read_timeline(

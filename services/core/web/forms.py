@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from cardcrm.common.errors import CardcrmError, Invalid
 from cardcrm.common.input_rules import INTEGER_MAX, INTEGER_MIN, OUT_OF_RANGE, check_text
 from cardcrm.common.timeutil import isoformat_z
+from cardcrm.common.validation_messages import translate_messages
 from flask import request
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -77,7 +78,7 @@ def messages_of(error: Exception) -> dict[str, list[str]]:
         raw = {}
     if not isinstance(raw, dict):
         raw = {"_": raw}
-    return {str(key): _flatten(value) for key, value in raw.items()}
+    return {str(key): _flatten(value) for key, value in translate_messages(raw).items()}
 
 
 def _flatten(value: Any) -> list[str]:
