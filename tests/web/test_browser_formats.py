@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from .test_browser import api
 from .conftest import log_in
+from .test_browser import api
 from .test_browser_board import column, count_of, drag
 
 pytestmark = pytest.mark.slow
@@ -70,9 +70,7 @@ def test_a_romanian_board_writes_lei_before_and_after_a_drag(page, romanian, art
     assert column(page, "Nou").locator("[data-sum]").inner_text() == f"1.000,50{NBSP}lei"
 
 
-def test_a_refused_drag_is_told_in_romanian_by_the_boards_script(
-    browser, live_server, romanian
-):
+def test_a_refused_drag_is_told_in_romanian_by_the_boards_script(browser, live_server, romanian):
     # Without the service worker, whose own requests the browser's routes do not see
     context = browser.new_context(base_url=live_server, service_workers="block")
     context.set_default_timeout(10_000)
