@@ -101,3 +101,36 @@ def test_a_romanian_board_on_a_phone(new_tab, romanian, artifact):
     tab.screenshot(path=artifact("ro-board-phone.png"))
     assert tab.evaluate("document.documentElement.scrollWidth") <= 390
     assert errors == []
+
+
+def test_the_offline_banner_and_pages_speak_the_readers_language(new_tab, romanian, artifact):
+    from .test_browser_pwa import BANNER, controlled, kept, poll
+
+    tab = new_tab(390, 844)
+    controlled(tab)
+    tab.goto("/")
+    kept(tab, "/")
+    # The page gave the worker its words for the pages it writes itself
+    poll(
+        lambda: tab.evaluate(
+            "async () => !!(await (await caches.open('cardcrm-words')).match('/__cardcrm_words__'))"
+        ),
+        "the worker to keep the page's words",
+    )
+    tab.context.set_offline(True)
+    tab.reload()
+    banner = tab.locator(BANNER)
+    banner.wait_for()
+    poll(lambda: banner.inner_text().startswith("Offline — ultima actualizare: "), "Romanian")
+    assert banner.inner_text().endswith("Doar citire până reveniți online.")
+    moment = banner.locator("time")
+    assert moment.inner_text() == tab.evaluate(
+        "at => window.cardcrmDates.format(at, 'moment')", moment.get_attribute("datetime")
+    )
+    tab.screenshot(path=artifact("ro-offline-today-phone.png"))
+
+    tab.goto("/contacts")  # never kept: the worker's own page, in Romanian
+    assert tab.locator("h1").inner_text() == "Sunteți offline"
+    assert tab.locator("html").get_attribute("lang") == "ro"
+    assert tab.get_by_role("link", name="Carduri recente").is_visible()
+    tab.context.set_offline(False)
