@@ -87,8 +87,8 @@ def test_the_reports_page_matches_the_apis_numbers(seeded, new_tab, artifact, wi
     assert shown(tab, "won-count") == [str(outcomes["won"]["count"])]
     assert (
         shown(tab, "won-value")
-        == ["20,350.00 EUR"]
-        == [f"{float(outcomes['won']['values'][0]['amount']):,.2f} EUR"]
+        == ["€20,350.00"]
+        == [f"€{float(outcomes['won']['values'][0]['amount']):,.2f}"]
     )
     assert shown(tab, "lost-count") == [str(outcomes["lost"]["count"])]
     assert shown(tab, "win-rate") == [f"{outcomes['win_rate'] * 100:.0f}%"] == ["75%"]

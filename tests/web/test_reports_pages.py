@@ -51,8 +51,8 @@ def test_the_page_shows_the_apis_numbers_with_charts_and_tables(admin, admin_web
     html = response.get_data(as_text=True)
     shown = figures(html)
     assert shown["won-count"] == [str(api["outcomes"]["won"]["count"])] == ["2"]
-    assert shown["won-value"] == ["1,250.50 EUR"]
-    assert shown["lost-count"] == ["1"] and shown["lost-value"] == ["75.00 EUR"]
+    assert shown["won-value"] == ["€1,250.50"]
+    assert shown["lost-count"] == ["1"] and shown["lost-value"] == ["€75.00"]
     assert shown["win-rate"] == ["67%"]
     assert shown["overdue-total"] == [str(api["overdue"]["total"])] == ["1"]
     assert shown["status-count"] == [str(s["count"]) for s in api["funnel"]["statuses"]]
@@ -75,7 +75,7 @@ def test_the_header_links_to_reports_and_the_team_report_is_the_default(admin_we
 def test_a_member_limited_to_own_cards_sees_only_their_figures(member_web, sales):
     html = member_web.get(f"/reports?product_id={sales['id']}").get_data(as_text=True)
     shown = figures(html)
-    assert shown["won-count"] == ["1"] and shown["won-value"] == ["1,000.00 EUR"]
+    assert shown["won-count"] == ["1"] and shown["won-value"] == ["€1,000.00"]
     assert shown["lost-count"] == ["0"]
     assert shown["overdue-total"] == ["0"]
     assert "Theirs" not in html and "250.50" not in html

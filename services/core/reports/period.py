@@ -22,6 +22,9 @@ class ReportPeriod:
     zone: ZoneInfo
     #: The shortcut it was chosen by, if any.
     shortcut: str | None = None
+    #: The day its weeks start on (0 = Monday, 6 = Sunday): the web page's reader's locale's;
+    #: Monday (ISO 8601) for the API.
+    first_weekday: int = 0
 
     @property
     def start(self) -> datetime:
@@ -34,13 +37,14 @@ class ReportPeriod:
         return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=self.zone)
 
     def weeks(self) -> list[tuple[date, date]]:
-        """The period's weeks (Monday to Sunday), the first and last cut to the period."""
+        """The period's weeks (from ``first_weekday``, Monday unless told), the first and last
+        cut to the period."""
         weeks = []
         day = self.first
         while day <= self.last:
-            sunday = day + timedelta(days=6 - day.weekday())
-            weeks.append((day, min(sunday, self.last)))
-            day = sunday + timedelta(days=1)
+            end = day + timedelta(days=6 - (day.weekday() - self.first_weekday) % 7)
+            weeks.append((day, min(end, self.last)))
+            day = end + timedelta(days=1)
         return weeks
 
     def as_json(self) -> dict[str, str | None]:
@@ -78,6 +82,8 @@ def report_period(
     first: date | None = None,
     last: date | None = None,
     shortcut: str | None = None,
+    *,
+    first_weekday: int = 0,
 ) -> ReportPeriod:
     """The period asked for: ``from``/``to`` dates, or a shortcut; this month by default.
 
@@ -100,4 +106,4 @@ def report_period(
         raise Invalid({"from": [_("The period's start is after its end.")]})
     if (last - first).days + 1 > MAX_PERIOD_DAYS:
         raise Invalid({"to": [_("A period is at most %(days)s days.", days=MAX_PERIOD_DAYS)]})
-    return ReportPeriod(first, last, zone, shortcut)
+    return ReportPeriod(first, last, zone, shortcut, first_weekday)

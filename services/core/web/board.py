@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import false, func, null, select
@@ -26,6 +26,8 @@ from ..products.models import Product
 from ..tasks.models import Task
 from ..tasks.today import now as current_instant
 from .dates import day_compact, format_day, format_moment, moment_compact, user_zone
+from .numbers import format_money as money_in_locale
+from .numbers import format_number
 
 #: The vendored SortableJS (static/Sortable.min.js; see static/NOTICE.txt).
 SORTABLE_VERSION = "1.15.7"
@@ -34,7 +36,6 @@ KEY_FIELDS = 3
 #: Over this many cards a product's list offers no sort by its key fields: such a sort reads
 #: every card's JSON (docs/web.md has the figures at 100,000 cards).
 FIELD_SORT_LIMIT = 20_000
-CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 AVATAR_COLOURS = 8
 
 
@@ -104,17 +105,9 @@ def column_totals(
 
 
 def format_money(amount: Decimal | None, currency: str | None) -> str:
-    """``€12,500`` or ``€1,250.50``; other currencies as ``1,250.50 RON``."""
-    if amount is None:
-        return ""
-    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    pattern = "{:,.0f}" if amount == amount.to_integral_value() else "{:,.2f}"
-    digits = pattern.format(abs(amount))
-    sign = "-" if amount < 0 else ""
-    code = (currency or "").upper()
-    if code in CURRENCY_SIGNS:
-        return f"{sign}{CURRENCY_SIGNS[code]}{digits}"
-    return f"{sign}{digits} {code}".rstrip()
+    """A sum in the reader's locale: ``1.250,00 lei`` (ro), ``RON 1,250.00`` (en); see
+    web/numbers.py."""
+    return money_in_locale(amount, currency)
 
 
 def field_text(definition: dict[str, Any], value: Any) -> str:
@@ -130,7 +123,7 @@ def field_text(definition: dict[str, Any], value: Any) -> str:
         if kind == "datetime":
             return format_moment(value, "moment")
         if kind == "number":
-            return f"{float(value):,.10g}"
+            return format_number(float(value))
     except (ValueError, ArithmeticError):
         pass  # a value stored before the field's type changed: shown as it is
     if isinstance(value, list):

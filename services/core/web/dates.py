@@ -31,7 +31,7 @@ attributes, date inputs, URLs, the API) stay ISO 8601.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -97,6 +97,18 @@ def as_instant(value: Any) -> datetime | None:
 def current_locale() -> str:
     """The locale dates are written in: the reader's language (``cardcrm.common.i18n``)."""
     return current_language()
+
+
+@cache
+def first_week_day(locale: str | None = None) -> int:
+    """The day a week starts on in ``locale`` (0 = Monday … 6 = Sunday), from CLDR: Monday for
+    ``en`` and ``ro`` (their default regions, the world and Romania), Sunday for ``en_US``."""
+    return Locale.parse((locale or current_locale()).replace("-", "_")).first_week_day
+
+
+def week_start(day: date, first_weekday: int) -> date:
+    """The first day of ``day``'s week, for weeks starting on ``first_weekday`` (0 = Monday)."""
+    return day - timedelta(days=(day.weekday() - first_weekday) % 7)
 
 
 @cache

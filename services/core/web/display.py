@@ -14,6 +14,7 @@ from .dates import day_compact, format_day, format_moment, moment_compact
 from .dates import install as install_dates
 from .dates import user_zone as user_zone  # where the views have always found it
 from .lookups import UserNames
+from .numbers import install as install_numbers
 
 #: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
 HTMX_VERSION = "2.0.11"
@@ -160,6 +161,7 @@ def _shown(value: Any) -> str:
 
 def install(web: Blueprint) -> None:
     install_dates(web)
+    install_numbers(web)
     web.add_app_template_filter(deadline, "deadline")
     web.add_app_template_filter(deadline_compact, "deadline_compact")
     web.add_app_template_global(query_with, "query_with")

@@ -20,9 +20,10 @@ from ..reports.period import report_period
 from ..reports.schemas import PeriodArgsSchema
 from ..reports.sql import money_field
 from ..reports.views import now
-from .dates import format_day
+from .dates import first_week_day, format_day
 from .display import GROUP_LABELS
 from .forms import messages_of
+from .numbers import format_money, format_number
 from .security import current_user
 
 bp = Blueprint("reports", __name__)
@@ -53,10 +54,9 @@ def bars_top(bars: list[Bar]) -> float:
 
 
 def money_text(values: list[dict[str, Any]]) -> str:
-    """``1,800.50 EUR`` (several currencies joined by ``+``); empty without a money field."""
-    return " + ".join(
-        f"{Decimal(item['amount']):,.2f} {item['currency'] or ''}".strip() for item in values
-    )
+    """``€1,800.50`` / ``1.800,50 lei`` (several currencies joined by ``+``); empty without a
+    money field."""
+    return " + ".join(format_money(item["amount"], item["currency"]) for item in values)
 
 
 @bp.get("/reports")
@@ -67,11 +67,16 @@ def index() -> Any:
     try:
         args = PeriodArgsSchema(unknown=EXCLUDE).load(request.args)
         period = report_period(
-            user.timezone, now(), args.get("from"), args.get("to"), args.get("period")
+            user.timezone,
+            now(),
+            args.get("from"),
+            args.get("to"),
+            args.get("period"),
+            first_weekday=first_week_day(),
         )
     except (ValidationError, Invalid) as error:
         errors = messages_of(error)
-        period = report_period(user.timezone, now())
+        period = report_period(user.timezone, now(), first_weekday=first_week_day())
     subject = service.subject_for(db, user, args.get("product_id"))
     products = service.subject_for(db, user, None).products
     funnel = service.funnel(db, subject)
@@ -94,13 +99,23 @@ def index() -> Any:
         outcomes=outcomes,
         closed=closed,
         closed_bars=[
-            Bar(person["user"]["name"], person["total"], str(person["total"]), "bar-positive")
+            Bar(
+                person["user"]["name"],
+                person["total"],
+                format_number(person["total"]),
+                "bar-positive",
+            )
             for person in closed["people"]
         ],
         week_columns=_week_columns(closed),
         overdue=overdue,
         overdue_bars=[
-            Bar(person["user"]["name"], person["count"], str(person["count"]), "bar-negative")
+            Bar(
+                person["user"]["name"],
+                person["count"],
+                format_number(person["count"]),
+                "bar-negative",
+            )
             for person in overdue["people"]
         ],
         money_text=money_text,
@@ -128,9 +143,9 @@ def _funnel_bars(funnel: dict[str, Any], team: bool) -> list[Bar]:
     bars = []
     for status in funnel["statuses"]:
         label = f"{status['product']['name']} · {status['name']}" if team else status["name"]
-        text = str(status["count"])
+        text = format_number(status["count"])
         if status["value"] is not None and Decimal(status["value"]):
-            text += f" · {Decimal(status['value']):,.2f} {status['currency'] or ''}".rstrip()
+            text += " · " + format_money(status["value"], status["currency"])
         bars.append(Bar(_short(label), status["count"], text, f"bar-{status['group']}"))
     return bars
 

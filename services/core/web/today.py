@@ -16,6 +16,7 @@ from ..quick_access.service import list_favorites, recent_cards
 from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema
 from ..tasks.today import SHOWS, Period, period_for, task_page, totals
+from .dates import current_locale, first_week_day, week_start
 from .forms import messages_of, optional_date
 from .quick_access import favorite_links, wall_items
 from .security import current_user, is_htmx
@@ -37,11 +38,9 @@ LIST_TITLES = {
 
 
 def first_weekday(user: User) -> int:
-    """The day a week starts on (0 = Monday): Monday for everyone for now.
-
-    The one place that decides it; issue 17 makes it follow the user's locale.
-    """
-    return 0
+    """The day a week starts on (0 = Monday): the reader's locale's first day (CLDR), the one
+    place that decides it for the Today view's shortcuts and the reports' weeks."""
+    return first_week_day(current_locale())
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Shortcut:
 def shortcuts(user: User, period: Period) -> list[Shortcut]:
     """Today, tomorrow, this week, next week and this month, in the user's zone."""
     today = period.today
-    week = today - timedelta(days=(today.weekday() - first_weekday(user)) % 7)
+    week = week_start(today, first_weekday(user))
     month_days = calendar.monthrange(today.year, today.month)[1]
     return [
         Shortcut("Today", today, today),

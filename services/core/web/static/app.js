@@ -42,7 +42,7 @@
 
   // --- htmx: say so when a request could not be sent -----------------------------------------
   document.addEventListener("htmx:sendError", function () {
-    showMessage("The server could not be reached. Check the connection and try again.", true);
+    showMessage(t("The server could not be reached. Check the connection and try again."), true);
   });
   document.addEventListener("htmx:afterSwap", function () {
     var flashes = document.querySelectorAll("#messages .message.info");
@@ -91,7 +91,7 @@
 
   function problemText(answer) {
     var data = answer.data || {};
-    var parts = [data.detail || data.title || "The service answered " + answer.status + "."];
+    var parts = [data.detail || data.title || t("The service answered %(status)s.", { status: answer.status })];
     Object.keys(data.errors || {}).forEach(function (key) {
       var text = [].concat(data.errors[key]).join(" ");
       if (parts[0].indexOf(text) === -1) parts.push(key + ": " + text);
@@ -122,33 +122,42 @@
       window.Notification && Notification.permission === "granted";
   }
 
+  // "a, b or c" and "a and b": a list in a sentence, its last joining word translated whole.
+  function listed(items, joining) {
+    if (items.length < 2) return items[0] || "";
+    var values = { items: items.slice(0, -1).join(", "), last: items[items.length - 1] };
+    return joining === "or" ? t("%(items)s or %(last)s", values) : t("%(items)s and %(last)s", values);
+  }
+
   // What the user is told about, in words, from their preferences (for the empty inbox).
   function toldAbout(prefs) {
     var when = [];
-    if (prefs.assigned) when.push("someone assigns you a task");
-    if (prefs.status_changes) when.push("a card you own changes status");
-    if (prefs.mentioned !== false) when.push("someone mentions you in a note");
+    if (prefs.assigned) when.push(t("someone assigns you a task"));
+    if (prefs.status_changes) when.push(t("a card you own changes status"));
+    if (prefs.mentioned !== false) when.push(t("someone mentions you in a note"));
     var also = [];
     var minutes = prefs.due_reminder_minutes;
-    if (minutes !== null && minutes !== undefined) also.push(minutes + " minutes before your tasks are due");
-    if (prefs.daily_digest_at) also.push("with a digest every day at " + prefs.daily_digest_at);
-    if (!when.length && !also.length) return "Nothing new. Every notification is off";
-    var text = "Nothing new.";
-    if (when.length) {
-      var last = when.pop();
-      text += " You are notified when " + (when.length ? when.join(", ") + " or " : "") + last;
-      if (also.length) text += ", and " + also.join(" and ");
-    } else {
-      text += " You are notified " + also.join(" and ");
+    if (minutes !== null && minutes !== undefined) {
+      also.push(t("%(minutes)s minutes before your tasks are due", { minutes: minutes }));
     }
-    return text;
+    if (prefs.daily_digest_at) {
+      also.push(t("with a digest every day at %(time)s", { time: prefs.daily_digest_at }));
+    }
+    if (!when.length && !also.length) return t("Nothing new. Every notification is off.");
+    var events = listed(when, "or");
+    var extras = listed(also, "and");
+    if (when.length && also.length) {
+      return t("Nothing new. You are notified when %(events)s, and %(extras)s.", { events: events, extras: extras });
+    }
+    if (when.length) return t("Nothing new. You are notified when %(events)s.", { events: events });
+    return t("Nothing new. You are notified %(extras)s.", { extras: extras });
   }
 
   function showEmptyInbox() {
     var line = document.createElement("li");
     line.className = "inbox-empty";
     var words = document.createElement("span");
-    words.textContent = "Nothing new.";
+    words.textContent = t("Nothing new.");
     line.appendChild(words);
     inboxList.replaceChildren(line);
     sidecar("GET", "/notifications/api/v1/preferences").then(function (answer) {
@@ -157,7 +166,7 @@
         line.appendChild(document.createTextNode(" — "));
         var link = document.createElement("a");
         link.href = settingsUrl;
-        link.textContent = "settings";
+        link.textContent = t("settings");
         line.appendChild(link);
       }
     });
@@ -175,7 +184,7 @@
   function pollInbox() {
     sidecar("GET", "/notifications/api/v1/inbox").then(function (answer) {
       if (!answer.ok) {
-        if (notifyState) notifyState.textContent = "The notification service is not answering (" + answer.status + ").";
+        if (notifyState) notifyState.textContent = t("The notification service is not answering (%(status)s).", { status: answer.status });
         return;
       }
       var items = itemsOf(answer.data);
@@ -189,7 +198,7 @@
       }
       inboxList.replaceChildren();
       items.slice(0, 10).forEach(function (item) {
-        var title = item.title || item.subject || item.type || "Notification";
+        var title = item.title || item.subject || item.type || t("Notification");
         var text = item.body || item.text || item.message || "";
         var line = document.createElement("li");
         var link = typeof item.url === "string" && /^(https?:\/\/|\/)/.test(item.url);
@@ -218,7 +227,7 @@
       var ids = items.map(function (item) { return item.id; });
       localStorage.setItem("cardcrm.seen", JSON.stringify(ids.concat(seen).slice(0, 200)));
     }).catch(function () {
-      if (notifyState) notifyState.textContent = "Notifications could not be loaded.";
+      if (notifyState) notifyState.textContent = t("Notifications could not be loaded.");
     });
   }
 
@@ -240,10 +249,14 @@
     var calendarDay = function (iso) { return window.cardcrmDates.format(iso, "day"); };
     var calendarTime = function (iso) { return window.cardcrmDates.format(iso, "moment"); };
 
+    var todosText = function (url) {
+      return url ? " " + t("For to-dos (Thunderbird, task apps): %(url)s", { url: url }) : "";
+    };
+
     var showFeed = function (url) {
       feedInput.value = url || "";
       copyButton.hidden = !url;
-      feedButton.textContent = url ? "Make a new address (the old one stops working)" : "Make a feed address";
+      feedButton.textContent = url ? t("Make a new address (the old one stops working)") : t("Make a feed address");
       if (url) feedButton.setAttribute("data-confirm-rotate", "1");
     };
 
@@ -252,29 +265,31 @@
     sidecar("GET", base + "/api/v1/feed").then(function (answer) {
       if (answer.ok && answer.data && answer.data.active && answer.data.url) {
         showFeed(answer.data.url);
-        feedState.textContent = "Your feed address" +
-          (answer.data.created_at ? ", made " + calendarDay(answer.data.created_at) : "") +
-          ". Keep it secret: anyone with it can read your tasks." +
-          (answer.data.todos_url ? " For to-dos (Thunderbird, task apps): " + answer.data.todos_url : "");
+        feedState.textContent = (answer.data.created_at
+          ? t("Your feed address, made %(day)s. Keep it secret: anyone with it can read your tasks.",
+            { day: calendarDay(answer.data.created_at) })
+          : t("Your feed address. Keep it secret: anyone with it can read your tasks.")) +
+          todosText(answer.data.todos_url);
       } else if (answer.ok && answer.data && answer.data.active) {
-        feedButton.textContent = "Make a new address (the old one stops working)";
+        feedButton.textContent = t("Make a new address (the old one stops working)");
         feedButton.setAttribute("data-confirm-rotate", "1");
-        feedState.textContent = "You have a feed address" +
-          (answer.data.created_at ? ", made " + calendarDay(answer.data.created_at) : "") +
-          ", made before cardcrm could show it again. If you lost it, make a new one.";
+        feedState.textContent = answer.data.created_at
+          ? t("You have a feed address, made %(day)s, before cardcrm could show it again. If you lost it, make a new one.",
+            { day: calendarDay(answer.data.created_at) })
+          : t("You have a feed address, made before cardcrm could show it again. If you lost it, make a new one.");
       } else if (!answer.ok) {
         feedState.textContent = problemText(answer);
       }
-    }).catch(function () { feedState.textContent = "The calendar service is not answering."; });
+    }).catch(function () { feedState.textContent = t("The calendar service is not answering."); });
 
     feedButton.addEventListener("click", function () {
       if (feedButton.hasAttribute("data-confirm-rotate") &&
-          !window.confirm("Make a new address? Calendars subscribed to the old one stop updating.")) return;
+          !window.confirm(t("Make a new address? Calendars subscribed to the old one stop updating."))) return;
       sidecar("POST", base + "/api/v1/feed", {}).then(function (answer) {
         if (answer.ok && answer.data) {
           showFeed(answer.data.url);
-          feedState.textContent = "Copy this address into your calendar app. You can come back here for it later." +
-            (answer.data.todos_url ? " For to-dos (Thunderbird, task apps): " + answer.data.todos_url : "");
+          feedState.textContent = t("Copy this address into your calendar app. You can come back here for it later.") +
+            todosText(answer.data.todos_url);
         } else {
           feedState.textContent = problemText(answer);
         }
@@ -297,11 +312,13 @@
         itemsOf(answer.data).forEach(function (account) {
           var line = document.createElement("li");
           line.className = "row";
-          var state = account.last_error ? "error: " + account.last_error
-            : account.last_sync_at ? "last sync " + calendarTime(account.last_sync_at)
-            : "waiting for the first sync";
-          line.textContent = (account.username || "") + " at " + (account.url || "") +
-            (account.calendar ? " (" + account.calendar + ")" : "") + " — " + state;
+          var state = account.last_error ? t("error: %(error)s", { error: account.last_error })
+            : account.last_sync_at ? t("last sync %(moment)s", { moment: calendarTime(account.last_sync_at) })
+            : t("waiting for the first sync");
+          var values = { user: account.username || "", url: account.url || "", calendar: account.calendar, state: state };
+          line.textContent = account.calendar
+            ? t("%(user)s at %(url)s (%(calendar)s) — %(state)s", values)
+            : t("%(user)s at %(url)s — %(state)s", values);
           accounts.appendChild(line);
         });
       });
@@ -316,12 +333,12 @@
         password: form.elements.password.value,
       };
       if (form.elements.calendar.value) body.calendar = form.elements.calendar.value;
-      caldavState.textContent = "Connecting…";
+      caldavState.textContent = t("Connecting…");
       fieldErrors(form, {});
       sidecar("POST", base + "/api/v1/caldav", body).then(function (answer) {
         if (answer.ok) {
           form.reset();
-          caldavState.textContent = "Connected: your open tasks will appear in that calendar.";
+          caldavState.textContent = t("Connected: your open tasks will appear in that calendar.");
           loadAccounts();
         } else {
           var data = answer.data || {};

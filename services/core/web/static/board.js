@@ -97,14 +97,14 @@
           putBack(event);
           card.classList.remove("is-saving");
           card.removeAttribute("aria-busy");
-          say(card, "The card could not be moved (the server answered " + response.status + ").");
+          say(card, t("The card could not be moved (the server answered %(status)s).", { status: response.status }));
         }
       });
     }).catch(function () {
       putBack(event);
       card.classList.remove("is-saving");
       card.removeAttribute("aria-busy");
-      say(card, "The server could not be reached: the card was not moved.");
+      say(card, t("The server could not be reached: the card was not moved."));
     });
   }
 

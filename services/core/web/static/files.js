@@ -52,7 +52,7 @@
     holder.innerHTML = html || "";
     var message = holder.querySelector(".message, .detail, p");
     var text = message ? message.textContent.trim() : "";
-    return text || "The upload failed (the server answered " + status + ").";
+    return text || t("The upload failed (the server answered %(status)s).", { status: status });
   }
 
   function changed() { document.body.dispatchEvent(new CustomEvent("card-changed")); }
@@ -79,17 +79,19 @@
   function uploadOne(file, index, count) {
     var box = panel();
     var max = Number(box.getAttribute("data-max-bytes"));
-    var label = count > 1 ? " (" + (index + 1) + " of " + count + ")" : "";
+    var limit = box.getAttribute("data-max-size");
+    var values = { name: file.name, number: index + 1, count: count, limit: limit };
     if (max && file.size > max) {
-      return Promise.resolve("“" + file.name + "” is over the upload limit of " +
-        box.getAttribute("data-max-size") + ".");
+      return Promise.resolve(t("“%(name)s” is over the upload limit of %(limit)s.", values));
     }
-    if (file.size === 0) return Promise.resolve("“" + file.name + "” is empty.");
+    if (file.size === 0) return Promise.resolve(t("“%(name)s” is empty.", values));
     var form = new FormData();
     form.append("file", file, file.name);
-    progress("Uploading “" + file.name + "”" + label + "…", 0);
+    var uploading = count > 1 ? t("Uploading “%(name)s” (%(number)s of %(count)s)…", values)
+      : t("Uploading “%(name)s”…", values);
+    progress(uploading, 0);
     return send(box.getAttribute("data-upload-url"), form, function (percent) {
-      progress("Uploading “" + file.name + "”" + label + "… " + percent + " %", percent);
+      progress(uploading + " " + percent + " %", percent);
     }).then(function (answer) {
       if (answer.status === 200) {
         redraw(answer.text);
@@ -97,8 +99,7 @@
         return null;
       }
       if (answer.status === 0) {
-        return "“" + file.name + "” could not be sent: the connection failed" +
-          " (over the limit of " + box.getAttribute("data-max-size") + "?). Try again.";
+        return t("“%(name)s” could not be sent: the connection failed (over the limit of %(limit)s?). Try again.", values);
       }
       if (redraw(answer.text)) return panel().querySelector("[data-files-error]").textContent;
       return answerText(answer.text, answer.status);

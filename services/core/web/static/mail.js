@@ -25,7 +25,7 @@
     } catch (error) {
       copied = false;
     }
-    say(button, copied ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.");
+    say(button, copied ? t("Copied.") : t("Selected: press Ctrl+C (⌘C) to copy."));
   }
 
   document.addEventListener("click", function (event) {
@@ -35,7 +35,7 @@
     if (!input) return;
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(input.value).then(
-        function () { say(button, "Copied."); },
+        function () { say(button, t("Copied.")); },
         function () { fallback(button, input); }
       );
     } else {

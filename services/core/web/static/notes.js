@@ -45,7 +45,7 @@
       form.querySelector("textarea").focus();
       return;
     }
-    preview.textContent = "Rendering the preview…";
+    preview.textContent = t("Rendering the preview…");
     var body = new FormData();
     body.append("body", form.querySelector("textarea").value);
     fetch(form.getAttribute("data-preview"), {
@@ -62,7 +62,7 @@
       // The server's own fragment: the note's Markdown rendered and sanitised (nh3).
       preview.innerHTML = html;
     }).catch(function (error) {
-      preview.textContent = "The preview could not be made: " + error.message;
+      preview.textContent = t("The preview could not be made: %(error)s", { error: error.message });
     });
   }
 
@@ -120,7 +120,7 @@
     if (!people.length) {
       var none = document.createElement("li");
       none.className = "mention-none";
-      none.textContent = "Nobody who may see this card matches.";
+      none.textContent = t("Nobody who may see this card matches.");
       picker.list.appendChild(none);
     }
     people.forEach(function (person, index) {

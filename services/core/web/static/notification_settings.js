@@ -63,18 +63,24 @@
       return;
     }
     if (!prefs.email) {
-      node.textContent = "No e-mails are sent.";
+      node.textContent = t("No e-mails are sent.");
       return;
     }
     if (prefs.email_verified) {
-      node.textContent = "Verified: notifications go to " + prefs.email + ".";
+      node.textContent = t("Verified: notifications go to %(email)s.", { email: prefs.email });
       node.className = "small-text ok-text";
       return;
     }
-    var text = "Not confirmed yet: open the link we sent to " + prefs.email;
-    if (prefs.email_verification_sent_at) text += " (" + when(prefs.email_verification_sent_at) + ")";
-    text += ". Until then e-mails go to " + (prefs.email_in_effect || accountEmail) + ".";
-    if (prefs.email_verification_error) text += " The last link could not be sent: " + prefs.email_verification_error;
+    var values = {
+      email: prefs.email,
+      when: when(prefs.email_verification_sent_at),
+      fallback: prefs.email_in_effect || accountEmail,
+      error: prefs.email_verification_error,
+    };
+    var text = prefs.email_verification_sent_at
+      ? t("Not confirmed yet: open the link we sent to %(email)s (%(when)s). Until then e-mails go to %(fallback)s.", values)
+      : t("Not confirmed yet: open the link we sent to %(email)s. Until then e-mails go to %(fallback)s.", values);
+    if (prefs.email_verification_error) text += " " + t("The last link could not be sent: %(error)s", values);
     node.textContent = text;
     node.className = "small-text warn-text";
     resend.hidden = false;
@@ -86,7 +92,7 @@
     if (value && !select.querySelector("option[value='" + value + "']")) {
       var option = document.createElement("option");
       option.value = value;
-      option.textContent = value + " minutes before";
+      option.textContent = t("%(minutes)s minutes before", { minutes: value });
       select.appendChild(option);
     }
     select.value = value;
@@ -129,8 +135,9 @@
   }
 
   function fail(answer) {
-    problem.textContent = "The notification service is not answering" +
-      (answer && answer.status ? " (" + answer.status + ")." : ".");
+    problem.textContent = answer && answer.status
+      ? t("The notification service is not answering (%(status)s).", { status: answer.status })
+      : t("The notification service is not answering.");
     problem.hidden = false;
   }
 
@@ -146,7 +153,7 @@
     if (!answer.ok) return;
     (answer.data.items || []).forEach(function (channel) {
       if (channel.name === "email" && !channel.available) {
-        emailUnavailable = channel.reason || "This server cannot send e-mail.";
+        emailUnavailable = channel.reason || t("This server cannot send e-mail.");
         if (loaded) showEmailState(loaded);
       }
     });
@@ -164,23 +171,25 @@
     event.preventDefault();
     clearErrors();
     problem.hidden = true;
-    state.textContent = "Saving…";
+    state.textContent = t("Saving…");
     field("settings-save").disabled = true;
     api("PUT", base + "/preferences", body()).then(function (answer) {
       if (answer.ok) {
         show(answer.data);
-        state.textContent = "Saved.";
+        state.textContent = t("Saved.");
         return;
       }
-      state.textContent = "Not saved: see the marked fields.";
+      state.textContent = t("Not saved: see the marked fields.");
       var data = answer.data || {};
       if (answer.status === 422 && data.errors) {
         showErrors(data.errors);
       } else {
-        state.textContent = "Not saved: " + (data.detail || data.title || "the service answered " + answer.status + ".");
+        state.textContent = data.detail || data.title
+          ? t("Not saved: %(reason)s", { reason: data.detail || data.title })
+          : t("Not saved: the service answered %(status)s.", { status: answer.status });
       }
     }).catch(function () {
-      state.textContent = "Not saved: the notification service is not answering.";
+      state.textContent = t("Not saved: the notification service is not answering.");
     }).finally(function () {
       field("settings-save").disabled = false;
     });
@@ -191,9 +200,9 @@
     api("POST", base + "/preferences/email/resend", {}).then(function (answer) {
       if (answer.ok) {
         showEmailState(answer.data);
-        node.textContent = "Sent. " + node.textContent;
+        node.textContent = t("Sent. %(state)s", { state: node.textContent });
       } else {
-        node.textContent = (answer.data && answer.data.detail) || "Not sent (" + answer.status + ").";
+        node.textContent = (answer.data && answer.data.detail) || t("Not sent (%(status)s).", { status: answer.status });
       }
     });
   });
@@ -205,17 +214,17 @@
     if (!("Notification" in window)) {
       browserOn.checked = false;
       browserOn.disabled = true;
-      browserState.textContent = "This browser cannot show notifications; the in-app inbox lists them.";
+      browserState.textContent = t("This browser cannot show notifications; the in-app inbox lists them.");
       return;
     }
     var on = localStorage.getItem("cardcrm.notifications") === "on";
     browserOn.checked = on && Notification.permission === "granted";
     if (on && Notification.permission === "denied") {
-      browserState.textContent = "The browser blocks notifications from this site: allow them in its site settings.";
+      browserState.textContent = t("The browser blocks notifications from this site: allow them in its site settings.");
     } else if (browserOn.checked) {
-      browserState.textContent = "On in this browser, while a cardcrm page is open.";
+      browserState.textContent = t("On in this browser, while a cardcrm page is open.");
     } else {
-      browserState.textContent = "Off in this browser.";
+      browserState.textContent = t("Off in this browser.");
     }
   }
   browserOn.addEventListener("change", function () {

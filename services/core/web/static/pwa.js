@@ -1,11 +1,22 @@
 // The installable app's page side: registers the service worker (/sw.js), refuses changes
 // while offline (the worker keeps nothing to send later), and forgets the pages kept for
-// offline use when this browser logs out.
+// offline use when this browser logs out. The worker has no page and no translations: this
+// writes its "Offline — last updated at …" banner in the reader's language, and gives it the
+// words of its own offline pages (see WORKER_WORDS).
 (function () {
   "use strict";
 
-  var REFUSED = "You are offline: this was not done, and nothing was kept to send later. " +
-    "Try again when you are back online.";
+  var REFUSED = t("You are offline: this was not done, and nothing was kept to send later. Try again when you are back online.");
+  // The words of the pages the worker writes itself (a page not kept, a form sent offline).
+  var WORKER_WORDS = {
+    lang: document.documentElement.lang || "en",
+    refused: REFUSED,
+    notSaved: t("Not saved: you are offline"),
+    offline: t("You are offline"),
+    notKept: t("This page was not kept for offline use. The Today view, your recent cards and the cards they link to open offline once you have visited them online."),
+    today: t("Today (as last seen)"),
+    recent: t("Recent cards"),
+  };
 
   function showRefusal() {
     var area = document.getElementById("messages");
@@ -83,6 +94,24 @@
     var banner = document.querySelector("[data-offline-banner]");
     if (banner && window.scrollY > 0 && window.scrollY <= banner.offsetHeight) window.scrollTo(0, 0);
   }
+
+  // The worker wrote the banner in English; say it in the page's language, with the moment
+  // written as the server writes it (dates.js).
+  function translateBanner() {
+    var banner = document.querySelector("[data-offline-banner]");
+    var kept = banner && banner.querySelector("time");
+    if (!kept) return;
+    var at = kept.getAttribute("datetime") || "";
+    var moment = document.createElement("time");
+    moment.setAttribute("datetime", at);
+    moment.textContent = (window.cardcrmDates && at && window.cardcrmDates.format(at, "moment")) ||
+      kept.textContent;
+    var sentence = t("Offline — last updated at %(moment)s. Read-only until you are back online.");
+    var parts = sentence.split("%(moment)s");
+    banner.replaceChildren(document.createTextNode(parts[0]), moment,
+      document.createTextNode(parts.slice(1).join("")));
+  }
+  translateBanner();
   window.addEventListener("load", function () { window.setTimeout(showBanner, 0); });
 
   window.addEventListener("online", function () { reloadWhenServerAnswers(0); });
@@ -91,6 +120,9 @@
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function (error) {
       console.warn("cardcrm: the offline app could not start", error);
+    });
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (registration.active) registration.active.postMessage({ type: "words", words: WORKER_WORDS });
     });
   }
 })();

@@ -17,8 +17,22 @@ var LISTS = /^\/(recent)?$/;
 var CARD_LINK = /href="(\/cards\/\d+)"/g;
 var PREFETCH_AT_MOST = 20;
 var FRESH_FOR_MS = 60 * 60 * 1000;
-var REFUSED = "You are offline: this was not done, and nothing was kept to send later. " +
-  "Try again when you are back online.";
+// The worker has no translations of its own: the page (pwa.js) sends the words of the pages
+// below in the reader's language, kept in their own cache (they outlive logging out); English
+// until a page has.
+var WORDS = "cardcrm-words";
+var WORDS_KEY = "/__cardcrm_words__";
+var ENGLISH = {
+  lang: "en",
+  refused: "You are offline: this was not done, and nothing was kept to send later. " +
+    "Try again when you are back online.",
+  notSaved: "Not saved: you are offline",
+  offline: "You are offline",
+  notKept: "This page was not kept for offline use. The Today view, your recent cards and the " +
+    "cards they link to open offline once you have visited them online.",
+  today: "Today (as last seen)",
+  recent: "Recent cards",
+};
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -39,6 +53,11 @@ self.addEventListener("activate", function (event) {
 
 self.addEventListener("message", function (event) {
   if (event.data && event.data.type === "forget-pages") event.waitUntil(forgetPages());
+  if (event.data && event.data.type === "words" && event.data.words) {
+    event.waitUntil(caches.open(WORDS).then(function (cache) {
+      return cache.put(WORDS_KEY, new Response(JSON.stringify(event.data.words)));
+    }));
+  }
 });
 
 self.addEventListener("fetch", function (event) {
@@ -63,11 +82,13 @@ function change(request, url) {
   // Logging in or out: whatever was kept belonged to the session that ends.
   var before = /^\/log(in|out)$/.test(url.pathname) ? forgetPages() : Promise.resolve();
   return before.then(function () { return fetch(request); }).catch(function () {
-    if (request.mode === "navigate") return offlineHtml("Not saved: you are offline", REFUSED, 503);
-    return new Response(REFUSED, {
-      status: 503,
-      headers: { "Content-Type": "text/plain; charset=utf-8", "X-Cardcrm-Offline": "refused",
-                 "HX-Reswap": "none" },
+    return words().then(function (said) {
+      if (request.mode === "navigate") return offlineHtml(said, said.notSaved, said.refused, 503);
+      return new Response(said.refused, {
+        status: 503,
+        headers: { "Content-Type": "text/plain; charset=utf-8", "X-Cardcrm-Offline": "refused",
+                   "HX-Reswap": "none" },
+      });
     });
   });
 }
@@ -159,9 +180,9 @@ function offlineCopy(request) {
     return cache.match(request.url, { ignoreVary: true });
   }).then(function (kept) {
     if (!kept) {
-      return offlineHtml("You are offline",
-        "This page was not kept for offline use. The Today view, your recent cards and the " +
-        "cards they link to open offline once you have visited them online.", 503);
+      return words().then(function (said) {
+        return offlineHtml(said, said.offline, said.notKept, 503);
+      });
     }
     var at = kept.headers.get(KEPT_AT_HEADER) || "";
     return kept.text().then(function (html) {
@@ -184,13 +205,35 @@ function shown(iso) {
   return when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
-function offlineHtml(title, text, status) {
-  var body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">" +
+// The words the page sent last (pwa.js), each one English where it sent none.
+function words() {
+  return caches.open(WORDS).then(function (cache) { return cache.match(WORDS_KEY); })
+    .then(function (kept) { return kept ? kept.json() : {}; })
+    .catch(function () { return {}; })
+    .then(function (sent) {
+      var said = {};
+      Object.keys(ENGLISH).forEach(function (key) {
+        said[key] = typeof sent[key] === "string" && sent[key] ? sent[key] : ENGLISH[key];
+      });
+      return said;
+    });
+}
+
+function escaped(text) {
+  return String(text).replace(/[&<>"]/g, function (c) {
+    return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c];
+  });
+}
+
+function offlineHtml(said, title, text, status) {
+  title = escaped(title);
+  text = escaped(text);
+  var body = "<!doctype html><html lang=\"" + escaped(said.lang) + "\"><head><meta charset=\"utf-8\">" +
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
     "<title>" + title + " · cardcrm</title><link rel=\"stylesheet\" href=\"/assets/app.css\">" +
     "</head><body data-offline-copy=\"\"><main id=\"main\"><section class=\"prose\">" +
     "<h1>" + title + "</h1><p class=\"message error\" role=\"alert\">" + text + "</p>" +
-    "<p><a href=\"/\">Today (as last seen)</a> · <a href=\"/recent\">Recent cards</a></p>" +
+    "<p><a href=\"/\">" + escaped(said.today) + "</a> · <a href=\"/recent\">" + escaped(said.recent) + "</a></p>" +
     "</section></main></body></html>";
   return new Response(body, {
     status: status,
