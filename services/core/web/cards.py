@@ -229,6 +229,7 @@ def card_context(
 
 def tasks_context(db: Session, card: Card) -> dict[str, Any]:
     users = all_users(db)
+    types = product_task_types(card.product)
     tasks = list_tasks(db, card.id, None, None, TASK_LIMIT)
     tasks.sort(key=lambda task: task.status != "open")
     return {
@@ -236,7 +237,9 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
         "tasks": tasks,
         "users": users,
         "names": user_names(users),
-        "task_types": product_task_types(card.product),
+        "task_types": types,
+        # A task shows its type by name, in the reader's language for the built-in ones.
+        "task_type_labels": {kind["key"]: kind["label"] for kind in types},
         "new_task": {},
         "new_task_errors": {},
         "task_error": {},

@@ -47,7 +47,7 @@ def deadline(task: Any) -> str:
     """A task's deadline as people say it: a date for all-day tasks, else date and time."""
     get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
     if get("all_day") and get("due_date"):
-        return format_day(get("due_date"), "day") + " (all day)"
+        return _("%(day)s (all day)", day=format_day(get("due_date"), "day"))
     return format_moment(get("due"), "moment")
 
 
@@ -55,7 +55,7 @@ def deadline_compact(task: Any) -> str:
     """The same where space is short (Today's rows): Today, Tomorrow, no year this year."""
     get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
     if get("all_day") and get("due_date"):
-        return day_compact(get("due_date")) + " (all day)"
+        return _("%(day)s (all day)", day=day_compact(get("due_date")))
     return moment_compact(get("due"))
 
 
