@@ -83,7 +83,7 @@ def create(card_id: int) -> Any:
         data = NoteCreateSchema().load(
             {"body": draft["body"], "mentions": [int(m) for m in draft["mentions"] if m.isdigit()]}
         )
-        _, not_notified = service.create_note(db, user, card_id, data)
+        _saved_note, not_notified = service.create_note(db, user, card_id, data)
     except (CardcrmError, ValidationError) as error:
         errors = messages_of(error) or {"body": [getattr(error, "detail", None) or str(error)]}
         errors = worded(errors, draft, {"body": NO_TEXT})
@@ -133,7 +133,7 @@ def edit(note_id: int) -> Any:
     try:
         mentions = [int(value) for value in _mentions() if value.isdigit()]
         changes = NoteUpdateSchema().load({"body": draft, "mentions": mentions})
-        _, not_notified = service.update_note(db, user, note_id, changes, expected)
+        _saved_note, not_notified = service.update_note(db, user, note_id, changes, expected)
     except PreconditionFailed:
         error_text = _(
             "Someone changed this note after you opened it; nothing was saved. "

@@ -112,7 +112,7 @@ def _act(task_id: int, change: Any) -> Any:
 
 def _today_row(task: Task, error: CardcrmError | None) -> Any:
     db, user = get_session(), current_user()
-    period, _ = requested_period(user, request.form)
+    period, _window = requested_period(user, request.form)
     row = task_row(task, period)
     show = text("show")
     page = render_template(
