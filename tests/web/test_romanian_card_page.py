@@ -127,3 +127,28 @@ def test_a_saved_card_and_an_uploaded_file_are_said_in_romanian(admin_web: Any, 
 def test_file_sizes_follow_romanian_numbers_and_plurals(app: Any, size: int, romanian: str):
     with app.test_request_context("/", headers=RO):
         assert human_size(size) == romanian
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_in_a_browser_the_card_page_works_in_romanian(new_tab, artifact, width, height):
+    from .test_browser import api, card_id
+
+    tab = new_tab(width, height)
+    tab.context.set_extra_http_headers(RO)  # from here on the browser asks for Romanian
+    card = card_id(tab, api(tab), "Sales", "Initech pilot")
+    tab.goto(f"/cards/{card}")
+    tab.get_by_role("heading", name="Detalii").wait_for()
+    text = f"Sunați la Initech {width}"
+    tab.get_by_label("Ce este de făcut").fill(text)
+    tab.get_by_label("Data", exact=True).fill("2030-01-07")
+    tab.get_by_role("button", name="Adăugați sarcina").click()
+    # The task list and the timeline follow without a reload, in Romanian.
+    tab.locator("#tasks .task-text", has_text=text).wait_for()
+    tab.locator("#timeline .tl-text", has_text=f"a adăugat sarcina „{text}”").wait_for()
+    assert tab.get_by_role("button", name=f"Făcută: {text}").is_visible()
+    tab.screenshot(path=artifact(f"card-page-romanian-{width}.png"), full_page=True)
+    for panel in ("timeline", "tasks", "files"):  # each panel at a size one can read
+        tab.locator(f"#{panel}").screenshot(
+            path=artifact(f"card-page-romanian-{width}-{panel}.png")
+        )
