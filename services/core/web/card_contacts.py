@@ -21,6 +21,8 @@ from cardcrm.common.errors import (
     ensure_version,
 )
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +41,7 @@ bp = Blueprint("card_contacts", __name__)
 
 #: How many matches the picker offers.
 PICKER_LIMIT = 8
-STALE = (
+STALE = _l(
     "Someone else changed this card meanwhile, so nothing was changed: its contacts are shown "
     "as they are now. Check, then try again."
 )
@@ -61,7 +63,7 @@ def link(card_id: int) -> Any:
 
     def change(db: Session, card: Card) -> tuple[dict[str, Any], str]:
         contact = _contact(db, optional_int("contact_id", label="contact_id"))
-        return _linked(card, contact.id), f"{contact.name} is linked to the card."
+        return _linked(card, contact.id), _("%(name)s is linked to the card.", name=contact.name)
 
     return _act(card_id, change)
 
@@ -97,7 +99,10 @@ def create(card_id: int) -> Any:
         return _refused(db, card_id, error, typed=typed)
     return _act(
         card_id,
-        lambda db, card: (_linked(card, contact.id), f"{contact.name} is created and linked."),
+        lambda db, card: (
+            _linked(card, contact.id),
+            _("%(name)s is created and linked.", name=contact.name),
+        ),
         created=contact,
     )
 
@@ -110,7 +115,7 @@ def make_primary(card_id: int, contact_id: int) -> Any:
         if card.contact_id is not None and card.contact_id != contact_id:
             others.append(card.contact_id)
         changes = {"contact_id": contact_id, "contact_ids": others}
-        return changes, f"{contact.name} is now the primary contact."
+        return changes, _("%(name)s is now the primary contact.", name=contact.name)
 
     return _act(card_id, change)
 
@@ -123,7 +128,7 @@ def remove(card_id: int, contact_id: int) -> Any:
             changes: dict[str, Any] = {"contact_id": None}
         else:
             changes = {"contact_ids": [cid for cid in card.contact_ids if cid != contact_id]}
-        return changes, f"{contact.name} is no longer on the card."
+        return changes, _("%(name)s is no longer on the card.", name=contact.name)
 
     return _act(card_id, change)
 
@@ -172,22 +177,22 @@ def _matches(db: Session, card: Card, q: str) -> dict[str, Any]:
 
 def _contact(db: Session, contact_id: int | None) -> Contact:
     if contact_id is None:
-        raise Invalid({"contact_id": ["Choose a contact."]})
+        raise Invalid({"contact_id": [_("Choose a contact.")]})
     contact = db.get(Contact, contact_id)
     if contact is None:
-        raise Invalid({"contact_id": [f"No contact {contact_id}."]})
+        raise Invalid({"contact_id": [_("No contact %(id)s.", id=contact_id)]})
     return contact
 
 
 def _on_card(db: Session, card: Card, contact_id: int) -> Contact:
     if contact_id != card.contact_id and contact_id not in card.contact_ids:
-        raise Invalid({"contact_id": ["This contact is not on the card."]})
+        raise Invalid({"contact_id": [_("This contact is not on the card.")]})
     return _contact(db, contact_id)
 
 
 def _linked(card: Card, contact_id: int) -> dict[str, Any]:
     if contact_id == card.contact_id or contact_id in card.contact_ids:
-        raise Invalid({"contact_id": ["This contact is already on the card."]})
+        raise Invalid({"contact_id": [_("This contact is already on the card.")]})
     if card.contact_id is None:
         return {"contact_id": contact_id}
     return {"contact_ids": [*card.contact_ids, contact_id]}
@@ -232,12 +237,12 @@ def _refused(
     status = error.status if isinstance(error, CardcrmError) else 422
     errors = messages_of(error)
     if isinstance(error, PreconditionFailed):
-        errors = {"_": [STALE]}
+        errors = {"_": [str(STALE)]}
     elif isinstance(error, Conflict):
-        errors = {"_": ["A contact with this e-mail or phone exists already."]}
+        errors = {"_": [_("A contact with this e-mail or phone exists already.")]}
     elif not errors and isinstance(error, CardcrmError):
         errors = {"_": [error.detail]}
-    errors = worded(errors, typed or {"name": "-"}, {"name": "Give the contact a name."})
+    errors = worded(errors, typed or {"name": "-"}, {"name": _("Give the contact a name.")})
     extra = {
         "contact_typed": typed or {},
         "contact_errors": errors,

@@ -13,6 +13,7 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError, Invalid, PreconditionFailed
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,13 @@ from ..quick_access.service import note_card_opened
 from ..tasks.schemas import TaskCreateSchema
 from ..tasks.service import create_task, list_tasks
 from .display import user_zone
-from .form_messages import card_messages, check_card_form, check_task_form, task_messages
+from .form_messages import (
+    NO_TASK_DATE,
+    card_messages,
+    check_card_form,
+    check_task_form,
+    task_messages,
+)
 from .forms import (
     deadline_payload,
     field_changes,
@@ -100,7 +107,7 @@ def update(card_id: int) -> Any:
         if isinstance(error, CardcrmError) and not context["errors"]:
             context["errors"] = {"_": [error.detail]}
         return render_template("cards/show.html", **context), 422
-    flash("The card is saved.")
+    flash(_("The card is saved."))
     return redirect(url_for("web.cards.show", card_id=card_id))
 
 
@@ -131,7 +138,7 @@ def create(product_id: int) -> Any:
         if isinstance(error, CardcrmError) and not errors:
             errors = {"_": [error.detail]}
         return product_page(product_id, new_card=typed, new_card_errors=errors)
-    flash("The card is created. Add a task so that it shows up in someone's Today view.")
+    flash(_("The card is created. Add a task so that it shows up in someone's Today view."))
     return redirect(url_for("web.cards.show", card_id=card.id))
 
 
@@ -145,7 +152,7 @@ def trash(card_id: int) -> Any:
 @bp.post("/cards/<int:card_id>/restore")
 def restore(card_id: int) -> Any:
     service.restore_card(get_session(), current_user(), card_id)
-    flash("The card is restored, with its tasks and history.")
+    flash(_("The card is restored, with its tasks and history."))
     return redirect(url_for("web.cards.show", card_id=card_id))
 
 
@@ -160,7 +167,7 @@ def add_task(card_id: int) -> Any:
         check_task_form(typed)
         day = optional_date("due_date")
         if day is None:  # refused above already; this tells the type checker
-            raise Invalid({"due_date": ["Give the deadline's date."]})
+            raise Invalid({"due_date": [str(NO_TASK_DATE)]})
         due, all_day = deadline_payload(day, optional_time("due_time"), user_zone())
         payload: dict[str, Any] = {"text": typed["text"], "due": due, "all_day": all_day}
         if typed["type"]:
@@ -176,7 +183,7 @@ def add_task(card_id: int) -> Any:
     else:
         typed = {}
         if not is_htmx():
-            flash("The task is added.")
+            flash(_("The task is added."))
             return redirect(url_for("web.cards.show", card_id=card_id))
     if not is_htmx():  # the whole page, with the form as it was typed
         context = card_context(db, card)
@@ -222,6 +229,7 @@ def card_context(
 
 def tasks_context(db: Session, card: Card) -> dict[str, Any]:
     users = all_users(db)
+    types = product_task_types(card.product)
     tasks = list_tasks(db, card.id, None, None, TASK_LIMIT)
     tasks.sort(key=lambda task: task.status != "open")
     return {
@@ -229,7 +237,9 @@ def tasks_context(db: Session, card: Card) -> dict[str, Any]:
         "tasks": tasks,
         "users": users,
         "names": user_names(users),
-        "task_types": product_task_types(card.product),
+        "task_types": types,
+        # A task shows its type by name, in the reader's language for the built-in ones.
+        "task_type_labels": {kind["key"]: kind["label"] for kind in types},
         "new_task": {},
         "new_task_errors": {},
         "task_error": {},

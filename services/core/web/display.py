@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..cards.fields import FIELD_TYPES
 from ..products.models import GROUPS
@@ -46,7 +48,7 @@ def deadline(task: Any) -> str:
     """A task's deadline as people say it: a date for all-day tasks, else date and time."""
     get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
     if get("all_day") and get("due_date"):
-        return format_day(get("due_date"), "day") + " (all day)"
+        return _("%(day)s (all day)", day=format_day(get("due_date"), "day"))
     return format_moment(get("due"), "moment")
 
 
@@ -54,7 +56,7 @@ def deadline_compact(task: Any) -> str:
     """The same where space is short (Today's rows): Today, Tomorrow, no year this year."""
     get = task.get if isinstance(task, dict) else lambda key: getattr(task, key, None)
     if get("all_day") and get("due_date"):
-        return day_compact(get("due_date")) + " (all day)"
+        return _("%(day)s (all day)", day=day_compact(get("due_date")))
     return moment_compact(get("due"))
 
 
@@ -77,63 +79,109 @@ def query_with(**changes: Any) -> str:
 
 
 def history_line(row: Any, names: UserNames, fields: dict[str, str], tasks: dict) -> str:
-    """One history entry in words, e.g. ``moved it from New to Won``."""
+    """One history entry in words, e.g. ``moved it from New to Won``: what follows the name of
+    whoever did it. Each line is one sentence of the catalogue with named placeholders, since
+    word order differs between languages."""
     data = row.data or {}
     task = _task_text(row, data, tasks)
     kind = row.type
     if kind == "card.created":
-        return "created the card"
+        return _("created the card")
     if kind == "card.status_changed":
-        line = (
-            f"moved it from {data.get('from', {}).get('name')} to {data.get('to', {}).get('name')}"
-        )
-        return line + (f" ({data['reason']})" if data.get("reason") else "")
+        moves = {
+            "before": (data.get("from") or {}).get("name"),
+            "after": (data.get("to") or {}).get("name"),
+        }
+        if data.get("reason"):
+            return _(
+                "moved it from %(before)s to %(after)s (%(reason)s)", **moves, reason=data["reason"]
+            )
+        return _("moved it from %(before)s to %(after)s", **moves)
     if kind == "card.updated":
-        return "changed " + _changes(data.get("changes") or {}, names, fields)
+        return _("changed %(changes)s", changes=_changes(data.get("changes") or {}, names, fields))
     if kind == "card.deleted":
-        return "moved the card to the trash"
+        return _("moved the card to the trash")
     if kind == "card.restored":
-        return "restored the card from the trash"
+        return _("restored the card from the trash")
     if kind == "task.created":
-        return f"added the task “{task}”"
+        return _("added the task “%(task)s”", task=task)
     if kind == "task.closed":
-        outcome = "done" if data.get("outcome") == "done" else "cancelled"
-        comment = f" — {data['comment']}" if data.get("comment") else ""
-        return f"closed “{task}” as {outcome}{comment}"
+        return _closed(task, data)
     if kind == "task.reopened":
-        return f"reopened “{task}”"
+        return _("reopened “%(task)s”", task=task)
     if kind == "task.postponed":
         before = format_moment((data.get("before") or {}).get("due"))
         after = format_moment((data.get("after") or {}).get("due"))
-        return f"postponed “{task}” from {before} to {after}"
+        return _(
+            "postponed “%(task)s” from %(before)s to %(after)s",
+            task=task,
+            before=before,
+            after=after,
+        )
     if kind == "task.reassigned":
         change = (data.get("changes") or {}).get("assignee_id") or {}
-        return f"reassigned “{task}” to {names.get(change.get('after'), 'nobody')}"
+        name = names.get(change.get("after"), _("nobody"))
+        return _("reassigned “%(task)s” to %(name)s", task=task, name=name)
     if kind == "task.updated":
-        return f"edited “{task}”: " + _changes(data.get("changes") or {}, names, fields)
+        changes = _changes(data.get("changes") or {}, names, fields)
+        return _("edited “%(task)s”: %(changes)s", task=task, changes=changes)
     if kind == "task.deleted":
-        return f"deleted the task “{task}”"
+        return _("deleted the task “%(task)s”", task=task)
     if kind == "note.created":
-        return "wrote a note"
+        return _("wrote a note")
     if kind == "note.updated":
-        return "edited a note"
+        return _("edited a note")
     if kind == "note.deleted":
-        return f"deleted a note: “{data.get('excerpt', '')}”"
-    if kind in ("file.added", "file.removed"):
-        name = (data.get("file") or {}).get("name", "")
-        return f"{'added' if kind == 'file.added' else 'removed'} the file “{name}”"
+        return _("deleted a note: “%(excerpt)s”", excerpt=data.get("excerpt", ""))
+    if kind == "file.added":
+        return _("added the file “%(name)s”", name=(data.get("file") or {}).get("name", ""))
+    if kind == "file.removed":
+        return _("removed the file “%(name)s”", name=(data.get("file") or {}).get("name", ""))
     if kind == "email.received":
-        subject = data.get("subject") or "(no subject)"
-        return f"filed the e-mail “{subject}” from {data.get('from') or 'an unknown sender'}"
+        return _(
+            "filed the e-mail “%(subject)s” from %(sender)s",
+            subject=data.get("subject") or _("(no subject)"),
+            sender=data.get("from") or _("an unknown sender"),
+        )
     if kind == "task.sync_conflict":
-        return f"kept the losing side of a calendar sync conflict on “{task}”"
-    return kind
+        return _("kept the losing side of a calendar sync conflict on “%(task)s”", task=task)
+    return str(kind)
+
+
+def _closed(task: str, data: dict[str, Any]) -> str:
+    done = data.get("outcome") == "done"
+    if data.get("comment"):
+        comment = data["comment"]
+        if done:
+            return _("closed “%(task)s” as done — %(comment)s", task=task, comment=comment)
+        return _("closed “%(task)s” as cancelled — %(comment)s", task=task, comment=comment)
+    if done:
+        return _("closed “%(task)s” as done", task=task)
+    return _("closed “%(task)s” as cancelled", task=task)
 
 
 def _task_text(row: Any, data: dict[str, Any], tasks: dict) -> str:
     if isinstance(data.get("task"), dict) and data["task"].get("text"):
         return str(data["task"]["text"])
-    return tasks.get(row.task_id, f"task {row.task_id}")
+    return tasks.get(row.task_id) or _("task %(id)s", id=row.task_id)
+
+
+#: What the changes of a card or task edit are called in a history line (the keys of the
+#: history's ``changes``; the timeline names a card's contacts ``primary_contact`` and
+#: ``other_contacts``). A key not listed shows as itself, with spaces.
+CHANGE_LABELS = {
+    "title": _l("title"),
+    "owner_id": _l("owner"),
+    "assignee_id": _l("assignee"),
+    "primary_contact": _l("primary contact"),
+    "other_contacts": _l("other contacts"),
+    "text": _l("text"),
+    "type": _l("type"),
+    "due": _l("due"),
+    "due_date": _l("due date"),
+    "all_day": _l("all day"),
+    "repeat": _l("repeat"),
+}
 
 
 def _changes(changes: dict[str, Any], names: UserNames, fields: dict[str, str]) -> str:
@@ -141,22 +189,28 @@ def _changes(changes: dict[str, Any], names: UserNames, fields: dict[str, str]) 
     for key, change in changes.items():
         before, after = change.get("before"), change.get("after")
         if key in ("owner_id", "assignee_id"):
-            label = "owner" if key == "owner_id" else "assignee"
-            before, after = names.get(before, "nobody"), names.get(after, "nobody")
-        elif key.startswith("fields."):
+            before, after = names.get(before, _("nobody")), names.get(after, _("nobody"))
+        if key.startswith("fields."):
             label = fields.get(key[len("fields.") :], key[len("fields.") :])
         else:
-            label = key.replace("_", " ")
-        parts.append(f"{label} from {_shown(before)} to {_shown(after)}")
-    return "; ".join(parts) or "nothing"
+            label = str(CHANGE_LABELS.get(key) or key.replace("_", " "))
+        parts.append(
+            _(
+                "%(field)s from %(before)s to %(after)s",
+                field=label,
+                before=_shown(before),
+                after=_shown(after),
+            )
+        )
+    return "; ".join(parts) or _("nothing")
 
 
 def _shown(value: Any) -> str:
     if value is None or value == "" or value == []:
-        return "(empty)"
+        return _("(empty)")
     if isinstance(value, list):
         return ", ".join(map(str, value))
-    return f"“{value}”"
+    return _("“%(value)s”", value=value)
 
 
 def install(web: Blueprint) -> None:

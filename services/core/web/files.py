@@ -9,11 +9,15 @@ from the answer, and ``card-changed`` tells the page's other panels (the timelin
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from babel.numbers import format_decimal
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +28,7 @@ from ..files import service
 from ..files.downloads import download as download_response
 from ..files.uploads import add_uploaded_file, file_upload
 from .cards import CARD_PAGE_PARTS
+from .dates import current_locale
 from .errors import error_message, flash_error
 from .security import current_user, is_htmx
 
@@ -39,13 +44,18 @@ UNITS = ("bytes", "KB", "MB", "GB", "TB")
 
 
 def human_size(size: int) -> str:
-    """``1536`` → ``1.5 KB`` (powers of 1024, as file managers show them)."""
+    """``1536`` → ``1.5 KB`` (powers of 1024, as file managers show them), the number written
+    as the reader's language writes it (``1,5 KB`` in Romanian)."""
+    locale = current_locale()
     value = float(size)
     for unit in UNITS:
         if value < 1024 or unit == UNITS[-1]:
             if unit == "bytes":
-                return "1 byte" if size == 1 else f"{size:,} bytes"
-            return f"{value:.1f} {unit}".replace(".0 ", " ")
+                shown = format_decimal(size, locale=locale)
+                return ngettext("%(count)s byte", "%(count)s bytes", size, count=shown)
+            # One decimal at most, none when it is 0 (``1 MB``); halves round to even.
+            rounded = Decimal(str(value)).quantize(Decimal("0.1"), ROUND_HALF_EVEN)
+            return f"{format_decimal(rounded, format='#,##0.#', locale=locale)} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
@@ -88,7 +98,7 @@ def upload(card_id: int) -> Any:
     except CardcrmError as error:
         return _refused(db, card_id, error)
     if not is_htmx():
-        flash(f"“{file.name}” is added to the card.")
+        flash(_("“%(name)s” is added to the card.", name=file.name))
         return redirect(url_for("web.cards.show", card_id=card_id, _anchor="files"))
     return _panel(db, card_id), 200, CARD_CHANGED
 
@@ -108,7 +118,7 @@ def delete(file_id: int) -> Any:
     except CardcrmError as error:
         return _refused(db, card_id, error)
     if not is_htmx():
-        flash(f"“{name}” is removed from the card.")
+        flash(_("“%(name)s” is removed from the card.", name=name))
         return redirect(url_for("web.cards.show", card_id=card_id, _anchor="files"))
     return _panel(db, card_id), 200, CARD_CHANGED
 

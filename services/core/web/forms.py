@@ -16,6 +16,7 @@ from cardcrm.common.input_rules import INTEGER_MAX, INTEGER_MIN, OUT_OF_RANGE, c
 from cardcrm.common.timeutil import isoformat_z
 from cardcrm.common.validation_messages import translate_messages
 from flask import request
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
@@ -45,7 +46,7 @@ def optional_int(name: str, form: MultiDict | None = None, label: str | None = N
     try:
         number = int(raw)
     except ValueError as error:
-        raise Invalid({label or name: ["Choose one of the options."]}) from error
+        raise Invalid({label or name: [_("Choose one of the options.")]}) from error
     if not INTEGER_MIN <= number <= INTEGER_MAX:
         raise Invalid({label or name: [OUT_OF_RANGE]})
     return number
@@ -54,7 +55,7 @@ def optional_int(name: str, form: MultiDict | None = None, label: str | None = N
 def required_int(name: str, form: MultiDict | None = None, label: str | None = None) -> int:
     value = optional_int(name, form, label)
     if value is None:
-        raise Invalid({label or name: ["Choose one of the options."]})
+        raise Invalid({label or name: [_("Choose one of the options.")]})
     return value
 
 
@@ -65,7 +66,7 @@ def optional_date(name: str, form: MultiDict | None = None) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError as error:
-        raise Invalid({name: ["Not a date (YYYY-MM-DD)."]}) from error
+        raise Invalid({name: [_("Not a date (YYYY-MM-DD).")]}) from error
 
 
 def messages_of(error: Exception) -> dict[str, list[str]]:
@@ -196,4 +197,4 @@ def optional_time(name: str, form: MultiDict | None = None) -> time | None:
     try:
         return time.fromisoformat(raw)
     except ValueError as error:
-        raise Invalid({name: ["Not a time of day (HH:MM)."]}) from error
+        raise Invalid({name: [_("Not a time of day (HH:MM).")]}) from error

@@ -12,6 +12,7 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
@@ -75,7 +76,7 @@ def rotate(card_id: int) -> Any:
         if error is not None:
             flash_error(error)
         else:
-            flash("The card has a new e-mail address; mail to the old one is refused.")
+            flash(_("The card has a new e-mail address; mail to the old one is refused."))
         return redirect(url_for("web.cards.show", card_id=card_id, _anchor="email"))
     card = get_card(db, card_id, viewer=current_user())
     context = {"card": card, **mail_context(db, card)}

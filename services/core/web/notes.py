@@ -23,6 +23,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,6 +33,7 @@ from ..cards import service as cards
 from ..cards.models import Card
 from ..notes import service
 from ..notes.schemas import NoteCreateSchema, NoteUpdateSchema, PreviewSchema
+from ..notes.service import NOT_A_MEMBER, NOT_THEIR_CARD
 from .cards import CARD_PAGE_PARTS, card_context
 from .form_messages import worded
 from .forms import messages_of
@@ -41,7 +45,12 @@ bp = Blueprint("notes", __name__)
 #: How many of a card's notes the notes panel lists when no timeline panel shows them.
 RECENT_NOTES = 20
 CHANGED = {"HX-Trigger": "card-changed"}
-NO_TEXT = "A note needs some text."
+NO_TEXT = _l("A note needs some text.")
+#: Why a mention did not reach someone, in words (the API gives the English reason as data).
+REASONS = {
+    NOT_A_MEMBER: _l("not a member of the card's product"),
+    NOT_THEIR_CARD: _l("sees only their own cards in the card's product"),
+}
 #: The timeline panel's endpoint (web/timeline.py): where notes show when it is there.
 TIMELINE_PANEL = "web.timeline.panel"
 
@@ -74,7 +83,7 @@ def create(card_id: int) -> Any:
         data = NoteCreateSchema().load(
             {"body": draft["body"], "mentions": [int(m) for m in draft["mentions"] if m.isdigit()]}
         )
-        _, not_notified = service.create_note(db, user, card_id, data)
+        _saved_note, not_notified = service.create_note(db, user, card_id, data)
     except (CardcrmError, ValidationError) as error:
         errors = messages_of(error) or {"body": [getattr(error, "detail", None) or str(error)]}
         errors = worded(errors, draft, {"body": NO_TEXT})
@@ -85,7 +94,7 @@ def create(card_id: int) -> Any:
         return _panel(db, card, draft=draft, errors=errors), 422
     refused = _refused(db, not_notified)
     if not is_htmx():
-        flash("The note is saved." + (f" {refused}" if refused else ""))
+        flash(_saved(refused))
         return redirect(_back(card_id))
     return _panel(db, card, not_notified=not_notified), 200, CHANGED
 
@@ -124,9 +133,9 @@ def edit(note_id: int) -> Any:
     try:
         mentions = [int(value) for value in _mentions() if value.isdigit()]
         changes = NoteUpdateSchema().load({"body": draft, "mentions": mentions})
-        _, not_notified = service.update_note(db, user, note_id, changes, expected)
+        _saved_note, not_notified = service.update_note(db, user, note_id, changes, expected)
     except PreconditionFailed:
-        error_text = (
+        error_text = _(
             "Someone changed this note after you opened it; nothing was saved. "
             "Its new text is shown: edit again to change it."
         )
@@ -136,10 +145,9 @@ def edit(note_id: int) -> Any:
         error_text = " ".join(sum(messages.values(), [])) or getattr(error, "detail", str(error))
     if not is_htmx():
         if error_text:
-            flash("The note was not saved: " + error_text, "error")
+            flash(_("The note was not saved: %(reason)s", reason=error_text), "error")
         else:
-            refused = _refused(db, not_notified)
-            flash("The note is saved." + (f" {refused}" if refused else ""))
+            flash(_saved(_refused(db, not_notified)))
         return redirect(_back(card_id, note_id))
     note = service.get_note(db, note_id, viewer=user)
     db.refresh(note)
@@ -164,14 +172,15 @@ def delete(note_id: int) -> Any:
     try:
         service.delete_note(db, user, note_id, expected)
     except PreconditionFailed:
-        message = "Someone changed this note after you opened it; it was not deleted."
+        message = _("Someone changed this note after you opened it; it was not deleted.")
         if is_htmx():
-            return Response(f'<p class="message error" role="alert">{message}</p>', 412)
+            shown = Markup('<p class="message error" role="alert">%s</p>') % message
+            return Response(shown, 412)
         flash(message, "error")
         return redirect(_back(card_id, note_id))
     if is_htmx():
         return Response("", 200, CHANGED)
-    flash("The note is deleted.")
+    flash(_("The note is deleted."))
     return redirect(_back(card_id))
 
 
@@ -199,10 +208,21 @@ def _refused(db: Session, not_notified: list[dict[str, Any]]) -> str:
         return ""
     names = user_names(all_users(db))
     people = "; ".join(
-        f"{names.get(item['user_id'], 'user ' + str(item['user_id']))} ({item['reason']})"
+        _(
+            "%(name)s (%(reason)s)",
+            name=names.get(item["user_id"]) or _("user %(id)s", id=item["user_id"]),
+            reason=str(REASONS.get(item["reason"]) or item["reason"]),
+        )
         for item in not_notified
     )
-    return f"Not notified, since they may not see this card: {people}."
+    return _("Not notified, since they may not see this card: %(people)s.", people=people)
+
+
+def _saved(refused: str) -> str:
+    """The flash of a saved note, with who a mention did not reach."""
+    if refused:
+        return _("The note is saved. %(not_notified)s", not_notified=refused)
+    return _("The note is saved.")
 
 
 def _panel(

@@ -15,6 +15,7 @@ from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError, Invalid
 from cardcrm.common.timeutil import utcnow
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..tasks import service
 from ..tasks.models import Task
@@ -58,7 +59,7 @@ def postpone(task_id: int) -> Any:
 def reassign(task_id: int) -> Any:
     assignee = optional_int("assignee_id", label="assignee_id")
     if assignee is None:
-        raise Invalid({"assignee_id": ["Choose who does the task."]})
+        raise Invalid({"assignee_id": [_("Choose who does the task.")]})
     changes = {"assignee_id": assignee}
     return _act(task_id, lambda db, user: service.update_task(db, user, task_id, changes, None))
 
@@ -82,10 +83,10 @@ def postponed_deadline(
         day = base + timedelta(days=(MONDAY - base.weekday() - 1) % 7 + 1)
     elif when == "date":
         if picked is None:
-            raise Invalid({"date": ["Pick the new date."]})
+            raise Invalid({"date": [_("Pick the new date.")]})
         day = picked
     else:
-        raise Invalid({"when": ["Choose +1 day, next Monday or a date."]})
+        raise Invalid({"when": [_("Choose +1 day, next Monday or a date.")]})
     if task.all_day:
         return day
     return datetime.combine(day, local.time(), tzinfo=zone)
@@ -111,7 +112,7 @@ def _act(task_id: int, change: Any) -> Any:
 
 def _today_row(task: Task, error: CardcrmError | None) -> Any:
     db, user = get_session(), current_user()
-    period, _ = requested_period(user, request.form)
+    period, _window = requested_period(user, request.form)
     row = task_row(task, period)
     show = text("show")
     page = render_template(

@@ -15,6 +15,8 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,12 +37,12 @@ bp = Blueprint("timeline", __name__)
 PAGE_SIZE = 25
 #: The filter's choices: (value of ``kind``, label); "" is everything.
 FILTERS = (
-    ("", "All"),
-    ("note", "Notes"),
-    ("email", "E-mails"),
-    ("file", "Files"),
-    ("task", "Tasks"),
-    ("history", "History"),
+    ("", _l("All")),
+    ("note", _l("Notes")),
+    ("email", _l("E-mails")),
+    ("file", _l("Files")),
+    ("task", _l("Tasks")),
+    ("history", _l("History")),
 )
 #: Card edits of contacts, and how the timeline names them.
 CONTACT_CHANGES = {"contact_id": "primary_contact", "contact_ids": "other_contacts"}
@@ -105,8 +107,10 @@ def _with_contact_names(data: dict[str, Any], people: dict[int, str]) -> dict[st
 
             def named(value: Any) -> Any:
                 if isinstance(value, list):
-                    return [people.get(v, f"contact {v}") for v in value]
-                return people.get(value, f"contact {value}") if value is not None else None
+                    return [people.get(v) or _("contact %(id)s", id=v) for v in value]
+                if value is None:
+                    return None
+                return people.get(value) or _("contact %(id)s", id=value)
 
             changes[label] = {key: named(change.get(key)) for key in ("before", "after")}
     return {**data, "changes": changes}
@@ -135,17 +139,18 @@ def _shown(
         texts = (
             {data.get("id"): data.get("text")} if entry.kind == "task" and data.get("text") else {}
         )
-        item["who"] = names.get(change.get("user_id"), "The system")
+        item["who"] = names.get(change.get("user_id"), _("The system"))
         item["text"] = history_line(row, names, labels, texts)
     elif entry.kind == "note":
-        item["who"] = names.get(data.get("author_id"), "Someone")
-        item["text"] = "wrote a note"
+        item["who"] = names.get(data.get("author_id"), _("Someone"))
+        item["text"] = _("wrote a note")
     elif entry.kind == "file":
-        item["who"] = names.get(data.get("uploaded_by"), "Someone")
-        item["text"] = f"added the file “{data.get('name', '')}”"
+        item["who"] = names.get(data.get("uploaded_by"), _("Someone"))
+        item["text"] = _("added the file “%(name)s”", name=data.get("name", ""))
     elif entry.kind == "email":
-        item["who"] = str(data.get("from") or "Someone")
-        item["text"] = f"sent the e-mail “{data.get('subject') or '(no subject)'}”"
+        item["who"] = str(data.get("from") or _("Someone"))
+        subject = data.get("subject") or _("(no subject)")
+        item["text"] = _("sent the e-mail “%(subject)s”", subject=subject)
     else:
         item["who"], item["text"] = "", entry.kind
     return item
