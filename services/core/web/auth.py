@@ -184,7 +184,7 @@ def _duration(span: timedelta) -> str:
         return ngettext("%(num)d day", "%(num)d days", int(hours // 24))
     if hours == int(hours):
         return ngettext("%(num)d hour", "%(num)d hours", int(hours))
-    return _("%(hours)s hours", hours=f"{hours:g}")
+    return _("%(hours)s hours", hours=format(hours, "g"))
 
 
 def _session_list(user: Any) -> list[dict[str, Any]]:

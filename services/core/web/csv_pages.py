@@ -147,7 +147,10 @@ def _import(run: Any) -> tuple[Any, list[RowError], int]:
         more = refused.total - len(refused.row_errors)
         # English says "lines" even for one; other languages need the number's own form.
         said = ngettext(
-            "…and %(more)s more bad lines.", "…and %(more)s more bad lines.", more, more=f"{more:,}"
+            "…and %(more)s more bad lines.",
+            "…and %(more)s more bad lines.",
+            more,
+            more=format(more, ","),
         )
         extra = [RowError(0, said)] if more else []
         return None, refused.row_errors + extra, refused.status
