@@ -8,6 +8,9 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from marshmallow import ValidationError
 
 from ..auth import service, sessions
@@ -60,12 +63,18 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     log_out()
-    flash("You are logged out.")
+    flash(_("You are logged out."))
     return redirect(url_for("web.auth.login"))
 
 
-SETUP_BLANKS = {"name": "Give your name.", "email": "Give the e-mail address you will log in with."}
-PROFILE_BLANKS = {"name": "Give your name.", "timezone": "Give your time zone, e.g. Europe/Paris."}
+SETUP_BLANKS = {
+    "name": _l("Give your name."),
+    "email": _l("Give the e-mail address you will log in with."),
+}
+PROFILE_BLANKS = {
+    "name": _l("Give your name."),
+    "timezone": _l("Give your time zone, e.g. Europe/Paris."),
+}
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -85,10 +94,10 @@ def setup() -> Any:
             user = service.create_user(db, **{**data, "is_admin": True}, first_user=True)
         except (ValidationError, Conflict) as error:
             errors = messages_of(error) or {"email": [str(error)]}
-            errors = worded(errors, typed, SETUP_BLANKS)
+            errors = worded(errors, typed, _said(SETUP_BLANKS))
         else:
             log_in(user)
-            flash("Welcome! You are the first user and an admin. Create a product to start.")
+            flash(_("Welcome! You are the first user and an admin. Create a product to start."))
             return redirect(url_for("web.products.index"))
     status = 422 if errors else 200
     return render_template("auth/setup.html", typed=typed, errors=errors), status
@@ -122,12 +131,12 @@ def profile() -> Any:
                 address=request.remote_addr or "unknown",
             )
         except ValidationError as error:
-            errors, status = worded(messages_of(error), typed, PROFILE_BLANKS), 422
+            errors, status = worded(messages_of(error), typed, _said(PROFILE_BLANKS)), 422
         except (Forbidden, TooManyRequests) as refused:
             errors = refused.extra.get("errors") or {"current_password": [refused.detail]}
             status = refused.status
         else:
-            flash("Your profile is saved." + _ended_what(data))
+            flash(_saved_what(data))
             return redirect(url_for("web.auth.profile"))
     rules = lifetimes()
     page = render_template(
@@ -140,37 +149,42 @@ def profile() -> Any:
     return page, status
 
 
-def _ended_what(data: dict[str, Any]) -> str:
+def _saved_what(data: dict[str, Any]) -> str:
+    # Whole sentences, each translated as one: the pieces may not join the same way elsewhere.
     if "password" not in data:
-        return ""
+        return _("Your profile is saved.")
     if data.get("revoke_tokens"):
-        return " Your other sessions have ended and your API tokens are revoked."
-    return " Your other sessions have ended."
+        return _(
+            "Your profile is saved. Your other sessions have ended and your API tokens are revoked."
+        )
+    return _("Your profile is saved. Your other sessions have ended.")
 
 
 @bp.post("/profile/sessions/<int:session_id>/end")
 def end_session(session_id: int) -> Any:
     """End one of the user's other sessions (logging out is how this one ends)."""
     if session_id == current_session()[0].id:
-        flash("To end this session, log out.", "error")
+        flash(_("To end this session, log out."), "error")
     else:
         sessions.end_users(get_session(), current_user(), session_id)
-        flash("That session has ended: the browser is logged out.")
+        flash(_("That session has ended: the browser is logged out."))
     return redirect(url_for("web.auth.profile"))
 
 
 @bp.post("/profile/sessions/end-others")
 def end_other_sessions() -> Any:
     sessions.end_users_others(get_session(), current_user(), keep=current_session()[0].id)
-    flash("Your other sessions have ended.")
+    flash(_("Your other sessions have ended."))
     return redirect(url_for("web.auth.profile"))
 
 
 def _duration(span: timedelta) -> str:
     hours = span.total_seconds() / 3600
     if hours >= 48 and hours % 24 == 0:
-        return f"{hours / 24:g} days"
-    return f"{hours:g} hour{'' if hours == 1 else 's'}"
+        return ngettext("%(num)d day", "%(num)d days", int(hours // 24))
+    if hours == int(hours):
+        return ngettext("%(num)d hour", "%(num)d hours", int(hours))
+    return _("%(hours)s hours", hours=format(hours, "g"))
 
 
 def _session_list(user: Any) -> list[dict[str, Any]]:
@@ -190,8 +204,8 @@ def _session_list(user: Any) -> list[dict[str, Any]]:
 
 
 NEW_USER_BLANKS = {
-    "name": "Give the person's name.",
-    "email": "Give the e-mail address they will log in with.",
+    "name": _l("Give the person's name."),
+    "email": _l("Give the e-mail address they will log in with."),
 }
 
 
@@ -210,13 +224,18 @@ def users() -> Any:
             user = service.create_user(db, **data)
         except (ValidationError, Conflict) as error:
             errors = messages_of(error) or {"email": [str(error)]}
-            errors = worded(errors, typed, NEW_USER_BLANKS)
+            errors = worded(errors, typed, _said(NEW_USER_BLANKS))
         else:
-            flash(f"{user.name} can now log in as {user.email}.")
+            flash(_("%(name)s can now log in as %(email)s.", name=user.name, email=user.email))
             return redirect(url_for("web.auth.users"))
     status = 422 if errors else 200
     page = render_template("auth/users.html", users=all_users(db), typed=typed, errors=errors)
     return page, status
+
+
+def _said(blanks: dict[str, Any]) -> dict[str, str]:
+    """The messages of ``blanks`` in the request's language."""
+    return {key: str(text) for key, text in blanks.items()}
 
 
 def _password(field: str = "password") -> str:

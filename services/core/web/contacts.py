@@ -12,6 +12,7 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError, Conflict, Invalid, PreconditionFailed
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,7 @@ def create() -> Any:
     except (Invalid, ValidationError) as error:
         context = list_context(db, typed=typed, errors=errors_of(error, typed))
         return render_template("contacts/index.html", **context), 422
-    flash(f"The contact {contact.name} is created.")
+    flash(_("The contact %(name)s is created.", name=contact.name))
     return redirect(url_for("web.contacts.show", contact_id=contact.id))
 
 
@@ -87,7 +88,7 @@ def update(contact_id: int) -> Any:
         contact = service.get_contact(db, contact_id)
         context = contact_context(db, contact, typed=typed, errors=errors_of(error, typed))
         return render_template("contacts/show.html", **context), 422
-    flash("The contact is saved.")
+    flash(_("The contact is saved."))
     return redirect(url_for("web.contacts.show", contact_id=contact_id))
 
 
@@ -98,10 +99,10 @@ def merge(contact_id: int) -> Any:
     try:
         other_id = optional_int("other_id", label="other_id")
         if other_id is None:
-            raise Invalid({"other_id": ["Give the id of the contact to merge into this one."]})
+            raise Invalid({"other_id": [_("Give the id of the contact to merge into this one.")]})
         other = db.get(Contact, other_id)
         if other is None:
-            raise Invalid({"other_id": [f"No contact {other_id}."]})
+            raise Invalid({"other_id": [_("No contact %(id)s.", id=other_id)]})
         name = other.name
         service.merge_contacts(db, current_user(), contact_id, other_id)
     except (Invalid, Conflict) as error:
@@ -109,7 +110,7 @@ def merge(contact_id: int) -> Any:
         contact = service.get_contact(db, contact_id)
         context = contact_context(db, contact, merge_errors=errors_of(error))
         return render_template("contacts/show.html", **context), error.status
-    flash(f"{name} is merged into this contact, with their cards and history.")
+    flash(_("%(name)s is merged into this contact, with their cards and history.", name=name))
     return redirect(url_for("web.contacts.show", contact_id=contact_id))
 
 
@@ -127,7 +128,7 @@ def delete(contact_id: int) -> Any:
         contact = service.get_contact(db, contact_id)
         context = contact_context(db, contact, delete_errors=errors_of(error))
         return render_template("contacts/show.html", **context), error.status
-    flash(f"The contact {name} is deleted.")
+    flash(_("The contact %(name)s is deleted.", name=name))
     return redirect(url_for("web.contacts.index"))
 
 
@@ -162,7 +163,7 @@ def errors_of(error: Exception, typed: dict[str, Any] | None = None) -> dict[str
     if not errors and isinstance(error, CardcrmError):
         errors = {"_": [error.detail]}
     if typed is not None:
-        errors = worded(errors, typed, {"name": "Give the contact a name."})
+        errors = worded(errors, typed, {"name": _("Give the contact a name.")})
     return errors
 
 
@@ -241,7 +242,7 @@ def contact_context(
         "groups": list(groups.values()),
         "sees_every_card": scope.everything,
         "history": [
-            {"at": row.at, "who": names.get(row.user_id, "The system"), "type": row.type}
+            {"at": row.at, "who": names.get(row.user_id, _("The system")), "type": row.type}
             for row in rows
         ],
         "merge_q": merge_q,

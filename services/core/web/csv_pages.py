@@ -12,6 +12,8 @@ from typing import Any
 from cardcrm.common.db import get_db, get_session
 from cardcrm.common.errors import Invalid, NotFound
 from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from marshmallow import EXCLUDE, ValidationError
 
 from ..access import scope_of
@@ -31,7 +33,7 @@ from .security import current_user
 
 bp = Blueprint("csv_pages", __name__)
 
-NO_FILE = "Choose a CSV file to import."
+NO_FILE = _l("Choose a CSV file to import.")
 
 
 @bp.get("/products/<int:product_id>/export.csv")
@@ -90,7 +92,7 @@ def product_import_post(product_id: int) -> Any:
         rows=rows,
         dry_run=dry_run,
         interrupted=status == ImportInterrupted.status,
-        no_file=NO_FILE,
+        no_file=str(NO_FILE),
         limits=limits(),
     )
     return page, status
@@ -126,7 +128,7 @@ def contacts_import_post() -> Any:
         dry_run=dry_run,
         allow_duplicate=allow_duplicate,
         interrupted=status == ImportInterrupted.status,
-        no_file=NO_FILE,
+        no_file=str(NO_FILE),
         limits=limits(),
     )
     return page, status
@@ -137,13 +139,20 @@ def _import(run: Any) -> tuple[Any, list[RowError], int]:
     try:
         upload = form_file()
         if upload is None or _empty(upload):
-            return None, [RowError(0, NO_FILE)], 422
+            return None, [RowError(0, str(NO_FILE))], 422
         with upload:
             return run(CsvFile.from_stream(upload)), [], 200
     except ImportRefused as refused:
         get_session().rollback()
         more = refused.total - len(refused.row_errors)
-        extra = [RowError(0, f"…and {more:,} more bad lines.")] if more else []
+        # English says "lines" even for one; other languages need the number's own form.
+        said = ngettext(
+            "…and %(more)s more bad lines.",
+            "…and %(more)s more bad lines.",
+            more,
+            more=format(more, ","),
+        )
+        extra = [RowError(0, said)] if more else []
         return None, refused.row_errors + extra, refused.status
     except (ImportTooLarge, ImportInterrupted) as error:
         get_session().rollback()

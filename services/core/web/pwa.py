@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, url_for
+from flask_babel import gettext as _
 
 from .security import public
 
@@ -47,7 +48,7 @@ def manifest() -> Any:
     body = {
         "name": "cardcrm",
         "short_name": "cardcrm",
-        "description": "Cards, tasks and the Today view of your team's processes.",
+        "description": _("Cards, tasks and the Today view of your team's processes."),
         "id": "/",
         "start_url": "/",
         "scope": "/",

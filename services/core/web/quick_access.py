@@ -25,6 +25,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -42,7 +44,7 @@ from .security import current_session, current_user
 bp = Blueprint("quick_access", __name__)
 
 WALL_PAGE = 50
-NO_NAME = "Give this filter a name."
+NO_NAME = _l("Give this filter a name.")
 
 
 @bp.post("/favorites")
@@ -63,18 +65,18 @@ def create_favorite() -> Any:
         # this module for the favourites' links.)
         from .products import product_page
 
-        errors = worded(messages_of(error), {"name": text("name")}, {"name": NO_NAME})
+        errors = worded(messages_of(error), {"name": text("name")}, {"name": str(NO_NAME)})
         if not errors:
-            errors = {"_": [getattr(error, "detail", "") or "Check the form."]}
+            errors = {"_": [getattr(error, "detail", "") or _("Check the form.")]}
         return product_page(product_id, favorite_name=text("name"), favorite_errors=errors)
-    flash("Saved as a favourite: it is one click away in quick access.")
+    flash(_("Saved as a favourite: it is one click away in quick access."))
     return redirect(back)
 
 
 @bp.post("/favorites/<int:favorite_id>/delete")
 def delete_favorite(favorite_id: int) -> Any:
     service.delete_favorite(get_session(), current_user(), favorite_id)
-    flash("The favourite is removed.")
+    flash(_("The favourite is removed."))
     return redirect(url_for("web.today.index"))
 
 
@@ -107,7 +109,7 @@ def mobile() -> Any:
 @bp.get("/settings/calendar")
 def calendar() -> Any:
     if "calendar" not in configured_sidecars():
-        abort(404, "Calendar sync is not installed on this server.")
+        abort(404, _("Calendar sync is not installed on this server."))
     return render_template("quick/calendar.html", timezone=str(user_zone()))
 
 
@@ -147,15 +149,16 @@ def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, An
     items = []
     for row, card in rows:
         if row.type == "card.status_changed":
-            what = f"moved to {(row.data.get('to') or {}).get('name', 'a positive status')}"
+            status = (row.data.get("to") or {}).get("name") or _("a positive status")
+            what = _("moved to %(status)s", status=status)
         else:
-            task = texts.get(row.task_id, "a task") if row.task_id else "a task"
-            what = f"completed “{task}”"
+            task = texts.get(row.task_id) if row.task_id else None
+            what = _("completed “%(task)s”", task=task or _("a task"))
         items.append(
             {
                 "id": row.id,
                 "at": row.at,
-                "who": names.get(row.user_id, "Someone"),
+                "who": names.get(row.user_id, _("Someone")),
                 "what": what,
                 "card": card,
                 "kind": "won" if row.type == "card.status_changed" else "done",

@@ -25,6 +25,7 @@ from cardcrm.common.db import get_session
 from cardcrm.common.errors import Forbidden
 from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..auth import sessions
@@ -47,8 +48,10 @@ class CsrfRefused(Forbidden):
 
     def __init__(self) -> None:
         super().__init__(
-            "The form's security token is missing or out of date. Reload the page and try again."
+            _("The form's security token is missing or out of date. Reload the page and try again.")
         )
+        # Said in the visitor's language (raised within a request, before any view).
+        self.title = _("Form expired")
 
 
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +64,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not g.web_user.is_admin:
-            raise Forbidden("Only admins may do this.")
+            raise Forbidden(_("Only admins may do this."))
         return view(*args, **kwargs)
 
     return wrapped
