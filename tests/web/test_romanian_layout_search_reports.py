@@ -111,6 +111,7 @@ def test_the_reports_page_in_romanian(admin_web: Any, sales: dict) -> None:
         "Câștigate și pierdute",
         "Nimeni",
         "valorile sunt suma din câmpul",
+        "1.200,00",  # numbers written the Romanian way
     ):
         assert words in page, words
     for words in ("Win rate", "Cards per status", "This month", "Not started", "Nobody"):
@@ -118,6 +119,7 @@ def test_the_reports_page_in_romanian(admin_web: Any, sales: dict) -> None:
 
     english = html(admin_web, f"/reports?product_id={sales['id']}")
     assert "Win rate" in english and "Nobody" in english and "Not started" in english
+    assert "1,200.00" in english and "1.200,00" not in english
     assert "Rată de câștig" not in english
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_decimal
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
@@ -22,7 +23,7 @@ from ..reports.period import report_period
 from ..reports.schemas import PeriodArgsSchema
 from ..reports.sql import money_field
 from ..reports.views import now
-from .dates import format_day
+from .dates import current_locale, format_day
 from .forms import messages_of
 from .security import current_user
 
@@ -64,8 +65,13 @@ def bars_top(bars: list[Bar]) -> float:
 def money_text(values: list[dict[str, Any]]) -> str:
     """``1,800.50 EUR`` (several currencies joined by ``+``); empty without a money field."""
     return " + ".join(
-        f"{Decimal(item['amount']):,.2f} {item['currency'] or ''}".strip() for item in values
+        f"{number(item['amount'])} {item['currency'] or ''}".strip() for item in values
     )
+
+
+def number(value: Any, pattern: str = "#,##0.00") -> str:
+    """A number as the reader writes it: ``1,800.50`` in English, ``1.800,50`` in Romanian."""
+    return format_decimal(Decimal(str(value)), format=pattern, locale=current_locale())
 
 
 @bp.get("/reports")
@@ -113,6 +119,7 @@ def index() -> Any:
             for person in overdue["people"]
         ],
         money_text=money_text,
+        number=number,
         bars_top=bars_top,
         bar=Bar,
         group_labels=GROUP_NAMES,
@@ -148,7 +155,7 @@ def _funnel_bars(funnel: dict[str, Any], team: bool) -> list[Bar]:
         label = f"{status['product']['name']} · {status['name']}" if team else status["name"]
         text = str(status["count"])
         if status["value"] is not None and Decimal(status["value"]):
-            text += f" · {Decimal(status['value']):,.2f} {status['currency'] or ''}".rstrip()
+            text += f" · {number(status['value'])} {status['currency'] or ''}".rstrip()
         bars.append(Bar(_short(label), status["count"], text, f"bar-{status['group']}"))
     return bars
 
