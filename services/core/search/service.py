@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -91,13 +92,16 @@ def _contacts(session: Session, q: str, limit: int) -> list[Hit]:
                 kind="contact",
                 id=contact.id,
                 title=contact.name,
-                detail=detail
-                if contact.kind == "person"
-                else f"company{', ' + detail if detail else ''}",
+                detail=_company(detail) if contact.kind == "company" else detail,
                 url=f"/contacts/{contact.id}",
             )
         )
     return hits
+
+
+def _company(detail: str | None) -> str:
+    """A company's line says so, in the reader's language (the web page's and the API's)."""
+    return _("company, %(detail)s", detail=detail) if detail else _("company")
 
 
 def _escape(text: str) -> str:

@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         errors,
         files,
         forms,
+        language,
         mail,
         notes,
         notification_settings,
@@ -74,6 +75,7 @@ def init_app(app: Flask) -> None:
         timeline.bp,
         card_contacts.bp,
         pwa.bp,
+        language.bp,
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from cardcrm.common.errors import CardcrmError, DatabaseUnavailable
 from flask import Blueprint, Flask, Response, flash, g, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,6 +23,50 @@ from .forms import messages_of
 from .security import csrf_token, is_htmx, logged_in_session, with_security_headers
 
 log = logging.getLogger(__name__)
+
+#: Werkzeug's own words for the HTTP errors a page may meet, to say them in the reader's
+#: language: status -> (name, description). A view's own description is kept as it is.
+HTTP_WORDS = {
+    400: (
+        _l("Bad Request"),
+        _l("The browser (or proxy) sent a request that this server could not understand."),
+    ),
+    403: (
+        _l("Forbidden"),
+        _l(
+            "You don't have the permission to access the requested resource. It is either"
+            " read-protected or not readable by the server."
+        ),
+    ),
+    404: (
+        _l("Not Found"),
+        _l(
+            "The requested URL was not found on the server. If you entered the URL manually"
+            " please check your spelling and try again."
+        ),
+    ),
+    405: (_l("Method Not Allowed"), _l("The method is not allowed for the requested URL.")),
+    413: (
+        _l("Request Entity Too Large"),
+        _l("The data value transmitted exceeds the capacity limit."),
+    ),
+    429: (
+        _l("Too Many Requests"),
+        _l("This user has exceeded an allotted request count. Try again later."),
+    ),
+}
+
+
+def http_words(error: HTTPException) -> tuple[str, str]:
+    """An HTTP error's name and description, in the reader's language when cardcrm has them."""
+    name = error.name
+    description = error.description or error.name
+    words = HTTP_WORDS.get(error.code or 0)
+    if words is not None:
+        name = str(words[0])
+        if error.description == type(error).description:
+            description = str(words[1])
+    return name, description
 
 
 def error_page(status: int, title: str, detail: str, messages: list[str] | None = None) -> Response:
@@ -60,12 +106,14 @@ def install(web: Blueprint) -> None:
     @web.errorhandler(ValidationError)
     def _validation(error: ValidationError) -> Response:
         messages = [f"{field}: {' '.join(texts)}" for field, texts in messages_of(error).items()]
-        return error_page(422, "Check the form", "Some values are not valid.", messages)
+        return error_page(422, _("Check the form"), _("Some values are not valid."), messages)
 
     @web.errorhandler(StaleDataError)
     def _stale(error: StaleDataError) -> Response:
         return error_page(
-            412, "Changed meanwhile", "Someone changed this at the same time; reload and retry."
+            412,
+            _("Changed meanwhile"),
+            _("Someone changed this at the same time; reload and retry."),
         )
 
     @web.errorhandler(OperationalError)
@@ -73,7 +121,9 @@ def install(web: Blueprint) -> None:
     def _database_unavailable(error: Exception) -> Response:
         log.error("web page: 503, the database is unavailable: %s", error)
         page = error_page(
-            503, "Unavailable", "The database cannot be reached right now; try again in a moment."
+            503,
+            _("Unavailable"),
+            _("The database cannot be reached right now; try again in a moment."),
         )
         page.headers["Retry-After"] = str(DatabaseUnavailable.retry_after)
         return page
@@ -83,22 +133,24 @@ def install(web: Blueprint) -> None:
     def _out_of_range(error: Exception) -> Response:
         # As on the API: a number or text the database cannot hold is the request's fault.
         log.warning("web page: 422 for a value the database cannot hold: %s", error)
-        return error_page(422, "Check the form", "A value is out of range or too long.")
+        return error_page(422, _("Check the form"), _("A value is out of range or too long."))
 
     @web.errorhandler(IntegrityError)
     def _integrity(error: IntegrityError) -> Response:
         log.warning("integrity error on a web page: %s", error.orig)
-        return error_page(409, "Conflict", "The change conflicts with another one; try again.")
+        return error_page(
+            409, _("Conflict"), _("The change conflicts with another one; try again.")
+        )
 
     @web.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
-        return error_page(error.code or 500, error.name, error.description or error.name)
+        return error_page(error.code or 500, *http_words(error))
 
     @web.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on a web page")
         return error_page(
-            500, "Something went wrong", "An unexpected error occurred; it was logged."
+            500, _("Something went wrong"), _("An unexpected error occurred; it was logged.")
         )
 
 
@@ -122,18 +174,19 @@ def install_unmatched(app: Flask, problem_answer: Callable[[HTTPException], Resp
         if on_api or request.method not in ("GET", "HEAD"):
             return problem_answer(error)
         if request.blueprint is not None:  # a web page's own 404 (its hooks ran)
-            return error_page(error.code or 404, error.name, error.description or error.name)
+            return error_page(error.code or 404, *http_words(error))
         # No web hook ran: find who is logged in, for the layout's header.
         g.web_session, g.web_secret = logged_in_session()
         g.web_user = g.web_session.user if g.web_session is not None else None
+        name, description = http_words(error)
         page = render_template(
             "error.html",
             status=error.code,
-            title="Page not found" if error.code == 404 else error.name,
+            title=_("Page not found") if error.code == 404 else name,
             detail=(
-                "There is no page at this address. It may have moved, or the link is mistyped."
+                _("There is no page at this address. It may have moved, or the link is mistyped.")
                 if error.code == 404
-                else error.description or error.name
+                else description
             ),
             messages=None,
             csrf_token=csrf_token,

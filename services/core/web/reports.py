@@ -13,6 +13,8 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, ValidationError
 
 from ..reports import service
@@ -21,7 +23,6 @@ from ..reports.schemas import PeriodArgsSchema
 from ..reports.sql import money_field
 from ..reports.views import now
 from .dates import first_week_day, format_day
-from .display import GROUP_LABELS
 from .forms import messages_of
 from .numbers import format_money, format_number
 from .security import current_user
@@ -29,10 +30,18 @@ from .security import current_user
 bp = Blueprint("reports", __name__)
 
 SHORTCUT_LABELS = {
-    "this_month": "This month",
-    "last_month": "Last month",
-    "this_quarter": "This quarter",
-    "this_year": "This year",
+    "this_month": _l("This month"),
+    "last_month": _l("Last month"),
+    "this_quarter": _l("This quarter"),
+    "this_year": _l("This year"),
+}
+
+#: The status groups as the report's legend names them (display.GROUP_LABELS' words).
+GROUP_NAMES = {
+    "inactive": _l("Not started"),
+    "in_progress": _l("In progress"),
+    "positive": _l("Positive result"),
+    "negative": _l("Negative result"),
 }
 
 
@@ -81,8 +90,8 @@ def index() -> Any:
     products = service.subject_for(db, user, None).products
     funnel = service.funnel(db, subject)
     outcomes = service.outcomes(db, subject, period)
-    closed = service.tasks_closed(db, subject, period)
-    overdue = service.overdue(db, subject, now())
+    closed = _with_nobody_named(service.tasks_closed(db, subject, period))
+    overdue = _with_nobody_named(service.overdue(db, subject, now()))
     return render_template(
         "reports/index.html",
         subject=subject,
@@ -119,9 +128,10 @@ def index() -> Any:
             for person in overdue["people"]
         ],
         money_text=money_text,
+        number=number,
         bars_top=bars_top,
         bar=Bar,
-        group_labels=GROUP_LABELS,
+        group_labels=GROUP_NAMES,
     ), (422 if errors else 200)
 
 
@@ -129,9 +139,18 @@ def _money_label(subject: service.Subject) -> str | None:
     """What the values are the sum of, in words (None: no product has a money field)."""
     if subject.product is None:
         has_money = any(money_field(product) for product in subject.products)
-        return "each product's first money field" if has_money else None
+        return _("each product's first money field") if has_money else None
     field = money_field(subject.product)
-    return f"the “{field['label']}” field" if field else None
+    return _("the “%(field)s” field", field=field["label"]) if field else None
+
+
+def _with_nobody_named(report: dict[str, Any]) -> dict[str, Any]:
+    """The API calls the row of tasks without a person "Nobody" (data, in English); the page
+    says it in the reader's language."""
+    for person in report["people"]:
+        if person["user"]["id"] is None:
+            person["user"] = {**person["user"], "name": _("Nobody")}
+    return report
 
 
 def _shortcut_links(product_id: int | None) -> dict[str, dict[str, Any]]:
