@@ -10,6 +10,8 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..auth.models import User
 from ..quick_access.service import list_favorites, recent_cards
@@ -29,10 +31,10 @@ WALL_IN_PANEL = 5
 
 #: What each of the four totals' lists is called on the page.
 LIST_TITLES = {
-    "due": "Due in this period",
-    "overdue": "Overdue",
-    "closed": "Closed in this period",
-    "postponed": "Postponed in this period",
+    "due": _l("Due in this period"),
+    "overdue": _l("Overdue"),
+    "closed": _l("Closed in this period"),
+    "postponed": _l("Postponed in this period"),
 }
 
 
@@ -57,11 +59,11 @@ def shortcuts(user: User, period: Period) -> list[Shortcut]:
     week = today - timedelta(days=(today.weekday() - first_weekday(user)) % 7)
     month_days = calendar.monthrange(today.year, today.month)[1]
     return [
-        Shortcut("Today", today, today),
-        Shortcut("Tomorrow", today + timedelta(days=1), today + timedelta(days=1)),
-        Shortcut("This week", week, week + timedelta(days=6)),
-        Shortcut("Next week", week + timedelta(days=7), week + timedelta(days=13)),
-        Shortcut("This month", today.replace(day=1), today.replace(day=month_days)),
+        Shortcut(_("Today"), today, today),
+        Shortcut(_("Tomorrow"), today + timedelta(days=1), today + timedelta(days=1)),
+        Shortcut(_("This week"), week, week + timedelta(days=6)),
+        Shortcut(_("Next week"), week + timedelta(days=7), week + timedelta(days=13)),
+        Shortcut(_("This month"), today.replace(day=1), today.replace(day=month_days)),
     ]
 
 
@@ -98,7 +100,7 @@ def index() -> Any:
     period, errors = requested_period(user, request.args)
     show = request.args.get("show", "tasks")
     if show not in SHOWS:
-        errors = {**errors, "show": ["There is no such list; showing the tasks."]}
+        errors = {**errors, "show": [_("There is no such list; showing the tasks.")]}
         show = "tasks"
     tasks, next_cursor = task_page(
         db, user, period, TASK_PAGE, _cursor(errors), show, mark_after=True
