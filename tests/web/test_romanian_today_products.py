@@ -4,7 +4,7 @@ by the browser (``Accept-Language: ro``) or chosen in the profile; English stays
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from html import unescape
 from typing import Any
 
@@ -100,7 +100,7 @@ def test_a_products_card_list_board_and_settings_in_romanian(admin_web: Any, adm
         assert english not in cards, english
 
     board = shown(admin_web, f"/products/{sales['id']}/board", ROMANIAN)
-    assert f'data-count="2">2 carduri</span>' in board
+    assert 'data-count="2">2 carduri</span>' in board
     assert 'data-count="0">0 carduri</span>' in board  # Romanian's "few" form takes 0 too
     assert 'title="Fără responsabil"' in board and "Trageți un card" in board
     assert re.search(r'<label for="move-\d+" class="visually-hidden">Mutați „Big deal” în', board)

@@ -82,7 +82,12 @@ def create() -> Any:
             errors=errors,
         )
         return page, 422
-    flash(_("The product %(product)s is ready, with the statuses of its template.", product=product.name))
+    flash(
+        _(
+            "The product %(product)s is ready, with the statuses of its template.",
+            product=product.name,
+        )
+    )
     return redirect(url_for("web.products.show", product_id=product.id))
 
 
