@@ -46,7 +46,7 @@ def shortcut_labels(html: str) -> list[str]:
 
 def test_today_speaks_romanian_when_the_browser_asks(admin_web: Any, admin: Any, sales, clock):
     card = admin.card(sales, "ACME deal")
-    admin.task(card, "2026-12-01T09:00:00Z", "Call ACME")  # yesterday: overdue
+    admin.task(card, "2026-12-01T09:00:00Z", "Call ACME", type="call")  # yesterday: overdue
     admin.task(card, "2026-12-02T15:00:00Z", "Send the offer")
     html = shown(admin_web, "/?from=2026-11-30&to=2026-12-06", ROMANIAN)
     assert total_labels(html) == {
@@ -64,6 +64,7 @@ def test_today_speaks_romanian_when_the_browser_asks(admin_web: Any, admin: Any,
     ]
     assert '<p class="today-kicker">Săptămâna aceasta</p>' in html
     assert '<span class="badge overdue">Întârziată</span>' in html  # one task: singular
+    assert re.search(r"· apel\s", html)  # a built-in task type in the reader's words
     for words in ("Mai multe", "Lunea viitoare", "Anulați sarcina", "Gata", "Perioada următoare"):
         assert words in html, words
     for english in ("Overdue", "Postponed", "This week", "Tomorrow", "Next Monday", "Cancel the"):
@@ -78,6 +79,7 @@ def test_today_speaks_romanian_when_the_browser_asks(admin_web: Any, admin: Any,
     }
     assert shortcut_labels(english)[:3] == ["Today", "Tomorrow", "This week"]
     assert "Întârziate" not in english and "Săptămâna" not in english
+    assert re.search(r"· call\s", english) and "apel" not in english
 
 
 def test_todays_lists_and_messages_in_romanian(admin_web: Any, clock) -> None:

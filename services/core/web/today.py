@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..auth.models import User
+from ..products.task_types import BUILTIN_TASK_TYPES
 from ..quick_access.service import list_favorites, recent_cards
 from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema
@@ -36,6 +37,18 @@ LIST_TITLES = {
     "closed": _l("Closed in this period"),
     "postponed": _l("Postponed in this period"),
 }
+
+
+#: The built-in task types' names by key (a product's own types show their stored key).
+BUILTIN_TYPE_NAMES = {item["key"]: item["label"] for item in BUILTIN_TASK_TYPES}
+
+
+@bp.app_template_filter("task_type_name")
+def task_type_name(key: str) -> str:
+    """A task's type as a row's meta line says it: a built-in one in the reader's words, in
+    lower case like the rest of that line (``call``, ``apel``)."""
+    label = BUILTIN_TYPE_NAMES.get(key)
+    return str(label).lower() if label is not None else key
 
 
 def first_weekday(user: User) -> int:
