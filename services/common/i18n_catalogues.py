@@ -100,9 +100,9 @@ def adopt(target: Path, sources: list[Path]) -> int:
     return filled
 
 
-def _translated(string: str | tuple[str, ...] | None) -> bool:
+def _translated(string: object) -> bool:
     """A translation is made when it has text (every plural form, for plurals)."""
-    if isinstance(string, tuple):
+    if isinstance(string, tuple | list):
         return bool(string) and all(string)
     return bool(string)
 

@@ -21,26 +21,27 @@ from .numbers import install as install_numbers
 #: The vendored htmx (static/htmx.min.js; see static/NOTICE.txt).
 HTMX_VERSION = "2.0.11"
 
+#: What the status groups are called on pages, in the reader's language (lazy: said when shown).
 GROUP_LABELS = {
-    "inactive": "Not started",
-    "in_progress": "In progress",
-    "positive": "Positive result",
-    "negative": "Negative result",
+    "inactive": _l("Not started"),
+    "in_progress": _l("In progress"),
+    "positive": _l("Positive result"),
+    "negative": _l("Negative result"),
 }
 
 #: What the field types are called on pages (the API and CSV keep the type's key).
 FIELD_TYPE_LABELS = {
-    "text": "Text",
-    "number": "Number",
-    "money": "Amount of money",
-    "date": "Date",
-    "datetime": "Date and time",
-    "choice": "One choice from a list",
-    "multichoice": "Several choices from a list",
-    "checkbox": "Yes or no",
-    "email": "E-mail address",
-    "phone": "Phone number",
-    "url": "Web address",
+    "text": _l("Text"),
+    "number": _l("Number"),
+    "money": _l("Amount of money"),
+    "date": _l("Date"),
+    "datetime": _l("Date and time"),
+    "choice": _l("One choice from a list"),
+    "multichoice": _l("Several choices from a list"),
+    "checkbox": _l("Yes or no"),
+    "email": _l("E-mail address"),
+    "phone": _l("Phone number"),
+    "url": _l("Web address"),
 }
 
 

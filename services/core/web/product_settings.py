@@ -8,6 +8,8 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError, Conflict, Invalid
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from ..products import service, statuses
@@ -22,7 +24,7 @@ from .security import admin_required, current_user
 
 bp = Blueprint("product_settings", __name__)
 
-MOVE_CARDS_FIRST = "Cards are in this status: choose the status they go to."
+MOVE_CARDS_FIRST = _l("Cards are in this status: choose the status they go to.")
 
 
 @bp.get("/products/<int:product_id>/settings")
@@ -47,7 +49,7 @@ def rename(product_id: int) -> Any:
             ProductUpdateSchema().load({"name": text("name")}),
             {version} if version else None,
         ),
-        "The product is renamed.",
+        _("The product is renamed."),
         "rename",
     )
 
@@ -59,7 +61,7 @@ def add_status(product_id: int) -> Any:
     return _apply(
         product_id,
         lambda db, user: statuses.add_status(db, user, product_id, StatusSchema().load(data)),
-        f"The status {data['name']} is added.",
+        _("The status %(status)s is added.", status=data["name"]),
         "new-status",
     )
 
@@ -80,7 +82,7 @@ def update_status(status_id: int) -> Any:
         lambda db, user: statuses.update_status(
             db, user, status_id, StatusUpdateSchema().load(changes)
         ),
-        "The status is saved.",
+        _("The status is saved."),
         f"status-{status_id}",
     )
 
@@ -97,13 +99,13 @@ def delete_status(status_id: int) -> Any:
             statuses.delete_status(db, user, status_id, move_to)
         except Conflict as refused:
             if move_to is None and keeps_others:  # the API's text names its query parameter
-                raise Invalid({"move_to": [MOVE_CARDS_FIRST]}) from refused
+                raise Invalid({"move_to": [str(MOVE_CARDS_FIRST)]}) from refused
             raise
 
     return _apply(
         status.product_id,
         delete,
-        f"The status {status.name} is deleted.",
+        _("The status %(status)s is deleted.", status=status.name),
         f"delete-status-{status_id}",
     )
 
@@ -117,7 +119,7 @@ def add_field(product_id: int) -> Any:
     return _save_fields(
         product_id,
         lambda fields: [*fields, definition],
-        f"The field {text('label')} is added.",
+        _("The field %(field)s is added.", field=text("label")),
         "new-field",
     )
 
@@ -129,7 +131,7 @@ def update_field(product_id: int, key: str) -> Any:
         return _save_fields(
             product_id,
             lambda fields: [field for field in fields if field["key"] != key],
-            "The field is removed; a card's value of it goes when the card is next saved.",
+            _("The field is removed; a card's value of it goes when the card is next saved."),
             f"field-{key}",
         )
 
@@ -139,7 +141,7 @@ def update_field(product_id: int, key: str) -> Any:
             for field in fields
         ]
 
-    return _save_fields(product_id, change, "The field is saved.", f"field-{key}")
+    return _save_fields(product_id, change, _("The field is saved."), f"field-{key}")
 
 
 def _definition(base: dict[str, Any], new: bool = False) -> dict[str, Any]:
@@ -174,9 +176,12 @@ def _save_fields(product_id: int, change: Any, done: str, form: str) -> Any:
 
 #: What to say when a name was left empty, by input.
 BLANK = {
-    "rename": {"name": "Give the product a name."},
-    "status": {"name": "Give the status a name."},
-    "field": {"label": "Give the field a label.", "choices": "List the choices, comma-separated."},
+    "rename": {"name": _l("Give the product a name.")},
+    "status": {"name": _l("Give the status a name.")},
+    "field": {
+        "label": _l("Give the field a label."),
+        "choices": _l("List the choices, comma-separated."),
+    },
 }
 
 
@@ -189,7 +194,8 @@ def _apply(product_id: int, change: Any, done: str, form: str) -> Any:
     except (CardcrmError, ValidationError) as error:
         typed = {key: value for key, value in request.form.items() if key != "csrf_token"}
         kind = "rename" if form == "rename" else "field" if "field" in form else "status"
-        errors = worded(_errors_by_input(error), typed, BLANK[kind])
+        blank = {key: str(text) for key, text in BLANK[kind].items()}
+        errors = worded(_errors_by_input(error), typed, blank)
         if isinstance(error, CardcrmError) and not errors:
             errors = {"_": [error.detail]}
         product = service.get_product(db, product_id)

@@ -7,6 +7,8 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid, PreconditionFailed
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy.orm import Session
 
@@ -43,7 +45,7 @@ bp = Blueprint("products", __name__)
 
 CARD_PAGE = 50
 BOARD_COLUMN = 25
-STALE_MOVE = (
+STALE_MOVE = _l(
     "Someone else changed this card meanwhile: it is shown as it is now. "
     "Move it again if you still want to."
 )
@@ -80,7 +82,12 @@ def create() -> Any:
             errors=errors,
         )
         return page, 422
-    flash(f"The product {product.name} is ready, with the statuses of its template.")
+    flash(
+        _(
+            "The product %(product)s is ready, with the statuses of its template.",
+            product=product.name,
+        )
+    )
     return redirect(url_for("web.products.show", product_id=product.id))
 
 
@@ -156,10 +163,10 @@ def sort_columns(fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[s
     fields sort only when ``field_sorts`` (a product with few enough cards)."""
     # On a phone the title, status and next task columns are shown ("narrow").
     columns: list[dict[str, Any]] = [
-        {"sort": "title", "label": "Title", "first": "title", "narrow": True},
-        {"sort": "status", "label": "Status", "first": "status", "narrow": True},
-        {"sort": "owner", "label": "Owner", "first": "owner"},
-        {"sort": "next_task", "label": "Next task", "first": "next_task", "narrow": True},
+        {"sort": "title", "label": _("Title"), "first": "title", "narrow": True},
+        {"sort": "status", "label": _("Status"), "first": "status", "narrow": True},
+        {"sort": "owner", "label": _("Owner"), "first": "owner"},
+        {"sort": "next_task", "label": _("Next task"), "first": "next_task", "narrow": True},
     ]
     for field in fields:
         sort = f"field.{field['key']}"
@@ -172,7 +179,7 @@ def sort_columns(fields: list[dict[str, Any]], field_sorts: bool) -> list[dict[s
                 "numeric": money,
             }
         )
-    columns.append({"sort": "updated", "label": "Updated", "first": "-updated"})
+    columns.append({"sort": "updated", "label": _("Updated"), "first": "-updated"})
     return columns
 
 
@@ -200,12 +207,12 @@ def move(card_id: int) -> Any:
         status_id = optional_int("status_id", label="status_id")
         version = optional_int("version", label="version")
         if status_id is None:
-            raise Invalid({"status_id": ["Choose the status to move the card to."]})
+            raise Invalid({"status_id": [_("Choose the status to move the card to.")]})
         update_card(
             db, current_user(), card_id, {"status_id": status_id}, {version} if version else None
         )
     except PreconditionFailed:
-        notes[card_id], status = STALE_MOVE, 412
+        notes[card_id], status = str(STALE_MOVE), 412
     except (StatusChangeRefused, Invalid) as refused:
         notes[card_id] = " ".join(" ".join(texts) for texts in messages_of(refused).values())
         status = 422
@@ -231,7 +238,7 @@ def board_context(
     shown: list[Card] = []
     for status in product.statuses:
         args = {"status_id": status.id, "limit": BOARD_COLUMN}
-        cards, _ = queries.list_cards(db, product, args, {}, viewer=viewer)
+        cards, _more = queries.list_cards(db, product, args, {}, viewer=viewer)
         columns.append({"status": status, "cards": cards})
         shown += cards
     if moved is not None and moved not in {card.id for card in shown}:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_decimal
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
@@ -22,7 +23,7 @@ from ..reports.period import report_period
 from ..reports.schemas import PeriodArgsSchema
 from ..reports.sql import money_field
 from ..reports.views import now
-from .dates import first_week_day, format_day
+from .dates import current_locale, first_week_day, format_day
 from .forms import messages_of
 from .numbers import format_money, format_number
 from .security import current_user
@@ -60,6 +61,11 @@ class Bar:
 
 def bars_top(bars: list[Bar]) -> float:
     return max((bar.value for bar in bars), default=0.0)
+
+
+def number(value: Any, pattern: str = "#,##0.00") -> str:
+    """A figure as the reader writes it: ``12.5`` in English, ``12,5`` in Romanian."""
+    return format_decimal(Decimal(str(value)), format=pattern, locale=current_locale())
 
 
 def money_text(values: list[dict[str, Any]]) -> str:

@@ -10,8 +10,11 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Invalid
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..auth.models import User
+from ..products.task_types import BUILTIN_TASK_TYPES
 from ..quick_access.service import list_favorites, recent_cards
 from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema
@@ -30,11 +33,23 @@ WALL_IN_PANEL = 5
 
 #: What each of the four totals' lists is called on the page.
 LIST_TITLES = {
-    "due": "Due in this period",
-    "overdue": "Overdue",
-    "closed": "Closed in this period",
-    "postponed": "Postponed in this period",
+    "due": _l("Due in this period"),
+    "overdue": _l("Overdue"),
+    "closed": _l("Closed in this period"),
+    "postponed": _l("Postponed in this period"),
 }
+
+
+#: The built-in task types' names by key (a product's own types show their stored key).
+BUILTIN_TYPE_NAMES = {item["key"]: item["label"] for item in BUILTIN_TASK_TYPES}
+
+
+@bp.app_template_filter("task_type_name")
+def task_type_name(key: str) -> str:
+    """A task's type as a row's meta line says it: a built-in one in the reader's words, in
+    lower case like the rest of that line (``call``, ``apel``)."""
+    label = BUILTIN_TYPE_NAMES.get(key)
+    return str(label).lower() if label is not None else key
 
 
 def first_weekday(user: User) -> int:
@@ -56,11 +71,11 @@ def shortcuts(user: User, period: Period) -> list[Shortcut]:
     week = week_start(today, first_weekday(user))
     month_days = calendar.monthrange(today.year, today.month)[1]
     return [
-        Shortcut("Today", today, today),
-        Shortcut("Tomorrow", today + timedelta(days=1), today + timedelta(days=1)),
-        Shortcut("This week", week, week + timedelta(days=6)),
-        Shortcut("Next week", week + timedelta(days=7), week + timedelta(days=13)),
-        Shortcut("This month", today.replace(day=1), today.replace(day=month_days)),
+        Shortcut(_("Today"), today, today),
+        Shortcut(_("Tomorrow"), today + timedelta(days=1), today + timedelta(days=1)),
+        Shortcut(_("This week"), week, week + timedelta(days=6)),
+        Shortcut(_("Next week"), week + timedelta(days=7), week + timedelta(days=13)),
+        Shortcut(_("This month"), today.replace(day=1), today.replace(day=month_days)),
     ]
 
 
@@ -97,7 +112,7 @@ def index() -> Any:
     period, errors = requested_period(user, request.args)
     show = request.args.get("show", "tasks")
     if show not in SHOWS:
-        errors = {**errors, "show": ["There is no such list; showing the tasks."]}
+        errors = {**errors, "show": [_("There is no such list; showing the tasks.")]}
         show = "tasks"
     tasks, next_cursor = task_page(
         db, user, period, TASK_PAGE, _cursor(errors), show, mark_after=True

@@ -9,6 +9,7 @@ from typing import Any
 from cardcrm.common.db import get_session
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload
@@ -68,16 +69,20 @@ def purge(card_id: int) -> Any:
     card = service.get_card(db, card_id, viewer=current_user())
     product_id, title = card.product_id, card.title
     service.purge_card(db, current_user(), card_id)
-    flash(f"“{title}” is deleted for good, with its tasks and history.")
+    flash(_("“%(card)s” is deleted for good, with its tasks and history.", card=title))
     return redirect(url_for("web.trash.show", product_id=product_id))
 
 
 def trashed_message(card: Card) -> Markup:
     """What the page after trashing says: where the card went, with a link there."""
     link = url_for("web.trash.show", product_id=card.product_id)
+    # The words come from the catalogue; only the title and the link are the card's.
     return Markup(
-        f"“{escape(card.title)}” is in the trash. "
-        f'<a href="{escape(link)}">Open the trash</a> to restore it.'
+        _(
+            '“%(card)s” is in the trash. <a href="%(url)s">Open the trash</a> to restore it.',
+            card=escape(card.title),
+            url=escape(link),
+        )
     )
 
 
