@@ -83,7 +83,7 @@ def _cards(session: Session, viewer: User, words: list[str], limit: int) -> list
 
 def _newest(
     session: Session,
-    query: Select[tuple[int]],
+    query: Select[Any],
     card: Any,
     visible: ColumnElement[bool] | None,
     limit: int,
