@@ -14,11 +14,13 @@ def test_migrated_database_matches_the_models(database_url):
         )
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
-    differences = [item for item in differences if not _is_version_table(item)]
+    differences = [item for item in differences if not _is_left_out(item)]
     assert differences == []
 
 
-def _is_version_table(difference) -> bool:
+def _is_left_out(difference) -> bool:
+    if difference[0] == "remove_index":  # only where PostgreSQL has pg_trgm (migration 0015)
+        return difference[1].name.endswith("_search_text_trgm")
     return difference[0] == "remove_table" and difference[1].name.startswith("alembic_version")
 
 

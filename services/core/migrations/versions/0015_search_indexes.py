@@ -1,0 +1,59 @@
+"""global search indexes: cards by (updated_at, id); trigram indexes on PostgreSQL
+
+Search answers the newest matching cards. With the (updated_at, id) index it reads the most
+recently changed cards in order and stops once it has enough matches, instead of matching,
+then sorting, every card that holds a common word (``core/search/service.py``).
+
+On PostgreSQL, where the ``pg_trgm`` extension is there (trusted since PostgreSQL 13: the
+database's owner may create it), GIN trigram indexes on the cards' and notes' ``search_text``
+answer ``LIKE '%word%'`` without reading every row. Where it can't be created the search
+still works, by scanning. These indexes aren't in the models (they exist only where the
+extension does): ``TRIGRAM_INDEXES`` names them for the schema comparison.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-06 01:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TRIGRAM_INDEXES = {"ix_cards_search_text_trgm": "cards", "ix_notes_search_text_trgm": "notes"}
+
+
+def upgrade() -> None:
+    op.create_index("ix_cards_updated_at", "cards", ["updated_at", "id"])
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql" or not _trigrams(bind):
+        return
+    for name, table in TRIGRAM_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON {table} USING gin (search_text gin_trgm_ops)")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name in TRIGRAM_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index("ix_cards_updated_at", table_name="cards")
+
+
+def _trigrams(bind: sa.Connection) -> bool:
+    """pg_trgm is (now) installed; a savepoint keeps a refusal from ending the migration."""
+    available = bind.execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    ).scalar()
+    if not available:
+        return False
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except sa.exc.DBAPIError:
+        return False
+    return True
