@@ -109,3 +109,23 @@ def test_a_search_needs_words_and_bounds_its_answer(admin):
         admin.card(sales, f"Same words {number}")
     assert len(found(admin, "same words", limit=3)) == 3
     assert found(admin, "   ") == []
+
+
+def test_the_newest_visible_cards_come_first_past_the_first_look(admin, member, monkeypatch):
+    from cardcrm.core.search import service
+
+    # The first look reads only the RECENT newest cards; made tiny, a member limited to own
+    # cards (and a trashed card among the newest) sends the search on to the full scan.
+    monkeypatch.setattr(service, "RECENT", 3)
+    sales = admin.product("sales")
+    admin.grant(sales, member, own_cards_only=True)
+    made = [
+        admin.card(sales, f"Lead {n}", owner_id=(member if n % 2 else admin).user.id)
+        for n in range(8)
+    ]
+    admin.ok("DELETE", f"cards/{made[7]['id']}", status=204)
+
+    assert found(admin, "lead", limit=2) == ["Lead 6", "Lead 5"]  # the first look suffices
+    assert found(admin, "lead", limit=4) == ["Lead 6", "Lead 5", "Lead 4", "Lead 3"]
+    assert found(member, "lead", limit=3) == ["Lead 5", "Lead 3", "Lead 1"]
+    assert found(member, "lead 3") == ["Lead 3"]
