@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cardcrm.common.i18n_catalogues import CATALOGUES, ROOT, missing
+from cardcrm.common.i18n_catalogues import (
+    CATALOGUES,
+    ROOT,
+    missing,
+    template_files,
+    unmarked_template_text,
+)
 from cardcrm.core.app import create_app
 
 from tests.conftest import get_db_from
@@ -86,3 +92,22 @@ def test_romanian_is_written_with_comma_below_not_cedilla() -> None:
             text = path.read_text(encoding="utf-8")
             wrong = sorted({line for line in text.splitlines() if cedillas & set(line)})
             assert not wrong, f"{path}: {wrong[:5]}"
+
+
+def test_every_word_a_template_shows_is_marked_for_translation() -> None:
+    """Text, read attributes (title, placeholder, aria-label...) and fallback literals."""
+    unmarked = {
+        str(path.relative_to(ROOT)): found[:5]
+        for path in template_files()
+        if (found := unmarked_template_text(path.read_text(encoding="utf-8")))
+    }
+    assert not unmarked, f"template words not marked with _(): {unmarked}"
+
+
+def test_the_checker_finds_unmarked_words() -> None:
+    source = (
+        '<p title="Hover words">Hello {{ _("marked") }}</p>'
+        "{{ user.name or 'nobody' }}{{ _('fine') }}<code>raw_code</code>"
+    )
+    found = [text for _, text in unmarked_template_text(source)]
+    assert sorted(found) == sorted(["'nobody'", "Hover words", "Hello {…}"])
