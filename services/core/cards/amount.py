@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ..products.models import Product
@@ -70,34 +70,3 @@ def product_money_key(connection: Connection, product_id: int) -> str | None:
     if connection.dialect.name == "postgresql":
         query = query.with_for_update(read=True)
     return money_key(connection.execute(query).scalar())
-
-
-def recompute_amounts(connection: Connection, product_id: int, key: str | None) -> None:
-    """Set ``amount_cents`` of every card of the product from its field ``key``.
-
-    Run after the product's row was updated in the same transaction (the caller holds its
-    lock), so card writes from then on wait and then read the new key.
-    """
-    from .models import Card  # (the model imports this module)
-
-    last = 0
-    statement = (
-        update(Card).where(Card.id == bindparam("b_id")).values(amount_cents=bindparam("b_cents"))
-    )
-    while True:
-        rows = connection.execute(
-            select(Card.id, Card.fields, Card.amount_cents)
-            .where(Card.product_id == product_id, Card.id > last)
-            .order_by(Card.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            return
-        changed = [
-            {"b_id": row.id, "b_cents": cents}
-            for row in rows
-            if (cents := amount_cents(row.fields, key)) != row.amount_cents
-        ]
-        if changed:
-            connection.execute(statement, changed)
-        last = rows[-1].id

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
 from ..auth.models import User
-from ..cards.amount import money_key, recompute_amounts
+from ..cards.amount import money_key
+from ..cards.amount_recompute import recompute_amounts
 from ..cards.models import Card
 from ..events import record_event
 from ..files.contents import release_contents, remove_files_of_cards

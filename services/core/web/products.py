@@ -36,9 +36,9 @@ from .board import (
     money_field,
     next_tasks,
 )
+from .favorite_links import favorite_links
 from .forms import messages_of, optional_int, safe_next, text
 from .lookups import all_users, user_names
-from .quick_access import favorite_links
 from .security import admin_required, current_user, is_htmx
 
 bp = Blueprint("products", __name__)

@@ -11,7 +11,6 @@ exist is the ``SIDECARS`` config key (``cardcrm up`` sets it); core cannot know 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import CardcrmError
@@ -31,11 +30,10 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from ..auth.service import browser_token as session_token
-from ..products.service import list_products
 from ..quick_access import service
-from ..quick_access.models import Favorite
 from ..quick_access.views import FavoriteCreateSchema
 from .display import configured_sidecars, user_zone
+from .favorite_links import query_string
 from .form_messages import worded
 from .forms import messages_of, optional_int, text
 from .lookups import all_users, cards_with_context, task_texts, user_names
@@ -52,7 +50,7 @@ def create_favorite() -> Any:
     db, user = get_session(), current_user()
     product_id = optional_int("product_id") or 0
     query = {key[len("query.") :]: value for key, value in _form_items() if value}
-    back = url_for("web.products.show", product_id=product_id) + _query_string(query)
+    back = url_for("web.products.show", product_id=product_id) + query_string(query)
     try:
         # The API's schema too: a favourite needs a name of up to 200 characters.
         data = FavoriteCreateSchema().load(
@@ -124,24 +122,6 @@ def browser_token() -> Any:
 # --- used by the Today view and the product page -------------------------------------------------
 
 
-def favorite_links(db: Session, favorites: list[Favorite]) -> list[dict[str, Any]]:
-    names = (
-        {product.id: product.name for product in list_products(db, viewer=current_user())}
-        if favorites
-        else {}
-    )
-    return [
-        {
-            "id": favorite.id,
-            "name": favorite.name,
-            "product": names.get(favorite.product_id, ""),
-            "url": url_for("web.products.show", product_id=favorite.product_id)
-            + _query_string(favorite.query),
-        }
-        for favorite in favorites
-    ]
-
-
 def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, Any]]:
     rows = service.wall(db, before, limit, viewer=current_user())
     names = user_names(all_users(db)) if rows else {}
@@ -165,10 +145,6 @@ def wall_items(db: Session, before: int | None, limit: int) -> list[dict[str, An
             }
         )
     return items
-
-
-def _query_string(query: dict[str, Any]) -> str:
-    return "?" + urlencode(query) if query else ""
 
 
 def _form_items() -> list[tuple[str, str]]:

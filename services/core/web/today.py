@@ -20,8 +20,9 @@ from ..tasks.models import Task
 from ..tasks.schemas import TaskSchema
 from ..tasks.today import SHOWS, Period, period_for, task_page, totals
 from .dates import current_locale, first_week_day, week_start
+from .favorite_links import favorite_links
 from .forms import messages_of, optional_date
-from .quick_access import favorite_links, wall_items
+from .quick_access import wall_items
 from .security import current_user, is_htmx
 
 bp = Blueprint("today", __name__)
