@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cardcrm.common.plugins import hookimpl
+from cardcrm.common.translate import N_
+from cardcrm.common.translate import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from . import TRANSLATIONS
@@ -32,8 +34,8 @@ TEMPLATE: dict[str, Any] = {
     "task_types": [{"key": "payment_reminder", "label": _l("Payment reminder")}],
 }
 
-NEEDS_AMOUNT = "An invoice needs an amount before it is sent."
-NEEDS_SENDING = "An invoice must be sent before it is paid."
+NEEDS_AMOUNT = N_("An invoice needs an amount before it is sent.")
+NEEDS_SENDING = N_("An invoice must be sent before it is paid.")
 
 
 @hookimpl
@@ -53,9 +55,9 @@ def cardcrm_validate_status_change(card, old_status, new_status) -> list[str] | 
         return None
     reasons = []
     if new_status.group in ("in_progress", "positive") and not _has_amount(card):
-        reasons.append(NEEDS_AMOUNT)
+        reasons.append(_(NEEDS_AMOUNT))
     if new_status.group == "positive" and old_status is not None and old_status.group == "inactive":
-        reasons.append(NEEDS_SENDING)
+        reasons.append(_(NEEDS_SENDING))
     if not reasons:
         return None
     return reasons[0] if len(reasons) == 1 else reasons

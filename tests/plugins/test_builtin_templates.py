@@ -209,6 +209,20 @@ def test_an_invoice_cannot_be_sent_without_an_amount(admin, invoices):
     assert "card.status_changed" not in [row["type"] for row in history]
 
 
+def test_the_invoices_refusal_is_in_the_readers_language(admin, invoices):
+    card = admin.card(invoices, "Factura 2026-001")
+    sent = status_named(invoices, "Sent")
+
+    response = admin.patch(
+        f"cards/{card['id']}", {"status_id": sent["id"]}, headers={"Accept-Language": "ro"}
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["status_id"] == [
+        "O factură are nevoie de o sumă înainte de a fi trimisă."
+    ]
+
+
 def test_an_invoice_with_an_amount_is_sent(admin, invoices):
     card = admin.card(invoices, "Invoice 2026-002", fields={"amount": "1250.00"})
     sent = status_named(invoices, "Sent")
