@@ -221,3 +221,14 @@ def artifact() -> Any:
         return ARTIFACTS / name
 
     return path
+
+
+#: The page scripts' translations (web/script_messages.py): data keyed by the English words.
+SCRIPT_MESSAGES = re.compile(
+    r'<script type="application/json" id="cardcrm-messages">.*?</script>', re.S
+)
+
+
+def shown_text(html: str) -> str:
+    """A page without the scripts' translation table, whose keys are the English words."""
+    return SCRIPT_MESSAGES.sub("", html)

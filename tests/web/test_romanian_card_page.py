@@ -146,7 +146,7 @@ def test_in_a_browser_the_card_page_works_in_romanian(new_tab, artifact, width, 
     # The task list and the timeline follow without a reload, in Romanian.
     tab.locator("#tasks .task-text", has_text=text).wait_for()
     tab.locator("#timeline .tl-text", has_text=f"a adăugat sarcina „{text}”").wait_for()
-    assert tab.get_by_role("button", name=f"Făcută: {text}").is_visible()
+    assert tab.get_by_role("button", name=f"Gata: {text}").is_visible()
     tab.screenshot(path=artifact(f"card-page-romanian-{width}.png"), full_page=True)
     for panel in ("timeline", "tasks", "files"):  # each panel at a size one can read
         tab.locator(f"#{panel}").screenshot(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import get_db_from
+from tests.web.conftest import shown_text
 
 RO = {"Accept-Language": "ro-RO,ro;q=0.9,en;q=0.5"}
 #: The header's navigation, English -> Romanian.
@@ -24,7 +25,7 @@ NAV = {
 
 
 def html(web: Any, path: str, **headers: str) -> str:
-    return web.get(path, headers=headers).get_data(as_text=True)
+    return shown_text(web.get(path, headers=headers).get_data(as_text=True))
 
 
 def nav_words(page: str) -> set[str]:
@@ -67,7 +68,7 @@ def test_an_unknown_address_says_so_in_romanian(admin_web: Any, web: Any) -> Non
     for client in (admin_web, web):  # logged in or not
         page = client.get("/nope/nothing", headers=RO)
         assert page.status_code == 404
-        text = page.get_data(as_text=True)
+        text = shown_text(page.get_data(as_text=True))
         assert "Pagina nu a fost găsită" in text and "Nu există nicio pagină" in text
         assert "Înapoi la Azi" in text
         assert "Page not found" not in text and "Back to Today" not in text

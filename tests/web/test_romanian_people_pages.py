@@ -13,6 +13,7 @@ import pytest
 from cardcrm.core.app import create_app
 
 from tests.conftest import get_db_from
+from tests.web.conftest import shown_text
 
 RO = {"Accept-Language": "ro-RO,ro;q=0.9"}
 
@@ -35,7 +36,7 @@ PAGES: dict[str, tuple[list[str], list[str]]] = {
         ["Import contacts from CSV", "Dry run: only check and count"],
     ),
     "/wall": (
-        ["Peretele progresului", "a finalizat „Trimiteți oferta”", "Gata"],
+        ["Avizierul progresului", "a finalizat „Trimiteți oferta”", "Gata"],
         ["Wall of Progress", "completed", ">Done<"],
     ),
     "/recent": (["Carduri deschise recent"], ["Recently opened cards"]),
@@ -74,7 +75,7 @@ def check(web: Any, headers: dict[str, str], romanian: bool) -> None:
     for path, (words, english) in PAGES.items():
         response = web.get(path, headers=headers)
         assert response.status_code == 200, path
-        page = response.get_data(as_text=True)
+        page = shown_text(response.get_data(as_text=True))
         shown, absent = (words, english) if romanian else (english, words)
         for word in shown:
             assert word in page, (path, word)
