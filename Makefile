@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test test-fast translations lint typecheck format bench clean
 
 # The suite runs on every core (at most four: past that, the server processes some tests start
-# mostly wait for each other); `make test PYTEST_WORKERS=0` runs it in one process.
+# mostly wait for each other); `make test PYTEST_WORKERS=0` runs it in one process. Work
+# stealing keeps both cores busy to the end: a few tests take a minute (schemathesis, faults).
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --maxprocesses 4)
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --maxprocesses 4 --dist worksteal)
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
