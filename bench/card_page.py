@@ -29,6 +29,7 @@ from cardcrm.core.migrate import upgrade
 
 from . import report
 from .csv_import import write_docs
+from .timing import interleaved, summary
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 MIB = 1024 * 1024
@@ -113,13 +114,13 @@ def run(notes: list[int], runs: int, log: Any = print) -> dict[str, Any]:
     subjects = {f"{count} notes": cards[count] for count in notes} | {"300 files": files_card}
     for name, card_id in subjects.items():
         log(f"  timing the page of the card with {name} ...")
-        page_ms, floor_ms = _interleaved(page(card_id), page(floor), runs)
-        timeline_ms, _ = _interleaved(timeline(card_id), timeline(floor), runs)
+        page_ms, floor_ms = interleaved(page(card_id), page(floor), runs)
+        timeline_ms, _ = interleaved(timeline(card_id), timeline(floor), runs)
         results["pages"][name] = {
-            "page": _summary(page_ms),
-            "empty_card_page": _summary(floor_ms),
+            "page": summary(page_ms),
+            "empty_card_page": summary(floor_ms),
             "ratio": round(statistics.median(page_ms) / statistics.median(floor_ms), 2),
-            "timeline_api": _summary(timeline_ms),
+            "timeline_api": summary(timeline_ms),
         }
     for size in (1, 10, 25):
         payload = os.urandom(size * MIB - 4096)  # under the limit with the form's overhead
@@ -145,26 +146,6 @@ def run(notes: list[int], runs: int, log: Any = print) -> dict[str, Any]:
     results["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
     app.extensions["cardcrm_db"].dispose()
     return results
-
-
-def _interleaved(a: Any, b: Any, runs: int) -> tuple[list[float], list[float]]:
-    a()
-    b()
-    a_ms: list[float] = []
-    b_ms: list[float] = []
-    for _ in range(runs):
-        for call, samples in ((a, a_ms), (b, b_ms)):
-            started = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - started) * 1000)
-    return a_ms, b_ms
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(samples), 1),
-        "p95_ms": round(statistics.quantiles(samples, n=20, method="inclusive")[18], 1),
-    }
 
 
 def table(results: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from flask import Flask
 from sqlalchemy import Engine, event, func, select
 
 from .database import dialect_of, display_url, read_marker
+from .timing import load_average
 
 PAGE = 50
 #: Page sizes whose statement counts are compared.
@@ -108,7 +109,7 @@ def run(url: str, runs: int = 200, warmup: int = 20, log: Callable[[str], None] 
         "product_id": product_id,
         "data": setup["data"],
         "server": floor.server_version(),
-        "machine": {"cpus": os.cpu_count(), "load_before": _load_average()},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_average()},
         "cases": {},
     }
     try:
@@ -149,13 +150,8 @@ def run(url: str, runs: int = 200, warmup: int = 20, log: Callable[[str], None] 
     finally:
         floor.close()
         app.extensions["cardcrm_db"].dispose()
-    results["machine"]["load_after"] = _load_average()
+    results["machine"]["load_after"] = load_average()
     return results
-
-
-def _load_average() -> list[float]:
-    """The 1, 5 and 15 minute load averages: timings only mean something on a quiet machine."""
-    return [round(value, 2) for value in os.getloadavg()]
 
 
 def _setup(app: Flask, url: str, samples: int) -> dict[str, Any]:

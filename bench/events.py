@@ -48,8 +48,9 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy import Text, cast, delete, func, select
 
 from . import report
-from .cards import Floor, StatementLog, _load_average, _short
+from .cards import Floor, StatementLog, _short
 from .database import DEFAULT_SQLITE_URL, dialect_of, display_url, read_marker
+from .timing import load_average
 
 AIM_PER_SECOND = 20_000
 CARDCRM = Path(sys.executable).with_name("cardcrm")
@@ -84,7 +85,7 @@ def run(
         "events": events,
         "limit": limit,
         "repeat": repeat,
-        "machine": {"cpus": os.cpu_count(), "load_before": _load_average()},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_average()},
         "readings": {},
     }
     floor = Floor(url, 0)  # its raw cursor
@@ -149,7 +150,7 @@ def run(
         floor.close()
         _forget_token(app, token_id)
         database.dispose()
-    results["machine"]["load_after"] = _load_average()
+    results["machine"]["load_after"] = load_average()
     return results
 
 

@@ -10,8 +10,6 @@ cursor), run A, B, A, B so both see the same machine. The aim: under 100 ms at 1
 
 from __future__ import annotations
 
-import statistics
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +17,9 @@ from cardcrm.common.db import make_engine
 from cardcrm.core import create_app
 from cardcrm.core.textsearch import fold
 
-from .cards import _load_average, _setup
+from .cards import _setup
 from .database import dialect_of, display_url
+from .timing import interleaved, load_average, summary
 
 AIM_MS = 100.0
 LIMIT = 10
@@ -53,7 +52,7 @@ def run(url: str, runs: int = 50, warmup: int = 5, log: Any = print) -> dict[str
         "runs": runs,
         "warmup": warmup,
         "data": setup["data"],
-        "machine": {"load_before": _load_average()},
+        "machine": {"load_before": load_average()},
         "aim_ms": AIM_MS,
         "cases": {},
     }
@@ -80,12 +79,12 @@ def run(url: str, runs: int = 50, warmup: int = 5, log: Any = print) -> dict[str
                 return len(cursor.fetchall())
 
             log(f"  timing {name!r} ...")
-            api_ms, floor_ms = _interleaved(api, floor, runs, warmup)
+            api_ms, floor_ms = interleaved(api, floor, runs, warmup)
             case = {
                 "q": q,
                 "hits": api(),
-                "api": _summary(api_ms),
-                "floor": _summary(floor_ms),
+                "api": summary(api_ms),
+                "floor": summary(floor_ms),
             }
             case["ratio"] = round(case["api"]["median_ms"] / case["floor"]["median_ms"], 2)
             results["cases"][name] = case
@@ -93,29 +92,8 @@ def run(url: str, runs: int = 50, warmup: int = 5, log: Any = print) -> dict[str
         connection.close()
         engine.dispose()
         app.extensions["cardcrm_db"].dispose()
-    results["machine"]["load_after"] = _load_average()
+    results["machine"]["load_after"] = load_average()
     return results
-
-
-def _interleaved(a: Any, b: Any, runs: int, warmup: int) -> tuple[list[float], list[float]]:
-    for _ in range(warmup):
-        a()
-        b()
-    a_ms, b_ms = [], []
-    for _ in range(runs):
-        for call, samples in ((a, a_ms), (b, b_ms)):
-            started = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - started) * 1000)
-    return a_ms, b_ms
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(samples), 2),
-        "p95_ms": round(statistics.quantiles(samples, n=20, method="inclusive")[18], 2),
-        "min_ms": round(min(samples), 2),
-    }
 
 
 def table(results: dict[str, Any]) -> str:

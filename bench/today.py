@@ -51,8 +51,9 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from . import report
-from .cards import Floor, StatementLog, _load_average, _short, measure
+from .cards import Floor, StatementLog, _short, measure
 from .database import DEFAULT_SQLITE_URL, dialect_of, display_url, read_marker
+from .timing import load_average
 
 #: The issue's aims for the Today view.
 AIM_MS = 20.0
@@ -164,7 +165,7 @@ class _Bench:
     def measure_all(self, label: str, profile: bool) -> dict[str, Any]:
         """Every case, on a new floor connection (so that its plans are made afresh)."""
         floor = Floor(self.url, 0)  # its raw cursor and EXPLAIN; its card statements unused
-        done: dict[str, Any] = {"load_before": _load_average(), "cases": {}}
+        done: dict[str, Any] = {"load_before": load_average(), "cases": {}}
         try:
             for name, path in self.cases.items():
                 self.log(f"  timing {name} ({path}) {label} ...")
@@ -174,7 +175,7 @@ class _Bench:
                 done["profile"] = _profile(lambda: self.get(PATH))
         finally:
             floor.close()
-        done["load_after"] = _load_average()
+        done["load_after"] = load_average()
         return done
 
     def _case(self, floor: Floor, name: str, path: str) -> dict[str, Any]:

@@ -13,8 +13,6 @@ the whole product and a member limited to own cards. The aim: each page under 15
 from __future__ import annotations
 
 import re
-import statistics
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +22,9 @@ from cardcrm.core.auth.service import create_token
 from cardcrm.core.products.models import Membership
 from sqlalchemy import event, func, select
 
-from .cards import _load_average
 from .database import dialect_of, display_url, read_marker
 from .generate import PASSWORD
+from .timing import interleaved, load_average, summary
 
 AIM_MS = 150.0
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -122,7 +120,7 @@ def run(url: str, runs: int = 30, warmup: int = 3, log: Any = print) -> dict[str
         "runs": runs,
         "warmup": warmup,
         "data": {"cards": cards},
-        "machine": {"load_before": _load_average()},
+        "machine": {"load_before": load_average()},
         "aim_ms": AIM_MS,
         "cases": {},
     }
@@ -152,41 +150,21 @@ def run(url: str, runs: int = 30, warmup: int = 3, log: Any = print) -> dict[str
                     cursor.fetchall()
 
                 log(f"  timing {page!r} as {caller} ...")
-                page_ms, floor_ms = _interleaved(call, floor, runs, warmup)
+                page_ms, floor_ms = interleaved(call, floor, runs, warmup)
                 case = {
                     "caller": caller,
                     "page": page,
                     "floor_statement": " ".join(statement.split())[:400],
-                    "app": _summary(page_ms),
-                    "floor": _summary(floor_ms),
+                    "app": summary(page_ms),
+                    "floor": summary(floor_ms),
                 }
                 case["ratio"] = round(case["app"]["median_ms"] / case["floor"]["median_ms"], 2)
                 results["cases"][f"{page} / {caller}"] = case
     finally:
         raw.close()
         database.dispose()
-    results["machine"]["load_after"] = _load_average()
+    results["machine"]["load_after"] = load_average()
     return results
-
-
-def _interleaved(a: Any, b: Any, runs: int, warmup: int) -> tuple[list[float], list[float]]:
-    for _ in range(warmup):
-        a()
-        b()
-    a_ms, b_ms = [], []
-    for _ in range(runs):
-        for call, samples in ((a, a_ms), (b, b_ms)):
-            started = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - started) * 1000)
-    return a_ms, b_ms
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(samples), 2),
-        "p95_ms": round(statistics.quantiles(samples, n=20, method="inclusive")[18], 2),
-    }
 
 
 def table(results: dict[str, Any], label: str = "") -> str:

@@ -31,8 +31,8 @@ from pathlib import Path
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, Response, current_app, request
-from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext
+from flask import Flask, Response, request
+from flask_babel import Babel, force_locale, get_locale
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,8 @@ __all__ = [
     "current_language",
     "default_language",
     "force_locale",
-    "gettext",
     "install",
     "language_name",
-    "lazy_gettext",
 ]
 
 
@@ -159,11 +157,6 @@ def current_language() -> str:
     """The language of the request being answered (``en`` outside a request)."""
     locale = get_locale()
     return str(locale.language) if locale else SOURCE_LANGUAGE
-
-
-def languages() -> list[str]:
-    """The languages the current app has catalogues for, English first."""
-    return list(current_app.config.get("LANGUAGES") or [SOURCE_LANGUAGE])
 
 
 @cache

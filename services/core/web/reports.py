@@ -24,6 +24,7 @@ from ..reports.schemas import PeriodArgsSchema
 from ..reports.sql import money_field
 from ..reports.views import now
 from .dates import current_locale, first_week_day, format_day
+from .display import GROUP_LABELS
 from .forms import messages_of
 from .numbers import format_money, format_number
 from .security import current_user
@@ -36,15 +37,6 @@ SHORTCUT_LABELS = {
     "this_quarter": _l("This quarter"),
     "this_year": _l("This year"),
 }
-
-#: The status groups as the report's legend names them (display.GROUP_LABELS' words).
-GROUP_NAMES = {
-    "inactive": _l("Not started"),
-    "in_progress": _l("In progress"),
-    "positive": _l("Positive result"),
-    "negative": _l("Negative result"),
-}
-
 
 @dataclass(frozen=True)
 class Bar:
@@ -137,7 +129,7 @@ def index() -> Any:
         number=number,
         bars_top=bars_top,
         bar=Bar,
-        group_labels=GROUP_NAMES,
+        group_labels=GROUP_LABELS,
     ), (422 if errors else 200)
 
 

@@ -1,0 +1,41 @@
+"""Timing a request against its floor, interleaved (A, B, A, B), as every benchmark here does:
+both see the same machine load, so their ratio means something even on a busy machine."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def interleaved(
+    a: Callable[[], Any], b: Callable[[], Any], runs: int, warmup: int = 1
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``runs`` calls of ``a`` and of ``b``, alternating, after ``warmup`` each."""
+    for _ in range(warmup):
+        a()
+        b()
+    a_ms: list[float] = []
+    b_ms: list[float] = []
+    for _ in range(runs):
+        for call, samples in ((a, a_ms), (b, b_ms)):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000)
+    return a_ms, b_ms
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """Median, 95th percentile and fastest of some timings, in ms."""
+    return {
+        "median_ms": round(statistics.median(samples), 2),
+        "p95_ms": round(statistics.quantiles(samples, n=20, method="inclusive")[18], 2),
+        "min_ms": round(min(samples), 2),
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: timings only mean something on a quiet machine."""
+    return [round(value, 2) for value in os.getloadavg()]
