@@ -15,6 +15,7 @@ from cardcrm.sidecar.follower import feed_health
 from flask import Flask, g
 
 from .account_views import bp as accounts_api
+from .app_password_views import bp as app_passwords_api
 from .context import TRANSLATIONS, CalendarContext
 from .feed_views import bp as feeds_api
 from .feed_views import public as public_api
@@ -49,7 +50,7 @@ def _caller_language() -> str | None:
 
 
 def _register_api(app: Flask, health: Callable[[], dict[str, Any]]) -> None:
-    for blueprint in (feeds_api, accounts_api, public_api):
+    for blueprint in (feeds_api, accounts_api, app_passwords_api, public_api):
         app.register_blueprint(blueprint)
     install_api(
         app,

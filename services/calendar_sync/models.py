@@ -6,7 +6,9 @@
   products' members (who may see which card, ``cardcrm.sidecar.access``);
 - **feeds**: secret feed tokens (hashed), each user's feed version and the ETag last served;
 - **CalDAV**: accounts (password encrypted), the changes still to push, and what each
-  remote calendar holds (task → href, ETag, pushed sequence and deadline).
+  remote calendar holds (task → href, ETag, pushed sequence and deadline);
+- **the CalDAV server**: app passwords (hashed) that phones and computers sign in with, and
+  the failed sign-ins its throttle counts.
 """
 
 from __future__ import annotations
@@ -202,3 +204,48 @@ class RemoteTodo(Base):
     #: The deadline both sides agree on: ``YYYY-MM-DD`` or an instant in UTC.
     due: Mapped[str | None] = mapped_column(String(40))
     pushed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- The CalDAV server ----------------------------------------------------------------------
+
+
+class AppPassword(Base):
+    """A password made for one device to sign in to the CalDAV server (``app_passwords.py``).
+
+    Only the SHA-256 of the secret is kept: it carries about 119 random bits, so a fast hash is
+    enough, and it finds the row by an index lookup on every DAV request.
+    """
+
+    __tablename__ = "app_passwords"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(index=True)
+    #: The user's e-mail as core said it when the password was made, lower-cased: the
+    #: user name the device signs in with.
+    email: Mapped[str] = mapped_column(String(320))
+    #: The device's name, as its owner typed it ("Ana's iPhone").
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Written at most once a minute (``app_passwords.USED_AT_STEP``).
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class DavLoginFailure(Base):
+    """A failed sign-in to the CalDAV server, kept for the throttle's window
+    (``dav/throttle.py``)."""
+
+    __tablename__ = "dav_login_failures"
+    __table_args__ = (
+        Index("ix_dav_login_failures_email_address_at", "email", "address", "at"),
+        Index("ix_dav_login_failures_address_at", "address", "at"),
+        Index("ix_dav_login_failures_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The user name as sent, lower-cased (the account may not exist: that is throttled too).
+    email: Mapped[str] = mapped_column(String(320))
+    #: The client's address as the app sees it (behind a trusted proxy: the forwarded one).
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

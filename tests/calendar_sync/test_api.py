@@ -103,6 +103,8 @@ def test_the_openapi_document_describes_every_endpoint(calendar):
         "/api/v1/caldav",
         "/api/v1/caldav/{account_id}",
         "/api/v1/caldav/{account_id}/sync",
+        "/api/v1/app-passwords",
+        "/api/v1/app-passwords/{password_id}",
         "/feeds/{token}.ics",
         "/healthz",
     }
