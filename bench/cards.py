@@ -8,9 +8,13 @@ raw DBAPI cursor. Also counted: the SQL statements one request sends, for severa
 
 from __future__ import annotations
 
+import argparse
+import http.client
+import json
 import os
 import random
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,13 +25,13 @@ from cardcrm.common.db import get_db, make_engine
 from cardcrm.core import create_app
 from cardcrm.core.auth.models import User
 from cardcrm.core.auth.service import create_token
-from cardcrm.core.cards import queries
 from cardcrm.core.cards.models import Card
 from cardcrm.core.cards.schemas import CardSchema
 from cardcrm.core.products.models import Membership
 from cardcrm.core.products.service import get_product
 from flask import Flask
 from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import selectinload
 
 from .database import dialect_of, display_url, read_marker
 from .timing import load_average
@@ -79,25 +83,51 @@ class StatementLog:
             self.statements = None
 
 
-def run(url: str, runs: int = 200, warmup: int = 20, log: Callable[[str], None] = print) -> dict:
-    """Run every case against the generated database at ``url``; returns the results."""
+def run(
+    url: str,
+    runs: int = 200,
+    warmup: int = 20,
+    log: Callable[[str], None] = print,
+    host: str | None = None,
+    port: int | None = None,
+) -> dict:
+    """Run every case against the generated database at ``url``; returns the results.
+
+    Each round times every case once through the API and once on its floor (A, B, A, B ...),
+    so both see the same machine load and their ratio means something on a busy machine.
+    With ``port`` the app is served over real HTTP on ``host:port`` (one keep-alive
+    connection); without it, through Flask's test client.
+    """
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     engine = app.extensions["cardcrm_db"].engine
     statements = StatementLog(engine)
     setup = _setup(app, url, runs + warmup)
-    client = app.test_client()
+    small = _small_product(app, url)
+    client = _Client(app, host, port)
     headers = {"Authorization": f"Bearer {setup['token']}"}
+    small_headers = {"Authorization": f"Bearer {small['token']}"}
     product_id = setup["product_id"]
     list_path = f"/api/v1/products/{product_id}/cards?limit={PAGE}"
+    small_path = f"/api/v1/products/{small['product_id']}/cards?limit={PAGE}"
 
-    def get(path: str) -> Any:
-        response = client.get(path, headers=headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.get_data(True)}")
-        return response
+    def getter(path_of: Callable[[], str], auth: dict[str, str] = headers) -> Callable[[], Any]:
+        def call() -> Any:
+            path = path_of()
+            status, body = client.get(path, auth)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+            return body
 
-    first = get(list_path).get_json()
+        return call
+
+    def get(path: str, auth: dict[str, str] = headers) -> Any:
+        return getter(lambda: path, auth)()
+
+    first = json.loads(get(list_path))
     second_path = f"{list_path}&cursor={first['next_cursor']}"
+    statuses = _status_ids(app, product_id)
+    status_path = f"{list_path}&status_id={statuses[0]}"
+    sort_path = f"{list_path}&sort=-updated"
     card_ids, floor_ids = iter(setup["card_ids"]), iter(setup["card_ids"])
     floor = Floor(url, product_id)
     results: dict[str, Any] = {
@@ -106,52 +136,167 @@ def run(url: str, runs: int = 200, warmup: int = 20, log: Callable[[str], None] 
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "runs": runs,
         "warmup": warmup,
+        "transport": f"http://{host}:{port}" if port else "Flask test client",
         "product_id": product_id,
-        "data": setup["data"],
+        "small_product_id": small["product_id"],
+        "data": {**setup["data"], "cards_in_small_product": small["cards"]},
         "server": floor.server_version(),
         "machine": {"cpus": os.cpu_count(), "load_before": load_average()},
         "cases": {},
     }
     try:
         page_two_after = floor.first_page()[PAGE - 1]
-        cases = {
-            "first_page": (
-                lambda: get(list_path),
-                floor.first_page,
-                _orm_page(app, product_id, None),
-            ),
+        small_floor = Floor(url, small["product_id"])
+        # Cases beyond the contract's order: their floor is the statement the API sends, bare.
+        status_sql = _list_statement(statements, lambda: get(status_path))
+        sort_sql = _list_statement(statements, lambda: get(sort_path))
+        cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+            "first_page": (getter(lambda: list_path), floor.first_page),
             "second_page": (
-                lambda: get(second_path),
+                getter(lambda: second_path),
                 lambda: floor.next_page(page_two_after),
-                _orm_page(app, product_id, first["next_cursor"]),
             ),
+            "small_first_page": (getter(lambda: small_path, small_headers), small_floor.first_page),
+            "status_filter": (getter(lambda: status_path), lambda: floor.bare(*status_sql)),
+            "sort_updated_desc": (getter(lambda: sort_path), lambda: floor.bare(*sort_sql)),
             "card": (
-                lambda: get(f"/api/v1/cards/{next(card_ids)}"),
+                getter(lambda: f"/api/v1/cards/{next(card_ids)}"),
                 lambda: floor.card(next(floor_ids)),
-                None,
             ),
         }
-        for name, (api_call, floor_call, orm_call) in cases.items():
-            log(f"  timing {name} ...")
-            case = {
-                "api": measure(api_call, runs, warmup),
-                "floor": measure(floor_call, runs, warmup),
-            }
-            if orm_call is not None:
-                case["orm"] = measure(orm_call, runs, warmup)
-            case["ratio"] = round(case["api"]["median_ms"] / case["floor"]["median_ms"], 1)
+        log(f"  timing {', '.join(cases)} interleaved, {runs} rounds ...")
+        samples = _interleaved_rounds(cases, runs, warmup)
+        for name, (api_ms, floor_ms) in samples.items():
+            case: dict[str, Any] = {"api": _summary(api_ms), "floor": _summary(floor_ms)}
+            case["ratio"] = round(case["api"]["median_ms"] / case["floor"]["median_ms"], 2)
             results["cases"][name] = case
+        small_floor.close()
         results["cases"]["first_page"]["dump"] = _dump_time(app, product_id, runs, warmup)
+        page = results["cases"]["first_page"]
+        results["api_p50_ms"] = page["api"]["median_ms"]
+        results["floor_p50_ms"] = page["floor"]["median_ms"]
+        results["ratio"] = page["ratio"]
+        small_page = results["cases"]["small_first_page"]
+        results["flat"] = {
+            "small_cards": small["cards"],
+            "main_cards": setup["data"]["cards_in_product"],
+            "small_api_p50_ms": small_page["api"]["median_ms"],
+            "main_api_p50_ms": page["api"]["median_ms"],
+            "main_over_small": round(page["api"]["median_ms"] / small_page["api"]["median_ms"], 2),
+            "small_ratio": small_page["ratio"],
+            "main_ratio": page["ratio"],
+        }
         results["statements"] = _count_statements(statements, get, product_id, second_path, setup)
         results["plans"] = {
             "first_page": floor.explain(*_list_statement(statements, lambda: get(list_path))),
             "second_page": floor.explain(*_list_statement(statements, lambda: get(second_path))),
         }
     finally:
+        client.close()
         floor.close()
         app.extensions["cardcrm_db"].dispose()
     results["machine"]["load_after"] = load_average()
     return results
+
+
+def _interleaved_rounds(
+    cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], runs: int, warmup: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Each round runs every case's API call then its floor: A, B, A, B across all cases."""
+    for _ in range(warmup):
+        for api, bare in cases.values():
+            api()
+            bare()
+    samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in cases}
+    clock = time.perf_counter
+    for _ in range(runs):
+        for name, (api, bare) in cases.items():
+            api_ms, floor_ms = samples[name]
+            started = clock()
+            api()
+            api_ms.append((clock() - started) * 1000)
+            started = clock()
+            bare()
+            floor_ms.append((clock() - started) * 1000)
+    return samples
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(samples), 3),
+        "p95_ms": round(statistics.quantiles(samples, n=20, method="inclusive")[18], 3),
+        "mean_ms": round(statistics.fmean(samples), 3),
+        "min_ms": round(min(samples), 3),
+        "runs": len(samples),
+    }
+
+
+class _Client:
+    """GET through Flask's test client, or over HTTP to the app served on ``host:port``."""
+
+    def __init__(self, app: Flask, host: str | None, port: int | None) -> None:
+        self.server: Any = None
+        self.connection: http.client.HTTPConnection | None = None
+        if port is None:
+            self.test_client = app.test_client()
+            return
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, like a real client
+        self.server = make_server(host or "127.0.0.1", port, app, threaded=False)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.connection = http.client.HTTPConnection(host or "127.0.0.1", port)
+
+    def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.connection is None:
+            response = self.test_client.get(path, headers=headers)
+            return response.status_code, response.get_data()
+        self.connection.request("GET", path, headers=headers)
+        answer = self.connection.getresponse()
+        return answer.status, answer.read()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        if self.server is not None:
+            self.server.shutdown()
+
+
+def _small_product(app: Flask, url: str) -> dict[str, Any]:
+    """The smallest other product (1,000 cards in the bench data) and a member's token."""
+    with app.app_context():
+        session = get_db().session()
+        try:
+            counted = session.execute(
+                select(Card.product_id, func.count())
+                .where(Card.trashed_at.is_(None))
+                .group_by(Card.product_id)
+                .order_by(func.count(), Card.product_id)
+            ).all()
+            for product_id, count in counted:
+                user = session.scalar(
+                    select(User)
+                    .join(Membership, Membership.user_id == User.id)
+                    .where(Membership.product_id == product_id, ~Membership.own_cards_only)
+                    .where(~User.is_admin)
+                    .order_by(User.id)
+                    .limit(1)
+                )
+                if user is not None:
+                    token, _ = create_token(session, user=user, name="benchmark")
+                    return {"product_id": product_id, "token": token, "cards": count}
+        finally:
+            session.close()
+    raise SystemExit(f"{display_url(url)} holds no second product with a member")
+
+
+def _status_ids(app: Flask, product_id: int) -> list[int]:
+    with app.app_context():
+        session = get_db().session()
+        try:
+            return [status.id for status in get_product(session, product_id).statuses]
+        finally:
+            session.close()
 
 
 def _setup(app: Flask, url: str, samples: int) -> dict[str, Any]:
@@ -195,36 +340,29 @@ def _setup(app: Flask, url: str, samples: int) -> dict[str, Any]:
     }
 
 
-def _orm_page(app: Flask, product_id: int, cursor: str | None) -> Callable[[], Any]:
-    """The service layer alone: a session, the product and ``queries.list_cards``, no HTTP."""
-
-    def call() -> Any:
-        with app.app_context():
-            session = get_db().session()
-            try:
-                product = get_product(session, product_id)
-                args = {"limit": PAGE, "cursor": cursor, "trashed": False}
-                return queries.list_cards(session, product, args, {})
-            finally:
-                session.close()
-
-    return call
-
-
 def _dump_time(app: Flask, product_id: int, runs: int, warmup: int) -> dict[str, float]:
-    """The response alone: ``CardSchema`` dump of a loaded page and its JSON text."""
+    """The response alone: ``CardSchema`` dump of the first page (loaded as ORM objects, as
+    before the fast path) and its JSON text."""
     with app.app_context():
         session = get_db().session()
         try:
-            product = get_product(session, product_id)
-            args = {"limit": PAGE, "cursor": None, "trashed": False}
-            cards, cursor = queries.list_cards(session, product, args, {})
+            cards = list(
+                session.scalars(
+                    select(Card)
+                    .options(selectinload(Card.status), selectinload(Card.contact_links))
+                    .where(
+                        Card.product_id == product_id,
+                        Card.trashed_at.is_(None),
+                        Card.next_task_due.is_not(None),
+                    )
+                    .order_by(Card.next_task_due, Card.id)
+                    .limit(PAGE)
+                )
+            )
             schema = CardSchema()
 
             def dump() -> str:
-                return app.json.dumps(
-                    {"items": schema.dump(cards, many=True), "next_cursor": cursor}
-                )
+                return app.json.dumps({"items": schema.dump(cards, many=True), "next_cursor": "x"})
 
             return measure(dump, runs, warmup)
         finally:
@@ -296,6 +434,11 @@ class Floor:
         self.cursor.execute(self.next_sql, (self.product_id, due, due, card_id))
         return self.cursor.fetchall()
 
+    def bare(self, statement: str, parameters: Any) -> list[Any]:
+        """A statement the API sent, with its parameters, on the raw cursor."""
+        self.cursor.execute(statement, parameters)
+        return self.cursor.fetchall()
+
     def card(self, card_id: int) -> list[Any]:
         self.cursor.execute(self.card_sql, (card_id,))
         return self.cursor.fetchall()
@@ -324,3 +467,48 @@ class Floor:
         self.cursor.close()
         self.connection.close()
         self.engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.cards --url URL [--runs N --warmup N --host H --port P]``."""
+    from . import report
+    from .database import DEFAULT_SQLITE_URL
+
+    parser = argparse.ArgumentParser(prog="python -m bench.cards", description=__doc__)
+    parser.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
+    parser.add_argument("--runs", type=int, default=200, help="timed rounds")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed rounds first")
+    parser.add_argument("--host", default="127.0.0.1", help="where to serve (with --port)")
+    parser.add_argument("--port", type=int, help="serve the app over HTTP on this port")
+    args = parser.parse_args(argv)
+    print(f"benchmarking cards on {display_url(args.url)}")
+    results = run(args.url, args.runs, args.warmup, host=args.host, port=args.port)
+    path = report.save("cards", results)
+    print()
+    print(table(results))
+    print(f"\nresults: {path}")
+    return 0
+
+
+def table(results: dict[str, Any]) -> str:
+    """The report's table, then the first page's ratio and the 1,000 vs 100,000 comparison."""
+    from .report import cards_table
+
+    flat = results["flat"]
+    return "\n".join(
+        [
+            cards_table(results),
+            "",
+            f"transport: {results['transport']}",
+            f"first page: API p50 {results['api_p50_ms']:.2f} ms, floor p50 "
+            f"{results['floor_p50_ms']:.3f} ms, ratio {results['ratio']:.2f}x",
+            f"{flat['small_cards']:,} vs {flat['main_cards']:,} cards: API p50 "
+            f"{flat['small_api_p50_ms']:.2f} vs {flat['main_api_p50_ms']:.2f} ms "
+            f"(x{flat['main_over_small']:.2f}); ratios to floor {flat['small_ratio']:.2f}x vs "
+            f"{flat['main_ratio']:.2f}x",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
