@@ -1,0 +1,400 @@
+"""The card list's read path without ORM objects: rows to dicts, statements built once.
+
+``GET /products/{id}/cards`` answers exactly what ``CardSchema().dump`` of the ORM cards
+answered (``tests/core/test_card_list_fast.py`` compares the JSON byte for byte), in fewer
+round trips and with less Python per card:
+
+- one statement reads the product, its statuses (in their order) and the caller's membership
+  of it (``load_product``), instead of the product with its statuses and then every
+  membership of the caller;
+- one statement reads the page, each card's other contacts folded in as a list of ids (a
+  correlated subquery, run only for the rows of the page), instead of the cards and then
+  their contacts;
+- the statements of the unfiltered list (the common case) are built once per dialect with
+  bind parameters, so a request neither rebuilds the SQL expression nor its cache key;
+- each row becomes the schema's dict in one function (``card_dict``) whose keys are checked
+  against ``CardSchema``'s fields when this module is imported: the schema stays the one
+  declaration of the answer (and of the OpenAPI document), and a field added to it without
+  the same field here stops the app from starting rather than answer something else.
+
+A membership limited to "own cards" is the same condition ``access.Scope`` writes, reduced to
+the one product the list reads (the other products' conditions cannot match its cards).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cardcrm.common.errors import Invalid, NotFound
+from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.translate import gettext as _
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..auth.models import User
+from ..contacts.models import CardContact
+from ..mail.address import mail_domain
+from ..products.models import CLOSED_GROUPS, Membership, Product, Status
+from .models import Card
+from .schemas import CardSchema
+from .sorting import DEFAULT_SORT
+
+_CARDS = Card.__table__
+_LINKS = CardContact.__table__
+_PRODUCTS = Product.__table__
+_STATUSES = Status.__table__
+_MEMBERS = Membership.__table__
+
+#: The keys ``card_dict`` writes, in ``CardSchema``'s order (the JSON keeps the schema's order).
+KEYS = (
+    "id",
+    "product_id",
+    "status_id",
+    "status_group",
+    "title",
+    "owner_id",
+    "contact_id",
+    "contact_ids",
+    "email_address",
+    "fields",
+    "next_task_due",
+    "closed",
+    "trashed",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+def schema_keys() -> tuple[str, ...]:
+    """The keys ``CardSchema`` dumps, in its order."""
+    return tuple(field.data_key or name for name, field in CardSchema().dump_fields.items())
+
+
+if schema_keys() != KEYS:  # pragma: no cover - a schema change must come with this module's
+    raise RuntimeError(
+        f"CardSchema dumps {schema_keys()}, the card list's fast path writes {KEYS}: "
+        "update services/core/cards/fast.py with the schema"
+    )
+
+
+@dataclass(frozen=True)
+class StatusView:
+    id: int
+    group: str
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """What the card list needs of a product: its statuses (in order) and field definitions.
+
+    It answers ``id``, ``statuses`` and ``field(key)`` like ``Product``, so the list's filter
+    and sort code (``queries.filter_conditions``, ``sorting``) read it unchanged.
+    """
+
+    id: int
+    fields: list[Any]
+    statuses: list[StatusView]
+    #: The caller's view of the product: "all" (a member or an admin) or "own" (own cards).
+    sight: str
+
+    def field(self, key: str) -> dict[str, Any] | None:
+        return next((field for field in self.fields if field["key"] == key), None)
+
+
+def _product_statement() -> Select[Any]:
+    membership = (
+        select(_MEMBERS.c.own_cards_only)
+        .where(
+            _MEMBERS.c.product_id == _PRODUCTS.c.id,
+            _MEMBERS.c.user_id == bindparam("user_id"),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            _PRODUCTS.c.fields,
+            _STATUSES.c.id.label("status_id"),
+            _STATUSES.c.group,
+            membership.label("own_cards_only"),
+        )
+        .select_from(_PRODUCTS.outerjoin(_STATUSES, _STATUSES.c.product_id == _PRODUCTS.c.id))
+        .where(_PRODUCTS.c.id == bindparam("product_id"))
+        .order_by(_STATUSES.c.group_order, _STATUSES.c.position)
+    )
+
+
+_PRODUCT = _product_statement()
+
+
+def load_product(session: Session, product_id: int, viewer: User | None) -> ProductView:
+    """The product as ``viewer`` sees it (404 when it is missing or out of their sight)."""
+    rows = session.connection().execute(
+        _PRODUCT, {"product_id": product_id, "user_id": viewer.id if viewer else 0}
+    )
+    found = rows.all()
+    if not found:
+        raise NotFound(_("No product %(id)s.", id=product_id))
+    own_cards_only = found[0][3]
+    if viewer is None or viewer.is_admin or own_cards_only is False:
+        sight = "all"
+    elif own_cards_only is None:
+        raise NotFound(_("No product %(id)s.", id=product_id))
+    else:
+        sight = "own"
+    statuses = [StatusView(row[1], row[2]) for row in found if row[1] is not None]
+    return ProductView(product_id, found[0][0] or [], statuses, sight)
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def _contact_ids(dialect: str) -> ColumnElement[Any]:
+    """The card's other contacts as text, ``"3,7"`` (None: none), for the page's rows only."""
+    if dialect == "postgresql":
+        joined: Any = func.string_agg(cast(_LINKS.c.contact_id, String), ",")
+    else:
+        joined = func.group_concat(_LINKS.c.contact_id)
+    return select(joined).where(_LINKS.c.card_id == _CARDS.c.id).scalar_subquery().label("contacts")
+
+
+def _columns(dialect: str) -> tuple[Any, ...]:
+    c = _CARDS.c
+    return (
+        c.id,
+        c.product_id,
+        c.status_id,
+        c.title,
+        c.owner_id,
+        c.contact_id,
+        c.email_secret,
+        c.fields,
+        c.next_task_due,
+        c.trashed_at,
+        c.created_at,
+        c.updated_at,
+        c.version,
+        _contact_ids(dialect),
+    )
+
+
+_COLUMNS: dict[str, tuple[Any, ...]] = {}
+
+
+def columns(dialect: str) -> tuple[Any, ...]:
+    if dialect not in _COLUMNS:
+        _COLUMNS[dialect] = _columns(dialect)
+    return _COLUMNS[dialect]
+
+
+def _own(user_id: Any) -> ColumnElement[bool]:
+    return or_(_CARDS.c.owner_id == user_id, _CARDS.c.owner_id.is_(None))
+
+
+def _due_condition(due: Any, card_id: Any) -> ColumnElement[bool]:
+    c = _CARDS.c
+    return or_(c.next_task_due > due, and_(c.next_task_due == due, c.id > card_id))
+
+
+def _updated_condition(updated: Any, card_id: Any) -> ColumnElement[bool]:
+    c = _CARDS.c
+    return or_(c.updated_at < updated, and_(c.updated_at == updated, c.id < card_id))
+
+
+#: The unfiltered list's statements, by (dialect, part, after a position, own cards, trashed).
+_STATEMENTS: dict[tuple[str, str, bool, bool, bool], Select[Any]] = {}
+
+
+def _plain_statement(
+    dialect: str, part: str, positioned: bool, own: bool, trashed: bool
+) -> Select[Any]:
+    key = (dialect, part, positioned, own, trashed)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        c = _CARDS.c
+        conditions: list[ColumnElement[bool]] = [
+            c.product_id == bindparam("product_id"),
+            c.trashed_at.is_not(None) if trashed else c.trashed_at.is_(None),
+        ]
+        if own:
+            conditions.append(_own(bindparam("user_id")))
+        statement = _part_statement(dialect, conditions, part, positioned)
+        _STATEMENTS[key] = statement
+    return statement
+
+
+def _part_statement(
+    dialect: str, conditions: list[ColumnElement[bool]], part: str, positioned: bool
+) -> Select[Any]:
+    c = _CARDS.c
+    query = select(*columns(dialect))
+    if part == "due":
+        query = query.where(*conditions, c.next_task_due.is_not(None))
+        if positioned:
+            query = query.where(_due_condition(bindparam("at"), bindparam("after_id")))
+        return query.order_by(c.next_task_due, c.id).limit(bindparam("limit"))
+    query = query.where(*conditions, c.next_task_due.is_(None))
+    if positioned:
+        query = query.where(_updated_condition(bindparam("at"), bindparam("after_id")))
+    return query.order_by(c.updated_at.desc(), c.id.desc()).limit(bindparam("limit"))
+
+
+#: The list's arguments that filter (any of them: the statement is built for the request).
+FILTERS = ("status_id", "group", "closed", "owner_id", "q")
+
+
+def page(
+    session: Session,
+    product: ProductView,
+    args: dict[str, Any],
+    field_filters: dict[str, str],
+    viewer: User | None,
+) -> tuple[list[Row[Any]], str | None]:
+    """The page of ``queries._page`` (the contract's order), as rows of ``columns``."""
+    from .queries import filter_conditions  # queries imports this module
+
+    connection = session.connection()
+    dialect = connection.dialect.name
+    own = product.sight == "own" and viewer is not None
+    params: dict[str, Any] = {"product_id": product.id, "user_id": viewer.id if viewer else 0}
+    plain = not field_filters and not any(key in args for key in FILTERS)
+    conditions: list[ColumnElement[bool]] = []
+    if not plain:
+        conditions = filter_conditions(product, args, field_filters)  # type: ignore[arg-type]
+        if own:
+            conditions.append(_own(bindparam("user_id")))
+
+    def statement(part: str, positioned: bool) -> Select[Any]:
+        if plain:
+            return _plain_statement(dialect, part, positioned, own, bool(args.get("trashed")))
+        return _part_statement(dialect, conditions, part, positioned)
+
+    limit = args["limit"]
+    position = decode_cursor(args.get("cursor")) or {"part": "due"}
+    if position.get("sort", DEFAULT_SORT) != DEFAULT_SORT:
+        raise Invalid({"cursor": [_("The cursor belongs to another sort.")]})
+    cards: list[Row[Any]] = []
+    if position.get("part") == "due":
+        positioned = "due" in position
+        if positioned:
+            params["at"], params["after_id"] = _parse_position(position)
+        params["limit"] = limit + 1
+        cards = list(connection.execute(statement("due", positioned), params))
+        if len(cards) > limit:
+            last = cards[limit - 1]
+            return cards[:limit], _cursor("due", last.next_task_due, last.id)
+        position = {"part": "none"}
+    if position.get("part") != "none":
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
+    positioned = "updated" in position
+    if positioned:
+        params["at"], params["after_id"] = _parse_position(position, key="updated")
+    params["limit"] = limit - len(cards) + 1
+    rest = list(connection.execute(statement("none", positioned), params))
+    if len(cards) == limit and rest:  # the page ends with the last card that has a task
+        return cards, encode_cursor({"part": "none"})
+    cards += rest
+    if len(cards) > limit:
+        last = cards[limit - 1]
+        return cards[:limit], _cursor("none", last.updated_at, last.id, key="updated")
+    return cards, None
+
+
+def _cursor(part: str, moment: datetime, card_id: int, key: str = "due") -> str:
+    return encode_cursor({"part": part, key: moment.isoformat(), "id": card_id})
+
+
+def _parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetime, int]:
+    try:
+        moment = datetime.fromisoformat(position[key])
+        card_id = int(position["id"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
+    if moment.tzinfo is None:
+        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
+    return moment, card_id
+
+
+# --- rows to the schema's dicts ---------------------------------------------------------------
+
+
+def _instant(value: datetime | None) -> str | None:
+    """``Instant``'s output (``timeutil.isoformat_z``), skipping the conversion of UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def card_dicts(rows: list[Any], product: ProductView) -> list[dict[str, Any]]:
+    """``CardSchema().dump`` of each row of ``columns`` (a card of ``product``)."""
+    groups = {status.id: status.group for status in product.statuses}
+    domain = mail_domain()
+    items = []
+    for (
+        card_id,
+        product_id,
+        status_id,
+        title,
+        owner_id,
+        contact_id,
+        secret,
+        fields,
+        due,
+        trashed_at,
+        created_at,
+        updated_at,
+        version,
+        contacts,
+    ) in rows:
+        group = groups[status_id]
+        items.append(
+            {
+                "id": card_id,
+                "product_id": product_id,
+                "status_id": status_id,
+                "status_group": group,
+                "title": title,
+                "owner_id": owner_id,
+                "contact_id": contact_id,
+                "contact_ids": sorted(map(int, contacts.split(","))) if contacts else [],
+                "email_address": f"card-{card_id}-{secret}@{domain}",
+                "fields": fields,
+                "next_task_due": _instant(due),
+                "closed": group in CLOSED_GROUPS,
+                "trashed": trashed_at is not None,
+                "created_at": _instant(created_at),
+                "updated_at": _instant(updated_at),
+                "version": version,
+            }
+        )
+    return items
+
+
+def orm_rows(cards: list[Card]) -> list[tuple[Any, ...]]:
+    """ORM cards (a sorted list's) as rows of ``columns``, with their loaded contacts."""
+    return [
+        (
+            card.id,
+            card.product_id,
+            card.status_id,
+            card.title,
+            card.owner_id,
+            card.contact_id,
+            card.email_secret,
+            card.fields,
+            card.next_task_due,
+            card.trashed_at,
+            card.created_at,
+            card.updated_at,
+            card.version,
+            ",".join(str(link.contact_id) for link in card.contact_links),
+        )
+        for card in cards
+    ]
