@@ -1,0 +1,259 @@
+"""The card list's fast path (``cards/fast.py``) answers byte for byte what ``CardSchema`` did.
+
+The reference is the list as it was answered before the fast path: the ORM product, the ORM
+cards of ``queries.list_cards`` (still what the web pages read), ``CardSchema().dump`` of them
+and the app's ``json.dumps``. Every page of every query is compared, following each side's own
+cursor, for every built-in template's fields, money, dates, cleared values, contacts, trashed
+cards, each sort and filter, and a member limited to their own cards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cardcrm.common.db import get_db
+from cardcrm.core.auth.models import User
+from cardcrm.core.cards import queries
+from cardcrm.core.cards.fast import KEYS, schema_keys
+from cardcrm.core.cards.models import Card
+from cardcrm.core.cards.schemas import CardListArgsSchema, CardSchema
+from cardcrm.core.products.service import get_product
+from flask import json
+from sqlalchemy import event, update
+from werkzeug.datastructures import MultiDict
+
+from .test_query_count import count_queries
+
+TEMPLATES = ("sales", "invoices", "recruiting", "projects")
+#: Values of each built-in template's fields (every field type, money, dates, unicode).
+FIELDS = {
+    "sales": [
+        {"value": "1250.50", "expected_close_date": "2026-12-31", "source": "Referral"},
+        {"value": "900", "contact_email": "ana@example.com", "contact_phone": "+40 721 000 111"},
+        {"source": "Website", "contact_email": "Zoë@Example.com"},
+        {},
+    ],
+    "invoices": [
+        {"number": "F-2026/001", "amount": "99.99", "issue_date": "2026-01-02"},
+        {"number": "ÎNTÂI-ȘȚ", "amount": "0", "due_date": "2026-02-28", "client_email": "a@b.ro"},
+        {},
+    ],
+    "recruiting": [
+        {"position": "Dev", "skills": ["SQL", "Python"], "expected_salary": "5000"},
+        {"position": "Designer ✏️", "cv_url": "https://example.com/cv.pdf", "phone": "0721"},
+        {"position": "Ops", "skills": [], "email": "ops@example.com"},
+    ],
+    "projects": [
+        {"budget": "10000.00", "start_date": "2026-03-01", "priority": "high", "remote": True},
+        {"deadline": "2027-01-15", "priority": "low", "remote": False},
+        {},
+    ],
+}
+TITLES = [
+    "Ștefan's deal",
+    "Zoë",
+    "apple",
+    "Ärger",
+    "日本語のカード",
+    "banana",
+    "\u00a0space",
+    "x" * 500,
+]
+SORTS = ("title", "status", "owner", "next_task", "updated")
+SORTABLE = ("text", "number", "money", "date", "datetime", "choice", "email", "phone", "url")
+
+
+def reference(app: Any, user_id: int, product_id: int, query: dict[str, Any]) -> bytes:
+    """The page as the list answered it before ``fast.py``: ORM objects and ``CardSchema``."""
+    with app.test_request_context(f"/api/v1/products/{product_id}/cards", query_string=query):
+        session = get_db().session()
+        try:
+            user = session.get(User, user_id)
+            raw = MultiDict(query)
+            args = CardListArgsSchema().load({key: raw[key] for key in raw if "." not in key})
+            product = get_product(session, product_id, viewer=user)
+            cards, cursor = queries.list_cards(
+                session, product, args, queries.field_filters_of(raw), viewer=user
+            )
+            return json.dumps(
+                {"items": CardSchema().dump(cards, many=True), "next_cursor": cursor}
+            ).encode()
+        finally:
+            session.close()
+
+
+def compare_every_page(app: Any, api: Any, product: dict, **query: Any) -> int:
+    """Walk every page of the list through the API and the reference; returns the cards seen."""
+    seen, cursor = 0, None
+    while True:
+        page_query = {**query, **({"cursor": cursor} if cursor else {})}
+        response = api.get(f"products/{product['id']}/cards", query_string=page_query)
+        assert response.status_code == 200, response.get_json()
+        assert response.mimetype == "application/json"
+        expected = reference(app, api.user.id, product["id"], page_query)
+        assert response.get_data() == expected, (query, cursor)
+        page = response.get_json()
+        seen += len(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+@pytest.fixture
+def world(app, admin, member):
+    """Products of every built-in template with varied cards; ``member`` limited in sales."""
+    products = {name: admin.product(name) for name in TEMPLATES}
+    stefan = admin.ok("POST", "contacts", {"name": "Ștefan Ionescu"}, status=201)
+    acme = admin.ok("POST", "contacts", {"name": "ACME"}, status=201)
+    zed = admin.ok("POST", "contacts", {"name": "Zed"}, status=201)
+    admin.grant(products["sales"], member, own_cards_only=True)
+    admin.grant(products["projects"], member)
+    cards = []
+    index = 0
+    for name, product in products.items():
+        statuses = [status["id"] for status in product["statuses"]]
+        for values in FIELDS[name]:
+            for owner in (None, admin.user.id, member.user.id):
+                title = TITLES[index % len(TITLES)]
+                body: dict[str, Any] = {"fields": values, "owner_id": owner}
+                if name == "sales":
+                    body["status_id"] = statuses[index % len(statuses)]
+                if index % 3 == 0:
+                    body["contact_id"] = acme["id"]
+                if index % 4 == 1:
+                    body["contact_ids"] = [zed["id"], stefan["id"]]
+                card = admin.card(product, title, **body)
+                cards.append(card)
+                if index % 2 == 0:
+                    # Deadlines with ties, so the order and the cursors need the ids.
+                    admin.task(card, f"2026-12-{index % 5 + 1:02d}T09:{index % 4 * 15:02d}:00Z")
+                index += 1
+    # A cleared value, a trashed card and one with a task done (no deadline left).
+    sales_cards = [card for card in cards if card["product_id"] == products["sales"]["id"]]
+    admin.ok("PATCH", f"cards/{sales_cards[1]['id']}", {"fields": {"contact_email": None}})
+    admin.ok("DELETE", f"cards/{sales_cards[2]['id']}", status=204)
+    admin.ok("DELETE", f"cards/{cards[-1]['id']}", status=204)
+    # Equal update times: the part without a deadline orders ties by id.
+    with app.app_context():
+        session = get_db().session()
+        table = Card.__table__
+        moment = session.get(Card, cards[0]["id"]).updated_at
+        session.execute(update(table).where(table.c.id % 2 == 0).values(updated_at=moment))
+        session.commit()
+        session.close()
+    return {"products": products, "cards": cards}
+
+
+def test_the_fast_path_writes_the_schemas_keys_in_its_order():
+    assert schema_keys() == KEYS
+
+
+@pytest.mark.parametrize("limit", [1, 4, 50])
+def test_every_page_of_every_product_matches_the_schemas_dump(app, admin, world, limit):
+    for product in world["products"].values():
+        assert compare_every_page(app, admin, product, limit=limit) > 0
+        compare_every_page(app, admin, product, limit=limit, trashed="true")
+
+
+def test_every_sort_matches_the_schemas_dump(app, admin, world):
+    for product in world["products"].values():
+        sorts = list(SORTS) + [
+            f"field.{field['key']}" for field in product["fields"] if field["type"] in SORTABLE
+        ]
+        for sort in sorts:
+            for direction in ("", "-"):
+                for limit in (3, 50):
+                    compare_every_page(app, admin, product, sort=direction + sort, limit=limit)
+
+
+def test_every_filter_matches_the_schemas_dump(app, admin, member, world):
+    sales = world["products"]["sales"]
+    recruiting = world["products"]["recruiting"]
+    projects = world["products"]["projects"]
+    queries_of = [
+        (sales, {"status_id": sales["statuses"][0]["id"]}),
+        (sales, {"status_id": sales["statuses"][-1]["id"], "trashed": "true"}),
+        (sales, {"group": "positive"}),
+        (sales, {"closed": "true"}),
+        (sales, {"closed": "false", "sort": "-title"}),
+        (sales, {"owner_id": member.user.id}),
+        (sales, {"q": "ȘTEF"}),
+        (sales, {"q": "a", "sort": "updated"}),
+        (sales, {"field.source": "Referral"}),
+        (sales, {"field.value": "900"}),
+        (sales, {"field.contact_email": "zoë@example.com"}),
+        (recruiting, {"field.skills": "SQL"}),
+        (projects, {"field.remote": "true"}),
+        (projects, {"field.priority": "low", "group": "inactive"}),
+    ]
+    for product, query in queries_of:
+        for limit in (2, 50):
+            compare_every_page(app, admin, product, limit=limit, **query)
+
+
+def test_a_member_limited_to_own_cards_gets_the_same_answer(app, admin, member, world):
+    sales = world["products"]["sales"]
+    projects = world["products"]["projects"]
+    for product in (sales, projects):
+        for query in ({}, {"sort": "-updated"}, {"owner_id": admin.user.id}, {"q": "a"}):
+            for limit in (1, 50):
+                seen = compare_every_page(app, member, product, limit=limit, **query)
+                if product is sales and not query:
+                    visible = [
+                        card
+                        for card in world["cards"]
+                        if card["product_id"] == sales["id"]
+                        and card["owner_id"] in (None, member.user.id)
+                    ]
+                    assert 0 < seen < len(visible) + 1  # a trashed card is out of the list
+    # A product the member is not in: 404, as before.
+    response = member.get(f"products/{world['products']['invoices']['id']}/cards")
+    assert response.status_code == 404
+
+
+def test_bad_cursors_and_filters_are_still_422(admin, world):
+    sales = world["products"]["sales"]
+    path = f"products/{sales['id']}/cards"
+    for query in (
+        {"cursor": "garbage"},
+        {"cursor": "eyJwYXJ0IjoiZHVlIiwiZHVlIjoibm8ifQ"},  # {"part":"due","due":"no"}
+        {"status_id": 999999},
+        {"field.nope": "x"},
+        {"field.value": "not a number"},
+    ):
+        response = admin.get(path, query_string=query)
+        assert response.status_code == 422, (query, response.get_json())
+
+
+def test_the_first_page_takes_three_statements(app, admin, member, world):
+    """Token, product with statuses and membership, the page with its contacts (+ BEGIN)."""
+    sales = world["products"]["sales"]
+    with app.app_context():
+        engine = get_db().engine
+    begins = 1 if engine.dialect.name == "sqlite" else 0
+    # Enough cards with a deadline that the first page ends among them.
+    assert count_queries(app, admin, f"products/{sales['id']}/cards?limit=2") == 3 + begins
+    assert count_queries(app, member, f"products/{sales['id']}/cards?limit=1") == 3 + begins
+
+
+def test_statements_of_the_plain_list_are_built_once(app, admin, world):
+    """The unfiltered list sends the same statement object each time (no rebuilt SQL)."""
+    sales = world["products"]["sales"]
+    with app.app_context():
+        engine = get_db().engine
+    seen: list[Any] = []
+
+    def remember(conn, clauseelement, multiparams, params, execution_options):
+        seen.append(clauseelement)
+
+    event.listen(engine, "before_execute", remember)
+    try:
+        admin.ok("GET", f"products/{sales['id']}/cards?limit=2")
+        first = list(seen)
+        seen.clear()
+        admin.ok("GET", f"products/{sales['id']}/cards?limit=3")
+    finally:
+        event.remove(engine, "before_execute", remember)
+    shared = [statement for statement in seen if any(statement is old for old in first)]
+    assert len(shared) >= 2  # the product's statement and the page's
