@@ -166,9 +166,14 @@ def run(
         }
         log(f"  timing {', '.join(cases)} interleaved, {runs} rounds ...")
         samples = _interleaved_rounds(cases, runs, warmup)
-        for name, (api_ms, floor_ms) in samples.items():
+        for name, (api_ms, floor_ms, api_cpu, floor_cpu) in samples.items():
             case: dict[str, Any] = {"api": _summary(api_ms), "floor": _summary(floor_ms)}
             case["ratio"] = round(case["api"]["median_ms"] / case["floor"]["median_ms"], 2)
+            case["api_cpu"] = _summary(api_cpu)
+            case["floor_cpu"] = _summary(floor_cpu)
+            case["cpu_ratio"] = round(
+                case["api_cpu"]["median_ms"] / max(case["floor_cpu"]["median_ms"], 0.001), 2
+            )
             results["cases"][name] = case
         small_floor.close()
         results["cases"]["first_page"]["dump"] = _dump_time(app, product_id, runs, warmup)
@@ -176,6 +181,8 @@ def run(
         results["api_p50_ms"] = page["api"]["median_ms"]
         results["floor_p50_ms"] = page["floor"]["median_ms"]
         results["ratio"] = page["ratio"]
+        results["api_cpu_p50_ms"] = page["api_cpu"]["median_ms"]
+        results["floor_cpu_p50_ms"] = page["floor_cpu"]["median_ms"]
         small_page = results["cases"]["small_first_page"]
         results["flat"] = {
             "small_cards": small["cards"],
@@ -201,23 +208,32 @@ def run(
 
 def _interleaved_rounds(
     cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], runs: int, warmup: int
-) -> dict[str, tuple[list[float], list[float]]]:
-    """Each round runs every case's API call then its floor: A, B, A, B across all cases."""
+) -> dict[str, tuple[list[float], list[float], list[float], list[float]]]:
+    """Each round runs every case's API call then its floor: A, B, A, B across all cases.
+
+    Per call: the wall time and this thread's CPU time (the app runs in this thread unless
+    served over HTTP; the database server's CPU is not counted). On a loaded machine the CPU
+    time says what a request costs where the wall time mostly says how long it waited.
+    """
     for _ in range(warmup):
         for api, bare in cases.values():
             api()
             bare()
-    samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in cases}
-    clock = time.perf_counter
+    samples: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
+        name: ([], [], [], []) for name in cases
+    }
+    clock, cpu = time.perf_counter, time.thread_time
     for _ in range(runs):
         for name, (api, bare) in cases.items():
-            api_ms, floor_ms = samples[name]
-            started = clock()
+            api_ms, floor_ms, api_cpu, floor_cpu = samples[name]
+            started, started_cpu = clock(), cpu()
             api()
             api_ms.append((clock() - started) * 1000)
-            started = clock()
+            api_cpu.append((cpu() - started_cpu) * 1000)
+            started, started_cpu = clock(), cpu()
             bare()
             floor_ms.append((clock() - started) * 1000)
+            floor_cpu.append((cpu() - started_cpu) * 1000)
     return samples
 
 
@@ -506,6 +522,13 @@ def table(results: dict[str, Any]) -> str:
             f"{flat['small_api_p50_ms']:.2f} vs {flat['main_api_p50_ms']:.2f} ms "
             f"(x{flat['main_over_small']:.2f}); ratios to floor {flat['small_ratio']:.2f}x vs "
             f"{flat['main_ratio']:.2f}x",
+            "",
+            "CPU time of this thread per call, p50 ms (the database server's not counted):",
+            *(
+                f"  {name:<20} API {case['api_cpu']['median_ms']:7.3f}  floor "
+                f"{case['floor_cpu']['median_ms']:7.3f}"
+                for name, case in results["cases"].items()
+            ),
         ]
     )
 

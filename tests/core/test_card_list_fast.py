@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from cardcrm.common.db import get_db
+from cardcrm.common.errors import NotFound
 from cardcrm.core.auth.models import User
-from cardcrm.core.cards import queries
+from cardcrm.core.cards import queries, service
 from cardcrm.core.cards.fast import KEYS, schema_keys
 from cardcrm.core.cards.models import Card
 from cardcrm.core.cards.schemas import CardListArgsSchema, CardSchema
@@ -257,3 +258,58 @@ def test_statements_of_the_plain_list_are_built_once(app, admin, world):
         event.remove(engine, "before_execute", remember)
     shared = [statement for statement in seen if any(statement is old for old in first)]
     assert len(shared) >= 2  # the product's statement and the page's
+
+
+def reference_card(app: Any, user_id: int, card_id: int) -> bytes | None:
+    """A card as ``GET /cards/{id}`` answered it before ``fast.py`` (None: a 404)."""
+    with app.test_request_context(f"/api/v1/cards/{card_id}"):
+        session = get_db().session()
+        try:
+            user = session.get(User, user_id)
+            try:
+                card = service.get_card(session, card_id, viewer=user)
+            except NotFound:
+                return None
+            return json.dumps(CardSchema().dump(card)).encode()
+        finally:
+            session.close()
+
+
+def test_a_single_card_matches_the_schemas_dump(app, admin, member, world):
+    answered = {"admin": 0, "member": 0, "member 404": 0}
+    for api, who in ((admin, "admin"), (member, "member")):
+        for card in world["cards"]:
+            response = api.get(f"cards/{card['id']}")
+            expected = reference_card(app, api.user.id, card["id"])
+            if expected is None:
+                assert response.status_code == 404
+                answered[f"{who} 404"] += 1
+                continue
+            assert response.status_code == 200
+            assert response.get_data() == expected, card["title"]
+            assert response.headers["ETag"] == f'"{response.get_json()["version"]}"'
+            answered[who] += 1
+    # The limited member sees their own and nobody's sales cards, not the admin's; and no
+    # card of a product they are not in.
+    assert answered["admin"] == len(world["cards"])
+    assert answered["member"] > 0 and answered["member 404"] > 0
+    assert admin.get("cards/999999").status_code == 404
+
+
+def test_a_single_card_takes_one_statement_besides_the_token_and_recent_cards(app, admin, world):
+    card = world["cards"][0]
+    with app.app_context():
+        engine = get_db().engine
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        admin.ok("GET", f"cards/{card['id']}")
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # The token's, then the card with its status, contacts and the caller's membership.
+    assert len(reads) == 2, reads

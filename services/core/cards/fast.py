@@ -336,8 +336,12 @@ def card_dicts(rows: list[Any], product: ProductView) -> list[dict[str, Any]]:
     """``CardSchema().dump`` of each row of ``columns`` (a card of ``product``)."""
     groups = {status.id: status.group for status in product.statuses}
     domain = mail_domain()
-    items = []
-    for (
+    return [card_dict(row, groups[row[2]], domain) for row in rows]
+
+
+def card_dict(row: Any, group: str, domain: str) -> dict[str, Any]:
+    """``CardSchema().dump`` of one row of ``columns`` whose status is in ``group``."""
+    (
         card_id,
         product_id,
         status_id,
@@ -352,29 +356,74 @@ def card_dicts(rows: list[Any], product: ProductView) -> list[dict[str, Any]]:
         updated_at,
         version,
         contacts,
-    ) in rows:
-        group = groups[status_id]
-        items.append(
-            {
-                "id": card_id,
-                "product_id": product_id,
-                "status_id": status_id,
-                "status_group": group,
-                "title": title,
-                "owner_id": owner_id,
-                "contact_id": contact_id,
-                "contact_ids": sorted(map(int, contacts.split(","))) if contacts else [],
-                "email_address": f"card-{card_id}-{secret}@{domain}",
-                "fields": fields,
-                "next_task_due": _instant(due),
-                "closed": group in CLOSED_GROUPS,
-                "trashed": trashed_at is not None,
-                "created_at": _instant(created_at),
-                "updated_at": _instant(updated_at),
-                "version": version,
-            }
+    ) = row[:14]
+    return {
+        "id": card_id,
+        "product_id": product_id,
+        "status_id": status_id,
+        "status_group": group,
+        "title": title,
+        "owner_id": owner_id,
+        "contact_id": contact_id,
+        "contact_ids": sorted(map(int, contacts.split(","))) if contacts else [],
+        "email_address": f"card-{card_id}-{secret}@{domain}",
+        "fields": fields,
+        "next_task_due": _instant(due),
+        "closed": group in CLOSED_GROUPS,
+        "trashed": trashed_at is not None,
+        "created_at": _instant(created_at),
+        "updated_at": _instant(updated_at),
+        "version": version,
+    }
+
+
+# --- one card ---------------------------------------------------------------------------------
+
+
+_CARD: dict[str, Select[Any]] = {}
+
+
+def _card_statement(dialect: str) -> Select[Any]:
+    """The card, its status's group and the caller's membership of its product, at once."""
+    statement: Select[Any] | None = _CARD.get(dialect)
+    if statement is None:
+        membership = (
+            select(_MEMBERS.c.own_cards_only)
+            .where(
+                _MEMBERS.c.product_id == _CARDS.c.product_id,
+                _MEMBERS.c.user_id == bindparam("user_id"),
+            )
+            .scalar_subquery()
         )
-    return items
+        wanted: list[Any] = [*columns(dialect), _STATUSES.c.group, membership.label("own")]
+        statement = (
+            select(*wanted)
+            .join_from(_CARDS, _STATUSES, _STATUSES.c.id == _CARDS.c.status_id)
+            .where(_CARDS.c.id == bindparam("card_id"))
+        )
+        _CARD[dialect] = statement
+    return statement
+
+
+def load_card(session: Session, card_id: int, viewer: User | None) -> dict[str, Any]:
+    """``CardSchema().dump`` of the card ``service.get_card`` gives ``viewer`` (else 404)."""
+    connection = session.connection()
+    row = connection.execute(
+        _card_statement(connection.dialect.name),
+        {"card_id": card_id, "user_id": viewer.id if viewer else 0},
+    ).first()
+    if row is None:
+        raise NotFound(_("No card %(id)s.", id=card_id))
+    # ``access.Scope.sees_card``: a whole product, or own (and nobody's) cards of a limited one.
+    own_cards_only = row[15]
+    if (
+        viewer is not None
+        and not viewer.is_admin
+        and own_cards_only is not False
+        and (own_cards_only is None or row[4] not in (None, viewer.id))
+    ):
+        raise NotFound(_("No card %(id)s.", id=card_id))
+    return card_dict(row, row[14], mail_domain())
 
 
 def orm_rows(cards: list[Card]) -> list[tuple[Any, ...]]:
