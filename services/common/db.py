@@ -6,11 +6,18 @@ Each service declares its own tables on its own declarative base (``new_metadata
 SQLite runs in WAL mode with a busy timeout, and write transactions start with
 ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one failing with
 "database is locked" half-way through; a database file cardcrm creates is readable by its
-owner only (``private_files``). PostgreSQL is used as it is, through psycopg 3.
+owner only (``private_files``). PostgreSQL is used as it is, through psycopg 3, whose
+statements are prepared on the server after their fifth run on a connection (psycopg's
+default ``prepare_threshold``; SQLAlchemy's cached statements keep their text, so a request's
+queries are prepared ones after warm-up). A pooled connection is checked before use by
+looking at its socket, not by a query (``_refuse_closed_connection``). Each worker process
+has SQLAlchemy's default pool (5 connections, 10 more at peaks): enough for the threads of
+``cardcrm serve`` (``server.py``).
 """
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -22,6 +29,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -82,8 +90,29 @@ def make_engine(url: str, **options: Any) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled PostgreSQL connection the server has closed, without a round trip.
+
+    ``pool_pre_ping`` would send a query on every checkout (one more round trip in every
+    request). A server that ends a connection (a restart, ``pg_terminate_backend``, an idle
+    timeout) says so on its socket, which then reads as ready while the connection is idle:
+    such a connection is dropped and the pool makes a new one. A connection that died
+    without a word (the network gone) still fails its request with a 503 and the pool is
+    then renewed (SQLAlchemy invalidates it on the disconnect error)."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    try:
+        ready, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError) as error:
+        raise DisconnectionError(f"the connection's socket is gone: {error}") from error
+    if ready:
+        raise DisconnectionError("the server closed the connection")
 
 
 def sqlite_file(url: str) -> Path | None:
