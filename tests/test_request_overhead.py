@@ -107,3 +107,29 @@ def test_serve_chooses_one_worker_per_core_and_at_least_two():
     assert default_threads() >= 2
     help_text = CliRunner().invoke(serve, ["--help"]).output
     assert "one per core" in help_text
+
+
+def _transaction_status(session: Any) -> Any:
+    return session.connection().connection.dbapi_connection.info.transaction_status
+
+
+def test_a_requests_reads_open_no_transaction_and_its_writes_one(postgres_app, admin):
+    from cardcrm.common.db import get_session, write_transaction
+    from cardcrm.core.auth.models import User
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy import func, select, update
+
+    with postgres_app.test_request_context("/api/v1/me"):
+        session = get_session()
+        assert session.scalar(select(func.count(User.id))) == 1
+        # No BEGIN was sent, so none has to be rolled back: two round trips fewer.
+        assert _transaction_status(session) == TransactionStatus.IDLE
+        with pytest.raises(RuntimeError), write_transaction(session):
+            session.execute(update(User).values(name="Half-way"))
+            assert _transaction_status(session) == TransactionStatus.INTRANS
+            raise RuntimeError("the second half failed")
+        assert session.scalar(select(User.name)) != "Half-way"  # all or nothing, still
+        with write_transaction(session):
+            session.execute(update(User).values(name="Renamed"))
+        assert session.scalar(select(User.name)) == "Renamed"
+    assert admin.ok("GET", "me")["name"] == "Renamed"
