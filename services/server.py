@@ -119,6 +119,23 @@ class GunicornServer(Application):
         return self.factory()
 
 
+def default_workers(cores: int | None = None) -> int:
+    """Gunicorn worker processes when none are asked for: one per core (at least two).
+
+    A request's Python work holds its process's GIL, so processes, not threads, use the
+    cores; more processes than cores only take turns on them (and each holds its own pool
+    of database connections and caches). Two at least, so that one slow request (an export,
+    a first build of a feed) never holds up everyone."""
+    return max(2, cores if cores is not None else (os.cpu_count() or 1))
+
+
+def default_threads() -> int:
+    """Threads per worker when none are asked for: enough to keep the core busy while
+    other requests wait on the database or the network (each thread uses a database
+    connection of the worker's pool, ``common/db.py``: the pool is sized from this)."""
+    return 4
+
+
 def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
@@ -162,8 +179,13 @@ trusted_proxies_option = click.option(
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=default_workers,
+    show_default="one per core, at least 2",
+    type=click.IntRange(min=1),
+)
+@click.option("--threads", default=default_threads, show_default=True, type=click.IntRange(min=1))
 @trusted_proxies_option
 @data_option
 @click.pass_context

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, Response, json, request
+import orjson
+from flask import Blueprint, Flask, Response, current_app, json, request
 from marshmallow import EXCLUDE, RAISE, Schema, fields
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
@@ -215,12 +216,23 @@ def _load(schema: Schema, data: Any) -> Any:
     """``data`` loaded by ``schema``, with no integer past what its column holds in what it
     gives the view (``input_rules.check_integers``)."""
     loaded = schema.load(data)
-    check_integers(
-        loaded,
-        {field.attribute or name: field.data_key or name for name, field in schema.fields.items()},
-        column_integers(schema.fields),
-    )
+    check_integers(loaded, *_integer_rules(schema))
     return loaded
+
+
+def _integer_rules(schema: Schema) -> tuple[dict[str, str], frozenset[str]]:
+    """``check_integers``'s names and narrow attributes of ``schema``, worked out at its first
+    request and kept on it (an operation's schema instances live as long as the app)."""
+    rules: tuple[dict[str, str], frozenset[str]] | None = getattr(
+        schema, "_cardcrm_integer_rules", None
+    )
+    if rules is None:
+        names = {
+            field.attribute or name: field.data_key or name for name, field in schema.fields.items()
+        }
+        rules = (names, frozenset(column_integers(schema.fields)))
+        schema._cardcrm_integer_rules = rules  # type: ignore[attr-defined]
+    return rules
 
 
 def _query_texts() -> dict[str, Any]:
@@ -259,7 +271,37 @@ def _respond(result: Any, status: int, schema: Schema | None, paginated: bool) -
             if getattr(result, "version", None) is not None and "ETag" not in headers:
                 headers["ETag"] = etag_for(result.version)
             result = schema.dump(result)
-    return Response(json.dumps(result), status=status, headers=headers, mimetype=JSON_MIMETYPE)
+    return Response(dumps(result), status=status, headers=headers, mimetype=JSON_MIMETYPE)
+
+
+#: orjson's options for ``dumps``: keys as ``json.dumps`` has them (numbers become text, sorted
+#: when the app's JSON sorts them), and dates, datetimes and dataclasses left to Flask's encoder
+#: (``_flask_default``), which writes them its own way (a datetime as an HTTP date), as the API
+#: always did.
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as JSON (UTF-8): what ``flask.json.dumps`` gives, read as JSON, made by
+    orjson, several times faster.
+
+    The bytes differ: no spaces after separators, and characters beyond ASCII written as
+    themselves (UTF-8) rather than as ``\\u`` escapes; the JSON means the same. What orjson
+    refuses (an integer past 64 bits, a float that is not finite: neither comes from a
+    schema's ``dump``) is written by Flask's encoder as before."""
+    options = _ORJSON_OPTIONS
+    if current_app.json.sort_keys:  # type: ignore[attr-defined]  # core keeps schema order
+        options |= orjson.OPT_SORT_KEYS
+    try:
+        return orjson.dumps(value, default=_flask_default, option=options)
+    except orjson.JSONEncodeError:
+        return json.dumps(value).encode()
+
+
+def _flask_default(value: Any) -> Any:
+    return current_app.json.default(value)  # type: ignore[attr-defined]
 
 
 def etag_for(version: int) -> str:

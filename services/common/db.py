@@ -6,11 +6,18 @@ Each service declares its own tables on its own declarative base (``new_metadata
 SQLite runs in WAL mode with a busy timeout, and write transactions start with
 ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one failing with
 "database is locked" half-way through; a database file cardcrm creates is readable by its
-owner only (``private_files``). PostgreSQL is used as it is, through psycopg 3.
+owner only (``private_files``). PostgreSQL is used as it is, through psycopg 3, whose
+statements are prepared on the server after their fifth run on a connection (psycopg's
+default ``prepare_threshold``; SQLAlchemy's cached statements keep their text, so a request's
+queries are prepared ones after warm-up). A pooled connection is checked before use by
+looking at its socket, not by a query (``_refuse_closed_connection``). Each worker process
+has SQLAlchemy's default pool (5 connections, 10 more at peaks): enough for the threads of
+``cardcrm serve`` (``server.py``).
 """
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -22,6 +29,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -36,6 +44,8 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Where a request's session keeps the engine of its transactions (``request_session``).
+_TRANSACTIONAL = "cardcrm_transactional_bind"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -82,8 +92,29 @@ def make_engine(url: str, **options: Any) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled PostgreSQL connection the server has closed, without a round trip.
+
+    ``pool_pre_ping`` would send a query on every checkout (one more round trip in every
+    request). A server that ends a connection (a restart, ``pg_terminate_backend``, an idle
+    timeout) says so on its socket, which then reads as ready while the connection is idle:
+    such a connection is dropped and the pool makes a new one. A connection that died
+    without a word (the network gone) still fails its request with a 503 and the pool is
+    then renewed (SQLAlchemy invalidates it on the disconnect error)."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    try:
+        ready, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError) as error:
+        raise DisconnectionError(f"the connection's socket is gone: {error}") from error
+    if ready:
+        raise DisconnectionError("the server closed the connection")
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -148,6 +179,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: A request's reads on PostgreSQL: no transaction (``request_session``).
+        self.reading = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else None
+        )
         self.writer = WriteSessions(
             sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False),
             serialize=self.engine.dialect.name == "sqlite",
@@ -164,6 +201,22 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
+    def request_session(self) -> Session:
+        """A request's session (``get_session``): on PostgreSQL its reads run outside any
+        transaction, each statement on its own, until ``write_transaction`` opens one.
+
+        A read-only request then costs its queries' round trips only, not a ``BEGIN`` and a
+        ``ROLLBACK`` more. It sees what it would have seen in a transaction: PostgreSQL's
+        READ COMMITTED (the default) gives every statement its own snapshot either way.
+        Writes, and the reads and locks they depend on, are in ``write_transaction``, which
+        moves the session to a real transaction. SQLite keeps its transactions (its reads
+        share one snapshot, and they cost no round trip)."""
+        if self.reading is None:
+            return self.sessions()
+        session = self.sessions(bind=self.reading)
+        session.info[_TRANSACTIONAL] = self.engine
+        return session
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -177,7 +230,7 @@ def get_db() -> Database:
 def get_session() -> Session:
     """The request's session, created on first use and closed when the request ends."""
     if "db_session" not in g:
-        g.db_session = get_db().session()
+        g.db_session = get_db().request_session()
     session: Session = g.db_session
     return session
 
@@ -192,12 +245,17 @@ def _close_session(_error: BaseException | None) -> None:
 def write_transaction(session: Session) -> Iterator[Session]:
     """Run a service function's writes in one transaction: commit on success, else roll back.
 
-    On SQLite the transaction takes the write lock up front (``BEGIN IMMEDIATE``). Any
+    On SQLite the transaction takes the write lock up front (``BEGIN IMMEDIATE``). A request's
+    session that read outside transactions (``Database.request_session``) has them from then
+    on. Any
     transaction already open on the session (e.g. from reads earlier in the request) is ended
     first, so that the reads a write depends on happen inside the write transaction.
     """
     if session.in_transaction():
         session.rollback()
+    transactional = session.info.pop(_TRANSACTIONAL, None)
+    if transactional is not None:  # a request's session, reading outside transactions so far
+        session.bind = transactional
     session.connection(execution_options={"write": True})
     try:
         yield session

@@ -18,8 +18,8 @@ from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
 from flask import current_app, g, request
-from sqlalchemy import ColumnElement, func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, text, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import sessions, throttle
@@ -252,6 +252,73 @@ def login(session: Session, email: str, password: str, address: str | None = Non
     return user
 
 
+#: The one query a request's token check costs: the token (unrevoked), its user and its web
+#: session, by the token's hash (a unique index). Built once; run on the session's connection
+#: without the ORM (no ``ApiToken`` object is made), so the check costs its round trip and
+#: little Python. The state of the rows is read on every request, never kept between them,
+#: so a token revoked, a session ended or a user changed by any process counts at once.
+_TOKEN_QUERY = (
+    select(
+        ApiToken.id,
+        ApiToken.expires_at,
+        ApiToken.service,
+        ApiToken.scopes,
+        ApiToken.web_session_id,
+        WebSession.id.label("live_session_id"),
+        WebSession.last_seen_at,
+        WebSession.created_at,
+        *(column.label(f"user_{column.key}") for column in User.__table__.columns),
+    )
+    .select_from(ApiToken)
+    .outerjoin(User, User.id == ApiToken.user_id)
+    .outerjoin(WebSession, WebSession.id == ApiToken.web_session_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+_USER_KEYS = tuple(column.key for column in User.__table__.columns)
+
+
+class _Principals:
+    """The principals this process has built, by token hash, with the row each was built
+    from: a request whose row reads the same reuses it instead of building it again.
+
+    Only a cache of objects: which token is valid, and what its user is like, is decided
+    by the row just read, so nothing here can outlive a revocation. Bounded: when full it
+    is emptied (tokens in use come back at their next request)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.built: dict[str, tuple[tuple[Any, ...], Principal]] = {}
+
+    def get(self, token_hash: str, row: Row[Any]) -> Principal:
+        values = tuple(row)
+        found = self.built.get(token_hash)
+        if found is not None and found[0] == values:
+            return found[1]
+        principal = _principal_of(row)
+        if len(self.built) >= self.LIMIT:
+            self.built.clear()
+        self.built[token_hash] = (values, principal)
+        return principal
+
+
+def _principal_of(row: Row[Any]) -> Principal:
+    user = None
+    if row.user_id is not None:
+        # Detached: never used as it is, but copied into each request's session (below).
+        user = User(**{key: getattr(row, f"user_{key}") for key in _USER_KEYS})
+        make_transient_to_detached(user)
+    return Principal(
+        user=user,
+        service=row.service,
+        scopes=frozenset(row.scopes or ()),
+        web_session_id=row.web_session_id,
+    )
+
+
+_principals = _Principals()
+
+
 def user_for_token(
     session: Session,
     token: str,
@@ -259,25 +326,26 @@ def user_for_token(
     now: datetime | None = None,
 ) -> Principal | None:
     """Who ``token`` stands for, or ``None`` when it is unknown, revoked or expired (or its
-    web session has ended, for a browser's token)."""
-    row = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-        )
-    )
+    web session has ended, for a browser's token).
+
+    One indexed query (``_TOKEN_QUERY``) on every call. The principal's user belongs to
+    ``session`` like one it loaded itself (changes to it are saved with the session's, and
+    each request has its own copy), without a query of its own."""
+    token_hash = hash_token(token)
+    row = session.connection().execute(_TOKEN_QUERY, {"token_hash": token_hash}).first()
     now = now or utcnow()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
     if row.web_session_id is not None:
-        web_session = session.get(WebSession, row.web_session_id)
-        if web_session is None or lifetimes.expires_at(web_session) <= now:
+        if row.live_session_id is None:
             return None
-    return Principal(
-        user=row.user,
-        service=row.service,
-        scopes=frozenset(row.scopes or ()),
-        web_session_id=row.web_session_id,
-    )
+        ended = min(row.last_seen_at + lifetimes.idle, row.created_at + lifetimes.absolute)
+        if ended <= now:
+            return None
+    principal = _principals.get(token_hash, row)
+    if principal.user is None:
+        return principal
+    return dataclasses.replace(principal, user=session.merge(principal.user, load=False))
 
 
 def count_users(session: Session) -> int:

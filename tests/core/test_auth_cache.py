@@ -1,0 +1,175 @@
+"""The token check keeps what it built per process, yet a revocation counts at once everywhere.
+
+A second core runs as a real process (``cardcrm serve core``) on the test's database; it has
+answered the token before (so anything it keeps is warm) when this process revokes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cardcrm.common.db import get_db
+from cardcrm.core.auth import sessions
+from cardcrm.core.auth.models import WebSession
+from cardcrm.core.auth.service import browser_token, user_for_token
+from sqlalchemy import event, select
+
+from tests.conftest import free_port, make_user
+
+CARDCRM = Path(sys.executable).with_name("cardcrm")
+
+
+class OtherProcess:
+    """``cardcrm serve core`` on the same database: another process with its own caches."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def status(self, token: str, path: str = "/api/v1/me") -> tuple[int, Any]:
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def other_process(database_url: str, tmp_path: Path) -> Iterator[OtherProcess]:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
+    env.update(
+        CARDCRM_DATABASE_URL=database_url,
+        CARDCRM_DATA_DIR=str(tmp_path / "other"),
+        CARDCRM_SECRET_KEY="another-process-secret-key-0123456789",
+    )
+    log = (tmp_path / "other.log").open("wb")
+    command = [str(CARDCRM), "serve", "core", "--workers", "1", "--threads", "2"]
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2):
+                    break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "other.log").read_text()
+                assert time.monotonic() < deadline, "cardcrm serve core did not start"
+                time.sleep(0.2)
+        yield OtherProcess(base)
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def test_a_token_revoked_here_is_refused_at_once_by_another_process(
+    app, admin, member, other_process
+):
+    second = admin.ok("POST", "tokens", {"name": "second"}, status=201)
+    for _ in range(3):  # answered, and answered again: whatever it keeps is warm
+        assert other_process.status(member.token)[0] == 200
+        assert other_process.status(second["token"])[0] == 200
+
+    member_token = member.ok("GET", "tokens")["items"][0]
+    member.ok("DELETE", f"tokens/{member_token['id']}", status=204)
+    status, problem = other_process.status(member.token)
+    assert status == 401, problem
+    admin.ok("DELETE", f"tokens/{second['id']}", status=204)
+    assert other_process.status(second["token"])[0] == 401
+    assert other_process.status(admin.token)[0] == 200
+
+
+def test_a_new_password_with_revoked_tokens_is_refused_at_once_by_another_process(
+    app, member, other_process
+):
+    assert other_process.status(member.token)[0] == 200
+    member.ok(
+        "PATCH",
+        "me",
+        {
+            "password": "a-new-password-456",
+            "current_password": "password123",
+            "revoke_tokens": True,
+        },
+    )
+    assert other_process.status(member.token)[0] == 401
+
+
+def test_a_changed_profile_is_seen_at_once_by_another_process(app, member, other_process):
+    assert other_process.status(member.token)[1]["language"] is None
+    member.ok("PATCH", "me", {"name": "Renamed", "language": "ro"})
+    status, me = other_process.status(member.token)
+    assert (status, me["name"], me["language"]) == (200, "Renamed", "ro")
+
+
+def test_a_browser_token_is_refused_at_once_once_its_session_ends(app, other_process):
+    user, _ = make_user(app, "browser@example.com")
+    with app.app_context():
+        session = get_db().session()
+        secret, web_session = sessions.start(session, user, sessions.Lifetimes())
+        token = browser_token(session, web_session, secret)
+        assert other_process.status(token)[0] == 200
+        assert other_process.status(token)[0] == 200
+        sessions.end(session, web_session.id)
+        session.close()
+    assert other_process.status(token)[0] == 401
+
+
+def test_a_deleted_user_is_refused_at_once_by_another_process(app, member, other_process):
+    assert other_process.status(member.token)[0] == 200
+    with app.app_context():
+        session = get_db().session()
+        with session.begin():
+            session.delete(session.get(type(member.user), member.user.id))
+        session.close()
+    assert other_process.status(member.token)[0] == 401
+
+
+def test_a_browser_tokens_check_is_one_query_and_its_user_belongs_to_the_session(app):
+    user, _ = make_user(app, "one-query@example.com")
+    with app.app_context():
+        session = get_db().session()
+        secret, web_session = sessions.start(session, user, sessions.Lifetimes())
+        token = browser_token(session, web_session, secret)
+        session.close()
+        statements: list[str] = []
+
+        def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if not statement.startswith("BEGIN"):
+                statements.append(statement)
+
+        engine = get_db().engine
+        event.listen(engine, "before_cursor_execute", remember)
+        try:
+            for _ in range(2):
+                session = get_db().session()
+                principal = user_for_token(session, token)
+                assert principal is not None and principal.user is not None
+                assert principal.web_session_id == web_session.id
+                assert principal.user in session  # its own copy, saved with the session's
+                assert principal.user.email == "one-query@example.com"
+                first = principal.user
+                session.close()
+        finally:
+            event.remove(engine, "before_cursor_execute", remember)
+        # The token, its user and its web session together; nothing else (twice).
+        assert len(statements) == 2, statements
+        session = get_db().session()
+        again = user_for_token(session, token)
+        assert again is not None and again.user is not first
+        assert session.scalar(select(WebSession.id)) == web_session.id
+        session.close()
