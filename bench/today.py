@@ -384,7 +384,7 @@ def _classify(sent: list[tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
     totals = 0
     for statement, parameters in sent:
         flat = " ".join(statement.split())
-        if "FROM tasks JOIN cards" in flat and "ORDER BY" in flat:
+        if flat.startswith("SELECT tasks.id, tasks.card_id") and "ORDER BY" in flat:
             parts["page"] = (statement, parameters)
         elif "FROM tasks" in flat and "count(*)" in flat:
             totals += 1
