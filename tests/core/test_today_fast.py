@@ -318,3 +318,32 @@ def reference_page(
         item["overdue"] = bool(is_overdue) and task.status == "open"
         tasks.append(item)
     return tasks, next_cursor
+
+
+def test_all_day_tasks_stored_in_a_zone_far_away_are_listed_as_before(app, admin, new_user):
+    """The usual list reads due tasks from ``low`` (``ZONE_SLACK`` before the first day to
+    come): all-day tasks stored at midnight in UTC+14 still show for a user now in UTC-11."""
+    app.config["CLOCK"] = FixedClock()
+    try:
+        traveller = new_user("far@example.com", timezone="Pacific/Kiritimati")
+        product = admin.product("sales")
+        admin.grant(product, traveller)
+        card = admin.card(product, "far away")
+        for day in ("2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03"):
+            for number in range(2):
+                admin.task(
+                    card, day, f"{day} {number}", all_day=True, assignee_id=traveller.user.id
+                )
+        admin.task(card, "2026-11-30T11:00:00Z", "timed, overdue", assignee_id=traveller.user.id)
+        admin.task(card, "2026-11-30T13:00:00Z", "timed, due", assignee_id=traveller.user.id)
+        traveller.ok("PATCH", "me", {"timezone": "Pacific/Pago_Pago"})
+        listed = 0
+        for period in ("", "from=2026-11-29", "from=2026-11-30&to=2026-12-02", "from=2026-12-01"):
+            for show in ("tasks", "due", "overdue"):
+                query = "&".join(part for part in (period, f"show={show}", "limit=50") if part)
+                response = traveller.get(f"today?{query}")
+                assert response.get_data() == reference_body(app, traveller.user.id, query), query
+                listed += len(response.get_json()["tasks"])
+        assert listed > 0
+    finally:
+        app.config.pop("CLOCK", None)
