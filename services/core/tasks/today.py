@@ -374,7 +374,7 @@ def task_page(
     ``show`` is ``tasks`` (overdue, then due in the period), or the tasks behind one total:
     ``due``, ``overdue``, ``closed`` or ``postponed``. ``mark_after`` adds ``after_period``
     (the deadline lies after the period: a postponed task) for the web page. Each task is
-    ``TaskSchema``'s dump (``task_json``) with its card, product, card status and ``overdue``.
+    ``TaskSchema``'s dump with its card, product, card status and ``overdue``.
     """
     if show not in SHOWS:
         raise Invalid({"show": [_("One of: %(choices)s.", choices=", ".join(SHOWS))]})
@@ -408,7 +408,7 @@ def task_page(
 
 
 def _item(row: Any) -> dict[str, Any]:
-    """A row of ``page_statement`` as the view answers it: ``task_json`` and its context.
+    """A row of ``page_statement`` as the view answers it: ``TaskSchema``'s dump and context.
 
     ``tests/core/test_today_fast.py`` keeps it equal, byte for byte in JSON, to ``TaskSchema``'s
     dump of the same task.
