@@ -2,19 +2,23 @@
 
 ``python -m bench.today --url URL`` on a database made by ``python -m bench generate``.
 
-Two periods are timed through the real Flask app (test client, bearer token: routing, token
-check, membership scope, queries, marshmallow, JSON): the default one (today in the user's
-time zone) and the week starting today (``from`` = today, ``to`` = today + 6 days). Next to
-each, the *floor*: the statements the app sends for the four totals and the first page of
-tasks, captured with a ``before_cursor_execute`` listener and run with the same parameters on
-a raw DBAPI cursor. Also reported: this process's CPU time per request (a hint of the quiet
-machine's figure when the machine is busy), the statements a request sends, the query plans
-of the four, and with ``--profile`` where the request's time goes (pyinstrument).
+Two periods are timed: the default one (today in the user's time zone) and the week starting
+today (``from`` = today, ``to`` = today + 6 days). Each request goes through the real Flask app
+with a bearer token (routing, token check, membership scope, queries, JSON): in this process
+through the test client, or with ``--http`` over real HTTP to ``cardcrm serve core`` (gunicorn,
+one worker, one thread) started on ``--host``/``--port``. Next to each, the *floor*: the
+statements the app sends for the totals and the first page of tasks, captured with a
+``before_cursor_execute`` listener and run with the same parameters on a raw DBAPI cursor.
+API and floor are timed interleaved (A, B, A, B, ...) in ``--rounds`` rounds, so that both see
+the same machine load; their ratio of medians is the figure. Also reported: this process's CPU
+time per in-process request, the statements a request sends, the query plans, the users with
+the most and the fewest closed tasks side by side (Today must not grow with closed tasks), and
+with ``--profile`` where the request's time goes (pyinstrument).
 
 ``--try-index`` creates ``CANDIDATE_INDEX`` on the database, times everything again and drops
-the index afterwards (also when the run fails). ``--try-plain-page`` times again with
-``plain_task_page`` in place of ``today.task_page`` (after the index when both are given).
-Every variant must answer the same bytes as the app as it is.
+the index afterwards (also when the run fails). Every variant must answer the same bytes.
+Results go to ``bench/results/today-<dialect>-latest.json`` (``api_p50_ms``, ``floor_p50_ms``
+and ``ratio`` at the top are the default period's).
 """
 
 from __future__ import annotations
@@ -22,44 +26,37 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import requests
 from cardcrm.common.db import get_db, make_engine, write_transaction
-from cardcrm.common.errors import Invalid
-from cardcrm.common.pagination import decode_cursor, encode_cursor
-from cardcrm.common.timeutil import isoformat_z
 from cardcrm.core import create_app
-from cardcrm.core import today as view
-from cardcrm.core.access import scope_of
 from cardcrm.core.auth.models import ApiToken, User
 from cardcrm.core.auth.service import create_token
-from cardcrm.core.cards.models import Card
 from cardcrm.core.migrate import upgrade
-from cardcrm.core.products.models import Product, Status
-from cardcrm.core.tasks import today as rules
 from cardcrm.core.tasks.models import Task
-from cardcrm.core.tasks.schemas import TaskSchema
 from flask import Flask
-from sqlalchemy import and_, delete, func, or_, select, text
-from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, text
 
 from . import report
-from .cards import Floor, StatementLog, _short, measure
+from .cards import Floor, StatementLog, _short
 from .database import DEFAULT_SQLITE_URL, dialect_of, display_url, read_marker
-from .timing import load_average
+from .timing import interleaved, load_average, summary
 
 #: The issue's aims for the Today view.
 AIM_MS = 20.0
 AIM_RATIO = 2.0
 PATH = "/api/v1/today"
 WEEK_DAYS = 7
+CARDCRM = Path(sys.executable).with_name("cardcrm")
 #: The index tried by ``--try-index``: the one the view's open-task statements range over,
 #: widened so that their filters (trash, product, all-day date) are read from the index, and
 #: with ``id`` so that its order is still ``ORDER BY due, id``.
@@ -68,8 +65,6 @@ CANDIDATE_INDEX = (
     "tasks",
     "assignee_id, status, due, id, card_trashed, product_id, all_day, due_date",
 )
-#: The four statements of the floor, by what they compute.
-PARTS = ("open_totals", "closed", "postponed", "page")
 
 
 def run(
@@ -77,25 +72,28 @@ def run(
     runs: int = 200,
     warmup: int = 20,
     *,
+    rounds: int = 3,
+    http: tuple[str, int] | None = None,
     profile: bool = False,
     try_index: bool = False,
-    try_plain_page: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Time the Today view on the generated database at ``url``; returns the results.
 
-    ``try_index`` and ``try_plain_page`` time it again with ``CANDIDATE_INDEX`` and with
-    ``plain_task_page`` (the plain page after the index when both are asked).
+    ``http`` (host, port) times it over HTTP against ``cardcrm serve core`` started there;
+    ``try_index`` times it again with ``CANDIDATE_INDEX``.
     """
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x"})
     database = app.extensions["cardcrm_db"]
-    bench = _Bench(app, url, runs, warmup, log)
+    bench = _Bench(app, url, runs, warmup, rounds, log)
     results: dict[str, Any] = {
         "database": display_url(url),
         "dialect": dialect_of(url),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "runs": runs,
         "warmup": warmup,
+        "rounds": rounds,
+        "transport": f"HTTP to cardcrm serve core on {http[0]}:{http[1]}" if http else "in process",
         "data": (read_marker(url) or {}).get("counts", {}),
         "machine": {"cpus": os.cpu_count()},
         "user": bench.user,
@@ -103,57 +101,103 @@ def run(
     }
     try:
         results["server"] = bench.server_version()
-        results.update(bench.measure_all("as is", profile))
-        results["machine"]["load_before"] = results["load_before"]
-        results["machine"]["load_after"] = results["load_after"]
-        if try_index:
-            with candidate_index(url, log) as ddl:
-                database.dispose()  # new connections, which know the new index
-                trial = bench.measure_all("with the index", profile)
-                results["trials"]["index"] = {"change": ddl, **trial}
-                if try_plain_page:
-                    with plain_page():
-                        trial = bench.measure_all("with the index and the plain page", profile)
-                    results["trials"]["index_plain_page"] = {
-                        "change": f"{ddl}; today.task_page as bench.today.plain_task_page",
-                        **trial,
-                    }
-            database.dispose()
-        elif try_plain_page:
-            with plain_page():
-                trial = bench.measure_all("with the plain page", profile)
-            results["trials"]["plain_page"] = {
-                "change": "today.task_page as bench.today.plain_task_page",
-                **trial,
-            }
+        with _served(url, http, log) if http else _nothing() as base:
+            bench.base = base
+            results.update(bench.measure_all("as is", profile))
+            results["closed_tasks"] = bench.closed_flatness()
+            results["machine"]["load_before"] = results["load_before"]
+            results["machine"]["load_after"] = results["load_after"]
+            if try_index:
+                with candidate_index(url, log) as ddl:
+                    database.dispose()  # new connections, which know the new index
+                    trial = bench.measure_all("with the index", profile)
+                    results["trials"]["index"] = {"change": ddl, **trial}
+                database.dispose()
     finally:
         bench.close()
         database.dispose()
+    today = results["cases"]["today"]
+    results["api_p50_ms"] = today["api"]["median_ms"]
+    results["floor_p50_ms"] = today["floor"]["median_ms"]
+    results["ratio"] = today["ratio"]
     return results
 
 
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+@contextmanager
+def _served(url: str, http: tuple[str, int], log: Callable[[str], None]) -> Iterator[str]:
+    """``cardcrm serve core`` (gunicorn, 1 worker, 1 thread) on ``http`` until the block ends."""
+    host, port = http
+    base = f"http://{host}:{port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
+    env.update(
+        CARDCRM_DATABASE_URL=url,
+        CARDCRM_DATA_DIR=os.environ.get("TMPDIR", "/tmp"),
+        CARDCRM_SECRET_KEY="bench-today-secret-key-0123456789",
+    )
+    command = [str(CARDCRM), "serve", "core", "--host", host, "--port", str(port)]
+    command += ["--workers", "1", "--threads", "1"]
+    log(f"  starting {' '.join(command)} ...")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                error = process.stderr.read().decode() if process.stderr else ""
+                raise SystemExit(f"`cardcrm serve core` did not start:\n{error}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class _Bench:
-    """The app, its test client with the user's token, and the statement log."""
+    """The app, its test client (or an HTTP session) with the user's token, the statement log."""
 
     def __init__(
-        self, app: Flask, url: str, runs: int, warmup: int, log: Callable[[str], None]
+        self, app: Flask, url: str, runs: int, warmup: int, rounds: int, log: Callable[[str], None]
     ) -> None:
         self.app, self.url, self.runs, self.warmup, self.log = app, url, runs, warmup, log
+        self.rounds = rounds
         self.statements = StatementLog(app.extensions["cardcrm_db"].engine)
-        setup = _setup(app, url)
-        self.user, self.token_id = setup["user"], setup["token_id"]
+        self.setup = _setup(app, url)
+        self.user = self.setup["users"]["most_tasks"]
         self.client = app.test_client()
-        self.headers = {"Authorization": f"Bearer {setup['token']}"}
+        self.http = requests.Session()
+        self.base: str | None = None
         today = datetime.now(UTC).astimezone(ZoneInfo(self.user["timezone"])).date()
         week_end = today + timedelta(days=WEEK_DAYS - 1)
         self.cases = {"today": PATH, "week": f"{PATH}?from={today}&to={week_end}"}
         self.bodies: dict[str, Any] = {}
 
-    def get(self, path: str) -> Any:
-        response = self.client.get(path, headers=self.headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.get_data(True)}")
-        return response
+    def headers(self, who: str = "most_tasks") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.setup['tokens'][who]}"}
+
+    def get(self, path: str, who: str = "most_tasks") -> bytes:
+        if self.base is not None:
+            answer = self.http.get(self.base + path, headers=self.headers(who))
+            status, body = answer.status_code, answer.content
+        else:
+            response = self.client.get(path, headers=self.headers(who))
+            status, body = response.status_code, response.get_data()
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body[:500]!r}")
+        return body
 
     def server_version(self) -> str:
         floor = Floor(self.url, 0)
@@ -172,45 +216,88 @@ class _Bench:
                 done["cases"][name] = self._case(floor, name, path)
             if profile:
                 self.log(f"  profiling today {label} ...")
-                done["profile"] = _profile(lambda: self.get(PATH))
+                done["profile"] = _profile(lambda: self.client.get(PATH, headers=self.headers()))
         finally:
             floor.close()
         done["load_after"] = load_average()
         return done
 
     def _case(self, floor: Floor, name: str, path: str) -> dict[str, Any]:
-        runs, warmup = self.runs, self.warmup
         with self.statements.capture() as sent:
-            response = self.get(path)
-        body = response.get_json()
+            self.client.get(path, headers=self.headers())
+        body = self.get(path)
         # Every variant must answer, byte for byte, what the app as it is answers.
-        if self.bodies.setdefault(name, response.get_data()) != response.get_data():
+        if self.bodies.setdefault(name, body) != body:
             raise RuntimeError(f"{name}: the response differs from the first variant's")
+        answer = self.app.json.loads(body)
         parts = _classify(sent)
-        _check_floor(body, _run_parts(floor, parts))
+        _check_floor(answer, _run_parts(floor, parts))
         api = _Clocked(lambda: self.get(path))
+        api_ms, floor_ms = self._interleaved(api, lambda: _run_parts(floor, parts))
         case: dict[str, Any] = {
             "path": path,
-            "period": body["period"],
-            "totals": body["totals"],
-            "tasks_on_page": len(body["tasks"]),
-            "more_pages": body["next_cursor"] is not None,
-            "response_bytes": len(response.get_data()),
+            "period": answer["period"],
+            "totals": answer["totals"],
+            "tasks_on_page": len(answer["tasks"]),
+            "more_pages": answer["next_cursor"] is not None,
+            "response_bytes": len(body),
             "statements": [_short(statement) for statement, _ in sent],
-            "api": measure(api, runs, warmup),
-            "floor": measure(lambda: _run_parts(floor, parts), runs, warmup),
+            "api": summary(api_ms),
+            "floor": summary(floor_ms),
+            "rounds": self._rounds,
         }
-        case["api"]["cpu_median_ms"] = api.median_ms(runs)
-        case["floor_parts"] = {
-            part: measure(lambda part=part: _run_parts(floor, {part: parts[part]}), runs, warmup)
-            for part in PARTS
-        }
-        case["ratio"] = round(case["api"]["median_ms"] / case["floor"]["median_ms"], 1)
-        case["plans"] = {part: floor.explain(*parts[part]) for part in PARTS}
+        if self.base is None:
+            case["api"]["cpu_median_ms"] = round(statistics.median(api.cpu) * 1000, 3)
+        case["ratio"] = round(case["api"]["median_ms"] / case["floor"]["median_ms"], 2)
+        case["plans"] = {part: floor.explain(*parts[part]) for part in parts}
         return case
 
+    def _interleaved(
+        self, a: Callable[[], Any], b: Callable[[], Any]
+    ) -> tuple[list[float], list[float]]:
+        """``rounds`` rounds of A, B, A, B; each round's medians and ratio kept in ``_rounds``."""
+        a_all: list[float] = []
+        b_all: list[float] = []
+        self._rounds: list[dict[str, float]] = []
+        per_round = max(1, self.runs // self.rounds)
+        for number in range(self.rounds):
+            a_ms, b_ms = interleaved(a, b, per_round, self.warmup if number == 0 else 1)
+            a_all += a_ms
+            b_all += b_ms
+            a_med, b_med = statistics.median(a_ms), statistics.median(b_ms)
+            self._rounds.append(
+                {
+                    "api_ms": round(a_med, 3),
+                    "floor_ms": round(b_med, 3),
+                    "ratio": round(a_med / b_med, 2),
+                }
+            )
+        return a_all, b_all
+
+    def closed_flatness(self) -> dict[str, Any]:
+        """The users with the most and the fewest closed tasks, interleaved: Today must not grow
+        with closed tasks (they are outside its index ranges)."""
+        most, fewest = self.setup["users"]["most_closed"], self.setup["users"]["fewest_closed"]
+        self.log(
+            f"  timing today for users {most['id']} ({most['closed']:,} closed tasks) and "
+            f"{fewest['id']} ({fewest['closed']:,}) ..."
+        )
+        a_ms, b_ms = interleaved(
+            lambda: self.get(PATH, "most_closed"),
+            lambda: self.get(PATH, "fewest_closed"),
+            self.runs,
+            self.warmup,
+        )
+        a, b = summary(a_ms), summary(b_ms)
+        return {
+            "most_closed": {**most, "api": a},
+            "fewest_closed": {**fewest, "api": b},
+            "ratio": round(a["median_ms"] / b["median_ms"], 2),
+        }
+
     def close(self) -> None:
-        _forget_token(self.app, self.token_id)
+        self.http.close()
+        _forget_tokens(self.app, self.setup["token_ids"])
 
 
 class _Clocked:
@@ -227,58 +314,63 @@ class _Clocked:
         finally:
             self.cpu.append(time.process_time() - started)
 
-    def median_ms(self, last: int) -> float:
-        return round(statistics.median(self.cpu[-last:]) * 1000, 3)
 
-
-# --- the user ---------------------------------------------------------------------------------
+# --- the users --------------------------------------------------------------------------------
 
 
 def _setup(app: Flask, url: str) -> dict[str, Any]:
-    """The user with the most tasks, their task counts, and a token of theirs."""
+    """The user with the most tasks, those with the most and fewest closed, a token of each."""
     with app.app_context():
         session = get_db().session()
         try:
-            row = session.execute(
-                select(Task.assignee_id, func.count())
+            counts = session.execute(
+                select(Task.assignee_id, Task.status, func.count())
                 .where(Task.assignee_id.is_not(None))
-                .group_by(Task.assignee_id)
-                .order_by(func.count().desc(), Task.assignee_id)
-                .limit(1)
-            ).first()
-            if row is None:
+                .group_by(Task.assignee_id, Task.status)
+            ).all()
+            if not counts:
                 raise SystemExit(
                     f"{display_url(url)} holds no tasks: run `python -m bench generate`"
                 )
-            user = session.get(User, row[0])
-            by_status = dict(
-                session.execute(
-                    select(Task.status, func.count())
-                    .where(Task.assignee_id == user.id)
-                    .group_by(Task.status)
-                ).all()
-            )
-            details = {
-                "id": user.id,
-                "email": user.email,
-                "timezone": user.timezone,
-                "is_admin": user.is_admin,
-                "tasks": row[1],
-                "tasks_by_status": by_status,
+            by_user: dict[int, dict[str, int]] = {}
+            for user_id, status, count in counts:
+                by_user.setdefault(user_id, {})[status] = count
+            total = {user_id: sum(statuses.values()) for user_id, statuses in by_user.items()}
+            picked = {
+                "most_tasks": min(total, key=lambda user_id: (-total[user_id], user_id)),
+                "most_closed": max(by_user, key=lambda user_id: by_user[user_id].get("done", 0)),
+                "fewest_closed": min(by_user, key=lambda user_id: by_user[user_id].get("done", 0)),
             }
-            token, token_row = create_token(session, user=user, name="bench.today")
-            return {"user": details, "token": token, "token_id": token_row.id}
+            users: dict[str, Any] = {}
+            tokens: dict[str, str] = {}
+            token_ids = []
+            for role, user_id in picked.items():
+                user = session.get(User, user_id)
+                assert user is not None
+                users[role] = {
+                    "id": user.id,
+                    "email": user.email,
+                    "timezone": user.timezone,
+                    "is_admin": user.is_admin,
+                    "tasks": total[user_id],
+                    "closed": by_user[user_id].get("done", 0),
+                    "tasks_by_status": by_user[user_id],
+                }
+                token, token_row = create_token(session, user=user, name=f"bench.today {role}")
+                tokens[role] = token
+                token_ids.append(token_row.id)
+            return {"users": users, "tokens": tokens, "token_ids": token_ids}
         finally:
             session.close()
 
 
-def _forget_token(app: Flask, token_id: int) -> None:
-    """Delete the benchmark's token, so that runs do not pile tokens up in the database."""
+def _forget_tokens(app: Flask, token_ids: list[int]) -> None:
+    """Delete the benchmark's tokens, so that runs do not pile tokens up in the database."""
     with app.app_context():
         session = get_db().session()
         try:
             with write_transaction(session):
-                session.execute(delete(ApiToken).where(ApiToken.id == token_id))
+                session.execute(delete(ApiToken).where(ApiToken.id.in_(token_ids)))
         finally:
             session.close()
 
@@ -287,25 +379,22 @@ def _forget_token(app: Flask, token_id: int) -> None:
 
 
 def _classify(sent: list[tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
-    """The totals and task-page statements among those one request sent."""
+    """The task page and the totals statements (one, or three before issue 18) a request sent."""
     parts: dict[str, tuple[str, Any]] = {}
+    totals = 0
     for statement, parameters in sent:
         flat = " ".join(statement.split())
-        if "FROM task_postponements" in flat:
-            parts["postponed"] = (statement, parameters)
-        elif "FROM tasks JOIN cards" in flat and "ORDER BY" in flat:
+        if flat.startswith("SELECT tasks.id, tasks.card_id") and "ORDER BY" in flat:
             parts["page"] = (statement, parameters)
-        elif "FILTER (WHERE" in flat and "FROM tasks" in flat:
-            parts["open_totals"] = (statement, parameters)
-        elif "count(*)" in flat and "closed_at" in flat:
-            parts["closed"] = (statement, parameters)
-    missing = [name for name in PARTS if name not in parts]
-    if missing:
-        raise RuntimeError(f"the request sent no statement for {', '.join(missing)}")
-    return {name: parts[name] for name in PARTS}
+        elif "FROM tasks" in flat and "count(*)" in flat:
+            totals += 1
+            parts[f"totals_{totals}"] = (statement, parameters)
+    if "page" not in parts or totals not in (1, 3):
+        raise RuntimeError(f"unexpected statements: {[_short(s) for s, _ in sent]}")
+    return parts
 
 
-def _run_parts(floor: Floor, parts: dict[str, tuple[str, Any]]) -> dict[str, list[Any]]:
+def _run_parts(floor: Floor, parts: dict[str, tuple[str, Any]]) -> dict[str, Any]:
     rows = {}
     for name, (statement, parameters) in parts.items():
         floor.cursor.execute(statement, parameters)
@@ -315,13 +404,12 @@ def _run_parts(floor: Floor, parts: dict[str, tuple[str, Any]]) -> dict[str, lis
 
 def _check_floor(body: dict[str, Any], rows: dict[str, list[Any]]) -> None:
     """The floor must compute what the API answered: the same totals and page."""
-    overdue, due = rows["open_totals"][0]
-    found = {
-        "due": due or 0,
-        "overdue": overdue or 0,
-        "closed": rows["closed"][0][0],
-        "postponed": rows["postponed"][0][0],
-    }
+    if "totals_3" in rows:  # open (overdue, due), closed, postponed
+        overdue, due = rows["totals_1"][0]
+        closed, postponed = rows["totals_2"][0][0], rows["totals_3"][0][0]
+    else:
+        due, overdue, closed, postponed = rows["totals_1"][0]
+    found = {"due": due or 0, "overdue": overdue or 0, "closed": closed, "postponed": postponed}
     if found != body["totals"]:
         raise RuntimeError(f"the floor's totals {found} are not the API's {body['totals']}")
     page_ids = [row[0] for row in rows["page"]][: len(body["tasks"])]
@@ -329,7 +417,7 @@ def _check_floor(body: dict[str, Any], rows: dict[str, list[Any]]) -> None:
         raise RuntimeError("the floor's page holds other tasks than the API's")
 
 
-# --- the service layer and the profile --------------------------------------------------------
+# --- the profile ------------------------------------------------------------------------------
 
 
 def _profile(call: Callable[[], Any], calls: int = 50) -> list[str]:
@@ -371,97 +459,6 @@ def candidate_index(url: str, log: Callable[[str], None] = print) -> Iterator[st
         engine.dispose()
 
 
-#: The columns ``TaskSchema`` dumps, in its order.
-TASK_FIELDS = tuple(TaskSchema().fields)
-INSTANTS = ("due", "closed_at", "created_at", "updated_at")
-
-
-def plain_task_page(
-    session: Session,
-    user: User,
-    period: rules.Period,
-    limit: int,
-    cursor: str | None,
-    show: str = "tasks",
-) -> tuple[list[dict[str, Any]], str | None]:
-    """``today.task_page`` on plain rows: the change proposed for the app, timed here.
-
-    The same statement, but selecting the task's columns instead of the ``Task`` entity (no
-    ORM objects, identity map or version tracking), and the items built as dicts instead of
-    by ``TaskSchema.dump``. ``plain_page`` checks it answers exactly what the app answers.
-    Only the usual list is timed; the totals' lists (``show``) are the app's.
-    """
-    if show != "tasks":
-        return rules.task_page(session, user, period, limit, cursor, show)
-    overdue = rules._is_overdue(period)
-    rank = sql_case((overdue, 0), else_=1)
-    query = (
-        select(
-            *(Task.__table__.c[name] for name in TASK_FIELDS),
-            overdue.label("overdue"),
-            Card.title.label("card_title"),
-            Product.name.label("product_name"),
-            Status.name.label("status_name"),
-            Status.group.label("status_group"),
-        )
-        .join(Card, Card.id == Task.card_id)
-        .join(Product, Product.id == Task.product_id)
-        .join(Status, Status.id == Card.status_id)
-        .where(
-            *rules._open_tasks_in_reach(scope_of(session, user), user, period),
-            or_(overdue, rules._is_due(period)),
-        )
-    )
-    position = decode_cursor(cursor)
-    if position is not None:
-        try:
-            after_rank = int(position.get("rank", 0))
-            after_due, after_id = datetime.fromisoformat(position["due"]), int(position["id"])
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
-            raise Invalid({"cursor": ["Not a cursor this API gave out."]}) from error
-        query = query.where(
-            or_(
-                rank > after_rank,
-                and_(
-                    rank == after_rank,
-                    or_(Task.due > after_due, and_(Task.due == after_due, Task.id > after_id)),
-                ),
-            )
-        )
-    rows = session.execute(query.order_by(rank, Task.due, Task.id).limit(limit + 1)).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(
-            {"rank": 0 if last.overdue else 1, "due": last.due.isoformat(), "id": last.id}
-        )
-    tasks = []
-    for row in rows:
-        item = dict(zip(TASK_FIELDS, row, strict=False))
-        for name in INSTANTS:
-            item[name] = isoformat_z(item[name])
-        if item["due_date"] is not None:
-            item["due_date"] = item["due_date"].isoformat()
-        item["card"] = {"id": row.card_id, "title": row.card_title}
-        item["product"] = {"id": row.product_id, "name": row.product_name}
-        item["card_status"] = {"name": row.status_name, "group": row.status_group}
-        item["overdue"] = bool(row.overdue)
-        tasks.append(item)
-    return tasks, next_cursor
-
-
-@contextmanager
-def plain_page() -> Iterator[None]:
-    """The app's Today view with ``plain_task_page`` for the block's duration."""
-    original = view.task_page
-    view.task_page = plain_task_page
-    try:
-        yield
-    finally:
-        view.task_page = original
-
-
 # --- printing ---------------------------------------------------------------------------------
 
 
@@ -470,12 +467,13 @@ def table(results: dict[str, Any]) -> str:
     machine = results["machine"]
     statuses = ", ".join(f"{count:,} {name}" for name, count in user["tasks_by_status"].items())
     lines = [
-        f"Today view benchmark on {results['server']}: {results['database']}",
+        f"Today view benchmark on {results['server']}: {results['database']}, "
+        f"{results['transport']}",
         f"user {user['id']} ({user['email']}, {user['timezone']}, "
         f"{'admin' if user['is_admin'] else 'member'}): {user['tasks']:,} tasks ({statuses})",
-        f"{results['runs']} timed runs after {results['warmup']} warm-up; times in ms; "
-        f"{machine['cpus']} CPUs, load average {machine['load_before']} before, "
-        f"{machine['load_after']} after",
+        f"{results['runs']} timed runs of API and floor interleaved in {results['rounds']} rounds, "
+        f"after {results['warmup']} warm-up; times in ms; {machine['cpus']} CPUs, load average "
+        f"{machine['load_before']} before, {machine['load_after']} after",
         "",
         *_cases_table(results["cases"]),
     ]
@@ -483,6 +481,15 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", f"{name}: {len(case['statements'])} statements per request"]
         lines += [f"    {statement}" for statement in case["statements"]]
         lines += _plans(case)
+    flat = results.get("closed_tasks")
+    if flat:
+        most, fewest = flat["most_closed"], flat["fewest_closed"]
+        lines += [
+            "",
+            f"closed tasks: user {most['id']} ({most['closed']:,} closed) "
+            f"{most['api']['median_ms']:.2f} ms vs user {fewest['id']} ({fewest['closed']:,} "
+            f"closed) {fewest['api']['median_ms']:.2f} ms: ratio {flat['ratio']:.2f}",
+        ]
     lines += ["", *_aims(results["cases"])]
     if results.get("profile"):
         lines += ["", "Profile of GET /api/v1/today (50 calls):", *results["profile"]]
@@ -497,8 +504,6 @@ def table(results: dict[str, Any]) -> str:
         for name, case in trial["cases"].items():
             lines += ["", f"{name}:", *_plans(case)]
         lines += ["", *_aims(trial["cases"])]
-        if trial.get("profile"):
-            lines += ["", "Profile of GET /api/v1/today:", *trial["profile"]]
     return "\n".join(lines)
 
 
@@ -510,23 +515,22 @@ def _cases_table(cases: dict[str, Any]) -> list[str]:
     ]
     for name, case in cases.items():
         t = case["totals"]
+        cpu = case["api"].get("cpu_median_ms")
         lines.append(
             f"{name:<8}{t['due']:>13,} /{t['overdue']:>7,} /{t['closed']:>6,} /{t['postponed']:>6,}"
             f"{case['tasks_on_page']:>12}{case['api']['median_ms']:>9.2f}"
             f"{case['api']['p95_ms']:>9.2f}{case['floor']['median_ms']:>10.3f}"
-            f"{case['floor']['p95_ms']:>10.3f}{case['ratio']:>9.1f}x"
-            f"{case['api']['cpu_median_ms']:>9.2f}"
+            f"{case['floor']['p95_ms']:>10.3f}{case['ratio']:>9.2f}x"
+            f"{'' if cpu is None else format(cpu, '.2f'):>9}"
         )
-    lines.append(
-        "  floor, statement by statement (median ms): "
-        + "; ".join(
-            f"{name}: "
-            + ", ".join(
-                f"{part} {timing['median_ms']:.3f}" for part, timing in case["floor_parts"].items()
+    for name, case in cases.items():
+        lines.append(
+            f"  {name}, by round (API / floor ms, ratio): "
+            + "; ".join(
+                f"{r['api_ms']:.2f} / {r['floor_ms']:.3f}, {r['ratio']:.2f}x"
+                for r in case["rounds"]
             )
-            for name, case in cases.items()
         )
-    )
     return lines
 
 
@@ -555,34 +559,45 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.today", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--url", default=DEFAULT_SQLITE_URL, help="a generated database")
-    parser.add_argument("--runs", type=int, default=200, help="timed runs per case")
+    parser.add_argument("--runs", type=int, default=300, help="timed runs per case (all rounds)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of interleaved runs")
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
+    parser.add_argument(
+        "--http", action="store_true", help="time over HTTP to `cardcrm serve core`"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="where --http serves core")
+    parser.add_argument("--port", type=int, default=0, help="where --http serves (0: a free port)")
     parser.add_argument("--profile", action="store_true", help="profile the request too")
     parser.add_argument(
         "--try-index",
         action="store_true",
         help=f"time again with the index {CANDIDATE_INDEX[0]} (created, then dropped)",
     )
-    parser.add_argument(
-        "--try-plain-page",
-        action="store_true",
-        help="time again with plain_task_page in place of today.task_page",
-    )
     args = parser.parse_args(argv)
     upgrade(args.url)  # idempotent: brings an older generated schema to the current one
     print(f"benchmarking the Today view on {display_url(args.url)}")
+    http = (args.host, args.port or _free_port(args.host)) if args.http else None
     results = run(
         args.url,
         args.runs,
         args.warmup,
+        rounds=args.rounds,
+        http=http,
         profile=args.profile,
         try_index=args.try_index,
-        try_plain_page=args.try_plain_page,
     )
     print()
     print(table(results))
     print(f"\nresults: {report.save('today', results)}")
     return 0
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":
