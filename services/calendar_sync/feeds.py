@@ -259,12 +259,24 @@ def build_feed(
     key, kind = renderer.key_for(language), FORMATS[format]
     column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
     shown = shown_tasks(feed.user_id, admin)
-    # Core rows straight from the connection: no ORM loading of 5,000 rows.
+    # Rows straight from the database driver: ids and text need no conversion, and 5,000
+    # rows of a warm feed are most of its time.
     connection = session.connection()
-    rows = connection.execute(
+    result = connection.execute(
         shown.with_only_columns(MirrorTask.id, MirrorTask.render_key, column)
-    ).all()
-    stale = [task_id for task_id, render_key, text in rows if render_key != key or text is None]
+    )
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    parts: list[str | None] = []
+    stale: list[int] = []
+    for task_id, render_key, text in rows:
+        if render_key == key and text is not None:
+            parts.append(text)
+        else:
+            parts.append(None)
+            stale.append(task_id)
     fresh: dict[int, dict[str, Any]] = {}
     plain = renderer.plain
     columns = TASK_COLUMNS + (TEXT_COLUMNS if plain else DATA_COLUMNS)
@@ -280,18 +292,17 @@ def build_feed(
             pairs, renderer.render_many(kind, pairs, language), strict=True
         ):
             fresh[task.id] = {"task_id": task.id, "seq": task.sequence, "text": rendered}
-    if fresh:
-        parts = []
-        for task_id, render_key, text in rows:
-            if task_id in fresh:
-                parts.append(fresh[task_id]["text"])
-            elif render_key == key and text is not None:
-                parts.append(text)
-            # else it left the feed between the two reads: the next feed version says so
-    else:
-        parts = [text for _task_id, _render_key, text in rows]
+    if stale:
+        for index, (task_id, _key, _text) in enumerate(rows):
+            if parts[index] is None and task_id in fresh:
+                parts[index] = fresh[task_id]["text"]
+        # else it left the feed between the two reads: the next feed version says so
     name = renderer.calendar_name(feed.calendar_name, language)
-    body = renderer.calendar(parts, name=name, timezone=feed.timezone)
+    body = renderer.calendar(
+        [part for part in parts if part is not None] if stale else cast("list[str]", parts),
+        name=name,
+        timezone=feed.timezone,
+    )
     if fresh:
         keep_renders(session, list(fresh.values()), key, column.key)
     return body

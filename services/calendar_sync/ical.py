@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -289,7 +290,7 @@ def wrap(calendar: Calendar, components: Iterable[str]) -> bytes:
     head = calendar.to_ical(sorted=False).decode()
     end = "END:VCALENDAR\r\n"
     assert head.endswith(end)
-    return (head[: -len(end)] + "".join(components) + end).encode()
+    return "".join(itertools.chain((head[: -len(end)],), components, (end,))).encode()
 
 
 #: The former name of ``wrap``.
