@@ -286,14 +286,29 @@ def build_feed(
     fresh: dict[int, dict[str, Any]] = {}
     plain = renderer.plain
     columns = TASK_COLUMNS + (TEXT_COLUMNS if plain else DATA_COLUMNS)
-    for start in range(0, len(stale), RENDER_BATCH):
-        chosen = shown.with_only_columns(*columns).where(
-            MirrorTask.id.in_(stale[start : start + RENDER_BATCH])
-        )
-        pairs = [
-            (_Task(row[0], _data(row, plain), *row[1:6]), _Card(*row[6:9]))
-            for row in connection.execute(chosen)
+    if len(stale) * 2 > len(rows):
+        # Most of the feed (a cold build): one query of all its tasks beats IN lists.
+        wanted = set(stale)
+        batches = [
+            [
+                row
+                for row in connection.execute(shown.with_only_columns(*columns))
+                if row[0] in wanted
+            ]
         ]
+    else:
+        batches = [
+            list(
+                connection.execute(
+                    shown.with_only_columns(*columns).where(
+                        MirrorTask.id.in_(stale[start : start + RENDER_BATCH])
+                    )
+                )
+            )
+            for start in range(0, len(stale), RENDER_BATCH)
+        ]
+    for batch in batches:
+        pairs = [(_Task(row[0], _data(row, plain), *row[1:6]), _Card(*row[6:9])) for row in batch]
         for (task, _card), rendered in zip(
             pairs, renderer.render_many(kind, pairs, language), strict=True
         ):
