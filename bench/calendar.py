@@ -702,7 +702,7 @@ def report(figures: dict[str, Any]) -> None:
     )
     rows = [
         ("cold (nothing kept), over HTTP", "cold_ms"),
-        ("Radicale cold (started, cache deleted)", "radicale_ms"),
+        ("Radicale cold (just started)", "radicale_ms"),
         ("reused (components kept, no ETag)", "reused_ms"),
         ("Radicale warm", "radicale_warm_ms"),
         ("304 to If-None-Match, over HTTP", "not_modified_ms"),
