@@ -63,9 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--radicale-uncached", action="store_true", help="delete Radicale's cache when cold"
     )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="only the feed's build in process, in CPU time (mirror filled directly; seconds)",
+    )
     parser.add_argument("--name", help="also keep the figures as bench/results/calendar-NAME.json")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+    if args.cpu:
+        figures = cpu_run(args.tasks, args.runs)
+        print(json.dumps({key: figures[key] for key in ("todos", "events")}, indent=2))
+        print(f"\nresults: {save(figures, args.name, kind='calendar-cpu')}")
+        return 0
     figures = run(
         args.tasks,
         args.changes,
@@ -83,18 +93,109 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def save(figures: dict[str, Any], name: str | None = None) -> Path:
-    """Write the figures as ``calendar-<time>.json`` and ``calendar-latest.json`` (and
-    ``calendar-NAME.json``) in ``bench/results/``."""
+def save(figures: dict[str, Any], name: str | None = None, kind: str = "calendar") -> Path:
+    """Write the figures as ``<kind>-<time>.json`` and ``<kind>-latest.json`` (and
+    ``<kind>-NAME.json``) in ``bench/results/``."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = json.dumps(figures, indent=2, default=str) + "\n"
-    path = RESULTS / f"calendar-{stamp}.json"
-    for target in (path, RESULTS / "calendar-latest.json"):
+    path = RESULTS / f"{kind}-{stamp}.json"
+    for target in (path, RESULTS / f"{kind}-latest.json"):
         target.write_text(text)
     if name:
-        (RESULTS / f"calendar-{name}.json").write_text(text)
+        (RESULTS / f"{kind}-{name}.json").write_text(text)
     return path
+
+
+def cpu_run(tasks: int = 5000, runs: int = 5) -> dict[str, Any]:
+    """The feed's build alone (``feeds.build_feed``), in process: cold (no component kept)
+    and reused, in CPU time (``time.process_time``) as well as wall time. CPU time hardly
+    depends on what else the machine runs, so runs of two versions of the code compare even
+    on a busy machine. The mirror is filled directly (``mirror.apply_card``/``apply_task``)
+    with tasks like ``Core.fill``'s, for an admin user's feed."""
+    from types import SimpleNamespace
+
+    from cardcrm.calendar_sync import feeds, mirror
+    from cardcrm.calendar_sync.context import CalendarContext
+    from cardcrm.calendar_sync.migrate import upgrade
+    from cardcrm.calendar_sync.models import MirrorTask
+    from sqlalchemy import update
+
+    figures: dict[str, Any] = {
+        "tasks": tasks,
+        "runs": runs,
+        "machine": {"cpus": os.cpu_count(), "load_before": load_average()},
+    }
+    with tempfile.TemporaryDirectory(prefix="cardcrm-bench-calendar-cpu-") as folder:
+        url = f"sqlite:///{Path(folder) / 'calendar.db'}"
+        upgrade(url)
+        context = CalendarContext.from_settings(
+            {
+                "DATABASE_URL": url,
+                "CORE_PUBLIC_URL": "https://crm.example.com",
+                "PUBLIC_URL": "https://crm.example.com/calendar",
+                "SECRET_KEY": "bench-calendar-secret-key-0123456789",
+            }
+        )
+        now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        with context.database.writer.begin() as session:
+            for n in range(100):
+                card = {"id": n + 1, "product_id": 1, "title": f"Deal {n}: {n * 3} chairs"}
+                mirror.apply_card(session, {**card, "owner_id": 1, "updated_at": now.isoformat()}, now)
+            for n in range(tasks):
+                due = now + timedelta(hours=n)
+                all_day = n % 5 == 0
+                snapshot = {
+                    "id": n + 1,
+                    "card_id": n % 100 + 1,
+                    "product_id": 1,
+                    "assignee_id": 1,
+                    "status": "open",
+                    "due": due.isoformat(),
+                    "due_date": due.date().isoformat() if all_day else None,
+                    "all_day": all_day,
+                    "version": 1,
+                    "text": f"Call customer {n}",
+                    "updated_at": now.isoformat(),
+                }
+                mirror.apply_task(session, snapshot, now)
+        owner = SimpleNamespace(user_id=1, calendar_name="cardcrm tasks (Bench)", timezone="UTC")
+
+        def forget_components() -> None:
+            with context.database.writer.begin() as session:
+                session.execute(update(MirrorTask).values(render_key=None, vevent=None, vtodo=None))
+
+        def build(format: str) -> tuple[float, float, bytes]:
+            started, cpu = time.perf_counter(), time.process_time()
+            with context.database.session() as session:
+                body = feeds.build_feed(session, context, owner, format, True)
+            wall = (time.perf_counter() - started) * 1000
+            return wall, (time.process_time() - cpu) * 1000, body
+
+        samples: dict[str, dict[str, list[float]]] = {
+            format: {"cold_wall": [], "cold_cpu": [], "reused_wall": [], "reused_cpu": []}
+            for format in ("todos", "events")
+        }
+        for _ in range(runs):
+            for format, times in samples.items():
+                forget_components()
+                wall, cpu, body = build(format)
+                times["cold_wall"].append(wall)
+                times["cold_cpu"].append(cpu)
+                wall, cpu, again = build(format)
+                assert again == body, "a reused build differs from the cold one"
+                times["reused_wall"].append(wall)
+                times["reused_cpu"].append(cpu)
+        for format, times in samples.items():
+            figures[format] = {
+                f"{name}_ms": round(statistics.median(values), 2) for name, values in times.items()
+            }
+            figures[format]["raw_ms"] = {
+                name: [round(value, 2) for value in values] for name, values in times.items()
+            }
+        context.close()
+    figures["machine"]["load_after"] = load_average()
+    return figures
 
 
 def run(
