@@ -1,8 +1,29 @@
 """The calendar component of a task (VEVENT or VTODO), feeds around them, and reading to-dos back.
 
-Components are built with the icalendar library from the mirror only: every value comes from
-the task's last change (never the time of the request), so the same task always gives the
-same bytes and a feed's ETag stays stable until something changes.
+Components come from the mirror only: every value comes from the task's last change (never the
+time of the request), so the same task always gives the same bytes and a feed's ETag stays
+stable until something changes.
+
+Entry points (the iCal feed and the CalDAV servers use the same ones):
+
+- ``Renderer.render(kind, task, card, language)``: one task's ``VEVENT`` or ``VTODO`` as text
+  (what the mirror keeps in ``vevent``/``vtodo``); ``task`` and ``card`` are anything with the
+  attributes of ``MirrorTask`` and ``MirrorCard`` that rendering reads (``TaskFields`` and
+  ``CardFields`` name them; ORM objects do).
+- ``Renderer.render_many(kind, pairs, language)``: the same for many tasks, in one context of
+  the language (the feed's cold build).
+- ``Renderer.component(component, task, card, uid, language)``: the icalendar ``Event`` or
+  ``Todo`` itself, for code that wants the object (plugins get it through the
+  ``cardcrm_calendar_component`` hook).
+- ``Renderer.calendar(components, name=..., timezone=...)``: a published calendar (the feed)
+  around rendered components; ``Renderer.todo_document(vtodo)``: one to-do as a calendar object
+  resource (``wrap`` puts any rendered components in any calendar head).
+
+While no plugin implements ``cardcrm_calendar_component``, components are written as text in
+one pass (``_Writer``), byte for byte what icalendar's ``to_ical`` gives for the component
+``component`` builds (icalendar's TEXT escaping and its folding at 75 octets, escapes never
+split); ``tests/calendar_sync/test_feed_render.py`` holds the two side by side. With a plugin,
+the component is built with icalendar and handed to the plugins, as before.
 
 Words cardcrm adds (``Card: …`` in descriptions, the calendar's name) are in the feed owner's
 language (``cardcrm.sidecar.speech``): the renderer's key is one per language
@@ -17,11 +38,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pluggy
@@ -34,7 +56,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
 from icalendar.prop import vDuration
 
-from .models import MirrorCard, MirrorTask
+from .models import MirrorTask
 from .plugins import plugin_signature
 
 PRODID = "-//cardcrm//calendar sync//EN"
@@ -59,6 +81,36 @@ def task_due_key(task: MirrorTask) -> str:
     return due_key(task.due_date if task.all_day and task.due_date else task.due)
 
 
+class TaskFields(Protocol):
+    """What rendering reads of a task (a ``MirrorTask``, or a row of the same columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def modified_at(self) -> datetime: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def all_day(self) -> bool: ...
+    @property
+    def due_date(self) -> date | None: ...
+    @property
+    def due(self) -> datetime: ...
+
+
+class CardFields(Protocol):
+    """What rendering reads of a card (a ``MirrorCard``, or a row of the same columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def product_id(self) -> int | None: ...
+
+
 class Renderer:
     """Builds components and calendars; ``render_key`` changes when their bytes would."""
 
@@ -77,6 +129,12 @@ class Renderer:
         #: the key of English components (the words as written)
         self.render_key = hashlib.sha256(key.encode()).hexdigest()[:32]
         self._keys = {SOURCE_LANGUAGE: self.render_key}
+
+    @property
+    def plain(self) -> bool:
+        """Whether no plugin adjusts components: then they are written as text directly, and
+        need of a task's data only its ``text`` and ``type``."""
+        return not self.plugins.hook.cardcrm_calendar_component.get_hookimpls()
 
     def key_for(self, language: str) -> str:
         """The render key of components in ``language``: it changes with the language's
@@ -108,19 +166,43 @@ class Renderer:
     # --- components ---------------------------------------------------------------------------
 
     def render(
-        self, kind: str, task: MirrorTask, card: MirrorCard, language: str = SOURCE_LANGUAGE
+        self,
+        kind: str,
+        task: TaskFields,
+        card: CardFields,
+        language: str = SOURCE_LANGUAGE,
+        uid: str | None = None,
     ) -> str:
         """The task's ``VEVENT`` or ``VTODO`` as text (what the mirror keeps)."""
-        component = Event() if kind == "VEVENT" else Todo()
-        return (
-            self.component(component, task, card, language=language).to_ical(sorted=False).decode()
-        )
+        return self.render_many(kind, [(task, card)], language, uid)[0]
+
+    def render_many(
+        self,
+        kind: str,
+        pairs: Iterable[tuple[TaskFields, CardFields]],
+        language: str = SOURCE_LANGUAGE,
+        uid: str | None = None,
+    ) -> list[str]:
+        """``render`` of each (task, card), in one context of ``language``.
+
+        Without calendar plugins the text is written directly (``_Writer``); with one, each
+        component is built with icalendar so that the plugins can change it."""
+        if not self.plain:
+            make = Event if kind == "VEVENT" else Todo
+            with self.speaking(language):
+                return [
+                    self._component(make(), task, card, uid).to_ical(sorted=False).decode()
+                    for task, card in pairs
+                ]
+        with self.speaking(language):
+            writer = _Writer(self, kind, _("Card: %(title)s"), _("Card %(id)s"))
+        return [writer.text(task, card, uid) for task, card in pairs]
 
     def component(
         self,
         component: Component,
-        task: MirrorTask,
-        card: MirrorCard,
+        task: TaskFields,
+        card: CardFields,
         uid: str | None = None,
         language: str = SOURCE_LANGUAGE,
     ) -> Component:
@@ -129,7 +211,7 @@ class Renderer:
             return self._component(component, task, card, uid)
 
     def _component(
-        self, component: Component, task: MirrorTask, card: MirrorCard, uid: str | None
+        self, component: Component, task: TaskFields, card: CardFields, uid: str | None
     ) -> Component:
         text = printable(task.data.get("text") or "")
         title = printable(card.title or _("Card %(id)s", id=card.id))
@@ -184,7 +266,7 @@ class Renderer:
             calendar.add("X-WR-TIMEZONE", timezone)
         calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
-        return _wrap(calendar, components)
+        return wrap(calendar, components)
 
     def calendar_name(self, stored: str, language: str) -> str:
         """A feed's stored name (``cardcrm tasks (Ana)``) in ``language``; a name stored in
@@ -200,14 +282,132 @@ class Renderer:
         calendar = Calendar()
         calendar.add("PRODID", PRODID)
         calendar.add("VERSION", "2.0")
-        return _wrap(calendar, [vtodo])
+        return wrap(calendar, [vtodo])
 
 
-def _wrap(calendar: Calendar, components: Iterable[str]) -> bytes:
+def wrap(calendar: Calendar, components: Iterable[str]) -> bytes:
+    """``calendar`` (its properties; no components) around rendered ``components``."""
     head = calendar.to_ical(sorted=False).decode()
     end = "END:VCALENDAR\r\n"
     assert head.endswith(end)
-    return (head[: -len(end)] + "".join(components) + end).encode()
+    return "".join(itertools.chain((head[: -len(end)],), components, (end,))).encode()
+
+
+#: The former name of ``wrap``.
+_wrap = wrap
+
+
+# --- writing components as text -------------------------------------------------------------
+
+
+def escape_text(text: str) -> str:
+    """A TEXT value escaped as icalendar escapes it (RFC 5545 §3.3.11; in the same order, so
+    also its reading of ``\\N`` as a line break and of a lone CR as one)."""
+    return (
+        text.replace("\\N", "\n")
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+#: Octets of a content line before a fold (icalendar folds before the 75th).
+FOLD_OCTETS = 74
+_BACKSLASH, _CARET = ord("\\"), ord("^")
+
+
+def fold_line(line: str) -> str:
+    """A content line folded as icalendar folds it: at most 74 octets a line, never inside a
+    UTF-8 character, and an escape (``\\`` or ``^``) not left at the end of a line."""
+    data = line.encode()
+    if len(data) <= FOLD_OCTETS:
+        return line
+    pieces = []
+    start, size = 0, len(data)
+    while size - start > FOLD_OCTETS:
+        end = start + FOLD_OCTETS
+        while data[end] & 0xC0 == 0x80:  # inside a character: cut before it
+            end -= 1
+        if data[end - 1] in (_BACKSLASH, _CARET):
+            end -= 1
+        pieces.append(data[start:end])
+        start = end
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces).decode()
+
+
+def utc_text(value: datetime) -> str:
+    """A DATE-TIME in UTC (``20260102T030405Z``)."""
+    value = value.astimezone(UTC)
+    return (
+        f"{value.year:04}{value.month:02}{value.day:02}"
+        f"T{value.hour:02}{value.minute:02}{value.second:02}Z"
+    )
+
+
+def date_text(value: date) -> str:
+    return f"{value.year:04}{value.month:02}{value.day:02}"
+
+
+class _Writer:
+    """Writes the components ``Renderer._component`` builds (without plugins) as text: the
+    same properties in the same order, each escaped and folded as icalendar does."""
+
+    def __init__(self, renderer: Renderer, kind: str, card_line: str, untitled: str) -> None:
+        self.renderer = renderer
+        self.event = kind == "VEVENT"
+        self.begin, self.end = f"BEGIN:{kind}\r\n", f"END:{kind}\r\n"
+        #: ``Card: %(title)s`` and ``Card %(id)s`` in the language, looked up once
+        self.card_line, self.untitled = card_line, untitled
+
+    def text(self, task: TaskFields, card: CardFields, uid: str | None = None) -> str:
+        renderer = self.renderer
+        data = task.data
+        text = printable(data.get("text") or "")
+        title = printable(card.title or self.untitled % {"id": card.id})
+        url = renderer.card_url(card.id)
+        stamp = utc_text(task.modified_at)
+        summary = escape_text(printable(f"{text} — {title}", one_line=True))
+        card_line = self.card_line % {"title": title}
+        lines = [
+            self.begin,
+            fold_line("UID:" + escape_text(uid or renderer.uid(task.id))),
+            "\r\n",
+            f"DTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\nSEQUENCE:{int(task.sequence)}\r\n",
+            fold_line("SUMMARY:" + summary),
+            "\r\n",
+            fold_line("DESCRIPTION:" + escape_text(f"{text}\n\n{card_line}\n{url}")),
+            "\r\n",
+            fold_line("URL:" + url),
+            "\r\n",
+        ]
+        if data.get("type"):
+            category = escape_text(printable(data["type"], one_line=True))
+            lines += (fold_line("CATEGORIES:" + category), "\r\n")
+        all_day = task.all_day and task.due_date
+        if self.event:
+            if all_day:
+                assert task.due_date is not None
+                start = date_text(task.due_date)
+                end = date_text(task.due_date + timedelta(days=1))
+                lines.append(f"DTSTART;VALUE=DATE:{start}\r\nDTEND;VALUE=DATE:{end}\r\n")
+            else:
+                begins = task.due.astimezone(UTC)
+                start, end = utc_text(begins), utc_text(begins + EVENT_LENGTH)
+                lines.append(f"DTSTART:{start}\r\nDTEND:{end}\r\n")
+            lines.append("TRANSP:TRANSPARENT\r\n")
+        else:
+            if all_day:
+                assert task.due_date is not None
+                lines.append(f"DUE;VALUE=DATE:{date_text(task.due_date)}\r\n")
+            else:
+                lines.append(f"DUE:{utc_text(task.due)}\r\n")
+            lines.append("STATUS:NEEDS-ACTION\r\n")
+        lines.append(self.end)
+        return "".join(lines)
 
 
 # --- reading a to-do back from a calendar ---------------------------------------------------

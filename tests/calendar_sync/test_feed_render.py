@@ -1,0 +1,224 @@
+"""Components written as text (``ical._Writer``) against the ones icalendar builds.
+
+The feed writes each task's component in one pass instead of building it with icalendar; these
+tests hold the two side by side for a varied set of tasks, in each language: the same bytes,
+and, parsed back by icalendar and by vobject (a second parser), the same properties.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pluggy
+import pytest
+import vobject
+from cardcrm.calendar_sync import hookspecs
+from cardcrm.calendar_sync.context import TRANSLATIONS
+from cardcrm.calendar_sync.ical import Renderer, escape_text, fold_line
+from cardcrm.calendar_sync.models import MirrorCard, MirrorTask
+from cardcrm.sidecar.speech import Speaker
+from icalendar import Calendar, Event, Todo
+from icalendar.parser.string import _escape_char, _foldline
+from sqlalchemy import select
+
+CHANGED = datetime(2026, 11, 3, 14, 5, 9, 123456, tzinfo=UTC)
+LONG = "Ask about the delivery of forty chairs and twelve tables to the new office " * 3
+
+
+def task(number: int, text: str, *, all_day: bool = False, **data: Any) -> SimpleNamespace:
+    due = datetime(2026, 12, 1, 8, 30, tzinfo=UTC) + timedelta(days=number, minutes=15 * number)
+    return SimpleNamespace(
+        id=number,
+        data={"id": number, "text": text, "all_day": all_day, **data},
+        modified_at=CHANGED + timedelta(hours=number),
+        sequence=number % 4,
+        all_day=all_day,
+        due_date=due.date() if all_day else None,
+        due=due,
+    )
+
+
+def card(number: int, title: str) -> SimpleNamespace:
+    return SimpleNamespace(id=number, title=title, product_id=3)
+
+
+#: (task, card): all-day and timed, recurring, unicode and emoji, lines to fold, characters to
+#: escape, descriptions, categories, an untitled card, control characters.
+CASES = [
+    (task(1, "Call Ana back"), card(10, "ACME: 40 chairs")),
+    (task(2, "Send the offer", all_day=True, type="email"), card(11, "Offer")),
+    (
+        task(3, "Weekly check-in", repeat={"freq": "weekly", "byday": ["MO"]}, type="meeting"),
+        card(12, "Retainer"),
+    ),
+    (
+        task(4, "Monthly invoice", all_day=True, repeat={"freq": "monthly"}),
+        card(13, "Invoices 2026"),
+    ),
+    (task(5, "Sună-l pe Ion 📞 — ședință țărănească"), card(14, "Șantier Brașov 🏗️")),
+    (task(6, LONG, type="call"), card(15, LONG.upper())),
+    (task(7, "a, b; c \\ d\nsecond line\r\nthird\rfourth", type="a,b;c\\d"), card(16, "x;y,z")),
+    (task(8, "literal \\N and \\n and \\, kept"), card(17, "back\\slash at end\\")),
+    (task(9, ("é" * 37) + "\\" + ("😀" * 20) + "^" + ("ș," * 30)), card(18, "")),
+    (task(10, "tab\there, bell\x07, line\u2028separator"), card(19, "new\nline title")),
+    (task(11, ""), card(20, "No text")),
+    (task(12, "Escape at the fold " + "\\" * 120 + "^" * 80), card(21, ";" * 90)),
+]
+
+
+def renderer(plugins: list[Any] | None = None) -> Renderer:
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for plugin in plugins or []:
+        manager.register(plugin)
+    speaker = Speaker([TRANSLATIONS], None)
+    return Renderer(manager, "https://crm.example.com/", "crm.example.com", speaker)
+
+
+def with_icalendar(renderer: Renderer, kind: str, task: Any, card: Any, language: str) -> str:
+    """The component as it was always made: built with icalendar, then serialised."""
+    component = renderer.component(
+        Event() if kind == "VEVENT" else Todo(), task, card, None, language
+    )
+    return component.to_ical(sorted=False).decode()
+
+
+def languages() -> list[str]:
+    return sorted(Speaker([TRANSLATIONS], None).languages)
+
+
+def properties_by_icalendar(text: str) -> list[tuple[str, Any]]:
+    parsed = Calendar.from_ical(calendar_of(text))
+    (component,) = [*parsed.walk("VEVENT"), *parsed.walk("VTODO")]
+    values = []
+    for name, value in component.property_items(recursive=False, sorted=False):
+        if name in ("BEGIN", "END"):
+            continue
+        if name == "CATEGORIES":
+            values.append((name, list(value.cats)))
+        elif hasattr(value, "dt"):
+            values.append((name, value.dt))
+        else:
+            values.append((name, str(value) if not isinstance(value, int) else int(value)))
+    return values
+
+
+def properties_by_vobject(text: str) -> dict[str, Any]:
+    parsed = vobject.readOne(calendar_of(text))
+    (component,) = [*parsed.contents.get("vevent", []), *parsed.contents.get("vtodo", [])]
+    values: dict[str, Any] = {}
+    for name, lines in component.contents.items():
+        (line,) = lines
+        values[name.upper()] = line.value
+    return values
+
+
+def calendar_of(component: str) -> str:
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{component}END:VCALENDAR\r\n"
+
+
+@pytest.mark.parametrize("kind", ["VEVENT", "VTODO"])
+def test_components_written_as_text_are_icalendars_bytes_in_every_language(kind):
+    written = renderer()
+    for language in languages():
+        pairs = [(task, card) for task, card in CASES]
+        texts = written.render_many(kind, pairs, language)
+        for (task, card), text in zip(pairs, texts, strict=True):
+            assert text == with_icalendar(written, kind, task, card, language), (language, task.id)
+            assert text == written.render(kind, task, card, language)
+
+
+@pytest.mark.parametrize("kind", ["VEVENT", "VTODO"])
+def test_both_parsers_read_the_same_properties_as_from_icalendars_component(kind):
+    written = renderer()
+    for task, card in CASES:
+        text = written.render(kind, task, card)
+        built = with_icalendar(written, kind, task, card, "en")
+        assert properties_by_icalendar(text) == properties_by_icalendar(built)
+        by_vobject = properties_by_vobject(text)
+        assert by_vobject == properties_by_vobject(built)
+        # vobject reads what icalendar reads, property by property
+        for name, value in properties_by_icalendar(text):
+            other = by_vobject[name]
+            if name == "CATEGORIES":
+                assert ",".join(value) == ",".join(other)
+            elif name in ("SEQUENCE",):
+                assert int(other) == value
+            else:
+                assert other == value, name
+        for line in text.split("\r\n"):
+            assert len(line.encode()) <= 75
+
+
+def test_long_descriptions_fold_and_unicode_survives():
+    task_, card_ = CASES[5]
+    text = renderer().render("VTODO", task_, card_)
+    assert "\r\n " in text
+    parsed = vobject.readOne(calendar_of(text)).vtodo
+    assert parsed.summary.value == f"{LONG} — {LONG.upper()}"
+    emoji_task, emoji_card = CASES[4]
+    parsed = vobject.readOne(calendar_of(renderer().render("VEVENT", emoji_task, emoji_card)))
+    assert parsed.vevent.summary.value == "Sună-l pe Ion 📞 — ședință țărănească — Șantier Brașov 🏗️"
+
+
+def test_escaping_and_folding_match_icalendar_on_random_text():
+    """The helpers against icalendar's own, on text full of what they treat specially."""
+    alphabet = "ab ,;:\\N^\n\r\t\"'ășț€😀é—"
+    chance = random.Random(18)
+    for _ in range(3000):
+        value = "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 240)))
+        escaped = escape_text(value)
+        assert escaped == _escape_char(value)
+        line = "DESCRIPTION:" + escaped
+        assert fold_line(line) == _foldline(line)
+
+
+def test_with_a_plugin_components_are_built_with_icalendar_for_it():
+    """A plugin gets icalendar's component, and what it adds (an RRULE) is in the text."""
+
+    @hookspecs.hookimpl
+    def cardcrm_calendar_component(component, task, card):
+        if task.get("repeat"):
+            component.add("RRULE", {"FREQ": task["repeat"]["freq"].upper()})
+
+    plugin = SimpleNamespace(cardcrm_calendar_component=cardcrm_calendar_component)
+    with_plugin = renderer([plugin])
+    assert not with_plugin.plain
+    task_, card_ = CASES[2]
+    text = with_plugin.render("VEVENT", task_, card_)
+    assert "RRULE:FREQ=WEEKLY\r\n" in text
+    assert vobject.readOne(calendar_of(text)).vevent.rrule.value == "FREQ=WEEKLY"
+    plain = renderer().render("VEVENT", task_, card_)
+    assert text.replace("RRULE:FREQ=WEEKLY\r\n", "") == plain
+
+
+def test_a_served_feed_holds_icalendars_components_and_both_parsers_read_it(
+    calendar, member, sales
+):
+    deal = member.card(sales, "ACME; 40 chairs, \\ and 📦 " + "x" * 80)
+    member.task(deal, "2026-12-01T09:30:00+01:00", "Call, Ana; back\nthen " + "y" * 90, type="call")
+    member.task(deal, "2026-12-03", "Ședință 😀", all_day=True)
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    written = calendar.context.renderer
+
+    for format, kind in (("events", "VEVENT"), ("todos", "VTODO")):
+        body = calendar.get(url + ("?format=todos" if format == "todos" else "")).data
+        with calendar.context.database.session() as session:
+            rows = session.execute(
+                select(MirrorTask, MirrorCard)
+                .join(MirrorCard, MirrorCard.id == MirrorTask.card_id)
+                .order_by(MirrorTask.due, MirrorTask.id)
+            ).all()
+            expected = "".join(
+                with_icalendar(written, kind, task, card, "en") for task, card in rows
+            )
+        assert expected in body.decode()
+        parsed = vobject.readOne(body.decode())
+        components = parsed.contents[kind.lower()]
+        assert len(components) == 2 == len(Calendar.from_ical(body).walk(kind))
+        assert components[0].summary.value.startswith("Call, Ana; back then ")
+        assert components[1].summary.value == "Ședință 😀 — " + deal["title"]
