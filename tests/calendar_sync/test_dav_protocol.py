@@ -305,3 +305,70 @@ def test_stale_etags_and_if_none_match_star_refuse_writes(calendar, member, deal
     assert dav.request("PUT", href, body, If_None_Match="*").status_code == 412
     assert dav.request("DELETE", href, If_Match='"stale"').status_code == 412
     assert dav.request("GET", href).data == body
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, condition: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status, self.condition, self.message = status, condition, message
+
+
+@pytest.fixture
+def core_writes(member: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """A stand-in of ``dav/writes.py`` (its own change) that changes the task in core for real:
+    a PUT renames it to its SUMMARY, a DELETE deletes it; a SUMMARY of "refuse" is refused."""
+    import sys
+    import types
+
+    calls: list[tuple] = []
+    module = types.ModuleType("cardcrm.calendar_sync.dav.writes")
+
+    def apply_put(user: dict, collection: str, current: dict | None, body: bytes) -> dict:
+        calls.append(("put", collection, current and current["id"]))
+        (todo,) = Calendar.from_ical(body).walk("VTODO")
+        if str(todo["SUMMARY"]).startswith("refuse"):
+            raise Refusal(
+                403, "{urn:ietf:params:xml:ns:caldav}valid-calendar-data", "Not like that."
+            )
+        assert current is not None
+        return member.ok("PATCH", f"tasks/{current['id']}", {"text": str(todo["SUMMARY"])})
+
+    def apply_delete(user: dict, current: dict) -> dict:
+        calls.append(("delete", current["id"]))
+        member.ok("DELETE", f"tasks/{current['id']}", status=204)
+        return {**current, "deleted": True}
+
+    module.apply_put, module.apply_delete, module.DavRefusal = apply_put, apply_delete, Refusal  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return calls
+
+
+def test_a_write_shows_at_once_and_its_etag_is_not_the_clients(
+    calendar, member, deal, as_user, core_writes
+):
+    task = member.task(deal, "2026-12-01T09:30:00Z", "Old text")
+    calendar.catch_up()
+    dav = as_user(member)
+    href = f"{dav.collection('tasks')}{task['id']}.ics"
+    before = dav.request("GET", href)
+    _, token, _ = dav.sync("tasks")
+    sent = before.data.replace(b"SUMMARY:Old text", b"SUMMARY:New text")
+
+    response = dav.request("PUT", href, sent, If_Match=before.headers["ETag"])
+
+    assert response.status_code == 204
+    assert "ETag" not in response.headers  # the stored bytes are cardcrm's, not the client's
+    after = dav.request("GET", href)
+    (todo,) = Calendar.from_ical(after.data).walk("VTODO")
+    assert str(todo["SUMMARY"]).startswith("New text")
+    assert dav.sync("tasks", token)[0] == {href: after.headers["ETag"]}
+    calendar.catch_up()  # core's event of the same change changes nothing more
+    assert dav.request("GET", href).headers["ETag"] == after.headers["ETag"]
+
+    refused = dav.request("PUT", href, sent.replace(b"SUMMARY:New text", b"SUMMARY:refuse"))
+    assert refused.status_code == 403
+    assert b"valid-calendar-data" in refused.data
+
+    assert dav.request("DELETE", href, If_Match=after.headers["ETag"]).status_code == 204
+    assert dav.request("GET", href).status_code == 404
+    assert core_writes[-1] == ("delete", task["id"])
