@@ -372,3 +372,14 @@ def test_a_write_shows_at_once_and_its_etag_is_not_the_clients(
     assert dav.request("DELETE", href, If_Match=after.headers["ETag"]).status_code == 204
     assert dav.request("GET", href).status_code == 404
     assert core_writes[-1] == ("delete", task["id"])
+
+
+def test_the_collections_are_named_in_the_users_language(calendar, member, dav_users):
+    user = {**dav_user(member), "language": "ro"}
+    dav_users[user["id"]] = user
+    dav = Dav(calendar.client, user)
+
+    listing = xml(dav.propfind(dav.home, ["D:displayname"], depth="1"))
+
+    assert found(listing, dav.collection("tasks"))["D:displayname"].text == "Sarcini"
+    assert found(listing, dav.collection("deadlines"))["D:displayname"].text == "Termene"
