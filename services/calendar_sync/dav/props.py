@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .xml import APPLE, CALDAV, CALSERVER, DAV, element, name
+from .xml import APPLE, CALDAV, CALSERVER, DAV, element, fragment, name, text_element
 
 #: Collections' colours (Apple's ``calendar-color``), as iOS and DAVx⁵ read them.
 COLOURS = {"tasks": "#2E7D32FF", "deadlines": "#C62828FF"}
@@ -34,9 +34,9 @@ class Resource:
     href: str
     props: dict[str, Callable[[], Any]]
 
-    def answer(self, wanted: list[str] | None) -> tuple[list[Any], list[str]]:
-        """The elements of the properties ``wanted`` (``None``: allprop), and the names
-        unknown here."""
+    def answer(self, wanted: list[str] | None) -> tuple[list[str], list[str]]:
+        """The properties ``wanted`` (``None``: allprop) as XML fragments, and the names
+        unknown here. A property is made by a function giving an element, or a fragment."""
         if wanted is None:
             wanted = [key for key in self.props if key not in EXPENSIVE]
         found, missing = [], []
@@ -45,12 +45,15 @@ class Resource:
             if make is None:
                 missing.append(prop)
             else:
-                found.append(make())
+                made = make()
+                found.append(made if isinstance(made, str) else fragment(made))
         return found, missing
 
 
+CALENDAR_DATA = name(CALDAV, "calendar-data")
+GETETAG = name(DAV, "getetag")
 #: Left out of allprop.
-EXPENSIVE = {name(CALDAV, "calendar-data")}
+EXPENSIVE = {CALENDAR_DATA}
 
 
 def href_element(href: str) -> Any:
@@ -215,19 +218,20 @@ def component_set(component: str) -> Any:
 def calendar_object(
     href: str, etag: str, component: str, body: Callable[[], bytes], length: int
 ) -> Resource:
+    # Fragments, not elements: a collection's objects are thousands of these.
+    content_type = f"text/calendar; charset=utf-8; component={component.lower()}"
     return Resource(
         "object",
         href,
         {
-            name(DAV, "resourcetype"): lambda: element(name(DAV, "resourcetype")),
-            name(DAV, "getetag"): text(name(DAV, "getetag"), etag),
-            name(DAV, "getcontenttype"): text(
-                name(DAV, "getcontenttype"),
-                f"text/calendar; charset=utf-8; component={component.lower()}",
+            name(DAV, "resourcetype"): lambda: "<D:resourcetype/>",
+            name(DAV, "getetag"): lambda: text_element("D", "getetag", etag),
+            name(DAV, "getcontenttype"): lambda: text_element("D", "getcontenttype", content_type),
+            name(DAV, "getcontentlength"): lambda: (
+                f"<D:getcontentlength>{length}</D:getcontentlength>"
             ),
-            name(DAV, "getcontentlength"): text(name(DAV, "getcontentlength"), str(length)),
-            name(CALDAV, "calendar-data"): lambda: element(
-                name(CALDAV, "calendar-data"), body().decode()
+            name(CALDAV, "calendar-data"): lambda: text_element(
+                "C", "calendar-data", body().decode()
             ),
         },
     )

@@ -64,6 +64,7 @@ class Collections:
     user: dict[str, Any]
     now: datetime
     _head: bytes = field(default=b"", init=False)
+    _newest: int | None = field(default=None, init=False)
 
     @property
     def user_id(self) -> int:
@@ -113,33 +114,63 @@ class Collections:
         if ids is None:
             chunks = [None]  # type: ignore[list-item]
         for chunk in chunks:
-            query = shown if chunk is None else shown.where(MirrorTask.id.in_(chunk))
-            found.extend(self._build(kind, list(self.session.execute(query).all())))
+            found.extend(
+                self._build(kind, shown if chunk is None else shown.where(MirrorTask.id.in_(chunk)))
+            )
         return found
 
     def one(self, kind: str, task_id: int) -> DavObject | None:
         found = self.objects(kind, [task_id])
         return found[0] if found else None
 
-    def _build(self, kind: str, rows: list[Any]) -> list[DavObject]:
+    def _build(self, kind: str, query: Any) -> list[DavObject]:
+        """The objects of the tasks ``query`` selects: their kept components, those not kept
+        (new, changed, or of another renderer) rendered now and kept for the next time."""
         renderer, key, language = self.context.renderer, self.render_key, self.language
-        column = "vtodo" if kind == "VTODO" else "vevent"
-        fresh = []
-        built = []
-        for task, card in rows:
-            text = getattr(task, column)
-            if task.render_key != key or text is None:
-                text = renderer.render(kind, task, card, language)
-                fresh.append({"task_id": task.id, "seq": task.sequence, "text": text})
-            if task.status == "done":
-                text = completed(kind, text, task)
-            body = self.head() + text.encode() + b"END:VCALENDAR\r\n"
-            built.append(
-                DavObject(task.id, body, etag_of(body), task.due, task.due_date, task.all_day, text)
+        column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
+        rows = self.session.execute(
+            query.with_only_columns(
+                MirrorTask.id,
+                MirrorTask.status,
+                MirrorTask.due,
+                MirrorTask.due_date,
+                MirrorTask.all_day,
+                MirrorTask.modified_at,
+                MirrorTask.render_key,
+                column,
             )
+        ).all()
+        texts = {row[0]: row[7] for row in rows if row[6] == key and row[7] is not None}
+        stale = [row[0] for row in rows if row[0] not in texts]
+        fresh = []
+        for start in range(0, len(stale), 500):
+            chosen = query.where(MirrorTask.id.in_(stale[start : start + 500]))
+            for task, card in self.session.execute(chosen):
+                texts[task.id] = renderer.render(kind, task, card, language)
+                fresh.append({"task_id": task.id, "seq": task.sequence, "text": texts[task.id]})
+        done = [row[0] for row in rows if row[1] == "done"]
+        closed_at: dict[int, str | None] = {}
+        for start in range(0, len(done), 500):
+            chosen = select(MirrorTask.id, MirrorTask.data).where(
+                MirrorTask.id.in_(done[start : start + 500])
+            )
+            closed_at.update(
+                (task_id, data.get("closed_at")) for task_id, data in self.session.execute(chosen)
+            )
+        head, end = self.head(), b"END:VCALENDAR\r\n"
+        built = []
+        for task_id, status, due, due_date, all_day, modified_at, _key, _text in rows:
+            text = texts.get(task_id)
+            if text is None:
+                continue  # it left the collection between the two reads
+            if status == "done":
+                closed = closed_at.get(task_id)
+                text = completed(kind, text, mirror.instant(closed) if closed else modified_at)
+            body = head + text.encode() + end
+            built.append(DavObject(task_id, body, etag_of(body), due, due_date, all_day, text))
         if fresh:
             # Kept only while the task is unchanged (its sequence), as the feed does.
-            keep_renders(self.session, fresh, key, column)
+            keep_renders(self.session, fresh, key, column.key)
         return built
 
     def head(self) -> bytes:
@@ -156,10 +187,13 @@ class Collections:
     # --- sync tokens --------------------------------------------------------------------------
 
     def newest_change(self) -> int:
-        newest = self.session.scalar(
-            select(func.max(DavChange.id)).where(DavChange.user_id == self.user_id)
-        )
-        return int(newest or 0)
+        """The newest row of the user's change log (asked once per request)."""
+        if self._newest is None:
+            newest = self.session.scalar(
+                select(func.max(DavChange.id)).where(DavChange.user_id == self.user_id)
+            )
+            self._newest = int(newest or 0)
+        return self._newest
 
     def digest(self) -> str:
         text = f"{self.render_key}:{'admin' if self.admin else 'user'}"
@@ -231,12 +265,10 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def completed(kind: str, text: str, task: MirrorTask) -> str:
-    """A done task's component, shown completed: a to-do says so and when; an event (which
-    has no completion in iCalendar) gets a tick before its summary."""
+def completed(kind: str, text: str, when: datetime) -> str:
+    """A done task's component, shown completed (``when``): a to-do says so and when; an event
+    (which has no completion in iCalendar) gets a tick before its summary."""
     if kind == "VTODO":
-        closed = task.data.get("closed_at")
-        when = mirror.instant(closed) if closed else task.modified_at
         stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         return text.replace(
             "STATUS:NEEDS-ACTION\r\n",

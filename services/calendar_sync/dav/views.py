@@ -7,6 +7,7 @@ path of another user's is a 404, whatever it names, as is anything unknown.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -21,20 +22,21 @@ from flask_babel import gettext as _
 from .. import mirror
 from ..context import CalendarContext
 from . import props
+from .cache import AnswerCache
 from .reports import Filter, matches, read_filter
-from .store import COLLECTIONS, Collections, DavObject, InvalidSyncToken
+from .store import COLLECTIONS, Collections, DavObject, InvalidSyncToken, etag_of
 from .xml import (
     CALDAV,
     DAV,
     BadXml,
-    add_response,
+    Multistatus,
     children,
+    empty,
     error_body,
-    multistatus,
     name,
     parse,
     requested_props,
-    serialize,
+    text_element,
 )
 
 log = logging.getLogger(__name__)
@@ -133,11 +135,44 @@ def dav(path: str) -> Response:
         handler = HANDLERS.get(request.method)
         if handler is None:
             raise DavError(405, "Not allowed here.", None, {"Allow": ALLOW})
+        if target.kind == "collection" and request.method in CACHED:
+            return cached(view, handler)
         return handler(view)
     except DavError as error:
         return error.response()
     except BadXml as error:
         return DavError(400, str(error)).response()
+
+
+#: Methods whose answers on a collection depend on nothing but the request and the
+#: collection's sync token (``cache.py``).
+CACHED = {"PROPFIND", "REPORT", "GET"}
+ANSWERS = AnswerCache()
+
+
+def cached(view: View, handler: Any) -> Response:
+    key = ANSWERS.key(
+        view.store.user_id,
+        view.store.sync_token(),
+        request.method,
+        request.script_root,
+        request.path,
+        request.headers.get("Depth", ""),
+        request.get_data(),
+    )
+    kept = ANSWERS.get(key)
+    if kept is not None:
+        status, content_type, etag = 207, XML_TYPE, None
+        if request.method == "GET":
+            status, content_type, etag = 200, "text/calendar; charset=utf-8", etag_of(kept)
+        response = Response(kept, status, content_type=content_type)
+        if etag:
+            response.headers["ETag"] = etag
+        return response
+    response = handler(view)
+    if response.status_code in (200, 207):
+        ANSWERS.put(key, response.get_data())
+    return response
 
 
 def current_dav_user() -> dict[str, Any]:
@@ -166,7 +201,7 @@ class View:
     store: Collections
     target: Target
 
-    @property
+    @functools.cached_property
     def base(self) -> str:
         return f"{request.script_root}{bp.url_prefix}"
 
@@ -225,6 +260,39 @@ class View:
             len(obj.body),
         )
 
+    def add_objects(
+        self,
+        answer: Multistatus,
+        collection: str,
+        objects: list[DavObject],
+        wanted: list[str] | None,
+    ) -> None:
+        """The responses of many objects: ``object_resource``'s answers, made without a
+        resource each (a calendar-query of a whole collection is thousands of them)."""
+        prefix = self.collection_href(collection)
+        if not objects:
+            return
+        names = list(self.object_resource(collection, objects[0]).props)
+        asked = (
+            [prop for prop in names if prop != props.CALENDAR_DATA] if wanted is None else wanted
+        )
+        missing = [prop for prop in asked if prop not in names]
+        simple = [prop for prop in asked if prop in names]
+        if simple == [props.GETETAG, props.CALENDAR_DATA]:
+            for obj in objects:
+                answer.add(
+                    f"{prefix}{obj.task_id}.ics",
+                    [
+                        text_element("D", "getetag", obj.etag),
+                        text_element("C", "calendar-data", obj.body.decode()),
+                    ],
+                    missing,
+                )
+            return
+        for obj in objects:
+            found, unknown = self.object_resource(collection, obj).answer(asked)
+            answer.add(f"{prefix}{obj.task_id}.ics", found, unknown)
+
     def object(self, target: Target) -> DavObject:
         task_id = target.task_id
         found = self.store.one(target.component, task_id) if task_id is not None else None
@@ -269,15 +337,13 @@ def propfind(view: View) -> Response:
     resources = [view.resource(view.target)]
     if depth != "0":
         resources += view.members(view.target)
-    answer = multistatus()
+    answer = Multistatus()
     for resource in resources:
         if names_only:
-            from .xml import element
-
-            add_response(answer, resource.href, [element(key) for key in resource.props])
+            answer.add(resource.href, [empty(key) for key in resource.props])
             continue
         found, missing = resource.answer(wanted)
-        add_response(answer, resource.href, found, missing)
+        answer.add(resource.href, found, missing)
     return multistatus_response(answer)
 
 
@@ -295,8 +361,8 @@ def proppatch(view: View) -> Response:
         if container.tag == name(DAV, "prop")
         for prop in requested_props(container)
     ]
-    answer = multistatus()
-    add_response(answer, request.path, forbidden=asked)
+    answer = Multistatus()
+    answer.add(request.path, forbidden=asked)
     return multistatus_response(answer)
 
 
@@ -341,14 +407,14 @@ def multiget(view: View, root: Any) -> Response:
             target.component, [task for task in asked.values() if task is not None]
         )
     }
-    answer = multistatus()
+    answer = Multistatus()
     for href, task_id in asked.items():
         obj = found.get(task_id) if task_id is not None else None
         if obj is None:
-            add_response(answer, href, status=404)
+            answer.add(href, status=404)
             continue
         present, missing = view.object_resource(collection, obj).answer(wanted)
-        add_response(answer, href, present, missing)
+        answer.add(href, present, missing)
     return multistatus_response(answer)
 
 
@@ -358,17 +424,15 @@ def calendar_query(view: View, root: Any) -> Response:
     assert collection is not None
     query: Filter = read_filter(root, target.component)
     wanted = _wanted(root)
-    answer = multistatus()
+    answer = Multistatus()
     if query.possible:
         if target.kind == "object":
             objects = [view.object(target)]
         else:
             objects = view.store.objects(target.component)
-        for obj in objects:
-            if matches(query, obj, view.store.span(target.component, obj), target.component):
-                resource = view.object_resource(collection, obj)
-                present, missing = resource.answer(wanted)
-                add_response(answer, resource.href, present, missing)
+        kind = target.component
+        chosen = [obj for obj in objects if matches(query, obj, view.store.span(kind, obj), kind)]
+        view.add_objects(answer, collection, chosen, wanted)
     return multistatus_response(answer)
 
 
@@ -389,19 +453,17 @@ def sync_collection(view: View, root: Any) -> Response:
             403, "This sync token is not valid (any more).", name(DAV, "valid-sync-token")
         ) from None
     wanted = _wanted(root)
-    answer = multistatus()
+    answer = Multistatus()
     present = {obj.task_id: obj for obj in view.store.objects(target.component, changed)}
     prefix = view.collection_href(collection)
     for task_id in sorted(changed):
         obj = present.get(task_id)
         if obj is None:
-            add_response(answer, f"{prefix}{task_id}.ics", status=404)
+            answer.add(f"{prefix}{task_id}.ics", status=404)
             continue
         found, missing = view.object_resource(collection, obj).answer(wanted)
-        add_response(answer, f"{prefix}{task_id}.ics", found, missing)
-    from .xml import element
-
-    answer.append(element(name(DAV, "sync-token"), current))
+        answer.add(f"{prefix}{task_id}.ics", found, missing)
+    answer.tail = text_element("D", "sync-token", current)
     return multistatus_response(answer)
 
 
@@ -414,8 +476,6 @@ def get(view: View) -> Response:
         objects = view.store.objects(target.component)
         head = view.store.head()
         body = head + b"".join(obj.component.encode() for obj in objects) + b"END:VCALENDAR\r\n"
-        from .store import etag_of
-
         return calendar_response(body, etag_of(body))
     raise DavError(405, "Use a CalDAV client here.", None, {"Allow": ALLOW})
 
@@ -430,8 +490,8 @@ def calendar_response(body: bytes, etag: str) -> Response:
     return response
 
 
-def multistatus_response(root: Any) -> Response:
-    return Response(serialize(root), 207, content_type=XML_TYPE)
+def multistatus_response(answer: Multistatus) -> Response:
+    return Response(answer.body(), 207, content_type=XML_TYPE)
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -513,6 +573,7 @@ def _keep(view: View, task: dict[str, Any] | None, gone: int | None = None) -> N
     """Put core's answer into the mirror at once, so that the next GET shows it (the event
     that follows is older or the same version, and changes nothing)."""
     session = view.store.session
+    view.store._newest = None  # the change log grows here
     with write_transaction(session):
         if task and "version" in task and not task.get("deleted"):
             mirror.apply_task(session, task)
