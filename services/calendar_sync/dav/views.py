@@ -182,7 +182,7 @@ def current_dav_user() -> dict[str, Any]:
     try:
         return auth.dav_user()
     except auth.DavAuthError as error:
-        raise DavError(error.status, error.message, None, dict(error.headers or {})) from None
+        raise DavError(error.status, str(error), None, dict(error.headers or {})) from None
 
 
 def options() -> Response:
