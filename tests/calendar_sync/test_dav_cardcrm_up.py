@@ -171,7 +171,7 @@ def test_a_phone_finds_both_calendars_and_its_tasks(site):
     for item in found["Tasks"].search(todo=True):
         (parsed,) = Calendar.from_ical(item.data).walk("VTODO")
         assert vobject.readOne(item.data).vtodo.uid.value == str(parsed["UID"])
-    url = f"{found['Tasks'].url}{first['id']}.ics"
+    url = found["Tasks"].url.join(f"{first['id']}.ics")
     (got,) = found["Tasks"].calendar_multiget([url])
     assert "Call Ana back" in got.data
 
