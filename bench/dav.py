@@ -15,8 +15,8 @@ the GET of cardcrm's "Tasks" collection gives them. Measured, interleaved (A, B,
   answer kept for the unchanged collection, ``dav/cache.py``), and each one different
   (``_not_kept``: a comment of its own in each body, so cardcrm builds every answer).
 
-Who is asking is the stand-in of ``--auth none`` (the bench user, no password check) until the
-app passwords' module is there; with it, ``--auth app-password`` makes one and uses Basic auth.
+Requests sign in as a phone does, with Basic auth and an app password (``--auth app-password``,
+the default); ``--auth none`` leaves sign-in out (the bench user, no check) to see its cost.
 Figures go to ``bench/results/dav-latest.json``.
 """
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="interleaved pairs per figure")
     parser.add_argument("--host", default="127.0.0.1", help="where cardcrm's server listens")
     parser.add_argument("--port", type=int, default=0, help="its port (0: a free one)")
-    parser.add_argument("--auth", choices=("none", "app-password"), default="none")
+    parser.add_argument("--auth", choices=("none", "app-password"), default="app-password")
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the server process's settings
     args = parser.parse_args(argv)
@@ -98,15 +98,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             user = core.fill(args.tasks)
             user.update(is_admin=False, language=None)
             with calendar_service(root, core) as calendar:
-                calendar.extensions["calendar_sync"].follower(batch=1000).catch_up()
+                context = calendar.extensions["calendar_sync"]
+                context.follower(batch=1000).catch_up()
                 settings = dict(calendar.settings)
+                credentials = None
+                if args.auth == "app-password":
+                    from cardcrm.calendar_sync.app_passwords import create_app_password
+
+                    with context.database.session() as session:
+                        _, secret = create_app_password(session, user, "bench", context.clock())
+                    credentials = (user["email"], secret)
             port = args.port or free_port()
             base = f"http://{args.host}:{port}/calendar/dav/calendars/{user['id']}/tasks/"
             server = start_server(settings, user, args, port)
             radicale = Radicale(root / "radicale")
             radicale.start()
             try:
-                figures.update(measure(base, radicale, args.runs))
+                figures.update(measure(base, radicale, args.runs, credentials))
             finally:
                 radicale.stop()
                 server.terminate()
@@ -134,8 +142,11 @@ def start_server(
     raise RuntimeError("the CalDAV server did not start")
 
 
-def measure(ours: str, radicale: Radicale, runs: int) -> dict[str, Any]:
+def measure(
+    ours: str, radicale: Radicale, runs: int, credentials: tuple[str, str] | None
+) -> dict[str, Any]:
     cardcrm = requests.Session()
+    cardcrm.auth = credentials
     peer = requests.Session()
     peer.auth = ("peer", "x")
     theirs = f"{radicale.url}peer/tasks/"
