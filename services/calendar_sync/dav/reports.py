@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cardcrm.common.translate import gettext as _
+
 from .store import DavObject
 from .xml import CALDAV, BadXml, children, name
 
@@ -42,10 +44,10 @@ def read_filter(report: Any, component: str) -> Filter:
     """The filter of a ``calendar-query`` report for a collection of ``component``."""
     found = [child for child in children(report) if child.tag == name(CALDAV, "filter")]
     if not found:
-        raise BadXml("A calendar-query needs a filter.")
+        raise BadXml(_("A calendar-query needs a filter."))
     [calendar_filter] = children(found[0])[:1] or [None]
     if calendar_filter is None or calendar_filter.tag != name(CALDAV, "comp-filter"):
-        raise BadXml("A calendar-query's filter holds a comp-filter.")
+        raise BadXml(_("A calendar-query's filter holds a comp-filter."))
     if (calendar_filter.get("name") or "").upper() != "VCALENDAR":
         return Filter(possible=False)
     result = Filter()
@@ -97,7 +99,9 @@ def _instant(value: str | None) -> datetime | None:
     try:
         return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
-        raise BadXml(f"A time-range's bounds are UTC date-times: {value!r}") from None
+        raise BadXml(
+            _("A time-range's bounds are UTC date-times: %(value)s", value=value)
+        ) from None
 
 
 def matches(query: Filter, obj: DavObject, span: tuple[datetime, datetime], kind: str) -> bool:

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cardcrm.common.db import get_session, write_transaction
+from cardcrm.common.translate import gettext as _
 from flask import Blueprint, Response, current_app, request
-from flask_babel import gettext as _
 
 from .. import mirror
 from ..context import CalendarContext
@@ -109,7 +109,7 @@ def resolve(path: str) -> Target:
                 return Target("collection", user_id, parts[2])
             if len(parts) == 4:
                 return Target("object", user_id, parts[2], parts[3])
-    raise DavError(404, "Not found.")
+    raise DavError(404, _("Not found."))
 
 
 # --- the route ----------------------------------------------------------------------------
@@ -121,20 +121,23 @@ def dav(path: str) -> Response:
     try:
         if request.method == "OPTIONS":
             return options()
+        user = current_dav_user()  # first: any path asks who is there (401)
         target = resolve(path)
-        user = current_dav_user()
         if target.user_id is not None and target.user_id != int(user["id"]):
-            raise DavError(404, "Not found.")
+            raise DavError(404, _("Not found."))
         context: CalendarContext = current_app.extensions["calendar_sync"]
         session = get_session()
         if context.catching_up(session):
             raise DavError(
-                503, "The calendar is catching up; try again shortly.", None, {"Retry-After": "30"}
+                503,
+                _("The calendar is catching up; try again shortly."),
+                None,
+                {"Retry-After": "30"},
             )
         view = View(context, Collections(session, context, user, context.clock()), target)
         handler = HANDLERS.get(request.method)
         if handler is None:
-            raise DavError(405, "Not allowed here.", None, {"Allow": ALLOW})
+            raise DavError(405, _("Not allowed here."), None, {"Allow": ALLOW})
         if target.kind == "collection" and request.method in CACHED:
             return cached(view, handler)
         return handler(view)
@@ -297,7 +300,7 @@ class View:
         task_id = target.task_id
         found = self.store.one(target.component, task_id) if task_id is not None else None
         if found is None:
-            raise DavError(404, "Not found.")
+            raise DavError(404, _("Not found."))
         return found
 
     def members(self, target: Target) -> list[props.Resource]:
@@ -328,7 +331,7 @@ def propfind(view: View) -> Response:
     if body.strip():
         root = parse(body)
         if root.tag != name(DAV, "propfind"):
-            raise BadXml("A PROPFIND's body is a DAV:propfind.")
+            raise BadXml(_("A PROPFIND's body is a DAV:propfind."))
         for child in children(root):
             if child.tag == name(DAV, "prop"):
                 wanted = requested_props(child)
@@ -353,7 +356,7 @@ def proppatch(view: View) -> Response:
     view.resource(view.target)
     root = parse(request.get_data())
     if root.tag != name(DAV, "propertyupdate"):
-        raise BadXml("A PROPPATCH's body is a DAV:propertyupdate.")
+        raise BadXml(_("A PROPPATCH's body is a DAV:propertyupdate."))
     asked = [
         prop
         for action in children(root)
@@ -369,14 +372,14 @@ def proppatch(view: View) -> Response:
 def report(view: View) -> Response:
     root = parse(request.get_data())
     if view.target.kind not in ("collection", "object"):
-        raise DavError(403, "Reports are for calendars.", name(DAV, "supported-report"))
+        raise DavError(403, _("Reports are for calendars."), name(DAV, "supported-report"))
     if root.tag == name(CALDAV, "calendar-multiget"):
         return multiget(view, root)
     if root.tag == name(CALDAV, "calendar-query"):
         return calendar_query(view, root)
     if root.tag == name(DAV, "sync-collection"):
         return sync_collection(view, root)
-    raise DavError(403, "This report is not supported.", name(DAV, "supported-report"))
+    raise DavError(403, _("This report is not supported."), name(DAV, "supported-report"))
 
 
 def _wanted(root: Any) -> list[str] | None:
@@ -450,7 +453,7 @@ def sync_collection(view: View, root: Any) -> Response:
         changed, current = view.store.changes_since(token)
     except InvalidSyncToken:
         raise DavError(
-            403, "This sync token is not valid (any more).", name(DAV, "valid-sync-token")
+            403, _("This sync token is not valid (any more)."), name(DAV, "valid-sync-token")
         ) from None
     wanted = _wanted(root)
     answer = Multistatus()
@@ -477,7 +480,7 @@ def get(view: View) -> Response:
         head = view.store.head()
         body = head + b"".join(obj.component.encode() for obj in objects) + b"END:VCALENDAR\r\n"
         return calendar_response(body, etag_of(body))
-    raise DavError(405, "Use a CalDAV client here.", None, {"Allow": ALLOW})
+    raise DavError(405, _("Use a CalDAV client here."), None, {"Allow": ALLOW})
 
 
 def calendar_response(body: bytes, etag: str) -> Response:
@@ -507,20 +510,20 @@ def check_preconditions(obj: DavObject | None) -> None:
     """``If-Match`` and ``If-None-Match`` against the object as it is now (RFC 7232)."""
     if_match = _tags(request.headers.get("If-Match"))
     if if_match is not None and (obj is None or not ("*" in if_match or obj.etag in if_match)):
-        raise DavError(412, "The object changed since you read it.")
+        raise DavError(412, _("The object changed since you read it."))
     if_none_match = _tags(request.headers.get("If-None-Match"))
     if (
         if_none_match is not None
         and obj is not None
         and ("*" in if_none_match or obj.etag in if_none_match)
     ):
-        raise DavError(412, "The object is there already.")
+        raise DavError(412, _("The object is there already."))
 
 
 def put(view: View) -> Response:
     target = view.target
     if target.kind != "object":
-        raise DavError(405, "Objects are put into a calendar.", None, {"Allow": ALLOW})
+        raise DavError(405, _("Objects are put into a calendar."), None, {"Allow": ALLOW})
     collection = target.collection
     assert collection is not None
     obj = view.store.one(target.component, target.task_id) if target.task_id else None
@@ -547,12 +550,12 @@ def put(view: View) -> Response:
 def delete(view: View) -> Response:
     target = view.target
     if target.kind != "object":
-        raise DavError(403, "Calendars cannot be deleted here.", name(DAV, "need-privileges"))
+        raise DavError(403, _("Calendars cannot be deleted here."), name(DAV, "need-privileges"))
     obj = view.object(target)
     check_preconditions(obj)
     shown = view.store.task(obj.task_id)
     if shown is None:
-        raise DavError(404, "Not found.")
+        raise DavError(404, _("Not found."))
     writes = _writes()
     try:
         task = writes.apply_delete(view.store.user, dict(shown[0].data))
@@ -566,7 +569,9 @@ def _writes() -> Any:
     try:
         return importlib.import_module(f"{__package__}.writes")  # written beside this package
     except ImportError:
-        raise DavError(403, "This calendar is read-only.", name(DAV, "need-privileges")) from None
+        raise DavError(
+            403, _("This calendar is read-only."), name(DAV, "need-privileges")
+        ) from None
 
 
 def _keep(view: View, task: dict[str, Any] | None, gone: int | None = None) -> None:

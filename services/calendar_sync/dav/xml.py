@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from xml.sax.saxutils import escape
 
+from cardcrm.common.translate import gettext as _
 from lxml import etree
 
 DAV = "DAV:"
@@ -36,16 +37,18 @@ def name(namespace: str, local: str) -> str:
 def parse(body: bytes) -> Any:
     """The root element of a request body; ``BadXml`` when it is not well-formed XML."""
     if len(body) > MAX_XML_BYTES:
-        raise BadXml("The request body is too large.")
+        raise BadXml(_("The request body is too large."))
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False
     )
     try:
         root = etree.fromstring(body, parser)
     except (etree.XMLSyntaxError, ValueError) as error:
-        raise BadXml(f"The request body is not well-formed XML: {error}") from None
+        raise BadXml(
+            _("The request body is not well-formed XML: %(error)s", error=str(error))
+        ) from None
     if root is None:
-        raise BadXml("The request body is empty.")
+        raise BadXml(_("The request body is empty."))
     return root
 
 
