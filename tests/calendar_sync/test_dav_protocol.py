@@ -383,3 +383,26 @@ def test_the_collections_are_named_in_the_users_language(calendar, member, dav_u
 
     assert found(listing, dav.collection("tasks"))["D:displayname"].text == "Sarcini"
     assert found(listing, dav.collection("deadlines"))["D:displayname"].text == "Termene"
+
+
+def test_a_kept_answer_is_never_served_after_a_change(calendar, member, deal, as_user):
+    tasks = [
+        member.task(deal, f"2026-12-{day:02d}T09:30:00Z", f"Task {day}") for day in range(1, 26)
+    ]
+    calendar.catch_up()
+    dav = as_user(member)
+    body = (
+        '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        "<D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter>"
+        '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"/></C:comp-filter>'
+        "</C:filter></C:calendar-query>"
+    )
+    first = dav.report(dav.collection("tasks"), body)
+    assert len(first.data) > 16 * 1024  # big enough to be kept
+    assert dav.report(dav.collection("tasks"), body).data == first.data
+
+    member.ok("PATCH", f"tasks/{tasks[0]['id']}", {"text": "Renamed"})
+    calendar.catch_up()
+
+    after = dav.report(dav.collection("tasks"), body)
+    assert b"SUMMARY:Renamed" in after.data and b"SUMMARY:Task 1 " not in after.data

@@ -150,11 +150,12 @@ def dav(path: str) -> Response:
 #: Methods whose answers on a collection depend on nothing but the request and the
 #: collection's sync token (``cache.py``).
 CACHED = {"PROPFIND", "REPORT", "GET"}
-ANSWERS = AnswerCache()
 
 
 def cached(view: View, handler: Any) -> Response:
-    key = ANSWERS.key(
+    # one per app: each app is one database (tests run several in one process)
+    answers = current_app.extensions.setdefault("calendar_sync_dav_answers", AnswerCache())
+    key = answers.key(
         view.store.user_id,
         view.store.sync_token(),
         request.method,
@@ -163,7 +164,7 @@ def cached(view: View, handler: Any) -> Response:
         request.headers.get("Depth", ""),
         request.get_data(),
     )
-    kept = ANSWERS.get(key)
+    kept = answers.get(key)
     if kept is not None:
         status, content_type, etag = 207, XML_TYPE, None
         if request.method == "GET":
@@ -174,7 +175,7 @@ def cached(view: View, handler: Any) -> Response:
         return response
     response = handler(view)
     if response.status_code in (200, 207):
-        ANSWERS.put(key, response.get_data())
+        answers.put(key, response.get_data())
     return response
 
 
