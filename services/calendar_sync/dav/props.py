@@ -112,7 +112,7 @@ def common(principal: str) -> dict[str, Callable[[], Any]]:
     }
 
 
-def root(href: str, principal: str) -> Resource:
+def root_resource(href: str, principal: str) -> Resource:
     return Resource(
         "root",
         href,
@@ -125,7 +125,7 @@ def root(href: str, principal: str) -> Resource:
     )
 
 
-def principal(href: str, user: dict[str, Any], home: str) -> Resource:
+def principal_resource(href: str, user: dict[str, Any], home: str) -> Resource:
     email = user.get("email") or ""
     return Resource(
         "principal",
@@ -152,7 +152,7 @@ def principal(href: str, user: dict[str, Any], home: str) -> Resource:
     )
 
 
-def home(href: str, principal_href: str, display: str) -> Resource:
+def home_resource(href: str, principal_href: str, display: str) -> Resource:
     return Resource(
         "home",
         href,
@@ -166,7 +166,7 @@ def home(href: str, principal_href: str, display: str) -> Resource:
     )
 
 
-def collection(
+def collection_resource(
     href: str,
     principal_href: str,
     collection_name: str,

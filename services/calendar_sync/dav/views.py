@@ -21,8 +21,17 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import mirror
 from ..context import CalendarContext
-from . import props
 from .cache import AnswerCache
+from .props import (
+    CALENDAR_DATA,
+    GETETAG,
+    Resource,
+    calendar_object,
+    collection_resource,
+    home_resource,
+    principal_resource,
+    root_resource,
+)
 from .reports import Filter, matches, read_filter
 from .store import COLLECTIONS, Collections, DavObject, InvalidSyncToken, etag_of
 from .xml import (
@@ -222,23 +231,23 @@ class View:
         with self.context.renderer.speaking(self.store.language):
             return _("Tasks") if collection == "tasks" else _("Deadlines")
 
-    def resource(self, target: Target) -> props.Resource:
+    def resource(self, target: Target) -> Resource:
         user = self.store.user
         if target.kind in ("root", "principals"):
             href = self.base + ("/" if target.kind == "root" else "/principals/")
-            return props.root(href, self.principal_href())
+            return root_resource(href, self.principal_href())
         if target.kind == "principal":
-            return props.principal(self.principal_href(), user, self.home_href())
+            return principal_resource(self.principal_href(), user, self.home_href())
         if target.kind == "home":
             display = user.get("name") or user.get("email") or "cardcrm"
-            return props.home(self.home_href(), self.principal_href(), display)
+            return home_resource(self.home_href(), self.principal_href(), display)
         assert target.collection is not None
         if target.kind == "collection":
             return self.collection_resource(target.collection)
         obj = self.object(target)
         return self.object_resource(target.collection, obj)
 
-    def collection_resource(self, collection: str) -> props.Resource:
+    def collection_resource(self, collection: str) -> Resource:
         token: list[str] = []
 
         def sync_token() -> str:
@@ -246,7 +255,7 @@ class View:
                 token.append(self.store.sync_token())
             return token[0]
 
-        return props.collection(
+        return collection_resource(
             self.collection_href(collection),
             self.principal_href(),
             collection,
@@ -255,8 +264,8 @@ class View:
             sync_token,
         )
 
-    def object_resource(self, collection: str, obj: DavObject) -> props.Resource:
-        return props.calendar_object(
+    def object_resource(self, collection: str, obj: DavObject) -> Resource:
+        return calendar_object(
             f"{self.collection_href(collection)}{obj.task_id}.ics",
             obj.etag,
             COLLECTIONS[collection],
@@ -277,12 +286,10 @@ class View:
         if not objects:
             return
         names = list(self.object_resource(collection, objects[0]).props)
-        asked = (
-            [prop for prop in names if prop != props.CALENDAR_DATA] if wanted is None else wanted
-        )
+        asked = [prop for prop in names if prop != CALENDAR_DATA] if wanted is None else wanted
         missing = [prop for prop in asked if prop not in names]
         simple = [prop for prop in asked if prop in names]
-        if simple == [props.GETETAG, props.CALENDAR_DATA]:
+        if simple == [GETETAG, CALENDAR_DATA]:
             for obj in objects:
                 answer.add(
                     f"{prefix}{obj.task_id}.ics",
@@ -304,7 +311,7 @@ class View:
             raise DavError(404, _("Not found."))
         return found
 
-    def members(self, target: Target) -> list[props.Resource]:
+    def members(self, target: Target) -> list[Resource]:
         """The resources one level below ``target`` (PROPFIND's ``Depth: 1``)."""
         if target.kind == "root":
             return [self.resource(Target("principal", self.store.user_id))]
