@@ -17,6 +17,7 @@ from flask import Flask, g
 from .account_views import bp as accounts_api
 from .app_password_views import bp as app_passwords_api
 from .context import TRANSLATIONS, CalendarContext
+from .dav import bp as dav_server
 from .feed_views import bp as feeds_api
 from .feed_views import public as public_api
 from .models import EventCursor
@@ -39,6 +40,8 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     install_languages(app, [TRANSLATIONS], user_language=_caller_language)
     _register_api(app, lambda: feed_health(context.database.writer, EventCursor))
+    # The CalDAV server speaks WebDAV's XML, not the JSON API: no OpenAPI operations.
+    app.register_blueprint(dav_server)
 
     return app
 

@@ -2,8 +2,9 @@
 
 ``apply_event`` is the event follower's handler: it runs in the transaction that moves the
 cursor, so each event's effects are committed exactly once. Every change also bumps the feed
-version of the users it concerns (their feeds' ETags change) and queues the task for each
-CalDAV account that shows it or showed it.
+version of the users it concerns (their feeds' ETags change), queues the task for each
+CalDAV account that shows it or showed it, and notes it in the change log of the CalDAV server's
+collections of each user whose task it is or was (``DavChange``, ``dav/sync.py``).
 
 Calendars show a user only the tasks on cards they may see under core's access rule
 (``cardcrm.sidecar.access``): a change of a product's members or of a card's owner is a change
@@ -20,12 +21,13 @@ from cardcrm.common.db import upsert
 from cardcrm.common.events import CARD_SNAPSHOTS, TASK_SNAPSHOTS, EventType
 from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar import access
-from sqlalchemy import Select, case, delete, select, update
+from sqlalchemy import Select, case, delete, insert, select, update
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import (
     CaldavAccount,
+    DavChange,
     EventCursor,
     FeedState,
     MirrorCard,
@@ -131,7 +133,13 @@ def apply_card(session: Session, data: dict[str, Any], at: datetime) -> None:
             task.sequence += 1
             task.modified_at = max(task.modified_at, at)
             task.render_key = task.vevent = task.vtodo = None
-    touched(session, [task.id for task in tasks], {task.assignee_id for task in tasks}, at)
+    touched(
+        session,
+        [task.id for task in tasks],
+        {task.assignee_id for task in tasks},
+        at,
+        pairs={(task.assignee_id, task.id) for task in tasks},
+    )
 
 
 def apply_members(session: Session, event: dict[str, Any], at: datetime) -> None:
@@ -141,14 +149,17 @@ def apply_members(session: Session, event: dict[str, Any], at: datetime) -> None
     users = access.track(session, ProductMember, event)
     if not users:
         return
-    tasks = session.scalars(
-        select(MirrorTask.id).where(
+    rows = session.execute(
+        select(MirrorTask.id, MirrorTask.assignee_id, MirrorTask.status).where(
             MirrorTask.product_id == event["data"]["id"],
             MirrorTask.assignee_id.in_(users),
-            MirrorTask.status == "open",
+            # done tasks too: the CalDAV server's collections show the recently completed
+            MirrorTask.status.in_(("open", "done")),
         )
-    )
-    touched(session, list(tasks), users, at)
+    ).all()
+    open_tasks = [task_id for task_id, _assignee, status in rows if status == "open"]
+    pairs = {(assignee, task_id) for task_id, assignee, _status in rows}
+    touched(session, open_tasks, users, at, pairs=pairs)
 
 
 def remove_tasks(session: Session, task_ids: list[int], at: datetime) -> None:
@@ -157,7 +168,7 @@ def remove_tasks(session: Session, task_ids: list[int], at: datetime) -> None:
     tasks = list(session.scalars(select(MirrorTask).where(MirrorTask.id.in_(task_ids))))
     users = {task.assignee_id for task in tasks}
     session.execute(delete(MirrorTask).where(MirrorTask.id.in_(task_ids)))
-    touched(session, task_ids, users, at)
+    touched(session, task_ids, users, at, pairs={(task.assignee_id, task.id) for task in tasks})
 
 
 # --- what a change touches ------------------------------------------------------------------
@@ -167,18 +178,26 @@ TOUCHED = "calendar_sync_touched"
 
 
 def touched(
-    session: Session, task_ids: Iterable[int], users: Iterable[int | None], at: datetime
+    session: Session,
+    task_ids: Iterable[int],
+    users: Iterable[int | None],
+    at: datetime,
+    pairs: Iterable[tuple[int | None, int]] | None = None,
 ) -> None:
-    """Note that these tasks and these users' feeds changed at ``at``.
+    """Note that these tasks and these users' feeds changed at ``at``; ``pairs`` (user, task)
+    are the changes of the users' CalDAV collections (by default every user with every task).
 
     Noted work is done once per transaction, just before it commits (``install``): one feed
     bump per user and one queue update however many events the transaction handled.
     """
-    noted = session.info.setdefault(TOUCHED, {"tasks": set(), "users": {}})
+    task_ids, users = list(task_ids), [user for user in users if user is not None]
+    noted = session.info.setdefault(TOUCHED, {"tasks": set(), "users": {}, "pairs": set()})
     noted["tasks"].update(task_ids)
     for user in users:
-        if user is not None:
-            noted["users"][user] = max(at, noted["users"].get(user, at))
+        noted["users"][user] = max(at, noted["users"].get(user, at))
+    if pairs is None:
+        pairs = [(user, task_id) for user in users for task_id in task_ids]
+    noted["pairs"].update((user, task_id) for user, task_id in pairs if user is not None)
 
 
 def install(factory: sessionmaker) -> None:
@@ -190,6 +209,7 @@ def install(factory: sessionmaker) -> None:
         if noted:
             bump_feeds(session, noted["users"])
             enqueue(session, noted["tasks"])
+            log_changes(session, noted["pairs"])
 
     @sqlalchemy_event.listens_for(factory, "after_soft_rollback")
     def _forget(session: Session, _previous: Any) -> None:
@@ -208,6 +228,13 @@ def bump_feeds(session: Session, users: dict[int, datetime]) -> None:
 
     rows = [{"user_id": user, "version": 1, "changed_at": at} for user, at in users.items()]
     upsert(session, FeedState, sorted(rows, key=lambda row: row["user_id"]), ["user_id"], later)
+
+
+def log_changes(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
+    """One row per (user, task) in the CalDAV server's change log (sync tokens point into it)."""
+    rows = [{"user_id": user, "task_id": task_id} for user, task_id in sorted(pairs)]
+    if rows:
+        session.execute(insert(DavChange), rows)
 
 
 def enqueue(session: Session, task_ids: Iterable[int]) -> None:
@@ -264,15 +291,23 @@ def queue(session: Session, pairs: Iterable[tuple[int, int]], now: datetime | No
 # --- what is shown --------------------------------------------------------------------------
 
 
-def shown_tasks(user_id: int, admin: bool) -> Select:
+def shown_tasks(user_id: int, admin: bool, completed_since: datetime | None = None) -> Select:
     """A user's tasks that calendars show: open, on cards that are neither closed nor trashed
-    and that the user may see (``admin``: whether core says the user is an admin)."""
+    and that the user may see (``admin``: whether core says the user is an admin).
+
+    With ``completed_since`` (the CalDAV server's collections), also the tasks done whose last
+    change came since then: their completion is what that change was, or came before it.
+    """
+    status = MirrorTask.status == "open"
+    if completed_since is not None:
+        recent = (MirrorTask.status == "done") & (MirrorTask.modified_at >= completed_since)
+        status = status | recent
     return (
         select(MirrorTask, MirrorCard)
         .join(MirrorCard, MirrorCard.id == MirrorTask.card_id)
         .where(
             MirrorTask.assignee_id == user_id,
-            MirrorTask.status == "open",
+            status,
             MirrorCard.closed.is_(False),
             MirrorCard.trashed.is_(False),
             access.may_see_condition(

@@ -249,3 +249,19 @@ class DavLoginFailure(Base):
     #: The client's address as the app sees it (behind a trusted proxy: the forwarded one).
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DavChange(Base):
+    """A change of one task in one user's CalDAV collections (``dav/store.py``).
+
+    The mirror writes one row per (user, task) its transaction touched; a sync token names the
+    newest row a client has seen, so "what changed since" is the rows after it, and tokens
+    survive restarts. Both of a user's collections hold the same tasks, so they share the log.
+    """
+
+    __tablename__ = "dav_changes"
+    __table_args__ = (Index("ix_dav_changes_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int]
+    task_id: Mapped[int]

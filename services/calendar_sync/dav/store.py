@@ -1,0 +1,278 @@
+"""What a user's CalDAV collections hold: the objects, their ETags and the sync tokens.
+
+Each user has two collections of the same tasks: ``tasks`` (VTODO) and ``deadlines``
+(VEVENT). They hold what the iCal feed shows (``mirror.shown_tasks``: open tasks on cards the
+user may see) plus the tasks completed in the last ``KEEP_COMPLETED`` days, shown completed,
+so that a phone sees a task done elsewhere tick off instead of vanish.
+
+An object's bytes are the component the mirror keeps, in a VCALENDAR of its own; its ETag is a
+hash of those bytes, so it changes exactly when they do. A sync token names the newest row of
+the user's change log (``DavChange``, written by the mirror in the transaction of each change),
+the day that decides which completed tasks are still shown, and a digest of what else decides
+the bytes (the renderer and language, and whether the user is an admin): a token whose digest
+is not today's is refused (403 ``valid-sync-token``), and the client lists the whole
+collection again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import mirror
+from ..context import CalendarContext
+from ..feeds import keep_renders
+from ..ical import EVENT_LENGTH
+from ..models import DavChange, MirrorCard, MirrorTask
+
+#: Completed tasks stay in the collections this many days (counted in whole UTC days).
+KEEP_COMPLETED = 7
+#: name in the URL → (component, column of the mirror)
+COLLECTIONS = {"tasks": "VTODO", "deadlines": "VEVENT"}
+TOKEN_PREFIX = "urn:cardcrm:dav:sync:"
+
+
+class InvalidSyncToken(Exception):
+    """A sync token this server did not give, or no longer honours."""
+
+
+@dataclass
+class DavObject:
+    task_id: int
+    body: bytes
+    etag: str
+    due: datetime
+    due_date: date | None
+    all_day: bool
+    #: the component's text (for filters)
+    component: str
+
+
+@dataclass
+class Collections:
+    """A user's collections as one request sees them."""
+
+    session: Session
+    context: CalendarContext
+    user: dict[str, Any]
+    now: datetime
+    _head: bytes = field(default=b"", init=False)
+    _newest: int | None = field(default=None, init=False)
+
+    @property
+    def user_id(self) -> int:
+        return int(self.user["id"])
+
+    @property
+    def admin(self) -> bool:
+        return bool(self.user.get("is_admin"))
+
+    @property
+    def language(self) -> str:
+        speaker = self.context.renderer.speaker
+        return speaker.language_of(self.user) if speaker else "en"
+
+    @property
+    def render_key(self) -> str:
+        return self.context.renderer.key_for(self.language)
+
+    @property
+    def zone(self) -> Any:
+        try:
+            return ZoneInfo(self.user.get("timezone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return UTC
+
+    # --- what is shown ------------------------------------------------------------------------
+
+    def cutoff_day(self) -> date:
+        """The first day whose completions are still shown."""
+        return self.now.astimezone(UTC).date() - timedelta(days=KEEP_COMPLETED)
+
+    @staticmethod
+    def day_start(day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=UTC)
+
+    def shown(self) -> Any:
+        return mirror.shown_tasks(
+            self.user_id, self.admin, completed_since=self.day_start(self.cutoff_day())
+        )
+
+    def objects(self, kind: str, task_ids: Iterable[int] | None = None) -> list[DavObject]:
+        """The collection's objects (only those of ``task_ids`` if given), by deadline."""
+        shown = self.shown()
+        ids = sorted(set(task_ids)) if task_ids is not None else None
+        found: list[DavObject] = []
+        chunks = [ids[start : start + 500] for start in range(0, len(ids), 500)] if ids else []
+        if ids is None:
+            chunks = [None]  # type: ignore[list-item]
+        for chunk in chunks:
+            found.extend(
+                self._build(kind, shown if chunk is None else shown.where(MirrorTask.id.in_(chunk)))
+            )
+        return found
+
+    def one(self, kind: str, task_id: int) -> DavObject | None:
+        found = self.objects(kind, [task_id])
+        return found[0] if found else None
+
+    def _build(self, kind: str, query: Any) -> list[DavObject]:
+        """The objects of the tasks ``query`` selects: their kept components, those not kept
+        (new, changed, or of another renderer) rendered now and kept for the next time."""
+        renderer, key, language = self.context.renderer, self.render_key, self.language
+        column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
+        rows = self.session.execute(
+            query.with_only_columns(
+                MirrorTask.id,
+                MirrorTask.status,
+                MirrorTask.due,
+                MirrorTask.due_date,
+                MirrorTask.all_day,
+                MirrorTask.modified_at,
+                MirrorTask.render_key,
+                column,
+            )
+        ).all()
+        texts = {row[0]: row[7] for row in rows if row[6] == key and row[7] is not None}
+        stale = [row[0] for row in rows if row[0] not in texts]
+        fresh = []
+        for start in range(0, len(stale), 500):
+            chosen = query.where(MirrorTask.id.in_(stale[start : start + 500]))
+            for task, card in self.session.execute(chosen):
+                texts[task.id] = renderer.render(kind, task, card, language)
+                fresh.append({"task_id": task.id, "seq": task.sequence, "text": texts[task.id]})
+        done = [row[0] for row in rows if row[1] == "done"]
+        closed_at: dict[int, str | None] = {}
+        for start in range(0, len(done), 500):
+            chosen = select(MirrorTask.id, MirrorTask.data).where(
+                MirrorTask.id.in_(done[start : start + 500])
+            )
+            closed_at.update(
+                (task_id, data.get("closed_at")) for task_id, data in self.session.execute(chosen)
+            )
+        head, end = self.head(), b"END:VCALENDAR\r\n"
+        built = []
+        for task_id, status, due, due_date, all_day, modified_at, _key, _text in rows:
+            text = texts.get(task_id)
+            if text is None:
+                continue  # it left the collection between the two reads
+            if status == "done":
+                closed = closed_at.get(task_id)
+                text = completed(kind, text, mirror.instant(closed) if closed else modified_at)
+            body = head + text.encode() + end
+            built.append(DavObject(task_id, body, etag_of(body), due, due_date, all_day, text))
+        if fresh:
+            # Kept only while the task is unchanged (its sequence), as the feed does.
+            keep_renders(self.session, fresh, key, column.key)
+        return built
+
+    def head(self) -> bytes:
+        if not self._head:
+            document = self.context.renderer.todo_document("")
+            self._head = document[: -len(b"END:VCALENDAR\r\n")]
+        return self._head
+
+    def task(self, task_id: int) -> tuple[MirrorTask, MirrorCard] | None:
+        """The task and card behind an object shown in the collections (``None``: not shown)."""
+        row = self.session.execute(self.shown().where(MirrorTask.id == task_id)).first()
+        return (row[0], row[1]) if row is not None else None
+
+    # --- sync tokens --------------------------------------------------------------------------
+
+    def newest_change(self) -> int:
+        """The newest row of the user's change log (asked once per request)."""
+        if self._newest is None:
+            newest = self.session.scalar(
+                select(func.max(DavChange.id)).where(DavChange.user_id == self.user_id)
+            )
+            self._newest = int(newest or 0)
+        return self._newest
+
+    def digest(self) -> str:
+        text = f"{self.render_key}:{'admin' if self.admin else 'user'}"
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def sync_token(self) -> str:
+        day = self.cutoff_day().toordinal()
+        return f"{TOKEN_PREFIX}{self.newest_change()}-{day}-{self.digest()}"
+
+    def changes_since(self, token: str) -> tuple[set[int], str]:
+        """The tasks whose objects may have changed since ``token`` (gone ones included), and
+        the token of now. ``InvalidSyncToken`` for a token this server would not give now."""
+        newest = self.newest_change()
+        current = f"{TOKEN_PREFIX}{newest}-{self.cutoff_day().toordinal()}-{self.digest()}"
+        if not token:
+            return {obj for obj in self._all_ids()}, current
+        try:
+            change, day, digest = token.removeprefix(TOKEN_PREFIX).split("-")
+            since, since_day = int(change), date.fromordinal(int(day))
+        except ValueError:
+            raise InvalidSyncToken(token) from None
+        if (
+            not token.startswith(TOKEN_PREFIX)
+            or digest != self.digest()
+            or since > newest
+            or since < 0
+            or since_day > self.cutoff_day()
+        ):
+            raise InvalidSyncToken(token)
+        changed = set(
+            self.session.scalars(
+                select(DavChange.task_id).where(
+                    DavChange.user_id == self.user_id, DavChange.id > since
+                )
+            )
+        )
+        if since_day < self.cutoff_day():
+            # completions that have left the collections since, without any change
+            changed.update(
+                self.session.scalars(
+                    select(MirrorTask.id).where(
+                        MirrorTask.assignee_id == self.user_id,
+                        MirrorTask.status == "done",
+                        MirrorTask.modified_at >= self.day_start(since_day),
+                        MirrorTask.modified_at < self.day_start(self.cutoff_day()),
+                    )
+                )
+            )
+        return changed, current
+
+    def _all_ids(self) -> list[int]:
+        return list(self.session.scalars(self.shown().with_only_columns(MirrorTask.id)))
+
+    # --- time ranges --------------------------------------------------------------------------
+
+    def span(self, kind: str, obj: DavObject) -> tuple[datetime, datetime]:
+        """The instants a component covers, for ``time-range`` filters: an event from its start
+        to its end, a to-do the instant of its deadline (all-day ones read in the user's zone)."""
+        if obj.all_day and obj.due_date:
+            start = datetime.combine(obj.due_date, time(), tzinfo=self.zone)
+            end = start + timedelta(days=1) if kind == "VEVENT" else start
+        else:
+            start = obj.due.astimezone(UTC)
+            end = start + EVENT_LENGTH if kind == "VEVENT" else start
+        return start, end
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def completed(kind: str, text: str, when: datetime) -> str:
+    """A done task's component, shown completed (``when``): a to-do says so and when; an event
+    (which has no completion in iCalendar) gets a tick before its summary."""
+    if kind == "VTODO":
+        stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return text.replace(
+            "STATUS:NEEDS-ACTION\r\n",
+            f"STATUS:COMPLETED\r\nCOMPLETED:{stamp}\r\nPERCENT-COMPLETE:100\r\n",
+            1,
+        )
+    return text.replace("\r\nSUMMARY:", "\r\nSUMMARY:\u2713 ", 1)

@@ -1,0 +1,231 @@
+"""The CalDAV server as `cardcrm up` runs it (mounted under /calendar, the mirror followed by
+the worker thread), through python-caldav as a calendar app would use it, with app passwords."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import caldav
+import pytest
+import requests
+import vobject
+from icalendar import Calendar
+
+from .conftest import free_port
+
+CARDCRM = Path(sys.executable).parent / "cardcrm"
+DEMO_EMAIL = "demo@cardcrm.example"
+DEMO_PASSWORD = "dav-tests-demo-password"
+
+
+def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_for(check: Any, what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("dav-up")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
+    env.update(CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD, PYTHONUNBUFFERED="1")
+    log = folder / "up.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(CARDCRM), "up", "--port", str(port), "--data", str(folder / "data")],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                if requests.get(base + "/calendar/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield Site(base)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+class Site:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        _, login = call(
+            base, "POST", "/api/v1/auth/token", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+        )
+        self.admin = login["token"]
+        self.admin_id = login["user"]["id"]
+        _, products = call(base, "GET", "/api/v1/products", token=self.admin)
+        self.product = products["items"][0]
+
+    def user(self, email: str, own_cards_only: bool = False) -> dict[str, Any]:
+        status, made = call(
+            self.base,
+            "POST",
+            "/api/v1/users",
+            {"email": email, "name": email.split("@")[0].title(), "password": "password-1234"},
+            self.admin,
+        )
+        assert status == 201, made
+        _, login = call(
+            self.base, "POST", "/api/v1/auth/token", {"email": email, "password": "password-1234"}
+        )
+        members = f"/api/v1/products/{self.product['id']}/members"
+        _, current = call(self.base, "GET", members, token=self.admin)
+        items = [*current["items"], {"user_id": made["id"], "own_cards_only": own_cards_only}]
+        assert call(self.base, "PUT", members, {"items": items}, self.admin)[0] == 200
+        status, secret = call(
+            self.base, "POST", "/calendar/api/v1/app-passwords", {"name": "phone"}, login["token"]
+        )
+        assert status == 201, secret
+        return {
+            "id": made["id"],
+            "email": email,
+            "token": login["token"],
+            "app": secret["password"],
+        }
+
+    def card(self, title: str, owner_id: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"title": title}
+        if owner_id is not None:
+            body["owner_id"] = owner_id
+        status, card = call(
+            self.base, "POST", f"/api/v1/products/{self.product['id']}/cards", body, self.admin
+        )
+        assert status == 201, card
+        return card
+
+    def task(self, card: dict, assignee: dict, text: str, days: int = 1) -> dict[str, Any]:
+        due = (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0).isoformat()
+        body = {"text": text, "due": due, "assignee_id": assignee["id"]}
+        status, task = call(
+            self.base, "POST", f"/api/v1/cards/{card['id']}/tasks", body, self.admin
+        )
+        assert status == 201, task
+        return task
+
+    def client(self, user: dict[str, Any]) -> caldav.DAVClient:
+        return caldav.DAVClient(
+            url=self.base + "/calendar/dav/",
+            username=user["email"],
+            password=user["app"],
+            enable_rfc6764=False,
+        )
+
+
+def calendars(client: caldav.DAVClient) -> dict[str, Any]:
+    return {each.get_display_name(): each for each in client.principal().calendars()}
+
+
+def texts(calendar: Any, todo: bool = True) -> set[str]:
+    found = calendar.search(todo=True) if todo else calendar.search(event=True)
+    return {str(item.icalendar_component["SUMMARY"]).split(" — ")[0] for item in found}
+
+
+def test_a_phone_finds_both_calendars_and_its_tasks(site):
+    ana = site.user("ana@example.com")
+    card = site.card("ACME: 40 chairs")
+    first = site.task(card, ana, "Call Ana back")
+    site.task(card, ana, "Send the offer", days=2)
+    client = site.client(ana)
+
+    found = calendars(client)
+    assert set(found) == {"Tasks", "Deadlines"}
+    wait_for(lambda: len(texts(found["Tasks"])) == 2, "the mirror")
+    assert texts(found["Tasks"]) == {"Call Ana back", "Send the offer"}
+    assert texts(found["Deadlines"], todo=False) == {"Call Ana back", "Send the offer"}
+    for item in found["Tasks"].search(todo=True):
+        (parsed,) = Calendar.from_ical(item.data).walk("VTODO")
+        assert vobject.readOne(item.data).vtodo.uid.value == str(parsed["UID"])
+    url = found["Tasks"].url.join(f"{first['id']}.ics")
+    (got,) = found["Tasks"].calendar_multiget([url])
+    assert "Call Ana back" in got.data
+
+
+def test_sync_tokens_follow_changes_made_in_cardcrm(site):
+    bob = site.user("bob@example.com")
+    card = site.card("Bob's deal")
+    kept = site.task(card, bob, "Keep me")
+    gone = site.task(card, bob, "Delete me")
+    tasks = calendars(site.client(bob))["Tasks"]
+    wait_for(lambda: len(texts(tasks)) == 2, "the mirror")
+    listing = tasks.get_objects_by_sync_token(load_objects=True)
+
+    call(site.base, "PATCH", f"/api/v1/tasks/{kept['id']}", {"text": "Kept, renamed"}, site.admin)
+    call(site.base, "DELETE", f"/api/v1/tasks/{gone['id']}", None, site.admin)
+    wait_for(lambda: texts(tasks) == {"Kept, renamed"}, "the mirror")
+    updated, deleted = listing.sync()
+
+    assert [item.url.path.rsplit("/", 1)[1] for item in updated] == [f"{kept['id']}.ics"]
+    assert [item.url.path.rsplit("/", 1)[1] for item in deleted] == [f"{gone['id']}.ics"]
+
+
+def test_another_users_calendar_is_not_found_and_limited_members_see_their_cards(site):
+    cleo = site.user("cleo@example.com", own_cards_only=True)
+    dan = site.user("dan@example.com")
+    theirs = site.card("Cleo's", owner_id=cleo["id"])
+    not_theirs = site.card("Not Cleo's", owner_id=site.admin_id)
+    site.task(theirs, cleo, "Visible")
+    site.task(not_theirs, cleo, "Hidden")
+    tasks = calendars(site.client(cleo))["Tasks"]
+    wait_for(lambda: texts(tasks) == {"Visible"}, "the mirror")
+
+    response = requests.request(
+        "PROPFIND",
+        str(tasks.url),
+        auth=(dan["email"], dan["app"]),
+        headers={"Depth": "1"},
+        timeout=10,
+    )
+    assert response.status_code == 404
+
+
+def test_a_stale_etag_cannot_overwrite(site):
+    eve = site.user("eve@example.com")
+    task = site.task(site.card("Eve's"), eve, "Mine")
+    tasks = calendars(site.client(eve))["Tasks"]
+    wait_for(lambda: texts(tasks) == {"Mine"}, "the mirror")
+    url = f"{tasks.url}{task['id']}.ics"
+    auth = (eve["email"], eve["app"])
+    current = requests.get(url, auth=auth, timeout=10)
+    assert current.status_code == 200 and current.headers["ETag"].startswith('"')
+
+    stale = requests.put(
+        url, data=current.content, auth=auth, headers={"If-Match": '"stale"'}, timeout=10
+    )
+    assert stale.status_code == 412
+    assert requests.get(url, auth=auth, timeout=10).content == current.content
