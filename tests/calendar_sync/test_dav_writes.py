@@ -504,3 +504,33 @@ def test_a_user_who_may_add_cards_nowhere_is_refused_a_new_object(calendar, new_
     assert (refusal.status, refusal.condition) == (403, "{DAV:}need-privileges")
     with calendar.context.database.session() as session:
         assert session.get(DavInbox, nobody.user.id) is None
+
+
+def test_what_a_plugin_adds_to_the_summary_and_description_is_no_change(
+    calendar_settings, member, deal
+):
+    from types import SimpleNamespace
+
+    from cardcrm.calendar_sync import create_app
+    from cardcrm.core.hookspecs import hookimpl
+
+    from .conftest import CalendarService
+
+    @hookimpl
+    def cardcrm_calendar_component(component, task, card):
+        component["SUMMARY"] = f"[{card['product_id']}] {component['SUMMARY']}"
+        component["DESCRIPTION"] = f"{component['DESCRIPTION']}\n\nAdded by a plugin."
+
+    plugin = SimpleNamespace(cardcrm_calendar_component=cardcrm_calendar_component)
+    service = CalendarService(create_app({**calendar_settings, "PLUGINS": [plugin]}), type(member))
+    try:
+        task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+        document, current = held(service, task)
+        assert str(document.subcomponents[0]["SUMMARY"]).startswith("[")
+        after = put(service, member, "tasks", current, edited(document, STATUS="COMPLETED"))
+    finally:
+        service.sync_worker.close()
+        service.context.close()
+
+    assert after["status"] == "done" and after["text"] == "Call Ana back"
+    assert notes(member, deal) == []

@@ -53,11 +53,12 @@ from cardcrm.common.timeutil import OUT_OF_CALENDAR, utcnow
 from cardcrm.common.translate import gettext as _
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from flask import current_app
+from icalendar import Event, Todo
 from sqlalchemy import select
 
 from ..context import CalendarContext
 from ..ical import VALID_DATA, VALID_OBJECT, RemoteTask, UnreadableObject, read_object
-from ..models import MirrorCard
+from ..models import MirrorCard, MirrorTask
 from .write_models import DavInbox, DavObject
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,12 @@ class Writer:
             version = int(task["version"])
         changes: dict[str, Any] = {}
         before = str(task["text"])
-        new_text = summary_text(remote.summary, before, self._card_title(task))
+        # What cardcrm itself wrote (a plugin may have added to it) is no change.
+        language = str(self.user.get("language") or "en")
+        summary, description = rendering(self.context, task_id, kind, language, expected)
+        new_text = None
+        if remote.summary != summary:
+            new_text = summary_text(remote.summary, before, self._card_title(task))
         if new_text is not None:
             changes["text"] = new_text
         postpone: str | None = None
@@ -259,11 +265,13 @@ class Writer:
             task = self.core.postpone_task(task_id, self.user_id, postpone, version)
             version = int(task["version"])
         # The description begins with the text as it was, or as the PUT made it.
-        note = description_note(remote.description, before, self._url(task))
-        if note is not None and new_text is not None:
-            note = description_note(remote.description, new_text, self._url(task))
+        note = None
+        if remote.description != description:
+            note = description_note(remote.description, before, self._url(task))
+            if note is not None and new_text is not None:
+                note = description_note(remote.description, new_text, self._url(task))
         if note is not None:
-            self._write_note(task, note)
+            write_note(self.context, self.user_id, task, note)
         if closing and task["status"] == "open":
             outcome = "done" if remote.completed else "cancelled"
             task = self.core.close_task(task_id, self.user_id, outcome, version=version)
@@ -304,7 +312,7 @@ class Writer:
             session.add(DavObject(task_id=int(task["id"]), user_id=self.user_id, uid=uid))
         note = description_note(remote.description, text, "")
         if note is not None:
-            self._write_note(task, note)
+            write_note(self.context, self.user_id, task, note)
         if remote.completed or remote.cancelled:
             outcome = "done" if remote.completed else "cancelled"
             task = self.core.close_task(
@@ -348,37 +356,6 @@ class Writer:
             zone = ZoneInfo("UTC")
         return self.context.clock().astimezone(zone).date()
 
-    def _write_note(self, task: dict, note: str) -> None:
-        """The object's note on the task's card: made once, then edited (unless unchanged)."""
-        task_id = int(task["id"])
-        with self.context.database.session() as session:
-            known = session.get(DavObject, task_id)
-            note_id, written = (known.note_id, known.note) if known else (None, None)
-        if note == written:
-            return
-        saved: dict[str, Any] | None = None
-        if note_id is not None:
-            try:
-                saved = self.core.update_note(note_id, self.user_id, note)
-            except CoreUnavailable:
-                raise
-            except CoreError as error:
-                if error.status != 404:
-                    raise
-        if saved is None:
-            saved = self.core.create_note(int(task["card_id"]), self.user_id, note)
-        values = {
-            "task_id": task_id,
-            "user_id": self.user_id,
-            "uid": None,
-            "note_id": int(saved["id"]),
-            "note": note,
-            "created_at": utcnow(),
-        }
-        with self.context.database.writer.begin() as session:
-            changes = {"note_id": values["note_id"], "note": note}
-            upsert(session, DavObject, [values], ["task_id"], changes)
-
     def _inbox(self) -> int:
         """The user's inbox card, made on first use in the first product they may add to."""
         with self.context.database.session() as session:
@@ -417,6 +394,60 @@ class Writer:
             inbox = session.get(DavInbox, self.user_id)
             if inbox is not None and inbox.card_id == card_id:
                 session.delete(inbox)
+
+
+def write_note(context: CalendarContext, user_id: int, task: dict, note: str) -> None:
+    """A calendar object's note, as ``user_id``, on the task's card: written once, then edited
+    (unless unchanged), so that the same description sent again adds no second note."""
+    core = context.core
+    task_id = int(task["id"])
+    with context.database.session() as session:
+        known = session.get(DavObject, task_id)
+        note_id, written = (known.note_id, known.note) if known else (None, None)
+    if note == written:
+        return
+    saved: dict[str, Any] | None = None
+    if note_id is not None:
+        try:
+            saved = core.update_note(note_id, user_id, note)
+        except CoreUnavailable:
+            raise
+        except CoreError as error:
+            if error.status != 404:
+                raise
+    if saved is None:
+        saved = core.create_note(int(task["card_id"]), user_id, note)
+    values = {
+        "task_id": task_id,
+        "user_id": user_id,
+        "uid": None,
+        "note_id": int(saved["id"]),
+        "note": note,
+        "created_at": utcnow(),
+    }
+    with context.database.writer.begin() as session:
+        changes = {"note_id": values["note_id"], "note": note}
+        upsert(session, DavObject, [values], ["task_id"], changes)
+
+
+def rendering(
+    context: CalendarContext, task_id: int, kind: str, language: str, uid: str | None = None
+) -> tuple[str | None, str | None]:
+    """The SUMMARY and DESCRIPTION cardcrm writes for the task now, from the mirror, as a
+    client would read them back (``None``, ``None``: the mirror does not have the task)."""
+    with context.database.session() as session:
+        task = session.get(MirrorTask, task_id)
+        card = session.get(MirrorCard, task.card_id) if task is not None else None
+        if task is None or card is None:
+            return None, None
+        component = context.renderer.component(
+            Todo() if kind == "VTODO" else Event(), task, card, uid, language
+        )
+    summary, description = component.get("SUMMARY"), component.get("DESCRIPTION")
+    return (
+        printable(str(summary)) if summary else None,
+        printable(str(description)) if description else None,
+    )
 
 
 @contextmanager
