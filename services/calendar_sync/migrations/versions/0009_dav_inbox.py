@@ -1,4 +1,5 @@
-"""CalDAV writes: each user's inbox card, and the UIDs and notes of the objects they wrote
+"""CalDAV writes: each user's inbox card, the UIDs and notes of the objects they wrote, and
+the SUMMARY and DESCRIPTION last pushed to a CalDAV calendar
 
 Revision ID: 0009
 Revises: 0005
@@ -36,9 +37,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_dav_objects")),
     )
     op.create_index("ix_dav_objects_user_id_uid", "dav_objects", ["user_id", "uid"], unique=True)
+    with op.batch_alter_table("remote_todos", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("summary", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("remote_todos", schema=None) as batch_op:
+        batch_op.drop_column("description")
+        batch_op.drop_column("summary")
     op.drop_index("ix_dav_objects_user_id_uid", table_name="dav_objects")
     op.drop_table("dav_objects")
     op.drop_table("dav_inboxes")
