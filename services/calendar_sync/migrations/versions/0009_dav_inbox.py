@@ -2,7 +2,7 @@
 the SUMMARY and DESCRIPTION last pushed to a CalDAV calendar
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06 03:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
