@@ -415,7 +415,8 @@ class _Writer:
 
 @dataclass(frozen=True)
 class RemoteTask:
-    """What a calendar app may have changed in a to-do: its completion and its deadline."""
+    """What a calendar app may have changed in a to-do (or an event): its completion, its
+    deadline, its summary and description."""
 
     uid: str | None
     completed: bool
@@ -423,6 +424,13 @@ class RemoteTask:
     due: date | datetime | None
     changed_at: datetime | None
     summary: str | None
+    #: ``VTODO`` or ``VEVENT``
+    kind: str = "VTODO"
+    description: str | None = None
+    #: The component repeats (RRULE, RDATE or EXDATE), which cardcrm's tasks do not say here.
+    repeats: bool = False
+    #: It has a deadline (DUE, else DTSTART) that cardcrm cannot keep (past its calendar).
+    due_out_of_range: bool = False
 
     @property
     def due_key(self) -> str | None:
@@ -442,6 +450,22 @@ class RemoteTask:
         }
 
 
+class UnreadableObject(ValueError):
+    """A calendar object resource cardcrm cannot take: ``condition`` is the CalDAV
+    precondition it fails (a Clark name), ``message`` says why in words."""
+
+    def __init__(self, condition: str, message: str) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.message = message
+
+
+CALDAV_NS = "{urn:ietf:params:xml:ns:caldav}"
+VALID_DATA = f"{CALDAV_NS}valid-calendar-data"
+SUPPORTED_COMPONENT = f"{CALDAV_NS}supported-calendar-component"
+VALID_OBJECT = f"{CALDAV_NS}valid-calendar-object-resource"
+
+
 def parse_remote(data: bytes | str, timezone: str = "UTC") -> RemoteTask | None:
     """The first VTODO of a calendar object resource (``None`` when it holds none).
 
@@ -455,26 +479,77 @@ def parse_remote(data: bytes | str, timezone: str = "UTC") -> RemoteTask | None:
     todos = calendar.walk("VTODO")
     if not todos:
         return None
-    todo = todos[0]
-    zone = _zone(timezone)
-    status = str(todo.get("STATUS", "")).upper()
+    return _remote_task(todos[0], _zone(timezone))
+
+
+def read_object(data: bytes | str, kind: str, timezone: str = "UTC") -> RemoteTask:
+    """The one ``kind`` component (``VTODO`` or ``VEVENT``) of a calendar object resource a
+    client PUT, strictly: anything else raises ``UnreadableObject`` with the precondition it
+    fails (unreadable data, another component, several, no UID, a deadline past the calendar
+    cardcrm keeps). Time zones (VTIMEZONE) are read, not counted."""
     try:
-        percent = int(todo.get("PERCENT-COMPLETE", 0))
+        text = data.decode() if isinstance(data, bytes) else data
+        calendar = Calendar.from_ical(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UnreadableObject(VALID_DATA, f"Not iCalendar data: {error}") from None
+    if calendar.name != "VCALENDAR":
+        raise UnreadableObject(VALID_DATA, "Not a VCALENDAR.")
+    components = [item for item in calendar.subcomponents if item.name != "VTIMEZONE"]
+    names = sorted({str(item.name) for item in components})
+    if names != [kind]:
+        raise UnreadableObject(
+            SUPPORTED_COMPONENT,
+            f"This calendar takes {kind} components only; this object holds "
+            f"{', '.join(names) or 'none'}.",
+        )
+    if len(components) != 1:
+        raise UnreadableObject(
+            VALID_OBJECT,
+            f"One {kind} per object: a task has no exceptions to a series "
+            "(RECURRENCE-ID) nor siblings.",
+        )
+    component = components[0]
+    if not str(component.get("UID") or "").strip():
+        raise UnreadableObject(VALID_OBJECT, f"The {kind} has no UID.")
+    try:
+        return _remote_task(component, _zone(timezone))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise UnreadableObject(VALID_DATA, f"Unreadable {kind}: {error}") from None
+
+
+def _remote_task(component: Component, zone: Any) -> RemoteTask:
+    """What cardcrm reads of a VTODO or VEVENT (``read_object`` and ``parse_remote``)."""
+    kind = str(component.name)
+    status = str(component.get("STATUS", "")).upper()
+    try:
+        percent = int(component.get("PERCENT-COMPLETE", 0))
     except (TypeError, ValueError):
         percent = 0
-    due = todo.get("DUE")
+    due = component.get("DUE") if kind == "VTODO" else None
+    if due is None:
+        due = component.get("DTSTART")
     due_value = _aware(due.dt, zone) if due is not None else None
-    if not isinstance(due_value, date) or not in_calendar(due_value):
+    out_of_range = False
+    if isinstance(due_value, date) and not in_calendar(due_value):
+        out_of_range = True
+    if not isinstance(due_value, date) or out_of_range:
         due_value = None  # none, or past the calendar cardcrm keeps: not a change it can take
-    changed = todo.get("LAST-MODIFIED") or todo.get("DTSTAMP")
+    changed = component.get("LAST-MODIFIED") or component.get("DTSTAMP")
     changed_at = _aware(changed.dt, UTC) if changed is not None else None
+    summary = component.get("SUMMARY")
+    description = component.get("DESCRIPTION")
     return RemoteTask(
-        uid=str(todo.get("UID")) if todo.get("UID") else None,
-        completed="COMPLETED" in todo or status == "COMPLETED" or percent >= 100,
+        uid=str(component.get("UID")) if component.get("UID") else None,
+        completed=kind == "VTODO"
+        and ("COMPLETED" in component or status == "COMPLETED" or percent >= 100),
         cancelled=status == "CANCELLED",
         due=due_value,
         changed_at=changed_at if isinstance(changed_at, datetime) else None,
-        summary=printable(str(todo.get("SUMMARY"))) if todo.get("SUMMARY") else None,
+        summary=printable(str(summary)) if summary else None,
+        kind=kind,
+        description=printable(str(description)) if description else None,
+        repeats=any(name in component for name in ("RRULE", "RDATE", "EXDATE")),
+        due_out_of_range=out_of_range,
     )
 
 

@@ -203,6 +203,10 @@ class RemoteTodo(Base):
     sequence: Mapped[int] = mapped_column(default=0)
     #: The deadline both sides agree on: ``YYYY-MM-DD`` or an instant in UTC.
     due: Mapped[str | None] = mapped_column(String(40))
+    #: The SUMMARY and DESCRIPTION last pushed (``None``: pushed before they were kept): a
+    #: to-do whose own differ was edited in the calendar app.
+    summary: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
     pushed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

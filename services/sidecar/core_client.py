@@ -20,9 +20,11 @@ USER_TTL_SECONDS = 300.0
 class CoreError(Exception):
     """Core answered with an error, or could not be reached."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, detail: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: What core said, in words (its problem's ``detail`` and field errors).
+        self.detail = detail
 
 
 class CoreUnavailable(CoreError):
@@ -75,7 +77,9 @@ class CoreClient:
         response = self.request(method, path, token, **kwargs)
         if response.status_code >= 400:
             detail = _detail(response)
-            raise CoreError(f"core answered {response.status_code}: {detail}", response.status_code)
+            raise CoreError(
+                f"core answered {response.status_code}: {detail}", response.status_code, detail
+            )
         return response.json() if response.content else None
 
     # --- what the sidecars ask --------------------------------------------------------------
@@ -155,20 +159,59 @@ class CoreClient:
         return self.for_user(user_id, "GET", "/api/v1/today", params=params)
 
     def close_task(
-        self, task_id: int, user_id: int, outcome: str = "done", comment: str | None = None
+        self,
+        task_id: int,
+        user_id: int,
+        outcome: str = "done",
+        comment: str | None = None,
+        version: int | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"outcome": outcome}
         if comment:
             body["comment"] = comment
-        return self.for_user(user_id, "POST", f"/api/v1/tasks/{task_id}/close", json=body)
-
-    def postpone_task(self, task_id: int, user_id: int, due: str) -> dict[str, Any]:
         return self.for_user(
-            user_id, "POST", f"/api/v1/tasks/{task_id}/postpone", json={"due": due}
+            user_id, "POST", f"/api/v1/tasks/{task_id}/close", json=body, **_if_match(version)
         )
 
-    def update_task(self, task_id: int, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        return self.for_user(user_id, "PATCH", f"/api/v1/tasks/{task_id}", json=changes)
+    def reopen_task(self, task_id: int, user_id: int, version: int | None = None) -> dict[str, Any]:
+        return self.for_user(
+            user_id, "POST", f"/api/v1/tasks/{task_id}/reopen", **_if_match(version)
+        )
+
+    def postpone_task(
+        self, task_id: int, user_id: int, due: str, version: int | None = None
+    ) -> dict[str, Any]:
+        return self.for_user(
+            user_id,
+            "POST",
+            f"/api/v1/tasks/{task_id}/postpone",
+            json={"due": due},
+            **_if_match(version),
+        )
+
+    def update_task(
+        self, task_id: int, user_id: int, changes: dict[str, Any], version: int | None = None
+    ) -> dict[str, Any]:
+        return self.for_user(
+            user_id, "PATCH", f"/api/v1/tasks/{task_id}", json=changes, **_if_match(version)
+        )
+
+    def create_task(self, card_id: int, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return self.for_user(user_id, "POST", f"/api/v1/cards/{card_id}/tasks", json=body)
+
+    def products(self, user_id: int) -> list[dict[str, Any]]:
+        """The products the user sees (first page)."""
+        page = self.for_user(user_id, "GET", "/api/v1/products", params={"limit": 100})
+        return list(page.get("items") or [])
+
+    def create_card(self, product_id: int, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return self.for_user(user_id, "POST", f"/api/v1/products/{product_id}/cards", json=body)
+
+    def create_note(self, card_id: int, user_id: int, body: str) -> dict[str, Any]:
+        return self.for_user(user_id, "POST", f"/api/v1/cards/{card_id}/notes", json={"body": body})
+
+    def update_note(self, note_id: int, user_id: int, body: str) -> dict[str, Any]:
+        return self.for_user(user_id, "PATCH", f"/api/v1/notes/{note_id}", json={"body": body})
 
     def record_sync_conflict(
         self,
@@ -193,8 +236,25 @@ class CoreClient:
         self._http.close()
 
 
+def _if_match(version: int | None) -> dict[str, Any]:
+    """``If-Match`` on core's version of the object: a change made meanwhile gets a 412."""
+    return {"headers": {"If-Match": f'"{version}"'}} if version is not None else {}
+
+
 def _detail(response: requests.Response) -> str:
+    """The problem's ``detail``, with its field errors (``errors``) when it has some."""
     try:
-        return str(response.json().get("detail"))
+        problem = response.json()
     except ValueError:
         return response.text[:200]
+    if not isinstance(problem, dict):
+        return str(problem)[:200]
+    detail = str(problem.get("detail"))
+    errors = problem.get("errors")
+    if isinstance(errors, dict) and errors:
+        fields = "; ".join(
+            f"{name}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
+            for name, messages in errors.items()
+        )
+        detail = f"{detail} ({fields})"
+    return detail

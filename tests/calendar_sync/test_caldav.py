@@ -141,7 +141,7 @@ def test_a_task_changed_in_cardcrm_is_updated_in_the_calendar(calendar, member, 
     assert after["SEQUENCE"] > before["SEQUENCE"]
 
 
-@pytest.mark.parametrize("how", ["closed", "deleted", "card won", "card trashed", "reassigned"])
+@pytest.mark.parametrize("how", ["cancelled", "deleted", "card won", "card trashed", "reassigned"])
 def test_a_task_that_is_no_longer_mine_and_open_leaves_the_calendar(
     calendar, member, deal, sales, new_user, radicale, how
 ):
@@ -153,8 +153,8 @@ def test_a_task_that_is_no_longer_mine_and_open_leaves_the_calendar(
     calendar.sync(account["id"])
     assert set(calendar_app_of(account).by_uid()) == {uid(stays), uid(goes)}
 
-    if how == "closed":
-        member.ok("POST", f"tasks/{goes['id']}/close")
+    if how == "cancelled":
+        member.ok("POST", f"tasks/{goes['id']}/close", {"outcome": "cancelled"})
     elif how == "deleted":
         member.ok("DELETE", f"tasks/{goes['id']}", status=204)
     elif how == "card won":
@@ -204,10 +204,10 @@ def test_a_to_do_completed_in_the_calendar_closes_the_task_as_mine(
     (entry,) = history(member, deal, "task.closed")
     assert entry["user_id"] == member.user.id
     assert "calendar" in entry["data"]["comment"]
-    # Done here means gone there, as for a task closed in cardcrm.
-    assert uid(task) not in calendar_app_of(account).by_uid()
+    # Done here stays done there (for a week), as for a task done in cardcrm.
     calendar.catch_up()
     assert calendar.sync(account["id"], pull=True).pulled == 0
+    assert calendar_app_of(account).by_uid()[uid(task)]["STATUS"] == "COMPLETED"
 
 
 def test_a_task_completed_in_both_places_at_once_is_closed_once(calendar, member, deal, radicale):
@@ -224,7 +224,7 @@ def test_a_task_completed_in_both_places_at_once_is_closed_once(calendar, member
 
     assert len(history(member, deal, "task.closed")) == 1
     assert history(member, deal, "task.sync_conflict") == []
-    assert calendar_app_of(account).by_uid() == {}
+    assert [todo["STATUS"] for todo in calendar_app_of(account).by_uid().values()] == ["COMPLETED"]
     assert calendar.account(member, account["id"])["pending"] == 0
 
 
@@ -392,7 +392,10 @@ def test_a_task_closed_in_cardcrm_stays_closed_when_the_calendar_moved_it(
     assert member.ok("GET", f"tasks/{task['id']}")["status"] == "done"
     (conflict,) = history(member, deal, "task.sync_conflict")
     assert conflict["data"]["losing"]["due"] == "2026-12-09T08:00:00Z"
-    assert calendar_app_of(account).by_uid() == {}
+    # The to-do is cardcrm's again: done, at its deadline.
+    todo = calendar_app_of(account).by_uid()[uid(task)]
+    assert todo["STATUS"] == "COMPLETED"
+    assert todo["DUE"].dt == datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
 
 
 # --- failures and restarts ----------------------------------------------------------------------
@@ -546,3 +549,120 @@ def test_an_account_held_by_a_live_worker_is_left_to_it_and_one_that_died_is_tak
     assert calendar.sync_worker.due_accounts() == [account["id"]]
     assert calendar.sync(account["id"]).pushed == 1
     assert set(calendar_app_of(account).by_uid()) == {uid(task)}
+
+
+# --- completed to-dos, and text and notes from the calendar ----------------------------------
+
+
+def test_a_done_task_stays_completed_in_the_calendar_for_a_week_then_leaves(
+    calendar, member, deal, radicale
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+
+    closed = member.ok("POST", f"tasks/{task['id']}/close")
+    calendar.catch_up()
+    calendar.sync(account["id"])
+    todo = calendar_app_of(account).by_uid()[uid(task)]
+    assert todo["STATUS"] == "COMPLETED" and todo["PERCENT-COMPLETE"] == 100
+    done_at = datetime.fromisoformat(closed["closed_at"]).replace(microsecond=0)
+    assert todo["COMPLETED"].dt == done_at
+
+    # Six days on, a reconcile (which removes the to-dos of tasks that are not open) keeps it.
+    worker = calendar.sync_worker
+    closed_at = datetime.fromisoformat(closed["closed_at"])
+    worker.clock = lambda: closed_at + timedelta(days=6)
+    with calendar.context.database.writer.begin() as session:
+        session.get(CaldavAccount, account["id"]).sync_token = None
+    calendar.sync(account["id"], pull=True)
+    assert calendar_app_of(account).by_uid()[uid(task)]["STATUS"] == "COMPLETED"
+
+    # A week after it was done, the next round takes it away (no event says so).
+    worker.clock = lambda: closed_at + timedelta(days=7, minutes=1)
+    report = calendar.sync(account["id"], pull=True)
+    assert report.deleted == 1
+    assert calendar_app_of(account).by_uid() == {}
+    with calendar.context.database.session() as session:
+        assert session.scalars(select(RemoteTodo)).all() == []
+
+
+def test_a_task_done_before_the_calendar_held_it_is_not_added_completed(
+    calendar, member, deal, radicale
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Done already")
+    member.ok("POST", f"tasks/{task['id']}/close")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+
+    calendar.sync(account["id"])
+
+    assert calendar_app_of(account).by_uid() == {}
+
+
+def test_a_summary_edited_in_the_calendar_is_the_tasks_new_text(calendar, member, deal, radicale):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+
+    calendar_app_of(account).edit(uid(task), SUMMARY="Call Ana and Ion back — ACME: 40 chairs")
+    report = calendar.sync(account["id"], pull=True)
+
+    assert report.pulled == 1
+    after = member.ok("GET", f"tasks/{task['id']}")
+    assert after["text"] == "Call Ana and Ion back" and after["status"] == "open"
+    (update,) = history(member, deal, "task.updated")
+    assert update["user_id"] == member.user.id
+    calendar.catch_up()
+    calendar.sync(account["id"])
+    todo = calendar_app_of(account).by_uid()[uid(task)]
+    assert todo["SUMMARY"] == "Call Ana and Ion back — ACME: 40 chairs"
+    assert calendar.sync(account["id"], pull=True).pulled == 0
+
+
+def test_a_description_written_in_the_calendar_is_the_tasks_note(calendar, member, deal, radicale):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+    app = calendar_app_of(account)
+    description = str(app.by_uid()[uid(task)]["DESCRIPTION"])
+
+    app.edit(uid(task), DESCRIPTION=description.replace("back\n", "back\nBring the offer.\n"))
+    calendar.sync(account["id"], pull=True)
+    # The same to-do completed later (its description as it was) writes no second note.
+    app.edit(uid(task), STATUS="COMPLETED")
+    calendar.sync(account["id"], pull=True)
+
+    notes = member.ok("GET", f"cards/{deal['id']}/notes")["items"]
+    assert [(note["body"], note["author_id"]) for note in notes] == [
+        ("Bring the offer.", member.user.id)
+    ]
+    after = member.ok("GET", f"tasks/{task['id']}")
+    assert after["text"] == "Call Ana back" and after["status"] == "done"
+
+
+def test_when_both_sides_changed_the_text_cardcrms_later_change_wins_and_the_calendars_is_kept(
+    calendar, member, deal, radicale
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+
+    calendar_app_of(account).edit(
+        uid(task),
+        SUMMARY="Phone Ana — ACME: 40 chairs",
+        LAST_MODIFIED=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    member.ok("PATCH", f"tasks/{task['id']}", {"text": "Visit Ana"})
+    calendar.catch_up()
+    calendar.sync(account["id"], pull=True)
+
+    assert member.ok("GET", f"tasks/{task['id']}")["text"] == "Visit Ana"
+    (conflict,) = history(member, deal, "task.sync_conflict")
+    assert conflict["data"]["losing"]["summary"] == "Phone Ana — ACME: 40 chairs"
+    todo = calendar_app_of(account).by_uid()[uid(task)]
+    assert todo["SUMMARY"] == "Visit Ana — ACME: 40 chairs"

@@ -120,7 +120,7 @@ def test_the_worker_thread_brings_a_task_to_the_calendar_within_two_seconds(
         wait_for(lambda: calendar.account(member, account["id"])["last_sync_at"], what="a round")
         task = member.task(card, "2026-12-01T09:30:00+01:00", "Fast")
         delay = wait_for(lambda: uid(task) in app.by_uid(), timeout=10, what="the push")
-        member.ok("POST", f"tasks/{task['id']}/close")
+        member.ok("POST", f"tasks/{task['id']}/close", {"outcome": "cancelled"})
         gone = wait_for(lambda: uid(task) not in app.by_uid(), timeout=10, what="the delete")
     finally:
         stop.set()

@@ -68,6 +68,16 @@ def test_a_sidecar_token_does_what_the_sidecars_need_for_a_user(
     sidecar.ok("POST", f"tasks/{postponed['id']}/postpone", {"due": "2027-02-01T10:00:00Z"})
     sidecar.ok("PATCH", f"tasks/{edited['id']}", {"due": "2027-02-02T10:00:00Z"})
     assert sidecar.ok("POST", f"tasks/{closed['id']}/close", {})["status"] == "done"
+    # What a calendar app's writes through the CalDAV server need (calendar_sync/dav):
+    assert sidecar.ok("POST", f"tasks/{closed['id']}/reopen")["status"] == "open"
+    assert [item["id"] for item in sidecar.ok("GET", "products")["items"]] == [product["id"]]
+    inbox = sidecar.ok("POST", f"products/{product['id']}/cards", {"title": "Inbox"}, status=201)
+    added = sidecar.ok(
+        "POST", f"cards/{inbox['id']}/tasks", {"text": "New", "due": "2027-02-03", "all_day": True}
+    )
+    assert added["assignee_id"] == member.user.id
+    note = sidecar.ok("POST", f"cards/{inbox['id']}/notes", {"body": "Blue ones"}, status=201)
+    assert sidecar.ok("PATCH", f"notes/{note['id']}", {"body": "Red ones"})["body"] == "Red ones"
     conflict = {"source": "caldav", "losing": {"text": "Call them"}, "winning": {}}
     assert sidecar.post(f"tasks/{read['id']}/sync-conflicts", conflict).status_code == 204
     feed = Service(client, sidecar.token)
@@ -81,14 +91,13 @@ def test_a_sidecar_token_does_nothing_else_for_a_user(client, admin, member, ser
     refused = [
         ("GET", f"cards/{card['id']}", None),
         ("PATCH", f"cards/{card['id']}", {"title": "taken over"}),
-        ("POST", f"products/{product['id']}/cards", {"title": "planted"}),
+        ("DELETE", f"cards/{card['id']}", None),
         ("DELETE", f"tasks/{task['id']}", None),
-        ("POST", f"tasks/{task['id']}/reopen", None),
+        ("GET", f"cards/{card['id']}/notes", None),
         ("PATCH", "me", {"name": "Mallory"}),
         ("POST", "tokens", {}),
         ("GET", "tokens", None),
         ("GET", "sessions", None),
-        ("GET", "products", None),
         ("GET", "users", None),
         ("GET", "contacts", None),
     ]
@@ -144,6 +153,8 @@ def test_a_new_service_token_gets_the_sidecars_scopes(app):
         "products:read",
         "tasks:read",
         "tasks:write",
+        "cards:create",
+        "notes:write",
         "tasks:sync-conflicts",
         "today:read",
     }

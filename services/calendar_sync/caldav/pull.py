@@ -1,14 +1,18 @@
 """Pulling what changed in a CalDAV calendar back into core, settling conflicts.
 
-A completed or cancelled to-do closes the task, a moved ``DUE`` postpones or edits it, as the
-account's user. When both sides changed since the last push, the later change wins and the
-losing version goes into the task's history.
+A completed or cancelled to-do closes the task, a moved ``DUE`` postpones or edits it, an
+edited ``SUMMARY`` is the task's new text and what the ``DESCRIPTION`` holds beyond cardcrm's
+own lines is the task's note (a note on its card), as the account's user: the same mapping as
+writes through cardcrm's own CalDAV server (``dav/writes.py``). A summary or description is
+edited when it differs from the one last pushed (``RemoteTodo.summary``/``description``).
+When both sides changed the same thing since the last push (the deadline, or the text), the
+later change wins and the losing version goes into the task's history.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cardcrm.common.text import printable
@@ -16,6 +20,14 @@ from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from ..dav.writes import (
+    deadline_change,
+    description_note,
+    rendering,
+    summary_text,
+    task_deadline,
+    write_note,
+)
 from ..ical import RemoteTask, parse_remote, task_due_key
 from ..mirror import apply_task, is_listed, is_shown, queue
 from ..models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo
@@ -91,25 +103,34 @@ class Pulling(CalDAVBase):
             shown = listed and is_shown(session, task, card, account.user_id, self.context.is_admin)
             if task is not None:
                 session.expunge(task)
+            title = card.title if card is not None else None
         due_changed = (
             remote is not None and remote.due_key is not None and remote.due_key != state.due
         )
         closed = remote is not None and (remote.completed or remote.cancelled)
-        if remote is None or not (due_changed or closed):
-            # Nothing cardcrm keeps changed (a note, a colour...): our next push writes over it.
+        text, note = self._edits(state, remote, task, title)
+        if remote is None or not (due_changed or closed or text or note):
+            # Nothing cardcrm keeps changed (a colour, a location...): our next push writes
+            # over it.
             self._accept(account.id, state.task_id, etag)
             return
         if not shown:
             # Closed or deleted in cardcrm (or its card closed), or out of the user's sight:
             # that stays so, and the calendar's version is kept in history unless it says the
-            # same (completed). The next push deletes the to-do.
+            # same (completed). The next push deletes the to-do, or writes it completed.
             if not (closed and task is not None and task.status != "open"):
                 reason = "no longer yours to see" if listed else "closed in cardcrm"
                 self._keep_losing(account, state.task_id, remote.as_dict(), _local(task), reason)
             self._accept(account.id, state.task_id, etag, requeue=True)
             return
         assert task is not None  # what is shown exists
-        if task_due_key(task) != state.due:
+        both = (due_changed or closed) and task_due_key(task) != state.due
+        if text is not None and not both:
+            # The text changed here too since the push (or the card's title did).
+            language = self.context.language_of(account.user_id)
+            summary, _ = rendering(self.context, task.id, "VTODO", language, state.uid)
+            both = summary != state.summary
+        if both:
             # Both sides changed since the last push: the later change wins.
             if remote.changed_at is None or remote.changed_at <= task.modified_at:
                 self._keep_losing(
@@ -120,36 +141,69 @@ class Pulling(CalDAVBase):
             self._keep_losing(
                 account, task.id, _local(task), remote.as_dict(), "the calendar changed it later"
             )
-        snapshot = self._bring_back(account, task, remote, closed)
+        snapshot = self._bring_back(account, task, remote, closed, due_changed, text, note)
         with self.database.writer.begin() as session:
             if snapshot is None:
                 # Core refused: its version stands, and the next push puts it back there.
                 self._accept(account.id, task.id, etag, requeue=True, session=session)
                 return
             apply_task(session, snapshot)
-            self._accept(account.id, task.id, etag, due=remote.due_key, session=session)
+            due = remote.due_key if due_changed else None
+            self._accept(account.id, task.id, etag, due=due, session=session)
+
+    def _edits(
+        self,
+        state: RemoteTodo,
+        remote: RemoteTask | None,
+        task: MirrorTask | None,
+        title: str | None,
+    ) -> tuple[str | None, str | None]:
+        """The task's new text and note, if the calendar app edited the to-do's SUMMARY or
+        DESCRIPTION since the last push (not known for to-dos pushed before they were kept)."""
+        if remote is None or task is None:
+            return None, None
+        text = str(task.data.get("text") or "")
+        new_text = note = None
+        if state.summary is not None and remote.summary != state.summary:
+            new_text = summary_text(remote.summary, text, title)
+        if state.description is not None and remote.description != state.description:
+            url = self.renderer.card_url(task.card_id)
+            note = description_note(remote.description, text, url)
+        return new_text, note
 
     def _bring_back(
-        self, account: Account, task: MirrorTask, remote: RemoteTask, closed: bool
+        self,
+        account: Account,
+        task: MirrorTask,
+        remote: RemoteTask,
+        closed: bool,
+        due_changed: bool,
+        text: str | None,
+        note: str | None,
     ) -> dict[str, Any] | None:
-        """Make the calendar's change in core, as the account's user; returns the task after."""
+        """Make the calendar's changes in core, as the account's user; returns the task after
+        (``None``: core refused one)."""
         user = account.user_id
+        snapshot: dict[str, Any] = dict(task.data)
         try:
+            if text is not None:
+                snapshot = self.core.update_task(task.id, user, {"text": text})
+            if note is not None:
+                write_note(self.context, user, snapshot, note)
             if closed:
                 outcome = "done" if remote.completed else "cancelled"
                 comment = f"Marked {'completed' if remote.completed else 'cancelled'} in the "
                 comment += f"calendar {account.calendar_name!r}."
                 return self.core.close_task(task.id, user, outcome, comment)
-            new = remote.due
-            assert new is not None
-            timed = isinstance(new, datetime)
-            text = new.isoformat()
-            if timed == (not task.all_day):
-                current: date | datetime = task.due if timed else task.due_date  # type: ignore[assignment]
-                if current is not None and new > current:
-                    return self.core.postpone_task(task.id, user, text)
-                return self.core.update_task(task.id, user, {"due": text})
-            return self.core.update_task(task.id, user, {"due": text, "all_day": not timed})
+            if due_changed:
+                assert remote.due is not None
+                change = deadline_change(task.all_day, task_deadline(snapshot), remote.due)
+                if change is not None:
+                    how, body = change
+                    if how == "postpone":
+                        return self.core.postpone_task(task.id, user, body["due"])
+                    return self.core.update_task(task.id, user, body)
+            return snapshot
         except CoreUnavailable:
             raise
         except CoreError as refusal:

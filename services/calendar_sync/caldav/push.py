@@ -4,7 +4,10 @@ A task leaves the queue only once the server confirmed its push, and only if no 
 was queued meanwhile (``generation``). A task's to-do has a fixed href and is created with
 ``If-None-Match: *`` and changed or deleted with ``If-Match``, so a retry after a crash finds
 it again instead of making a second one. A task is deleted from the calendar as soon as it is
-no longer shown: closed, deleted, or on a card its user may no longer see.
+no longer shown: deleted, cancelled, or on a card its user may no longer see. A task done
+(completed in cardcrm or in the calendar app) stays in the calendar as a completed to-do for
+``KEEP_COMPLETED`` (7 days), so the app shows what was done, and leaves it after (each round
+queues those past it, ``_expire_completed``); only a to-do the calendar already holds is kept.
 
 A to-do the server refuses (a 4xx other than those of credentials and a gone calendar, or a
 412 with nothing of ours in the way) would be refused again: it is named in the account's
@@ -13,18 +16,30 @@ A to-do the server refuses (a 4xx other than those of credentials and a gone cal
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cardcrm.common.db import upsert
-from icalendar import Todo
+from cardcrm.sidecar import access
+from icalendar import Todo, vDDDTypes, vInt, vText
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..ical import parse_remote, task_due_key
-from ..mirror import is_shown
-from ..models import CaldavAccount, MirrorCard, MirrorTask, PendingPush, RemoteTodo
+from ..mirror import is_shown, queue
+from ..models import (
+    CaldavAccount,
+    MirrorCard,
+    MirrorTask,
+    PendingPush,
+    ProductMember,
+    RemoteTodo,
+)
 from ..remote import RemoteCalendar, RemoteChanged, RemoteRejected
 from .base import Account, CalDAVBase, Round
+
+#: How long a done task stays in the calendar as a completed to-do.
+KEEP_COMPLETED = timedelta(days=7)
 
 
 class Pushing(CalDAVBase):
@@ -37,6 +52,8 @@ class Pushing(CalDAVBase):
         failed preconditions; one that fails again is a refusal (a server that answers 412 to
         the version it gave us would otherwise be pulled and pushed again every round)."""
         report.changed_remotely = False
+        if not settled:
+            self._expire_completed(account)
         after = -1
         while True:
             with self.database.session() as session:
@@ -83,12 +100,23 @@ class Pushing(CalDAVBase):
             href = state.href if state else remote.href(f"cardcrm-task-{task_id}.ics")
             uid = state.uid if state else self.renderer.uid(task_id)
             etag = state.etag if state else None
-            if shown:
-                assert task is not None and card is not None  # what is shown exists
+            completed = (
+                not shown
+                and state is not None
+                and self._kept_completed(session, task, card, account)
+            )
+            if shown or completed:
+                assert task is not None and card is not None  # what is shown or kept exists
                 language = self.context.language_of(account.user_id)
-                body = self._document(session, task, card, uid, language)
+                if completed:
+                    body = self._completed_document(task, card, uid, language)
+                else:
+                    body = self._document(session, task, card, uid, language)
                 sequence, due = task.sequence, task_due_key(task)
-        if not shown:
+                written = parse_remote(body)
+                assert written is not None  # our own to-do
+                summary, description = written.summary, written.description
+        if not (shown or completed):
             ours = state is not None
             if not ours:
                 # A push may have reached the server just before a crash, unnoted: our own
@@ -120,8 +148,63 @@ class Pushing(CalDAVBase):
             account.id,
             task_id,
             generation,
-            {"uid": uid, "href": href, "etag": new_etag, "sequence": sequence, "due": due},
+            {
+                "uid": uid,
+                "href": href,
+                "etag": new_etag,
+                "sequence": sequence,
+                "due": due,
+                "summary": summary,
+                "description": description,
+            },
         )
+
+    # --- completed to-dos -----------------------------------------------------------------------
+
+    def _kept_completed(
+        self, session: Session, task: MirrorTask | None, card: MirrorCard | None, account: Account
+    ) -> bool:
+        """Whether the task is done, the user's, in their sight and closed less than
+        ``KEEP_COMPLETED`` ago: its to-do stays, completed."""
+        if task is None or card is None or card.trashed or task.status != "done":
+            return False
+        if task.assignee_id != account.user_id:
+            return False
+        closed_at = _closed_at(task)
+        if closed_at is None or self.clock() - closed_at >= KEEP_COMPLETED:
+            return False
+        ref = access.CardRef(card.id, card.product_id or 0, card.owner_id)
+        return access.may_see(session, ProductMember, account.user_id, ref, self.context.is_admin)
+
+    def _completed_document(
+        self, task: MirrorTask, card: MirrorCard, uid: str, language: str
+    ) -> bytes:
+        """The task's to-do, completed when the task was closed."""
+        component = self.renderer.component(Todo(), task, card, uid, language)
+        closed_at = _closed_at(task) or task.modified_at
+        component["STATUS"] = vText("COMPLETED")
+        component["COMPLETED"] = vDDDTypes(closed_at.astimezone(UTC).replace(microsecond=0))
+        component["PERCENT-COMPLETE"] = vInt(100)
+        return self.renderer.todo_document(component.to_ical(sorted=False).decode())
+
+    def _expire_completed(self, account: Account) -> None:
+        """Queue the completed to-dos kept past ``KEEP_COMPLETED`` (their push deletes them);
+        no event says when that time is up."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(MirrorTask)
+                .join(RemoteTodo, RemoteTodo.task_id == MirrorTask.id)
+                .where(RemoteTodo.account_id == account.id, MirrorTask.status == "done")
+            ).scalars()
+            now = self.clock()
+            expired = [
+                task.id
+                for task in rows
+                if (closed_at := _closed_at(task)) is None or now - closed_at >= KEEP_COMPLETED
+            ]
+        if expired:
+            with self.database.writer.begin() as session:
+                queue(session, [(account.id, task_id) for task_id in expired], self.clock())
 
     def _document(
         self, session: Session, task: MirrorTask, card: MirrorCard, uid: str, language: str
@@ -174,3 +257,14 @@ class Pushing(CalDAVBase):
                     PendingPush.generation == generation,
                 )
             )
+
+
+def _closed_at(task: MirrorTask) -> datetime | None:
+    """When the task was closed, from core's JSON of it."""
+    value = task.data.get("closed_at")
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -6,7 +6,8 @@ does not remember them), and the service's own records (the mirror, ``remote_tod
 still hold them or, restored too, know nothing of them. A reconcile lists the calendar and
 asks core, as the account's user, about every task one of cardcrm's objects stands for; an
 object whose task core does not have, or that is no longer the user's open task (or out of
-their sight), is deleted from the calendar.
+their sight), is deleted from the calendar, unless the task is the user's and done less than
+``push.KEEP_COMPLETED`` ago (its to-do stays, completed, that long).
 
 Only cardcrm's objects: one the service pushed (``remote_todos``) or one at cardcrm's href
 form (``cardcrm-task-<id>.ics``), and in either case only if the object's UID is the one
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import datetime
 
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from sqlalchemy import delete, select
@@ -34,6 +36,7 @@ from ..ical import object_uid
 from ..models import PendingPush, RemoteTodo
 from ..remote import RemoteCalendar, RemoteChanged, RemoteRejected
 from .base import Account, CalDAVBase, Round
+from .push import KEEP_COMPLETED
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +105,8 @@ class Reconciling(CalDAVBase):
         self._reconciled[account.id] = time.monotonic()
 
     def _users_open_task(self, account: Account, task_id: int) -> bool:
-        """Whether core has the task, open, assigned to the account's user and in their
-        sight (asked as the user: a task they may not see is not found)."""
+        """Whether core has the task, open (or done lately), assigned to the account's user
+        and in their sight (asked as the user: a task they may not see is not found)."""
         try:
             task = self.core.get_task(task_id, account.user_id)
         except CoreUnavailable:
@@ -112,4 +115,14 @@ class Reconciling(CalDAVBase):
             if refusal.status in (401, 403, 404):
                 return False  # no such task, or not the user's to see (or no such user)
             raise CoreUnavailable(f"core answered {refusal.status} for task {task_id}") from None
-        return task.get("assignee_id") == account.user_id and task.get("status") == "open"
+        if task.get("assignee_id") != account.user_id:
+            return False
+        if task.get("status") == "open":
+            return True
+        # Done lately: its to-do stays in the calendar, completed (``push.KEEP_COMPLETED``).
+        closed = str(task.get("closed_at") or "")
+        try:
+            closed_at = datetime.fromisoformat(closed.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return task.get("status") == "done" and self.clock() - closed_at < KEEP_COMPLETED

@@ -67,6 +67,7 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     response=CardSchema,
     status=201,
     errors=(404, 422),
+    scope="cards:create",
 )
 def create_card(product_id: int, body: dict[str, Any]) -> Any:
     """Create a card (in the product's first status unless ``status_id`` says otherwise)."""

@@ -49,6 +49,7 @@ class Written:
     response=NoteWrittenSchema,
     status=201,
     errors=(404, 409, 422),
+    scope="notes:write",
 )
 def create_note(card_id: int, body: dict[str, Any]) -> Reply:
     """Write a note on a card (Markdown), optionally mentioning users.
@@ -97,6 +98,7 @@ def get_note(note_id: int) -> Any:
     body=NoteUpdateSchema,
     response=NoteWrittenSchema,
     errors=(403, 404, 409, 412, 422),
+    scope="notes:write",
 )
 def update_note(note_id: int, body: dict[str, Any]) -> Written:
     """Edit a note's text or mentions (its author or an admin).

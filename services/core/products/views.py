@@ -39,7 +39,7 @@ def list_plugins() -> Page:
     return Page(describe_plugins(current_app.extensions["cardcrm_plugins"]))
 
 
-@bp.operation("/products", response=ProductSchema, paginated=True)
+@bp.operation("/products", response=ProductSchema, paginated=True, scope="products:read")
 def list_products() -> Page:
     """The products, by name."""
     return Page(service.list_products(get_session(), viewer=current_user()))

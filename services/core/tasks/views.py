@@ -34,6 +34,7 @@ bp = ApiBlueprint("tasks", __name__, tag="Tasks")
     response=TaskSchema,
     status=201,
     errors=(404, 409, 422),
+    scope="tasks:write",
 )
 def create_task(card_id: int, body: dict[str, Any]) -> Any:
     """Add a task to a card (assigned to the caller unless ``assignee_id`` says otherwise)."""
@@ -113,7 +114,13 @@ def close_task(task_id: int, body: dict[str, Any]) -> Any:
     )
 
 
-@bp.operation("/tasks/<int:task_id>/reopen", "POST", response=TaskSchema, errors=(404, 409, 412))
+@bp.operation(
+    "/tasks/<int:task_id>/reopen",
+    "POST",
+    response=TaskSchema,
+    errors=(404, 409, 412),
+    scope="tasks:write",
+)
 def reopen_task(task_id: int) -> Any:
     """Reopen a closed task."""
     return service.reopen_task(get_session(), current_user(), task_id, expected_versions())
