@@ -147,3 +147,56 @@ def test_0013_gives_existing_cards_their_money_value_in_cents(admin, database_ur
         stored = dict(connection.execute(text("SELECT id, amount_cents FROM cards")).all())
     engine.dispose()
     assert [stored[card["id"]] for card in cards] == [125050, 5, None]
+
+
+def test_0016_gives_default_sidecar_tokens_the_calendar_write_scopes_and_no_other(
+    admin, database_url
+):
+    """A calendar service running on a token made before CalDAV writes keeps working (it may
+    make the inbox card and write notes); a token narrowed on purpose stays narrow."""
+    import json
+
+    from alembic import command
+    from cardcrm.core.auth.service import hash_token
+    from cardcrm.core.migrate import alembic_config
+
+    former_default = [
+        "events:read",
+        "users:read",
+        "products:read",
+        "tasks:read",
+        "tasks:write",
+        "tasks:sync-conflicts",
+        "today:read",
+    ]
+    config = alembic_config(database_url)
+    command.downgrade(config, "0015")
+    engine = create_engine(database_url)
+    insert = text(
+        "INSERT INTO api_tokens (token_hash, user_id, service, name, created_at, scopes)"
+        " VALUES (:hash, NULL, :service, 'cardcrm up', CURRENT_TIMESTAMP, :scopes)"
+    )
+    with engine.begin() as connection:
+        for service, scopes in (("sidecars", former_default), ("mail", ["mail:deliver"])):
+            connection.execute(
+                insert,
+                {
+                    "hash": hash_token(f"ccrm_{service}"),
+                    "service": service,
+                    "scopes": json.dumps(scopes),
+                },
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        held = dict(
+            connection.execute(
+                text("SELECT service, scopes FROM api_tokens WHERE service IS NOT NULL")
+            ).all()
+        )
+    engine.dispose()
+
+    def scopes(value: object) -> list[str]:
+        return json.loads(value) if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+
+    assert scopes(held["sidecars"]) == former_default + ["cards:create", "notes:write"]
+    assert scopes(held["mail"]) == ["mail:deliver"]
