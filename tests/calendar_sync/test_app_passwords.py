@@ -49,7 +49,7 @@ def dav(calendar_settings: dict[str, Any], member: Any, clock: Clock) -> Any:
         try:
             user = dav_user()
         except DavAuthError as error:
-            response = jsonify(status=error.status, detail=error.detail)
+            response = jsonify(status=error.status, detail=error.message)
             response.status_code = error.status
             response.headers.update(error.headers)
             return response

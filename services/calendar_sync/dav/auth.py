@@ -55,6 +55,11 @@ class DavAuthError(CardcrmError):
             self.retry_after = int(self._headers["Retry-After"])
 
     @property
+    def message(self) -> str:
+        """The text to answer with, in the language of the moment (``detail``)."""
+        return self.detail
+
+    @property
     def headers(self) -> dict[str, str]:
         return dict(self._headers)
 
