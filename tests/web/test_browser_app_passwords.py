@@ -53,6 +53,7 @@ def test_making_seeing_and_revoking_an_app_password(
     assert revoked.value.status == 204
     tab.locator("#app-passwords li", has_text=device).wait_for(state="detached")
     assert "can no longer sign in" in tab.locator("#app-password-state").inner_text()
+    assert not shown.is_visible()  # a revoked password is not left on show
     tab.screenshot(path=artifact(f"app-passwords-revoked-{name}.png"), full_page=True)
     # Made again on reload: the list comes from the server, not the page's memory.
     tab.reload()

@@ -13,6 +13,7 @@
   var made = document.getElementById("app-password-made");
   var madeText = document.getElementById("app-password-made-text");
   var secret = document.getElementById("app-password-value");
+  var shownId = null;  // the password on show: hidden again if it is revoked
 
   function moment(iso) { return window.cardcrmDates.format(iso, "moment"); }
   function day(iso) { return window.cardcrmDates.format(iso, "day"); }
@@ -54,6 +55,11 @@
       revoke.disabled = true;
       sidecar("DELETE", base + "/" + item.id).then(function (answer) {
         if (answer.ok || answer.status === 404) {
+          if (item.id === shownId) {
+            made.hidden = true;
+            secret.value = "";
+            shownId = null;
+          }
           state.textContent = t("Revoked: %(name)s can no longer sign in.", { name: item.name });
           load();
         } else {
@@ -90,6 +96,7 @@
       madeText.textContent = t("The app password for %(name)s. Enter it in that device now: it is shown only this once.",
         { name: answer.data.name });
       secret.value = answer.data.password;
+      shownId = answer.data.id;
       document.getElementById("app-password-copy").textContent = t("Copy");
       state.textContent = "";
       secret.focus();
