@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import NotFound
@@ -85,16 +85,25 @@ def revoke_app_password(session: Session, user_id: int, password_id: int, now: d
         row.revoked_at = now
 
 
-def find_app_password(session: Session, email: str, secret: str) -> AppPassword | None:
-    """The working app password with this secret, if it was made for this e-mail."""
-    row = session.scalar(
-        select(AppPassword).where(
-            AppPassword.secret_hash == hash_secret(secret), AppPassword.revoked_at.is_(None)
-        )
-    )
+class SignIn(NamedTuple):
+    """What a sign-in needs of the app password it matched."""
+
+    id: int
+    user_id: int
+    last_used_at: datetime | None
+
+
+def find_app_password(session: Session, email: str, secret: str) -> SignIn | None:
+    """The working app password with this secret, if it was made for this e-mail (columns, not
+    the ORM object: this runs on every DAV request)."""
+    row = session.execute(
+        select(
+            AppPassword.id, AppPassword.user_id, AppPassword.email, AppPassword.last_used_at
+        ).where(AppPassword.secret_hash == hash_secret(secret), AppPassword.revoked_at.is_(None))
+    ).first()
     if row is None or row.email != normalize_email(email):
         return None
-    return row
+    return SignIn(row.id, row.user_id, row.last_used_at)
 
 
 def note_use(session: Session, password_id: int, now: datetime) -> None:

@@ -49,7 +49,7 @@ def dav(calendar_settings: dict[str, Any], member: Any, clock: Clock) -> Any:
         try:
             user = dav_user()
         except DavAuthError as error:
-            response = jsonify(status=error.status, detail=error.detail)
+            response = jsonify(status=error.status, detail=error.message)
             response.status_code = error.status
             response.headers.update(error.headers)
             return response
@@ -235,6 +235,26 @@ def test_behind_a_trusted_proxy_the_forwarded_scheme_and_address_count(dav, memb
     # nginx on this machine, but the client is elsewhere and came over http.
     assert through_proxy(forwarded_http).status_code == 403
     assert through_proxy(forwarded_https).status_code == 200
+
+
+def test_an_untrusted_local_proxy_serving_plain_http_is_no_local_client(dav, member):
+    """nginx on this machine without CARDCRM_TRUSTED_PROXIES: every request comes from
+    loopback, and only the proxy's own headers tell a phone over plain http from a laptop."""
+    password = make_password(dav, member)["password"]
+
+    def through(headers: dict[str, str]) -> int:
+        return dav.client.open(
+            WHOAMI,
+            method="PROPFIND",
+            headers={**basic("member@example.com", password), **headers},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        ).status_code
+
+    assert through({"X-Forwarded-For": ELSEWHERE, "X-Forwarded-Proto": "http"}) == 403
+    assert through({"X-Forwarded-For": ELSEWHERE}) == 403
+    assert through({"Forwarded": f"for={ELSEWHERE}"}) == 403
+    assert through({"X-Forwarded-For": ELSEWHERE, "X-Forwarded-Proto": "https"}) == 200
+    assert through({}) == 200
 
 
 def test_the_app_password_api_needs_a_users_token(dav, core_server):

@@ -6,9 +6,11 @@ made for a device (``app_passwords.py``), so a phone never holds the password th
 everything, and each device can be shut out alone.
 
 Basic sends the password in clear, so it is refused over plain HTTP (403) unless the client
-is on this machine (loopback: ``cardcrm up`` on a laptop, or nginx in front on the same host
-without trusted proxies set). Behind a reverse proxy both the scheme and the client's address
-are the forwarded ones only when ``CARDCRM_TRUSTED_PROXIES`` says so (``common/proxy.py``).
+is on this machine (loopback: ``cardcrm up`` on a laptop). Behind a reverse proxy both the
+scheme and the client's address are the forwarded ones only when ``CARDCRM_TRUSTED_PROXIES``
+says so (``common/proxy.py``). Without it, every request seems to come from the proxy on
+loopback: then the proxy's own ``X-Forwarded-Proto`` decides, so a site served over plain http
+by a local nginx does not pass for a local client.
 Failed sign-ins are throttled as core's logins are (``throttle.py``).
 """
 
@@ -55,6 +57,11 @@ class DavAuthError(CardcrmError):
             self.retry_after = int(self._headers["Retry-After"])
 
     @property
+    def message(self) -> str:
+        """The text to answer with, in the language of the moment (``detail``)."""
+        return self.detail
+
+    @property
     def headers(self) -> dict[str, str]:
         return dict(self._headers)
 
@@ -64,7 +71,7 @@ def dav_user() -> dict[str, Any]:
     (``{"id", "email", "name", "timezone", "is_admin", "language"}``), also set as
     ``g.sidecar_user``. Raises ``DavAuthError`` otherwise."""
     address = request.remote_addr or ""
-    if not request.is_secure and not is_loopback(address):
+    if not request.is_secure and not (is_loopback(address) and not _proxied_over_http()):
         raise DavAuthError(
             403,
             _(
@@ -116,6 +123,15 @@ def is_loopback(address: str) -> bool:
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
         return parsed.ipv4_mapped.is_loopback
     return parsed.is_loopback
+
+
+def _proxied_over_http() -> bool:
+    """Whether a proxy on this machine (not trusted, so not applied by ``ProxyFix``) says the
+    client came over plain http, or forwarded the request without saying how it came."""
+    proto = request.headers.get("X-Forwarded-Proto")
+    if proto:
+        return proto.split(",")[-1].strip().lower() != "https"
+    return "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
 
 
 def _credentials() -> tuple[str, str]:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models import DavLoginFailure
@@ -39,15 +39,18 @@ class Refusal:
 
 def check(session: Session, email: str, address: str, now: datetime) -> tuple[Refusal | None, int]:
     """Whether sign-ins of ``email`` from ``address`` are refused for now, and how many of
-    its failures count (so that a success forgets them only when there are some)."""
-    recent = and_(DavLoginFailure.address == address, DavLoginFailure.at >= now - WINDOW)
-    counted = select(func.count(), func.min(DavLoginFailure.at))
-    account_count, account_oldest = session.execute(
-        counted.where(recent, DavLoginFailure.email == email)
+    its failures count (so that a success forgets them only when there are some).
+
+    One query counts both (the address's failures, and those among them for the e-mail): it
+    runs on every DAV request."""
+    for_email = case((DavLoginFailure.email == email, DavLoginFailure.at))
+    address_count, address_oldest, account_count, account_oldest = session.execute(
+        select(
+            func.count(), func.min(DavLoginFailure.at), func.count(for_email), func.min(for_email)
+        ).where(DavLoginFailure.address == address, DavLoginFailure.at >= now - WINDOW)
     ).one()
     if account_count >= ACCOUNT_LIMIT:
         return Refusal("account", _wait(account_oldest, now)), account_count
-    address_count, address_oldest = session.execute(counted.where(recent)).one()
     if address_count >= ADDRESS_LIMIT:
         return Refusal("address", _wait(address_oldest, now)), account_count
     return None, account_count

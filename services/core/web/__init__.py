@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
         timeline,
         today,
         trash,
+        well_known,
     )
 
     web = Blueprint(
@@ -79,4 +80,5 @@ def init_app(app: Flask) -> None:
     ):
         web.register_blueprint(feature)
     app.register_blueprint(web)
+    app.register_blueprint(well_known.bp)
     errors.install_unmatched(app, http_error)
