@@ -52,7 +52,7 @@ def upgrade() -> None:
     ).all()
     for token_id, scopes in rows:
         held = list(scopes or [])
-        if FORMER_DEFAULT <= set(held) and not set(ADDED) <= set(held):
+        if set(held) >= FORMER_DEFAULT and not set(ADDED) <= set(held):
             widened = held + [scope for scope in ADDED if scope not in held]
             connection.execute(
                 api_tokens.update().where(api_tokens.c.id == token_id).values(scopes=widened)
@@ -66,7 +66,7 @@ def downgrade() -> None:
     ).all()
     for token_id, scopes in rows:
         held = list(scopes or [])
-        if FORMER_DEFAULT <= set(held):
+        if set(held) >= FORMER_DEFAULT:
             narrowed = [scope for scope in held if scope not in ADDED]
             connection.execute(
                 api_tokens.update().where(api_tokens.c.id == token_id).values(scopes=narrowed)
