@@ -4,7 +4,6 @@ when the password is revoked; the account password never signs in."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,13 +16,6 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from .conftest import free_port
-
-# The DAV views are their own change (dav/views.py); until they are in, there is nothing to
-# sign in to.
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("cardcrm.calendar_sync.dav.views") is None,
-    reason="the CalDAV server's views (dav/views.py) are not in this tree yet",
-)
 
 
 @pytest.fixture
