@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardcrm.common.api import ApiBlueprint
+from cardcrm.common.api import JSON_MIMETYPE, ApiBlueprint, dumps
 from cardcrm.common.db import get_session
 from cardcrm.common.translate import gettext as _
-from flask import Response, json
+from flask import Response
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .auth.service import current_user
@@ -95,4 +95,4 @@ def today_view(args: dict[str, Any]) -> Response:
         "tasks": tasks,
         "next_cursor": next_cursor,
     }
-    return Response(json.dumps(body), mimetype="application/json")
+    return Response(dumps(body), mimetype=JSON_MIMETYPE)

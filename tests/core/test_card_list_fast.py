@@ -2,8 +2,8 @@
 
 The reference is the list as it was answered before the fast path: the ORM product, the ORM
 cards of ``queries.list_cards`` (still what the web pages read), ``CardSchema().dump`` of them
-and the app's ``json.dumps``. Every page of every query is compared, following each side's own
-cursor, for every built-in template's fields, money, dates, cleared values, contacts, trashed
+and the API's encoder (``cardcrm.common.api.dumps``). Every page of every query is compared,
+following each side's own cursor, for every built-in template's fields, money, dates, cleared values, contacts, trashed
 cards, each sort and filter, and a member limited to their own cards.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cardcrm.common.api import dumps
 from cardcrm.common.db import get_db
 from cardcrm.common.errors import NotFound
 from cardcrm.core.auth.models import User
@@ -20,7 +21,6 @@ from cardcrm.core.cards.fast import KEYS, schema_keys
 from cardcrm.core.cards.models import Card
 from cardcrm.core.cards.schemas import CardListArgsSchema, CardSchema
 from cardcrm.core.products.service import get_product
-from flask import json
 from sqlalchemy import event, update
 from werkzeug.datastructures import MultiDict
 
@@ -77,9 +77,7 @@ def reference(app: Any, user_id: int, product_id: int, query: dict[str, Any]) ->
             cards, cursor = queries.list_cards(
                 session, product, args, queries.field_filters_of(raw), viewer=user
             )
-            return json.dumps(
-                {"items": CardSchema().dump(cards, many=True), "next_cursor": cursor}
-            ).encode()
+            return dumps({"items": CardSchema().dump(cards, many=True), "next_cursor": cursor})
         finally:
             session.close()
 
@@ -270,7 +268,7 @@ def reference_card(app: Any, user_id: int, card_id: int) -> bytes | None:
                 card = service.get_card(session, card_id, viewer=user)
             except NotFound:
                 return None
-            return json.dumps(CardSchema().dump(card)).encode()
+            return dumps(CardSchema().dump(card))
         finally:
             session.close()
 

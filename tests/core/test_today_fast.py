@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from cardcrm.common.api import dumps
 from cardcrm.common.db import get_db
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.core.access import scope_of
@@ -191,7 +192,7 @@ def reference_body(app: Any, user_id: int, query: str) -> bytes:
                 "tasks": tasks,
                 "next_cursor": next_cursor,
             }
-            return app.json.dumps(body).encode()
+            return dumps(body)
         finally:
             session.close()
 

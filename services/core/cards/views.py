@@ -10,12 +10,13 @@ from cardcrm.common.api import (
     ApiBlueprint,
     Page,
     Reply,
+    dumps,
     etag_for,
     expected_versions,
 )
 from cardcrm.common.db import get_session
 from cardcrm.common.pagination import decode_cursor, encode_cursor
-from flask import Response, json, request
+from flask import Response, request
 
 from ..auth.service import authenticated_principal, current_user
 from ..quick_access.service import note_card_opened
@@ -57,7 +58,7 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     items, cursor = queries.list_card_dicts(
         session, product, args, queries.field_filters_of(request.args), viewer=user
     )
-    return Response(json.dumps({"items": items, "next_cursor": cursor}), mimetype=JSON_MIMETYPE)
+    return Response(dumps({"items": items, "next_cursor": cursor}), mimetype=JSON_MIMETYPE)
 
 
 @bp.operation(
@@ -86,7 +87,7 @@ def get_card(card_id: int) -> Any:
     if principal.service is None and principal.user is not None:
         note_card_opened(session, principal.user, cast(Card, _Opened(card_id)))
     return Response(
-        json.dumps(card),
+        dumps(card),
         headers={"ETag": etag_for(card["version"])},
         mimetype=JSON_MIMETYPE,
     )
