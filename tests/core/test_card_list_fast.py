@@ -3,8 +3,8 @@
 The reference is the list as it was answered before the fast path: the ORM product, the ORM
 cards of ``queries.list_cards`` (still what the web pages read), ``CardSchema().dump`` of them
 and the API's encoder (``cardcrm.common.api.dumps``). Every page of every query is compared,
-following each side's own cursor, for every built-in template's fields, money, dates, cleared values, contacts, trashed
-cards, each sort and filter, and a member limited to their own cards.
+following each side's own cursor, for every built-in template's fields, money, dates, cleared
+values, contacts, trashed cards, each sort and filter, and a member limited to their own cards.
 """
 
 from __future__ import annotations
