@@ -1,4 +1,5 @@
-"""Command line of the benchmarks: ``python -m bench {generate,cards,load,all}`` (make bench)."""
+"""Command line of the benchmarks: ``python -m bench {generate,cards,load,memory,docs,all}``
+(make bench)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from . import cards, load, report, search, totals
+from . import cards, docs_page, load, memory, report, search, totals
 from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is_generated
 from .dataset import Sizes
 from .generate import generate
@@ -48,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    memory.add_arguments(
+        commands.add_parser(
+            "memory", help="one core worker's memory over 100,000 requests, next to hello's"
+        )
+    )
+
+    docs_page.add_arguments(
+        commands.add_parser(
+            "docs", help="write docs/benchmarks.md from the latest results in bench/results/"
+        )
+    )
+
     everything = commands.add_parser(
         "all",
         help="generate (unless already done) and run every benchmark on SQLite, and on "
@@ -71,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         _bench_totals(args.url, args)
     elif args.command == "load":
         return load.main_from(args)
+    elif args.command == "memory":
+        return memory.main_from(args)
+    elif args.command == "docs":
+        return docs_page.main_from(args)
     else:
         urls = [args.sqlite_url]
         if os.environ.get(POSTGRES_URL_VARIABLE):
