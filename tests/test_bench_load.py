@@ -1,5 +1,6 @@
 """The load test's script (bench/load.py) runs end to end: a tiny generated SQLite database,
-core and the bare Flask app under gunicorn, three simulated users for about two seconds."""
+core and the bare Flask app under gunicorn, three simulated users for a few seconds, paced and
+then in interleaved saturated rounds; and the memory benchmark (bench/memory.py) on it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import create_engine, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` is not installed
 
-from bench import load  # noqa: E402
+from bench import load, memory  # noqa: E402
 from bench.dataset import Sizes  # noqa: E402
 from bench.generate import generate  # noqa: E402
 
@@ -25,13 +26,17 @@ def _count(url: str, table: str) -> int:
         engine.dispose()
 
 
-@pytest.mark.slow
-def test_the_load_script_drives_core_and_the_ceiling_without_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def tiny_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setattr("bench.database.RESULTS", tmp_path)  # the generation marker goes here
     url = f"sqlite:///{tmp_path / 'load.db'}"
     generate(url, Sizes(cards=60, tasks=600, users=4, other_cards=5), log=lambda _: None)
+    return url
+
+
+@pytest.mark.slow
+def test_the_load_script_drives_core_and_the_ceiling_without_errors(tiny_url: str) -> None:
+    url = tiny_url
     cards, tokens = _count(url, "cards"), _count(url, "api_tokens")
 
     results = load.run(
@@ -42,7 +47,9 @@ def test_the_load_script_drives_core_and_the_ceiling_without_errors(
         think=0.02,
         workers=1,
         threads=2,
-        saturate=False,
+        rounds=2,
+        round_seconds=1.0,
+        round_warmup=0.3,
         demand=0,
         log=lambda _: None,
     )
@@ -57,9 +64,40 @@ def test_the_load_script_drives_core_and_the_ceiling_without_errors(
     assert paced["total"]["p50_ms"] <= paced["total"]["p95_ms"] <= paced["total"]["p99_ms"]
     assert results["server_log"]["tracebacks"] == 0
 
-    hello = results["phases"]["hello"]
-    assert hello["total"]["statuses"] == {"200": hello["total"]["count"]}
-    assert hello["total"]["count"] > 0
+    # Two saturated rounds, each with core's three phases and hello, in a turned order.
+    rounds = results["rounds"]
+    assert len(rounds) == 2
+    for one in rounds:
+        assert set(one) == {"today", "card list", "mixed", "hello", "ratios"}
+        assert set(one["today"]["requests"]) <= {"today", "product", "card list"}
+        assert "today" in one["today"]["requests"]
+        assert set(one["card list"]["requests"]) <= {"product", "card list"}
+        assert one["hello"]["total"]["statuses"] == {"200": one["hello"]["total"]["count"]}
+        assert one["hello"]["total"]["count"] > 0
+        for name in ("today", "card list", "mixed"):
+            expected = one[name]["total"]["per_second"] / one["hello"]["total"]["per_second"]
+            assert one["ratios"][name] == pytest.approx(expected, abs=1e-4)
+            assert load.errors_of(one[name]) == 0, one[name]["unexpected_answers"]
+    assert list(rounds[0]) != list(rounds[1])  # A, B, A, B: the order turns every round
+
+    saturated = results["saturated"]
+    assert saturated["rounds"] == 2
+    assert saturated["mixed"]["per_second"] == [
+        one["mixed"]["total"]["per_second"] for one in rounds
+    ]
+    ratios = [one["ratios"]["today"] for one in rounds]
+    assert saturated["ratio_today_to_hello"] == pytest.approx(sum(ratios) / 2, abs=1e-4)
+    assert results["phases"]["hello"] == rounds[-1]["hello"]
+
+    aims = {aim["aim"]: aim for aim in results["aims"]}
+    assert len(aims) == 6  # today, card list, mix x5, mix errors, paced p95, paced errors
+    assert all(isinstance(aim["met"], bool) for aim in aims.values())
+    assert aims["mixed saturated: 0 errors"]["met"] is True
+    assert aims["paced: 0 errors"]["met"] is True
+
+    memory_ = results["memory"]
+    assert len(memory_["core_workers_rss_mb"]) == 1 and memory_["core_workers_rss_mb"][0] > 10
+    assert len(memory_["hello_workers_rss_mb"]) == 1
 
     assert _count(url, "api_tokens") == tokens  # the users' tokens are gone again
     # The writes reached the database (cards made during the warm-up are not counted).
@@ -67,4 +105,34 @@ def test_the_load_script_drives_core_and_the_ceiling_without_errors(
     assert _count(url, "cards") >= cards + created
     writes = ("create card", "edit card", "move card", "create task", "close task")
     assert sum(paced["requests"].get(kind, {}).get("count", 0) for kind in writes) > 0
-    print(load.table(results))
+    text = load.table(results)
+    assert "interleaved rounds" in text and "aim: paced: 0 errors: PASS" in text
+
+
+@pytest.mark.slow
+def test_the_memory_benchmark_samples_both_workers_between_chunks(tiny_url: str) -> None:
+    tokens = _count(tiny_url, "api_tokens")
+
+    results = memory.run(
+        tiny_url, requests=300, every=100, warmup=100, users=3, threads=2, log=lambda _: None
+    )
+
+    assert [sample["requests"] for sample in results["samples"]] == [0, 100, 200, 300]
+    assert all(sample["core_rss_mb"] > 10 for sample in results["samples"])
+    assert all(sample["hello_rss_mb"] > 10 for sample in results["samples"])
+    assert results["requests"]["core"]["count"] >= 300
+    assert set(results["requests"]["core_by_kind"]) <= set(memory.READ_MIX) | {"product"}
+    assert results["requests"]["core_errors"] == 0
+    core = results["core"]
+    assert core["rss_after_warmup_mb"] == results["samples"][1]["core_rss_mb"]
+    assert core["rss_end_mb"] == results["samples"][-1]["core_rss_mb"]
+    assert core["growth_after_warmup_mb"] == pytest.approx(
+        core["rss_end_mb"] - core["rss_after_warmup_mb"], abs=0.11
+    )
+    assert results["core_worker_pids"] == results["core_worker_pids_after"]
+    assert [aim["aim"].split(":")[0] for aim in results["aims"]] == [
+        "core worker flat after warm-up",
+        "no errors",
+    ]
+    assert _count(tiny_url, "api_tokens") == tokens
+    assert "core worker" in memory.table(results)
