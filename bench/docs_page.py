@@ -130,8 +130,10 @@ def _rendered(kind: str, path: Path, results: dict[str, Any]) -> tuple[str, str]
     )
     if base is not None:
         module_name, function_name = RENDERERS[base]
+        function = getattr(importlib.import_module(module_name), function_name, None)
+        if function is None:
+            return generic(results), ""
         try:
-            function = getattr(importlib.import_module(module_name), function_name)
             text = _call(function, base, kind, path, results)
         except Exception as error:  # noqa: BLE001 - an older file the table no longer reads
             return generic(results), f"(`{module_name}.{function_name}` failed: {error!r})"
