@@ -72,6 +72,7 @@ from .database import RESULTS, dialect_of, display_url, read_marker
 from .dataset import Sizes
 from .generate import generate
 from .hello import PATH as HELLO_PATH
+from .timing import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 CARDCRM = Path(sys.executable).with_name("cardcrm")
@@ -1186,7 +1187,8 @@ def run(
             "hot_share": HOT_SHARE,
             "before_mixed_per_second": before_mixed,
         },
-        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
+        # where and when (timing.machine), with the load average at the start
+        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg(), **machine(url)},
         "phases": {},
         "rounds": [],
     }

@@ -38,6 +38,7 @@ from typing import Any
 from . import load, report
 from .database import dialect_of, display_url
 from .hello import PATH as HELLO_PATH
+from .timing import machine
 
 #: The read endpoints of ``load.MIX``, in its proportions.
 READ_MIX = {
@@ -123,6 +124,7 @@ def run(
             "mix": READ_MIX,
             "bound_mb": bound_mb,
         },
+        "machine": machine(url),
         "samples": [],
     }
     core_recorder, hello_recorder = load.Recorder(start=0.0), load.Recorder(start=0.0)
