@@ -13,10 +13,32 @@ from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is
 from .dataset import Sizes
 from .generate import generate
 
+#: Benchmarks with a command line of their own: ``python -m bench events ...`` is
+#: ``python -m bench.events ...``.
+MODULES = {
+    "today": "bench.today",
+    "events": "bench.events",
+    "calendar": "bench.calendar",
+    "card-page": "bench.card_page",
+    "csv-import": "bench.csv_import",
+    "events-notify": "bench.events_notify",
+    "sidecar-latency": "bench.sidecar_latency",
+    "web": "bench.web",
+    "notifications": "bench.notifications",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in MODULES:
+        import importlib
+
+        return int(importlib.import_module(MODULES[argv[0]]).main(argv[1:]) or 0)
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="cardcrm's data generator and benchmarks."
+        prog="python -m bench",
+        description="cardcrm's data generator and benchmarks; also "
+        + ", ".join(MODULES)
+        + " (each with its own options: python -m bench NAME --help).",
     )
     commands = parser.add_subparsers(dest="command")
 
@@ -70,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     _size_options(everything)
     _run_options(everything)
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*commands.choices, "-h", "--help"):
         argv.insert(0, "all")  # `make bench BENCH_ARGS="--runs 50"` means `all --runs 50`
     args = parser.parse_args(argv)

@@ -245,3 +245,12 @@ def test_every_saved_result_records_the_machine(
     assert machine["cores"] >= 1 and len(machine["load_average"]) == 3
     assert machine["database"] == "sqlite"
     assert timing.machine(f"sqlite:///{tmp_path / 'x.db'}")["database"].startswith("SQLite 3.")
+
+
+def test_benchmarks_with_their_own_command_line_run_through_python_m_bench(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        bench_main(["events", "--help"])
+    assert stopped.value.code == 0
+    assert "usage: python -m bench.events" in capsys.readouterr().out
