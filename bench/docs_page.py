@@ -189,9 +189,12 @@ def load_summary(results: dict[str, Any]) -> str:
         found = figure(name)
         ratio = saturated.get(f"ratio_{name.replace(' ', '_')}_to_hello")
         if found:
+            by_cpu = saturated.get(f"cpu_ratio_{name.replace(' ', '_')}_to_hello")
             rows.append(
                 f"| {label}, saturated | {found.get('per_second_median')} req/s | "
-                f"{'' if ratio is None else format(ratio, '.1%')} of hello |"
+                f"{'' if ratio is None else format(ratio, '.1%')} of hello"
+                + ("" if by_cpu is None else f" ({by_cpu:.1%} by CPU cost)")
+                + " |"
             )
     mixed = figure("mixed")
     if mixed:

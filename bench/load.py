@@ -1331,9 +1331,14 @@ def saturated_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         rates = [one[name]["total"]["per_second"] for one in rounds if name in one]
         p50 = [one[name]["total"].get("p50_ms") for one in rounds if name in one]
         p95 = [one[name]["total"].get("p95_ms") for one in rounds if name in one]
+        capacity = [one[name]["cpu"].get("capacity_per_second") for one in rounds if name in one]
         found[name] = {
             "per_second": rates,
             "per_second_median": round(statistics.median(rates), 1),
+            # by CPU cost: what the server (and its database) would serve with every CPU,
+            # much less sensitive than the wall clock to other work on the machine
+            "capacity_per_second": capacity,
+            "capacity_per_second_median": _median(capacity),
             "p50_ms": p50,
             "p50_ms_median": _median(p50),
             "p95_ms": p95,
@@ -1348,6 +1353,18 @@ def saturated_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         if ratios:
             found[f"ratio_{name.replace(' ', '_')}_to_hello"] = round(statistics.median(ratios), 4)
             found[name]["ratios_to_hello"] = ratios
+        by_cpu = [
+            one[name]["cpu"]["capacity_per_second"] / one["hello"]["cpu"]["capacity_per_second"]
+            for one in rounds
+            if name in one
+            and "hello" in one
+            and one[name]["cpu"].get("capacity_per_second")
+            and one["hello"]["cpu"].get("capacity_per_second")
+        ]
+        if by_cpu:
+            found[f"cpu_ratio_{name.replace(' ', '_')}_to_hello"] = round(
+                statistics.median(by_cpu), 4
+            )
     return found
 
 
@@ -1563,6 +1580,16 @@ def rounds_table(results: dict[str, Any]) -> list[str]:
             text += f" {ratio:.1%}"
         cells.append(f"{text:>22}")
     lines.append("  " + f"{'median':<8}" + "".join(cells))
+    cpu_ratios = [
+        f"{name} {summary_[key]:.1%}"
+        for name in names
+        if (key := f"cpu_ratio_{name.replace(' ', '_')}_to_hello") in summary_
+    ]
+    if cpu_ratios:
+        lines.append(
+            "  by CPU cost (capacity with every CPU, median of the rounds' ratios to hello): "
+            + ", ".join(cpu_ratios)
+        )
     mixed = summary_.get("mixed")
     if mixed:
         lines.append(

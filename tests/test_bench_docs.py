@@ -66,6 +66,7 @@ def _phase(per_second: float, p50: float, p95: float, count: int = 100) -> dict[
             "machine_busy_s": 2.0,
             "machine_capacity_s": 2.0,
             "other_s": 0.4,
+            "capacity_per_second": per_second * 2,
         },
     }
 
@@ -133,8 +134,10 @@ def test_the_page_shows_the_results_figures_machine_and_the_missing_ones(
     assert "What the benchmarks are." in page and "The load test explained." in page
     load_part = _section(page, "load")
     # the medians of the three rounds: Today 412 req/s, 412 / 2000 = 20.6 % of hello
-    assert "| Today alone, saturated | 412.0 req/s | 20.6% of hello |" in load_part
-    assert "| card list alone, saturated | 618.0 req/s | 30.9% of hello |" in load_part
+    assert "| Today alone, saturated | 412.0 req/s | 20.6% of hello (20.6% by CPU cost) |" in (
+        load_part
+    )
+    assert "| card list alone, saturated | 618.0 req/s | 30.9% of hello" in load_part
     assert "494.4 req/s" in load_part  # the mix: 1.2 x 412
     assert "| bare Flask `hello`, saturated | 2000.0 req/s | |" in load_part
     assert "p95 31.0 ms" in load_part  # paced
