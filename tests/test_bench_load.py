@@ -4,11 +4,13 @@ then in interleaved saturated rounds; and the memory benchmark (bench/memory.py)
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` is not installed
 
@@ -26,11 +28,26 @@ def _count(url: str, table: str) -> int:
         engine.dispose()
 
 
-@pytest.fixture
-def tiny_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+POSTGRES_URL = os.environ.get("CARDCRM_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tiny_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A tiny generated database: SQLite, and PostgreSQL when ``CARDCRM_TEST_POSTGRES_URL`` is
+    set (a database of its own per test, next to that one, made again each time)."""
     monkeypatch.setattr("bench.database.RESULTS", tmp_path)  # the generation marker goes here
-    url = f"sqlite:///{tmp_path / 'load.db'}"
-    generate(url, Sizes(cards=60, tasks=600, users=4, other_cards=5), log=lambda _: None)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'load.db'}"
+    elif POSTGRES_URL:
+        base = make_url(POSTGRES_URL)
+        name = f"{base.database}_{request.node.originalname.split('_')[2]}"
+        url = base.set(database=name).render_as_string(hide_password=False)
+    else:
+        pytest.skip("CARDCRM_TEST_POSTGRES_URL is not set")
+    sizes = Sizes(cards=60, tasks=600, users=4, other_cards=5)
+    generate(url, sizes, force=True, log=lambda _: None)
     return url
 
 
