@@ -979,8 +979,9 @@ async def _drive(
         except Exception as error:  # noqa: BLE001 - a bug of the simulated user, reported
             recorder.client_errors[repr(error)[:200]] += 1
         # Paced: a user starts an action every ``think`` seconds on average, however long
-        # the last one took (unless it took longer), so a slow server does not lower the load
-        # it is offered: 50 users at 0.5 s are 100 actions/s.
+        # the last one took (unless it took longer: then the next starts at once, without
+        # catching up), so a slow server does not lower the load it is offered much: 50 users
+        # at 0.5 s are 100 actions/s.
         due = time.perf_counter()
         while time.perf_counter() < recorder.stop:
             if think:
@@ -990,7 +991,10 @@ async def _drive(
             except Exception as error:  # noqa: BLE001 - reported, and the user goes on
                 recorder.client_errors[repr(error)[:200]] += 1
             if think:
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                late = time.perf_counter()
+                if due < late:  # the action took longer than its turn: no catching up after
+                    due = late
+                await asyncio.sleep(due - late)
 
     async def watch() -> tuple[dict[str, float], dict[str, float]]:
         await asyncio.sleep(max(0.0, recorder.start - time.perf_counter()))
