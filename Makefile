@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast translations lint typecheck format bench clean
+.PHONY: run test test-fast translations lint typecheck format bench bench-docs clean
 
 # The suite runs on every core (at most four: past that, the server processes some tests start
 # mostly wait for each other); `make test PYTEST_WORKERS=0` runs it in one process. Work
@@ -60,6 +60,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# docs/benchmarks.md from docs/benchmarks-intro.md and the latest results in bench/results/.
+bench-docs: $(STAMP)
+	$(BIN)/python -m bench docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,4 +1,5 @@
-"""Command line of the benchmarks: ``python -m bench {generate,cards,load,all}`` (make bench)."""
+"""Command line of the benchmarks: ``python -m bench {generate,cards,load,memory,docs,all}``
+(make bench)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,37 @@ import os
 import sys
 from typing import Any
 
-from . import cards, load, report, search, totals
+from . import cards, docs_page, load, memory, report, search, totals
 from .database import DEFAULT_SQLITE_URL, POSTGRES_URL_VARIABLE, display_url, is_generated
 from .dataset import Sizes
 from .generate import generate
 
+#: Benchmarks with a command line of their own: ``python -m bench events ...`` is
+#: ``python -m bench.events ...``.
+MODULES = {
+    "today": "bench.today",
+    "events": "bench.events",
+    "calendar": "bench.calendar",
+    "card-page": "bench.card_page",
+    "csv-import": "bench.csv_import",
+    "events-notify": "bench.events_notify",
+    "sidecar-latency": "bench.sidecar_latency",
+    "web": "bench.web",
+    "notifications": "bench.notifications",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in MODULES:
+        import importlib
+
+        return int(importlib.import_module(MODULES[argv[0]]).main(argv[1:]) or 0)
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="cardcrm's data generator and benchmarks."
+        prog="python -m bench",
+        description="cardcrm's data generator and benchmarks; also "
+        + ", ".join(MODULES)
+        + " (each with its own options: python -m bench NAME --help).",
     )
     commands = parser.add_subparsers(dest="command")
 
@@ -48,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    memory.add_arguments(
+        commands.add_parser(
+            "memory", help="one core worker's memory over 100,000 requests, next to hello's"
+        )
+    )
+
+    docs_page.add_arguments(
+        commands.add_parser(
+            "docs", help="write docs/benchmarks.md from the latest results in bench/results/"
+        )
+    )
+
     everything = commands.add_parser(
         "all",
         help="generate (unless already done) and run every benchmark on SQLite, and on "
@@ -57,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     _size_options(everything)
     _run_options(everything)
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*commands.choices, "-h", "--help"):
         argv.insert(0, "all")  # `make bench BENCH_ARGS="--runs 50"` means `all --runs 50`
     args = parser.parse_args(argv)
@@ -71,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         _bench_totals(args.url, args)
     elif args.command == "load":
         return load.main_from(args)
+    elif args.command == "memory":
+        return memory.main_from(args)
+    elif args.command == "docs":
+        return docs_page.main_from(args)
     else:
         urls = [args.sqlite_url]
         if os.environ.get(POSTGRES_URL_VARIABLE):

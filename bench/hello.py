@@ -3,7 +3,8 @@
 ``python -m bench.hello --port P --workers W --threads T`` serves it under gunicorn with the
 very options ``cardcrm serve`` uses (``cardcrm.server.gunicorn_options``: gthread workers, the
 access log on stdout...). No database, no token, no marshmallow: what a request costs in
-gunicorn, werkzeug and Flask alone.
+gunicorn, werkzeug and Flask alone. ``bench.load`` and ``bench.memory`` run it next to core,
+on core's port + 1 (``--port``), and alternate their phases between the two.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.hello", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)

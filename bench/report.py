@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import timing
 from .database import RESULTS
 
 #: The issue's aims for the card list.
@@ -82,7 +83,20 @@ def _aims(results: dict[str, Any]) -> list[str]:
 
 
 def save(kind: str, results: dict[str, Any]) -> Path:
-    """Write ``results`` as ``<kind>-<dialect>-<time>.json`` and as ``...-latest.json``."""
+    """Write ``results`` as ``<kind>-<dialect>-<time>.json`` and as ``...-latest.json``.
+
+    Every result gets the machine it was measured on (``timing.machine``: date, cores, load
+    average, Python, database) under ``"machine"``, keeping what the benchmark put there
+    itself: ``python -m bench docs`` prints it next to the figures.
+    """
+    recorded = results.setdefault("machine", {})
+    if not isinstance(recorded, dict):
+        recorded = results["machine"] = {"recorded_as": recorded}
+    for key, value in timing.machine().items():
+        if recorded.get(key) is None:
+            recorded[key] = value
+    if recorded.get("database") is None and results.get("dialect"):
+        recorded["database"] = results["dialect"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = json.dumps(results, indent=2, default=str) + "\n"
