@@ -563,10 +563,14 @@ class RemoteTask:
     #: ``VTODO`` or ``VEVENT``
     kind: str = "VTODO"
     description: str | None = None
-    #: The component repeats (RRULE, RDATE or EXDATE), which cardcrm's tasks do not say here.
+    #: The component repeats (RRULE, RDATE or EXDATE); cardcrm says a series by its RRULE only.
     repeats: bool = False
     #: It has a deadline (DUE, else DTSTART) that cardcrm cannot keep (past its calendar).
     due_out_of_range: bool = False
+    #: Its RRULE values, as written (``same_rule`` compares one with cardcrm's).
+    rules: tuple[str, ...] = ()
+    #: It has RDATE or EXDATE (single dates added to or taken off a series).
+    dates: bool = False
 
     @property
     def due_key(self) -> str | None:
@@ -686,7 +690,43 @@ def _remote_task(component: Component, zone: Any) -> RemoteTask:
         description=printable(str(description)) if description else None,
         repeats=any(name in component for name in ("RRULE", "RDATE", "EXDATE")),
         due_out_of_range=out_of_range,
+        rules=tuple(_rules(component)),
+        dates=any(name in component for name in ("RDATE", "EXDATE")),
     )
+
+
+def _rules(component: Component) -> list[str]:
+    rules = component.get("RRULE")
+    if rules is None:
+        return []
+    values = rules if isinstance(rules, list) else [rules]
+    return [value.to_ical().decode() for value in values]
+
+
+def same_rule(one: str, other: str) -> bool:
+    """Whether two RRULE values say the same rule, as parsed: names and weekdays in any
+    order or case, an INTERVAL of 1 or a WKST of MO written or left out, UNTIL as the same
+    instant (or date). An unreadable rule is the same as none."""
+    try:
+        return _rule_parts(one) == _rule_parts(other)
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def _rule_parts(value: str) -> dict[str, Any]:
+    parts: dict[str, Any] = {"INTERVAL": (1,), "WKST": ("MO",)}
+    for name, values in vRecur.from_ical(value).items():
+        name = name.upper()
+        if name == "UNTIL":
+            parts[name] = tuple(
+                item.astimezone(UTC) if isinstance(item, datetime) and item.tzinfo else item
+                for item in values
+            )
+        elif name in ("BYDAY", "WKST", "FREQ"):
+            parts[name] = tuple(sorted(str(item).upper() for item in values))
+        else:
+            parts[name] = tuple(sorted(values))
+    return parts
 
 
 def _aware(value: Any, zone: Any) -> Any:
