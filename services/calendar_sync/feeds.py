@@ -222,6 +222,7 @@ DATA_COLUMNS = (MirrorTask.data,)
 TEXT_COLUMNS = (
     MirrorTask.data["text"].as_string().label("text"),
     MirrorTask.data["type"].as_string().label("type"),
+    MirrorTask.data["repeat"].label("repeat"),
 )
 #: Tasks rendered per query of their columns (the size of an ``IN`` list).
 RENDER_BATCH = 500
@@ -330,9 +331,10 @@ def build_feed(
 
 
 def _data(row: Any, plain: bool) -> dict[str, Any]:
-    """The task's data as rendering reads it: all of it for plugins, else its text and type."""
+    """The task's data as rendering reads it: all of it for plugins, else its text, type and
+    repeat (``ical.repeat_rule``)."""
     if plain:
-        return {"text": row[9], "type": row[10]}
+        return {"text": row[9], "type": row[10], "repeat": row[11]}
     return row[9]
 
 

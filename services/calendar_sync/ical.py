@@ -52,9 +52,10 @@ from cardcrm.common.plugins import call_each
 from cardcrm.common.text import printable
 from cardcrm.common.timeutil import in_calendar
 from cardcrm.sidecar.speech import Speaker
+from dateutil import rrule as dateutil_rrule
 from flask_babel import gettext as _
 from icalendar import Calendar, Component, Event, Todo, vCategory, vDDDTypes, vInt, vText, vUri
-from icalendar.prop import vDuration
+from icalendar.prop import vDuration, vRecur
 
 from .models import MirrorTask
 from .plugins import plugin_signature
@@ -64,7 +65,7 @@ PRODID = "-//cardcrm//calendar sync//EN"
 EVENT_LENGTH = timedelta(minutes=30)
 REFRESH_INTERVAL = timedelta(minutes=15)
 #: Bump when the rendering changes, so that kept components are rendered again.
-RENDER_FORMAT = "2"
+RENDER_FORMAT = "3"
 #: How feeds store their calendar's name (``feeds.create_feed``); it is said in the owner's
 #: language when served (``calendar_name``).
 STORED_NAME = re.compile(r"cardcrm tasks \((.*)\)", re.DOTALL)
@@ -133,7 +134,7 @@ class Renderer:
     @property
     def plain(self) -> bool:
         """Whether no plugin adjusts components: then they are written as text directly, and
-        need of a task's data only its ``text`` and ``type``."""
+        need of a task's data only its ``text``, ``type`` and ``repeat``."""
         return not self.plugins.hook.cardcrm_calendar_component.get_hookimpls()
 
     def key_for(self, language: str) -> str:
@@ -235,11 +236,15 @@ class Renderer:
                 start = task.due.astimezone(UTC)
                 component["DTSTART"] = vDDDTypes(start)
                 component["DTEND"] = vDDDTypes(start + EVENT_LENGTH)
+            if rule := repeat_rule(task):
+                component["RRULE"] = vRecur.from_ical(rule)
             component["TRANSP"] = vText("TRANSPARENT")
         else:
             component["DUE"] = vDDDTypes(
                 task.due_date if task.all_day and task.due_date else task.due.astimezone(UTC)
             )
+            if rule := repeat_rule(task):
+                component["RRULE"] = vRecur.from_ical(rule)
             component["STATUS"] = vText("NEEDS-ACTION")
         card_data = {"id": card.id, "title": card.title, "product_id": card.product_id, "url": url}
         call_each(
@@ -295,6 +300,133 @@ def wrap(calendar: Calendar, components: Iterable[str]) -> bytes:
 
 #: The former name of ``wrap``.
 _wrap = wrap
+
+
+# --- repeat rules ---------------------------------------------------------------------------
+
+#: core's repeat kinds (``cardcrm.core.tasks.recurrence``) as dateutil's and RFC 5545's.
+_FREQUENCIES: dict[str, Any] = {
+    "daily": dateutil_rrule.DAILY,
+    "weekly": dateutil_rrule.WEEKLY,
+    "monthly": dateutil_rrule.MONTHLY,
+    "yearly": dateutil_rrule.YEARLY,
+}
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+#: How far ahead a timed series is searched for its zone's next change of the clocks.
+CLOCKS_HORIZON = timedelta(days=2 * 366)
+#: Occurrences after the current one that a rule must give exactly as core's series does.
+CHECKED_OCCURRENCES = 3
+
+
+def repeat_rule(task: TaskFields) -> str | None:
+    """The RRULE value (RFC 5545) of a task's ``repeat``, or ``None`` when it has none or
+    when no rule anchored at its deadline gives the occurrences core will make.
+
+    Core repeats a series in the assignee's local time (``repeat.start``, ``repeat.timezone``;
+    daily, weekly on weekdays, monthly, yearly, every ``interval``; a series has no end nor
+    count). The component's deadline is a DATE (all-day) or a DATE-TIME in UTC, so:
+
+    - all-day tasks repeat by dates: the rule is core's, with no UNTIL (it would be a DATE);
+    - a timed task's rule runs in UTC, so its weekdays are shifted when the local day is not
+      the UTC day (and WKST with them, so that ``interval`` weeks group alike), and it ends
+      (UNTIL, the last occurrence in UTC) before the zone's next change of the clocks: past it
+      the local time stays and the UTC time moves, which no rule in UTC says. After that
+      change the occurrence then open carries the rule onwards;
+    - none is written (what cannot be expressed): a monthly or yearly series whose local day
+      differs from its UTC day near a month's end (months skip days differently), a deadline
+      off the series (a postponed occurrence), a series whose next occurrence is already past
+      the change of the clocks, or any rule that does not give core's next
+      ``CHECKED_OCCURRENCES`` occurrences.
+    """
+    repeat = task.data.get("repeat")
+    if not isinstance(repeat, dict) or repeat.get("freq") not in _FREQUENCIES:
+        return None
+    try:
+        return _repeat_rule(task, repeat)
+    except (TypeError, ValueError, KeyError):  # a repeat core would not write
+        return None
+
+
+def _repeat_rule(task: TaskFields, repeat: dict[str, Any]) -> str | None:
+    freq = _FREQUENCIES[repeat["freq"]]
+    interval = int(repeat.get("interval") or 1)
+    weekdays = [_WEEKDAYS.index(day) for day in repeat.get("weekdays") or []]
+    zone = _zone(str(repeat.get("timezone") or "UTC"))
+    all_day = bool(task.all_day and task.due_date)
+    if all_day:
+        assert task.due_date is not None
+        first = datetime.combine(task.due_date, datetime.min.time())
+        local = first
+        shift = 0
+    else:
+        first = task.due.astimezone(UTC).replace(tzinfo=None)
+        local = task.due.astimezone(zone).replace(tzinfo=None)
+        shift = (first.date() - local.date()).days
+        monthly = freq in (dateutil_rrule.MONTHLY, dateutil_rrule.YEARLY)
+        if shift and monthly and not (2 <= local.day <= 28 if shift < 0 else local.day <= 27):
+            return None
+    start = datetime.fromisoformat(repeat["start"]) if repeat.get("start") else local
+    series = dateutil_rrule.rrule(
+        freq, interval=interval, byweekday=weekdays or None, dtstart=start
+    )
+    if series.after(local, inc=True) != local:
+        return None  # the deadline is off the series (postponed)
+    days = sorted({(day + shift) % 7 for day in weekdays})
+    wkst = shift % 7 if days and shift else 0
+    rule = dateutil_rrule.rrule(
+        freq, interval=interval, byweekday=days or None, wkst=wkst, dtstart=first
+    )
+    until = None
+    if not all_day:
+        change = _clocks_change(zone, task.due.astimezone(UTC))
+        if change is not None:
+            until = rule.before(change.astimezone(UTC).replace(tzinfo=None))
+            if until is None or until <= first:
+                return None
+            rule = rule.replace(until=until)
+    # The rule against core's series: the next occurrences, the same instants (or dates).
+    ours = list(itertools.islice(rule.xafter(first), CHECKED_OCCURRENCES))
+    theirs = list(itertools.islice(series.xafter(local), len(ours)))
+    if all_day:
+        if [value.date() for value in ours] != [value.date() for value in theirs]:
+            return None
+    elif ours != [_utc_naive(value, zone) for value in theirs]:
+        return None
+    parts = [f"FREQ={repeat['freq'].upper()}"]
+    if until is not None:
+        parts.append(f"UNTIL={utc_text(until.replace(tzinfo=UTC))}")
+    if interval > 1:
+        parts.append(f"INTERVAL={interval}")
+    if days:
+        parts.append("BYDAY=" + ",".join(_WEEKDAYS[day] for day in days))
+    if wkst:
+        parts.append(f"WKST={_WEEKDAYS[wkst]}")
+    return ";".join(parts)
+
+
+def _utc_naive(local: datetime, zone: Any) -> datetime:
+    return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def _clocks_change(zone: Any, moment: datetime) -> datetime | None:
+    """The first instant after ``moment`` at which ``zone``'s offset from UTC changes (within
+    ``CLOCKS_HORIZON``; ``None``: none). Probed a week at a time, then narrowed to the second."""
+    offset = moment.astimezone(zone).utcoffset()
+    step = timedelta(days=7)
+    low = moment
+    while low - moment < CLOCKS_HORIZON:
+        high = low + step
+        if high.astimezone(zone).utcoffset() != offset:
+            first, last = int(low.timestamp()), int(high.timestamp()) + 1
+            while last - first > 1:
+                middle = (first + last) // 2
+                if datetime.fromtimestamp(middle, zone).utcoffset() != offset:
+                    last = middle
+                else:
+                    first = middle
+            return datetime.fromtimestamp(last, UTC)
+        low = high
+    return None
 
 
 # --- writing components as text -------------------------------------------------------------
@@ -398,6 +530,8 @@ class _Writer:
                 begins = task.due.astimezone(UTC)
                 start, end = utc_text(begins), utc_text(begins + EVENT_LENGTH)
                 lines.append(f"DTSTART:{start}\r\nDTEND:{end}\r\n")
+            if rule := repeat_rule(task):
+                lines += (fold_line("RRULE:" + rule), "\r\n")
             lines.append("TRANSP:TRANSPARENT\r\n")
         else:
             if all_day:
@@ -405,6 +539,8 @@ class _Writer:
                 lines.append(f"DUE;VALUE=DATE:{date_text(task.due_date)}\r\n")
             else:
                 lines.append(f"DUE:{utc_text(task.due)}\r\n")
+            if rule := repeat_rule(task):
+                lines += (fold_line("RRULE:" + rule), "\r\n")
             lines.append("STATUS:NEEDS-ACTION\r\n")
         lines.append(self.end)
         return "".join(lines)
@@ -427,10 +563,14 @@ class RemoteTask:
     #: ``VTODO`` or ``VEVENT``
     kind: str = "VTODO"
     description: str | None = None
-    #: The component repeats (RRULE, RDATE or EXDATE), which cardcrm's tasks do not say here.
+    #: The component repeats (RRULE, RDATE or EXDATE); cardcrm says a series by its RRULE only.
     repeats: bool = False
     #: It has a deadline (DUE, else DTSTART) that cardcrm cannot keep (past its calendar).
     due_out_of_range: bool = False
+    #: Its RRULE values, as written (``same_rule`` compares one with cardcrm's).
+    rules: tuple[str, ...] = ()
+    #: It has RDATE or EXDATE (single dates added to or taken off a series).
+    dates: bool = False
 
     @property
     def due_key(self) -> str | None:
@@ -550,7 +690,43 @@ def _remote_task(component: Component, zone: Any) -> RemoteTask:
         description=printable(str(description)) if description else None,
         repeats=any(name in component for name in ("RRULE", "RDATE", "EXDATE")),
         due_out_of_range=out_of_range,
+        rules=tuple(_rules(component)),
+        dates=any(name in component for name in ("RDATE", "EXDATE")),
     )
+
+
+def _rules(component: Component) -> list[str]:
+    rules = component.get("RRULE")
+    if rules is None:
+        return []
+    values = rules if isinstance(rules, list) else [rules]
+    return [value.to_ical().decode() for value in values]
+
+
+def same_rule(one: str, other: str) -> bool:
+    """Whether two RRULE values say the same rule, as parsed: names and weekdays in any
+    order or case, an INTERVAL of 1 or a WKST of MO written or left out, UNTIL as the same
+    instant (or date). An unreadable rule is the same as none."""
+    try:
+        return _rule_parts(one) == _rule_parts(other)
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def _rule_parts(value: str) -> dict[str, Any]:
+    parts: dict[str, Any] = {"INTERVAL": (1,), "WKST": ("MO",)}
+    for name, values in vRecur.from_ical(value).items():
+        name = name.upper()
+        if name == "UNTIL":
+            parts[name] = tuple(
+                item.astimezone(UTC) if isinstance(item, datetime) and item.tzinfo else item
+                for item in values
+            )
+        elif name in ("BYDAY", "WKST", "FREQ"):
+            parts[name] = tuple(sorted(str(item).upper() for item in values))
+        else:
+            parts[name] = tuple(sorted(values))
+    return parts
 
 
 def _aware(value: Any, zone: Any) -> Any:

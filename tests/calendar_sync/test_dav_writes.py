@@ -19,6 +19,7 @@ from cardcrm.calendar_sync.dav.writes import (
 from cardcrm.calendar_sync.models import MirrorCard, MirrorTask
 from cardcrm.sidecar.core_client import CoreClient
 from icalendar import Calendar, Event, Todo
+from icalendar.prop import vRecur
 from sqlalchemy import select
 
 from .conftest import free_port
@@ -534,3 +535,58 @@ def test_what_a_plugin_adds_to_the_summary_and_description_is_no_change(
 
     assert after["status"] == "done" and after["text"] == "Call Ana back"
     assert notes(member, deal) == []
+
+
+# --- recurring to-dos (issue 19) ----------------------------------------------------------------
+
+
+def test_completing_a_recurring_to_do_with_its_rule_untouched_closes_that_occurrence(
+    calendar, member, deal
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Weekly call", repeat={"freq": "weekly"})
+    document, current = held(calendar, task)
+    rule = document.subcomponents[0]["RRULE"]
+    assert rule["FREQ"] == ["WEEKLY"]
+    # the same rule as an app may write it back: INTERVAL=1 spelled out
+    same = vRecur.from_ical(rule.to_ical().decode() + ";INTERVAL=1")
+
+    after = put(
+        calendar, member, "tasks", current, edited(document, RRULE=same, STATUS="COMPLETED")
+    )
+
+    assert after["status"] == "done"
+    [following] = [
+        item for item in history(member, deal, "task.created") if item["data"].get("repeat_of")
+    ]
+    assert following["data"]["repeat_of"] == task["id"]
+    assert following["data"]["task"]["due"] == "2026-12-08T08:30:00Z"
+
+
+def test_a_changed_or_added_repeat_of_a_recurring_to_do_is_refused(calendar, member, deal):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Weekly call", repeat={"freq": "weekly"})
+    document, current = held(calendar, task)
+    rule = document.subcomponents[0]["RRULE"].to_ical().decode()
+    cases = {
+        "changed": edited(
+            Calendar.from_ical(document.to_ical()),
+            RRULE=vRecur.from_ical(rule.replace("WEEKLY", "DAILY")),
+            STATUS="COMPLETED",
+        ),
+        "two rules": edited(
+            Calendar.from_ical(document.to_ical()),
+            RRULE=[vRecur.from_ical(rule), vRecur.from_ical("FREQ=MONTHLY")],
+        ),
+        "exdate": edited(
+            Calendar.from_ical(document.to_ical()),
+            EXDATE=datetime(2026, 12, 8, 8, 30, tzinfo=UTC),
+            STATUS="COMPLETED",
+        ),
+    }
+    for name, body in cases.items():
+        refusal = refused(calendar, member, "tasks", current, body)
+        assert (refusal.status, refusal.condition) == (
+            403,
+            f"{CALDAV}valid-calendar-object-resource",
+        ), name
+    after = member.ok("GET", f"tasks/{task['id']}")
+    assert after["version"] == task["version"] and after["status"] == "open"

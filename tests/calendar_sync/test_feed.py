@@ -435,3 +435,21 @@ def test_after_core_is_restored_alone_the_feed_shows_core_as_it_is_now(
     assert str(served[uid(new)]["SUMMARY"]).startswith("Made after the restore")
     health = calendar.client.get("/healthz").get_json()
     assert "behind the cursor" in health["feed"]["calendar_sync"]["rewind_reason"]
+
+
+def test_a_recurring_task_carries_its_rule_in_the_feed(calendar, member, deal):
+    """Issue 19: a calendar shows a series' coming occurrences (``ical.repeat_rule``)."""
+    task = member.task(
+        deal,
+        "2026-12-01T09:30:00+01:00",
+        "Weekly check-in",
+        repeat={"freq": "weekly", "interval": 2, "weekdays": ["TU"]},
+    )
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    for query in ("", "?format=todos"):
+        served = Calendar.from_ical(calendar.get(url + query).data)
+        (component,) = [*served.walk("VEVENT"), *served.walk("VTODO")]
+        assert component["UID"] == uid(task)
+        rule = component["RRULE"]
+        assert (rule["FREQ"], rule["INTERVAL"], rule["BYDAY"]) == (["WEEKLY"], [2], ["TU"])

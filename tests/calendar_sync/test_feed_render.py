@@ -7,18 +7,22 @@ and, parsed back by icalendar and by vobject (a second parser), the same propert
 
 from __future__ import annotations
 
+import itertools
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pluggy
 import pytest
+import recurring_ical_events
 import vobject
 from cardcrm.calendar_sync import hookspecs
 from cardcrm.calendar_sync.context import TRANSLATIONS
 from cardcrm.calendar_sync.ical import Renderer, escape_text, fold_line
 from cardcrm.calendar_sync.models import MirrorCard, MirrorTask
+from cardcrm.core.tasks import recurrence
 from cardcrm.sidecar.speech import Speaker
 from icalendar import Calendar, Event, Todo
 from icalendar.parser.string import _escape_char, _foldline
@@ -45,6 +49,102 @@ def card(number: int, title: str) -> SimpleNamespace:
     return SimpleNamespace(id=number, title=title, product_id=3)
 
 
+def recurring(
+    number: int, text: str, repeat: dict[str, Any], zone: str = "UTC", due: Any = None
+) -> SimpleNamespace:
+    """A task of a series as core keeps it: ``repeat`` anchored at its deadline (a
+    ``datetime``, local in ``zone`` when naive, or a ``date``: all-day)."""
+    made = task(number, text, all_day=isinstance(due, date) and not isinstance(due, datetime))
+    if isinstance(due, datetime):
+        made.due = due.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    elif due is not None:
+        made.due_date = due
+        made.due = datetime.combine(due, time(), tzinfo=ZoneInfo(zone))
+    made.data["repeat"] = recurrence.anchor(repeat, made.due, zone)
+    return made
+
+
+#: Series of each kind core makes: (task, the RRULE cardcrm writes; ``None``: none can say it).
+RECURRING = [
+    # daily in Bucharest: in UTC until the clocks change (28 March 2027, 01:00 UTC)
+    (
+        recurring(13, "Daily stand-up", {"freq": "daily"}, "Europe/Bucharest"),
+        "FREQ=DAILY;UNTIL=20270327T114500Z",
+    ),
+    (
+        recurring(14, "Every third day", {"freq": "daily", "interval": 3}, "UTC"),
+        "FREQ=DAILY;INTERVAL=3",
+    ),
+    (
+        recurring(
+            15,
+            "Fortnightly",
+            {"freq": "weekly", "interval": 2, "weekdays": ["MO", "WE"]},
+            "Europe/Bucharest",
+            datetime(2026, 12, 7, 9, 0),
+        ),
+        "FREQ=WEEKLY;UNTIL=20270317T070000Z;INTERVAL=2;BYDAY=MO,WE",
+    ),
+    # 20:00 in New York is the next day in UTC: weekdays (and the week's start) move with it
+    (
+        recurring(
+            16,
+            "Evening report",
+            {"freq": "weekly", "interval": 2, "weekdays": ["TU", "FR"]},
+            "America/New_York",
+            datetime(2026, 12, 8, 20, 0),
+        ),
+        "FREQ=WEEKLY;UNTIL=20270306T010000Z;INTERVAL=2;BYDAY=WE,SA;WKST=TU",
+    ),
+    (
+        recurring(
+            17,
+            "Weekly, all day",
+            {"freq": "weekly", "weekdays": ["TH", "MO"]},
+            "Europe/Bucharest",
+            date(2026, 12, 3),
+        ),
+        "FREQ=WEEKLY;BYDAY=MO,TH",
+    ),
+    (
+        recurring(18, "Month's end", {"freq": "monthly"}, "Europe/Bucharest", date(2027, 1, 31)),
+        "FREQ=MONTHLY",
+    ),
+    (
+        recurring(
+            19,
+            "Rent",
+            {"freq": "monthly", "interval": 2},
+            "Asia/Tokyo",
+            datetime(2026, 12, 15, 10, 0),
+        ),
+        "FREQ=MONTHLY;INTERVAL=2",
+    ),
+    (
+        recurring(20, "Leap day", {"freq": "yearly"}, "UTC", date(2028, 2, 29)),
+        "FREQ=YEARLY",
+    ),
+    (
+        recurring(21, "Audit", {"freq": "yearly"}, "UTC", datetime(2026, 12, 20, 12, 0)),
+        "FREQ=YEARLY",
+    ),
+    # the 30th at 20:00 in New York is the 31st in UTC, or the 1st: months skip differently
+    (
+        recurring(
+            22, "Invoice", {"freq": "monthly"}, "America/New_York", datetime(2026, 12, 30, 20, 0)
+        ),
+        None,
+    ),
+    # yearly in Bucharest: the next occurrence is past a change of the clocks
+    (
+        recurring(
+            23, "Anniversary", {"freq": "yearly"}, "Europe/Bucharest", datetime(2026, 12, 20, 12, 0)
+        ),
+        None,
+    ),
+]
+
+
 #: (task, card): all-day and timed, recurring, unicode and emoji, lines to fold, characters to
 #: escape, descriptions, categories, an untitled card, control characters.
 CASES = [
@@ -66,6 +166,7 @@ CASES = [
     (task(10, "tab\there, bell\x07, line\u2028separator"), card(19, "new\nline title")),
     (task(11, ""), card(20, "No text")),
     (task(12, "Escape at the fold " + "\\" * 120 + "^" * 80), card(21, ";" * 90)),
+    *((made, card(30 + made.id, "Series")) for made, _rule in RECURRING),
 ]
 
 
@@ -99,6 +200,8 @@ def properties_by_icalendar(text: str) -> list[tuple[str, Any]]:
             continue
         if name == "CATEGORIES":
             values.append((name, list(value.cats)))
+        elif name == "RRULE":
+            values.append((name, value.to_ical().decode()))
         elif hasattr(value, "dt"):
             values.append((name, value.dt))
         else:
@@ -177,22 +280,81 @@ def test_escaping_and_folding_match_icalendar_on_random_text():
 
 
 def test_with_a_plugin_components_are_built_with_icalendar_for_it():
-    """A plugin gets icalendar's component, and what it adds (an RRULE) is in the text."""
+    """A plugin gets icalendar's component, and what it adds is in the text."""
 
     @hookspecs.hookimpl
     def cardcrm_calendar_component(component, task, card):
         if task.get("repeat"):
-            component.add("RRULE", {"FREQ": task["repeat"]["freq"].upper()})
+            component.add("X-SERIES", task["repeat"]["freq"].upper())
 
     plugin = SimpleNamespace(cardcrm_calendar_component=cardcrm_calendar_component)
     with_plugin = renderer([plugin])
     assert not with_plugin.plain
     task_, card_ = CASES[2]
     text = with_plugin.render("VEVENT", task_, card_)
-    assert "RRULE:FREQ=WEEKLY\r\n" in text
-    assert vobject.readOne(calendar_of(text)).vevent.rrule.value == "FREQ=WEEKLY"
+    assert "X-SERIES:WEEKLY\r\n" in text
+    assert vobject.readOne(calendar_of(text)).vevent.x_series.value == "WEEKLY"
     plain = renderer().render("VEVENT", task_, card_)
-    assert text.replace("RRULE:FREQ=WEEKLY\r\n", "") == plain
+    assert text.replace("X-SERIES:WEEKLY\r\n", "") == plain
+
+
+@pytest.mark.parametrize("kind", ["VEVENT", "VTODO"])
+def test_recurring_tasks_carry_the_rule_of_their_series(kind):
+    written = renderer()
+    for made, rule in RECURRING:
+        text = written.render(kind, made, card(1, "Series"))
+        rules = [line for line in text.split("\r\n") if line.startswith("RRULE")]
+        assert rules == ([f"RRULE:{rule}"] if rule else []), made.id
+    plain = written.render(kind, *CASES[0])
+    assert "RRULE" not in plain
+
+
+def core_series(made: Any, count: int) -> list[date | datetime]:
+    """The task's deadline and the next ones core makes as each occurrence closes."""
+    if made.all_day:
+        dates: list[date | datetime] = [made.due_date]
+        while len(dates) < count:
+            dates.append(recurrence.next_date(made.data["repeat"], dates[-1]))
+        return dates
+    instants: list[date | datetime] = [made.due]
+    while len(instants) < count:
+        following = recurrence.next_occurrence(made.data["repeat"], instants[-1])
+        instants.append(following.astimezone(UTC))
+    return instants
+
+
+@pytest.mark.parametrize("kind", ["VEVENT", "VTODO"])
+def test_calendars_expand_the_occurrences_core_will_make(kind):
+    """icalendar with recurring_ical_events, and vobject, expand each rule to core's next
+    deadlines: every occurrence a calendar shows (up to the rule's UNTIL) is one core makes."""
+    written = renderer()
+    for made, rule in RECURRING:
+        if rule is None:
+            continue
+        text = calendar_of(written.render(kind, made, card(1, "Series")))
+        parsed = Calendar.from_ical(text)
+        start = made.due_date if made.all_day else made.due
+        shown = [
+            occurrence.get("DTSTART" if kind == "VEVENT" else "DUE").dt
+            for occurrence in itertools.islice(
+                recurring_ical_events.of(parsed, components=[kind]).after(start), 200
+            )
+        ]
+        assert len(shown) >= 4, made.id
+        assert shown == core_series(made, len(shown)), made.id
+        component = vobject.readOne(text).contents[kind.lower()][0]
+        by_vobject = list(itertools.islice(component.getrruleset(addRDate=True), 200))
+        if made.all_day:
+            assert [moment.date() for moment in by_vobject] == shown, made.id
+        else:
+            assert by_vobject == shown, made.id
+
+
+def test_a_postponed_occurrence_carries_no_rule():
+    """Off its series (postponed a day), no rule anchored at its deadline says the series."""
+    made, _rule = RECURRING[0]
+    moved = SimpleNamespace(**{**vars(made), "due": made.due + timedelta(days=1, hours=2)})
+    assert "RRULE" not in renderer().render("VTODO", moved, card(1, "Series"))
 
 
 def test_a_served_feed_holds_icalendars_components_and_both_parsers_read_it(

@@ -31,10 +31,13 @@ without a deadline is due today (all day, in the user's time zone).
 
 What cardcrm cannot represent is refused with the CalDAV precondition it fails
 (``DavRefusal``), before anything is changed: unreadable data, a component the collection does
-not take, several components (exceptions of a series), a repeat rule (tasks repeat by rules set
-in cardcrm), a removed deadline or one past the calendar cardcrm keeps, a changed UID, a new
-object with a UID already in use. Core's refusals come back as 403 (no permission, a plugin's
-veto, invalid values) or 409/412 (state), with core's words; core unreachable is a 503.
+not take, several components (exceptions of a series), a repeat rule other than the one cardcrm
+rendered for the task (tasks repeat by rules set in cardcrm; the rendered one, parsed, is
+taken back as no change, so completing a recurring to-do closes its occurrence and core makes
+the next, a new object), RDATE or EXDATE, a removed deadline or one past the calendar
+cardcrm keeps, a changed UID, a new object with a UID already in use. Core's refusals come
+back as 403 (no permission, a plugin's veto, invalid values) or 409/412 (state), with core's
+words; core unreachable is a 503.
 """
 
 from __future__ import annotations
@@ -57,7 +60,15 @@ from icalendar import Event, Todo
 from sqlalchemy import select
 
 from ..context import CalendarContext
-from ..ical import VALID_DATA, VALID_OBJECT, RemoteTask, UnreadableObject, read_object
+from ..ical import (
+    VALID_DATA,
+    VALID_OBJECT,
+    RemoteTask,
+    UnreadableObject,
+    read_object,
+    repeat_rule,
+    same_rule,
+)
 from ..models import MirrorCard, MirrorTask
 from .write_models import DavInbox, DavObject
 
@@ -208,7 +219,7 @@ class Writer:
             remote = read_object(body, kind, self.timezone)
         except UnreadableObject as error:
             raise DavRefusal(403, error.condition, error.message) from None
-        if remote.repeats:
+        if remote.repeats and not self._own_rule(current, remote):
             raise DavRefusal(
                 403,
                 VALID_OBJECT,
@@ -221,6 +232,16 @@ class Writer:
             if current is None:
                 return self._create(kind, remote)
             return self._change(kind, current, remote)
+
+    def _own_rule(self, current: dict | None, remote: RemoteTask) -> bool:
+        """Whether the object repeats by the one RRULE cardcrm renders for the task now (an
+        app PUTs back what it got), parsed and compared; no RDATE nor EXDATE."""
+        if current is None or remote.dates or len(remote.rules) != 1:
+            return False
+        with self.context.database.session() as session:
+            task = session.get(MirrorTask, int(current["id"]))
+            rule = repeat_rule(task) if task is not None else None
+        return rule is not None and same_rule(remote.rules[0], rule)
 
     def _change(self, kind: str, task: dict, remote: RemoteTask) -> dict:
         task_id = int(task["id"])
