@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import NotFound
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import AppPassword
@@ -91,19 +91,35 @@ class SignIn(NamedTuple):
     id: int
     user_id: int
     last_used_at: datetime | None
+    #: The value of ``find_app_password``'s ``also`` column (True when it was not given).
+    also: bool = True
 
 
-def find_app_password(session: Session, email: str, secret: str) -> SignIn | None:
+def find_app_password(
+    session: Session, email: str, secret: str, also: ColumnElement[bool] | None = None
+) -> SignIn | None:
     """The working app password with this secret, if it was made for this e-mail (columns, not
-    the ORM object: this runs on every DAV request)."""
+    the ORM object: this runs on every DAV request). ``also`` is read in the same query: the
+    DAV sign-in asks there whether the client has recent failures (``dav/throttle.py``), so
+    that a request from a client without any costs one query."""
+    columns: list[Any] = [
+        AppPassword.id,
+        AppPassword.user_id,
+        AppPassword.email,
+        AppPassword.last_used_at,
+    ]
+    if also is not None:
+        columns.append(also.label("also"))
     row = session.execute(
-        select(
-            AppPassword.id, AppPassword.user_id, AppPassword.email, AppPassword.last_used_at
-        ).where(AppPassword.secret_hash == hash_secret(secret), AppPassword.revoked_at.is_(None))
+        select(*columns).where(
+            AppPassword.secret_hash == hash_secret(secret), AppPassword.revoked_at.is_(None)
+        )
     ).first()
     if row is None or row.email != normalize_email(email):
         return None
-    return SignIn(row.id, row.user_id, row.last_used_at)
+    return SignIn(
+        row.id, row.user_id, row.last_used_at, bool(row.also) if also is not None else True
+    )
 
 
 def note_use(session: Session, password_id: int, now: datetime) -> None:

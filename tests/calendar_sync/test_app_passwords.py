@@ -40,8 +40,7 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def dav(calendar_settings: dict[str, Any], member: Any, clock: Clock) -> Any:
+def whoami_service(calendar_settings: dict[str, Any], member: Any, clock: Clock) -> Any:
     """The calendar service with a stand-in DAV resource that answers who signed in."""
     app = create_app({**calendar_settings, "CLOCK": clock})
 
@@ -56,7 +55,12 @@ def dav(calendar_settings: dict[str, Any], member: Any, clock: Clock) -> Any:
         return jsonify(user)
 
     app.add_url_rule(WHOAMI, "dav_whoami", whoami, methods=["GET", "PROPFIND"])
-    service = CalendarService(app, type(member))
+    return CalendarService(app, type(member))
+
+
+@pytest.fixture
+def dav(calendar_settings: dict[str, Any], member: Any, clock: Clock) -> Any:
+    service = whoami_service(calendar_settings, member, clock)
     yield service
     service.sync_worker.close()
     service.context.close()
@@ -204,6 +208,22 @@ def test_wrong_passwords_are_throttled_per_account_and_address(dav, member, cloc
         for _ in range(throttle.ACCOUNT_LIMIT - 1):
             assert sign_in(dav, "member@example.com", "wrong-guess").status_code == 401
         assert sign_in(dav, "member@example.com", password).status_code == 200
+
+
+def test_a_refusal_made_by_another_process_counts_at_once(dav, member, clock, calendar_settings):
+    """Two app instances on one database (two workers of a site): the one that saw no failure
+    still reads the other's at the next request."""
+    password = make_password(dav, member)["password"]
+    assert sign_in(dav, "member@example.com", password).status_code == 200
+    other = whoami_service(calendar_settings, member, clock)
+    try:
+        for _ in range(throttle.ACCOUNT_LIMIT):
+            assert sign_in(other, "member@example.com", "wrong-guess").status_code == 401
+
+        assert sign_in(dav, "member@example.com", password).status_code == 429
+    finally:
+        other.sync_worker.close()
+        other.context.close()
 
 
 def test_plain_http_from_another_machine_is_refused(dav, member):

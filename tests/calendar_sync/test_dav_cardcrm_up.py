@@ -25,6 +25,8 @@ from .conftest import free_port
 CARDCRM = Path(sys.executable).parent / "cardcrm"
 DEMO_EMAIL = "demo@cardcrm.example"
 DEMO_PASSWORD = "dav-tests-demo-password"
+CURRENT_USER_PRINCIPAL = """<?xml version="1.0" encoding="utf-8"?>
+<D:propfind xmlns:D="DAV:"><D:prop><D:current-user-principal/></D:prop></D:propfind>"""
 
 
 def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
@@ -149,6 +151,28 @@ class Site:
 
 def calendars(client: caldav.DAVClient) -> dict[str, Any]:
     return {each.get_display_name(): each for each in client.principal().calendars()}
+
+
+def test_a_phone_given_only_the_site_address_is_sent_on_by_the_well_known_address(site):
+    """The issue's "discovery from the site root" (RFC 6764 section 5): the app is given
+    ``http://host:port/``. python-caldav 3 does not look up ``/.well-known/caldav`` itself for
+    an address with a path, nor for one over plain http, so the test takes the steps an app
+    does, with that same client: the well-known address, followed, then its principal."""
+    fay = site.user("fay@example.com")
+    client = caldav.DAVClient(
+        url=site.base + "/", username=fay["email"], password=fay["app"], enable_rfc6764=False
+    )
+    well_known = site.base + "/.well-known/caldav"
+
+    moved = requests.request("PROPFIND", well_known, allow_redirects=False, timeout=10)
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == site.base + "/calendar/dav/"
+    found = client.propfind(well_known, CURRENT_USER_PRINCIPAL, depth=0)
+    assert found.status == 207
+    assert found.tree.findtext("{DAV:}response/{DAV:}href") == "/calendar/dav/"
+    principal_href = found.tree.findtext(".//{DAV:}current-user-principal/{DAV:}href")
+    principal = caldav.Principal(client=client, url=client.url.join(principal_href))
+    assert {each.get_display_name() for each in principal.calendars()} == {"Tasks", "Deadlines"}
 
 
 def texts(calendar: Any, todo: bool = True) -> set[str]:

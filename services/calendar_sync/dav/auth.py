@@ -83,20 +83,25 @@ def dav_user() -> dict[str, Any]:
     context = current_app.extensions["calendar_sync"]
     session = get_session()
     now = context.clock()
-    refusal, failures = throttle.check(session, email, address or "unknown", now)
-    if refusal is not None:
-        raise DavAuthError(
-            429, _refusal_message(refusal), {"Retry-After": str(refusal.retry_after)}
-        )
-    found = app_passwords.find_app_password(session, email, secret)
+    address = address or "unknown"
+    found = app_passwords.find_app_password(
+        session, email, secret, throttle.any_recent(address, now)
+    )
+    failures = 0
+    if found is None or found.also:  # refused before the password counts, as core's login
+        refusal, failures = throttle.check(session, email, address, now)
+        if refusal is not None:
+            raise DavAuthError(
+                429, _refusal_message(refusal), {"Retry-After": str(refusal.retry_after)}
+            )
     if found is None:
         with write_transaction(session):
-            throttle.failed(session, email, address or "unknown", now)
+            throttle.failed(session, email, address, now)
         raise _unauthorized(_("Wrong e-mail or app password."))
     password_id, user_id, last_used_at = found.id, found.user_id, found.last_used_at
     if failures:
         with write_transaction(session):
-            throttle.succeeded(session, email, address or "unknown")
+            throttle.succeeded(session, email, address)
     if last_used_at is None or now - last_used_at >= app_passwords.USED_AT_STEP:
         app_passwords.note_use(session, password_id, now)
     try:

@@ -9,6 +9,7 @@ server do with what it does not support, and clients filter again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -104,12 +105,15 @@ def _instant(value: str | None) -> datetime | None:
         ) from None
 
 
-def matches(query: Filter, obj: DavObject, span: tuple[datetime, datetime], kind: str) -> bool:
-    """Whether ``obj`` passes ``query``; ``span`` is the instants it covers."""
+def matches(
+    query: Filter, obj: DavObject, span: Callable[[], tuple[datetime, datetime]], kind: str
+) -> bool:
+    """Whether ``obj`` passes ``query``; ``span()`` is the instants it covers (asked only for
+    a time range: most queries have none, and they ask of thousands of objects)."""
     if not query.possible or query.none:
         return False
-    start, end = span
     if query.start is not None or query.end is not None:
+        start, end = span()
         low = query.start or datetime.min.replace(tzinfo=UTC)
         high = query.end or datetime.max.replace(tzinfo=UTC)
         if kind == "VEVENT":

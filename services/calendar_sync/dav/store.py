@@ -128,19 +128,23 @@ class Collections:
         (new, changed, or of another renderer) rendered now and kept for the next time."""
         renderer, key, language = self.context.renderer, self.render_key, self.language
         column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
-        rows = self.session.execute(
-            query.with_only_columns(
-                MirrorTask.id,
-                MirrorTask.status,
-                MirrorTask.due,
-                MirrorTask.due_date,
-                MirrorTask.all_day,
-                MirrorTask.modified_at,
-                MirrorTask.render_key,
-                column,
+        # Columns through the connection, not the ORM's loading: thousands of rows.
+        rows = (
+            self.session.connection()
+            .execute(
+                query.with_only_columns(
+                    MirrorTask.id,
+                    MirrorTask.status,
+                    MirrorTask.due,
+                    MirrorTask.due_date,
+                    MirrorTask.all_day,
+                    MirrorTask.render_key,
+                    column,
+                )
             )
-        ).all()
-        texts = {row[0]: row[7] for row in rows if row[6] == key and row[7] is not None}
+            .all()
+        )
+        texts = {row[0]: row[6] for row in rows if row[5] == key and row[6] is not None}
         stale = [row[0] for row in rows if row[0] not in texts]
         fresh = []
         for start in range(0, len(stale), 500):
@@ -149,23 +153,26 @@ class Collections:
                 texts[task.id] = renderer.render(kind, task, card, language)
                 fresh.append({"task_id": task.id, "seq": task.sequence, "text": texts[task.id]})
         done = [row[0] for row in rows if row[1] == "done"]
-        closed_at: dict[int, str | None] = {}
+        # when each done task was done: its core time, or its last change (read for those only)
+        done_at: dict[int, datetime] = {}
         for start in range(0, len(done), 500):
-            chosen = select(MirrorTask.id, MirrorTask.data).where(
+            chosen = select(MirrorTask.id, MirrorTask.data, MirrorTask.modified_at).where(
                 MirrorTask.id.in_(done[start : start + 500])
             )
-            closed_at.update(
-                (task_id, data.get("closed_at")) for task_id, data in self.session.execute(chosen)
-            )
+            for task_id, data, modified_at in self.session.execute(chosen):
+                closed = data.get("closed_at")
+                done_at[task_id] = mirror.instant(closed) if closed else modified_at
         head, end = self.head(), b"END:VCALENDAR\r\n"
         built = []
-        for task_id, status, due, due_date, all_day, modified_at, _key, _text in rows:
+        for task_id, status, due, due_date, all_day, _key, _text in rows:
             text = texts.get(task_id)
             if text is None:
                 continue  # it left the collection between the two reads
             if status == "done":
-                closed = closed_at.get(task_id)
-                text = completed(kind, text, mirror.instant(closed) if closed else modified_at)
+                when = done_at.get(task_id)
+                if when is None:
+                    continue  # likewise
+                text = completed(kind, text, when)
             body = head + text.encode() + end
             built.append(DavObject(task_id, body, etag_of(body), due, due_date, all_day, text))
         if fresh:

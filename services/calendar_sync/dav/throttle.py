@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from ..models import DavLoginFailure
@@ -37,12 +37,20 @@ class Refusal:
     retry_after: int
 
 
+def any_recent(address: str, now: datetime) -> ColumnElement[bool]:
+    """Whether ``address`` has failures within the window, as a column to read in the sign-in's
+    own query (``auth.py``): one probe of the (address, at) index. A client without recent
+    failures, nearly every request, then needs no second query; and as the database is read
+    on every request, a refusal written by another process counts at once."""
+    return exists().where(DavLoginFailure.address == address, DavLoginFailure.at >= now - WINDOW)
+
+
 def check(session: Session, email: str, address: str, now: datetime) -> tuple[Refusal | None, int]:
     """Whether sign-ins of ``email`` from ``address`` are refused for now, and how many of
     its failures count (so that a success forgets them only when there are some).
 
     One query counts both (the address's failures, and those among them for the e-mail): it
-    runs on every DAV request."""
+    runs when ``any_recent`` says there are some, or the password was wrong."""
     for_email = case((DavLoginFailure.email == email, DavLoginFailure.at))
     address_count, address_oldest, account_count, account_oldest = session.execute(
         select(

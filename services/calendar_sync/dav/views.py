@@ -290,15 +290,9 @@ class View:
         missing = [prop for prop in asked if prop not in names]
         simple = [prop for prop in asked if prop in names]
         if simple == [GETETAG, CALENDAR_DATA]:
-            for obj in objects:
-                answer.add(
-                    f"{prefix}{obj.task_id}.ics",
-                    [
-                        text_element("D", "getetag", obj.etag),
-                        text_element("C", "calendar-data", obj.body.decode()),
-                    ],
-                    missing,
-                )
+            answer.add_calendar_data(
+                prefix, ((obj.task_id, obj.etag, obj.body) for obj in objects), missing
+            )
             return
         for obj in objects:
             found, unknown = self.object_resource(collection, obj).answer(asked)
@@ -442,7 +436,10 @@ def calendar_query(view: View, root: Any) -> Response:
         else:
             objects = view.store.objects(target.component)
         kind = target.component
-        chosen = [obj for obj in objects if matches(query, obj, view.store.span(kind, obj), kind)]
+        span = view.store.span
+        chosen = [
+            obj for obj in objects if matches(query, obj, functools.partial(span, kind, obj), kind)
+        ]
         view.add_objects(answer, collection, chosen, wanted)
     return multistatus_response(answer)
 

@@ -44,9 +44,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,7 +58,8 @@ from cardcrm.common.translate import gettext as _
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from flask import current_app
 from icalendar import Event, Todo
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..context import CalendarContext
 from ..ical import (
@@ -82,6 +84,13 @@ SUPPORTED_COMPONENT = f"{CALDAV}supported-calendar-component"
 KINDS = {"tasks": "VTODO", "deadlines": "VEVENT"}
 #: How cardcrm writes the card under a summary (``ical.Renderer``).
 TITLE_SEPARATOR = " — "
+#: ``DavInbox.card_id`` while one request makes the card (no card has id 0).
+INBOX_CLAIMED = 0
+#: How long a request waits for another to make the inbox card, and how often it looks.
+INBOX_WAIT_SECONDS = 15.0
+INBOX_POLL_SECONDS = 0.05
+#: A claim older than this is of a process that died before making the card: taken over.
+INBOX_CLAIM_EXPIRES = timedelta(seconds=60)
 
 
 class DavRefusal(Exception):
@@ -378,11 +387,66 @@ class Writer:
         return self.context.clock().astimezone(zone).date()
 
     def _inbox(self) -> int:
-        """The user's inbox card, made on first use in the first product they may add to."""
-        with self.context.database.session() as session:
-            inbox = session.get(DavInbox, self.user_id)
-            if inbox is not None:
-                return inbox.card_id
+        """The user's inbox card, made on first use in the first product they may add to.
+
+        Two PUTs at the same moment (a phone syncing two new to-dos) must not make two cards:
+        the first claims the user's ``DavInbox`` row (``card_id`` ``INBOX_CLAIMED``) before
+        asking core, in its own transaction, so any process on the database sees it; the
+        others wait for the card it makes (``_inbox_made``)."""
+        deadline = time.monotonic() + INBOX_WAIT_SECONDS
+        while True:
+            with self.context.database.session() as session:
+                inbox = session.get(DavInbox, self.user_id)
+                card_id = inbox.card_id if inbox is not None else None
+                claimed_at = inbox.created_at if inbox is not None else None
+            if card_id is not None and card_id != INBOX_CLAIMED:
+                return card_id
+            if card_id is None and self._claim_inbox():
+                break
+            if claimed_at is not None and self._take_over_claim(claimed_at):
+                break  # the claim of a process that died before it made the card
+            if time.monotonic() > deadline:
+                raise CoreUnavailable("the inbox card is still being made by another request", 503)
+            time.sleep(INBOX_POLL_SECONDS)
+        try:
+            made = self._make_inbox()
+        except BaseException:
+            self._forget_inbox(INBOX_CLAIMED)
+            raise
+        with self.context.database.writer.begin() as session:
+            session.execute(
+                update(DavInbox)
+                .where(DavInbox.user_id == self.user_id)
+                .values(card_id=made, created_at=utcnow())
+            )
+        return made
+
+    def _claim_inbox(self) -> bool:
+        try:
+            with self.context.database.writer.begin() as session:
+                session.add(
+                    DavInbox(user_id=self.user_id, card_id=INBOX_CLAIMED, created_at=utcnow())
+                )
+        except IntegrityError:
+            return False  # another request claimed it first
+        return True
+
+    def _take_over_claim(self, claimed_at: datetime) -> bool:
+        if utcnow() - claimed_at < INBOX_CLAIM_EXPIRES:
+            return False
+        with self.context.database.writer.begin() as session:
+            taken = session.execute(
+                update(DavInbox)
+                .where(
+                    DavInbox.user_id == self.user_id,
+                    DavInbox.card_id == INBOX_CLAIMED,
+                    DavInbox.created_at == claimed_at,
+                )
+                .values(created_at=utcnow())
+            )
+        return bool(getattr(taken, "rowcount", 0))
+
+    def _make_inbox(self) -> int:
         renderer = self.context.renderer
         with renderer.speaking(str(self.user.get("language") or "en")):
             title = _("Calendar inbox")
@@ -399,9 +463,6 @@ class Writer:
                     raise
                 refusal = error
                 continue
-            values = {"user_id": self.user_id, "card_id": int(card["id"]), "created_at": utcnow()}
-            with self.context.database.writer.begin() as session:
-                upsert(session, DavInbox, [values], ["user_id"], {"card_id": values["card_id"]})
             return int(card["id"])
         detail = f" ({refusal.detail})" if refusal is not None and refusal.detail else ""
         raise DavRefusal(

@@ -113,6 +113,30 @@ class Multistatus:
             parts.append(f"</D:prop><D:status>{status_line(code)}</D:status></D:propstat>")
         parts.append("</D:response>")
 
+    def add_calendar_data(
+        self, href_prefix: str, objects: Iterable[tuple[int, str, bytes]], missing: list[str]
+    ) -> None:
+        """What ``add`` writes for objects asked ``getetag`` and ``calendar-data`` (and the
+        properties ``missing``), one format per object: a calendar-query of a whole collection
+        is thousands of them. ``objects`` are (task id, ETag, body); the href is
+        ``href_prefix`` + id + ``.ics``."""
+        prefix = escape(href_prefix)
+        ok = status_line(200)
+        absent = ""
+        if missing:
+            absent = (
+                "<D:propstat><D:prop>"
+                + "".join(empty(prop) for prop in missing)
+                + f"</D:prop><D:status>{status_line(404)}</D:status></D:propstat>"
+            )
+        self.parts.extend(
+            f"<D:response><D:href>{prefix}{task_id}.ics</D:href><D:propstat><D:prop>"
+            f"<D:getetag>{escape_text(etag)}</D:getetag>"
+            f"<C:calendar-data>{escape_text(body.decode())}</C:calendar-data>"
+            f"</D:prop><D:status>{ok}</D:status></D:propstat>{absent}</D:response>"
+            for task_id, etag, body in objects
+        )
+
     def body(self) -> bytes:
         declarations = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NAMESPACES.items())
         return (
@@ -140,7 +164,15 @@ def fragment(element: Any) -> str:
 
 
 def text_element(prefix: str, local: str, value: str) -> str:
-    return f"<{prefix}:{local}>{escape(value, CARRIAGE_RETURN)}</{prefix}:{local}>"
+    return f"<{prefix}:{local}>{escape_text(value)}</{prefix}:{local}>"
+
+
+def escape_text(value: str) -> str:
+    """``value`` as an element's text: ``saxutils.escape`` with ``CARRIAGE_RETURN``, in four
+    C-level replaces (it runs twice per object of a calendar-query)."""
+    return (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
 QUOTE = {'"': "&quot;"}
