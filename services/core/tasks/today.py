@@ -36,11 +36,12 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from ..access import tasks_in_sight
+from ..access import tasks_in_sight, tasks_in_sight_parts
 from ..auth.models import User
 from ..cards.models import Card
 from ..products.models import Product, Status
@@ -224,22 +225,32 @@ def _postponed(everything: bool) -> list[Any]:
 def totals_statement(everything: bool) -> Select[Any]:
     """The four totals in one statement: the open tasks counted once, closed and postponed as
     scalar subqueries; each part still ranges over its own index."""
-    open_tasks = (
-        select(
+
+    def open_tasks(*in_sight: Any) -> Any:
+        return select(
             func.count().filter(_is_overdue()).label("overdue"),
             func.count().filter(_is_due()).label("due"),
+        ).where(*_open_tasks_in_reach(True), *in_sight)
+
+    if everything:
+        counted = open_tasks().subquery("open_tasks")
+        due, overdue = counted.c.due, counted.c.overdue
+    else:
+        # Counted apart, so the whole products' count stays an index-only scan.
+        whole, limited = (
+            open_tasks(part).subquery(name)
+            for part, name in zip(tasks_in_sight_parts(_USER), ("whole", "limited"), strict=True)
         )
-        .where(*_open_tasks_in_reach(everything))
-        .subquery("open_tasks")
-    )
+        due, overdue = whole.c.due + limited.c.due, whole.c.overdue + limited.c.overdue
+        counted = whole.join(limited, true())  # one row each
     closed = select(func.count()).where(*_closed(everything)).scalar_subquery()
     postponed = select(func.count()).where(*_postponed(everything)).scalar_subquery()
     return select(
-        open_tasks.c.due,
-        open_tasks.c.overdue,
+        due.label("due"),
+        overdue.label("overdue"),
         closed.label("closed"),
         postponed.label("postponed"),
-    )
+    ).select_from(counted)
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
