@@ -23,6 +23,10 @@ from .cards.models import Card
 from .products.models import Membership
 from .tasks.models import Task
 
+#: Products given wholly or limited to own cards: how a set of them reaches the rule (ids, or
+#: a subquery of ``product_members`` read by the statement itself).
+ProductSet = Any
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -55,28 +59,96 @@ class Scope:
         Whole products are told by the task's own ``product_id`` (an index serves it without
         the card); a limited product asks its card's owner.
         """
-
-        def owned() -> ColumnElement[bool]:
-            card = aliased(Card)  # its own name: a task query may also join Card
-            return exists().where(card.id == Task.card_id, self.owns(card))
-
-        return self._condition(Task.product_id, owned)
+        if self.everything:
+            return None
+        return _tasks_rule(self.user_id, self.products or None, self.own_cards_products or None)
 
     def owns(self, card: Any = Card) -> ColumnElement[bool]:
         """``card`` (the entity or an alias) is the user's own or nobody's."""
-        return or_(card.owner_id == self.user_id, card.owner_id.is_(None))
+        return _owns(card, self.user_id)
 
     def _condition(
         self, product_id: Any, owned: Callable[[], ColumnElement[bool]]
     ) -> ColumnElement[bool] | None:
         if self.everything:
             return None
-        parts = []
-        if self.products:
-            parts.append(product_id.in_(self.products))
-        if self.own_cards_products:
-            parts.append(and_(product_id.in_(self.own_cards_products), owned()))
-        return or_(*parts) if parts else false()
+        return _rule(product_id, self.products or None, self.own_cards_products or None, owned)
+
+
+def _owns(card: Any, user_id: Any) -> ColumnElement[bool]:
+    """``card`` is the user's (an id or a bind parameter) or nobody's."""
+    return or_(card.owner_id == user_id, card.owner_id.is_(None))
+
+
+def _rule(
+    product_id: Any,
+    whole: ProductSet | None,
+    limited: ProductSet | None,
+    owned: Callable[[], ColumnElement[bool]],
+) -> ColumnElement[bool]:
+    """The one rule: a product given wholly, or a limited one and a card the user owns."""
+    parts = _rule_parts(product_id, whole, limited, owned)
+    return or_(*parts) if parts else false()
+
+
+def _rule_parts(
+    product_id: Any,
+    whole: ProductSet | None,
+    limited: ProductSet | None,
+    owned: Callable[[], ColumnElement[bool]],
+) -> list[ColumnElement[bool]]:
+    """The rule's two disjoint parts (a user's product is either whole or limited)."""
+    parts = []
+    if whole is not None:
+        parts.append(product_id.in_(whole))
+    if limited is not None:
+        parts.append(and_(product_id.in_(limited), owned()))
+    return parts
+
+
+def _tasks_rule(
+    user_id: Any, whole: ProductSet | None, limited: ProductSet | None
+) -> ColumnElement[bool]:
+    parts = _tasks_rule_parts(user_id, whole, limited)
+    return or_(*parts) if parts else false()
+
+
+def _tasks_rule_parts(
+    user_id: Any, whole: ProductSet | None, limited: ProductSet | None
+) -> list[ColumnElement[bool]]:
+    def owned() -> ColumnElement[bool]:
+        card = aliased(Card)  # its own name: a task query may also join Card
+        return exists().where(card.id == Task.card_id, _owns(card, user_id))
+
+    return _rule_parts(Task.product_id, whole, limited, owned)
+
+
+def tasks_in_sight_parts(user_id: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """``Scope.tasks_condition`` of a user who is not an admin, with the memberships read by
+    the statement itself: ``user_id`` is a bind parameter (or a column), so a statement built
+    once serves every member and a request saves ``scope_of``'s own query (the Today view).
+    Admins see everything: leave the condition out for them (``user.is_admin``).
+
+    Two disjoint parts: tasks of whole products, and tasks of limited products on cards the
+    user owns. The second asks first, in a subquery of its own, whether the user has a limited
+    product at all: PostgreSQL evaluates it once and skips that part's scan when not, so a
+    count over the first part alone stays an index-only scan (the owner needs ``card_id``,
+    which the task indexes do not hold).
+    """
+    members = Membership.__table__.c
+
+    def products(limited: bool) -> Any:
+        return select(members.product_id).where(
+            members.user_id == user_id, members.own_cards_only.is_(limited)
+        )
+
+    whole, limited = _tasks_rule_parts(user_id, products(False), products(True))
+    return whole, and_(exists(products(True)), limited)
+
+
+def tasks_in_sight(user_id: Any) -> ColumnElement[bool]:
+    """``tasks_in_sight_parts`` as one condition."""
+    return or_(*tasks_in_sight_parts(user_id))
 
 
 SCOPES = "cardcrm_scopes"

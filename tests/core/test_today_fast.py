@@ -17,7 +17,7 @@ import pytest
 from cardcrm.common.api import dumps
 from cardcrm.common.db import get_db
 from cardcrm.common.pagination import decode_cursor, encode_cursor
-from cardcrm.core.access import scope_of
+from cardcrm.core.access import scope_of, tasks_in_sight
 from cardcrm.core.auth.models import User
 from cardcrm.core.cards.models import Card
 from cardcrm.core.products.models import Product, Status
@@ -161,6 +161,42 @@ def test_a_request_sends_one_statement_for_the_totals_and_one_for_the_page(app, 
         event.remove(engine, "before_cursor_execute", record)
     on_tasks = [statement for statement in sent if "FROM tasks" in " ".join(statement.split())]
     assert len(on_tasks) == 2, sent
+
+
+@pytest.mark.parametrize("who", ["member", "limited"])
+def test_the_memberships_are_read_inside_the_statements(app, world, who):
+    """No ``scope_of`` query of its own: the statements ask ``product_members`` themselves."""
+    engine = app.extensions["cardcrm_db"].engine
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert world[who].get("today?show=tasks").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert not [statement for statement in sent if statement.startswith("SELECT product_members")]
+    on_tasks = [statement for statement in sent if "FROM tasks" in statement]
+    assert all("product_members" in statement for statement in on_tasks), on_tasks
+
+
+@pytest.mark.parametrize("who", ["member", "limited"])
+def test_tasks_in_sight_is_the_scope_rule(app, world, who):
+    """``access.tasks_in_sight`` (memberships read by SQL) picks what ``scope_of``'s does."""
+    with app.test_request_context():
+        session = get_db().session()
+        try:
+            user = session.get(User, world[who].user.id)
+            by_scope = select(Task.id).where(scope_of(session, user).tasks_condition())
+            by_sql = select(Task.id).where(tasks_in_sight(literal(user.id)))
+            ids = set(session.scalars(by_scope))
+            assert ids and ids == set(session.scalars(by_sql))
+            if who == "limited":  # the rule leaves others' cards out
+                assert ids < set(session.scalars(select(Task.id)))
+        finally:
+            session.close()
 
 
 # --- the view as it was: ORM objects, three totals queries, TaskSchema -------------------------

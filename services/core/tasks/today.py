@@ -36,11 +36,12 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from ..access import Scope, scope_of
+from ..access import tasks_in_sight, tasks_in_sight_parts
 from ..auth.models import User
 from ..cards.models import Card
 from ..products.models import Product, Status
@@ -147,8 +148,8 @@ _AFTER_RANK = bindparam("after_rank", type_=Integer())
 _AFTER_DUE = bindparam("after_due", type_=UTCDateTime())
 _AFTER_ID = bindparam("after_id", type_=Integer())
 
-#: Distinct scopes' statements kept (admins share one; others one per set of memberships).
-STATEMENTS_KEPT = 256
+#: Statements kept: per list, cursor or not, and whether the user sees everything (an admin).
+STATEMENTS_KEPT = 32
 
 
 def _is_overdue() -> Any:
@@ -167,13 +168,15 @@ def _is_due() -> Any:
     )
 
 
-def _in_sight(scope: Scope | None) -> list[Any]:
-    """Tasks on cards the user may see (``access``'s one rule), as a list of WHERE conditions."""
-    condition = None if scope is None else scope.tasks_condition()
-    return [] if condition is None else [condition]
+def _in_sight(everything: bool) -> list[Any]:
+    """Tasks on cards the user may see (``access``'s one rule), as a list of WHERE conditions.
+
+    The user's memberships are a subquery of the statement: no ``scope_of`` query first.
+    """
+    return [] if everything else [tasks_in_sight(_USER)]
 
 
-def _open_tasks_in_reach(scope: Scope | None) -> list[Any]:
+def _open_tasks_in_reach(everything: bool) -> list[Any]:
     """Conditions of the user's open, visible tasks that can be overdue or due (index range).
 
     ``reach`` is ``max(end, now)`` plus ``ZONE_SLACK``: an all-day task is stored at its local
@@ -184,11 +187,11 @@ def _open_tasks_in_reach(scope: Scope | None) -> list[Any]:
         TASKS.status == "open",
         TASKS.due < _REACH,
         TASKS.card_trashed.is_(False),
-        *_in_sight(scope),
+        *_in_sight(everything),
     ]
 
 
-def _closed(scope: Scope | None) -> list[Any]:
+def _closed(everything: bool) -> list[Any]:
     """Conditions of the tasks the user closed as done inside the period."""
     return [
         TASKS.closed_by_id == _USER,
@@ -197,11 +200,11 @@ def _closed(scope: Scope | None) -> list[Any]:
         TASKS.closed_at >= _START,
         TASKS.closed_at < _END,
         TASKS.card_trashed.is_(False),
-        *_in_sight(scope),
+        *_in_sight(everything),
     ]
 
 
-def _postponed(scope: Scope | None) -> list[Any]:
+def _postponed(everything: bool) -> list[Any]:
     """Conditions of the tasks the user postponed inside the period past its end."""
     postponements = Postponement.__table__.c
     postponed_ids = select(postponements.task_id).where(
@@ -214,34 +217,44 @@ def _postponed(scope: Scope | None) -> list[Any]:
         TASKS.id.in_(postponed_ids),
         TASKS.assignee_id == _USER,
         TASKS.card_trashed.is_(False),
-        *_in_sight(scope),
+        *_in_sight(everything),
     ]
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
-def totals_statement(scope: Scope | None) -> Select[Any]:
+def totals_statement(everything: bool) -> Select[Any]:
     """The four totals in one statement: the open tasks counted once, closed and postponed as
     scalar subqueries; each part still ranges over its own index."""
-    open_tasks = (
-        select(
+
+    def open_tasks(*in_sight: Any) -> Any:
+        return select(
             func.count().filter(_is_overdue()).label("overdue"),
             func.count().filter(_is_due()).label("due"),
+        ).where(*_open_tasks_in_reach(True), *in_sight)
+
+    if everything:
+        counted = open_tasks().subquery("open_tasks")
+        due, overdue = counted.c.due, counted.c.overdue
+    else:
+        # Counted apart, so the whole products' count stays an index-only scan.
+        whole, limited = (
+            open_tasks(part).subquery(name)
+            for part, name in zip(tasks_in_sight_parts(_USER), ("whole", "limited"), strict=True)
         )
-        .where(*_open_tasks_in_reach(scope))
-        .subquery("open_tasks")
-    )
-    closed = select(func.count()).where(*_closed(scope)).scalar_subquery()
-    postponed = select(func.count()).where(*_postponed(scope)).scalar_subquery()
+        due, overdue = whole.c.due + limited.c.due, whole.c.overdue + limited.c.overdue
+        counted = whole.join(limited, true())  # one row each
+    closed = select(func.count()).where(*_closed(everything)).scalar_subquery()
+    postponed = select(func.count()).where(*_postponed(everything)).scalar_subquery()
     return select(
-        open_tasks.c.due,
-        open_tasks.c.overdue,
+        due.label("due"),
+        overdue.label("overdue"),
         closed.label("closed"),
         postponed.label("postponed"),
-    )
+    ).select_from(counted)
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
-def page_statement(scope: Scope | None, show: str, after_cursor: bool) -> Select[Any]:
+def page_statement(everything: bool, show: str, after_cursor: bool) -> Select[Any]:
     """One of the lists, in deadline order (the usual one overdue first), ``limit`` rows."""
     overdue = _is_overdue()
     cards, products, statuses = Card.__table__.c, Product.__table__.c, Status.__table__.c
@@ -254,7 +267,7 @@ def page_statement(scope: Scope | None, show: str, after_cursor: bool) -> Select
         statuses.group,
     )
     if show == "tasks":
-        page = _ranked_page(scope, after_cursor)
+        page = _ranked_page(everything, after_cursor)
         return (
             select(*columns)
             .select_from(page)
@@ -266,13 +279,13 @@ def page_statement(scope: Scope | None, show: str, after_cursor: bool) -> Select
             .limit(_LIMIT)
         )
     if show == "closed":
-        conditions = _closed(scope)
+        conditions = _closed(everything)
     elif show == "postponed":
-        conditions = _postponed(scope)
+        conditions = _postponed(everything)
     elif show == "due":
-        conditions = [*_open_tasks_in_reach(scope), _is_due(), TASKS.due >= _LOW]
+        conditions = [*_open_tasks_in_reach(everything), _is_due(), TASKS.due >= _LOW]
     else:
-        conditions = [*_open_tasks_in_reach(scope), overdue]
+        conditions = [*_open_tasks_in_reach(everything), overdue]
     query = (
         select(*columns)
         .select_from(Task.__table__)
@@ -286,7 +299,7 @@ def page_statement(scope: Scope | None, show: str, after_cursor: bool) -> Select
     return query.order_by(TASKS.due, TASKS.id).limit(_LIMIT)
 
 
-def _ranked_page(scope: Scope | None, after_cursor: bool) -> Any:
+def _ranked_page(everything: bool, after_cursor: bool) -> Any:
     """The usual list's ids: the first ``limit`` overdue (rank 0), then the first ``limit`` due
     (rank 1), each read in the order of the index on ``(assignee_id, status, due, id)``.
 
@@ -300,7 +313,7 @@ def _ranked_page(scope: Scope | None, after_cursor: bool) -> Any:
     for rank, condition in ((0, overdue), (1, and_(_is_due(), not_(overdue), TASKS.due >= _LOW))):
         value = literal_column(str(rank), Integer())
         part = select(TASKS.id.label("id"), TASKS.due.label("due"), value.label("rank")).where(
-            *_open_tasks_in_reach(scope), condition
+            *_open_tasks_in_reach(everything), condition
         )
         if after_cursor:
             part = part.where(_after_cursor(value))
@@ -320,10 +333,9 @@ def _after_cursor(rank: Any) -> Any:
     )
 
 
-def _scope_key(session: Session, user: User) -> Scope | None:
-    """What the statements depend on of the user's scope: nothing for those who see all."""
-    scope = scope_of(session, user)
-    return None if scope.everything else scope
+def _sees_everything(user: User) -> bool:
+    """What the statements depend on of the user's scope (``access.scope_of``'s first rule)."""
+    return bool(user.is_admin)
 
 
 def _parameters(user: User, period: Period) -> dict[str, Any]:
@@ -347,7 +359,7 @@ def _parameters(user: User, period: Period) -> dict[str, Any]:
 
 
 def totals(session: Session, user: User, period: Period) -> dict[str, int]:
-    statement = totals_statement(_scope_key(session, user))
+    statement = totals_statement(_sees_everything(user))
     due, overdue, closed, postponed = (
         session.connection().execute(statement, _parameters(user, period)).one()
     )
@@ -388,7 +400,7 @@ def task_page(
             parameters["after_id"] = int(position["id"])
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
-    statement = page_statement(_scope_key(session, user), show, position is not None)
+    statement = page_statement(_sees_everything(user), show, position is not None)
     rows = session.connection().execute(statement, parameters).all()
     next_cursor = None
     if len(rows) > limit:
