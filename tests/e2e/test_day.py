@@ -110,11 +110,16 @@ def test_a_task_given_through_the_api_reaches_every_place_and_closes_from_the_ca
     assert view["totals"] == {"due": 0, "overdue": 0, "closed": 1, "postponed": 0}
     assert view["tasks"] == []
 
-    # Closed, it leaves the calendar and the feed; no other e-mail went out.
-    wait_for(lambda: uid not in calendar_app.by_uid(), 15, "the to-do to leave Radicale")
+    # Closed, it stays in the calendar as completed (for 7 days, so the tick the phone shows
+    # stays) and leaves the feed; no other e-mail went out.
+    wait_for(
+        lambda: str(calendar_app.by_uid().get(uid, {}).get("STATUS")) == "COMPLETED",
+        15,
+        "the to-do to be completed in Radicale",
+    )
     wait_for(lambda: uid not in feed_events(feed_url), 15, "the event to leave the feed")
 
-    def in_sync() -> bool:  # the round that deleted the to-do has noted it
+    def in_sync() -> bool:  # the round that completed the to-do has noted it
         state = ana.calendar.ok("GET", f"caldav/{account['id']}")
         return (state["pending"], state["last_error"]) == (0, None)
 

@@ -285,7 +285,12 @@ def check_everything(world: World, *, resends_allowed: bool = False, timeout: fl
     }
 
     def in_calendar() -> dict[str, datetime]:
-        return {uid: todo["DUE"].dt for uid, todo in world.calendar_app.by_uid().items()}
+        """The to-dos still to do (done tasks stay in the calendar as completed for 7 days)."""
+        return {
+            uid: todo["DUE"].dt
+            for uid, todo in world.calendar_app.by_uid().items()
+            if str(todo.get("STATUS")) != "COMPLETED"
+        }
 
     def calendar_differences() -> str:
         found = in_calendar()
@@ -309,6 +314,13 @@ def check_everything(world: World, *, resends_allowed: bool = False, timeout: fl
         "the CalDAV calendar to hold the open tasks",
         calendar_differences,
     )
+    completed = {
+        uid
+        for uid, todo in world.calendar_app.by_uid().items()
+        if str(todo.get("STATUS")) == "COMPLETED"
+    }
+    done = {todo_uid(stack, task) for task in tasks.values() if task["status"] == "done"}
+    assert completed <= done, f"completed in the calendar, not done in core: {completed - done}"
 
     def account_in_sync() -> bool:  # the round that pushed the last change has ended
         account = world.ana.calendar.ok("GET", f"caldav/{world.account['id']}")

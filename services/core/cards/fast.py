@@ -23,6 +23,7 @@ the one product the list reads (the other products' conditions cannot match its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -254,10 +255,12 @@ def page(
     args: dict[str, Any],
     field_filters: dict[str, str],
     viewer: User | None,
+    filter_conditions: Callable[..., list[ColumnElement[bool]]],
 ) -> tuple[list[Row[Any]], str | None]:
-    """The page of ``queries._page`` (the contract's order), as rows of ``columns``."""
-    from .queries import filter_conditions  # queries imports this module
+    """The page of ``queries._page`` (the contract's order), as rows of ``columns``.
 
+    ``filter_conditions`` is ``queries.filter_conditions``, handed in: the filters have one
+    definition there, and ``queries`` imports this module (not the other way round)."""
     connection = session.connection()
     dialect = connection.dialect.name
     own = product.sight == "own" and viewer is not None
@@ -265,7 +268,7 @@ def page(
     plain = not field_filters and not any(key in args for key in FILTERS)
     conditions: list[ColumnElement[bool]] = []
     if not plain:
-        conditions = filter_conditions(product, args, field_filters)  # type: ignore[arg-type]
+        conditions = filter_conditions(product, args, field_filters)
         if own:
             conditions.append(_own(bindparam("user_id")))
 

@@ -147,7 +147,7 @@ def list_card_dicts(
     """
     sort = args.get("sort") or DEFAULT_SORT
     if sort == DEFAULT_SORT:
-        rows, cursor = fast.page(session, product, args, field_filters, viewer)
+        rows, cursor = fast.page(session, product, args, field_filters, viewer, filter_conditions)
         return fast.card_dicts(rows, product), cursor
     conditions = filter_conditions(product, args, field_filters)  # type: ignore[arg-type]
     if product.sight == "own" and viewer is not None:
