@@ -253,3 +253,89 @@ def test_a_stale_etag_cannot_overwrite(site):
     )
     assert stale.status_code == 412
     assert requests.get(url, auth=auth, timeout=10).content == current.content
+
+
+def core_task(site: Site, task_id: int) -> dict[str, Any]:
+    status, task = call(site.base, "GET", f"/api/v1/tasks/{task_id}", token=site.admin)
+    assert status == 200, task
+    return task
+
+
+def loaded(client: caldav.DAVClient, calendar: Any, task: dict[str, Any]) -> Any:
+    """The task's to-do as the phone holds it: read with its ETag, so its save is an If-Match."""
+    todo = caldav.Todo(client=client, url=calendar.url.join(f"{task['id']}.ics"), parent=calendar)
+    todo.load()
+    return todo
+
+
+def test_a_phone_completes_re_dates_and_renames_to_dos_as_the_user(site):
+    """What a Reminders app does to a to-do reaches core as the user's own change, and the
+    app's next sync-collection sees the objects it changed."""
+    gil = site.user("gil@example.com")
+    card = site.card("Gil's deal")
+    tick = site.task(card, gil, "Tick me")
+    later = site.task(card, gil, "Move me later")
+    earlier = site.task(card, gil, "Move me earlier", days=5)
+    rename = site.task(card, gil, "Rename me")
+    client = site.client(gil)
+    tasks = calendars(client)["Tasks"]
+    wait_for(lambda: len(texts(tasks)) == 4, "the mirror")
+    listing = tasks.get_objects_by_sync_token(load_objects=True)
+
+    loaded(client, tasks, tick).complete()
+    closed = core_task(site, tick["id"])
+    assert (closed["status"], closed["closed_by_id"]) == ("done", gil["id"])
+    # It stays in the calendar, ticked, instead of vanishing from the phone.
+    ticked = loaded(client, tasks, tick).icalendar_component
+    assert str(ticked["STATUS"]) == "COMPLETED"
+
+    for task, days, postponed in ((later, 3, 1), (earlier, -2, 0)):
+        todo = loaded(client, tasks, task)
+        due = todo.icalendar_component["DUE"].dt + timedelta(days=days)
+        todo.icalendar_component.pop("DUE")
+        todo.icalendar_component.add("DUE", due)
+        todo.save()
+        now = core_task(site, task["id"])
+        assert datetime.fromisoformat(now["due"]) == due
+        # A later deadline is a postponement; an earlier one an edit.
+        assert now["postponed_count"] == postponed
+
+    todo = loaded(client, tasks, rename)
+    todo.icalendar_component["SUMMARY"] = "Call the buyer"
+    todo.save()
+    assert core_task(site, rename["id"])["text"] == "Call the buyer"
+
+    updated, deleted = listing.sync()
+    changed = {item.url.path.rsplit("/", 1)[1] for item in updated}
+    assert changed == {f"{task['id']}.ics" for task in (tick, later, earlier, rename)}
+    assert list(deleted) == []
+
+
+def test_a_to_do_made_on_the_phone_becomes_a_task_on_the_users_calendar_inbox(site):
+    hal = site.user("hal@example.com")
+    client = site.client(hal)
+    tasks = calendars(client)["Tasks"]
+    due = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    uid = "made-on-the-phone-1@example.com"
+
+    tasks.add_todo(summary="Buy stamps", due=due, uid=uid)
+
+    day = due.date().isoformat()
+    _, today = call(site.base, "GET", f"/api/v1/today?from={day}&to={day}", token=hal["token"])
+    [task] = [item for item in today["tasks"] if item["text"] == "Buy stamps"]
+    assert task["assignee_id"] == hal["id"]
+    assert task["card"]["title"] == "Calendar inbox"
+    assert datetime.fromisoformat(task["due"]) == due
+    # The app finds its to-do again by the UID it gave.
+    def by_uid() -> Any:
+        try:
+            return tasks.get_object_by_uid(uid)
+        except caldav.lib.error.NotFoundError:
+            return None
+
+    found = wait_for(by_uid, "the new to-do in the calendar", timeout=10)
+    assert str(found.icalendar_component["SUMMARY"]).startswith("Buy stamps")
+    # Read back from the server, it is edited like any other to-do.
+    found.icalendar_component["SUMMARY"] = "Buy stamps and envelopes"
+    found.save()
+    assert core_task(site, task["id"])["text"] == "Buy stamps and envelopes"

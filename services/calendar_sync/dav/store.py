@@ -31,6 +31,7 @@ from ..context import CalendarContext
 from ..feeds import keep_renders
 from ..ical import EVENT_LENGTH
 from ..models import DavChange, MirrorCard, MirrorTask
+from .write_models import DavObject as MadeInApp
 
 #: Completed tasks stay in the collections this many days (counted in whole UTC days).
 KEEP_COMPLETED = 7
@@ -144,12 +145,32 @@ class Collections:
             )
             .all()
         )
-        texts = {row[0]: row[6] for row in rows if row[5] == key and row[6] is not None}
+        # Objects a calendar app made keep the UID it gave them, or it loses track of them
+        # (and their next write names another UID): rendered each time, never kept, since the
+        # kept components carry cardcrm's own UID (they are the feed's too). Few per user.
+        app_uids: dict[int, str] = {
+            task_id: uid
+            for task_id, uid in self.session.execute(
+                select(MadeInApp.task_id, MadeInApp.uid).where(
+                    MadeInApp.user_id == self.user_id, MadeInApp.uid.is_not(None)
+                )
+            )
+        }
+        texts = {
+            row[0]: row[6]
+            for row in rows
+            if row[5] == key and row[6] is not None and row[0] not in app_uids
+        }
         stale = [row[0] for row in rows if row[0] not in texts]
         fresh = []
         for start in range(0, len(stale), 500):
             chosen = query.where(MirrorTask.id.in_(stale[start : start + 500]))
             for task, card in self.session.execute(chosen):
+                if task.id in app_uids:
+                    texts[task.id] = renderer.render(
+                        kind, task, card, language, uid=app_uids[task.id]
+                    )
+                    continue
                 texts[task.id] = renderer.render(kind, task, card, language)
                 fresh.append({"task_id": task.id, "seq": task.sequence, "text": texts[task.id]})
         done = [row[0] for row in rows if row[1] == "done"]
