@@ -326,6 +326,7 @@ def test_a_to_do_made_on_the_phone_becomes_a_task_on_the_users_calendar_inbox(si
     assert task["assignee_id"] == hal["id"]
     assert task["card"]["title"] == "Calendar inbox"
     assert datetime.fromisoformat(task["due"]) == due
+
     # The app finds its to-do again by the UID it gave.
     def by_uid() -> Any:
         try:

@@ -155,6 +155,7 @@ class Collections:
                     MadeInApp.user_id == self.user_id, MadeInApp.uid.is_not(None)
                 )
             )
+            if uid
         }
         texts = {
             row[0]: row[6]
