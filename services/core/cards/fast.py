@@ -285,18 +285,18 @@ def page(
     if position.get("part") == "due":
         positioned = "due" in position
         if positioned:
-            params["at"], params["after_id"] = _parse_position(position)
+            params["at"], params["after_id"] = parse_position(position)
         params["limit"] = limit + 1
         cards = list(connection.execute(statement("due", positioned), params))
         if len(cards) > limit:
             last = cards[limit - 1]
-            return cards[:limit], _cursor("due", last.next_task_due, last.id)
+            return cards[:limit], page_cursor("due", last.next_task_due, last.id)
         position = {"part": "none"}
     if position.get("part") != "none":
         raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
     positioned = "updated" in position
     if positioned:
-        params["at"], params["after_id"] = _parse_position(position, key="updated")
+        params["at"], params["after_id"] = parse_position(position, key="updated")
     params["limit"] = limit - len(cards) + 1
     rest = list(connection.execute(statement("none", positioned), params))
     if len(cards) == limit and rest:  # the page ends with the last card that has a task
@@ -304,15 +304,18 @@ def page(
     cards += rest
     if len(cards) > limit:
         last = cards[limit - 1]
-        return cards[:limit], _cursor("none", last.updated_at, last.id, key="updated")
+        return cards[:limit], page_cursor("none", last.updated_at, last.id, key="updated")
     return cards, None
 
 
-def _cursor(part: str, moment: datetime, card_id: int, key: str = "due") -> str:
+def page_cursor(part: str, moment: datetime, card_id: int, key: str = "due") -> str:
+    """The cursor after ``card_id`` in ``part`` of the contract's order (``due``: cards with an
+    open task, by deadline; ``none``: the others, most recently updated first)."""
     return encode_cursor({"part": part, key: moment.isoformat(), "id": card_id})
 
 
-def _parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetime, int]:
+def parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetime, int]:
+    """The (moment, card id) a ``page_cursor`` holds; 422 for anything else."""
     try:
         moment = datetime.fromisoformat(position[key])
         card_id = int(position["id"])

@@ -14,7 +14,6 @@ that carry the sort.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from cardcrm.common.errors import Invalid
@@ -32,7 +31,7 @@ from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
 from ..textsearch import fold
 from . import fast
-from .fast import ProductView
+from .fast import ProductView, page_cursor, parse_position
 from .fields import filter_value
 from .models import Card
 from .sorting import DEFAULT_SORT, sorted_page
@@ -191,20 +190,20 @@ def _page(
     if position.get("part") == "due":
         query = select(Card).where(*conditions, Card.next_task_due.is_not(None))
         if "due" in position:
-            due, card_id = _parse_position(position)
+            due, card_id = parse_position(position)
             query = query.where(
                 or_(Card.next_task_due > due, and_(Card.next_task_due == due, Card.id > card_id))
             )
         cards = list(session.scalars(query.order_by(Card.next_task_due, Card.id).limit(limit + 1)))
         if len(cards) > limit:
             last = cards[limit - 1]
-            return cards[:limit], _cursor("due", last.next_task_due, last.id)
+            return cards[:limit], page_cursor("due", last.next_task_due, last.id)
         position = {"part": "none"}
     if position.get("part") != "none":
         raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
     query = select(Card).where(*conditions, Card.next_task_due.is_(None))
     if "updated" in position:
-        updated, card_id = _parse_position(position, key="updated")
+        updated, card_id = parse_position(position, key="updated")
         query = query.where(
             or_(Card.updated_at < updated, and_(Card.updated_at == updated, Card.id < card_id))
         )
@@ -218,23 +217,8 @@ def _page(
     cards += rest
     if len(cards) > limit:
         last = cards[limit - 1]
-        return cards[:limit], _cursor("none", last.updated_at, last.id, key="updated")
+        return cards[:limit], page_cursor("none", last.updated_at, last.id, key="updated")
     return cards, None
-
-
-def _cursor(part: str, moment: datetime, card_id: int, key: str = "due") -> str:
-    return encode_cursor({"part": part, key: moment.isoformat(), "id": card_id})
-
-
-def _parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetime, int]:
-    try:
-        moment = datetime.fromisoformat(position[key])
-        card_id = int(position["id"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
-    if moment.tzinfo is None:
-        raise Invalid({"cursor": [_("Not a cursor this API gave out.")]})
-    return moment, card_id
 
 
 def _field_condition(product: Product, key: str, raw: str) -> ColumnElement[bool]:
