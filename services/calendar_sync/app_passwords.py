@@ -9,6 +9,7 @@ Dashes, spaces and capitals are ignored when it is checked, since people type it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from typing import Any, NamedTuple
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import NotFound
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import AppPassword
@@ -96,12 +97,36 @@ class SignIn(NamedTuple):
 
 
 def find_app_password(
-    session: Session, email: str, secret: str, also: ColumnElement[bool] | None = None
+    session: Session,
+    email: str,
+    secret: str,
+    also: ColumnElement[bool] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> SignIn | None:
     """The working app password with this secret, if it was made for this e-mail (columns, not
-    the ORM object: this runs on every DAV request). ``also`` is read in the same query: the
-    DAV sign-in asks there whether the client has recent failures (``dav/throttle.py``), so
-    that a request from a client without any costs one query."""
+    the ORM object: this runs on every DAV request). ``also`` is read in the same query, with
+    its bound ``params``: the DAV sign-in asks there whether the client has recent failures
+    (``dav/throttle.py``), so that a request from a client without any costs one query.
+
+    The row is read on every call, never kept: a password revoked by any process counts at
+    once. Only the statement is kept (``_sign_in_query``)."""
+    row = (
+        session.connection()
+        .execute(_sign_in_query(also), {"secret_hash": hash_secret(secret), **(params or {})})
+        .first()
+    )
+    if row is None or row.email != normalize_email(email):
+        return None
+    return SignIn(
+        row.id, row.user_id, row.last_used_at, bool(row.also) if also is not None else True
+    )
+
+
+@functools.cache
+def _sign_in_query(also: ColumnElement[bool] | None) -> Select[Any]:
+    """The query of ``find_app_password``, built once for each ``also`` (a module's constant,
+    such as ``dav.throttle.RECENT``): building it anew on every request cost more than
+    running it (SQLAlchemy's coercions), and its compiled form is then found by identity."""
     columns: list[Any] = [
         AppPassword.id,
         AppPassword.user_id,
@@ -110,15 +135,8 @@ def find_app_password(
     ]
     if also is not None:
         columns.append(also.label("also"))
-    row = session.execute(
-        select(*columns).where(
-            AppPassword.secret_hash == hash_secret(secret), AppPassword.revoked_at.is_(None)
-        )
-    ).first()
-    if row is None or row.email != normalize_email(email):
-        return None
-    return SignIn(
-        row.id, row.user_id, row.last_used_at, bool(row.also) if also is not None else True
+    return select(*columns).where(
+        AppPassword.secret_hash == bindparam("secret_hash"), AppPassword.revoked_at.is_(None)
     )
 
 

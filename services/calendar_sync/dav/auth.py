@@ -85,7 +85,7 @@ def dav_user() -> dict[str, Any]:
     now = context.clock()
     address = address or "unknown"
     found = app_passwords.find_app_password(
-        session, email, secret, throttle.any_recent(address, now)
+        session, email, secret, throttle.RECENT, throttle.recent_params(address, now)
     )
     failures = 0
     if found is None or found.also:  # refused before the password counts, as core's login

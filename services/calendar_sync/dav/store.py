@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .. import mirror
@@ -38,6 +38,8 @@ KEEP_COMPLETED = 7
 #: name in the URL → (component, column of the mirror)
 COLLECTIONS = {"tasks": "VTODO", "deadlines": "VEVENT"}
 TOKEN_PREFIX = "urn:cardcrm:dav:sync:"
+#: The newest row of a user's change log (``Collections.newest_change``).
+NEWEST_CHANGE = select(func.max(DavChange.id)).where(DavChange.user_id == bindparam("user_id"))
 
 
 class InvalidSyncToken(Exception):
@@ -216,11 +218,10 @@ class Collections:
     # --- sync tokens --------------------------------------------------------------------------
 
     def newest_change(self) -> int:
-        """The newest row of the user's change log (asked once per request)."""
+        """The newest row of the user's change log (asked once per request, as every DAV
+        request asks it: the statement is built once, ``NEWEST_CHANGE``)."""
         if self._newest is None:
-            newest = self.session.scalar(
-                select(func.max(DavChange.id)).where(DavChange.user_id == self.user_id)
-            )
+            newest = self.session.connection().scalar(NEWEST_CHANGE, {"user_id": self.user_id})
             self._newest = int(newest or 0)
         return self._newest
 
