@@ -12,6 +12,16 @@ says so (``common/proxy.py``). Without it, every request seems to come from the 
 loopback: then the proxy's own ``X-Forwarded-Proto`` decides, so a site served over plain http
 by a local nginx does not pass for a local client.
 Failed sign-ins are throttled as core's logins are (``throttle.py``).
+
+A phone sends the password with every request, and polls every few minutes, so a sign-in
+costs one indexed query and nothing more: the app password's row (by the SHA-256 of the
+secret: it is a random secret of about 119 bits, for which a deliberately slow hash would add
+nothing) together with whether the client's address failed lately, with a statement built
+once (``app_passwords.find_app_password``). The row is read on every request, never kept, so a
+password revoked by any process is refused at the next request. ``last_used_at`` is written
+at most once a minute. Who the user is (name, time zone, language, admin) is core's answer,
+which the core client keeps a few minutes (``sidecar.core_client.USER_TTL_SECONDS``): a user
+deleted in core is refused once that has passed, and a new language shows as late.
 """
 
 from __future__ import annotations
