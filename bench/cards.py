@@ -98,22 +98,29 @@ def run(
     With ``port`` the app is served over real HTTP on ``host:port`` (one keep-alive
     connection); without it, through Flask's test client.
     """
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    # The cases time the answer as it is made (no answers kept, ``ANSWER_CACHE_BYTES`` 0);
+    # ``first_page_kept`` times the same page answered again by an app that keeps answers
+    # (``cardcrm.core.answers``), as a running core does while no event is recorded.
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "ANSWER_CACHE_BYTES": 0})
+    kept_app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     engine = app.extensions["cardcrm_db"].engine
     statements = StatementLog(engine)
     setup = _setup(app, url, runs + warmup)
     small = _small_product(app, url)
     client = _Client(app, host, port)
+    kept_client = _Client(kept_app, host, port + 1 if port else None)
     headers = {"Authorization": f"Bearer {setup['token']}"}
     small_headers = {"Authorization": f"Bearer {small['token']}"}
     product_id = setup["product_id"]
     list_path = f"/api/v1/products/{product_id}/cards?limit={PAGE}"
     small_path = f"/api/v1/products/{small['product_id']}/cards?limit={PAGE}"
 
-    def getter(path_of: Callable[[], str], auth: dict[str, str] = headers) -> Callable[[], Any]:
+    def getter(
+        path_of: Callable[[], str], auth: dict[str, str] = headers, through: _Client = client
+    ) -> Callable[[], Any]:
         def call() -> Any:
             path = path_of()
-            status, body = client.get(path, auth)
+            status, body = through.get(path, auth)
             if status != 200:
                 raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
             return body
@@ -152,6 +159,10 @@ def run(
         sort_sql = _list_statement(statements, lambda: get(sort_path))
         cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
             "first_page": (getter(lambda: list_path), floor.first_page),
+            "first_page_kept": (
+                getter(lambda: list_path, through=kept_client),
+                floor.first_page,
+            ),
             "second_page": (
                 getter(lambda: second_path),
                 lambda: floor.next_page(page_two_after),
@@ -200,8 +211,10 @@ def run(
         }
     finally:
         client.close()
+        kept_client.close()
         floor.close()
         app.extensions["cardcrm_db"].dispose()
+        kept_app.extensions["cardcrm_db"].dispose()
     results["machine"]["load_after"] = load_average()
     return results
 

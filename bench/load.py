@@ -1153,9 +1153,15 @@ def run(
     port: int = 0,
     before_mixed: float = BEFORE_MIXED_PER_SECOND,
     seed: int = 2026,
+    answers_mb: float | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the phases against the prepared database at ``url``; returns the results.
+
+    Core keeps answers (``cardcrm.core.answers``) as it does by default, so the rounds of the
+    Today view alone and of the card list alone, where nothing is written, are mostly
+    answered from what each worker kept; in the mix, every write makes them again.
+    ``answers_mb`` sets ``CARDCRM_ANSWER_CACHE_MB`` (0: none kept, every answer made).
 
     Core listens on ``port`` and the ceiling on ``port + 1`` (free ports when 0). Both run the
     whole time, so that the saturated phases alternate between them in ``rounds``: in each
@@ -1190,6 +1196,7 @@ def run(
             "mix": MIX,
             "hot_share": HOT_SHARE,
             "before_mixed_per_second": before_mixed,
+            "answer_cache_mb": answers_mb,
         },
         # where and when (timing.machine), with the load average at the start
         "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg(), **machine(url)},
@@ -1218,6 +1225,8 @@ def run(
     try:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as folder, ExitStack() as stack:
             env = server_env(url, Path(folder))
+            if answers_mb is not None:
+                env["CARDCRM_ANSWER_CACHE_MB"] = str(answers_mb)
             command = core_command(workers, threads)
             log(f"core: {' '.join(command[1:])} (gthread) on {display_url(url)}")
             core = stack.enter_context(
@@ -1658,6 +1667,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: 2 x CPUs)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--answers-mb",
+        type=float,
+        help="core's CARDCRM_ANSWER_CACHE_MB (default: core's own, 32; 0: no answers kept)",
+    )
     parser.add_argument("--no-saturate", action="store_true", help="skip the saturated rounds")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the bare Flask ceiling")
     parser.add_argument(
@@ -1703,6 +1717,7 @@ def main_from(args: argparse.Namespace) -> int:
         port=args.port,
         before_mixed=args.before_mixed,
         seed=args.seed,
+        answers_mb=args.answers_mb,
     )
     print()
     print(table(results))

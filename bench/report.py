@@ -16,6 +16,7 @@ MAX_MS = 30.0
 
 CASE_NAMES = {
     "first_page": "list, first page (limit 50)",
+    "first_page_kept": "same, answer kept (no change)",
     "second_page": "list, second page (cursor)",
     "card": "single card (GET /cards/{id})",
 }

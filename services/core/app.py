@@ -14,7 +14,7 @@ from cardcrm.common.idempotency import IdempotencyStore
 from cardcrm.common.service import ApiService
 from flask import Flask, g
 
-from . import events, web
+from . import answers, events, web
 from .auth.scopes import SCOPES
 from .auth.service import Principal, authenticate, authorize
 from .auth.sessions import Lifetimes
@@ -71,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["cardcrm_plugins"] = plugins
 
+    answers.install(app, app.config)
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
     notifier = events.EventNotifier()

@@ -46,6 +46,8 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
         "MAX_UPLOAD_BYTES": int(
             _positive(env, "CARDCRM_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) * MEBIBYTE
         ),
+        # Answers each process keeps while the data is unchanged (answers.py); 0: none.
+        "ANSWER_CACHE_BYTES": int(_at_least_zero(env, "CARDCRM_ANSWER_CACHE_MB", 32) * MEBIBYTE),
     }
 
 
@@ -64,3 +66,9 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < 100_000:
         raise ConfigurationError(f"{name} must be a positive number, not {text!r}.")
     return value
+
+
+def _at_least_zero(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number of ``name`` from 0 (off) up; like ``_positive`` otherwise."""
+    text = env.get(name, "").strip()
+    return 0.0 if text in ("0", "0.0") else _positive(env, name, default)

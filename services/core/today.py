@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from cardcrm.common.api import JSON_MIMETYPE, ApiBlueprint, dumps
+from cardcrm.common.api import ApiBlueprint, dumps
 from cardcrm.common.db import get_session
 from cardcrm.common.translate import gettext as _
 from flask import Response
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from . import answers
 from .auth.service import current_user
-from .tasks.today import SHOWS, period_for, task_page, totals
+from .tasks.today import SHOWS, period_for, task_page, totals_and_end
 
 bp = ApiBlueprint("today", __name__, tag="Today view")
 
@@ -67,6 +69,7 @@ TODAY_RESPONSE = {
     raw_response=TODAY_RESPONSE,
     errors=(422,),
     scope="today:read",
+    other_responses={304: answers.NOT_MODIFIED},
 )
 def today_view(args: dict[str, Any]) -> Response:
     """The caller's Today view: four totals and the task list for a period of days.
@@ -81,18 +84,23 @@ def today_view(args: dict[str, Any]) -> Response:
     session = get_session()
     user = current_user()
     period = period_for(user, args.get("from"), args.get("to"))
-    tasks, next_cursor = task_page(
-        session, user, period, args["limit"], args.get("cursor"), args["show"]
-    )
-    body = {
-        "period": {
-            "from": period.first.isoformat(),
-            "to": period.last.isoformat(),
-            "timezone": user.timezone,
-        },
-        "show": args["show"],
-        "totals": totals(session, user, period),
-        "tasks": tasks,
-        "next_cursor": next_cursor,
-    }
-    return Response(dumps(body), mimetype=JSON_MIMETYPE)
+
+    def build() -> tuple[bytes, datetime]:
+        tasks, next_cursor = task_page(
+            session, user, period, args["limit"], args.get("cursor"), args["show"]
+        )
+        counts, holds_until = totals_and_end(session, user, period)
+        body = {
+            "period": {
+                "from": period.first.isoformat(),
+                "to": period.last.isoformat(),
+                "timezone": user.timezone,
+            },
+            "show": args["show"],
+            "totals": counts,
+            "tasks": tasks,
+            "next_cursor": next_cursor,
+        }
+        return dumps(body), holds_until
+
+    return answers.answer("today", period.now, build)

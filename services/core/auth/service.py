@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, text, u
 from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..events.outbox import Event
 from . import sessions, throttle
 from .models import ApiToken, User, WebSession
 from .scopes import SIDECAR_SCOPES
@@ -36,12 +37,15 @@ class Principal:
     """Who is calling: a user, or a service (with no user, or acting for one).
 
     ``scopes`` are a service token's (``scopes.py``); ``web_session_id`` is the web session a
-    browser token belongs to, so that ``GET /sessions`` can tell the caller's own."""
+    browser token belongs to, so that ``GET /sessions`` can tell the caller's own.
+    ``data_version`` is the newest event id when the token was checked: what answers made for
+    this request may be kept under (``answers.py``)."""
 
     user: User | None
     service: str | None = None
     scopes: frozenset[str] = frozenset()
     web_session_id: int | None = None
+    data_version: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -257,6 +261,8 @@ def login(session: Session, email: str, password: str, address: str | None = Non
 #: without the ORM (no ``ApiToken`` object is made), so the check costs its round trip and
 #: little Python. The state of the rows is read on every request, never kept between them,
 #: so a token revoked, a session ended or a user changed by any process counts at once.
+#: Its last column, the newest event id (an index's last entry), is the data version that
+#: kept answers are checked against (``answers.py``).
 _TOKEN_QUERY = (
     select(
         ApiToken.id,
@@ -268,6 +274,7 @@ _TOKEN_QUERY = (
         WebSession.last_seen_at,
         WebSession.created_at,
         *(column.label(f"user_{column.key}") for column in User.__table__.columns),
+        select(func.max(Event.id)).scalar_subquery().label("data_version"),
     )
     .select_from(ApiToken)
     .outerjoin(User, User.id == ApiToken.user_id)
@@ -291,7 +298,7 @@ class _Principals:
         self.built: dict[str, tuple[tuple[Any, ...], Principal]] = {}
 
     def get(self, token_hash: str, row: Row[Any]) -> Principal:
-        values = tuple(row)
+        values = tuple(row)[:-1]  # all but the data version, which changes with every write
         found = self.built.get(token_hash)
         if found is not None and found[0] == values:
             return found[1]
@@ -343,9 +350,8 @@ def user_for_token(
         if ended <= now:
             return None
     principal = _principals.get(token_hash, row)
-    if principal.user is None:
-        return principal
-    return dataclasses.replace(principal, user=session.merge(principal.user, load=False))
+    user = None if principal.user is None else session.merge(principal.user, load=False)
+    return dataclasses.replace(principal, user=user, data_version=row.data_version)
 
 
 def count_users(session: Session) -> int:

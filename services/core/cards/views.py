@@ -16,8 +16,10 @@ from cardcrm.common.api import (
 )
 from cardcrm.common.db import get_session
 from cardcrm.common.pagination import decode_cursor, encode_cursor
+from cardcrm.common.timeutil import utcnow
 from flask import Response, request
 
+from .. import answers
 from ..auth.service import authenticated_principal, current_user
 from ..quick_access.service import note_card_opened
 from . import fast, queries, service
@@ -42,6 +44,7 @@ bp = ApiBlueprint("cards", __name__, tag="Cards")
     paginated=True,
     errors=(404, 422),
     extra_query=queries.FIELD_FILTER_DOC,
+    other_responses={304: answers.NOT_MODIFIED},
 )
 def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     """List a product's cards, next deadline first (or in the order ``sort`` names).
@@ -52,13 +55,18 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     """
     session = get_session()
     user = current_user()
-    # Rows to the schema's dicts without ORM objects (``fast.py``), answered as ``_respond``
-    # would answer the ``Page`` of cards dumped with ``CardSchema``.
-    product = fast.load_product(session, product_id, user)
-    items, cursor = queries.list_card_dicts(
-        session, product, args, queries.field_filters_of(request.args), viewer=user
-    )
-    return Response(dumps({"items": items, "next_cursor": cursor}), mimetype=JSON_MIMETYPE)
+
+    def build() -> tuple[bytes, None]:
+        # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
+        # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
+        product = fast.load_product(session, product_id, user)
+        items, cursor = queries.list_card_dicts(
+            session, product, args, queries.field_filters_of(request.args), viewer=user
+        )
+        return dumps({"items": items, "next_cursor": cursor}), None
+
+    # Kept while no event is recorded (``answers.py``): the list holds no time of day.
+    return answers.answer(("cards", product_id), utcnow(), build)
 
 
 @bp.operation(

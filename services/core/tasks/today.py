@@ -245,11 +245,19 @@ def totals_statement(everything: bool) -> Select[Any]:
         counted = whole.join(limited, true())  # one row each
     closed = select(func.count()).where(*_closed(everything)).scalar_subquery()
     postponed = select(func.count()).where(*_postponed(everything)).scalar_subquery()
+    # The next deadline still to pass (any open task of the user's: one index probe): until
+    # then, and until the user's midnight, the view's answer is the same (``holds_until``).
+    next_deadline = (
+        select(func.min(TASKS.due))
+        .where(TASKS.assignee_id == _USER, TASKS.status == "open", TASKS.due >= _NOW)
+        .scalar_subquery()
+    )
     return select(
         due.label("due"),
         overdue.label("overdue"),
         closed.label("closed"),
         postponed.label("postponed"),
+        next_deadline.label("next_deadline"),
     ).select_from(counted)
 
 
@@ -359,16 +367,26 @@ def _parameters(user: User, period: Period) -> dict[str, Any]:
 
 
 def totals(session: Session, user: User, period: Period) -> dict[str, int]:
+    return totals_and_end(session, user, period)[0]
+
+
+def totals_and_end(session: Session, user: User, period: Period) -> tuple[dict[str, int], datetime]:
+    """The four totals, and the instant until which the view stays as it is unless the data
+    changes: the next deadline of an open task of the user's still to pass (a passing
+    deadline makes a due task overdue) or the user's next midnight (another day), whichever
+    comes first. ``answers.py`` keeps the view's answer until then."""
     statement = totals_statement(_sees_everything(user))
-    due, overdue, closed, postponed = (
+    due, overdue, closed, postponed, next_deadline = (
         session.connection().execute(statement, _parameters(user, period)).one()
     )
-    return {
+    counts = {
         "due": due or 0,
         "overdue": overdue or 0,
         "closed": closed or 0,
         "postponed": postponed or 0,
     }
+    midnight = datetime.combine(period.today + timedelta(days=1), time(), tzinfo=period.zone)
+    return counts, min(midnight, next_deadline) if next_deadline is not None else midnight
 
 
 def task_page(

@@ -38,6 +38,7 @@ SHORTCUT_LABELS = {
     "this_year": _l("This year"),
 }
 
+
 @dataclass(frozen=True)
 class Bar:
     """One bar of a chart: its label, the number it shows, its length (% of the widest)."""
