@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from icalendar import Event, Todo, vText
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from ..feeds import keep_renders
 from ..ical import EVENT_LENGTH
 from ..models import DavChange, MirrorCard, MirrorTask
 from .write_models import DavObject as MadeInApp
+from .writes import noted_description
 
 #: Completed tasks stay in the collections this many days (counted in whole UTC days).
 KEEP_COMPLETED = 7
@@ -148,25 +150,36 @@ class Collections:
         # Objects a calendar app made keep the UID it gave them, or it loses track of them
         # (and their next write names another UID): rendered each time, never kept, since the
         # kept components carry cardcrm's own UID (they are the feed's too). Few per user.
-        app_uids: dict[int, str] = {
-            task_id: uid
-            for task_id, uid in self.session.execute(
-                select(MadeInApp.task_id, MadeInApp.uid).where(
-                    MadeInApp.user_id == self.user_id, MadeInApp.uid.is_not(None)
-                )
+        # Likewise objects whose DESCRIPTION wrote a note (``writes.write_note``): they show
+        # it back, or the app's next sync loses its text.
+        app_uids: dict[int, str] = {}
+        notes: dict[int, str] = {}
+        for task_id, uid, note in self.session.execute(
+            select(MadeInApp.task_id, MadeInApp.uid, MadeInApp.note).where(
+                MadeInApp.user_id == self.user_id,
+                MadeInApp.uid.is_not(None) | MadeInApp.note.is_not(None),
             )
-            if uid
-        }
+        ):
+            if uid:
+                app_uids[task_id] = uid
+            if note:
+                notes[task_id] = note
+        own = set(app_uids) | set(notes)
         texts = {
             row[0]: row[6]
             for row in rows
-            if row[5] == key and row[6] is not None and row[0] not in app_uids
+            if row[5] == key and row[6] is not None and row[0] not in own
         }
         stale = [row[0] for row in rows if row[0] not in texts]
         fresh = []
         for start in range(0, len(stale), 500):
             chosen = query.where(MirrorTask.id.in_(stale[start : start + 500]))
             for task, card in self.session.execute(chosen):
+                if task.id in notes:
+                    texts[task.id] = self._noted(
+                        kind, task, card, app_uids.get(task.id), notes[task.id]
+                    )
+                    continue
                 if task.id in app_uids:
                     texts[task.id] = renderer.render(
                         kind, task, card, language, uid=app_uids[task.id]
@@ -201,6 +214,21 @@ class Collections:
             # Kept only while the task is unchanged (its sequence), as the feed does.
             keep_renders(self.session, fresh, key, column.key)
         return built
+
+    def _noted(
+        self, kind: str, task: MirrorTask, card: MirrorCard, uid: str | None, note: str
+    ) -> str:
+        """The component of a task whose object wrote ``note``: cardcrm's, its DESCRIPTION
+        with the note (``writes.noted_description``), as icalendar writes it (the same bytes
+        as ``render`` otherwise)."""
+        component = self.context.renderer.component(
+            Todo() if kind == "VTODO" else Event(), task, card, uid, self.language
+        )
+        description = str(component.get("DESCRIPTION") or "")
+        text = str(task.data.get("text") or "")
+        component["DESCRIPTION"] = vText(noted_description(description, text, note))
+        rendered: str = component.to_ical(sorted=False).decode()
+        return rendered
 
     def head(self) -> bytes:
         if not self._head:

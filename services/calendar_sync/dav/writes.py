@@ -71,6 +71,7 @@ from ..ical import (
     repeat_rule,
     same_rule,
 )
+from ..mirror import log_changes
 from ..models import MirrorCard, MirrorTask
 from .write_models import DavInbox, DavObject
 
@@ -190,12 +191,17 @@ def description_note(description: str | None, text: str, card_url: str) -> str |
     """The note a DESCRIPTION holds beyond what cardcrm writes there (``None``: none).
 
     cardcrm writes the task's text, a blank line, ``Card: <title>`` (in the owner's language)
-    and the card's address; those are taken off, and whatever else is there is the note."""
+    and the card's address; those are taken off, and whatever else is there is the note. The
+    address and the line above it are taken off wherever they are, since an app's user may
+    type a note after them as well as before them."""
     if not description:
         return None
     lines = description.replace("\r\n", "\n").rstrip().split("\n")
-    if lines and lines[-1].strip() == card_url:
-        lines = lines[:-2]  # the address and the "Card: …" line above it
+    stripped = [line.strip() for line in lines]
+    if card_url and card_url in stripped:
+        at = len(stripped) - 1 - stripped[::-1].index(card_url)
+        # the address and the "Card: …" line above it
+        lines = lines[: max(at - 1, 0)] + lines[at + 1 :]
     body = "\n".join(lines).strip()
     own = printable(text).strip()
     if not body or body == own:
@@ -203,6 +209,17 @@ def description_note(description: str | None, text: str, card_url: str) -> str |
     if own and body.startswith(own + "\n"):
         body = body[len(own) :].strip()
     return body or None
+
+
+def noted_description(description: str, text: str, note: str) -> str:
+    """cardcrm's DESCRIPTION (``description``: the task's text, then its card) with the
+    task's ``note`` on the line after the text, where an app's user writes one: the object a
+    client wrote a note into shows it back (``description_note`` reads it again as the same
+    note), so the app's next sync keeps it."""
+    own = printable(text)
+    if own and description.startswith(own + "\n"):
+        return f"{own}\n{note}{description[len(own) :]}"
+    return f"{note}\n\n{description.lstrip()}" if description.strip() else note
 
 
 # --- the writer -------------------------------------------------------------------------------
@@ -480,7 +497,8 @@ class Writer:
 
 def write_note(context: CalendarContext, user_id: int, task: dict, note: str) -> None:
     """A calendar object's note, as ``user_id``, on the task's card: written once, then edited
-    (unless unchanged), so that the same description sent again adds no second note."""
+    (unless unchanged), so that the same description sent again adds no second note. The
+    object shows it from then on, in its DESCRIPTION (``noted_description``)."""
     core = context.core
     task_id = int(task["id"])
     with context.database.session() as session:
@@ -510,6 +528,9 @@ def write_note(context: CalendarContext, user_id: int, task: dict, note: str) ->
     with context.database.writer.begin() as session:
         changes = {"note_id": values["note_id"], "note": note}
         upsert(session, DavObject, [values], ["task_id"], changes)
+        # The object shows its note (``store.py``): its bytes change, and so does the
+        # collection's sync token, though the task itself may not have.
+        log_changes(session, [(user_id, task_id)])
 
 
 def rendering(

@@ -1,0 +1,123 @@
+"""Gaps of the CalDAV server found after it was built: a note written on a phone shows back in
+its object, the change log is pruned (a token older than it is refused, so the client lists
+the collection again), "completed in the last 7 days" counts from the completion, a mirror
+rebuild reports the objects it lost, and a series' exception is refused with its
+precondition. Through the calendar app's test client with the real writes (core over HTTP),
+and through python-caldav against a real ``cardcrm up``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from cardcrm.calendar_sync.dav.store import etag_of
+from cardcrm.calendar_sync.dav.writes import description_note
+from icalendar import Calendar
+
+from .dav_helpers import NS, xml
+from .test_dav_cardcrm_up import calendars, core_task, loaded, site, texts, wait_for
+from .test_dav_protocol import as_user, dav_users
+
+__all__ = ["as_user", "dav_users", "site"]  # fixtures, used by name
+
+NOTE = "Ask about the blue ones."
+
+
+@pytest.fixture
+def deal(member: Any, sales: dict) -> dict:
+    return member.card(sales, "ACME: 40 chairs")
+
+
+def todo_of(data: bytes) -> Any:
+    (todo,) = Calendar.from_ical(data).walk("VTODO")
+    return todo
+
+
+def put_edited(dav: Any, href: str, **changes: str) -> Any:
+    """GET the object, change its properties as an app does, PUT it back with If-Match."""
+    got = dav.request("GET", href)
+    calendar = Calendar.from_ical(got.data)
+    (todo,) = calendar.walk("VTODO")
+    for name, value in changes.items():
+        todo.pop(name, None)
+        todo.add(name, value)
+    return dav.request("PUT", href, calendar.to_ical(), If_Match=got.headers["ETag"])
+
+
+# --- 1. a note written on the phone shows back --------------------------------------------------
+
+
+def test_a_phone_reads_back_the_description_it_wrote(site):
+    """python-caldav as the phone: its DESCRIPTION with a line after the task's text (as an
+    app's user types a note) is the note on the card, and the object it reads next has the
+    same DESCRIPTION, with an ETag that is that of its bytes."""
+    ivy = site.user("ivy@example.com")
+    card = site.card("Ivy's deal")
+    task = site.task(card, ivy, "Call Ana back")
+    client = site.client(ivy)
+    tasks = calendars(client)["Tasks"]
+    wait_for(lambda: texts(tasks) == {"Call Ana back"}, "the mirror")
+    listing = tasks.get_objects_by_sync_token(load_objects=True)
+
+    todo = loaded(client, tasks, task)
+    before = str(todo.icalendar_component["DESCRIPTION"])
+    mine = before.replace("Call Ana back\n", f"Call Ana back\n{NOTE}\n", 1)
+    assert mine != before
+    todo.icalendar_component.pop("DESCRIPTION")
+    todo.icalendar_component.add("DESCRIPTION", mine)
+    todo.save()
+
+    again = loaded(client, tasks, task).icalendar_component
+    assert str(again["DESCRIPTION"]) == mine
+    url = f"{tasks.url}{task['id']}.ics"
+    got = requests.get(url, auth=(ivy["email"], ivy["app"]), timeout=10)
+    assert got.headers["ETag"] == etag_of(got.content)
+    assert str(todo_of(got.content)["DESCRIPTION"]) == mine
+    assert core_task(site, task["id"])["status"] == "open"
+    # The phone's next sync sees its object changed, with the note in it.
+    updated, _ = listing.sync()
+    [item] = [each for each in updated if each.url.path.endswith(f"/{task['id']}.ics")]
+    assert str(item.icalendar_component["DESCRIPTION"]) == mine
+
+
+def test_a_note_typed_after_the_cards_address_shows_back_and_stays_one_note(
+    calendar, member, deal, as_user
+):
+    task = member.task(deal, "2026-12-01T09:30:00Z", "Call Ana back")
+    calendar.catch_up()
+    dav = as_user(member)
+    href = f"{dav.collection('tasks')}{task['id']}.ics"
+    _, token, _ = dav.sync("tasks")
+    plain = str(todo_of(dav.request("GET", href).data)["DESCRIPTION"])
+
+    assert put_edited(dav, href, DESCRIPTION=f"{plain}\n{NOTE}").status_code == 204
+
+    [note] = member.ok("GET", f"cards/{deal['id']}/notes")["items"]
+    assert note["body"] == NOTE  # not the card's lines above it
+    got = dav.request("GET", href)
+    assert got.headers["ETag"] == etag_of(got.data)
+    shown = str(todo_of(got.data)["DESCRIPTION"])
+    assert NOTE in shown and shown.startswith("Call Ana back\n")
+    url = f"https://crm.example.com/cards/{deal['id']}"
+    assert description_note(shown, "Call Ana back", url) == NOTE
+    changes, _, _ = dav.sync("tasks", token)
+    assert changes == {href: got.headers["ETag"]}
+    # What the app got, PUT back as it is (another change with it), adds no second note.
+    calendar.catch_up()
+    assert put_edited(dav, href, SUMMARY="Call Ana back — ACME: 40 chairs").status_code == 204
+    assert [item["body"] for item in member.ok("GET", f"cards/{deal['id']}/notes")["items"]] == [
+        NOTE
+    ]
+    tree = xml(
+        dav.report(
+            dav.collection("tasks"),
+            '<?xml version="1.0"?><C:calendar-multiget xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
+            f"</D:prop><D:href>{href}</D:href></C:calendar-multiget>",
+        )
+    )
+    again = dav.request("GET", href)
+    assert tree.findtext(".//D:getetag", namespaces=NS) == again.headers["ETag"]
+    data = tree.findtext(".//C:calendar-data", namespaces=NS)
+    assert str(todo_of(data.encode())["DESCRIPTION"]) == str(todo_of(again.data)["DESCRIPTION"])
