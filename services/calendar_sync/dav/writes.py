@@ -14,8 +14,9 @@ its history and events (and a plugin's veto).
 - ``DESCRIPTION`` beyond what cardcrm writes there (the task's text, then ``Card: <title>``
   and the card's address, in any language) is the task's **note**: tasks have no note of their
   own, so it is a note on the task's card, written by the user; the same object writes it again
-  (edits that note) rather than adding another, and a description without one leaves it be
-  (cardcrm's rendering does not show it, so an app's next PUT usually lacks it);
+  (edits that note) rather than adding another, and a description without one leaves it be.
+  The object shows the note from then on, on the line after the task's text
+  (``noted_description``, ``store.py``), so the app's next sync keeps it and PUTs it back;
 - completing (``STATUS:COMPLETED``, ``COMPLETED`` or ``PERCENT-COMPLETE:100``) closes the task
   as done, ``STATUS:CANCELLED`` (to-dos and events) closes it as cancelled.
 
