@@ -98,6 +98,10 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
     task.due_date = date.fromisoformat(data["due_date"]) if data.get("due_date") else None
     task.all_day = bool(data.get("all_day"))
     task.version = data["version"]
+    closed = data.get("closed_at") if data["status"] != "open" else None
+    task.closed_at = (
+        instant(closed) if closed else (updated_at if data["status"] != "open" else None)
+    )
     task.data = {key: value for key, value in data.items() if key not in CHANGE_KEYS}
     task.sequence += 1
     task.modified_at = max(updated_at, task.modified_at or updated_at)
@@ -295,12 +299,13 @@ def shown_tasks(user_id: int, admin: bool, completed_since: datetime | None = No
     """A user's tasks that calendars show: open, on cards that are neither closed nor trashed
     and that the user may see (``admin``: whether core says the user is an admin).
 
-    With ``completed_since`` (the CalDAV server's collections), also the tasks done whose last
-    change came since then: their completion is what that change was, or came before it.
+    With ``completed_since`` (the CalDAV server's collections), also the tasks done since then
+    (by their completion, ``closed_at``: a later change, such as their card's new title, does
+    not keep them longer).
     """
     status = MirrorTask.status == "open"
     if completed_since is not None:
-        recent = (MirrorTask.status == "done") & (MirrorTask.modified_at >= completed_since)
+        recent = (MirrorTask.status == "done") & (MirrorTask.closed_at >= completed_since)
         status = status | recent
     return (
         select(MirrorTask, MirrorCard)

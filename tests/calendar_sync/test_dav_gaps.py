@@ -7,13 +7,18 @@ and through python-caldav against a real ``cardcrm up``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from cardcrm.calendar_sync import worker
+from cardcrm.calendar_sync.dav import store
 from cardcrm.calendar_sync.dav.store import etag_of
 from cardcrm.calendar_sync.dav.writes import description_note
+from cardcrm.calendar_sync.models import DavChange
 from icalendar import Calendar
+from sqlalchemy import func, select
 
 from .dav_helpers import NS, xml
 from .test_dav_cardcrm_up import calendars, core_task, loaded, site, texts, wait_for
@@ -121,3 +126,75 @@ def test_a_note_typed_after_the_cards_address_shows_back_and_stays_one_note(
     assert tree.findtext(".//D:getetag", namespaces=NS) == again.headers["ETag"]
     data = tree.findtext(".//C:calendar-data", namespaces=NS)
     assert str(todo_of(data.encode())["DESCRIPTION"]) == str(todo_of(again.data)["DESCRIPTION"])
+
+
+# --- 2. the change log is pruned ----------------------------------------------------------------
+
+
+def test_the_change_log_is_pruned_and_a_token_older_than_it_lists_everything_again(
+    calendar, member, deal, as_user
+):
+    first = member.task(deal, "2026-12-01T09:30:00Z", "First")
+    calendar.catch_up()
+    dav = as_user(member)
+    tasks = dav.collection("tasks")
+    _, old, _ = dav.sync("tasks")
+    second = member.task(deal, "2026-12-02T09:30:00Z", "Second")
+    calendar.catch_up()
+    member.ok("PATCH", f"tasks/{first['id']}", {"text": "First, again"})
+    calendar.catch_up()
+    _, recent, _ = dav.sync("tasks")
+    with calendar.context.database.session() as session:
+        logged = session.scalar(select(func.count()).select_from(DavChange))
+    assert logged >= 3
+
+    housekeeping = worker.Housekeeping(calendar.context)
+    later = datetime.now(UTC) + timedelta(days=store.KEEP_CHANGES_DAYS + 1)
+    calendar.context.clock = lambda: later
+    pruned = housekeeping.run_due()
+
+    assert pruned == logged - 1  # the user's newest row stays: what their token names
+    assert housekeeping.run_due() == 0  # not due again yet
+    _, _, refused = dav.sync("tasks", old)
+    assert refused.status_code == 403
+    assert b"valid-sync-token" in refused.data
+    # The client lists everything again, and goes on from there.
+    everything, token, _ = dav.sync("tasks")
+    assert set(everything) == {f"{tasks}{first['id']}.ics", f"{tasks}{second['id']}.ics"}
+    assert dav.sync("tasks", token)[0] == {}
+    # A token that names the newest row is still good.
+    changes, _, response = dav.sync("tasks", recent)
+    assert response.status_code == 207 and changes == {}
+    member.ok("PATCH", f"tasks/{second['id']}", {"text": "Second, again"})
+    calendar.catch_up()
+    assert set(dav.sync("tasks", token)[0]) == {f"{tasks}{second['id']}.ics"}
+
+
+# --- 4. completed in the last 7 days, from the completion ------------------------------------
+
+
+def test_a_done_task_stays_seven_days_from_its_completion_not_from_its_last_change(
+    calendar, member, deal, as_user, monkeypatch
+):
+    from cardcrm.core.tasks import service
+
+    long_ago = member.task(deal, "2026-12-01T09:30:00Z", "Done ten days ago")
+    lately = member.task(deal, "2026-12-02T09:30:00Z", "Done two days ago")
+    now = datetime.now(UTC)
+    for task, days in ((long_ago, 10), (lately, 2)):
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "utcnow", lambda days=days: now - timedelta(days=days))
+            member.ok("POST", f"tasks/{task['id']}/close", {})
+    # A later change (the card's new title) is no completion.
+    member.ok("PATCH", f"cards/{deal['id']}", {"title": "ACME: 41 chairs"})
+    calendar.catch_up()
+    dav = as_user(member)
+    tasks = dav.collection("tasks")
+
+    everything, _, _ = dav.sync("tasks")
+    assert set(everything) == {f"{tasks}{lately['id']}.ics"}
+    assert dav.request("GET", f"{tasks}{long_ago['id']}.ics").status_code == 404
+    todo = todo_of(dav.request("GET", f"{tasks}{lately['id']}.ics").data)
+    assert str(todo["STATUS"]) == "COMPLETED"
+    closed_at = datetime.fromisoformat(member.ok("GET", f"tasks/{lately['id']}")["closed_at"])
+    assert todo["COMPLETED"].dt == closed_at.replace(microsecond=0)
