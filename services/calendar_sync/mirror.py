@@ -367,12 +367,21 @@ def rebuild(session: Session, newest_id: int) -> None:
     the backup would stay. Every to-do on a CalDAV server is queued for a push, which after the
     replay updates it from the rebuilt mirror or removes it if its task is gone; and every
     account's ``sync_token`` is cleared, so that its next round reconciles the whole calendar
-    (``caldav.reconcile``: to-dos of tasks the mirror never knew go too). Until the replay is
+    (``caldav.reconcile``: to-dos of tasks the mirror never knew go too); every task the
+    CalDAV server showed is logged as changed (``DavChange``), so a client's next sync learns
+    which objects are gone. Until the replay is
     done (``catching_up``) feeds and CalDAV sync wait.
     """
     rows = session.execute(select(RemoteTodo.account_id, RemoteTodo.task_id))
     queue(session, [(account_id, task_id) for account_id, task_id in rows])
     session.execute(update(CaldavAccount).values(sync_token=None))
+    # Every object of the CalDAV server's collections is logged as changed: a client's next
+    # sync-collection finds those of tasks the replay does not bring back gone (404), and the
+    # others as the replay leaves them (their ids may now be other tasks').
+    held = session.execute(
+        select(MirrorTask.assignee_id, MirrorTask.id).where(MirrorTask.assignee_id.is_not(None))
+    )
+    log_changes(session, [(int(user), task_id) for user, task_id in held])
     for model in (MirrorTask, MirrorCard, ProductMember):
         session.execute(delete(model))
     replay_until(session, newest_id)

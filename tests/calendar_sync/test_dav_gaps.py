@@ -198,3 +198,91 @@ def test_a_done_task_stays_seven_days_from_its_completion_not_from_its_last_chan
     assert str(todo["STATUS"]) == "COMPLETED"
     closed_at = datetime.fromisoformat(member.ok("GET", f"tasks/{lately['id']}")["closed_at"])
     assert todo["COMPLETED"].dt == closed_at.replace(microsecond=0)
+
+
+# --- 5. exceptions of a series are refused; a mirror rebuild reports what it lost --------------
+
+OVERRIDE = """BEGIN:VTODO
+UID:{uid}
+RECURRENCE-ID:20261208T093000Z
+DTSTAMP:20261201T080000Z
+SUMMARY:Only this one
+DUE:20261209T093000Z
+STATUS:COMPLETED
+END:VTODO
+"""
+
+
+def test_an_exception_of_a_series_is_refused_with_its_precondition(calendar, member, deal, as_user):
+    task = member.task(
+        deal,
+        "2026-12-01T09:30:00Z",
+        "Weekly check-in",
+        repeat={"freq": "weekly", "interval": 1, "weekdays": ["TU"]},
+    )
+    calendar.catch_up()
+    dav = as_user(member)
+    href = f"{dav.collection('tasks')}{task['id']}.ics"
+    got = dav.request("GET", href)
+    uid = str(todo_of(got.data)["UID"])
+    override = OVERRIDE.format(uid=uid).replace("\n", "\r\n").encode()
+    end = b"END:VCALENDAR\r\n"
+    head = got.data[: -len(end)]
+    master_and_override = head + override + end
+    alone = head[: head.index(b"BEGIN:VTODO")] + override + end
+
+    for body in (master_and_override, alone):
+        response = dav.request("PUT", href, body, If_Match=got.headers["ETag"])
+        assert response.status_code == 403, response.data
+        tree = xml_error(response)
+        assert tree.find("C:valid-calendar-object-resource", NS) is not None
+        assert b"RECURRENCE-ID" in response.data
+    after = member.ok("GET", f"tasks/{task['id']}")
+    assert (after["status"], after["text"]) == ("open", "Weekly check-in")
+    assert dav.request("GET", href).data == got.data
+
+
+def xml_error(response: Any) -> Any:
+    from lxml import etree
+
+    assert response.mimetype == "application/xml", response.data
+    tree = etree.fromstring(response.data)
+    assert tree.tag == "{DAV:}error"
+    return tree
+
+
+def test_a_mirror_rebuilt_after_a_restore_of_core_reports_the_objects_it_lost(
+    calendar, member, deal, as_user, database_url, tmp_path
+):
+    import sqlite3
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the backup here is a copy of the SQLite file")
+    core_file, backup = database_url.removeprefix("sqlite:///"), str(tmp_path / "backup.db")
+
+    def copy(source: str, target: str) -> None:
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+
+    kept = member.task(deal, "2026-12-01T09:30:00Z", "Kept by the backup")
+    calendar.catch_up()
+    copy(core_file, backup)
+    lost = [member.task(deal, f"2026-12-0{day}T09:30:00Z", f"Lost {day}") for day in (2, 3)]
+    calendar.catch_up()
+    dav = as_user(member)
+    tasks = dav.collection("tasks")
+    before, token, _ = dav.sync("tasks")
+    assert len(before) == 3
+
+    copy(backup, core_file)
+    new = member.task(deal, "2026-12-04T09:30:00Z", "Made after the restore")
+    assert new["id"] == lost[0]["id"]  # core gave the new task a lost one's id
+    calendar.catch_up()
+
+    changes, _, response = dav.sync("tasks", token)
+    assert response.status_code == 207
+    assert changes[f"{tasks}{lost[1]['id']}.ics"] is None  # gone: a 404 member
+    reused = f"{tasks}{new['id']}.ics"
+    assert changes[reused] is not None and changes[reused] != before[reused]
+    assert "Made after the restore" in str(todo_of(dav.request("GET", reused).data)["SUMMARY"])
+    assert set(changes) <= {f"{tasks}{kept['id']}.ics", reused, f"{tasks}{lost[1]['id']}.ics"}

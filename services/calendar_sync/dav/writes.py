@@ -58,7 +58,7 @@ from cardcrm.common.timeutil import OUT_OF_CALENDAR, utcnow
 from cardcrm.common.translate import gettext as _
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from flask import current_app
-from icalendar import Event, Todo
+from icalendar import Calendar, Event, Todo
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -135,6 +135,13 @@ def task_of_uid(session: Any, user_id: int, uid: str) -> int | None:
     return session.scalar(
         select(DavObject.task_id).where(DavObject.user_id == user_id, DavObject.uid == uid)
     )
+
+
+def _overrides(body: bytes) -> bool:
+    """Whether the object (readable: ``read_object`` took it) holds an exception of a series,
+    a component with a RECURRENCE-ID: alone, it would otherwise be taken for the task."""
+    calendar = Calendar.from_ical(body.decode())
+    return any("RECURRENCE-ID" in component for component in calendar.walk())
 
 
 def _context() -> CalendarContext:
@@ -246,6 +253,14 @@ class Writer:
             remote = read_object(body, kind, self.timezone)
         except UnreadableObject as error:
             raise DavRefusal(403, error.condition, error.message) from None
+        if _overrides(body):
+            raise DavRefusal(
+                403,
+                VALID_OBJECT,
+                "A task has no exceptions to its series: one occurrence (RECURRENCE-ID) cannot "
+                "be changed on its own. Change the to-do itself; completing it completes the "
+                "occurrence due now.",
+            )
         if remote.repeats and not self._own_rule(current, remote):
             raise DavRefusal(
                 403,
