@@ -69,3 +69,26 @@ def test_a_to_do_not_yet_shown_completed_does_not_reopen_a_task_done_in_cardcrm(
 
     assert member.ok("GET", f"tasks/{task['id']}")["status"] == "done"
     assert str(calendar_app_of(account).by_uid()[uid(task)]["STATUS"]) == "COMPLETED"
+
+
+def test_a_note_written_in_the_calendar_stays_in_the_to_do_when_cardcrm_pushes_it_again(
+    calendar, member, deal, radicale
+):
+    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
+    calendar.catch_up()
+    account = calendar.connect(member, radicale)
+    calendar.sync(account["id"])
+    app = calendar_app_of(account)
+    description = str(app.by_uid()[uid(task)]["DESCRIPTION"])
+    mine = description.replace("back\n", "back\nBring the offer.\n")
+    app.edit(uid(task), DESCRIPTION=mine)
+    calendar.sync(account["id"], pull=True)
+
+    # A change in cardcrm pushes the to-do again: the note is still in it.
+    member.ok("POST", f"tasks/{task['id']}/postpone", {"due": "2026-12-03T09:30:00+01:00"})
+    calendar.catch_up()
+    assert calendar.sync(account["id"]).pushed == 1
+    assert str(app.by_uid()[uid(task)]["DESCRIPTION"]) == mine
+    assert calendar.sync(account["id"], pull=True).pulled == 0
+    notes = member.ok("GET", f"cards/{deal['id']}/notes")["items"]
+    assert [note["body"] for note in notes] == ["Bring the offer."]

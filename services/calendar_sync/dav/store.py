@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cardcrm.common.db import upsert
-from icalendar import Event, Todo, vText
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -34,7 +33,7 @@ from ..feeds import keep_renders
 from ..ical import EVENT_LENGTH
 from ..models import DavChange, DavChangeHorizon, MirrorCard, MirrorTask
 from .write_models import DavObject as MadeInApp
-from .writes import noted_description
+from .writes import noted_component
 
 #: Completed tasks stay in the collections this many days (counted in whole UTC days).
 KEEP_COMPLETED = 7
@@ -180,8 +179,8 @@ class Collections:
             chosen = query.where(MirrorTask.id.in_(stale[start : start + 500]))
             for task, card in self.session.execute(chosen):
                 if task.id in notes:
-                    texts[task.id] = self._noted(
-                        kind, task, card, app_uids.get(task.id), notes[task.id]
+                    texts[task.id] = noted_component(
+                        renderer, kind, task, card, app_uids.get(task.id), language, notes[task.id]
                     )
                     continue
                 if task.id in app_uids:
@@ -217,21 +216,6 @@ class Collections:
             # Kept only while the task is unchanged (its sequence), as the feed does.
             keep_renders(self.session, fresh, key, column.key)
         return built
-
-    def _noted(
-        self, kind: str, task: MirrorTask, card: MirrorCard, uid: str | None, note: str
-    ) -> str:
-        """The component of a task whose object wrote ``note``: cardcrm's, its DESCRIPTION
-        with the note (``writes.noted_description``), as icalendar writes it (the same bytes
-        as ``render`` otherwise)."""
-        component = self.context.renderer.component(
-            Todo() if kind == "VTODO" else Event(), task, card, uid, self.language
-        )
-        description = str(component.get("DESCRIPTION") or "")
-        text = str(task.data.get("text") or "")
-        component["DESCRIPTION"] = vText(noted_description(description, text, note))
-        rendered: str = component.to_ical(sorted=False).decode()
-        return rendered
 
     def head(self) -> bytes:
         if not self._head:

@@ -58,7 +58,7 @@ from cardcrm.common.timeutil import OUT_OF_CALENDAR, utcnow
 from cardcrm.common.translate import gettext as _
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from flask import current_app
-from icalendar import Calendar, Event, Todo
+from icalendar import Calendar, Event, Todo, vText
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -228,6 +228,32 @@ def noted_description(description: str, text: str, note: str) -> str:
     if own and description.startswith(own + "\n"):
         return f"{own}\n{note}{description[len(own) :]}"
     return f"{note}\n\n{description.lstrip()}" if description.strip() else note
+
+
+def noted_component(
+    renderer: Any, kind: str, task: Any, card: Any, uid: str | None, language: str, note: str
+) -> str:
+    """The component of a task whose calendar object wrote ``note`` (``write_note``), as
+    text: cardcrm's, its DESCRIPTION with the note (``noted_description``), written by
+    icalendar (the same bytes as ``Renderer.render`` otherwise). cardcrm's CalDAV server
+    (``store.py``) and its pushes to a CalDAV account (``caldav/push.py``) show it so."""
+    component = renderer.component(
+        Todo() if kind == "VTODO" else Event(), task, card, uid, language
+    )
+    set_note(component, str(task.data.get("text") or ""), note)
+    text: str = component.to_ical(sorted=False).decode()
+    return text
+
+
+def set_note(component: Any, text: str, note: str) -> None:
+    """Put ``note`` into a rendered component's DESCRIPTION (``noted_description``)."""
+    description = str(component.get("DESCRIPTION") or "")
+    component["DESCRIPTION"] = vText(noted_description(description, text, note))
+
+
+def note_of(session: Any, task_id: int) -> str | None:
+    """The note a calendar object of the task wrote (``None``: none)."""
+    return session.scalar(select(DavObject.note).where(DavObject.task_id == task_id))
 
 
 # --- the writer -------------------------------------------------------------------------------
