@@ -381,7 +381,7 @@ def rebuild(session: Session, newest_id: int) -> None:
     held = session.execute(
         select(MirrorTask.assignee_id, MirrorTask.id).where(MirrorTask.assignee_id.is_not(None))
     )
-    log_changes(session, [(int(user), task_id) for user, task_id in held])
+    log_changes(session, [(user, task_id) for user, task_id in held if user is not None])
     for model in (MirrorTask, MirrorCard, ProductMember):
         session.execute(delete(model))
     replay_until(session, newest_id)

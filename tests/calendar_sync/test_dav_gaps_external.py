@@ -19,13 +19,18 @@ def deal(member: Any, sales: dict) -> dict:
     return member.card(sales, "ACME: 40 chairs")
 
 
-def test_un_ticking_a_completed_to_do_reopens_the_task_as_the_user(
-    calendar, member, deal, radicale
-):
+@pytest.fixture
+def synced(calendar: Any, member: Any, deal: dict, radicale: Any) -> tuple[dict, dict]:
+    """A task of the member's, and their account on Radicale that holds its to-do."""
     task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
     calendar.catch_up()
     account = calendar.connect(member, radicale)
     calendar.sync(account["id"])
+    return task, account
+
+
+def test_un_ticking_a_completed_to_do_reopens_the_task_as_the_user(calendar, member, deal, synced):
+    task, account = synced
     app = calendar_app_of(account)
     app.edit(uid(task), STATUS="COMPLETED", PERCENT_COMPLETE=100)
     calendar.sync(account["id"], pull=True)
@@ -53,14 +58,11 @@ def test_un_ticking_a_completed_to_do_reopens_the_task_as_the_user(
 
 
 def test_a_to_do_not_yet_shown_completed_does_not_reopen_a_task_done_in_cardcrm(
-    calendar, member, deal, radicale
+    calendar, member, deal, synced
 ):
     """The calendar still holds the open to-do (our push of the completion has not happened)
     when its user edits something else: that is no un-ticking, and the task stays done."""
-    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
-    calendar.catch_up()
-    account = calendar.connect(member, radicale)
-    calendar.sync(account["id"])
+    task, account = synced
     member.ok("POST", f"tasks/{task['id']}/close")
     calendar.catch_up()
 
@@ -72,12 +74,9 @@ def test_a_to_do_not_yet_shown_completed_does_not_reopen_a_task_done_in_cardcrm(
 
 
 def test_a_note_written_in_the_calendar_stays_in_the_to_do_when_cardcrm_pushes_it_again(
-    calendar, member, deal, radicale
+    calendar, member, deal, synced
 ):
-    task = member.task(deal, "2026-12-01T09:30:00+01:00", "Call Ana back")
-    calendar.catch_up()
-    account = calendar.connect(member, radicale)
-    calendar.sync(account["id"])
+    task, account = synced
     app = calendar_app_of(account)
     description = str(app.by_uid()[uid(task)]["DESCRIPTION"])
     mine = description.replace("back\n", "back\nBring the offer.\n")
