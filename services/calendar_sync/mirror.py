@@ -98,6 +98,10 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
     task.due_date = date.fromisoformat(data["due_date"]) if data.get("due_date") else None
     task.all_day = bool(data.get("all_day"))
     task.version = data["version"]
+    closed = data.get("closed_at") if data["status"] != "open" else None
+    task.closed_at = (
+        instant(closed) if closed else (updated_at if data["status"] != "open" else None)
+    )
     task.data = {key: value for key, value in data.items() if key not in CHANGE_KEYS}
     task.sequence += 1
     task.modified_at = max(updated_at, task.modified_at or updated_at)
@@ -295,12 +299,13 @@ def shown_tasks(user_id: int, admin: bool, completed_since: datetime | None = No
     """A user's tasks that calendars show: open, on cards that are neither closed nor trashed
     and that the user may see (``admin``: whether core says the user is an admin).
 
-    With ``completed_since`` (the CalDAV server's collections), also the tasks done whose last
-    change came since then: their completion is what that change was, or came before it.
+    With ``completed_since`` (the CalDAV server's collections), also the tasks done since then
+    (by their completion, ``closed_at``: a later change, such as their card's new title, does
+    not keep them longer).
     """
     status = MirrorTask.status == "open"
     if completed_since is not None:
-        recent = (MirrorTask.status == "done") & (MirrorTask.modified_at >= completed_since)
+        recent = (MirrorTask.status == "done") & (MirrorTask.closed_at >= completed_since)
         status = status | recent
     return (
         select(MirrorTask, MirrorCard)
@@ -362,12 +367,21 @@ def rebuild(session: Session, newest_id: int) -> None:
     the backup would stay. Every to-do on a CalDAV server is queued for a push, which after the
     replay updates it from the rebuilt mirror or removes it if its task is gone; and every
     account's ``sync_token`` is cleared, so that its next round reconciles the whole calendar
-    (``caldav.reconcile``: to-dos of tasks the mirror never knew go too). Until the replay is
+    (``caldav.reconcile``: to-dos of tasks the mirror never knew go too); every task the
+    CalDAV server showed is logged as changed (``DavChange``), so a client's next sync learns
+    which objects are gone. Until the replay is
     done (``catching_up``) feeds and CalDAV sync wait.
     """
     rows = session.execute(select(RemoteTodo.account_id, RemoteTodo.task_id))
     queue(session, [(account_id, task_id) for account_id, task_id in rows])
     session.execute(update(CaldavAccount).values(sync_token=None))
+    # Every object of the CalDAV server's collections is logged as changed: a client's next
+    # sync-collection finds those of tasks the replay does not bring back gone (404), and the
+    # others as the replay leaves them (their ids may now be other tasks').
+    held = session.execute(
+        select(MirrorTask.assignee_id, MirrorTask.id).where(MirrorTask.assignee_id.is_not(None))
+    )
+    log_changes(session, [(user, task_id) for user, task_id in held if user is not None])
     for model in (MirrorTask, MirrorCard, ProductMember):
         session.execute(delete(model))
     replay_until(session, newest_id)

@@ -71,6 +71,9 @@ class MirrorTask(Base):
     sequence: Mapped[int] = mapped_column(default=0)
     #: The last change of the task or its card's title (DTSTAMP and LAST-MODIFIED).
     modified_at: Mapped[datetime]
+    #: When the task was closed (core's ``closed_at``; ``None`` while open): a done task stays
+    #: in the CalDAV server's collections, completed, for 7 days from it.
+    closed_at: Mapped[datetime | None]
     #: The rendered components, valid while ``render_key`` is the renderer's.
     render_key: Mapped[str | None] = mapped_column(String(64))
     vevent: Mapped[str | None] = mapped_column(Text)
@@ -261,11 +264,27 @@ class DavChange(Base):
     The mirror writes one row per (user, task) its transaction touched; a sync token names the
     newest row a client has seen, so "what changed since" is the rows after it, and tokens
     survive restarts. Both of a user's collections hold the same tasks, so they share the log.
+    The worker prunes rows older than ``store.KEEP_CHANGES_DAYS`` (``store.prune_changes``).
     """
 
     __tablename__ = "dav_changes"
-    __table_args__ = (Index("ix_dav_changes_user_id_id", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_dav_changes_user_id_id", "user_id", "id"),
+        Index("ix_dav_changes_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int]
     task_id: Mapped[int]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DavChangeHorizon(Base):
+    """The newest row of a user's change log that was pruned: a sync token before it may
+    miss changes, so it is refused and the client lists the collection again."""
+
+    __tablename__ = "dav_change_horizons"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    through_id: Mapped[int]
+    pruned_at: Mapped[datetime] = mapped_column(default=utcnow)

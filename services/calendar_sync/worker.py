@@ -4,7 +4,8 @@ Two loops, one thread each: the follower long-polls core's events and applies ea
 mirror (cursor and effects in one transaction); the sync loop pushes what the follower queued
 (woken at once when it queues something) and pulls each account's changes every
 ``PULL_SECONDS``. Both resume where they stopped after a crash: the cursor and the queue live
-in the database.
+in the database. The sync loop also does the service's housekeeping (``Housekeeping``): now
+and then, it prunes the CalDAV server's change log.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from typing import Any
 
 from .caldav.sync import IDLE_SECONDS, CalDAVSync
 from .context import CalendarContext
+from .dav.store import KEEP_CHANGES_DAYS, prune_changes
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two runs of ``Housekeeping``.
+PRUNE_SECONDS = 3600.0
 
 
 def run(settings: dict[str, Any], stop: threading.Event) -> None:
@@ -32,6 +37,7 @@ def run(settings: dict[str, Any], stop: threading.Event) -> None:
         on_handled=lambda _count: wake.set(), wait=float(settings.get("FOLLOW_WAIT") or 20.0)
     )
     sync = CalDAVSync(context)
+    housekeeping = Housekeeping(context)
     following = threading.Thread(
         target=follower.run, args=(stop,), name="calendar-follower", daemon=True
     )
@@ -40,6 +46,7 @@ def run(settings: dict[str, Any], stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             wake.clear()
+            housekeeping.run_due()
             try:
                 delay = sync.run_once()
             except Exception:
@@ -51,6 +58,41 @@ def run(settings: dict[str, Any], stop: threading.Event) -> None:
         following.join(timeout=2)
         sync.close()
         context.close()
+
+
+class Housekeeping:
+    """Periodic work besides the sync rounds, run by the sync loop at most every
+    ``PRUNE_SECONDS`` (an hour by default): pruning the CalDAV server's change log of rows older
+    than ``DAV_CHANGES_KEEP_DAYS`` (``store.KEEP_CHANGES_DAYS`` by default; ``store.prune_changes``
+    says what a client whose token is older than that gets). Any number of workers may run it:
+    a second prune at the same moment finds nothing more to delete."""
+
+    def __init__(self, context: CalendarContext) -> None:
+        self.context = context
+        settings = context.settings
+        self.every = float(settings.get("PRUNE_SECONDS") or PRUNE_SECONDS)
+        self.keep_days = float(settings.get("DAV_CHANGES_KEEP_DAYS") or KEEP_CHANGES_DAYS)
+        self._last: float | None = None
+
+    def run_due(self) -> int:
+        """Prune if the last run is ``every`` seconds ago (or none ran); returns the rows
+        pruned. A failure is logged and tried again at the next run."""
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            return 0
+        self._last = now
+        try:
+            return self.run()
+        except Exception:
+            log.exception("calendar housekeeping failed; retrying later")
+            return 0
+
+    def run(self) -> int:
+        with self.context.database.writer.begin() as session:
+            pruned = prune_changes(session, self.context.clock(), self.keep_days)
+        if pruned:
+            log.info("pruned %s rows of the CalDAV change log", pruned)
+        return pruned
 
 
 def _sleep(seconds: float, wake: threading.Event, stop: threading.Event) -> None:

@@ -1,9 +1,10 @@
 """Pulling what changed in a CalDAV calendar back into core, settling conflicts.
 
-A completed or cancelled to-do closes the task, a moved ``DUE`` postpones or edits it, an
-edited ``SUMMARY`` is the task's new text and what the ``DESCRIPTION`` holds beyond cardcrm's
-own lines is the task's note (a note on its card), as the account's user: the same mapping as
-writes through cardcrm's own CalDAV server (``dav/writes.py``). A summary or description is
+A completed or cancelled to-do closes the task, a completed one un-ticked reopens it, a moved
+``DUE`` postpones or edits it, an edited ``SUMMARY`` is the task's new text and what the
+``DESCRIPTION`` holds beyond cardcrm's own lines is the task's note (a note on its card), as
+the account's user: the same mapping as writes through cardcrm's own CalDAV server
+(``dav/writes.py``). A summary or description is
 edited when it differs from the one last pushed (``RemoteTodo.summary``/``description``).
 When both sides changed the same thing since the last push (the deadline, or the text), the
 later change wins and the losing version goes into the task's history.
@@ -109,10 +110,25 @@ class Pulling(CalDAVBase):
         )
         closed = remote is not None and (remote.completed or remote.cancelled)
         text, note = self._edits(state, remote, task, title)
-        if remote is None or not (due_changed or closed or text or note):
+        # Un-ticked: the calendar held the completed to-do we pushed of the task as it is
+        # (its sequence), and it is no longer completed. A to-do the calendar still holds open
+        # while the task's completion is yet to be pushed is no un-ticking.
+        reopened = (
+            remote is not None
+            and task is not None
+            and not closed
+            and task.status == "done"
+            and task.assignee_id == account.user_id
+            and state.sequence == task.sequence
+        )
+        if remote is None or not (due_changed or closed or text or note or reopened):
             # Nothing cardcrm keeps changed (a colour, a location...): our next push writes
             # over it.
             self._accept(account.id, state.task_id, etag)
+            return
+        if reopened:
+            assert task is not None and remote is not None
+            self._reopen(account, state, task, remote, etag, due_changed, text, note)
             return
         if not shown:
             # Closed or deleted in cardcrm (or its card closed), or out of the user's sight:
@@ -147,6 +163,39 @@ class Pulling(CalDAVBase):
                 # Core refused: its version stands, and the next push puts it back there.
                 self._accept(account.id, task.id, etag, requeue=True, session=session)
                 return
+            apply_task(session, snapshot)
+            due = remote.due_key if due_changed else None
+            self._accept(account.id, task.id, etag, due=due, session=session)
+
+    def _reopen(
+        self,
+        account: Account,
+        state: RemoteTodo,
+        task: MirrorTask,
+        remote: RemoteTask,
+        etag: str | None,
+        due_changed: bool,
+        text: str | None,
+        note: str | None,
+    ) -> None:
+        """A completed to-do un-ticked in the calendar app: the task is reopened in core, as
+        the account's user (core's rules and history, as the web UI's reopen), then the
+        to-do's other changes are brought back. Core refusing leaves the task done, and the
+        next push shows it completed again."""
+        try:
+            snapshot = self.core.reopen_task(task.id, account.user_id, task.version)
+        except CoreUnavailable:
+            raise
+        except CoreError as refusal:
+            log.info("core refused to reopen task %s from CalDAV: %s", task.id, refusal)
+            self._accept(account.id, task.id, etag, requeue=True)
+            return
+        if due_changed or text is not None or note is not None:
+            task.data, task.version = snapshot, int(snapshot["version"])
+            snapshot = self._bring_back(account, task, remote, False, due_changed, text, note) or (
+                snapshot
+            )
+        with self.database.writer.begin() as session:
             apply_task(session, snapshot)
             due = remote.due_key if due_changed else None
             self._accept(account.id, task.id, etag, due=due, session=session)

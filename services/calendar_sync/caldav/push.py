@@ -25,6 +25,7 @@ from icalendar import Todo, vDDDTypes, vInt, vText
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from ..dav.writes import note_of, noted_component, set_note
 from ..ical import parse_remote, task_due_key
 from ..mirror import is_shown, queue
 from ..models import (
@@ -181,6 +182,10 @@ class Pushing(CalDAVBase):
     ) -> bytes:
         """The task's to-do, completed when the task was closed."""
         component = self.renderer.component(Todo(), task, card, uid, language)
+        with self.database.session() as session:
+            note = note_of(session, task.id)
+        if note:
+            set_note(component, str(task.data.get("text") or ""), note)
         closed_at = _closed_at(task) or task.modified_at
         component["STATUS"] = vText("COMPLETED")
         component["COMPLETED"] = vDDDTypes(closed_at.astimezone(UTC).replace(microsecond=0))
@@ -209,9 +214,14 @@ class Pushing(CalDAVBase):
     def _document(
         self, session: Session, task: MirrorTask, card: MirrorCard, uid: str, language: str
     ) -> bytes:
-        """The to-do in the account owner's language (the feed's, when kept in it)."""
+        """The to-do in the account owner's language (the feed's, when kept in it), with the
+        note a calendar app wrote into it."""
         key = self.renderer.key_for(language)
         vtodo = task.vtodo if uid == self.renderer.uid(task.id) and task.render_key == key else None
+        # A note written in a calendar app stays in the to-do (``dav.writes.write_note``).
+        note = note_of(session, task.id)
+        if note:
+            vtodo = noted_component(self.renderer, "VTODO", task, card, uid, language, note)
         if not vtodo:
             component = self.renderer.component(Todo(), task, card, uid, language)
             vtodo = component.to_ical(sorted=False).decode()

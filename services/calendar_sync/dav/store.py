@@ -23,18 +23,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from cardcrm.common.db import upsert
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import Session, aliased
 
 from .. import mirror
 from ..context import CalendarContext
 from ..feeds import keep_renders
 from ..ical import EVENT_LENGTH
-from ..models import DavChange, MirrorCard, MirrorTask
+from ..models import DavChange, DavChangeHorizon, MirrorCard, MirrorTask
 from .write_models import DavObject as MadeInApp
+from .writes import noted_component
 
 #: Completed tasks stay in the collections this many days (counted in whole UTC days).
 KEEP_COMPLETED = 7
+#: Rows of the change log older than this many days are pruned (``prune_changes``): a client
+#: that last synced before then, and whose collections changed since, lists them again.
+KEEP_CHANGES_DAYS = 30
 #: name in the URL → (component, column of the mirror)
 COLLECTIONS = {"tasks": "VTODO", "deadlines": "VEVENT"}
 TOKEN_PREFIX = "urn:cardcrm:dav:sync:"
@@ -150,25 +155,36 @@ class Collections:
         # Objects a calendar app made keep the UID it gave them, or it loses track of them
         # (and their next write names another UID): rendered each time, never kept, since the
         # kept components carry cardcrm's own UID (they are the feed's too). Few per user.
-        app_uids: dict[int, str] = {
-            task_id: uid
-            for task_id, uid in self.session.execute(
-                select(MadeInApp.task_id, MadeInApp.uid).where(
-                    MadeInApp.user_id == self.user_id, MadeInApp.uid.is_not(None)
-                )
+        # Likewise objects whose DESCRIPTION wrote a note (``writes.write_note``): they show
+        # it back, or the app's next sync loses its text.
+        app_uids: dict[int, str] = {}
+        notes: dict[int, str] = {}
+        for task_id, uid, note in self.session.execute(
+            select(MadeInApp.task_id, MadeInApp.uid, MadeInApp.note).where(
+                MadeInApp.user_id == self.user_id,
+                MadeInApp.uid.is_not(None) | MadeInApp.note.is_not(None),
             )
-            if uid
-        }
+        ):
+            if uid:
+                app_uids[task_id] = uid
+            if note:
+                notes[task_id] = note
+        own = set(app_uids) | set(notes)
         texts = {
             row[0]: row[6]
             for row in rows
-            if row[5] == key and row[6] is not None and row[0] not in app_uids
+            if row[5] == key and row[6] is not None and row[0] not in own
         }
         stale = [row[0] for row in rows if row[0] not in texts]
         fresh = []
         for start in range(0, len(stale), 500):
             chosen = query.where(MirrorTask.id.in_(stale[start : start + 500]))
             for task, card in self.session.execute(chosen):
+                if task.id in notes:
+                    texts[task.id] = noted_component(
+                        renderer, kind, task, card, app_uids.get(task.id), language, notes[task.id]
+                    )
+                    continue
                 if task.id in app_uids:
                     texts[task.id] = renderer.render(
                         kind, task, card, language, uid=app_uids[task.id]
@@ -177,15 +193,14 @@ class Collections:
                 texts[task.id] = renderer.render(kind, task, card, language)
                 fresh.append({"task_id": task.id, "seq": task.sequence, "text": texts[task.id]})
         done = [row[0] for row in rows if row[1] == "done"]
-        # when each done task was done: its core time, or its last change (read for those only)
+        # when each done task was done (read for those only)
         done_at: dict[int, datetime] = {}
         for start in range(0, len(done), 500):
-            chosen = select(MirrorTask.id, MirrorTask.data, MirrorTask.modified_at).where(
+            chosen = select(MirrorTask.id, MirrorTask.closed_at, MirrorTask.modified_at).where(
                 MirrorTask.id.in_(done[start : start + 500])
             )
-            for task_id, data, modified_at in self.session.execute(chosen):
-                closed = data.get("closed_at")
-                done_at[task_id] = mirror.instant(closed) if closed else modified_at
+            for task_id, closed_at, modified_at in self.session.execute(chosen):
+                done_at[task_id] = closed_at or modified_at
         head, end = self.head(), b"END:VCALENDAR\r\n"
         built = []
         for task_id, status, due, due_date, all_day, _key, _text in rows:
@@ -251,6 +266,7 @@ class Collections:
             or since > newest
             or since < 0
             or since_day > self.cutoff_day()
+            or since < self.horizon()
         ):
             raise InvalidSyncToken(token)
         changed = set(
@@ -267,12 +283,20 @@ class Collections:
                     select(MirrorTask.id).where(
                         MirrorTask.assignee_id == self.user_id,
                         MirrorTask.status == "done",
-                        MirrorTask.modified_at >= self.day_start(since_day),
-                        MirrorTask.modified_at < self.day_start(self.cutoff_day()),
+                        MirrorTask.closed_at >= self.day_start(since_day),
+                        MirrorTask.closed_at < self.day_start(self.cutoff_day()),
                     )
                 )
             )
         return changed, current
+
+    def horizon(self) -> int:
+        """The newest row of the user's change log that was pruned (0: none): a token before
+        it may miss the changes pruned, so it is refused (the client lists all again)."""
+        through = self.session.scalar(
+            select(DavChangeHorizon.through_id).where(DavChangeHorizon.user_id == self.user_id)
+        )
+        return int(through or 0)
 
     def _all_ids(self) -> list[int]:
         return list(self.session.scalars(self.shown().with_only_columns(MirrorTask.id)))
@@ -306,3 +330,43 @@ def completed(kind: str, text: str, when: datetime) -> str:
             1,
         )
     return text.replace("\r\nSUMMARY:", "\r\nSUMMARY:\u2713 ", 1)
+
+
+def prune_changes(session: Session, now: datetime, keep_days: float = KEEP_CHANGES_DAYS) -> int:
+    """Delete the change log's rows older than ``keep_days`` (the sync worker runs it now and
+    then, ``worker.Housekeeping``); returns how many.
+
+    Each user's newest row stays, whatever its age: it is what their current sync token names,
+    so a phone whose collections did not change keeps its token. Per user, the newest row
+    pruned is remembered (``DavChangeHorizon``) in the same transaction, so a token before it
+    is refused with ``valid-sync-token`` (``changes_since``) rather than answered without the
+    changes pruned."""
+    horizon = now - timedelta(days=keep_days)
+    other = aliased(DavChange)
+    newest = select(func.max(other.id)).group_by(other.user_id)
+    through = session.execute(
+        select(DavChange.user_id, func.max(DavChange.id))
+        .where(DavChange.at < horizon, DavChange.id.not_in(newest))
+        .group_by(DavChange.user_id)
+    ).all()
+    if not through:
+        return 0
+    rows = [
+        {"user_id": user_id, "through_id": last, "pruned_at": now}
+        for user_id, last in sorted(through)
+    ]
+    upsert(
+        session,
+        DavChangeHorizon,
+        rows,
+        ["user_id"],
+        lambda excluded: {"through_id": excluded.through_id, "pruned_at": excluded.pruned_at},
+    )
+    # exactly the rows up to each user's horizon (not those a concurrent change made old)
+    limit = (
+        select(DavChangeHorizon.through_id)
+        .where(DavChangeHorizon.user_id == DavChange.user_id)
+        .scalar_subquery()
+    )
+    done = session.execute(delete(DavChange).where(DavChange.id <= limit))
+    return int(getattr(done, "rowcount", 0) or 0)

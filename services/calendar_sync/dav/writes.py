@@ -14,8 +14,9 @@ its history and events (and a plugin's veto).
 - ``DESCRIPTION`` beyond what cardcrm writes there (the task's text, then ``Card: <title>``
   and the card's address, in any language) is the task's **note**: tasks have no note of their
   own, so it is a note on the task's card, written by the user; the same object writes it again
-  (edits that note) rather than adding another, and a description without one leaves it be
-  (cardcrm's rendering does not show it, so an app's next PUT usually lacks it);
+  (edits that note) rather than adding another, and a description without one leaves it be.
+  The object shows the note from then on, on the line after the task's text
+  (``noted_description``, ``store.py``), so the app's next sync keeps it and PUTs it back;
 - completing (``STATUS:COMPLETED``, ``COMPLETED`` or ``PERCENT-COMPLETE:100``) closes the task
   as done, ``STATUS:CANCELLED`` (to-dos and events) closes it as cancelled.
 
@@ -57,7 +58,7 @@ from cardcrm.common.timeutil import OUT_OF_CALENDAR, utcnow
 from cardcrm.common.translate import gettext as _
 from cardcrm.sidecar.core_client import CoreError, CoreUnavailable
 from flask import current_app
-from icalendar import Event, Todo
+from icalendar import Calendar, Event, Todo, vText
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -71,6 +72,7 @@ from ..ical import (
     repeat_rule,
     same_rule,
 )
+from ..mirror import log_changes
 from ..models import MirrorCard, MirrorTask
 from .write_models import DavInbox, DavObject
 
@@ -135,6 +137,13 @@ def task_of_uid(session: Any, user_id: int, uid: str) -> int | None:
     )
 
 
+def _overrides(body: bytes) -> bool:
+    """Whether the object (readable: ``read_object`` took it) holds an exception of a series,
+    a component with a RECURRENCE-ID: alone, it would otherwise be taken for the task."""
+    calendar = Calendar.from_ical(body.decode())
+    return any("RECURRENCE-ID" in component for component in calendar.walk())
+
+
 def _context() -> CalendarContext:
     context: CalendarContext = current_app.extensions["calendar_sync"]
     return context
@@ -190,12 +199,17 @@ def description_note(description: str | None, text: str, card_url: str) -> str |
     """The note a DESCRIPTION holds beyond what cardcrm writes there (``None``: none).
 
     cardcrm writes the task's text, a blank line, ``Card: <title>`` (in the owner's language)
-    and the card's address; those are taken off, and whatever else is there is the note."""
+    and the card's address; those are taken off, and whatever else is there is the note. The
+    address and the line above it are taken off wherever they are, since an app's user may
+    type a note after them as well as before them."""
     if not description:
         return None
     lines = description.replace("\r\n", "\n").rstrip().split("\n")
-    if lines and lines[-1].strip() == card_url:
-        lines = lines[:-2]  # the address and the "Card: …" line above it
+    stripped = [line.strip() for line in lines]
+    if card_url and card_url in stripped:
+        at = len(stripped) - 1 - stripped[::-1].index(card_url)
+        # the address and the "Card: …" line above it
+        lines = lines[: max(at - 1, 0)] + lines[at + 1 :]
     body = "\n".join(lines).strip()
     own = printable(text).strip()
     if not body or body == own:
@@ -203,6 +217,43 @@ def description_note(description: str | None, text: str, card_url: str) -> str |
     if own and body.startswith(own + "\n"):
         body = body[len(own) :].strip()
     return body or None
+
+
+def noted_description(description: str, text: str, note: str) -> str:
+    """cardcrm's DESCRIPTION (``description``: the task's text, then its card) with the
+    task's ``note`` on the line after the text, where an app's user writes one: the object a
+    client wrote a note into shows it back (``description_note`` reads it again as the same
+    note), so the app's next sync keeps it."""
+    own = printable(text)
+    if own and description.startswith(own + "\n"):
+        return f"{own}\n{note}{description[len(own) :]}"
+    return f"{note}\n\n{description.lstrip()}" if description.strip() else note
+
+
+def noted_component(
+    renderer: Any, kind: str, task: Any, card: Any, uid: str | None, language: str, note: str
+) -> str:
+    """The component of a task whose calendar object wrote ``note`` (``write_note``), as
+    text: cardcrm's, its DESCRIPTION with the note (``noted_description``), written by
+    icalendar (the same bytes as ``Renderer.render`` otherwise). cardcrm's CalDAV server
+    (``store.py``) and its pushes to a CalDAV account (``caldav/push.py``) show it so."""
+    component = renderer.component(
+        Todo() if kind == "VTODO" else Event(), task, card, uid, language
+    )
+    set_note(component, str(task.data.get("text") or ""), note)
+    text: str = component.to_ical(sorted=False).decode()
+    return text
+
+
+def set_note(component: Any, text: str, note: str) -> None:
+    """Put ``note`` into a rendered component's DESCRIPTION (``noted_description``)."""
+    description = str(component.get("DESCRIPTION") or "")
+    component["DESCRIPTION"] = vText(noted_description(description, text, note))
+
+
+def note_of(session: Any, task_id: int) -> str | None:
+    """The note a calendar object of the task wrote (``None``: none)."""
+    return session.scalar(select(DavObject.note).where(DavObject.task_id == task_id))
 
 
 # --- the writer -------------------------------------------------------------------------------
@@ -228,6 +279,14 @@ class Writer:
             remote = read_object(body, kind, self.timezone)
         except UnreadableObject as error:
             raise DavRefusal(403, error.condition, error.message) from None
+        if _overrides(body):
+            raise DavRefusal(
+                403,
+                VALID_OBJECT,
+                "A task has no exceptions to its series: one occurrence (RECURRENCE-ID) cannot "
+                "be changed on its own. Change the to-do itself; completing it completes the "
+                "occurrence due now.",
+            )
         if remote.repeats and not self._own_rule(current, remote):
             raise DavRefusal(
                 403,
@@ -480,7 +539,8 @@ class Writer:
 
 def write_note(context: CalendarContext, user_id: int, task: dict, note: str) -> None:
     """A calendar object's note, as ``user_id``, on the task's card: written once, then edited
-    (unless unchanged), so that the same description sent again adds no second note."""
+    (unless unchanged), so that the same description sent again adds no second note. The
+    object shows it from then on, in its DESCRIPTION (``noted_description``)."""
     core = context.core
     task_id = int(task["id"])
     with context.database.session() as session:
@@ -510,6 +570,9 @@ def write_note(context: CalendarContext, user_id: int, task: dict, note: str) ->
     with context.database.writer.begin() as session:
         changes = {"note_id": values["note_id"], "note": note}
         upsert(session, DavObject, [values], ["task_id"], changes)
+        # The object shows its note (``store.py``): its bytes change, and so does the
+        # collection's sync token, though the task itself may not have.
+        log_changes(session, [(user_id, task_id)])
 
 
 def rendering(
