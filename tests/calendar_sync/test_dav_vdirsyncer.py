@@ -19,13 +19,13 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from icalendar import Calendar
+from icalendar import Calendar, Todo
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -35,9 +35,7 @@ from .test_dav_cardcrm_up import (
     DEMO_PASSWORD,
     Site,
     call,
-    calendars,
     core_task,
-    texts,
     wait_for,
 )
 
@@ -78,7 +76,9 @@ def databases(backend: str) -> Iterator[dict[str, str]]:
     finally:
         with admin.connect() as connection:
             for service in DATABASE_VARIABLES:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)'))
+                connection.execute(
+                    text(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
+                )
         admin.dispose()
 
 
@@ -110,19 +110,18 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                     return False
 
             wait_for(healthy, "cardcrm up", timeout=60)
-            found = Site(base)
-            found.log = log  # type: ignore[attr-defined]
-            yield found
+            yield LoggedSite(base, log)
         finally:
             process.terminate()
             process.wait(timeout=20)
 
 
-def server_errors(site: Site) -> list[str]:
-    """The access-log lines of requests the server answered 5xx (gunicorn's format: the status
-    follows the quoted request line), and any traceback it logged."""
-    lines = site.log.read_text().splitlines()  # type: ignore[attr-defined]
-    return [line for line in lines if re.search(r'" 5\d\d ', line) or "Traceback" in line]
+class LoggedSite(Site):
+    """The site, and what its `cardcrm up` logged (gunicorn's access log names the user)."""
+
+    def __init__(self, base: str, log: Path) -> None:
+        super().__init__(base)
+        self.log = log
 
 
 class Vdirsyncer:
@@ -202,21 +201,28 @@ password = {password}
             return dict(status.execute("SELECT ident, etag_b FROM status").fetchall())
 
 
-def served(site: Site, user: dict[str, Any], task: dict[str, Any]) -> str:
-    """The to-do of ``task`` as the server has it now."""
+def served(site: Site, user: dict[str, Any], task: dict[str, Any]) -> str | None:
+    """The to-do of ``task`` as the server has it now; None once it is gone.
+
+    A 503 (core, which says who the user is, did not answer in time: a loaded machine) is
+    "not yet", like a change the mirror has not caught up with."""
     collection = f"{site.base}/calendar/dav/calendars/{user['id']}/tasks/"
     answer = requests.get(
         f"{collection}{task['id']}.ics", auth=(user["email"], user["app"]), timeout=10
     )
+    if answer.status_code == 404:
+        return None
+    if answer.status_code == 503:
+        return ""
     assert answer.status_code == 200, answer.text
     return answer.text
 
 
-def synced(site: Site, user: dict[str, Any], tmp_path: Path, *tasks: str) -> Vdirsyncer:
-    """A vdirsyncer set up for ``user``, discovered and synced once the server mirrors the
-    tasks of those texts."""
-    tasks_collection = calendars(site.client(user))["Tasks"]
-    wait_for(lambda: texts(tasks_collection) == set(tasks), "the mirror")
+def synced(site: Site, user: dict[str, Any], tmp_path: Path, *tasks: dict[str, Any]) -> Vdirsyncer:
+    """A vdirsyncer set up for ``user``, discovered and synced once the server mirrors
+    ``tasks``."""
+    for task in tasks:
+        wait_for(lambda task=task: task["text"] in (served(site, user, task) or ""), "the mirror")
     vdirsyncer = Vdirsyncer(tmp_path, site, user)
     vdirsyncer.run("discover")
     vdirsyncer.sync()
@@ -234,6 +240,9 @@ def test_discovery_from_the_site_address_finds_both_calendars(site, tmp_path):
         'collections = ["tasks", "deadlines"]' in said
     ), said
     assert {path.name for path in vdirsyncer.local.iterdir()} == {"tasks", "deadlines"}
+    # It was given the site's root, which is no DAV resource: /.well-known/caldav led it on.
+    asked = f'{ivy["email"]} [^"]*"PROPFIND /.well-known/caldav HTTP/1.1" 301 '
+    assert re.search(asked, site.log.read_text())
 
 
 def test_a_sync_writes_one_file_per_open_task(site, tmp_path):
@@ -242,7 +251,7 @@ def test_a_sync_writes_one_file_per_open_task(site, tmp_path):
     call_back = site.task(card, jo, "Call Jo back")
     offer = site.task(card, jo, "Send the offer", days=3)
 
-    vdirsyncer = synced(site, jo, tmp_path, "Call Jo back", "Send the offer")
+    vdirsyncer = synced(site, jo, tmp_path, call_back, offer)
 
     todos = vdirsyncer.todos()
     assert set(todos) == {"Call Jo back", "Send the offer"}
@@ -267,8 +276,10 @@ def test_changes_made_in_cardcrm_reach_the_local_files_at_the_next_sync(site, tm
     card = site.card("Kim's deal")
     rename = site.task(card, kim, "Rename me")
     tick = site.task(card, kim, "Tick me")
-    vdirsyncer = synced(site, kim, tmp_path, "Rename me", "Tick me")
+    gone = site.task(card, kim, "Delete me")
+    vdirsyncer = synced(site, kim, tmp_path, rename, tick, gone)
     before = vdirsyncer.files()
+    deleted = vdirsyncer.todos()["Delete me"][0]
 
     site.task(card, kim, "Brand new")
     renamed = call(
@@ -277,8 +288,10 @@ def test_changes_made_in_cardcrm_reach_the_local_files_at_the_next_sync(site, tm
     assert renamed[0] == 200, renamed
     done = call(site.base, "POST", f"/api/v1/tasks/{tick['id']}/close", {}, site.admin)
     assert done[0] == 200, done
-    wait_for(lambda: "STATUS:COMPLETED" in served(site, kim, tick), "the completion mirrored")
-    wait_for(lambda: "Renamed" in served(site, kim, rename), "the new text mirrored")
+    assert call(site.base, "DELETE", f"/api/v1/tasks/{gone['id']}", None, site.admin)[0] == 204
+    wait_for(lambda: "STATUS:COMPLETED" in (served(site, kim, tick) or ""), "the completion")
+    wait_for(lambda: "Renamed" in (served(site, kim, rename) or ""), "the new text mirrored")
+    wait_for(lambda: served(site, kim, gone) is None, "the deletion mirrored")
     said = vdirsyncer.sync()
 
     todos = vdirsyncer.todos()
@@ -290,6 +303,7 @@ def test_changes_made_in_cardcrm_reach_the_local_files_at_the_next_sync(site, tm
     assert todos["Renamed"][0].read_bytes() != before[todos["Renamed"][0]]
     assert todos["Tick me"][0].read_bytes() != before[todos["Tick me"][0]]
     assert todos["Brand new"][0] not in before
+    assert not deleted.exists()
 
 
 def test_to_dos_edited_locally_are_applied_in_cardcrm_as_the_user(site, tmp_path):
@@ -297,7 +311,7 @@ def test_to_dos_edited_locally_are_applied_in_cardcrm_as_the_user(site, tmp_path
     card = site.card("Lea's deal")
     tick = site.task(card, lea, "Tick me locally")
     rename = site.task(card, lea, "Rename me locally")
-    vdirsyncer = synced(site, lea, tmp_path, "Tick me locally", "Rename me locally")
+    vdirsyncer = synced(site, lea, tmp_path, tick, rename)
     todos = vdirsyncer.todos()
 
     def edit(path: Path, change: Any) -> None:
@@ -322,7 +336,7 @@ def test_to_dos_edited_locally_are_applied_in_cardcrm_as_the_user(site, tmp_path
     assert (closed["status"], closed["closed_by_id"]) == ("done", lea["id"])
     assert core_task(site, rename["id"])["text"] == "Call the buyer"
     # The server's own rendering of the changed to-dos comes back at a later sync.
-    wait_for(lambda: "Call the buyer" in served(site, lea, rename), "the new text mirrored")
+    wait_for(lambda: "Call the buyer" in (served(site, lea, rename) or ""), "the text mirrored")
     vdirsyncer.sync()
     todos = vdirsyncer.todos()
     assert set(todos) == {"Tick me locally", "Call the buyer"}
@@ -332,9 +346,9 @@ def test_to_dos_edited_locally_are_applied_in_cardcrm_as_the_user(site, tmp_path
 def test_a_sync_with_nothing_changed_transfers_nothing(site, tmp_path):
     max_ = site.user("max@example.com")
     card = site.card("Max's deal")
-    site.task(card, max_, "Stay as I am")
-    site.task(card, max_, "Me too", days=2)
-    vdirsyncer = synced(site, max_, tmp_path, "Stay as I am", "Me too")
+    stay = site.task(card, max_, "Stay as I am")
+    too = site.task(card, max_, "Me too", days=2)
+    vdirsyncer = synced(site, max_, tmp_path, stay, too)
     files = {name: vdirsyncer.files(name) for name in ("tasks", "deadlines")}
     stamps = {path: path.stat().st_mtime_ns for each in files.values() for path in each}
     etags = {name: vdirsyncer.etags(name) for name in files}
@@ -350,15 +364,52 @@ def test_a_sync_with_nothing_changed_transfers_nothing(site, tmp_path):
 
 def test_a_revoked_app_password_fails_the_next_sync_as_an_authentication_error(site, tmp_path):
     ned = site.user("ned@example.com")
-    site.task(site.card("Ned's deal"), ned, "Before the revocation")
-    vdirsyncer = synced(site, ned, tmp_path, "Before the revocation")
+    task = site.task(site.card("Ned's deal"), ned, "Before the revocation")
+    vdirsyncer = synced(site, ned, tmp_path, task)
     _, passwords = call(site.base, "GET", "/calendar/api/v1/app-passwords", token=ned["token"])
     (phone,) = passwords["items"]
     revoke = f"/calendar/api/v1/app-passwords/{phone['id']}"
     assert call(site.base, "DELETE", revoke, token=ned["token"])[0] == 204
 
+    logged = len(site.log.read_text())
     said = vdirsyncer.run("sync", ok=False)
 
     assert "401" in said and "Unauthorized" in said.title(), said
     assert len(vdirsyncer.files()) == 1  # the local copy is kept
-    assert server_errors(site) == []
+    answers = [line for line in site.log.read_text()[logged:].splitlines() if ned["email"] in line]
+    assert answers and all('" 401 ' in line for line in answers), answers
+    assert "Traceback" not in site.log.read_text()
+
+
+def test_a_to_do_made_locally_becomes_a_task_and_is_not_duplicated(site, tmp_path):
+    """A to-do made by todoman (a new file in the local folder) is uploaded to a name of
+    vdirsyncer's choosing; the server files it under its task's id (``Location``). The next
+    syncs must match it by its UID, not bring it down again as a second to-do."""
+    ola = site.user("ola@example.com")
+    task = site.task(site.card("Ola's deal"), ola, "Already there")
+    vdirsyncer = synced(site, ola, tmp_path, task)
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    made = Calendar()
+    made.add("PRODID", "-//todoman//EN")
+    made.add("VERSION", "2.0")
+    todo = Todo()
+    todo.add("UID", "made-in-todoman-1@example.com")
+    todo.add("SUMMARY", "Buy stamps")
+    todo.add("DUE", due)
+    todo.add("DTSTAMP", due)
+    made.add_component(todo)
+    (vdirsyncer.local / "tasks" / "made-in-todoman-1.ics").write_bytes(made.to_ical())
+
+    said = vdirsyncer.sync()
+
+    assert len(ITEM_ACTIONS.findall(said)) == 1, said
+    day = due.date().isoformat()
+    _, today = call(site.base, "GET", f"/api/v1/today?from={day}&to={day}", token=ola["token"])
+    [new] = [item for item in today["tasks"] if item["text"] == "Buy stamps"]
+    assert (new["assignee_id"], new["card"]["title"]) == (ola["id"], "Calendar inbox")
+    vdirsyncer.sync()
+    vdirsyncer.sync()
+    todos = vdirsyncer.todos()
+    assert set(todos) == {"Already there", "Buy stamps"}
+    assert len(vdirsyncer.files()) == 2
+    assert str(todos["Buy stamps"][1]["UID"]) == "made-in-todoman-1@example.com"
