@@ -31,7 +31,6 @@ from sqlalchemy.engine import make_url
 
 from .conftest import free_port
 from .test_dav_cardcrm_up import (
-    CARDCRM,
     DEMO_PASSWORD,
     Site,
     call,
@@ -41,6 +40,7 @@ from .test_dav_cardcrm_up import (
 
 pytestmark = pytest.mark.slow
 
+CARDCRM = Path(sys.executable).parent / "cardcrm"
 VDIRSYNCER = Path(sys.executable).parent / "vdirsyncer"
 POSTGRES_URL = os.environ.get("CARDCRM_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -82,38 +82,52 @@ def databases(backend: str) -> Iterator[dict[str, str]]:
         admin.dispose()
 
 
+@contextmanager
+def cardcrm_up(folder: Path, *, demo_password: str, ready_path: str, **env: str) -> Iterator[str]:
+    """`cardcrm up` on a free port, its data and ``up.log`` in ``folder``, ``env`` added to
+    an environment without the test run's own ``CARDCRM_*``; its base URL once ``ready_path``
+    answers. (The signature of the shared helper being written for all `cardcrm up` tests,
+    ``tests/cardcrm_up.py``: this one goes once that is in.)"""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = {key: val for key, val in os.environ.items() if not key.startswith("CARDCRM_")}
+    environment.update(env, CARDCRM_DEMO_PASSWORD=demo_password, PYTHONUNBUFFERED="1")
+    log = folder / "up.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(CARDCRM), "up", "--port", str(port), "--data", str(folder / "data")],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+    def ready() -> bool:
+        assert process.poll() is None, log.read_text()
+        try:
+            return requests.get(base + ready_path, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(ready, "cardcrm up", timeout=60)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real `cardcrm up` (all services, the calendar worker following core), its log kept:
-    the tests read it for answers of the server's own failures (5xx)."""
+    the tests read whom it answered what."""
     folder = tmp_path_factory.mktemp("dav-vdirsyncer")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = folder / "up.log"
-    with databases(request.param) as database_env:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-        env.update(database_env, CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD, PYTHONUNBUFFERED="1")
-        with log.open("w") as output:
-            process = subprocess.Popen(
-                [str(CARDCRM), "up", "--port", str(port), "--data", str(folder / "data")],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-
-            def healthy() -> bool:
-                assert process.poll() is None, log.read_text()
-                try:
-                    return requests.get(base + "/calendar/healthz", timeout=1).status_code == 200
-                except requests.RequestException:
-                    return False
-
-            wait_for(healthy, "cardcrm up", timeout=60)
-            yield LoggedSite(base, log)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with (
+        databases(request.param) as database_env,
+        cardcrm_up(
+            folder, demo_password=DEMO_PASSWORD, ready_path="/calendar/healthz", **database_env
+        ) as base,
+    ):
+        yield LoggedSite(base, folder / "up.log")
 
 
 class LoggedSite(Site):
