@@ -321,6 +321,12 @@ class KeptFeeds:
                 _key, dropped = self._feeds.popitem(last=False)
                 self._size -= dropped.size
 
+    def forget(self) -> None:
+        """Keep nothing (the next request of each feed builds it from the mirror)."""
+        with self._lock:
+            self._feeds.clear()
+            self._size = 0
+
 
 #: Each database's kept feeds: the app and the tests' services each have their own.
 _KEPT: WeakKeyDictionary[Database, KeptFeeds] = WeakKeyDictionary()
