@@ -30,6 +30,7 @@ from cardcrm.sidecar.core_client import CoreUnavailable
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Engine,
     Select,
     Table,
     and_,
@@ -127,8 +128,8 @@ def _revoke(session: Session, user_id: int, now: datetime) -> int:
 
 # --- serving --------------------------------------------------------------------------------
 
-#: A token's feed: who, its version and the ETag served for it. Built once: this query is
-#: the whole of a 304.
+#: A token's feed: who, its version and the ETag served for it. Built once (and compiled
+#: once, ``FeedLookup``): this query is the whole of a 304.
 FEED_QUERY = (
     select(
         FeedToken.user_id,
@@ -170,7 +171,7 @@ class FeedAnswer:
 
 
 def serve_feed(
-    session: Session,
+    sessions: Callable[[], Session],
     context: CalendarContext,
     token: str,
     format: str,
@@ -179,21 +180,17 @@ def serve_feed(
 ) -> FeedAnswer:
     """The feed for ``token`` as a 200 or a 304 (``If-None-Match`` wins over the date).
 
-    One query (``FEED_QUERY``) says whose feed it is, its version and the ETag stored for it;
-    a 304 needs nothing more. A 200 of a version this process built already is answered with
-    the bytes it kept (``KeptFeeds``); another version is built from the entries of the one
-    kept, reading again only the tasks that changed (``build_feed``).
+    One query (``FEED_QUERY``, ``FeedLookup``) says whose feed it is, its version and the ETag
+    stored for it; a 304 needs nothing more, not even the request's session (``sessions``
+    gives it). A 200 of a version this process built already is answered with the bytes it
+    kept (``KeptFeeds``); another version is built from the entries of the one kept, reading
+    again only the tasks that changed (``build_feed``).
     """
-    # Through the connection (a Core query of columns): the ORM's execution adds nothing here
-    # but time, and this query is the whole of a 304.
-    feed = (
-        session.connection()
-        .execute(FEED_QUERY, {"token_hash": hash_token(token), "format": format})
-        .first()
-    )
+    served = _served(context)
+    feed = served.lookup(hash_token(token), format)
     if feed is None:
         raise NotFound("No such feed.")
-    if context.catching_up(session):
+    if not context.caught_up and context.catching_up(sessions()):
         raise CoreUnreachable("The calendar is catching up with cardcrm; try again shortly.")
     try:
         admin = context.is_admin(feed.user_id)
@@ -207,8 +204,7 @@ def serve_feed(
     # them), the renderer in the owner's language (plugins too) and the admin flag (``key``),
     # and the token's name and time zone (a new token is a new version too; belt and braces).
     stamp = (version, key, feed.calendar_name, feed.timezone)
-    kept_feeds = kept_feeds_of(context)
-    kept = kept_feeds.get(feed.user_id, format)
+    kept = served.kept.get(feed.user_id, format)
     current = kept.built if kept is not None and kept.stamp == stamp else None
     stored = feed.etag if (feed.built_version, feed.render_key) == (version, key) else None
     known = [etag for etag in (stored, current.etag if current else None) if etag]
@@ -220,12 +216,13 @@ def serve_feed(
         return FeedAnswer(304, known[0], last_modified)
 
     if current is None:
+        session = sessions()
         current = build_feed(
             session, context, feed, format, admin, language, kept.built if kept else None
         )
-        kept_feeds.put(feed.user_id, format, KeptFeed(stamp, current))
+        served.kept.put(feed.user_id, format, KeptFeed(stamp, current))
     if current.etag != stored:
-        _remember(session, feed.user_id, format, version, key, current.etag, context)
+        _remember(sessions(), feed.user_id, format, version, key, current.etag, context)
     if if_none_match is not None and _matches(if_none_match, current.etag):
         return FeedAnswer(304, current.etag, last_modified)
     return FeedAnswer(200, current.etag, last_modified, current.body)
@@ -328,19 +325,88 @@ class KeptFeeds:
             self._size = 0
 
 
-#: Each database's kept feeds: the app and the tests' services each have their own.
-_KEPT: WeakKeyDictionary[Database, KeptFeeds] = WeakKeyDictionary()
-_KEPT_LOCK = threading.Lock()
+class FeedRow(NamedTuple):
+    """A row of ``FEED_QUERY``."""
+
+    user_id: int
+    calendar_name: str
+    timezone: str
+    created_at: datetime
+    version: int | None
+    changed_at: datetime | None
+    built_version: int | None
+    render_key: str | None
+    etag: str | None
+
+
+class FeedLookup:
+    """``FEED_QUERY`` compiled once for a database and run on a pooled connection of its
+    driver: the whole of a 304, without a session, a transaction (SQLite's ``BEGIN`` and
+    ``ROLLBACK``) or SQLAlchemy's execution of a statement (its cache key), which together
+    cost more than the query. Its values go through the columns' own result processors."""
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = FEED_QUERY.compile(dialect=dialect)
+        self.engine = engine
+        self.sql = str(compiled)
+        #: the parameters' order for a driver of positional parameters (SQLite's ``?``)
+        self.order = compiled.positiontup if compiled.positional else None
+        self.processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in FEED_QUERY.selected_columns
+        ]
+
+    def __call__(self, token_hash: str, format: str) -> FeedRow | None:
+        named = {"token_hash": token_hash, "format": format}
+        parameters: Any = named if self.order is None else [named[name] for name in self.order]
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, parameters)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool, which ends any transaction the driver began
+        if row is None:
+            return None
+        values: list[Any] = [
+            value if process is None else process(value)
+            for process, value in zip(self.processors, row, strict=True)
+        ]
+        return FeedRow(*values)
+
+
+@dataclass
+class _Served:
+    """What serving feeds keeps per database: the lookup of a token and the feeds built."""
+
+    lookup: FeedLookup
+    kept: KeptFeeds
+
+
+#: Per database: the app and the tests' services each have their own.
+_SERVED: WeakKeyDictionary[Database, _Served] = WeakKeyDictionary()
+_SERVED_LOCK = threading.Lock()
+
+
+def _served(context: CalendarContext) -> _Served:
+    served = _SERVED.get(context.database)
+    if served is None:
+        with _SERVED_LOCK:
+            served = _SERVED.get(context.database)
+            if served is None:
+                limit = int(context.settings.get("FEED_KEPT_BYTES") or KEPT_BYTES)
+                served = _Served(FeedLookup(context.database.engine), KeptFeeds(limit))
+                _SERVED[context.database] = served
+    return served
 
 
 def kept_feeds_of(context: CalendarContext) -> KeptFeeds:
-    """The feeds kept for ``context``'s database (made at its first feed)."""
-    kept = _KEPT.get(context.database)
-    if kept is None:
-        with _KEPT_LOCK:
-            limit = int(context.settings.get("FEED_KEPT_BYTES") or KEPT_BYTES)
-            kept = _KEPT.setdefault(context.database, KeptFeeds(limit))
-    return kept
+    """The feeds kept for ``context``'s database (by this process)."""
+    return _served(context).kept
 
 
 # --- building -------------------------------------------------------------------------------
