@@ -251,6 +251,7 @@ def run(
                 with (
                     served_calendar(calendar.settings, host, port) as served,
                     radicale_server(root / "radicale", radicale_port) as radicale,
+                    hello_server(host) as hello,
                 ):
                     figures.update(
                         bench_feeds(
@@ -262,6 +263,7 @@ def run(
                             polls,
                             radicale_uncached,
                             core=core,
+                            hello=hello,
                         )
                     )
                     if changes:
@@ -434,13 +436,30 @@ def served_calendar(
         CARDCRM_OUTBOUND_ALLOW=settings["OUTBOUND_ALLOW"],
     )
     command = [str(Path(sys.executable).parent / "cardcrm"), "serve", "calendar"]
-    command += ["--host", host, "--port", str(port), "--workers", "1", "--threads", "4"]
+    with _serving(command, host, port, "/healthz", env=env) as base:
+        yield base
+
+
+@contextmanager
+def hello_server(host: str = "127.0.0.1") -> Iterator[str]:
+    """``bench.hello`` (a bare Flask app) under gunicorn with the calendar service's options
+    (one worker, four threads): the framework's floor of any request; gives its base URL."""
+    command = [sys.executable, "-m", "bench.hello"]
+    with _serving(command, host, free_port(), "/hello", cwd=Path(__file__).parent.parent) as base:
+        yield base
+
+
+@contextmanager
+def _serving(command: list[str], host: str, port: int, up: str, **options: Any) -> Iterator[str]:
+    """``command`` serving on ``host``:``port`` with one worker of four threads, until done;
+    gives its base URL once ``up`` answers."""
+    command = [*command, "--host", host, "--port", str(port), "--workers", "1", "--threads", "4"]
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options
     )
     try:
         base = f"http://{host}:{port}"
-        wait(lambda: _up(f"{base}/healthz"), 30)
+        wait(lambda: _up(base + up), 30)
         yield base
     finally:
         process.terminate()
@@ -498,6 +517,7 @@ def bench_feeds(
     polls: int,
     uncached: bool = False,
     core: Core | None = None,
+    hello: str | None = None,
 ) -> dict[str, Any]:
     """The feed of both formats over HTTP, each timing interleaved with its peer's or floor's:
 
@@ -510,7 +530,8 @@ def bench_feeds(
       (untimed), then the feed asked with the ETag it had (a new version: the server reuses
       the entries of the tasks that did not change);
     - the 304 to ``If-None-Match`` against ``/healthz`` (one trivial query), the floor of a
-      request to the same server; and in process (Flask's test client) against the same.
+      request to the same server; and in process (Flask's test client) against the same;
+      with ``hello``, against a bare Flask app under gunicorn alike (``bench.hello``).
     """
     from cardcrm.calendar_sync.feeds import create_feed
     from cardcrm.calendar_sync.mirror import bump_feeds
@@ -617,6 +638,16 @@ def bench_feeds(
             warmup=20,
         )
         assert client.get(path, headers) == 304
+        if hello is not None:
+            bare = Client(hello)
+            http_304_again, hello_floor = interleaved(
+                functools.partial(client.get, path, headers),
+                functools.partial(bare.get, "/hello"),
+                polls,
+                warmup=20,
+            )
+            bare.close()
+            samples[format].update(not_modified_vs_hello=http_304_again, hello=hello_floor)
         assert in_process.get(path, headers=headers).status_code == 304
         local_304, local_floor = interleaved(
             functools.partial(in_process.get, path, headers=headers),
@@ -646,6 +677,9 @@ def bench_feeds(
             "healthz_ms": statistics.median(times["healthz"]),
             "healthz_in_process_ms": statistics.median(times["healthz_in_process"]),
         }
+        if times.get("hello"):
+            result["hello_ms"] = statistics.median(times["hello"])
+            result["not_modified_vs_hello_ms"] = statistics.median(times["not_modified_vs_hello"])
         result["ratios"] = {
             "cold_to_radicale_cold": result["cold_ms"] / result["radicale_ms"],
             "reused_to_radicale_warm": result["reused_ms"] / result["radicale_warm_ms"],
@@ -653,6 +687,10 @@ def bench_feeds(
             "not_modified_to_healthz_in_process": result["not_modified_in_process_ms"]
             / result["healthz_in_process_ms"],
         }
+        if "hello_ms" in result:
+            result["ratios"]["not_modified_to_hello"] = (
+                result["not_modified_vs_hello_ms"] / result["hello_ms"]
+            )
         result["samples"] = {name: summary(values) for name, values in times.items()}
         result["raw_ms"] = {
             name: [round(value, 2) for value in values]
@@ -892,6 +930,8 @@ def report(figures: dict[str, Any]) -> None:
         ("/healthz over HTTP (floor)", "healthz_ms"),
         ("304 to If-None-Match, in process", "not_modified_in_process_ms"),
         ("/healthz in process (floor)", "healthz_in_process_ms"),
+        ("304 (interleaved with the bare hello)", "not_modified_vs_hello_ms"),
+        ("bare Flask hello under gunicorn (bench.hello)", "hello_ms"),
     ]
     print(f"  {'':<42}{'to-dos':>10}{'events':>10}")
     for label, key in rows:
@@ -899,9 +939,11 @@ def report(figures: dict[str, Any]) -> None:
         print(
             f"  {label:<42}" + "".join(f"{value:>10.2f}" for value in values if value is not None)
         )
-    for name in ("cold_to_radicale_cold", "reused_to_radicale_warm", "not_modified_to_healthz"):
-        values = [figures[format]["ratios"][name] for format in ("todos", "events")]
-        print(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
+    ratios = ("cold_to_radicale_cold", "reused_to_radicale_warm", "not_modified_to_healthz")
+    for name in (*ratios, "not_modified_to_hello"):
+        values = [figures[format]["ratios"].get(name) for format in ("todos", "events")]
+        if None not in values:
+            print(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
     for key, limit in AIMS.items():
         for format in ("todos", "events"):
             value = figures[format].get(key)
