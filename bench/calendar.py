@@ -581,13 +581,17 @@ def bench_feeds(
     follower = context.follower()
     with context.database.session() as session:
         changed_task = session.scalar(
-            select(MirrorTask.id).where(MirrorTask.assignee_id == user["id"]).limit(1)
+            # the first: each postponement moves it to a later date than any task's
+            select(MirrorTask.id)
+            .where(MirrorTask.assignee_id == user["id"])
+            .order_by(MirrorTask.due)
+            .limit(1)
         )
     postponements = iter(range(1, 10_000))
 
     def change_one_task() -> None:
         assert core is not None and changed_task is not None
-        due = datetime(2027, 6, 1, 8, 0, tzinfo=UTC) + timedelta(hours=next(postponements))
+        due = datetime(2030, 1, 1, 8, 0, tzinfo=UTC) + timedelta(hours=next(postponements))
         core.postpone(user["id"], changed_task, due)
         follower.catch_up()
 

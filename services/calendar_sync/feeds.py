@@ -2,7 +2,14 @@
 
 A feed token carries 192 random bits and is stored as its SHA-256; making a new one revokes
 the previous. Serving checks ``If-None-Match`` against the ETag kept for the user's current
-feed version before anything is built, so an unchanged feed costs one indexed query.
+feed version before anything is built, so an unchanged feed costs one indexed query (run on a
+driver connection, outside any session: ``FeedLookup``).
+
+Each process keeps the feeds it built (``KeptFeeds``): their bytes and ETag for the stamp
+they were built for (the feed's version and everything else the bytes depend on), and each
+task's component as bytes. The same stamp is answered with the same bytes; a new version (a
+task changed) reads only the ids, sequences and dates of the shown tasks and the components of
+those that changed, and joins the rest as kept (``build_feed``).
 
 A feed shows only tasks on cards its user may see (``mirror.shown_tasks``). Whether the user
 is an admin comes from core (cached); if core cannot say, the feed is not served (503) rather
