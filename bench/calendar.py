@@ -581,7 +581,7 @@ def bench_feeds(
     follower = context.follower()
     with context.database.session() as session:
         changed_task = session.scalar(
-            # the first: each postponement moves it to a later date than any task's
+            # the first (an all-day one): each postponement moves it a day past every task
             select(MirrorTask.id)
             .where(MirrorTask.assignee_id == user["id"])
             .order_by(MirrorTask.due)
@@ -591,7 +591,7 @@ def bench_feeds(
 
     def change_one_task() -> None:
         assert core is not None and changed_task is not None
-        due = datetime(2030, 1, 1, 8, 0, tzinfo=UTC) + timedelta(hours=next(postponements))
+        due = datetime(2030, 1, 1, 8, 0, tzinfo=UTC) + timedelta(days=next(postponements))
         core.postpone(user["id"], changed_task, due)
         follower.catch_up()
 
