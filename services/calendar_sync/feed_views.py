@@ -90,7 +90,7 @@ def feed(token: str, args: dict[str, Any]) -> Response:
     """
     if_none_match = request.headers.get("If-None-Match")
     answer = serve_feed(
-        get_session(),
+        get_session,
         _context(),
         token,
         args["format"],

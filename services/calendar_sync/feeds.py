@@ -2,7 +2,14 @@
 
 A feed token carries 192 random bits and is stored as its SHA-256; making a new one revokes
 the previous. Serving checks ``If-None-Match`` against the ETag kept for the user's current
-feed version before anything is built, so an unchanged feed costs one indexed query.
+feed version before anything is built, so an unchanged feed costs one indexed query (run on a
+driver connection, outside any session: ``FeedLookup``).
+
+Each process keeps the feeds it built (``KeptFeeds``): their bytes and ETag for the stamp
+they were built for (the feed's version and everything else the bytes depend on), and each
+task's component as bytes. The same stamp is answered with the same bytes; a new version (a
+task changed) reads only the ids, sequences and dates of the shown tasks and the components of
+those that changed, and joins the rest as kept (``build_feed``).
 
 A feed shows only tasks on cards its user may see (``mirror.shown_tasks``). Whether the user
 is an admin comes from core (cached); if core cannot say, the feed is not served (503) rather
@@ -15,17 +22,33 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol, cast
+from weakref import WeakKeyDictionary
 
-from cardcrm.common.db import upsert, write_transaction
+from cardcrm.common.db import Database, upsert, write_transaction
 from cardcrm.common.errors import CoreUnreachable, NotFound
 from cardcrm.common.i18n import SOURCE_LANGUAGE
 from cardcrm.sidecar.core_client import CoreUnavailable
-from sqlalchemy import CursorResult, Table, and_, bindparam, case, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from .context import CalendarContext
 from .crypto import PasswordUnreadable
@@ -112,8 +135,8 @@ def _revoke(session: Session, user_id: int, now: datetime) -> int:
 
 # --- serving --------------------------------------------------------------------------------
 
-#: A token's feed: who, its version and the ETag served for it. Built once: this query is
-#: the whole of a 304.
+#: A token's feed: who, its version and the ETag served for it. Built once (and compiled
+#: once, ``FeedLookup``): this query is the whole of a 304.
 FEED_QUERY = (
     select(
         FeedToken.user_id,
@@ -155,24 +178,26 @@ class FeedAnswer:
 
 
 def serve_feed(
-    session: Session,
+    sessions: Callable[[], Session],
     context: CalendarContext,
     token: str,
     format: str,
     if_none_match: list[str] | None,
     if_modified_since: datetime | None,
 ) -> FeedAnswer:
-    """The feed for ``token`` as a 200 or a 304 (``If-None-Match`` wins over the date)."""
-    # Through the connection (a Core query of columns): the ORM's execution adds nothing here
-    # but time, and this query is the whole of a 304.
-    feed = (
-        session.connection()
-        .execute(FEED_QUERY, {"token_hash": hash_token(token), "format": format})
-        .first()
-    )
+    """The feed for ``token`` as a 200 or a 304 (``If-None-Match`` wins over the date).
+
+    One query (``FEED_QUERY``, ``FeedLookup``) says whose feed it is, its version and the ETag
+    stored for it; a 304 needs nothing more, not even the request's session (``sessions``
+    gives it). A 200 of a version this process built already is answered with the bytes it
+    kept (``KeptFeeds``); another version is built from the entries of the one kept, reading
+    again only the tasks that changed (``build_feed``).
+    """
+    served = _served(context)
+    feed = served.lookup(hash_token(token), format)
     if feed is None:
         raise NotFound("No such feed.")
-    if context.catching_up(session):
+    if not context.caught_up and context.catching_up(sessions()):
         raise CoreUnreachable("The calendar is catching up with cardcrm; try again shortly.")
     try:
         admin = context.is_admin(feed.user_id)
@@ -182,20 +207,32 @@ def serve_feed(
     last_modified = _seconds(max(feed.changed_at or feed.created_at, feed.created_at))
     language = context.language_of(feed.user_id)
     key = feed_key(context.renderer.key_for(language), admin)
-    known = feed.etag if (feed.built_version, feed.render_key) == (version, key) else None
+    # Everything the bytes depend on: the feed's version (its tasks, their cards, who may see
+    # them), the renderer in the owner's language (plugins too) and the admin flag (``key``),
+    # and the token's name and time zone (a new token is a new version too; belt and braces).
+    stamp = (version, key, feed.calendar_name, feed.timezone)
+    kept = served.kept.get(feed.user_id, format)
+    current = kept.built if kept is not None and kept.stamp == stamp else None
+    stored = feed.etag if (feed.built_version, feed.render_key) == (version, key) else None
+    known = [etag for etag in (stored, current.etag if current else None) if etag]
     if if_none_match is not None:
-        if known and _matches(if_none_match, known):
-            return FeedAnswer(304, known, last_modified)
+        for etag in known:
+            if _matches(if_none_match, etag):
+                return FeedAnswer(304, etag, last_modified)
     elif if_modified_since is not None and known and last_modified <= if_modified_since:
-        return FeedAnswer(304, known, last_modified)
+        return FeedAnswer(304, known[0], last_modified)
 
-    body = build_feed(session, context, feed, format, admin, language)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if etag != known:
-        _remember(session, feed.user_id, format, version, key, etag, context)
-    if if_none_match is not None and _matches(if_none_match, etag):
-        return FeedAnswer(304, etag, last_modified)
-    return FeedAnswer(200, etag, last_modified, body)
+    if current is None:
+        session = sessions()
+        current = build_feed(
+            session, context, feed, format, admin, language, kept.built if kept else None
+        )
+        served.kept.put(feed.user_id, format, KeptFeed(stamp, current))
+    if current.etag != stored:
+        _remember(sessions(), feed.user_id, format, version, key, current.etag, context)
+    if if_none_match is not None and _matches(if_none_match, current.etag):
+        return FeedAnswer(304, current.etag, last_modified)
+    return FeedAnswer(200, current.etag, last_modified, current.body)
 
 
 def feed_key(render_key: str, admin: bool) -> str:
@@ -203,6 +240,188 @@ def feed_key(render_key: str, admin: bool) -> str:
     its user is an admin (``FeedRender.render_key``)."""
     return f"{render_key}:{'admin' if admin else 'user'}"
 
+
+# --- kept feeds -----------------------------------------------------------------------------
+
+
+class Entry(NamedTuple):
+    """A task's component in a built feed, with what says it is still the task's current one.
+
+    Every change of what a component shows bumps the task's ``sequence`` (``mirror``);
+    ``modified_at`` tells apart a task core gave the id of one lost with a restore, whose
+    rebuilt mirror started its sequences again. Both are as the database driver gives them
+    (a string on SQLite), read alike by every query here (``_RAW_MODIFIED_AT``)."""
+
+    id: int
+    sequence: int
+    modified_at: Any
+    #: the component, encoded (a feed's body is its entries joined)
+    text: bytes
+
+
+@dataclass(frozen=True)
+class BuiltFeed:
+    """A feed's bytes, their ETag, and its entries (what the next build reuses) by the state of
+    their task they show: (id, sequence, modified_at); ``render_key`` is the renderer's key for
+    the language the entries are in."""
+
+    body: bytes
+    etag: str
+    render_key: str
+    entries: dict[tuple[Any, ...], Entry]
+
+
+@dataclass(frozen=True)
+class KeptFeed:
+    """A feed built by this process, for the ``stamp`` of ``serve_feed``."""
+
+    stamp: tuple[Any, ...]
+    built: BuiltFeed
+
+    @property
+    def size(self) -> int:
+        """About the bytes it holds: its body, and its entries' text beside it."""
+        return 2 * len(self.built.body) + 100 * len(self.built.entries)
+
+
+#: Bytes of feeds a process keeps by default (``FEED_KEPT_BYTES``): a 5,000-task feed of
+#: events and its entries take about 4 MB.
+KEPT_BYTES = 64 * 1024 * 1024
+
+
+class KeptFeeds:
+    """The feeds this process built last, one per (user, format), the least recently used
+    dropped first past ``limit`` bytes.
+
+    Each process (a gunicorn worker) keeps its own: what they keep is only ever served for the
+    stamp read from the database in the same request (the feed's version, bumped in the
+    transaction of every change of it), so no process serves bytes another made stale, and a
+    revoked token finds no feed before anything kept is looked at.
+    """
+
+    def __init__(self, limit: int = KEPT_BYTES) -> None:
+        self.limit = limit
+        self._feeds: OrderedDict[tuple[int, str], KeptFeed] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int, format: str) -> KeptFeed | None:
+        with self._lock:
+            kept = self._feeds.get((user_id, format))
+            if kept is not None:
+                self._feeds.move_to_end((user_id, format))
+            return kept
+
+    def put(self, user_id: int, format: str, kept: KeptFeed) -> None:
+        with self._lock:
+            previous = self._feeds.pop((user_id, format), None)
+            if previous is not None:
+                self._size -= previous.size
+            if kept.size > self.limit:
+                return
+            self._feeds[(user_id, format)] = kept
+            self._size += kept.size
+            while self._size > self.limit:
+                _key, dropped = self._feeds.popitem(last=False)
+                self._size -= dropped.size
+
+    def forget(self) -> None:
+        """Keep nothing (the next request of each feed builds it from the mirror)."""
+        with self._lock:
+            self._feeds.clear()
+            self._size = 0
+
+
+class FeedRow(NamedTuple):
+    """A row of ``FEED_QUERY``."""
+
+    user_id: int
+    calendar_name: str
+    timezone: str
+    created_at: datetime
+    version: int | None
+    changed_at: datetime | None
+    built_version: int | None
+    render_key: str | None
+    etag: str | None
+
+
+class FeedLookup:
+    """``FEED_QUERY`` compiled once for a database and run on a pooled connection of its
+    driver: the whole of a 304, without a session, a transaction (SQLite's ``BEGIN`` and
+    ``ROLLBACK``) or SQLAlchemy's execution of a statement (its cache key), which together
+    cost more than the query. Its values go through the columns' own result processors."""
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = FEED_QUERY.compile(dialect=dialect)
+        self.engine = engine
+        self.sql = str(compiled)
+        #: the parameters' order for a driver of positional parameters (SQLite's ``?``)
+        self.order = compiled.positiontup if compiled.positional else None
+        self.processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in FEED_QUERY.selected_columns
+        ]
+
+    def __call__(self, token_hash: str, format: str) -> FeedRow | None:
+        named = {"token_hash": token_hash, "format": format}
+        parameters: Any = named if self.order is None else [named[name] for name in self.order]
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, parameters)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool, which ends any transaction the driver began
+        if row is None:
+            return None
+        values: list[Any] = [
+            value if process is None else process(value)
+            for process, value in zip(self.processors, row, strict=True)
+        ]
+        return FeedRow(*values)
+
+
+@dataclass
+class _Served:
+    """What serving feeds keeps per database: the lookup of a token and the feeds built."""
+
+    lookup: FeedLookup
+    kept: KeptFeeds
+
+
+#: Per database: the app and the tests' services each have their own.
+_SERVED: WeakKeyDictionary[Database, _Served] = WeakKeyDictionary()
+_SERVED_LOCK = threading.Lock()
+
+
+def _served(context: CalendarContext) -> _Served:
+    served = _SERVED.get(context.database)
+    if served is None:
+        with _SERVED_LOCK:
+            served = _SERVED.get(context.database)
+            if served is None:
+                limit = int(context.settings.get("FEED_KEPT_BYTES") or KEPT_BYTES)
+                served = _Served(FeedLookup(context.database.engine), KeptFeeds(limit))
+                _SERVED[context.database] = served
+    return served
+
+
+def kept_feeds_of(context: CalendarContext) -> KeptFeeds:
+    """The feeds kept for ``context``'s database (by this process)."""
+    return _served(context).kept
+
+
+# --- building -------------------------------------------------------------------------------
+
+#: ``modified_at`` as the driver gives it (no conversion), for ``Entry``.
+_RAW_MODIFIED_AT = type_coerce(MirrorTask.modified_at, NullType()).label("modified_raw")
+#: What says which component a task has now (``Entry``), in the feed's order.
+ENTRY_COLUMNS = (MirrorTask.id, MirrorTask.sequence, _RAW_MODIFIED_AT)
 
 #: What rendering reads of a task and its card (``ical.TaskFields``, ``ical.CardFields``),
 #: selected as plain columns: no ORM objects are made for a feed. Without calendar plugins
@@ -217,6 +436,7 @@ TASK_COLUMNS = (
     MirrorCard.id.label("card_id"),
     MirrorCard.title,
     MirrorCard.product_id,
+    _RAW_MODIFIED_AT,
 )
 DATA_COLUMNS = (MirrorTask.data,)
 TEXT_COLUMNS = (
@@ -224,7 +444,7 @@ TEXT_COLUMNS = (
     MirrorTask.data["type"].as_string().label("type"),
     MirrorTask.data["repeat"].label("repeat"),
 )
-#: Tasks rendered per query of their columns (the size of an ``IN`` list).
+#: Tasks read or rendered per query of their columns (the size of an ``IN`` list).
 RENDER_BATCH = 500
 
 
@@ -251,52 +471,112 @@ def build_feed(
     format: str,
     admin: bool,
     language: str = SOURCE_LANGUAGE,
-) -> bytes:
-    """The calendar of the user's shown tasks, from the components kept in the mirror.
+    previous: BuiltFeed | None = None,
+) -> BuiltFeed:
+    """The calendar of the user's shown tasks, from the entries of ``previous`` (the feed
+    built before, if any) and the components kept in the mirror.
 
     ``feed`` is the feed token (or a row of ``FEED_QUERY``); ``admin`` says whether the user is
-    an admin; ``language`` its owner's. A component not rendered yet (new, changed, or
-    rendered by another renderer) is rendered now and kept for the next time.
-
-    The kept components are read as plain columns and joined as they are; the tasks to render
-    are read as plain columns too (``RENDER_COLUMNS``), in batches, and rendered in one context
-    of the language (``Renderer.render_many``).
+    an admin; ``language`` its owner's. With ``previous`` (in the same language) only the ids,
+    sequences and dates of the shown tasks are read, and the components of the tasks that
+    changed since; without, the kept components of all of them. A component not rendered yet
+    (new, changed, or rendered by another renderer) is rendered now and kept for the next time.
     """
     renderer = context.renderer
     key, kind = renderer.key_for(language), FORMATS[format]
     column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
     shown = shown_tasks(feed.user_id, admin)
     # Rows straight from the database driver: ids and text need no conversion, and 5,000
-    # rows of a warm feed are most of its time.
+    # rows of a feed are most of its time.
     connection = session.connection()
-    result = connection.execute(
-        shown.with_only_columns(MirrorTask.id, MirrorTask.render_key, column)
-    )
+    reusable = previous.entries if previous is not None and previous.render_key == key else None
+    slots = _current_entries(connection, shown, column, key, reusable)
+    stale = [slot for slot in slots if type(slot) is int]
+    fresh: dict[int, Entry] = {}
+    if stale:
+        fresh = _render(connection, renderer, shown, kind, language, stale, len(slots))
+    entries = [
+        slot if isinstance(slot, Entry) else fresh.get(slot)
+        for slot in slots
+        # else it left the feed between the two reads: the next feed version says so
+    ]
+    texts = [entry.text for entry in entries if entry is not None]
+    name = renderer.calendar_name(feed.calendar_name, language)
+    body = renderer.calendar_of_bytes(texts, name=name, timezone=feed.timezone)
+    if fresh:
+        kept = [
+            {"task_id": entry.id, "seq": entry.sequence, "text": entry.text.decode()}
+            for entry in fresh.values()
+        ]
+        keep_renders(session, kept, key, column.key)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    by_state = {entry[:3]: entry for entry in entries if entry is not None}
+    return BuiltFeed(body, etag, key, by_state)
+
+
+def _current_entries(
+    connection: Connection,
+    shown: Select,
+    column: Any,
+    key: str,
+    reusable: dict[tuple[Any, ...], Entry] | None,
+) -> list[Entry | int]:
+    """The shown tasks in the feed's order: each one's current entry, or its id when it has
+    to be rendered. Entries come from ``reusable`` where the task is as it was, else from the
+    components the mirror keeps (rendered by the renderer of ``key``)."""
+    stored = shown.with_only_columns(*ENTRY_COLUMNS, MirrorTask.render_key, column)
+    if reusable is None:
+        return [
+            Entry(task_id, sequence, modified, text.encode())
+            if render_key == key and text is not None
+            else task_id
+            for task_id, sequence, modified, render_key, text in _raw(connection, stored)
+        ]
+    # A row of ``ENTRY_COLUMNS`` is the key of the entry it still has (``BuiltFeed.entries``).
+    slots: list[Entry | int] = [
+        reusable.get(row) or row[0]
+        for row in _raw(connection, shown.with_only_columns(*ENTRY_COLUMNS))
+    ]
+    missing = [slot for slot in slots if type(slot) is int]
+    found: dict[int, Entry] = {}
+    for start in range(0, len(missing), RENDER_BATCH):
+        batch = stored.where(MirrorTask.id.in_(missing[start : start + RENDER_BATCH]))
+        for task_id, sequence, modified, render_key, text in _raw(connection, batch):
+            if render_key == key and text is not None:
+                found[task_id] = Entry(task_id, sequence, modified, text.encode())
+    if found:
+        slots = [found.get(slot, slot) if isinstance(slot, int) else slot for slot in slots]
+    return slots
+
+
+def _raw(connection: Connection, statement: Select) -> list[Any]:
+    """The rows of ``statement`` as the driver gives them (no result processing)."""
+    result = connection.execute(statement)
     try:
-        rows = result.cursor.fetchall()
+        return list(result.cursor.fetchall())
     finally:
         result.close()
-    parts: list[str | None] = []
-    stale: list[int] = []
-    for task_id, render_key, text in rows:
-        if render_key == key and text is not None:
-            parts.append(text)
-        else:
-            parts.append(None)
-            stale.append(task_id)
-    fresh: dict[int, dict[str, Any]] = {}
+
+
+def _render(
+    connection: Connection,
+    renderer: Any,
+    shown: Select,
+    kind: str,
+    language: str,
+    stale: list[int],
+    total: int,
+) -> dict[int, Entry]:
+    """The components of the ``stale`` tasks (of ``total`` shown), rendered in one context of
+    the language (``Renderer.render_many``), by task id. The rows are read as plain columns,
+    in batches; most of the feed (a cold build) in one query of all its tasks, which beats
+    ``IN`` lists."""
     plain = renderer.plain
     columns = TASK_COLUMNS + (TEXT_COLUMNS if plain else DATA_COLUMNS)
-    if len(stale) * 2 > len(rows):
-        # Most of the feed (a cold build): one query of all its tasks beats IN lists.
+    if len(stale) * 2 > total:
         wanted = set(stale)
-        batches = [
-            [
-                row
-                for row in connection.execute(shown.with_only_columns(*columns))
-                if row[0] in wanted
-            ]
-        ]
+        rows = connection.execute(shown.with_only_columns(*columns))
+        batches = [[row for row in rows if row[0] in wanted]]
     else:
         batches = [
             list(
@@ -308,34 +588,21 @@ def build_feed(
             )
             for start in range(0, len(stale), RENDER_BATCH)
         ]
+    fresh: dict[int, Entry] = {}
     for batch in batches:
         pairs = [(_Task(row[0], _data(row, plain), *row[1:6]), _Card(*row[6:9])) for row in batch]
-        for (task, _card), rendered in zip(
-            pairs, renderer.render_many(kind, pairs, language), strict=True
-        ):
-            fresh[task.id] = {"task_id": task.id, "seq": task.sequence, "text": rendered}
-    if stale:
-        for index, (task_id, _key, _text) in enumerate(rows):
-            if parts[index] is None and task_id in fresh:
-                parts[index] = fresh[task_id]["text"]
-        # else it left the feed between the two reads: the next feed version says so
-    name = renderer.calendar_name(feed.calendar_name, language)
-    body = renderer.calendar(
-        [part for part in parts if part is not None] if stale else cast("list[str]", parts),
-        name=name,
-        timezone=feed.timezone,
-    )
-    if fresh:
-        keep_renders(session, list(fresh.values()), key, column.key)
-    return body
+        rendered = renderer.render_many(kind, pairs, language)
+        for row, text in zip(batch, rendered, strict=True):
+            fresh[row[0]] = Entry(row[0], row[2], row[9], text.encode())
+    return fresh
 
 
 def _data(row: Any, plain: bool) -> dict[str, Any]:
     """The task's data as rendering reads it: all of it for plugins, else its text, type and
     repeat (``ical.repeat_rule``)."""
     if plain:
-        return {"text": row[9], "type": row[10], "repeat": row[11]}
-    return row[9]
+        return {"text": row[10], "type": row[11], "repeat": row[12]}
+    return row[10]
 
 
 def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column: str) -> None:

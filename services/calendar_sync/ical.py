@@ -259,6 +259,17 @@ class Renderer:
 
     def calendar(self, components: Iterable[str], *, name: str, timezone: str | None) -> bytes:
         """A published calendar (the iCal feed) holding the rendered ``components``."""
+        return wrap(self._published(name, timezone), components)
+
+    def calendar_of_bytes(
+        self, components: Iterable[bytes], *, name: str, timezone: str | None
+    ) -> bytes:
+        """``calendar`` of components already encoded (UTF-8): joined without decoding them."""
+        head, end = _head(self._published(name, timezone))
+        return b"".join(itertools.chain((head.encode(),), components, (end.encode(),)))
+
+    def _published(self, name: str, timezone: str | None) -> Calendar:
+        """The properties of a published calendar (no components)."""
         name = printable(name, one_line=True)
         calendar = Calendar()
         calendar.add("PRODID", PRODID)
@@ -271,7 +282,7 @@ class Renderer:
             calendar.add("X-WR-TIMEZONE", timezone)
         calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
-        return wrap(calendar, components)
+        return calendar
 
     def calendar_name(self, stored: str, language: str) -> str:
         """A feed's stored name (``cardcrm tasks (Ana)``) in ``language``; a name stored in
@@ -292,10 +303,16 @@ class Renderer:
 
 def wrap(calendar: Calendar, components: Iterable[str]) -> bytes:
     """``calendar`` (its properties; no components) around rendered ``components``."""
-    head = calendar.to_ical(sorted=False).decode()
+    head, end = _head(calendar)
+    return "".join(itertools.chain((head,), components, (end,))).encode()
+
+
+def _head(calendar: Calendar) -> tuple[str, str]:
+    """``calendar`` (no components) as the text before its components and the text after."""
+    text = calendar.to_ical(sorted=False).decode()
     end = "END:VCALENDAR\r\n"
-    assert head.endswith(end)
-    return "".join(itertools.chain((head[: -len(end)],), components, (end,))).encode()
+    assert text.endswith(end)
+    return text[: -len(end)], end
 
 
 #: The former name of ``wrap``.
