@@ -10,7 +10,7 @@ from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -43,14 +43,11 @@ def get_card(
     lock: bool = False,
     viewer: User | None = None,
     also: Sequence[Any] = (),
-    locked: bool = False,
 ) -> Card:
     """The card; with ``viewer``, only if that user may see it (else 404, as if none).
 
     ``also``: relationships loaded in the same query (``Card.contact_links``, ``Card.product``),
-    which the caller reads anyway (each lazy load is a query of its own). ``locked``: the
-    caller has locked the card's row by a statement of its own (a task write, finding the card
-    by the task): it is read as after ``lock``."""
+    which the caller reads anyway (each lazy load is a query of its own)."""
     # The status comes in the same query (an inner join: every card has one).
     query = select(Card).where(Card.id == card_id).options(joinedload(Card.status, innerjoin=True))
     query = query.options(*(joinedload(relationship) for relationship in also))
@@ -60,7 +57,6 @@ def get_card(
         # before, so a card whose status that writer changed came back as no row (a false 404).
         # Read after the lock, the card is its latest committed version.
         session.execute(select(Card.id).where(Card.id == card_id).with_for_update())
-    if lock or locked:
         query = query.execution_options(populate_existing=True)
     card = session.execute(query).unique().scalar_one_or_none()
     if card is None:
@@ -77,10 +73,28 @@ def get_live_card(
     lock: bool = False,
     viewer: User | None = None,
     also: Sequence[Any] = (),
-    locked: bool = False,
 ) -> Card:
     """A card that may be changed: one in the trash must be restored first."""
-    card = get_card(session, card_id, lock=lock, viewer=viewer, also=also, locked=locked)
+    return check_live(get_card(session, card_id, lock=lock, viewer=viewer, also=also))
+
+
+def lock_live_card(session: Session, query: Select[Any], viewer: User | None) -> Card | None:
+    """The card ``query`` (a ``select(Card)``) finds, its row locked and read by that one
+    statement, checked like ``get_live_card``'s; None when there is none.
+
+    For the writes that need neither the card's status nor its contacts (a task's): joined
+    to the card, those rows would be the ones read before the lock was granted (see
+    ``get_card``). The query may join rows the card's writers never change (its product, the
+    task being written, whose card stays the same)."""
+    locked = query.with_for_update(of=Card).execution_options(populate_existing=True)
+    card = session.scalar(locked)
+    if card is not None and viewer is not None:
+        check_card(session, viewer, card)
+    return check_live(card) if card is not None else None
+
+
+def check_live(card: Card) -> Card:
+    """The card, unless it is in the trash (409: restore it first)."""
     if card.trashed:
         raise Conflict(_("The card is in the trash; restore it before changing it."))
     return card

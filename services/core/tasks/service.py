@@ -15,14 +15,14 @@ from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z, utcnow
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import Row, Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
 from ..auth.models import User
 from ..cards.history import record_history
 from ..cards.models import Card
-from ..cards.service import get_live_card, refresh_next_task_due
+from ..cards.service import lock_live_card, refresh_next_task_due
 from ..events import record_event
 from ..products.task_types import product_task_types
 from . import recurrence
@@ -76,8 +76,11 @@ def task_data(task: Task) -> dict[str, Any]:
 
 def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any]) -> Task:
     with write_transaction(session):
-        # The task's type is checked against the product's (``_task_type``).
-        card = get_live_card(session, card_id, lock=True, viewer=actor, also=(Card.product,))
+        # Locked and read in one statement, with the product (``_task_type`` reads its types).
+        query = select(Card).where(Card.id == card_id).options(joinedload(Card.product))
+        card = lock_live_card(session, query, actor)
+        if card is None:
+            raise NotFound(_("No card %(id)s.", id=card_id))
         assignee = _assignee(session, data.get("assignee_id", actor.id))
         task = Task(
             card=card,
@@ -310,30 +313,19 @@ def _withdraw_next_occurrence(session: Session, actor: User, card: Card, task: T
 # --- helpers ----------------------------------------------------------------------------------
 
 
-#: The task's card, its row locked (not the task's: a card's lock is always taken first). Once
-#: it has waited for another writer, PostgreSQL re-checks the join with the card's new version;
-#: a task never changes card, so the card is found all the same.
-_LOCK_CARD_OF_TASK = (
-    select(Card.id)
-    .join(Task, Task.card_id == Card.id)
-    .where(Task.id == bindparam("task_id"))
-    .with_for_update(of=Card)
-)
-
-
 def _lock(session: Session, task_id: int, actor: User | None) -> tuple[Task, Card]:
     """The task and its card, the card's row locked; 404 if ``actor`` may not see them.
 
-    The card is found by the task and locked in one statement (``_LOCK_CARD_OF_TASK``); the
-    task is read after the lock, so it is its latest committed version."""
-    card_id = session.scalar(_LOCK_CARD_OF_TASK, {"task_id": task_id})
-    if card_id is None:
-        raise NotFound(_("No task %(id)s.", id=task_id))
+    The card is found by the task, locked and read in one statement (``lock_live_card``: a
+    task never changes card, so the join holds once the lock is granted); the task is read
+    after the lock, so it is its latest committed version. Only the card's row is locked by
+    the statement: a card's lock is always taken before its tasks'."""
+    query = select(Card).join(Task, Task.card_id == Card.id).where(Task.id == task_id)
     try:
-        card = get_live_card(session, card_id, locked=True, viewer=actor)
+        card = lock_live_card(session, query, actor)
     except NotFound as error:
         raise NotFound(_("No task %(id)s.", id=task_id)) from error
-    task = session.get(Task, task_id, populate_existing=True)
+    task = session.get(Task, task_id, populate_existing=True) if card is not None else None
     if task is None:
         raise NotFound(_("No task %(id)s.", id=task_id))
     return task, card
