@@ -57,7 +57,7 @@ def statements_of(app, action):
 #: PostgreSQL sends ``BEGIN`` without a statement of its own but adds the writes' event lock
 #: and NOTIFY. Every write: the token, [the card's lock,] the card, the caller (expired by
 #: ``write_transaction``'s rollback), the memberships, then its writes, history and event.
-#: Before (same test): card tasks 4/4, create card 11/11, edit card 12/12, move card 14/14,
+#: Before (same test): card tasks 5/4, create card 11/11, edit card 12/12, move card 14/14,
 #: create task 12/12, postpone task 14/14, close task 13/13.
 MIX_STATEMENTS = {
     "card tasks": (4, 3),  # token, card with the memberships, tasks

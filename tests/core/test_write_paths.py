@@ -26,42 +26,37 @@ from cardcrm.core.tasks.schemas import TaskSchema
 from .test_card_list_fast import world  # noqa: F401  (the fixture: every template's cards)
 
 
-def stored_card(app: Any, card_id: int) -> bytes:
+def stored_card(session: Any, card_id: int) -> dict:
     """The card read again, as ``CardSchema`` dumps it."""
-    with app.test_request_context():
-        session = get_db().session()
-        try:
-            return dumps(CardSchema().dump(card_service.get_card(session, card_id)))
-        finally:
-            session.close()
+    return CardSchema().dump(card_service.get_card(session, card_id))
 
 
-def stored_task(app: Any, task_id: int) -> bytes:
+def stored_task(session: Any, task_id: int) -> dict:
     """The task read again, as ``TaskSchema`` dumps it."""
+    return TaskSchema().dump(session.get(Task, task_id))
+
+
+def check_answer(app: Any, response: Any, stored: Any, status: int = 200) -> dict:
+    """The answer is ``stored``'s dump of the object read again, byte for byte, with its ETag."""
+    assert response.status_code == status, response.get_json()
+    assert response.mimetype == "application/json"
+    answer = response.get_json()
     with app.test_request_context():
         session = get_db().session()
         try:
-            return dumps(TaskSchema().dump(session.get(Task, task_id)))
+            assert response.get_data() == dumps(stored(session, answer["id"]))
         finally:
             session.close()
+    assert response.headers["ETag"] == f'"{answer["version"]}"'
+    return answer
 
 
 def check_card_answer(app: Any, response: Any, status: int = 200) -> dict:
-    assert response.status_code == status, response.get_json()
-    assert response.mimetype == "application/json"
-    card = response.get_json()
-    assert response.get_data() == stored_card(app, card["id"])
-    assert response.headers["ETag"] == f'"{card["version"]}"'
-    return card
+    return check_answer(app, response, stored_card, status)
 
 
 def check_task_answer(app: Any, response: Any, status: int = 200) -> dict:
-    assert response.status_code == status, response.get_json()
-    assert response.mimetype == "application/json"
-    task = response.get_json()
-    assert response.get_data() == stored_task(app, task["id"])
-    assert response.headers["ETag"] == f'"{task["version"]}"'
-    return task
+    return check_answer(app, response, stored_task, status)
 
 
 def test_card_json_is_the_schemas_dump_of_every_card(app, world):  # noqa: F811

@@ -326,7 +326,7 @@ def _lock(session: Session, task_id: int, actor: User | None) -> tuple[Task, Car
     except NotFound as error:
         raise NotFound(_("No task %(id)s.", id=task_id)) from error
     task = session.get(Task, task_id, populate_existing=True) if card is not None else None
-    if task is None:
+    if card is None or task is None:
         raise NotFound(_("No task %(id)s.", id=task_id))
     return task, card
 
