@@ -33,3 +33,67 @@ def test_card_list_queries_do_not_grow_with_the_page(app, admin):
     # token, product, its statuses, cards with a deadline, cards without one, the cards'
     # other contacts (+ BEGIN on SQLite)
     assert large <= 7
+
+
+def statements_of(app, action):
+    """The statements ``action()`` sends to the database, and what it returned."""
+    with app.app_context():
+        engine = get_db().engine
+    statements = []
+
+    def remember(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        result = action()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    return statements, result
+
+
+#: The statements each card or task kind of the load test's mix (``bench/load.py``) sends, for
+#: a member of the whole product: (on SQLite, on PostgreSQL). SQLite adds its ``BEGIN``s;
+#: PostgreSQL sends ``BEGIN`` without a statement of its own but adds the writes' event lock
+#: and NOTIFY. Every write: the token, [the card's lock,] the card, the caller (expired by
+#: ``write_transaction``'s rollback), the memberships, then its writes, history and event.
+#: Before (same test): card tasks 5/4, create card 11/11, edit card 12/12, move card 14/14,
+#: create task 12/12, postpone task 14/14, close task 13/13.
+MIX_STATEMENTS = {
+    "card tasks": (4, 3),  # token, card with the memberships, tasks
+    "create card": (10, 10),  # token, product, caller, memberships, money field, card, ...
+    "edit card": (10, 10),  # token, lock, card + contacts + product, caller, memberships, ...
+    "move card": (11, 11),  # ... and the new status
+    "create task": (10, 10),  # token, card locked with its product, caller, memberships, ...
+    "postpone task": (12, 12),  # token, card locked by the task, caller, memberships, task, ...
+    "close task": (11, 11),
+}
+
+
+def test_the_card_and_task_kinds_of_the_mix_send_the_statements_they_need(app, admin, member):
+    product = admin.product("sales")
+    admin.grant(product, member)
+    card = member.card(product, "Opened")
+    task = member.task(card, "2026-12-03T09:15:00Z")
+    other = member.task(card, "2026-12-04T09:15:00Z")
+    status = product["statuses"][1]["id"]
+    version = card["version"]
+
+    def call(method, path, body=None, version=None):
+        headers = {"If-Match": f'"{version}"'} if version is not None else {}
+        return lambda: member.ok(method, path, body, headers=headers)
+
+    due = "2026-12-06T10:00:00Z"
+    kinds = {
+        "card tasks": call("GET", f"cards/{card['id']}/tasks?limit=50"),
+        "create card": call("POST", f"products/{product['id']}/cards", {"title": "New"}),
+        "edit card": call("PATCH", f"cards/{card['id']}", {"title": "Edited"}, version),
+        "move card": call("PATCH", f"cards/{card['id']}", {"status_id": status}, version + 1),
+        "create task": call("POST", f"cards/{card['id']}/tasks", {"text": "Call", "due": due}),
+        "postpone task": call("POST", f"tasks/{task['id']}/postpone", {"due": due}, 1),
+        "close task": call("POST", f"tasks/{other['id']}/close", {}, other["version"]),
+    }
+    with app.app_context():
+        column = 0 if get_db().dialect == "sqlite" else 1
+    counts = {kind: len(statements_of(app, action)[0]) for kind, action in kinds.items()}
+    assert counts == {kind: expected[column] for kind, expected in MIX_STATEMENTS.items()}

@@ -9,6 +9,7 @@ from cardcrm.common.timeutil import utcnow
 from cardcrm.core.base import Base
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
 from ..contacts.models import CardContact
 from ..mail.address import new_secret
@@ -96,10 +97,21 @@ class Card(Base):
 
 
 @event.listens_for(Card, "before_insert")
-@event.listens_for(Card, "before_update")
 def _keep_search_text_and_amount(mapper: Any, connection: Any, card: Card) -> None:
     card.search_text = card_search_text(card.title, card.fields)
     card.amount_cents = amount_cents(card.fields, product_money_key(connection, card.product_id))
+
+
+@event.listens_for(Card, "before_update")
+def _keep_them_on_update(mapper: Any, connection: Any, card: Card) -> None:
+    """As on insert; but a write that leaves the field values as they were (a new title, a
+    move) keeps the amount it had, without reading the money field under the product's lock:
+    the amount depends on the values alone, and a change of the money field recomputes the
+    cards' amounts from their values under that lock (``recompute_amounts``)."""
+    if get_history(card, "fields").has_changes():
+        _keep_search_text_and_amount(mapper, connection, card)
+    else:
+        card.search_text = card_search_text(card.title, card.fields)
 
 
 #: History words renamed to agree with the event feed (docs/events.md; migration 0004 rewrote

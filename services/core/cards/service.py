@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cardcrm.common.db import write_transaction
@@ -9,8 +10,9 @@ from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..access import check_card
 from ..auth.models import User
@@ -21,19 +23,34 @@ from ..files.storage import get_storage
 from ..products.models import Product, Status
 from ..products.service import get_product
 from ..tasks.models import Task
-from .changes import CardChange, change_card, check_in_sight, check_status_change, record_creation
+from .changes import (
+    CardChange,
+    card_json,
+    change_card,
+    check_in_sight,
+    check_status_change,
+    record_creation,
+)
 from .fields import clean_values, merge_fields
 from .history import record_history
 from .models import Card, CardHistory
-from .schemas import card_data
 
 
 def get_card(
-    session: Session, card_id: int, *, lock: bool = False, viewer: User | None = None
+    session: Session,
+    card_id: int,
+    *,
+    lock: bool = False,
+    viewer: User | None = None,
+    also: Sequence[Any] = (),
 ) -> Card:
-    """The card; with ``viewer``, only if that user may see it (else 404, as if none)."""
+    """The card; with ``viewer``, only if that user may see it (else 404, as if none).
+
+    ``also``: relationships loaded in the same query (``Card.contact_links``, ``Card.product``),
+    which the caller reads anyway (each lazy load is a query of its own)."""
     # The status comes in the same query (an inner join: every card has one).
     query = select(Card).where(Card.id == card_id).options(joinedload(Card.status, innerjoin=True))
+    query = query.options(*(joinedload(relationship) for relationship in also))
     if lock:
         # The lock is taken by a query without the join: once it has waited for another writer,
         # PostgreSQL re-checks the changed card row against the status row it had joined
@@ -41,7 +58,7 @@ def get_card(
         # Read after the lock, the card is its latest committed version.
         session.execute(select(Card.id).where(Card.id == card_id).with_for_update())
         query = query.execution_options(populate_existing=True)
-    card = session.scalar(query)
+    card = session.execute(query).unique().scalar_one_or_none()
     if card is None:
         raise NotFound(_("No card %(id)s.", id=card_id))
     if viewer is not None:
@@ -50,10 +67,34 @@ def get_card(
 
 
 def get_live_card(
-    session: Session, card_id: int, *, lock: bool = False, viewer: User | None = None
+    session: Session,
+    card_id: int,
+    *,
+    lock: bool = False,
+    viewer: User | None = None,
+    also: Sequence[Any] = (),
 ) -> Card:
     """A card that may be changed: one in the trash must be restored first."""
-    card = get_card(session, card_id, lock=lock, viewer=viewer)
+    return check_live(get_card(session, card_id, lock=lock, viewer=viewer, also=also))
+
+
+def lock_live_card(session: Session, query: Select[Any], viewer: User | None) -> Card | None:
+    """The card ``query`` (a ``select(Card)``) finds, its row locked and read by that one
+    statement, checked like ``get_live_card``'s; None when there is none.
+
+    For the writes that need neither the card's status nor its contacts (a task's): joined
+    to the card, those rows would be the ones read before the lock was granted (see
+    ``get_card``). The query may join rows the card's writers never change (its product, the
+    task being written, whose card stays the same)."""
+    locked = query.with_for_update(of=Card).execution_options(populate_existing=True)
+    card = session.scalar(locked)
+    if card is not None and viewer is not None:
+        check_card(session, viewer, card)
+    return check_live(card) if card is not None else None
+
+
+def check_live(card: Card) -> Card:
+    """The card, unless it is in the trash (409: restore it first)."""
     if card.trashed:
         raise Conflict(_("The card is in the trash; restore it before changing it."))
     return card
@@ -83,7 +124,9 @@ def create_card(
             set_card_contacts(session, card, data["contact_ids"])
             session.flush()
             session.refresh(card, ["contact_links"])
-        record_creation(session, actor, card, card_data(card))
+        else:  # a new card has no other contacts: known without asking
+            set_committed_value(card, "contact_links", [])
+        record_creation(session, actor, card, card_json(card))
     return card
 
 
@@ -96,7 +139,8 @@ def update_card(
 ) -> Card:
     """Edit a card or move it (a PATCH: the keys given change, the rest stay)."""
     with write_transaction(session):
-        card = get_live_card(session, card_id, lock=True, viewer=actor)
+        # Its answer reads its contacts; a move or new values read its product.
+        card = get_live_card(session, card_id, lock=True, viewer=actor, also=_CONTACTS_PRODUCT)
         ensure_version(card.version, expected)
         with session.no_autoflush:
             values = _new_values(session, card, changes)
@@ -115,7 +159,7 @@ def trash_card(
         _hide_tasks(session, card, True)
         session.flush()
         record_history(session, card, EventType.CARD_DELETED, actor, {})
-        record_event(session, EventType.CARD_DELETED, card_data(card), actor=actor)
+        record_event(session, EventType.CARD_DELETED, card_json(card), actor=actor)
     return card
 
 
@@ -129,7 +173,7 @@ def restore_card(session: Session, actor: User | None, card_id: int) -> Card:
         _hide_tasks(session, card, False)
         session.flush()
         record_history(session, card, EventType.CARD_RESTORED, actor, {})
-        record_event(session, EventType.CARD_RESTORED, card_data(card), actor=actor)
+        record_event(session, EventType.CARD_RESTORED, card_json(card), actor=actor)
     return card
 
 
@@ -143,7 +187,7 @@ def purge_card(session: Session, actor: User | None, card_id: int) -> None:
         card = get_card(session, card_id, lock=True)
         if not card.trashed:
             raise Conflict(_("Only a card in the trash can be purged; delete it first."))
-        data = card_data(card)
+        data = card_json(card)
         contents = remove_files_of_cards(session, [card.id])
         session.delete(card)
         record_event(session, EventType.CARD_PURGED, data, actor=actor)
@@ -222,7 +266,7 @@ def _new_values(session: Session, card: Card, changes: dict[str, Any]) -> dict[s
         values["contact_id"] = primary
         values["contact_ids"] = [cid for cid in dict.fromkeys(wanted) if cid != primary]
     if "status_id" in changes and changes["status_id"] != card.status_id:
-        values["status"] = _status_of(card.product, changes["status_id"])
+        values["status"] = _product_status(session, card.product_id, changes["status_id"])
     return values
 
 
@@ -236,9 +280,23 @@ def _status_of(product: Product, status_id: int | None) -> Status | None:
     for status in product.statuses:
         if status.id == status_id:
             return status
-    raise Invalid(
-        {"status_id": [_("Status %(id)s is not a status of this product.", id=status_id)]}
-    )
+    raise Invalid(_not_a_status(status_id))
+
+
+_CONTACTS_PRODUCT = (Card.contact_links, Card.product)
+
+
+def _product_status(session: Session, product_id: int, status_id: int) -> Status:
+    """``_status_of`` the card's product by the status's own row: one query by key, where the
+    product's statuses were another (the product comes with the card)."""
+    status = session.get(Status, status_id)
+    if status is None or status.product_id != product_id:
+        raise Invalid(_not_a_status(status_id))
+    return status
+
+
+def _not_a_status(status_id: int) -> dict[str, list[str]]:
+    return {"status_id": [_("Status %(id)s is not a status of this product.", id=status_id)]}
 
 
 def _check_owner(session: Session, owner_id: int | None) -> int | None:

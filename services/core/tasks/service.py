@@ -15,18 +15,19 @@ from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z, utcnow
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
 from ..auth.models import User
 from ..cards.history import record_history
 from ..cards.models import Card
-from ..cards.service import get_live_card, refresh_next_task_due
+from ..cards.service import lock_live_card, refresh_next_task_due
 from ..events import record_event
 from ..products.task_types import product_task_types
 from . import recurrence
 from .models import Postponement, Task
+from .schemas import task_json
 
 
 def get_task(session: Session, task_id: int, viewer: User | None = None) -> Task:
@@ -42,24 +43,44 @@ def get_task(session: Session, task_id: int, viewer: User | None = None) -> Task
 def list_tasks(
     session: Session, card_id: int, status: str | None, after: tuple | None, limit: int
 ) -> list[Task]:
-    query = select(Task).where(Task.card_id == card_id)
+    return list(session.scalars(_card_tasks(select(Task), card_id, status, after, limit)))
+
+
+def list_task_rows(
+    session: Session, card_id: int, status: str | None, after: tuple | None, limit: int
+) -> list[Row[Any]]:
+    """``list_tasks``'s tasks as rows of the table's columns (what ``task_json`` reads): the
+    API answers them as dicts, without making ORM objects only to dump them."""
+    query = _card_tasks(select(*Task.__table__.c), card_id, status, after, limit)
+    return list(session.execute(query))
+
+
+def _card_tasks(
+    query: Select[Any], card_id: int, status: str | None, after: tuple | None, limit: int
+) -> Select[Any]:
+    """A card's tasks by deadline (``status``: only those), after ``after`` (due, id)."""
+    query = query.where(Task.card_id == card_id)
     if status:
         query = query.where(Task.status == status)
     if after is not None:
         due, task_id = after
         query = query.where((Task.due > due) | ((Task.due == due) & (Task.id > task_id)))
-    return list(session.scalars(query.order_by(Task.due, Task.id).limit(limit)))
+    return query.order_by(Task.due, Task.id).limit(limit)
 
 
 def task_data(task: Task) -> dict[str, Any]:
-    from .schemas import TaskSchema
-
-    return TaskSchema().dump(task)
+    """``TaskSchema().dump(task)``, by ``task_json`` (tested equal): a task write builds it
+    for its history, its event and its answer."""
+    return task_json(task)
 
 
 def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any]) -> Task:
     with write_transaction(session):
-        card = get_live_card(session, card_id, lock=True, viewer=actor)
+        # Locked and read in one statement, with the product (``_task_type`` reads its types).
+        query = select(Card).where(Card.id == card_id).options(joinedload(Card.product))
+        card = lock_live_card(session, query, actor)
+        if card is None:
+            raise NotFound(_("No card %(id)s.", id=card_id))
         assignee = _assignee(session, data.get("assignee_id", actor.id))
         task = Task(
             card=card,
@@ -293,16 +314,19 @@ def _withdraw_next_occurrence(session: Session, actor: User, card: Card, task: T
 
 
 def _lock(session: Session, task_id: int, actor: User | None) -> tuple[Task, Card]:
-    """The task and its card, the card's row locked; 404 if ``actor`` may not see them."""
-    card_id = session.scalar(select(Task.card_id).where(Task.id == task_id))
-    if card_id is None:
-        raise NotFound(_("No task %(id)s.", id=task_id))
+    """The task and its card, the card's row locked; 404 if ``actor`` may not see them.
+
+    The card is found by the task, locked and read in one statement (``lock_live_card``: a
+    task never changes card, so the join holds once the lock is granted); the task is read
+    after the lock, so it is its latest committed version. Only the card's row is locked by
+    the statement: a card's lock is always taken before its tasks'."""
+    query = select(Card).join(Task, Task.card_id == Card.id).where(Task.id == task_id)
     try:
-        card = get_live_card(session, card_id, lock=True, viewer=actor)
+        card = lock_live_card(session, query, actor)
     except NotFound as error:
         raise NotFound(_("No task %(id)s.", id=task_id)) from error
-    task = session.get(Task, task_id, populate_existing=True)
-    if task is None:
+    task = session.get(Task, task_id, populate_existing=True) if card is not None else None
+    if card is None or task is None:
         raise NotFound(_("No task %(id)s.", id=task_id))
     return task, card
 
