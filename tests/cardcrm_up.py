@@ -30,7 +30,7 @@ from tests.conftest import free_port
 CARDCRM = Path(sys.executable).parent / "cardcrm"
 DEMO_EMAIL = "demo@cardcrm.example"
 #: How long ``cardcrm up`` may take to answer (migrations and demo data on a busy machine).
-START_TIMEOUT = 40.0
+START_TIMEOUT = 60.0
 
 
 def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
