@@ -71,16 +71,19 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
 
 @contextlib.contextmanager
 def cardcrm_up(
-    folder: Path, *, demo_password: str, ready_path: str = "/healthz", **env: str
+    folder: Path, *, demo_password: str | None, ready_path: str = "/healthz", **env: str
 ) -> Iterator[str]:
     """``cardcrm up`` on a free port with its data in ``folder``, its demo user's password
-    chosen (as automation may) and ``env`` added (``CARDCRM_SMTP_URL=...``); yields the base
-    URL once ``ready_path`` answers 200 and stops the server afterwards. None of the test
-    run's own ``CARDCRM_*`` settings reach it: it runs on its defaults, as a new user's."""
+    chosen (as automation may; ``None``: the one it makes and prints in ``up.log``) and
+    ``env`` added (``CARDCRM_SMTP_URL=...``); yields the base URL once ``ready_path`` answers
+    200 and stops the server afterwards. None of the test run's own ``CARDCRM_*`` settings
+    reach it: it runs on its defaults, as a new user's."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     environment = {key: val for key, val in os.environ.items() if not key.startswith("CARDCRM_")}
-    environment.update(PYTHONUNBUFFERED="1", CARDCRM_DEMO_PASSWORD=demo_password, **env)
+    environment.update(PYTHONUNBUFFERED="1", **env)
+    if demo_password is not None:
+        environment["CARDCRM_DEMO_PASSWORD"] = demo_password
     log = folder / "up.log"
     with log.open("w") as output:
         process = subprocess.Popen(
