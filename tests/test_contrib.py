@@ -392,21 +392,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def core(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def core(sqlite_template: Path, tmp_path: Path) -> Iterator[Any]:
     """Core over real HTTP on SQLite, with a user (``token``) and a service token."""
     from cardcrm.common.db import get_db
     from cardcrm.core import create_app
-    from cardcrm.core.auth import service
     from cardcrm.core.auth.service import create_token, create_user
-    from werkzeug.security import generate_password_hash
     from werkzeug.serving import make_server
 
-    # Nobody logs in with a password here: skip the deliberately slow hash.
-    monkeypatch.setattr(
-        service,
-        "generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
     path = tmp_path / "core.db"
     shutil.copyfile(sqlite_template, path)
     app = create_app(

@@ -167,19 +167,6 @@ def case_log(capsys: pytest.CaptureFixture, record_property: Any) -> Iterator[Ca
 
 
 @pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Users made here log in only with random passwords: skip the deliberately slow hash."""
-    from cardcrm.core.auth import service
-    from werkzeug.security import generate_password_hash
-
-    monkeypatch.setattr(
-        service,
-        "generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
-
-
-@pytest.fixture(autouse=True)
 def schemathesis_node_id(request: pytest.FixtureRequest) -> None:
     """schemathesis 4.32 renames the test node per operation through ``node._nodeid``, which
     pytest 9 no longer has: give it one to write to (the real node id stays as it is)."""

@@ -28,6 +28,8 @@ from icalendar import Calendar
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.conftest import empty_postgres
+
 PUBLIC_URL = "https://crm.example.com/calendar"
 CORE_PUBLIC_URL = "https://crm.example.com"
 #: CARDCRM_OUTBOUND_ALLOW of these tests: where Radicale listens.
@@ -38,22 +40,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Users made here never log in with their password: skip the deliberately slow hash.
-
-    (scrypt takes about a second per user on a busy machine, and every test makes two.)
-    """
-    from cardcrm.core.auth import service
-    from werkzeug.security import generate_password_hash
-
-    monkeypatch.setattr(
-        service,
-        "generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
 
 
 @pytest.fixture
@@ -123,11 +109,7 @@ def calendar_database_url(database_url: str, tmp_path: Path, request: pytest.Fix
         shutil.copyfile(request.getfixturevalue("calendar_sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("calendar_postgres")
-    engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_postgres(url, Base.metadata)
     return url
 
 

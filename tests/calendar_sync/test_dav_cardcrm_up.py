@@ -3,15 +3,7 @@ the worker thread), through python-caldav as a calendar app would use it, with a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import caldav
@@ -20,67 +12,19 @@ import requests
 import vobject
 from icalendar import Calendar
 
-from .conftest import free_port
+from tests.cardcrm_up import DEMO_EMAIL, call, cardcrm_up, wait_for
 
-CARDCRM = Path(sys.executable).parent / "cardcrm"
-DEMO_EMAIL = "demo@cardcrm.example"
 DEMO_PASSWORD = "dav-tests-demo-password"
 CURRENT_USER_PRINCIPAL = """<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:"><D:prop><D:current-user-principal/></D:prop></D:propfind>"""
 
 
-def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def wait_for(check: Any, what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One ``cardcrm up`` for the module: each test makes users and cards of its own."""
     folder = tmp_path_factory.mktemp("dav-up")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env.update(CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD, PYTHONUNBUFFERED="1")
-    log = folder / "up.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(CARDCRM), "up", "--port", str(port), "--data", str(folder / "data")],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if requests.get(base + "/calendar/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with cardcrm_up(folder, demo_password=DEMO_PASSWORD, ready_path="/calendar/healthz") as base:
         yield Site(base)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 class Site:

@@ -20,7 +20,9 @@ import pytest
 from cardcrm.calendar_sync import worker
 from icalendar import Calendar
 
-from .conftest import CORE_PUBLIC_URL, PUBLIC_URL, calendar_app_of, free_port
+from tests.cardcrm_up import cardcrm_up
+
+from .conftest import CORE_PUBLIC_URL, PUBLIC_URL, calendar_app_of
 
 CARDCRM = Path(sys.executable).parent / "cardcrm"
 
@@ -131,28 +133,9 @@ def test_the_worker_thread_brings_a_task_to_the_calendar_within_two_seconds(
 
 @pytest.mark.slow
 def test_cardcrm_up_serves_the_calendar_and_runs_its_worker(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env.update(PYTHONUNBUFFERED="1")
-    log = tmp_path / "up.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(CARDCRM), "up", "--port", str(port), "--data", str(tmp_path / "data")],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"cardcrm up exited with {process.returncode}:\n{log.read_text()}")
-        return _get(f"{base}/calendar/healthz") is not None
-
-    try:
-        wait_for(healthy, 30, "cardcrm up")
+    with cardcrm_up(tmp_path, demo_password=None, ready_path="/calendar/healthz") as base:
         email, password = re.search(
-            r"Log in as (\S+) with the password (\S+)", log.read_text()
+            r"Log in as (\S+) with the password (\S+)", (tmp_path / "up.log").read_text()
         ).groups()
         token = _post(f"{base}/api/v1/auth/token", {"email": email, "password": password})["token"]
         feed = _post(f"{base}/calendar/api/v1/feed", {}, token)
@@ -165,13 +148,6 @@ def test_cardcrm_up_serves_the_calendar_and_runs_its_worker(tmp_path):
         wait_for(events, 30, "the demo tasks in the feed")
         spec = json.loads(_get(f"{base}/calendar/api/v1/openapi.json"))
         assert "/api/v1/caldav" in spec["paths"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def _get(url: str) -> bytes | None:

@@ -18,14 +18,14 @@ from cardcrm.core import create_app
 from cardcrm.core.auth.service import create_token
 from sqlalchemy import text
 
-from tests.conftest import Api, _empty_postgres, get_db_from, make_user
+from tests.conftest import Api, empty_postgres, get_db_from, make_user
 
 SLOW_POLL_SECONDS = 5
 
 
 @pytest.fixture
 def instances(postgres_database: str, tmp_path: Any) -> Iterator[tuple[Any, Any]]:
-    _empty_postgres(postgres_database)
+    empty_postgres(postgres_database)
     config = {
         "TESTING": True,
         "DATABASE_URL": postgres_database,

@@ -32,6 +32,8 @@ from cardcrm.notifications.worker import Worker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.conftest import empty_postgres
+
 POSTGRES_URL = os.environ.get("CARDCRM_TEST_POSTGRES_URL")
 
 
@@ -200,11 +202,7 @@ def notifications_database_url(database_url: str, tmp_path: Path, request: Any) 
         shutil.copyfile(request.getfixturevalue("notifications_sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("notifications_postgres")
-    engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_postgres(url, Base.metadata)
     return url
 
 

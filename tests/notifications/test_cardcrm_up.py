@@ -3,59 +3,25 @@ thread, in one process with core, over real HTTP, mailing through a real SMTP se
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import free_port
+from tests.cardcrm_up import DEMO_EMAIL, call, cardcrm_up
 
-CARDCRM = Path(sys.executable).parent / "cardcrm"
-DEMO_EMAIL = "demo@cardcrm.example"
 #: ``cardcrm up`` generates the demo password; this test chooses it, as automation may.
 DEMO_PASSWORD = "notifications-tests-demo-password"
 
 
-def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 @pytest.mark.slow
 def test_cardcrm_up_serves_notifications_and_its_worker_mails_an_assignment(tmp_path, smtp):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env.update(CARDCRM_SMTP_URL=smtp.url, CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD, PYTHONUNBUFFERED="1")
-    log = tmp_path / "up.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(CARDCRM), "up", "--port", str(port), "--data", str(tmp_path / "data")],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while call_or_none(base + "/notifications/healthz") != 200:
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    """A fresh site of its own: what the worker does first (nothing for the demo data) counts."""
+    with cardcrm_up(
+        tmp_path,
+        demo_password=DEMO_PASSWORD,
+        ready_path="/notifications/healthz",
+        CARDCRM_SMTP_URL=smtp.url,
+    ) as base:
         _, login = call(
             base, "POST", "/api/v1/auth/token", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
         )
@@ -103,15 +69,4 @@ def test_cardcrm_up_serves_notifications_and_its_worker_mails_an_assignment(tmp_
         ]
         # the demo data seeded before the worker's first start notified nobody
         assert len(smtp.messages) == 1
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
     assert (tmp_path / "data" / "notifications.db").is_file()
-
-
-def call_or_none(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except (urllib.error.URLError, OSError):
-        return None

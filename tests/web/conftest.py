@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CARDCRM = Path(sys.executable).parent / "cardcrm"
+from tests.cardcrm_up import DEMO_EMAIL, cardcrm_up
+from tests.conftest import free_port
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-DEMO_EMAIL = "demo@cardcrm.example"
 #: ``cardcrm up`` generates the demo password; these tests choose it, as automation may.
 DEMO_PASSWORD = "browser-tests-demo-password"
 CHROMIUM_ARGS = [
@@ -101,68 +96,29 @@ def member_web(app: Any, member: Any) -> WebClient:
 # --- a real server and a real browser -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"cardcrm up exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"cardcrm up did not answer /healthz within 30 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``cardcrm up`` on a free port with its demo data; yields the base URL."""
     if not os.environ.get("CARDCRM_TEST_BROWSER"):
         pytest.skip("CARDCRM_TEST_BROWSER is not set (CI sets it to /usr/bin/chromium)")
     folder = tmp_path_factory.mktemp("web-live")
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    mail_port = _free_port()
-    env.update(
-        PYTHONUNBUFFERED="1",
-        CARDCRM_DEMO_PASSWORD=DEMO_PASSWORD,
-        CARDCRM_MAIL_LISTEN=f"127.0.0.1:{mail_port}",
-    )
-    log = folder / "up.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(CARDCRM), "up", "--port", str(port), "--data", str(folder / "data")],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(base, process, log)
+    mail_port = free_port()
+    with cardcrm_up(
+        folder, demo_password=DEMO_PASSWORD, CARDCRM_MAIL_LISTEN=f"127.0.0.1:{mail_port}"
+    ) as base:
         LIVE_MAIL[base] = ("127.0.0.1", mail_port)
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def browser(live_server: str) -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium per test process (launching it costs seconds on a busy machine); each
+    test opens contexts of its own in it (``page``, ``new_tab``), which share nothing."""
     from playwright.sync_api import sync_playwright
 
-    executable = os.environ["CARDCRM_TEST_BROWSER"]
+    executable = os.environ.get("CARDCRM_TEST_BROWSER")
+    if not executable:
+        pytest.skip("CARDCRM_TEST_BROWSER is not set (CI sets it to /usr/bin/chromium)")
     if not Path(executable).exists():
         pytest.skip(f"CARDCRM_TEST_BROWSER names no file: {executable}")
     with sync_playwright() as playwright:
