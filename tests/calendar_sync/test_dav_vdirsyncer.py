@@ -29,7 +29,8 @@ from icalendar import Calendar, Todo
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from .conftest import free_port
+from tests.cardcrm_up import cardcrm_up
+
 from .test_dav_cardcrm_up import (
     DEMO_PASSWORD,
     Site,
@@ -40,7 +41,6 @@ from .test_dav_cardcrm_up import (
 
 pytestmark = pytest.mark.slow
 
-CARDCRM = Path(sys.executable).parent / "cardcrm"
 VDIRSYNCER = Path(sys.executable).parent / "vdirsyncer"
 POSTGRES_URL = os.environ.get("CARDCRM_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -80,40 +80,6 @@ def databases(backend: str) -> Iterator[dict[str, str]]:
                     text(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
                 )
         admin.dispose()
-
-
-@contextmanager
-def cardcrm_up(folder: Path, *, demo_password: str, ready_path: str, **env: str) -> Iterator[str]:
-    """`cardcrm up` on a free port, its data and ``up.log`` in ``folder``, ``env`` added to
-    an environment without the test run's own ``CARDCRM_*``; its base URL once ``ready_path``
-    answers. (The signature of the shared helper being written for all `cardcrm up` tests,
-    ``tests/cardcrm_up.py``: this one goes once that is in.)"""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {key: val for key, val in os.environ.items() if not key.startswith("CARDCRM_")}
-    environment.update(env, CARDCRM_DEMO_PASSWORD=demo_password, PYTHONUNBUFFERED="1")
-    log = folder / "up.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(CARDCRM), "up", "--port", str(port), "--data", str(folder / "data")],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-    def ready() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            return requests.get(base + ready_path, timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(ready, "cardcrm up", timeout=60)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
