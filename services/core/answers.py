@@ -99,7 +99,7 @@ class Answers:
 
 
 def install(app: object, config: dict[str, object]) -> None:
-    """Give the app its store of answers (``ANSWER_CACHE_BYTES``, default 32 MB)."""
+    """Give the app its store of answers (``ANSWER_CACHE_BYTES``, default ``DEFAULT_MB``)."""
     size = int(config.get("ANSWER_CACHE_BYTES", DEFAULT_BYTES))  # type: ignore[call-overload]
     app.extensions["cardcrm_answers"] = Answers(size) if size > 0 else None  # type: ignore[attr-defined]
 
@@ -134,6 +134,27 @@ def answer(
         body, until = build()
         kept = answers.put(key, body, until)
     return _respond(kept)
+
+
+def shared(
+    kind: Hashable,
+    now: datetime,
+    build: Callable[[], tuple[bytes, datetime | None]],
+) -> tuple[bytes, datetime | None]:
+    """Bytes that are the same for every caller ``kind`` names (``("cards", product_id,
+    "all")``: whoever sees the whole product), kept under the data version and the query
+    string only, so that one caller's answer serves the others. Called by a ``build`` of
+    ``answer`` once it knows the caller is one of them; returns what ``build`` would."""
+    answers: Answers | None = current_app.extensions.get("cardcrm_answers")
+    version = authenticated_principal().data_version
+    if answers is None or version is None:
+        return build()
+    key = (kind, version, request.query_string)
+    kept = answers.get(key, now)
+    if kept is None:
+        body, until = build()
+        kept = answers.put(key, body, until)
+    return kept.body, kept.until
 
 
 def _respond(kept: Kept) -> Response:

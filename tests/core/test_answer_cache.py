@@ -4,9 +4,12 @@ the process kept, yet every change, by any process, and the passing of time show
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cardcrm.common.db import get_db
 from cardcrm.core.auth.models import User
+from sqlalchemy import event
 
 from tests.core.test_auth_cache import other_process  # noqa: F401  (a fixture)
 from tests.core.test_today import FixedClock
@@ -169,3 +172,31 @@ def test_an_admin_made_member_sees_everything_at_once(app, admin, member, sales)
             session.get(User, member.user.id).is_admin = True
         session.close()
     assert [item["title"] for item in member.ok("GET", path)["items"]] == ["ACME"]
+
+
+def test_callers_who_see_the_whole_product_share_one_kept_list(app, admin, new_user, sales):
+    ana, bob, own = (new_user(f"{name}@example.com") for name in ("ana", "bob", "own"))
+    admin.grant(sales, ana, bob)
+    admin.grant(sales, own, own_cards_only=True)
+    admin.card(sales, "Admin's deal", owner_id=admin.user.id)
+    admin.card(sales, "Nobody's deal", owner_id=None)
+    path = f"products/{sales['id']}/cards"
+    listing = ana.ok("GET", path)
+    assert sorted(item["title"] for item in listing["items"]) == ["Admin's deal", "Nobody's deal"]
+    with app.app_context():
+        statements: list[str] = []
+
+        def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        engine = get_db().engine
+        event.listen(engine, "before_cursor_execute", remember)
+        try:
+            assert bob.ok("GET", path) == listing
+        finally:
+            event.remove(engine, "before_cursor_execute", remember)
+    # Bob's token and his sight of the product are read; the page is Ana's, kept.
+    assert len([s for s in statements if not s.startswith(("BEGIN", "ROLLBACK"))]) == 2
+    # A member limited to own cards gets their own list, not the shared one.
+    assert [item["title"] for item in own.ok("GET", path)["items"]] == ["Nobody's deal"]
+    assert admin.ok("GET", path) == listing

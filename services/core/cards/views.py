@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from cardcrm.common.api import (
@@ -55,18 +56,26 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     """
     session = get_session()
     user = current_user()
+    now = utcnow()
 
-    def build() -> tuple[bytes, None]:
-        # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
-        # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
+    def build() -> tuple[bytes, datetime | None]:
         product = fast.load_product(session, product_id, user)
-        items, cursor = queries.list_card_dicts(
-            session, product, args, queries.field_filters_of(request.args), viewer=user
-        )
-        return dumps({"items": items, "next_cursor": cursor}), None
+
+        def make() -> tuple[bytes, None]:
+            # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
+            # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
+            items, cursor = queries.list_card_dicts(
+                session, product, args, queries.field_filters_of(request.args), viewer=user
+            )
+            return dumps({"items": items, "next_cursor": cursor}), None
+
+        if product.sight == "all":
+            # Every caller who sees the whole product gets the same list: one kept for all.
+            return answers.shared(("cards", product_id, "all"), now, make)
+        return make()
 
     # Kept while no event is recorded (``answers.py``): the list holds no time of day.
-    return answers.answer(("cards", product_id), utcnow(), build)
+    return answers.answer(("cards", product_id), now, build)
 
 
 @bp.operation(
