@@ -45,7 +45,8 @@ from .auth.service import authenticated_principal
 #: The OpenAPI description of the 304 these answers give.
 NOT_MODIFIED = "The client's copy (If-None-Match: the answer's ETag) is current."
 #: Bytes of answers a process keeps unless ``CARDCRM_ANSWER_CACHE_MB`` says otherwise.
-DEFAULT_BYTES = 32 * 1024 * 1024
+DEFAULT_MB = 8
+DEFAULT_BYTES = DEFAULT_MB * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class Answers:
 
 
 def install(app: object, config: dict[str, object]) -> None:
-    """Give the app its store of answers (``ANSWER_CACHE_BYTES``, default 32 MB)."""
+    """Give the app its store of answers (``ANSWER_CACHE_BYTES``, default ``DEFAULT_MB``)."""
     size = int(config.get("ANSWER_CACHE_BYTES", DEFAULT_BYTES))  # type: ignore[call-overload]
     app.extensions["cardcrm_answers"] = Answers(size) if size > 0 else None  # type: ignore[attr-defined]
 
