@@ -1670,7 +1670,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--answers-mb",
         type=float,
-        help="core's CARDCRM_ANSWER_CACHE_MB (default: core's own, 32; 0: no answers kept)",
+        help="core's CARDCRM_ANSWER_CACHE_MB (default: core's own; 0: no answers kept)",
     )
     parser.add_argument("--no-saturate", action="store_true", help="skip the saturated rounds")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the bare Flask ceiling")

@@ -45,7 +45,8 @@ from .auth.service import authenticated_principal
 #: The OpenAPI description of the 304 these answers give.
 NOT_MODIFIED = "The client's copy (If-None-Match: the answer's ETag) is current."
 #: Bytes of answers a process keeps unless ``CARDCRM_ANSWER_CACHE_MB`` says otherwise.
-DEFAULT_BYTES = 32 * 1024 * 1024
+DEFAULT_MB = 8
+DEFAULT_BYTES = DEFAULT_MB * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from cardcrm.common.config import data_dir, public_urls, secret_key, sqlite_url
 from cardcrm.common.errors import ConfigurationError
 from cardcrm.common.i18n import default_language
 
+from . import answers
 from .auth.sessions import DEFAULT_IDLE_HOURS, DEFAULT_MAX_DAYS
 from .csv_io.limits import limits_from_env
 from .files.service import DEFAULT_MAX_UPLOAD_MB, MEBIBYTE
@@ -47,7 +48,9 @@ def from_env(env: Mapping[str, str] = os.environ, data: str | None = None) -> di
             _positive(env, "CARDCRM_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) * MEBIBYTE
         ),
         # Answers each process keeps while the data is unchanged (answers.py); 0: none.
-        "ANSWER_CACHE_BYTES": int(_at_least_zero(env, "CARDCRM_ANSWER_CACHE_MB", 32) * MEBIBYTE),
+        "ANSWER_CACHE_BYTES": int(
+            _at_least_zero(env, "CARDCRM_ANSWER_CACHE_MB", answers.DEFAULT_MB) * MEBIBYTE
+        ),
     }
 
 
