@@ -108,3 +108,32 @@ def cardcrm_up(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def cardcrm_serve(service: str, folder: Path, **env: str) -> Iterator[str]:
+    """``cardcrm serve SERVICE`` (one gunicorn worker, two threads) on a free port, as another
+    process beside the test's own app: its own caches, the same database (``env``, e.g.
+    ``CARDCRM_DATABASE_URL``). Its log is ``folder/serve.log``; yields its base URL once
+    ``/healthz`` answers, and stops it afterwards."""
+    port = free_port()
+    environment = {key: val for key, val in os.environ.items() if not key.startswith("CARDCRM_")}
+    environment.update(CARDCRM_DATA_DIR=str(folder / "data"), **env)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "serve.log"
+    command = [str(CARDCRM), "serve", service, "--workers", "1", "--threads", "2"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], env=environment, stdout=output, stderr=output
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while status_of(base + "/healthz") != 200:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"cardcrm serve {service} did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)

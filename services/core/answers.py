@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cardcrm.common.api import JSON_MIMETYPE
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 
 from .auth.service import authenticated_principal
 
@@ -99,10 +99,10 @@ class Answers:
         return kept
 
 
-def install(app: object, config: dict[str, object]) -> None:
+def install(app: Flask) -> None:
     """Give the app its store of answers (``ANSWER_CACHE_BYTES``, default ``DEFAULT_MB``)."""
-    size = int(config.get("ANSWER_CACHE_BYTES", DEFAULT_BYTES))  # type: ignore[call-overload]
-    app.extensions["cardcrm_answers"] = Answers(size) if size > 0 else None  # type: ignore[attr-defined]
+    size = int(app.config.get("ANSWER_CACHE_BYTES", DEFAULT_BYTES))
+    app.extensions["cardcrm_answers"] = Answers(size) if size > 0 else None
 
 
 def answer(

@@ -71,7 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["cardcrm_plugins"] = plugins
 
-    answers.install(app, app.config)
+    answers.install(app)
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
     notifier = events.EventNotifier()

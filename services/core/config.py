@@ -73,5 +73,8 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _at_least_zero(env: Mapping[str, str], name: str, default: float) -> float:
     """A number of ``name`` from 0 (off) up; like ``_positive`` otherwise."""
-    text = env.get(name, "").strip()
-    return 0.0 if text in ("0", "0.0") else _positive(env, name, default)
+    try:
+        off = float(env.get(name, "").strip()) == 0
+    except ValueError:
+        off = False  # not a number: ``_positive`` says so
+    return 0.0 if off else _positive(env, name, default)

@@ -11,10 +11,6 @@ same poll before, so that anything it keeps is warm.
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,10 +20,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from .conftest import free_port
+from tests.cardcrm_up import cardcrm_serve
+
 from .dav_helpers import NS
 
-CARDCRM = Path(sys.executable).with_name("cardcrm")
 CTAG = (
     '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">'
     "<D:prop><CS:getctag/><D:sync-token/></D:prop></D:propfind>"
@@ -113,34 +109,15 @@ def password(calendar: Any, member: Any) -> dict[str, Any]:
 def other_process(calendar_settings: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     """``cardcrm serve calendar`` on the test's calendar database: another process with its
     own kept answers and statements."""
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env.update(
+    with cardcrm_serve(
+        "calendar",
+        tmp_path / "other",
         CARDCRM_CALENDAR_DATABASE_URL=calendar_settings["DATABASE_URL"],
         CARDCRM_CORE_URL=calendar_settings["CORE_URL"],
         CARDCRM_SERVICE_TOKEN=calendar_settings["SERVICE_TOKEN"],
         CARDCRM_SECRET_KEY=calendar_settings["SECRET_KEY"],
-        CARDCRM_DATA_DIR=str(tmp_path / "other"),
-    )
-    log = (tmp_path / "other.log").open("wb")
-    command = [str(CARDCRM), "serve", "calendar", "--workers", "1", "--threads", "2"]
-    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):
-                    break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "other.log").read_text()
-                assert time.monotonic() < deadline, "cardcrm serve calendar did not start"
-                time.sleep(0.2)
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
 
 
 def test_an_unchanged_poll_answers_the_same_and_a_change_shows_in_the_next(

@@ -7,10 +7,6 @@ answered the token before (so anything it keeps is warm) when this process revok
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,9 +20,8 @@ from cardcrm.core.auth.models import WebSession
 from cardcrm.core.auth.service import browser_token, user_for_token
 from sqlalchemy import event, select
 
-from tests.conftest import free_port, make_user
-
-CARDCRM = Path(sys.executable).with_name("cardcrm")
+from tests.cardcrm_up import cardcrm_serve
+from tests.conftest import make_user
 
 
 class OtherProcess:
@@ -48,32 +43,13 @@ class OtherProcess:
 
 @pytest.fixture
 def other_process(database_url: str, tmp_path: Path) -> Iterator[OtherProcess]:
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
-    env.update(
+    with cardcrm_serve(
+        "core",
+        tmp_path / "other",
         CARDCRM_DATABASE_URL=database_url,
-        CARDCRM_DATA_DIR=str(tmp_path / "other"),
         CARDCRM_SECRET_KEY="another-process-secret-key-0123456789",
-    )
-    log = (tmp_path / "other.log").open("wb")
-    command = [str(CARDCRM), "serve", "core", "--workers", "1", "--threads", "2"]
-    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):
-                    break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "other.log").read_text()
-                assert time.monotonic() < deadline, "cardcrm serve core did not start"
-                time.sleep(0.2)
+    ) as base:
         yield OtherProcess(base)
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
 
 
 def test_a_token_revoked_here_is_refused_at_once_by_another_process(
