@@ -46,6 +46,8 @@ NAMING_CONVENTION = {
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 #: Where a request's session keeps the engine of its transactions (``request_session``).
 _TRANSACTIONAL = "cardcrm_transactional_bind"
+#: Where a session lists the objects ``write_transaction`` keeps loaded (``keep_loaded``).
+_KEPT = "cardcrm_kept_loaded"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -241,6 +243,12 @@ def _close_session(_error: BaseException | None) -> None:
         session.close()
 
 
+def reads_outside_transactions(session: Session) -> bool:
+    """Whether ``session`` is a request's session still reading outside transactions
+    (``Database.request_session``): each statement it sends commits by itself."""
+    return _TRANSACTIONAL in session.info
+
+
 @contextmanager
 def write_transaction(session: Session) -> Iterator[Session]:
     """Run a service function's writes in one transaction: commit on success, else roll back.
@@ -252,7 +260,7 @@ def write_transaction(session: Session) -> Iterator[Session]:
     first, so that the reads a write depends on happen inside the write transaction.
     """
     if session.in_transaction():
-        session.rollback()
+        _end_reads(session)
     transactional = session.info.pop(_TRANSACTIONAL, None)
     if transactional is not None:  # a request's session, reading outside transactions so far
         session.bind = transactional
@@ -263,6 +271,32 @@ def write_transaction(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def keep_loaded(session: Session, instance: Any) -> None:
+    """Let ``instance`` (the caller's user, read with the request's token) stay loaded when
+    ``write_transaction`` ends the reads before it, instead of being read again.
+
+    Ending a transaction expires what the session loaded, so the next look at the caller
+    (``is_admin``, ``id``) was a ``SELECT users`` in every write. The row was read by this
+    request a moment before, like the token it came with, and decides nothing the write's own
+    statements do not check again; an instance changed in the session is expired as before."""
+    session.info.setdefault(_KEPT, []).append(instance)
+
+
+def _end_reads(session: Session) -> None:
+    """Roll back the transaction of a request's reads; objects ``keep_loaded`` names stay
+    loaded (they are taken out of the session for the rollback and put back after it)."""
+    kept = [
+        instance
+        for instance in session.info.get(_KEPT, ())
+        if instance in session and instance not in session.dirty
+    ]
+    for instance in kept:
+        session.expunge(instance)
+    session.rollback()
+    for instance in kept:
+        session.add(instance)
 
 
 def upsert(

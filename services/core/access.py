@@ -173,6 +173,12 @@ def scope_of(session: Session, user: User | None) -> Scope:
     return cache[user.id]
 
 
+def remember_scope(session: Session, scope: Scope) -> None:
+    """Let ``scope_of`` answer ``scope`` for its user in this session without a query: the
+    token check reads the memberships with the token (``auth.service._TOKEN_QUERY``)."""
+    session.info.setdefault(SCOPES, {})[scope.user_id] = scope
+
+
 def visible_cards_condition(session: Session, user: User | None) -> ColumnElement[bool] | None:
     return scope_of(session, user).cards_condition()
 

@@ -13,16 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cardcrm.common.api import MAX_ID
-from cardcrm.common.db import get_session, write_transaction
+from cardcrm.common.db import get_session, keep_loaded, write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
 from flask import current_app, g, request
-from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, String, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..access import Scope, remember_scope
 from ..events.outbox import Event
+from ..products.models import Membership
 from . import sessions, throttle
 from .models import ApiToken, User, WebSession
 from .scopes import SIDECAR_SCOPES
@@ -46,6 +48,9 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     web_session_id: int | None = None
     data_version: int | None = None
+    #: What the user may see, read with the token (``access.scope_of``); None for admins
+    #: and services.
+    scope: Scope | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -256,11 +261,27 @@ def login(session: Session, email: str, password: str, address: str | None = Non
     return user
 
 
+def _member_products(limited: bool) -> Any:
+    """The ids of the products the token's user is a member of, with or without "own cards
+    only", as one text: ``"3,8"`` (None when there are none)."""
+    return (
+        select(func.aggregate_strings(cast(Membership.product_id, String), ","))
+        .where(Membership.user_id == ApiToken.user_id, Membership.own_cards_only.is_(limited))
+        .scalar_subquery()
+    )
+
+
+def _ids(text: str | None) -> frozenset[int]:
+    return frozenset(int(part) for part in text.split(",")) if text else frozenset()
+
+
 #: The one query a request's token check costs: the token (unrevoked), its user and its web
 #: session, by the token's hash (a unique index). Built once; run on the session's connection
 #: without the ORM (no ``ApiToken`` object is made), so the check costs its round trip and
 #: little Python. The state of the rows is read on every request, never kept between them,
 #: so a token revoked, a session ended or a user changed by any process counts at once.
+#: The user's memberships come in two more columns (the products seen whole, and those where
+#: only own cards are seen), so that what the user may see costs no statement of its own.
 #: Its last column, the newest event id (an index's last entry), is the data version that
 #: kept answers are checked against (``answers.py``).
 _TOKEN_QUERY = (
@@ -274,6 +295,8 @@ _TOKEN_QUERY = (
         WebSession.last_seen_at,
         WebSession.created_at,
         *(column.label(f"user_{column.key}") for column in User.__table__.columns),
+        _member_products(limited=False).label("member_of"),
+        _member_products(limited=True).label("own_cards_in"),
         select(func.max(Event.id)).scalar_subquery().label("data_version"),
     )
     .select_from(ApiToken)
@@ -315,11 +338,19 @@ def _principal_of(row: Row[Any]) -> Principal:
         # Detached: never used as it is, but copied into each request's session (below).
         user = User(**{key: getattr(row, f"user_{key}") for key in _USER_KEYS})
         make_transient_to_detached(user)
+    scope = None
+    if user is not None and not user.is_admin:
+        scope = Scope(
+            user_id=user.id,
+            products=_ids(row.member_of),
+            own_cards_products=_ids(row.own_cards_in),
+        )
     return Principal(
         user=user,
         service=row.service,
         scopes=frozenset(row.scopes or ()),
         web_session_id=row.web_session_id,
+        scope=scope,
     )
 
 
@@ -350,7 +381,12 @@ def user_for_token(
         if ended <= now:
             return None
     principal = _principals.get(token_hash, row)
-    user = None if principal.user is None else session.merge(principal.user, load=False)
+    user = None
+    if principal.user is not None:
+        user = session.merge(principal.user, load=False)
+        keep_loaded(session, user)  # read just now: a write need not read it again
+    if principal.scope is not None:
+        remember_scope(session, principal.scope)
     return dataclasses.replace(principal, user=user, data_version=row.data_version)
 
 

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cardcrm.common.bulk import JsonText, execute_many, reserve_ids
+from cardcrm.common.bulk import JsonText, execute_many, json_text, reserve_ids
 from cardcrm.common.events import EventType, validate_event
 from cardcrm.common.timeutil import isoformat_z, utcnow
 from cardcrm.core.base import Base
@@ -47,6 +47,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     cast,
     event,
     func,
@@ -165,6 +166,56 @@ def _notify_on_commit(session: Session, last_id: int) -> None:
         )
 
 
+#: A write's events on PostgreSQL in one statement: the advisory lock that orders event
+#: commits (taken before the rows get their ids: they are made from the joined lock's row),
+#: the rows (arrays, one element per event: one statement text whatever their number, so
+#: psycopg prepares it once), and each id's ``NOTIFY`` (delivered on commit). It was three
+#: statements, and the ORM's flush of ``Event`` objects a tenth of a card write's time.
+#: ``data`` arrives as the JSON text ``json.dumps`` makes, stored as it is (``json``).
+_INSERT_EVENTS = text(
+    """
+    INSERT INTO events (uid, type, at, actor_id, data)
+    SELECT e.uid, e.type, :at, e.actor_id, CAST(e.data AS json)
+    FROM (SELECT pg_advisory_xact_lock(:key)) AS event_order,
+         unnest(CAST(:uids AS varchar[]), CAST(:types AS varchar[]),
+                CAST(:actors AS integer[]), CAST(:datas AS text[]))
+             WITH ORDINALITY AS e(uid, type, actor_id, data, position)
+    ORDER BY e.position
+    RETURNING id, pg_notify(:channel, CAST(id AS text))
+    """
+).bindparams(bindparam("at", type_=Event.__table__.c.at.type))
+
+
+def _insert_pending(
+    session: Session,
+    pending: list[tuple[str, dict[str, Any], int | None]],
+    uids: list[str],
+    at: datetime,
+) -> list[int]:
+    """Insert a transaction's events (``record_event``); their ids, in the order given."""
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            _INSERT_EVENTS,
+            {
+                "key": EVENT_LOCK_KEY,
+                "channel": CHANNEL,
+                "at": at,
+                "uids": uids,
+                "types": [kind for kind, _data, _actor in pending],
+                "actors": [actor for _kind, _data, actor in pending],
+                "datas": [json_text(data) for _kind, data, _actor in pending],
+            },
+        )
+        return sorted(row[0] for row in rows)  # ids are given in the rows' order
+    statement = insert(Event).returning(Event.id)
+    return [
+        session.execute(
+            statement, {"uid": uid, "type": kind, "at": at, "actor_id": actor, "data": data}
+        ).scalar_one()
+        for uid, (kind, data, actor) in zip(uids, pending, strict=True)
+    ]
+
+
 def read_events(session: Session, after: int, limit: int) -> list[Event]:
     return list(
         session.scalars(select(Event).where(Event.id > after).order_by(Event.id).limit(limit))
@@ -274,16 +325,14 @@ def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> Non
         pending = session.info.pop("pending_events", None)
         if not pending:
             return
-        _lock_event_order(session)
-        rows = [
-            Event(uid=new_uid(), type=kind, data=data, actor_id=actor)
-            for kind, data, actor in pending
-        ]
-        session.add_all(rows)
-        session.flush()
-        _notify_on_commit(session, rows[-1].id)
+        session.flush()  # the writes the events tell of go first (as the ORM's flush did)
+        at = utcnow()
+        uids = [new_uid() for _ in pending]
+        ids = _insert_pending(session, pending, uids, at)
+        stamp = isoformat_z(at)
         session.info.setdefault("committed_events", []).extend(
-            (row.id, row.uid, row.type, isoformat_z(row.at), row.actor_id, row.data) for row in rows
+            (event_id, uid, kind, stamp, actor, data)
+            for event_id, uid, (kind, data, actor) in zip(ids, uids, pending, strict=True)
         )
 
     @event.listens_for(factory, "after_commit")
