@@ -29,9 +29,16 @@ SECRET_HEADERS = frozenset(
 
 
 def redact(text: str) -> str:
-    """``text`` (a request line, a path, a query string...) with its secrets replaced."""
-    text = FEED_TOKEN.sub(rf"\1{REDACTED}\2", text)
-    return SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)
+    """``text`` (a request line, a path, a query string...) with its secrets replaced.
+
+    Each pattern runs only on a text that holds what it needs (``/feeds/``, ``=``): a request
+    logs some sixty atoms (every header and environ value), and two regular expressions on
+    each were a tenth of a small request's time under gunicorn."""
+    if "/feeds/" in text:
+        text = FEED_TOKEN.sub(rf"\1{REDACTED}\2", text)
+    if "=" in text:
+        text = SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)
+    return text
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
