@@ -180,3 +180,33 @@ def test_members_are_managed_by_admins(world, admin):
     }
     bad = admin.put(f"products/{product['id']}/members", {"items": [{"user_id": 9999}]})
     assert bad.status_code == 422
+
+
+def test_a_write_follows_the_memberships_of_that_moment(world, admin):
+    """The memberships are read with the caller's token on every request, so a change to
+    them counts at the member's very next write."""
+    member, product = world["users"]["member"], world["product"]
+    card = world["cards"]["other"]  # the member's own card
+    unowned = world["cards"]["unowned"]
+    edited = member.ok("PATCH", f"cards/{unowned['id']}", {"title": "Edited"})
+    members = f"products/{product['id']}/members"
+    limited = world["users"]["limited"].user.id
+    admin.ok(
+        "PUT",
+        members,
+        {
+            "items": [
+                {"user_id": member.user.id, "own_cards_only": True},
+                {"user_id": limited, "own_cards_only": True},
+            ]
+        },
+    )
+    # An unowned card stays in a limited member's sight; someone else's does not.
+    assert member.patch(f"cards/{unowned['id']}", {"title": "Again"}).status_code == 200
+    limited_out = admin.card(product, "admin's", owner_id=admin.user.id)
+    assert member.patch(f"cards/{limited_out['id']}", {"title": "No"}).status_code == 404
+    admin.ok("PUT", members, {"items": []})
+    assert member.patch(f"cards/{card['id']}", {"title": "Gone"}).status_code == 404
+    assert member.post(f"products/{product['id']}/cards", {"title": "x"}).status_code == 404
+    assert admin.ok("GET", f"cards/{unowned['id']}")["title"] == "Again"
+    assert admin.ok("GET", f"cards/{unowned['id']}")["version"] == edited["version"] + 1

@@ -30,10 +30,15 @@ class OtherProcess:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def status(self, token: str, path: str = "/api/v1/me") -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.url + path, headers={"Authorization": f"Bearer {token}"}
-        )
+    def status(
+        self, token: str, path: str = "/api/v1/me", method: str = "GET", body: Any = None
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data, headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=20) as answer:
                 return answer.status, json.loads(answer.read())
@@ -149,3 +154,29 @@ def test_a_browser_tokens_check_is_one_query_and_its_user_belongs_to_the_session
         assert again is not None and again.user is not first
         assert session.scalar(select(WebSession.id)) == web_session.id
         session.close()
+
+
+def test_a_membership_changed_here_counts_at_once_in_another_process(
+    app, admin, member, other_process
+):
+    """The memberships come with the token (one statement): a process that let the member
+    edit a card before refuses the next edit once they are limited to own cards or removed."""
+    product = admin.product("sales")
+    admin.grant(product, member)
+    card = admin.card(product, "Someone else's", owner_id=admin.user.id)
+    path = f"/api/v1/cards/{card['id']}"
+
+    def edit(title: str) -> int:
+        return other_process.status(member.token, path, "PATCH", {"title": title})[0]
+
+    for number in range(3):
+        assert edit(f"Edited {number}") == 200
+    members = f"products/{product['id']}/members"
+    limited = {"user_id": member.user.id, "own_cards_only": True}
+    admin.ok("PUT", members, {"items": [limited]})
+    assert edit("Limited") == 404
+    admin.ok("PUT", members, {"items": [{**limited, "own_cards_only": False}]})
+    assert edit("Whole again") == 200
+    admin.ok("PUT", members, {"items": []})
+    assert edit("Removed") == 404
+    assert admin.ok("GET", f"cards/{card['id']}")["title"] == "Whole again"
