@@ -37,6 +37,10 @@ class Card(Base):
         # The card list's order: next open deadline, then (for cards with none) last update.
         Index("ix_cards_product_next_task_due", "product_id", "next_task_due", "id"),
         Index("ix_cards_product_updated_at", "product_id", "updated_at", "id"),
+        # The same order for one owner's cards (``?owner_id=``; migration 0018).
+        Index(
+            "ix_cards_product_owner_next_task_due", "product_id", "owner_id", "next_task_due", "id"
+        ),
         # Global search across products reads the newest cards first (migration 0015).
         Index("ix_cards_updated_at", "updated_at", "id"),
         # The same order within one status (boards, ?status_id=); and the board's sums.
