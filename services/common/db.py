@@ -71,6 +71,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # PostgreSQL's (``_session_in_utc``)
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -97,7 +99,25 @@ def make_engine(url: str, **options: Any) -> Engine:
     engine = create_engine(url, **options)
     if not options.get("pool_pre_ping"):
         event.listen(engine, "checkout", _refuse_closed_connection)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _session_in_utc)
     return engine
+
+
+def _session_in_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Each PostgreSQL connection's session speaks UTC, whatever the server's ``TimeZone``.
+
+    psycopg then gives instants with ``datetime.UTC`` itself, which ``UTCDateTime`` passes on
+    as they are; in another zone (a server set to ``Etc/UTC`` or ``Europe/Bucharest``) each
+    value read took an ``astimezone`` call, a sixth of the Today view's Python time. It also
+    keeps anything the database works out from the session's zone the same everywhere. Set
+    once per connection, by a statement (not a startup option, which PgBouncer refuses)."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
