@@ -9,6 +9,7 @@ values, contacts, trashed cards, each sort and filter, and a member limited to t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -143,6 +144,39 @@ def world(app, admin, member):
         session.commit()
         session.close()
     return {"products": products, "cards": cards}
+
+
+def test_instants_are_written_as_the_schema_writes_them(app, admin, world):
+    """On PostgreSQL the page's instants are written by the database (``fast._PG_INSTANT``):
+    whole seconds, a few microseconds, the last microsecond of a day and an early year read
+    as ``Instant`` writes them."""
+    moments = [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 10, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(999, 3, 4, 5, 6, 7, 500000, tzinfo=UTC),
+    ]
+    sales = world["products"]["sales"]
+    ids = [card["id"] for card in world["cards"] if card["product_id"] == sales["id"]]
+    with app.app_context():
+        session = get_db().session()
+        table = Card.__table__
+        for index, card_id in enumerate(ids[: len(moments) * 2]):
+            moment = moments[index % len(moments)]
+            values = {"created_at": moment, "updated_at": moment}
+            session.execute(update(table).where(table.c.id == card_id).values(**values))
+        session.commit()
+        session.close()
+    page = admin.ok("GET", f"products/{sales['id']}/cards?limit=100")
+    written = {card["created_at"] for card in page["items"]}
+    assert {
+        "2026-01-02T03:04:05Z",
+        "2026-01-02T03:04:05.000010Z",
+        "2026-12-31T23:59:59.999999Z",
+        "0999-03-04T05:06:07.500000Z",
+    } <= written
+    for limit in (1, 3, 50):
+        compare_every_page(app, admin, sales, limit=limit)
 
 
 def test_the_fast_path_writes_the_schemas_keys_in_its_order():
