@@ -454,8 +454,8 @@ def parse_position(position: dict[str, Any], key: str = "due") -> tuple[datetime
 def _instant(value: datetime | str | None) -> str | None:
     """``Instant``'s output (``timeutil.isoformat_z``), skipping the conversion of UTC; text
     is that output already (``_instant_column``)."""
-    if value is None or value.__class__ is str:
-        return value  # type: ignore[return-value]
+    if value is None or isinstance(value, str):
+        return value
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.isoformat().replace("+00:00", "Z")
