@@ -312,7 +312,9 @@ def test_made_answers_keep_the_access_rules(app, admin, member, world):
     everything = admin.ok("GET", f"products/{sales['id']}/cards?limit=100")["items"]
     assert len(seen) < len(everything)
     for path in (f"products/{products['invoices']['id']}/cards", "products/999999/cards"):
-        for query in ({}, {"trashed": "true"}, {"cursor": "eyJwYXJ0Ijoibm9uZSJ9"}):
+        # No cursor, a cursor ({"part": "none"}), one of another sort, one that is garbage.
+        cursors = ("eyJwYXJ0Ijoibm9uZSJ9", "eyJzb3J0IjoidGl0bGUifQ", "garbage")
+        for query in ({}, {"trashed": "true"}, *({"cursor": cursor} for cursor in cursors)):
             response = member.get(path, query_string=query)
             assert response.status_code == 404, (path, query)
     assert admin.get("products/999999/cards").status_code == 404

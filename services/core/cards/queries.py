@@ -151,7 +151,12 @@ def list_card_dicts(
     """
     sort = args.get("sort") or DEFAULT_SORT
     if sort == DEFAULT_SORT and fast.is_plain(args, field_filters):
-        rows, cursor = fast.plain_page(session, product_id, args, viewer)
+        try:
+            rows, cursor = fast.plain_page(session, product_id, args, viewer)
+        except Invalid:
+            if product is None:  # a product out of sight is a 404 whatever the cursor
+                fast.load_product(session, product_id, viewer)
+            raise
         if not rows and product is None:
             fast.load_product(session, product_id, viewer)  # 404, or a product with no card
         return fast.card_dicts(rows), cursor
