@@ -187,9 +187,9 @@ def list_card_dicts(
     for card in cards:
         set_committed_value(card, "contact_links", links[card.id])
     groups = {status.id: status.group for status in product.statuses}
-    return [
-        fast.card_dict(row, groups[row[2]], mail_domain()) for row in fast.orm_rows(cards)
-    ], cursor
+    domain = mail_domain()
+    ordered = fast.orm_rows(cards)
+    return [fast.card_dict(row, groups[row[2]], domain) for row in ordered], cursor
 
 
 def _page(
