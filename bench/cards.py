@@ -4,14 +4,20 @@ Each case is timed through the app's test client (routing, token check, query, m
 JSON) and next to it the *floor*: the bare SQL statement that returns the same rows, run on a
 raw DBAPI cursor. Also counted: the SQL statements one request sends, for several page sizes
 (the count must not grow with the page), and the query plan of the first page.
+
+With ``--profile`` the first page (as it is made, through the test client) is also run under
+cProfile, and the functions that take the most time are printed and kept in the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
+import io
 import json
 import os
+import pstats
 import random
 import statistics
 import threading
@@ -90,6 +96,7 @@ def run(
     log: Callable[[str], None] = print,
     host: str | None = None,
     port: int | None = None,
+    profile: bool = False,
 ) -> dict:
     """Run every case against the generated database at ``url``; returns the results.
 
@@ -204,6 +211,9 @@ def run(
             "small_ratio": small_page["ratio"],
             "main_ratio": page["ratio"],
         }
+        if profile:
+            log("  profiling the first page ...")
+            results["profile"] = _profile(getter(lambda: list_path), runs)
         results["statements"] = _count_statements(statements, get, product_id, second_path, setup)
         results["plans"] = {
             "first_page": floor.explain(*_list_statement(statements, lambda: get(list_path))),
@@ -248,6 +258,24 @@ def _interleaved_rounds(
             floor_ms.append((clock() - started) * 1000)
             floor_cpu.append((cpu() - started_cpu) * 1000)
     return samples
+
+
+def _profile(call: Callable[[], Any], calls: int, top: int = 40) -> list[str]:
+    """Where a request's time goes: cProfile over ``calls`` calls, the functions with the
+    most time of their own first, then by cumulative time (the callers)."""
+    for _ in range(10):
+        call()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        call()
+    profiler.disable()
+    lines = []
+    for order in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).strip_dirs().sort_stats(order).print_stats(top)
+        lines += [line.rstrip() for line in text.getvalue().splitlines() if line.strip()]
+    return lines
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -509,10 +537,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20, help="untimed rounds first")
     parser.add_argument("--host", default="127.0.0.1", help="where to serve (with --port)")
     parser.add_argument("--port", type=int, help="serve the app over HTTP on this port")
+    parser.add_argument(
+        "--profile", action="store_true", help="also print where the first page's time goes"
+    )
     args = parser.parse_args(argv)
     print(f"benchmarking cards on {display_url(args.url)}")
-    results = run(args.url, args.runs, args.warmup, host=args.host, port=args.port)
+    results = run(
+        args.url, args.runs, args.warmup, host=args.host, port=args.port, profile=args.profile
+    )
     path = report.save("cards", results)
+    if args.profile:
+        print("\n".join(results["profile"]))
     print()
     print(table(results))
     print(f"\nresults: {path}")

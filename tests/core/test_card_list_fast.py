@@ -9,12 +9,14 @@ values, contacts, trashed cards, each sort and filter, and a member limited to t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from cardcrm.common.api import dumps
 from cardcrm.common.db import get_db
 from cardcrm.common.errors import NotFound
+from cardcrm.core import answers
 from cardcrm.core.auth.models import User
 from cardcrm.core.cards import queries, service
 from cardcrm.core.cards.fast import KEYS, schema_keys
@@ -144,6 +146,39 @@ def world(app, admin, member):
     return {"products": products, "cards": cards}
 
 
+def test_instants_are_written_as_the_schema_writes_them(app, admin, world):
+    """On PostgreSQL the page's instants are written by the database (``fast._PG_INSTANT``):
+    whole seconds, a few microseconds, the last microsecond of a day and an early year read
+    as ``Instant`` writes them."""
+    moments = [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 10, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(999, 3, 4, 5, 6, 7, 500000, tzinfo=UTC),
+    ]
+    sales = world["products"]["sales"]
+    ids = [card["id"] for card in world["cards"] if card["product_id"] == sales["id"]]
+    with app.app_context():
+        session = get_db().session()
+        table = Card.__table__
+        for index, card_id in enumerate(ids[: len(moments) * 2]):
+            moment = moments[index % len(moments)]
+            values = {"created_at": moment, "updated_at": moment}
+            session.execute(update(table).where(table.c.id == card_id).values(**values))
+        session.commit()
+        session.close()
+    page = admin.ok("GET", f"products/{sales['id']}/cards?limit=100")
+    written = {card["created_at"] for card in page["items"]}
+    assert {
+        "2026-01-02T03:04:05Z",
+        "2026-01-02T03:04:05.000010Z",
+        "2026-12-31T23:59:59.999999Z",
+        "0999-03-04T05:06:07.500000Z",
+    } <= written
+    for limit in (1, 3, 50):
+        compare_every_page(app, admin, sales, limit=limit)
+
+
 def test_the_fast_path_writes_the_schemas_keys_in_its_order():
     assert schema_keys() == KEYS
 
@@ -225,15 +260,71 @@ def test_bad_cursors_and_filters_are_still_422(admin, world):
         assert response.status_code == 422, (query, response.get_json())
 
 
-def test_the_first_page_takes_three_statements(app, admin, member, world):
-    """Token, product with statuses and membership, the page with its contacts (+ BEGIN)."""
+def make_answers(app: Any) -> None:
+    """The app from now on makes every answer (keeps none), as the benchmark times it."""
+    app.config["ANSWER_CACHE_BYTES"] = 0
+    answers.install(app)
+
+
+def test_a_made_first_page_takes_the_token_and_one_statement(app, admin, member, world):
+    """The page's statement also reads the caller's membership: token, page (+ BEGIN)."""
+    make_answers(app)
+    sales, projects = world["products"]["sales"], world["products"]["projects"]
+    with app.app_context():
+        engine = get_db().engine
+    begins = 1 if engine.dialect.name == "sqlite" else 0
+    # Enough cards with a deadline that the first page ends among them. The member is limited
+    # to own cards in sales and sees the whole of projects.
+    assert count_queries(app, admin, f"products/{sales['id']}/cards?limit=2") == 2 + begins
+    assert count_queries(app, member, f"products/{sales['id']}/cards?limit=1") == 2 + begins
+    assert count_queries(app, member, f"products/{projects['id']}/cards?limit=1") == 2 + begins
+    # A filter is checked against the product's statuses first: token, product, page.
+    filtered = f"products/{sales['id']}/cards?limit=1&closed=false"
+    assert count_queries(app, admin, filtered) == 3 + begins
+
+
+def test_with_answers_kept_a_member_reads_the_product_to_share_the_list(app, admin, member, world):
+    """Kept answers: a member's list is the team's (``answers.shared``) when the member sees
+    the whole product, which a statement of its own says before the page is made; an admin
+    sees every product, so the page's statement is enough."""
     sales = world["products"]["sales"]
     with app.app_context():
         engine = get_db().engine
     begins = 1 if engine.dialect.name == "sqlite" else 0
-    # Enough cards with a deadline that the first page ends among them.
-    assert count_queries(app, admin, f"products/{sales['id']}/cards?limit=2") == 3 + begins
+    assert count_queries(app, admin, f"products/{sales['id']}/cards?limit=2") == 2 + begins
     assert count_queries(app, member, f"products/{sales['id']}/cards?limit=1") == 3 + begins
+
+
+def test_made_answers_keep_the_access_rules(app, admin, member, world):
+    """With the caller's sight decided in the page's statement: every page as before for an
+    admin, a member of the whole product and one limited to own cards; 404 for a product the
+    caller is not in or that does not exist; an empty product is an empty list."""
+    make_answers(app)
+    products = world["products"]
+    for api in (admin, member):
+        for name in ("sales", "projects"):
+            for query in ({}, {"trashed": "true"}):
+                for limit in (1, 50):
+                    compare_every_page(app, api, products[name], limit=limit, **query)
+    sales = products["sales"]
+    seen = member.ok("GET", f"products/{sales['id']}/cards?limit=100")["items"]
+    assert seen and all(card["owner_id"] in (None, member.user.id) for card in seen)
+    everything = admin.ok("GET", f"products/{sales['id']}/cards?limit=100")["items"]
+    assert len(seen) < len(everything)
+    for path in (f"products/{products['invoices']['id']}/cards", "products/999999/cards"):
+        # No cursor, a cursor ({"part": "none"}), one of another sort, one that is garbage.
+        cursors = ("eyJwYXJ0Ijoibm9uZSJ9", "eyJzb3J0IjoidGl0bGUifQ", "garbage")
+        for query in ({}, {"trashed": "true"}, *({"cursor": cursor} for cursor in cursors)):
+            response = member.get(path, query_string=query)
+            assert response.status_code == 404, (path, query)
+    assert admin.get("products/999999/cards").status_code == 404
+    empty = admin.product("sales")
+    admin.grant(empty, member)
+    for api in (admin, member):
+        assert api.ok("GET", f"products/{empty['id']}/cards") == {
+            "items": [],
+            "next_cursor": None,
+        }
 
 
 def test_statements_of_the_plain_list_are_built_once(app, admin, world):

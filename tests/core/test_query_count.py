@@ -30,9 +30,12 @@ def test_card_list_queries_do_not_grow_with_the_page(app, admin):
     small = count_queries(app, admin, f"products/{product['id']}/cards?limit=16")
     large = count_queries(app, admin, f"products/{product['id']}/cards?limit=30")
     assert large == small
-    # token, product, its statuses, cards with a deadline, cards without one, the cards'
-    # other contacts (+ BEGIN on SQLite)
-    assert large <= 7
+    # The token, the cards with a deadline, the cards without one (each statement reads the
+    # cards' statuses and other contacts too, and decides what the caller sees) (+ BEGIN on
+    # SQLite). Before the product was read in the page's statements: 4 (+ BEGIN).
+    with app.app_context():
+        begins = 1 if get_db().dialect == "sqlite" else 0
+    assert large == 3 + begins
 
 
 def statements_of(app, action):

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..access import scope_of
 from ..auth.models import User
 from ..contacts.models import CardContact
+from ..mail.address import mail_domain
 from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
 from ..textsearch import fold
@@ -134,20 +135,36 @@ def list_cards(
 
 def list_card_dicts(
     session: Session,
-    product: ProductView,
+    product_id: int,
     args: dict[str, Any],
     field_filters: dict[str, str],
     viewer: User | None,
+    product: ProductView | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The API's page of cards: what ``list_cards`` gives, dumped as ``CardSchema`` would.
 
-    The contract's order reads rows, not ORM objects (``fast.page``); another ``sort`` reads
-    the cards of ``sorting.sorted_page`` and their contacts in one query.
+    The unfiltered list in the contract's order is read with the caller's sight in the same
+    statement (``fast.plain_page``); a filtered one reads rows too (``fast.page``) once the
+    product (``product``, or ``fast.load_product``) has checked its arguments; another
+    ``sort`` reads the cards of ``sorting.sorted_page`` and their contacts in one query.
+    404 when the product is missing or out of ``viewer``'s sight.
     """
     sort = args.get("sort") or DEFAULT_SORT
+    if sort == DEFAULT_SORT and fast.is_plain(args, field_filters):
+        try:
+            rows, cursor = fast.plain_page(session, product_id, args, viewer)
+        except Invalid:
+            if product is None:  # a product out of sight is a 404 whatever the cursor
+                fast.load_product(session, product_id, viewer)
+            raise
+        if not rows and product is None:
+            fast.load_product(session, product_id, viewer)  # 404, or a product with no card
+        return fast.card_dicts(rows), cursor
+    if product is None:
+        product = fast.load_product(session, product_id, viewer)
     if sort == DEFAULT_SORT:
         rows, cursor = fast.page(session, product, args, field_filters, viewer, filter_conditions)
-        return fast.card_dicts(rows, product), cursor
+        return fast.card_dicts(rows), cursor
     conditions = filter_conditions(product, args, field_filters)  # type: ignore[arg-type]
     if product.sight == "own" and viewer is not None:
         conditions.append(or_(Card.owner_id == viewer.id, Card.owner_id.is_(None)))
@@ -169,7 +186,10 @@ def list_card_dicts(
             links[link.card_id].append(link)
     for card in cards:
         set_committed_value(card, "contact_links", links[card.id])
-    return fast.card_dicts(fast.orm_rows(cards), product), cursor
+    groups = {status.id: status.group for status in product.statuses}
+    domain = mail_domain()
+    ordered = fast.orm_rows(cards)
+    return [fast.card_dict(row, groups[row[2]], domain) for row in ordered], cursor
 
 
 def _page(

@@ -57,22 +57,28 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     session = get_session()
     user = current_user()
     now = utcnow()
+    field_filters = queries.field_filters_of(request.args)
+
+    def make(product: fast.ProductView | None) -> tuple[bytes, None]:
+        # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
+        # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
+        items, cursor = queries.list_card_dicts(
+            session, product_id, args, field_filters, user, product
+        )
+        return dumps({"items": items, "next_cursor": cursor}), None
 
     def build() -> tuple[bytes, datetime | None]:
+        if not answers.keeping():
+            # The unfiltered list decides the caller's sight in its page's statement.
+            return make(None)
+        # Every caller who sees the whole product gets the same list: one kept for all. An
+        # admin sees every product (one that is missing is a 404 when the list is made).
+        if user.is_admin:
+            return answers.shared(("cards", product_id, "all"), now, lambda: make(None))
         product = fast.load_product(session, product_id, user)
-
-        def make() -> tuple[bytes, None]:
-            # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
-            # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
-            items, cursor = queries.list_card_dicts(
-                session, product, args, queries.field_filters_of(request.args), viewer=user
-            )
-            return dumps({"items": items, "next_cursor": cursor}), None
-
         if product.sight == "all":
-            # Every caller who sees the whole product gets the same list: one kept for all.
-            return answers.shared(("cards", product_id, "all"), now, make)
-        return make()
+            return answers.shared(("cards", product_id, "all"), now, lambda: make(product))
+        return make(product)
 
     # Kept while no event is recorded (``answers.py``): the list holds no time of day.
     return answers.answer(("cards", product_id), now, build)
