@@ -105,15 +105,6 @@ def install(app: Flask) -> None:
     app.extensions["cardcrm_answers"] = Answers(size) if size > 0 else None
 
 
-def keeping() -> bool:
-    """Whether this request's answers are kept (by ``answer`` and ``shared``): a view that
-    needs a statement only to pick the key of a shared answer skips it when they are not."""
-    return (
-        current_app.extensions.get("cardcrm_answers") is not None
-        and authenticated_principal().data_version is not None
-    )
-
-
 def answer(
     kind: Hashable,
     now: datetime,

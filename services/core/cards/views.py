@@ -20,6 +20,7 @@ from cardcrm.common.timeutil import utcnow
 from flask import Response, request
 
 from .. import answers
+from ..access import scope_of
 from ..auth.service import authenticated_principal, current_user
 from ..quick_access.service import note_card_opened
 from . import fast, queries, service
@@ -68,17 +69,15 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
         return dumps({"items": items, "next_cursor": cursor}), None
 
     def build() -> tuple[bytes, datetime | None]:
-        if not answers.keeping():
-            # The unfiltered list decides the caller's sight in its page's statement.
-            return make(None)
-        # Every caller who sees the whole product gets the same list: one kept for all. An
-        # admin sees every product (one that is missing is a 404 when the list is made).
-        if user.is_admin:
+        # Every caller who sees the whole product gets the same list: one kept for all. Who
+        # they are is known without a statement (admins; members, whose memberships came
+        # with the token: ``access.scope_of``); a product that is missing is a 404 when the
+        # list is made, and the unfiltered list decides the caller's sight in its page's
+        # statement.
+        scope = scope_of(session, user)
+        if scope.everything or product_id in scope.products:
             return answers.shared(("cards", product_id, "all"), now, lambda: make(None))
-        product = fast.load_product(session, product_id, user)
-        if product.sight == "all":
-            return answers.shared(("cards", product_id, "all"), now, lambda: make(product))
-        return make(product)
+        return make(None)
 
     # Kept while no event is recorded (``answers.py``): the list holds no time of day.
     return answers.answer(("cards", product_id), now, build)
