@@ -644,7 +644,8 @@ def _keep_statement(dialect: Any, column: str) -> tuple[str, tuple[str, ...] | N
             )
         )
         compiled = statement.compile(dialect=dialect)
-        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        positional = compiled.positional and compiled.positiontup
+        order = tuple(compiled.positiontup) if positional else None
         found = _KEEP_STATEMENTS[(dialect.name, dialect.driver, column)] = (str(compiled), order)
     return found
 

@@ -495,7 +495,7 @@ def utc_text(value: datetime) -> str:
     if value.tzinfo is not UTC:  # as the database gives instants (``UTCDateTime``)
         value = value.astimezone(UTC)
     # %-formatting of the fields: a third of the time of ``strftime`` or an f-string's
-    return "%04d%02d%02dT%02d%02d%02dZ" % (
+    return "%04d%02d%02dT%02d%02d%02dZ" % (  # noqa: UP031 (measured: faster)
         value.year,
         value.month,
         value.day,
@@ -506,7 +506,7 @@ def utc_text(value: datetime) -> str:
 
 
 def date_text(value: date) -> str:
-    return "%04d%02d%02d" % (value.year, value.month, value.day)
+    return "%04d%02d%02d" % (value.year, value.month, value.day)  # noqa: UP031 (as utc_text)
 
 
 class _Writer:
