@@ -912,15 +912,25 @@ AIMS = {"cold_ms": 300.0, "reused_ms": 20.0, "one_changed_ms": 20.0, "not_modifi
 
 
 def report(figures: dict[str, Any]) -> None:
+    print("\n" + table(figures))
+
+
+def table(figures: dict[str, Any]) -> str:
+    """The figures as text (``report``, and ``python -m bench docs``); also those of ``--cpu``."""
+    if "cold_cpu_ms" in figures.get("todos", {}):
+        return cpu_table(figures)
+    lines: list[str] = []
     machine = figures["machine"]
-    print(f"\ncalendar sync benchmark: one user with {figures['tasks']:,} open tasks")
-    print(
+    lines.append(f"calendar sync benchmark: one user with {figures['tasks']:,} open tasks")
+    lines.append(
         f"machine: {machine['cpus']} CPUs, load average {machine['load_before']} before, "
         f"{machine.get('load_after')} after; {figures['runs']} interleaved runs, "
         f"{figures['polls']} polls; medians in ms"
     )
-    print(f"  core: made the tasks through its service functions  {figures['core_fill_s']:7.1f} s")
-    print(
+    lines.append(
+        f"  core: made the tasks through its service functions  {figures['core_fill_s']:7.1f} s"
+    )
+    lines.append(
         f"  mirror: caught up {figures['mirror_events']:,} events from core's feed "
         f"{figures['mirror_catch_up_s']:7.1f} s"
     )
@@ -937,34 +947,59 @@ def report(figures: dict[str, Any]) -> None:
         ("304 (interleaved with the bare hello)", "not_modified_vs_hello_ms"),
         ("bare Flask hello under gunicorn (bench.hello)", "hello_ms"),
     ]
-    print(f"  {'':<42}{'to-dos':>10}{'events':>10}")
+    lines.append(f"  {'':<42}{'to-dos':>10}{'events':>10}")
     for label, key in rows:
         values = [figures[format].get(key) for format in ("todos", "events")]
-        print(
+        lines.append(
             f"  {label:<42}" + "".join(f"{value:>10.2f}" for value in values if value is not None)
         )
     ratios = ("cold_to_radicale_cold", "reused_to_radicale_warm", "not_modified_to_healthz")
     for name in (*ratios, "not_modified_to_hello"):
         values = [figures[format]["ratios"].get(name) for format in ("todos", "events")]
         if None not in values:
-            print(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
+            lines.append(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
     for key, limit in AIMS.items():
         for format in ("todos", "events"):
             value = figures[format].get(key)
             if value is None:
                 continue
             ok = "yes" if value <= limit else "NO"
-            print(f"  aim: {format} {key} <= {limit:g}: {ok} ({value:.2f})")
+            lines.append(f"  aim: {format} {key} <= {limit:g}: {ok} ({value:.2f})")
     if "e2e_median_s" in figures:
         ms = lambda key: f"{figures[key] * 1000:9.1f} ms"  # noqa: E731
-        print("  end to end, worker running (change in core -> to-do on the CalDAV server):")
-        print(
+        lines.append("  end to end, worker running (change in core -> to-do on the CalDAV server):")
+        lines.append(
             f"    initial push of {figures['e2e_initial_push_todos']} to-dos"
             f"                        {ms('e2e_initial_push_s')}"
         )
         label = f"median of {figures['e2e_changes']} postponements"
-        print(f"    {label:<49}{ms('e2e_median_s')}")
-        print(f"    slowest                                          {ms('e2e_max_s')}")
+        lines.append(f"    {label:<49}{ms('e2e_median_s')}")
+        lines.append(f"    slowest                                          {ms('e2e_max_s')}")
+    return "\n".join(lines)
+
+
+def cpu_table(figures: dict[str, Any]) -> str:
+    """``--cpu``'s figures: the feed's build in process, medians of wall and CPU time."""
+    machine = figures["machine"]
+    lines = [
+        f"calendar feed build in process (--cpu): {figures['tasks']:,} tasks, "
+        f"{figures['runs']} runs; medians in ms",
+        f"machine: {machine['cpus']} CPUs, load average {machine['load_before']} before, "
+        f"{machine.get('load_after')} after",
+        f"  {'':<34}{'to-dos wall':>12}{'to-dos CPU':>12}{'events wall':>12}{'events CPU':>12}",
+    ]
+    for label, name in (
+        ("cold (nothing kept)", "cold"),
+        ("components kept in the mirror", "reused"),
+        ("one task changed", "one_changed"),
+    ):
+        values = [
+            figures[format][f"{name}_{clock}_ms"]
+            for format in ("todos", "events")
+            for clock in ("wall", "cpu")
+        ]
+        lines.append(f"  {label:<34}" + "".join(f"{value:>12.1f}" for value in values))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
