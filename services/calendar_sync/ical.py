@@ -525,8 +525,10 @@ class _Writer:
         #: per (card id, title): the title as shown, the ``URL`` line, and the card's part of
         #: a description (its line and URL)
         self._cards: dict[tuple[int, str | None], tuple[str, str, str]] = {}
-        #: DTSTAMP, LAST-MODIFIED (and the SEQUENCE after them) by time of change
+        #: DTSTAMP and LAST-MODIFIED by time of change
         self._stamps: dict[datetime, str] = {}
+        #: ``Renderer.uid`` escaped: nothing in ``task-<id>@`` is escaped, nor joins an escape
+        self._uid_end = "@" + escape_text(renderer.uid_domain)
 
     def _card(self, card: CardFields) -> tuple[str, str, str]:
         key = (card.id, card.title)
@@ -556,7 +558,7 @@ class _Writer:
         summary = escape_text(printable(f"{text} — {title}", one_line=True))
         parts = [
             self.begin,
-            fold_line("UID:" + escape_text(uid or self.renderer.uid(task.id))),
+            fold_line("UID:" + escape_text(uid) if uid else f"UID:task-{task.id}{self._uid_end}"),
             "\r\n",
             self._stamp(task.modified_at),
             f"SEQUENCE:{int(task.sequence)}\r\n",

@@ -474,3 +474,14 @@ def test_short_and_long_lines_fold_as_icalendar_folds_them():
         assert fold_line(line) == _foldline(line), line
         for piece in fold_line(line).split("\r\n"):
             assert len(piece.encode()) <= 75
+
+
+def test_a_uid_given_is_escaped_as_icalendar_escapes_it():
+    """The CalDAV server keeps the UID a client gave its to-do, whatever it holds."""
+    written = renderer()
+    task_, card_ = CASES[0]
+    for uid in ("a,b;c\\d@example.com", "ș" * 60, "plain-uid"):
+        for kind in ("VEVENT", "VTODO"):
+            text = written.render(kind, task_, card_, uid=uid)
+            built = written.component(Event() if kind == "VEVENT" else Todo(), task_, card_, uid)
+            assert text == built.to_ical(sorted=False).decode()
