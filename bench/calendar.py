@@ -15,6 +15,10 @@ Each figure is interleaved with its peer's or floor's (A, B, A, B), for to-dos a
 - then, unless ``--changes 0``, the end-to-end delay from a task change in core to the change
   on the CalDAV server, with the worker running (``worker.run`` in a thread).
 
+With ``--against CHECKOUT`` (another worktree, e.g. main's), a second calendar server runs that
+checkout's code on the same database, and the cold build and the 304 are measured on both,
+alternated (A, B, A, B): before and after a change, in the same run (``against`` in the figures).
+
 Figures go to ``bench/results/calendar-latest.json`` (medians: ``cold_ms``, ``reused_ms``,
 ``not_modified_ms``, ``radicale_ms`` under ``todos`` and ``events``; ``--name before`` keeps a
 copy as ``calendar-before.json``). Everything runs on SQLite files in a temporary folder.
@@ -75,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the feed's build in process, in CPU time (mirror filled directly; seconds)",
     )
+    parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="also serve the feeds with another checkout's code (e.g. main's worktree) on the "
+        "same database, alternating with this one's: cold builds and 304s, A, B, A, B",
+    )
     parser.add_argument("--name", help="also keep the figures as bench/results/calendar-NAME.json")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -92,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         radicale_port=args.radicale_port,
         radicale_uncached=args.radicale_uncached,
+        against=args.against,
     )
     report(figures)
     print(f"\nresults: {save(figures, args.name)}")
@@ -232,6 +243,7 @@ def run(
     port: int = 0,
     radicale_port: int = 0,
     radicale_uncached: bool = False,
+    against: str | None = None,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "tasks": tasks,
@@ -266,6 +278,13 @@ def run(
                             hello=hello,
                         )
                     )
+                    if against:
+                        code = _code_path(Path(against), root)
+                        with served_calendar(calendar.settings, host, 0, code) as other:
+                            figures["against"] = bench_against(
+                                calendar, user, served, other, runs, polls
+                            )
+                        figures["against"]["code"] = str(Path(against).resolve())
                     if changes:
                         figures.update(bench_end_to_end(core, calendar, radicale, changes))
     figures["machine"]["load_after"] = load_average()
@@ -419,10 +438,11 @@ def calendar_service(root: Path, core: Core) -> Iterator[Any]:
 
 @contextmanager
 def served_calendar(
-    settings: dict[str, Any], host: str = "127.0.0.1", port: int = 0
+    settings: dict[str, Any], host: str = "127.0.0.1", port: int = 0, code: str | None = None
 ) -> Iterator[str]:
     """The calendar service under gunicorn (``cardcrm serve calendar``), as in production, on
-    ``host``:``port`` (0: a free port); gives its base URL."""
+    ``host``:``port`` (0: a free port); gives its base URL. With ``code`` (a PYTHONPATH,
+    ``_code_path``), another checkout's services."""
     port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
     env.update(
@@ -435,6 +455,8 @@ def served_calendar(
         CARDCRM_DATA_DIR=str(Path(settings["DATABASE_URL"].removeprefix("sqlite:///")).parent),
         CARDCRM_OUTBOUND_ALLOW=settings["OUTBOUND_ALLOW"],
     )
+    if code is not None:
+        env["PYTHONPATH"] = code
     command = [str(Path(sys.executable).parent / "cardcrm"), "serve", "calendar"]
     with _serving(command, host, port, "/healthz", env=env) as base:
         yield base
@@ -705,6 +727,89 @@ def bench_feeds(
     return figures
 
 
+def bench_against(
+    app: Any, user: dict[str, Any], ours: str, theirs: str, runs: int, polls: int
+) -> dict[str, Any]:
+    """The feeds of this checkout's server (``ours``) and another checkout's (``theirs``, on
+    the same database), alternated in each measurement: the cold build (nothing kept, as
+    ``bench_feeds``), and the 304 to ``If-None-Match``. Both must serve the same tasks."""
+    from cardcrm.calendar_sync.feeds import create_feed
+
+    context = app.extensions["calendar_sync"]
+    with context.database.session() as session:
+        token = create_feed(session, user, context.clock())
+    paths = {"todos": f"/feeds/{token}.ics?format=todos", "events": f"/feeds/{token}.ics"}
+    clients = {"ours": Client(ours), "theirs": Client(theirs)}
+    figures: dict[str, Any] = {}
+    for format, path in paths.items():
+        cold: dict[str, list[float]] = {side: [] for side in clients}
+        bodies: dict[str, bytes] = {}
+        for _ in range(runs):
+            for side, client in clients.items():
+                _forget_components(context, user["id"])
+                client.get("/healthz")  # the connection alive, as a polling client's is
+                started = time.perf_counter()
+                client.get(path)
+                cold[side].append((time.perf_counter() - started) * 1000)
+                assert client.last[0] == 200, client.last[:1]
+                bodies[side] = client.last[1]
+        assert same_tasks(bodies["ours"], bodies["theirs"]), "the two checkouts' feeds differ"
+        headers = {}
+        for side, client in clients.items():
+            client.get(path)
+            headers[side] = {"If-None-Match": client.last[2]["ETag"]}
+            assert client.get(path, headers[side]) == 304
+        ours_304, theirs_304 = interleaved(
+            functools.partial(clients["ours"].get, path, headers["ours"]),
+            functools.partial(clients["theirs"].get, path, headers["theirs"]),
+            polls,
+            warmup=20,
+        )
+        figures[format] = {
+            "cold_ms": statistics.median(cold["ours"]),
+            "against_cold_ms": statistics.median(cold["theirs"]),
+            "not_modified_ms": statistics.median(ours_304),
+            "against_not_modified_ms": statistics.median(theirs_304),
+            "raw_ms": {
+                f"{side}_cold": [round(v, 1) for v in values] for side, values in cold.items()
+            },
+        }
+        figures[format]["ratios"] = {
+            "cold_to_against": figures[format]["cold_ms"] / figures[format]["against_cold_ms"],
+            "not_modified_to_against": figures[format]["not_modified_ms"]
+            / figures[format]["against_not_modified_ms"],
+        }
+    for client in clients.values():
+        client.close()
+    return figures
+
+
+def _forget_components(context: Any, user_id: int) -> None:
+    """Nothing kept anywhere (``bench_feeds``' ``forget_components``)."""
+    from cardcrm.calendar_sync.mirror import bump_feeds
+    from cardcrm.calendar_sync.models import FeedRender, MirrorTask
+    from sqlalchemy import delete, update
+
+    with context.database.writer.begin() as session:
+        session.execute(
+            update(MirrorTask).values(
+                sequence=MirrorTask.sequence + 1, render_key=None, vevent=None, vtodo=None
+            )
+        )
+        session.execute(delete(FeedRender))
+        bump_feeds(session, {user_id: context.clock()})
+
+
+def _code_path(code: Path, folder: Path) -> str:
+    """A PYTHONPATH under which ``cardcrm`` (and ``cardcrm_plugins``) are the checkout
+    ``code``'s (``bench.csv_import`` does the same)."""
+    links = folder / "against"
+    links.mkdir()
+    (links / "cardcrm").symlink_to(code.resolve() / "services")
+    (links / "cardcrm_plugins").symlink_to(code.resolve() / "plugins")
+    return str(links)
+
+
 def same_tasks(body: bytes, reference: bytes) -> bool:
     """Whether two feeds are the same but for their components' ``SEQUENCE`` (which a cold
     run moves on: ``forget_components``)."""
@@ -958,6 +1063,17 @@ def table(figures: dict[str, Any]) -> str:
         values = [figures[format]["ratios"].get(name) for format in ("todos", "events")]
         if None not in values:
             lines.append(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
+    if "against" in figures:
+        against = figures["against"]
+        lines.append(f"  against {against.get('code')} (same database, alternated):")
+        for label, key in (
+            ("cold, this checkout", "cold_ms"),
+            ("cold, the other", "against_cold_ms"),
+            ("304, this checkout", "not_modified_ms"),
+            ("304, the other", "against_not_modified_ms"),
+        ):
+            values = [against[format][key] for format in ("todos", "events")]
+            lines.append(f"    {label:<40}" + "".join(f"{value:>10.2f}" for value in values))
     for key, limit in AIMS.items():
         for format in ("todos", "events"):
             value = figures[format].get(key)
