@@ -556,9 +556,8 @@ def bench_feeds(
       with ``hello``, against a bare Flask app under gunicorn alike (``bench.hello``).
     """
     from cardcrm.calendar_sync.feeds import create_feed
-    from cardcrm.calendar_sync.mirror import bump_feeds
     from cardcrm.calendar_sync.models import FeedRender, MirrorTask
-    from sqlalchemy import delete, select, update
+    from sqlalchemy import delete, select
 
     context = app.extensions["calendar_sync"]
     with context.database.session() as session:
@@ -573,14 +572,7 @@ def bench_feeds(
         """Nothing kept anywhere: no component in the mirror, no ETag, and a new feed version
         in which every task changed (its sequence), so that the server, which keeps the
         entries of the feeds it built, has none it may reuse either."""
-        with context.database.writer.begin() as session:
-            session.execute(
-                update(MirrorTask).values(
-                    sequence=MirrorTask.sequence + 1, render_key=None, vevent=None, vtodo=None
-                )
-            )
-            session.execute(delete(FeedRender))
-            bump_feeds(session, {user["id"]: context.clock()})
+        _forget_components(context, user["id"])
 
     client = Client(base)
     bodies: dict[str, bytes] = {}
@@ -785,7 +777,7 @@ def bench_against(
 
 
 def _forget_components(context: Any, user_id: int) -> None:
-    """Nothing kept anywhere (``bench_feeds``' ``forget_components``)."""
+    """Nothing kept anywhere (``bench_feeds``' ``forget_components`` says how)."""
     from cardcrm.calendar_sync.mirror import bump_feeds
     from cardcrm.calendar_sync.models import FeedRender, MirrorTask
     from sqlalchemy import delete, update
