@@ -482,10 +482,29 @@ def _serving(command: list[str], host: str, port: int, up: str, **options: Any) 
     try:
         base = f"http://{host}:{port}"
         wait(lambda: _up(base + up), 30)
+        _SERVERS[base] = process.pid
         yield base
     finally:
+        _SERVERS.pop(f"http://{host}:{port}", None)
         process.terminate()
         process.wait(15)
+
+
+#: The gunicorn master process of each base URL being served (``_serving``).
+_SERVERS: dict[str, int] = {}
+
+
+def server_cpu_ms(base: str) -> float:
+    """CPU time (user and system) of the worker processes of the server at ``base`` so far, in
+    ms (Linux ``/proc``; to 10 ms). A request's CPU time does not grow with what else the
+    machine runs, as its wall time does: on a busy machine it is what compares two servers."""
+    master = _SERVERS[base]
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _up(url: str) -> bool:
@@ -735,14 +754,17 @@ def bench_against(
     figures: dict[str, Any] = {}
     for format, path in paths.items():
         cold: dict[str, list[float]] = {side: [] for side in clients}
+        cpu: dict[str, list[float]] = {side: [] for side in clients}
         bodies: dict[str, bytes] = {}
         for _ in range(runs):
             for side, client in clients.items():
                 _forget_components(context, user["id"])
                 client.get("/healthz")  # the connection alive, as a polling client's is
-                started = time.perf_counter()
+                base = ours if side == "ours" else theirs
+                used, started = server_cpu_ms(base), time.perf_counter()
                 client.get(path)
                 cold[side].append((time.perf_counter() - started) * 1000)
+                cpu[side].append(server_cpu_ms(base) - used)
                 assert client.last[0] == 200, client.last[:1]
                 bodies[side] = client.last[1]
         assert same_tasks(bodies["ours"], bodies["theirs"]), "the two checkouts' feeds differ"
@@ -760,10 +782,13 @@ def bench_against(
         figures[format] = {
             "cold_ms": statistics.median(cold["ours"]),
             "against_cold_ms": statistics.median(cold["theirs"]),
+            "cold_server_cpu_ms": statistics.median(cpu["ours"]),
+            "against_cold_server_cpu_ms": statistics.median(cpu["theirs"]),
             "not_modified_ms": statistics.median(ours_304),
             "against_not_modified_ms": statistics.median(theirs_304),
             "raw_ms": {
-                f"{side}_cold": [round(v, 1) for v in values] for side, values in cold.items()
+                **{f"{side}_cold": [round(v, 1) for v in values] for side, values in cold.items()},
+                **{f"{side}_cold_cpu": values for side, values in cpu.items()},
             },
         }
         figures[format]["ratios"] = {
@@ -1061,6 +1086,8 @@ def table(figures: dict[str, Any]) -> str:
         for label, key in (
             ("cold, this checkout", "cold_ms"),
             ("cold, the other", "against_cold_ms"),
+            ("cold, this checkout: server CPU", "cold_server_cpu_ms"),
+            ("cold, the other: server CPU", "against_cold_server_cpu_ms"),
             ("304, this checkout", "not_modified_ms"),
             ("304, the other", "against_not_modified_ms"),
         ):
