@@ -644,8 +644,8 @@ def _keep_statement(dialect: Any, column: str) -> tuple[str, tuple[str, ...] | N
             )
         )
         compiled = statement.compile(dialect=dialect)
-        positional = compiled.positional and compiled.positiontup
-        order = tuple(compiled.positiontup) if positional else None
+        names = compiled.positiontup if compiled.positional else None
+        order = tuple(names) if names else None
         found = _KEEP_STATEMENTS[(dialect.name, dialect.driver, column)] = (str(compiled), order)
     return found
 
