@@ -15,6 +15,10 @@ Each figure is interleaved with its peer's or floor's (A, B, A, B), for to-dos a
 - then, unless ``--changes 0``, the end-to-end delay from a task change in core to the change
   on the CalDAV server, with the worker running (``worker.run`` in a thread).
 
+With ``--against CHECKOUT`` (another worktree, e.g. main's), a second calendar server runs that
+checkout's code on the same database, and the cold build and the 304 are measured on both,
+alternated (A, B, A, B): before and after a change, in the same run (``against`` in the figures).
+
 Figures go to ``bench/results/calendar-latest.json`` (medians: ``cold_ms``, ``reused_ms``,
 ``not_modified_ms``, ``radicale_ms`` under ``todos`` and ``events``; ``--name before`` keeps a
 copy as ``calendar-before.json``). Everything runs on SQLite files in a temporary folder.
@@ -75,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the feed's build in process, in CPU time (mirror filled directly; seconds)",
     )
+    parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="also serve the feeds with another checkout's code (e.g. main's worktree) on the "
+        "same database, alternating with this one's: cold builds and 304s, A, B, A, B",
+    )
     parser.add_argument("--name", help="also keep the figures as bench/results/calendar-NAME.json")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -92,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         radicale_port=args.radicale_port,
         radicale_uncached=args.radicale_uncached,
+        against=args.against,
     )
     report(figures)
     print(f"\nresults: {save(figures, args.name)}")
@@ -232,6 +243,7 @@ def run(
     port: int = 0,
     radicale_port: int = 0,
     radicale_uncached: bool = False,
+    against: str | None = None,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "tasks": tasks,
@@ -266,6 +278,13 @@ def run(
                             hello=hello,
                         )
                     )
+                    if against:
+                        code = _code_path(Path(against), root)
+                        with served_calendar(calendar.settings, host, 0, code) as other:
+                            figures["against"] = bench_against(
+                                calendar, user, served, other, runs, polls
+                            )
+                        figures["against"]["code"] = str(Path(against).resolve())
                     if changes:
                         figures.update(bench_end_to_end(core, calendar, radicale, changes))
     figures["machine"]["load_after"] = load_average()
@@ -419,10 +438,11 @@ def calendar_service(root: Path, core: Core) -> Iterator[Any]:
 
 @contextmanager
 def served_calendar(
-    settings: dict[str, Any], host: str = "127.0.0.1", port: int = 0
+    settings: dict[str, Any], host: str = "127.0.0.1", port: int = 0, code: str | None = None
 ) -> Iterator[str]:
     """The calendar service under gunicorn (``cardcrm serve calendar``), as in production, on
-    ``host``:``port`` (0: a free port); gives its base URL."""
+    ``host``:``port`` (0: a free port); gives its base URL. With ``code`` (a PYTHONPATH,
+    ``_code_path``), another checkout's services."""
     port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CARDCRM_")}
     env.update(
@@ -435,6 +455,8 @@ def served_calendar(
         CARDCRM_DATA_DIR=str(Path(settings["DATABASE_URL"].removeprefix("sqlite:///")).parent),
         CARDCRM_OUTBOUND_ALLOW=settings["OUTBOUND_ALLOW"],
     )
+    if code is not None:
+        env["PYTHONPATH"] = code
     command = [str(Path(sys.executable).parent / "cardcrm"), "serve", "calendar"]
     with _serving(command, host, port, "/healthz", env=env) as base:
         yield base
@@ -460,10 +482,29 @@ def _serving(command: list[str], host: str, port: int, up: str, **options: Any) 
     try:
         base = f"http://{host}:{port}"
         wait(lambda: _up(base + up), 30)
+        _SERVERS[base] = process.pid
         yield base
     finally:
+        _SERVERS.pop(f"http://{host}:{port}", None)
         process.terminate()
         process.wait(15)
+
+
+#: The gunicorn master process of each base URL being served (``_serving``).
+_SERVERS: dict[str, int] = {}
+
+
+def server_cpu_ms(base: str) -> float:
+    """CPU time (user and system) of the worker processes of the server at ``base`` so far, in
+    ms (Linux ``/proc``; to 10 ms). A request's CPU time does not grow with what else the
+    machine runs, as its wall time does: on a busy machine it is what compares two servers."""
+    master = _SERVERS[base]
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _up(url: str) -> bool:
@@ -534,9 +575,8 @@ def bench_feeds(
       with ``hello``, against a bare Flask app under gunicorn alike (``bench.hello``).
     """
     from cardcrm.calendar_sync.feeds import create_feed
-    from cardcrm.calendar_sync.mirror import bump_feeds
     from cardcrm.calendar_sync.models import FeedRender, MirrorTask
-    from sqlalchemy import delete, select, update
+    from sqlalchemy import delete, select
 
     context = app.extensions["calendar_sync"]
     with context.database.session() as session:
@@ -551,14 +591,7 @@ def bench_feeds(
         """Nothing kept anywhere: no component in the mirror, no ETag, and a new feed version
         in which every task changed (its sequence), so that the server, which keeps the
         entries of the feeds it built, has none it may reuse either."""
-        with context.database.writer.begin() as session:
-            session.execute(
-                update(MirrorTask).values(
-                    sequence=MirrorTask.sequence + 1, render_key=None, vevent=None, vtodo=None
-                )
-            )
-            session.execute(delete(FeedRender))
-            bump_feeds(session, {user["id"]: context.clock()})
+        _forget_components(context, user["id"])
 
     client = Client(base)
     bodies: dict[str, bytes] = {}
@@ -703,6 +736,95 @@ def bench_feeds(
         }
         figures[format] = result
     return figures
+
+
+def bench_against(
+    app: Any, user: dict[str, Any], ours: str, theirs: str, runs: int, polls: int
+) -> dict[str, Any]:
+    """The feeds of this checkout's server (``ours``) and another checkout's (``theirs``, on
+    the same database), alternated in each measurement: the cold build (nothing kept, as
+    ``bench_feeds``), and the 304 to ``If-None-Match``. Both must serve the same tasks."""
+    from cardcrm.calendar_sync.feeds import create_feed
+
+    context = app.extensions["calendar_sync"]
+    with context.database.session() as session:
+        token = create_feed(session, user, context.clock())
+    paths = {"todos": f"/feeds/{token}.ics?format=todos", "events": f"/feeds/{token}.ics"}
+    clients = {"ours": Client(ours), "theirs": Client(theirs)}
+    figures: dict[str, Any] = {}
+    for format, path in paths.items():
+        cold: dict[str, list[float]] = {side: [] for side in clients}
+        cpu: dict[str, list[float]] = {side: [] for side in clients}
+        bodies: dict[str, bytes] = {}
+        for _ in range(runs):
+            for side, client in clients.items():
+                _forget_components(context, user["id"])
+                client.get("/healthz")  # the connection alive, as a polling client's is
+                base = ours if side == "ours" else theirs
+                used, started = server_cpu_ms(base), time.perf_counter()
+                client.get(path)
+                cold[side].append((time.perf_counter() - started) * 1000)
+                cpu[side].append(server_cpu_ms(base) - used)
+                assert client.last[0] == 200, client.last[:1]
+                bodies[side] = client.last[1]
+        assert same_tasks(bodies["ours"], bodies["theirs"]), "the two checkouts' feeds differ"
+        headers = {}
+        for side, client in clients.items():
+            client.get(path)
+            headers[side] = {"If-None-Match": client.last[2]["ETag"]}
+            assert client.get(path, headers[side]) == 304
+        ours_304, theirs_304 = interleaved(
+            functools.partial(clients["ours"].get, path, headers["ours"]),
+            functools.partial(clients["theirs"].get, path, headers["theirs"]),
+            polls,
+            warmup=20,
+        )
+        figures[format] = {
+            "cold_ms": statistics.median(cold["ours"]),
+            "against_cold_ms": statistics.median(cold["theirs"]),
+            "cold_server_cpu_ms": statistics.median(cpu["ours"]),
+            "against_cold_server_cpu_ms": statistics.median(cpu["theirs"]),
+            "not_modified_ms": statistics.median(ours_304),
+            "against_not_modified_ms": statistics.median(theirs_304),
+            "raw_ms": {
+                **{f"{side}_cold": [round(v, 1) for v in values] for side, values in cold.items()},
+                **{f"{side}_cold_cpu": values for side, values in cpu.items()},
+            },
+        }
+        figures[format]["ratios"] = {
+            "cold_to_against": figures[format]["cold_ms"] / figures[format]["against_cold_ms"],
+            "not_modified_to_against": figures[format]["not_modified_ms"]
+            / figures[format]["against_not_modified_ms"],
+        }
+    for client in clients.values():
+        client.close()
+    return figures
+
+
+def _forget_components(context: Any, user_id: int) -> None:
+    """Nothing kept anywhere (``bench_feeds``' ``forget_components`` says how)."""
+    from cardcrm.calendar_sync.mirror import bump_feeds
+    from cardcrm.calendar_sync.models import FeedRender, MirrorTask
+    from sqlalchemy import delete, update
+
+    with context.database.writer.begin() as session:
+        session.execute(
+            update(MirrorTask).values(
+                sequence=MirrorTask.sequence + 1, render_key=None, vevent=None, vtodo=None
+            )
+        )
+        session.execute(delete(FeedRender))
+        bump_feeds(session, {user_id: context.clock()})
+
+
+def _code_path(code: Path, folder: Path) -> str:
+    """A PYTHONPATH under which ``cardcrm`` (and ``cardcrm_plugins``) are the checkout
+    ``code``'s (``bench.csv_import`` does the same)."""
+    links = folder / "against"
+    links.mkdir()
+    (links / "cardcrm").symlink_to(code.resolve() / "services")
+    (links / "cardcrm_plugins").symlink_to(code.resolve() / "plugins")
+    return str(links)
 
 
 def same_tasks(body: bytes, reference: bytes) -> bool:
@@ -912,15 +1034,25 @@ AIMS = {"cold_ms": 300.0, "reused_ms": 20.0, "one_changed_ms": 20.0, "not_modifi
 
 
 def report(figures: dict[str, Any]) -> None:
+    print("\n" + table(figures))
+
+
+def table(figures: dict[str, Any]) -> str:
+    """The figures as text (``report``, and ``python -m bench docs``); also those of ``--cpu``."""
+    if "cold_cpu_ms" in figures.get("todos", {}):
+        return cpu_table(figures)
+    lines: list[str] = []
     machine = figures["machine"]
-    print(f"\ncalendar sync benchmark: one user with {figures['tasks']:,} open tasks")
-    print(
+    lines.append(f"calendar sync benchmark: one user with {figures['tasks']:,} open tasks")
+    lines.append(
         f"machine: {machine['cpus']} CPUs, load average {machine['load_before']} before, "
         f"{machine.get('load_after')} after; {figures['runs']} interleaved runs, "
         f"{figures['polls']} polls; medians in ms"
     )
-    print(f"  core: made the tasks through its service functions  {figures['core_fill_s']:7.1f} s")
-    print(
+    lines.append(
+        f"  core: made the tasks through its service functions  {figures['core_fill_s']:7.1f} s"
+    )
+    lines.append(
         f"  mirror: caught up {figures['mirror_events']:,} events from core's feed "
         f"{figures['mirror_catch_up_s']:7.1f} s"
     )
@@ -937,34 +1069,72 @@ def report(figures: dict[str, Any]) -> None:
         ("304 (interleaved with the bare hello)", "not_modified_vs_hello_ms"),
         ("bare Flask hello under gunicorn (bench.hello)", "hello_ms"),
     ]
-    print(f"  {'':<42}{'to-dos':>10}{'events':>10}")
+    lines.append(f"  {'':<42}{'to-dos':>10}{'events':>10}")
     for label, key in rows:
         values = [figures[format].get(key) for format in ("todos", "events")]
-        print(
+        lines.append(
             f"  {label:<42}" + "".join(f"{value:>10.2f}" for value in values if value is not None)
         )
     ratios = ("cold_to_radicale_cold", "reused_to_radicale_warm", "not_modified_to_healthz")
     for name in (*ratios, "not_modified_to_hello"):
         values = [figures[format]["ratios"].get(name) for format in ("todos", "events")]
         if None not in values:
-            print(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
+            lines.append(f"  ratio {name:<36}{values[0]:>10.2f}{values[1]:>10.2f}")
+    if "against" in figures:
+        against = figures["against"]
+        lines.append(f"  against {against.get('code')} (same database, alternated):")
+        for label, key in (
+            ("cold, this checkout", "cold_ms"),
+            ("cold, the other", "against_cold_ms"),
+            ("cold, this checkout: server CPU", "cold_server_cpu_ms"),
+            ("cold, the other: server CPU", "against_cold_server_cpu_ms"),
+            ("304, this checkout", "not_modified_ms"),
+            ("304, the other", "against_not_modified_ms"),
+        ):
+            values = [against[format][key] for format in ("todos", "events")]
+            lines.append(f"    {label:<40}" + "".join(f"{value:>10.2f}" for value in values))
     for key, limit in AIMS.items():
         for format in ("todos", "events"):
             value = figures[format].get(key)
             if value is None:
                 continue
             ok = "yes" if value <= limit else "NO"
-            print(f"  aim: {format} {key} <= {limit:g}: {ok} ({value:.2f})")
+            lines.append(f"  aim: {format} {key} <= {limit:g}: {ok} ({value:.2f})")
     if "e2e_median_s" in figures:
         ms = lambda key: f"{figures[key] * 1000:9.1f} ms"  # noqa: E731
-        print("  end to end, worker running (change in core -> to-do on the CalDAV server):")
-        print(
+        lines.append("  end to end, worker running (change in core -> to-do on the CalDAV server):")
+        lines.append(
             f"    initial push of {figures['e2e_initial_push_todos']} to-dos"
             f"                        {ms('e2e_initial_push_s')}"
         )
         label = f"median of {figures['e2e_changes']} postponements"
-        print(f"    {label:<49}{ms('e2e_median_s')}")
-        print(f"    slowest                                          {ms('e2e_max_s')}")
+        lines.append(f"    {label:<49}{ms('e2e_median_s')}")
+        lines.append(f"    slowest                                          {ms('e2e_max_s')}")
+    return "\n".join(lines)
+
+
+def cpu_table(figures: dict[str, Any]) -> str:
+    """``--cpu``'s figures: the feed's build in process, medians of wall and CPU time."""
+    machine = figures["machine"]
+    lines = [
+        f"calendar feed build in process (--cpu): {figures['tasks']:,} tasks, "
+        f"{figures['runs']} runs; medians in ms",
+        f"machine: {machine['cpus']} CPUs, load average {machine['load_before']} before, "
+        f"{machine.get('load_after')} after",
+        f"  {'':<34}{'to-dos wall':>12}{'to-dos CPU':>12}{'events wall':>12}{'events CPU':>12}",
+    ]
+    for label, name in (
+        ("cold (nothing kept)", "cold"),
+        ("components kept in the mirror", "reused"),
+        ("one task changed", "one_changed"),
+    ):
+        values = [
+            figures[format][f"{name}_{clock}_ms"]
+            for format in ("todos", "events")
+            for clock in ("wall", "cpu")
+        ]
+        lines.append(f"  {label:<34}" + "".join(f"{value:>12.1f}" for value in values))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

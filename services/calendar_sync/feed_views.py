@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cardcrm.common.api import API_PREFIX, ApiBlueprint
@@ -99,7 +101,7 @@ def feed(token: str, args: dict[str, Any]) -> Response:
     )
     headers = {
         "ETag": answer.etag,
-        "Last-Modified": http_date(answer.last_modified),
+        "Last-Modified": _http_date(answer.last_modified),
         "Cache-Control": "private, no-cache",
         "X-Robots-Tag": "noindex",
     }
@@ -109,3 +111,10 @@ def feed(token: str, args: dict[str, Any]) -> Response:
     return Response(
         answer.body, status=200, headers=headers, content_type=f"{CALENDAR_MIMETYPE}; charset=utf-8"
     )
+
+
+@lru_cache(maxsize=1024)
+def _http_date(moment: datetime) -> str:
+    """``http_date`` (formatted through ``email.utils``), once per feed version: a poll that
+    gets a 304 asks for the same date again and again."""
+    return http_date(moment)

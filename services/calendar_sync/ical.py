@@ -471,6 +471,8 @@ _BACKSLASH, _CARET = ord("\\"), ord("^")
 def fold_line(line: str) -> str:
     """A content line folded as icalendar folds it: at most 74 octets a line, never inside a
     UTF-8 character, and an escape (``\\`` or ``^``) not left at the end of a line."""
+    if len(line) <= FOLD_OCTETS and line.isascii():
+        return line  # most lines: one octet a character, and short (``isascii`` costs nothing)
     data = line.encode()
     if len(data) <= FOLD_OCTETS:
         return line
@@ -490,20 +492,29 @@ def fold_line(line: str) -> str:
 
 def utc_text(value: datetime) -> str:
     """A DATE-TIME in UTC (``20260102T030405Z``)."""
-    value = value.astimezone(UTC)
-    return (
-        f"{value.year:04}{value.month:02}{value.day:02}"
-        f"T{value.hour:02}{value.minute:02}{value.second:02}Z"
+    if value.tzinfo is not UTC:  # as the database gives instants (``UTCDateTime``)
+        value = value.astimezone(UTC)
+    # %-formatting of the fields: a third of the time of ``strftime`` or an f-string's
+    return "%04d%02d%02dT%02d%02d%02dZ" % (  # noqa: UP031 (measured: faster)
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
     )
 
 
 def date_text(value: date) -> str:
-    return f"{value.year:04}{value.month:02}{value.day:02}"
+    return "%04d%02d%02d" % (value.year, value.month, value.day)  # noqa: UP031 (as utc_text)
 
 
 class _Writer:
     """Writes the components ``Renderer._component`` builds (without plugins) as text: the
-    same properties in the same order, each escaped and folded as icalendar does."""
+    same properties in the same order, each escaped and folded as icalendar does.
+
+    A feed's tasks share few cards and often a time of change: what a component takes of its
+    card (title, URL) and its stamp are worked out once per writer (one feed build)."""
 
     def __init__(self, renderer: Renderer, kind: str, card_line: str, untitled: str) -> None:
         self.renderer = renderer
@@ -511,56 +522,81 @@ class _Writer:
         self.begin, self.end = f"BEGIN:{kind}\r\n", f"END:{kind}\r\n"
         #: ``Card: %(title)s`` and ``Card %(id)s`` in the language, looked up once
         self.card_line, self.untitled = card_line, untitled
+        #: per (card id, title): the title as shown, the ``URL`` line, and the card's part of
+        #: a description (its line and URL)
+        self._cards: dict[tuple[int, str | None], tuple[str, str, str]] = {}
+        #: DTSTAMP and LAST-MODIFIED by time of change
+        self._stamps: dict[datetime, str] = {}
+        #: ``Renderer.uid`` escaped: nothing in ``task-<id>@`` is escaped, nor joins an escape
+        self._uid_end = "@" + escape_text(renderer.uid_domain)
+
+    def _card(self, card: CardFields) -> tuple[str, str, str]:
+        key = (card.id, card.title)
+        found = self._cards.get(key)
+        if found is None:
+            title = printable(card.title or self.untitled % {"id": card.id})
+            url = self.renderer.card_url(card.id)
+            card_text = self.card_line % {"title": title} + "\n" + url
+            found = (title, fold_line("URL:" + url) + "\r\n", card_text)
+            if len(self._cards) < 10_000:
+                self._cards[key] = found
+        return found
+
+    def _stamp(self, modified_at: datetime) -> str:
+        found = self._stamps.get(modified_at)
+        if found is None:
+            stamp = utc_text(modified_at)
+            found = f"DTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\n"
+            if len(self._stamps) < 10_000:
+                self._stamps[modified_at] = found
+        return found
 
     def text(self, task: TaskFields, card: CardFields, uid: str | None = None) -> str:
-        renderer = self.renderer
+        title, url_line, card_text = self._card(card)
         data = task.data
         text = printable(data.get("text") or "")
-        title = printable(card.title or self.untitled % {"id": card.id})
-        url = renderer.card_url(card.id)
-        stamp = utc_text(task.modified_at)
         summary = escape_text(printable(f"{text} — {title}", one_line=True))
-        card_line = self.card_line % {"title": title}
-        lines = [
+        parts = [
             self.begin,
-            fold_line("UID:" + escape_text(uid or renderer.uid(task.id))),
+            fold_line("UID:" + escape_text(uid) if uid else f"UID:task-{task.id}{self._uid_end}"),
             "\r\n",
-            f"DTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\nSEQUENCE:{int(task.sequence)}\r\n",
+            self._stamp(task.modified_at),
+            f"SEQUENCE:{int(task.sequence)}\r\n",
             fold_line("SUMMARY:" + summary),
             "\r\n",
-            fold_line("DESCRIPTION:" + escape_text(f"{text}\n\n{card_line}\n{url}")),
+            fold_line("DESCRIPTION:" + escape_text(f"{text}\n\n{card_text}")),
             "\r\n",
-            fold_line("URL:" + url),
-            "\r\n",
+            url_line,
         ]
         if data.get("type"):
             category = escape_text(printable(data["type"], one_line=True))
-            lines += (fold_line("CATEGORIES:" + category), "\r\n")
+            parts += (fold_line("CATEGORIES:" + category), "\r\n")
         all_day = task.all_day and task.due_date
         if self.event:
             if all_day:
                 assert task.due_date is not None
                 start = date_text(task.due_date)
                 end = date_text(task.due_date + timedelta(days=1))
-                lines.append(f"DTSTART;VALUE=DATE:{start}\r\nDTEND;VALUE=DATE:{end}\r\n")
+                parts.append(f"DTSTART;VALUE=DATE:{start}\r\nDTEND;VALUE=DATE:{end}\r\n")
             else:
-                begins = task.due.astimezone(UTC)
+                # in UTC before adding: in a zone with summer time the clock is added to
+                begins = task.due if task.due.tzinfo is UTC else task.due.astimezone(UTC)
                 start, end = utc_text(begins), utc_text(begins + EVENT_LENGTH)
-                lines.append(f"DTSTART:{start}\r\nDTEND:{end}\r\n")
-            if rule := repeat_rule(task):
-                lines += (fold_line("RRULE:" + rule), "\r\n")
-            lines.append("TRANSP:TRANSPARENT\r\n")
+                parts.append(f"DTSTART:{start}\r\nDTEND:{end}\r\n")
+            if data.get("repeat") and (rule := repeat_rule(task)):
+                parts += (fold_line("RRULE:" + rule), "\r\n")
+            parts.append("TRANSP:TRANSPARENT\r\n")
         else:
             if all_day:
                 assert task.due_date is not None
-                lines.append(f"DUE;VALUE=DATE:{date_text(task.due_date)}\r\n")
+                parts.append(f"DUE;VALUE=DATE:{date_text(task.due_date)}\r\n")
             else:
-                lines.append(f"DUE:{utc_text(task.due)}\r\n")
-            if rule := repeat_rule(task):
-                lines += (fold_line("RRULE:" + rule), "\r\n")
-            lines.append("STATUS:NEEDS-ACTION\r\n")
-        lines.append(self.end)
-        return "".join(lines)
+                parts.append(f"DUE:{utc_text(task.due)}\r\n")
+            if data.get("repeat") and (rule := repeat_rule(task)):
+                parts += (fold_line("RRULE:" + rule), "\r\n")
+            parts.append("STATUS:NEEDS-ACTION\r\n")
+        parts.append(self.end)
+        return "".join(parts)
 
 
 # --- reading a to-do back from a calendar ---------------------------------------------------

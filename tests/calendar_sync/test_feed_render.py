@@ -20,7 +20,7 @@ import recurring_ical_events
 import vobject
 from cardcrm.calendar_sync import hookspecs
 from cardcrm.calendar_sync.context import TRANSLATIONS
-from cardcrm.calendar_sync.ical import Renderer, escape_text, fold_line
+from cardcrm.calendar_sync.ical import Renderer, date_text, escape_text, fold_line, utc_text
 from cardcrm.calendar_sync.models import MirrorCard, MirrorTask
 from cardcrm.core.tasks import recurrence
 from cardcrm.sidecar.speech import Speaker
@@ -43,6 +43,13 @@ def task(number: int, text: str, *, all_day: bool = False, **data: Any) -> Simpl
         due_date=due.date() if all_day else None,
         due=due,
     )
+
+
+def in_zone(made: SimpleNamespace, zone: str, due: datetime | None = None) -> SimpleNamespace:
+    """``made`` with its deadline (``due``, else its own) and its time of change in ``zone``."""
+    made.due = (due or made.due).astimezone(ZoneInfo(zone))
+    made.modified_at = made.modified_at.astimezone(ZoneInfo(zone))
+    return made
 
 
 def card(number: int, title: str) -> SimpleNamespace:
@@ -167,6 +174,36 @@ CASES = [
     (task(11, ""), card(20, "No text")),
     (task(12, "Escape at the fold " + "\\" * 120 + "^" * 80), card(21, ";" * 90)),
     *((made, card(30 + made.id, "Series")) for made, _rule in RECURRING),
+    *(
+        (made, title if isinstance(title, SimpleNamespace) else card(made.id, title))
+        for made, title in (
+            # deadlines and changes given in other zones than UTC, as a driver may give them
+            (
+                in_zone(
+                    task(24, "Întâlnire la Iași; aduce-ți actele, ţară/țară şi şi"),
+                    "Europe/Bucharest",
+                ),
+                "Șantier: Țăndărei, Câmpina, Înalt",
+            ),
+            (in_zone(task(25, "New York call, 8 PM"), "America/New_York"), "NY"),
+            # 03:45 on the first pass of Bucharest's clocks going back (25 October 2026): a
+            # half-hour event ends at 01:15 UTC (03:15 on the second pass), not at 04:15 local
+            (
+                in_zone(
+                    task(26, "Ședință la ora schimbării"),
+                    "Europe/Bucharest",
+                    due=datetime(2026, 10, 25, 0, 45, tzinfo=UTC),
+                ),
+                "Ora de iarnă",
+            ),
+            (in_zone(task(27, "Sydney", all_day=True), "Australia/Sydney"), "Down under"),
+            # notes of several lines, Romanian with both forms of ș and ț, folded mid-character
+            (
+                task(28, ("Notă: " + "șțăîâŞŢ ĂÎÂ ş ţ, " * 12 + "\n") * 3 + "sfârșit", type="notă"),
+                card(28, "Contract „Șoseaua Ștefan cel Mare” — etapa a II-a " * 2),
+            ),
+        )
+    ),
 ]
 
 
@@ -384,3 +421,67 @@ def test_a_served_feed_holds_icalendars_components_and_both_parsers_read_it(
         assert len(components) == 2 == len(Calendar.from_ical(body).walk(kind))
         assert components[0].summary.value.startswith("Call, Ana; back then ")
         assert components[1].summary.value == "Ședință 😀 — " + deal["title"]
+
+
+@pytest.mark.parametrize("kind", ["VEVENT", "VTODO"])
+def test_a_feed_written_as_text_is_the_calendar_icalendar_builds(kind):
+    """The whole calendar a feed serves, against one built with icalendar alone (the
+    components added to icalendar's ``Calendar``): parsed back by icalendar, the same
+    calendar properties and the same components with the same properties, in every language."""
+    written = renderer()
+    pairs = [(task, card) for task, card in CASES]
+    for language in languages():
+        texts = written.render_many(kind, pairs, language)
+        body = written.calendar_of_bytes(
+            [text.encode() for text in texts],
+            name="cardcrm tasks (Ana Știr)",
+            timezone="Europe/Bucharest",
+        )
+        whole = written._published("cardcrm tasks (Ana Știr)", "Europe/Bucharest")
+        for task_, card_ in pairs:
+            component = Event() if kind == "VEVENT" else Todo()
+            whole.add_component(written.component(component, task_, card_, None, language))
+        built = whole.to_ical(sorted=False)
+        assert body == built, language
+        ours, theirs = Calendar.from_ical(body), Calendar.from_ical(built)
+        assert list(ours.property_items(recursive=False)) == list(
+            theirs.property_items(recursive=False)
+        )
+        assert len(ours.walk(kind)) == len(pairs) == len(theirs.walk(kind))
+        for mine, reference in zip(ours.walk(kind), theirs.walk(kind), strict=True):
+            text = mine.to_ical(sorted=False).decode()
+            assert properties_by_icalendar(text) == properties_by_icalendar(
+                reference.to_ical(sorted=False).decode()
+            )
+
+
+def test_instants_in_any_zone_are_written_in_utc():
+    """Deadlines and changes come from the database in UTC, but anything aware is taken."""
+    zone = ZoneInfo("Europe/Bucharest")
+    moment = datetime(2026, 10, 25, 3, 45, fold=1, tzinfo=zone)  # the second 03:45 that night
+    assert utc_text(moment) == "20261025T014500Z"
+    assert utc_text(moment.astimezone(UTC)) == "20261025T014500Z"
+    assert utc_text(datetime(1, 1, 1, tzinfo=UTC)) == "00010101T000000Z"
+    assert date_text(date(987, 6, 5)) == "09870605"
+    event = renderer().render("VEVENT", *CASES[[t.id for t, _ in CASES].index(26)])
+    assert "DTSTART:20261025T004500Z\r\nDTEND:20261025T011500Z\r\n" in event
+
+
+def test_short_and_long_lines_fold_as_icalendar_folds_them():
+    """Lines of 74 octets stay whole; one more octet, or a character of two octets among 74
+    characters, folds; never inside a character."""
+    for line in ("S" * 74, "S" * 75, "ș" * 37, "ș" * 38, "S" * 73 + "ș", "ț" * 200, "😀" * 40):
+        assert fold_line(line) == _foldline(line), line
+        for piece in fold_line(line).split("\r\n"):
+            assert len(piece.encode()) <= 75
+
+
+def test_a_uid_given_is_escaped_as_icalendar_escapes_it():
+    """The CalDAV server keeps the UID a client gave its to-do, whatever it holds."""
+    written = renderer()
+    task_, card_ = CASES[0]
+    for uid in ("a,b;c\\d@example.com", "ș" * 60, "plain-uid"):
+        for kind in ("VEVENT", "VTODO"):
+            text = written.render(kind, task_, card_, uid=uid)
+            built = written.component(Event() if kind == "VEVENT" else Todo(), task_, card_, uid)
+            assert text == built.to_ical(sorted=False).decode()
