@@ -7,8 +7,10 @@ SQLite tests then get a copy of the migrated file, PostgreSQL tests an emptied d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,6 +316,37 @@ def new_user(app: Any, client: Any) -> Any:
         return Api(client, token, user)
 
     return make
+
+
+class SqliteBackup:
+    """A backup of a test's live SQLite core database, taken and restored as an administrator
+    would with ``sqlite3``'s online backup (a consistent copy of what is committed)::
+
+        backup = SqliteBackup(database_url, tmp_path)  # skips the test on PostgreSQL
+        backup.take()
+        ...
+        backup.restore()  # core alone restored: the sidecars' cursors are now ahead
+    """
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        if not database_url.startswith("sqlite"):
+            pytest.skip("the backup here is a copy of the SQLite file")
+        self.database = database_url.removeprefix("sqlite:///")
+        self.copy = str(folder / "core-backup.db")
+
+    def take(self) -> None:
+        self._backup(self.database, self.copy)
+
+    def restore(self) -> None:
+        self._backup(self.copy, self.database)
+
+    @staticmethod
+    def _backup(source: str, target: str) -> None:
+        with (
+            contextlib.closing(sqlite3.connect(source)) as src,
+            contextlib.closing(sqlite3.connect(target)) as dst,
+        ):
+            src.backup(dst)
 
 
 def free_port() -> int:
