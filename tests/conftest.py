@@ -62,6 +62,38 @@ def _share_url_builders() -> None:
 _share_url_builders()
 
 
+def _share_compiled_templates() -> None:
+    """Compile each Jinja template once per process instead of once per app.
+
+    Every app has its own Jinja environment, whose template cache starts empty: each test that
+    renders a page parsed and compiled every template the page uses (its layout, macros and
+    partials) again, most of a web test's time. A bytecode cache is Jinja's own way to keep
+    compiled templates beyond one environment: keyed by the template's name and file, and
+    recompiled when its source changes (its checksum). Every app the tests make configures
+    Jinja alike (Flask's options, Flask-Babel's gettext), so the code compiled for one is the
+    code any other would compile. Production compiles as Jinja does."""
+    from flask import Flask
+    from jinja2.bccache import Bucket, BytecodeCache
+
+    class SharedTemplateCode(BytecodeCache):
+        def __init__(self) -> None:
+            self.code: dict[str, tuple[str | None, Any]] = {}
+
+        def load_bytecode(self, bucket: Bucket) -> None:
+            checksum, code = self.code.get(bucket.key, (None, None))
+            if code is not None and checksum == bucket.checksum:
+                bucket.code = code
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+    if "bytecode_cache" not in Flask.jinja_options:
+        Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SharedTemplateCode()}
+
+
+_share_compiled_templates()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Compile the project's modules to bytecode files before the run (in the controller).
 
