@@ -7,8 +7,10 @@ SQLite tests then get a copy of the migrated file, PostgreSQL tests an emptied d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,38 @@ def _share_url_builders() -> None:
 _share_url_builders()
 
 
+def _share_compiled_templates() -> None:
+    """Compile each Jinja template once per process instead of once per app.
+
+    Every app has its own Jinja environment, whose template cache starts empty: each test that
+    renders a page parsed and compiled every template the page uses (its layout, macros and
+    partials) again, most of a web test's time. A bytecode cache is Jinja's own way to keep
+    compiled templates beyond one environment: keyed by the template's name and file, and
+    recompiled when its source changes (its checksum). Every app the tests make configures
+    Jinja alike (Flask's options, Flask-Babel's gettext), so the code compiled for one is the
+    code any other would compile. Production compiles as Jinja does."""
+    from flask import Flask
+    from jinja2.bccache import Bucket, BytecodeCache
+
+    class SharedTemplateCode(BytecodeCache):
+        def __init__(self) -> None:
+            self.code: dict[str, tuple[str | None, Any]] = {}
+
+        def load_bytecode(self, bucket: Bucket) -> None:
+            checksum, code = self.code.get(bucket.key, (None, None))
+            if code is not None and checksum == bucket.checksum:
+                bucket.code = code
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+    if "bytecode_cache" not in Flask.jinja_options:
+        Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SharedTemplateCode()}
+
+
+_share_compiled_templates()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Compile the project's modules to bytecode files before the run (in the controller).
 
@@ -74,6 +108,26 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(__file__).resolve().parents[1]
     for folder in ("services", "plugins"):
         compileall.compile_dir(root / folder, quiet=1)
+
+
+#: The modules with the longest single tests (a minute or more each): they run first of all.
+LONGEST_FIRST = ("tests/test_schemathesis.py", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests run first (the longest of all at the very start), the quick ones last.
+
+    The workers share the run by stealing from each other's queue: a long test left near the
+    end of one had the other worker idle until it finished, while quick tests at the end let
+    both finish together. The order within each group is the modules' own (a module's tests
+    stay together, sharing its fixtures)."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow") is None:
+            return 2
+        return 0 if item.nodeid.startswith(LONGEST_FIRST) else 1
+
+    items.sort(key=rank)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -314,6 +368,37 @@ def new_user(app: Any, client: Any) -> Any:
         return Api(client, token, user)
 
     return make
+
+
+class SqliteBackup:
+    """A backup of a test's live SQLite core database, taken and restored as an administrator
+    would with ``sqlite3``'s online backup (a consistent copy of what is committed)::
+
+        backup = SqliteBackup(database_url, tmp_path)  # skips the test on PostgreSQL
+        backup.take()
+        ...
+        backup.restore()  # core alone restored: the sidecars' cursors are now ahead
+    """
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        if not database_url.startswith("sqlite"):
+            pytest.skip("the backup here is a copy of the SQLite file")
+        self.database = database_url.removeprefix("sqlite:///")
+        self.copy = str(folder / "core-backup.db")
+
+    def take(self) -> None:
+        self._backup(self.database, self.copy)
+
+    def restore(self) -> None:
+        self._backup(self.copy, self.database)
+
+    @staticmethod
+    def _backup(source: str, target: str) -> None:
+        with (
+            contextlib.closing(sqlite3.connect(source)) as src,
+            contextlib.closing(sqlite3.connect(target)) as dst,
+        ):
+            src.backup(dst)
 
 
 def free_port() -> int:

@@ -20,6 +20,8 @@ from cardcrm.calendar_sync.models import DavChange
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from tests.conftest import SqliteBackup
+
 from .dav_helpers import NS, xml
 from .test_dav_cardcrm_up import calendars, core_task, loaded, site, texts, wait_for
 from .test_dav_protocol import as_user, dav_users
@@ -254,19 +256,10 @@ def xml_error(response: Any) -> Any:
 def test_a_mirror_rebuilt_after_a_restore_of_core_reports_the_objects_it_lost(
     calendar, member, deal, as_user, database_url, tmp_path
 ):
-    import sqlite3
-
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the backup here is a copy of the SQLite file")
-    core_file, backup = database_url.removeprefix("sqlite:///"), str(tmp_path / "backup.db")
-
-    def copy(source: str, target: str) -> None:
-        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
-
+    backup = SqliteBackup(database_url, tmp_path)
     kept = member.task(deal, "2026-12-01T09:30:00Z", "Kept by the backup")
     calendar.catch_up()
-    copy(core_file, backup)
+    backup.take()
     lost = [member.task(deal, f"2026-12-0{day}T09:30:00Z", f"Lost {day}") for day in (2, 3)]
     calendar.catch_up()
     dav = as_user(member)
@@ -274,7 +267,7 @@ def test_a_mirror_rebuilt_after_a_restore_of_core_reports_the_objects_it_lost(
     before, token, _ = dav.sync("tasks")
     assert len(before) == 3
 
-    copy(backup, core_file)
+    backup.restore()
     new = member.task(deal, "2026-12-04T09:30:00Z", "Made after the restore")
     assert new["id"] == lost[0]["id"]  # core gave the new task a lost one's id
     calendar.catch_up()

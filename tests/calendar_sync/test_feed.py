@@ -13,6 +13,8 @@ from cardcrm.calendar_sync.models import FeedToken
 from icalendar import Calendar
 from sqlalchemy import select, update
 
+from tests.conftest import SqliteBackup
+
 from .conftest import CORE_PUBLIC_URL, PUBLIC_URL
 
 
@@ -407,25 +409,16 @@ def test_after_core_is_restored_alone_the_feed_shows_core_as_it_is_now(
     """Core restored from a backup behind the mirror's cursor: the mirror notices, is rebuilt
     from core's events, and the feed shows the tasks core has, not those lost with the restore
     (whose ids core gives to new tasks)."""
-    import sqlite3
-
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the backup here is a copy of the SQLite file")
-    core_file, backup = database_url.removeprefix("sqlite:///"), str(tmp_path / "backup.db")
-
-    def copy(source: str, target: str) -> None:
-        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
-
+    backup = SqliteBackup(database_url, tmp_path)
     kept = member.task(deal, "2026-12-01T09:30:00+01:00", "Kept by the backup")
     calendar.catch_up()
-    copy(core_file, backup)
+    backup.take()
     lost = [member.task(deal, f"2026-12-0{day}T09:30:00+01:00", f"Lost {day}") for day in (2, 3)]
     calendar.catch_up()
     url = calendar.new_feed(member)
     assert set(events_of(calendar.feed(url))) == {uid(kept)} | {uid(task) for task in lost}
 
-    copy(backup, core_file)
+    backup.restore()
     new = member.task(deal, "2026-12-04T09:30:00+01:00", "Made after the restore")
     assert new["id"] == lost[0]["id"]  # core gave the new task a lost one's id
     calendar.catch_up()

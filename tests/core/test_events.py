@@ -10,6 +10,8 @@ from cardcrm.core.auth.service import create_token
 from cardcrm.core.events import record_event
 from sqlalchemy import event as sa_event
 
+from tests.conftest import SqliteBackup
+
 
 @pytest.fixture
 def service_api(app, client):
@@ -235,22 +237,13 @@ def test_events_made_after_a_restore_reuse_integer_ids_but_never_uids(
 ):
     """Restoring a backup of core's database brings back its incarnation and newest id: the
     next events get the ids of events made after the backup, and new uids."""
-    import sqlite3
-
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the backup here is a copy of the SQLite file")
-    core_file, backup = database_url.removeprefix("sqlite:///"), str(tmp_path / "backup.db")
-
-    def copy(source: str, target: str) -> None:
-        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
-
+    backup = SqliteBackup(database_url, tmp_path)
     product = admin.product("sales")
-    copy(core_file, backup)
+    backup.take()
     kept = feed(service_api, 0)
     admin.card(product, "Made before the restore")
     before = feed(service_api, kept["last_id"])
-    copy(backup, core_file)
+    backup.restore()
     admin.card(product, "Made after the restore")
     after = feed(service_api, kept["last_id"])
 

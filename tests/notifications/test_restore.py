@@ -9,22 +9,17 @@ waiting for core to pass its cursor (and skipping them when it does).
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import timedelta
 
 import pytest
 from cardcrm.notifications.events import FOLLOWER_NAME, EventCursor
 
+from tests.conftest import SqliteBackup
+
 from .helpers import checked_webhook, iso, sales_card
 
 SECRET = "a-long-shared-secret-for-hmac"
-
-
-def copy_database(source: str, target: str) -> None:
-    """A consistent copy of a live SQLite database (what a backup or a restore does)."""
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
 
 
 @pytest.mark.parametrize(
@@ -48,17 +43,14 @@ def test_after_core_is_restored_new_events_get_new_ids_and_the_worker_reads_them
     made_after,
     reason,
 ):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the backup here is a copy of the SQLite file")
-    core_file = database_url.removeprefix("sqlite:///")
-    backup = str(tmp_path / "core-backup.db")
+    backup = SqliteBackup(database_url, tmp_path)
     notifications(member).preferences(
         email=member.user.email, webhook_url=receiver.url, webhook_secret=SECRET
     )
     card = sales_card(admin, member)
     due = iso(clock.now + timedelta(days=1))
     worker.drain()
-    copy_database(core_file, backup)
+    backup.take()
 
     def assign(texts: list[str]) -> None:
         for text in texts:
@@ -70,7 +62,7 @@ def test_after_core_is_restored_new_events_get_new_ids_and_the_worker_reads_them
     before_mails = smtp.wait_for(3)
     assert len(before_bodies) == 3
 
-    copy_database(backup, core_file)  # core alone restored: the worker's cursor is ahead
+    backup.restore()  # core alone restored: the worker's cursor is ahead
     texts = [f"After {number}" for number in range(1, made_after + 1)]
     assign(texts)
     counts = worker.drain()
