@@ -87,9 +87,12 @@ def test_connections_the_server_ended_are_replaced_without_an_error(
         admin.ok("GET", "me")  # the pool holds a connection now
     admin_engine = create_engine(database_url)
     with admin_engine.connect() as connection:
+        # With a timeout, pg_terminate_backend returns once each backend has exited: the
+        # connections *were* ended (a signal still on its way would be a connection that
+        # dies during the request, which is a 503 by design).
         ended = connection.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 " AND backend_type = 'client backend'"
             )
