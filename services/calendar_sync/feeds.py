@@ -19,6 +19,7 @@ no event and no new feed version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -30,6 +31,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol, cast
 from weakref import WeakKeyDictionary
 
+from cardcrm.common.bulk import execute_many
 from cardcrm.common.db import Database, upsert, write_transaction
 from cardcrm.common.errors import CoreUnreachable, NotFound
 from cardcrm.common.i18n import SOURCE_LANGUAGE
@@ -40,6 +42,7 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     case,
@@ -608,46 +611,32 @@ def _data(row: Any, plain: bool) -> dict[str, Any]:
 def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column: str) -> None:
     """Keep components rendered on the way, unless the task changed since (its sequence).
 
-    ``fresh`` holds ``task_id``, ``seq`` and ``text`` of each. The UPDATE is compiled once per
-    database and format and its rows handed to the driver's ``executemany`` as they are: a
-    cold feed keeps 5,000 components, and SQLAlchemy's work on each row's parameters cost
-    about as much as the database's."""
-    connection = session.connection()
-    sql, order = _keep_statement(connection.dialect, column)
+    ``fresh`` holds ``task_id``, ``seq`` and ``text`` of each. The rows go to the driver's
+    ``executemany`` through ``bulk.execute_many``: a cold feed keeps 5,000 components, and
+    SQLAlchemy's work on each row's parameters cost about as much as the database's."""
     rows = [{**values, "key": key} for values in fresh]
-    parameters: Any = rows if order is None else [tuple(row[n] for n in order) for row in rows]
-    _write(session, lambda: session.connection().exec_driver_sql(sql, parameters))
+    _write(session, lambda: execute_many(session, _keep_statement(column), rows))
 
 
-#: ``keep_renders``' UPDATE by (dialect, driver, column): its SQL and, for a driver of positional
-#: parameters, their order.
-_KEEP_STATEMENTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _keep_statement(dialect: Any, column: str) -> tuple[str, tuple[str, ...] | None]:
-    found = _KEEP_STATEMENTS.get((dialect.name, dialect.driver, column))
-    if found is None:
-        # A mapped class's ``__table__`` is its Table (SQLAlchemy's types say FromClause).
-        table = cast(Table, MirrorTask.__table__)
-        other = table.c.vevent if column == "vtodo" else table.c.vtodo
-        key = bindparam("key", type_=table.c.render_key.type)
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("task_id"), table.c.sequence == bindparam("seq"))
-            .values(
-                {
-                    table.c.render_key: key,
-                    table.c[column]: bindparam("text"),
-                    # The other format stays only if it was rendered by the same renderer.
-                    other: case((table.c.render_key == key, other), else_=None),
-                }
-            )
+@functools.cache
+def _keep_statement(column: str) -> Update:
+    """``keep_renders``' UPDATE of ``column`` (``vtodo`` or ``vevent``), built once."""
+    # A mapped class's ``__table__`` is its Table (SQLAlchemy's types say FromClause).
+    table = cast(Table, MirrorTask.__table__)
+    other = table.c.vevent if column == "vtodo" else table.c.vtodo
+    key = bindparam("key", type_=table.c.render_key.type)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("task_id"), table.c.sequence == bindparam("seq"))
+        .values(
+            {
+                table.c.render_key: key,
+                table.c[column]: bindparam("text"),
+                # The other format stays only if it was rendered by the same renderer.
+                other: case((table.c.render_key == key, other), else_=None),
+            }
         )
-        compiled = statement.compile(dialect=dialect)
-        names = compiled.positiontup if compiled.positional else None
-        order = tuple(names) if names else None
-        found = _KEEP_STATEMENTS[(dialect.name, dialect.driver, column)] = (str(compiled), order)
-    return found
+    )
 
 
 def _remember(

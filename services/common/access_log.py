@@ -33,7 +33,7 @@ def redact(text: str) -> str:
 
     Each pattern runs only on a text that holds what it needs (``/feeds/``, ``=``): a request
     logs some sixty atoms (every header and environ value), and two regular expressions on
-    each were a tenth of a small request's time under gunicorn."""
+    each showed in a profile of small requests under gunicorn."""
     if "/feeds/" in text:
         text = FEED_TOKEN.sub(rf"\1{REDACTED}\2", text)
     if "=" in text:

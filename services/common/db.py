@@ -109,7 +109,7 @@ def _session_in_utc(dbapi_connection: Any, _record: Any) -> None:
 
     psycopg then gives instants with ``datetime.UTC`` itself, which ``UTCDateTime`` passes on
     as they are; in another zone (a server set to ``Etc/UTC`` or ``Europe/Bucharest``) each
-    value read took an ``astimezone`` call, a sixth of the Today view's Python time. It also
+    value read took an ``astimezone`` call, 13 % of the Today view's Python time. It also
     keeps anything the database works out from the session's zone the same everywhere. Set
     once per connection, by a statement (not a startup option, which PgBouncer refuses)."""
     autocommit = dbapi_connection.autocommit

@@ -32,7 +32,7 @@ from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
 from ..textsearch import fold
 from . import fast
-from .fast import ProductView, page_cursor, parse_position
+from .fast import page_cursor, parse_position
 from .fields import filter_value
 from .models import Card
 from .sorting import DEFAULT_SORT, sorted_page
@@ -139,29 +139,26 @@ def list_card_dicts(
     args: dict[str, Any],
     field_filters: dict[str, str],
     viewer: User | None,
-    product: ProductView | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The API's page of cards: what ``list_cards`` gives, dumped as ``CardSchema`` would.
 
     The unfiltered list in the contract's order is read with the caller's sight in the same
     statement (``fast.plain_page``); a filtered one reads rows too (``fast.page``) once the
-    product (``product``, or ``fast.load_product``) has checked its arguments; another
-    ``sort`` reads the cards of ``sorting.sorted_page`` and their contacts in one query.
-    404 when the product is missing or out of ``viewer``'s sight.
+    product (``fast.load_product``) has checked its arguments; another ``sort`` reads the
+    cards of ``sorting.sorted_page`` and their contacts in one query. 404 when the product is
+    missing or out of ``viewer``'s sight.
     """
     sort = args.get("sort") or DEFAULT_SORT
     if sort == DEFAULT_SORT and fast.is_plain(args, field_filters):
         try:
             rows, cursor = fast.plain_page(session, product_id, args, viewer)
         except Invalid:
-            if product is None:  # a product out of sight is a 404 whatever the cursor
-                fast.load_product(session, product_id, viewer)
+            fast.load_product(session, product_id, viewer)  # out of sight: 404, not 422
             raise
-        if not rows and product is None:
+        if not rows:
             fast.load_product(session, product_id, viewer)  # 404, or a product with no card
         return fast.card_dicts(rows), cursor
-    if product is None:
-        product = fast.load_product(session, product_id, viewer)
+    product = fast.load_product(session, product_id, viewer)
     if sort == DEFAULT_SORT:
         rows, cursor = fast.page(session, product, args, field_filters, viewer, filter_conditions)
         return fast.card_dicts(rows), cursor

@@ -60,12 +60,10 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     now = utcnow()
     field_filters = queries.field_filters_of(request.args)
 
-    def make(product: fast.ProductView | None) -> tuple[bytes, None]:
+    def make() -> tuple[bytes, None]:
         # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
         # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
-        items, cursor = queries.list_card_dicts(
-            session, product_id, args, field_filters, user, product
-        )
+        items, cursor = queries.list_card_dicts(session, product_id, args, field_filters, user)
         return dumps({"items": items, "next_cursor": cursor}), None
 
     def build() -> tuple[bytes, datetime | None]:
@@ -76,8 +74,8 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
         # statement.
         scope = scope_of(session, user)
         if scope.everything or product_id in scope.products:
-            return answers.shared(("cards", product_id, "all"), now, lambda: make(None))
-        return make(None)
+            return answers.shared(("cards", product_id, "all"), now, make)
+        return make()
 
     # Kept while no event is recorded (``answers.py``): the list holds no time of day.
     return answers.answer(("cards", product_id), now, build)
