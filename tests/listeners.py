@@ -14,8 +14,11 @@ class Listener:
     """Accepts connections on ``host`` and answers every request the same way.
 
     ``status``/``headers``/``body`` make an HTTP answer; ``raw`` is sent instead, as it is
-    (a service that speaks something else). ``accepted`` counts the connections accepted,
-    ``requests`` keeps the head of each request received (its request line and headers).
+    (a service that speaks something else). ``drop`` requests are read and their connection
+    closed with no answer (a server ending a kept-alive connection), the rest answered;
+    with ``hold`` none is answered (a server too slow for the client's time-out).
+    ``accepted`` counts the connections accepted, ``requests`` keeps the head of each request
+    received (its request line and headers).
     """
 
     def __init__(
@@ -27,8 +30,11 @@ class Listener:
         headers: dict[str, str] | None = None,
         body: bytes = b"",
         raw: bytes | None = None,
+        drop: int = 0,
+        hold: bool = False,
     ) -> None:
         self.host = host
+        self.drop, self.hold = drop, hold
         self.status, self.headers, self.body, self.raw = status, headers or {}, body, raw
         self.accepted = 0
         self.requests: list[str] = []
@@ -79,6 +85,10 @@ class Listener:
                     if head is None:
                         return
                     self.requests.append(head)
+                    if len(self.requests) <= self.drop:
+                        return
+                    if self.hold:
+                        continue
                     connection.sendall(self._answer_bytes())
             except OSError:
                 return

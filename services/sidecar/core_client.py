@@ -31,6 +31,18 @@ class CoreUnavailable(CoreError):
     """Core is down or answered 5xx: worth retrying later."""
 
 
+def _dropped_before_answering(method: str, error: requests.RequestException) -> bool:
+    """Whether a read's connection closed with no answer, as a kept-alive connection does when
+    core's server ends it while the request is on its way: the read is asked once more, on a
+    new connection. A time-out is not retried (core is slow, and asking again adds to it),
+    nor is a write (core may have done it)."""
+    return (
+        method in ("GET", "HEAD")
+        and isinstance(error, requests.ConnectionError)
+        and not isinstance(error, requests.Timeout)
+    )
+
+
 class CoreClient:
     """Calls core at ``base_url``; ``service_token`` reads the event feed."""
 
@@ -59,16 +71,20 @@ class CoreClient:
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            response = self._http.request(
-                method,
-                self.base_url + path,
-                headers=headers,
-                timeout=timeout or self.timeout,
-                **kwargs,
-            )
-        except requests.RequestException as error:
-            raise CoreUnavailable(f"core is unreachable: {error}") from error
+        for attempt in (1, 2):
+            try:
+                response = self._http.request(
+                    method,
+                    self.base_url + path,
+                    headers=headers,
+                    timeout=timeout or self.timeout,
+                    **kwargs,
+                )
+                break
+            except requests.RequestException as error:
+                if attempt == 1 and _dropped_before_answering(method, error):
+                    continue
+                raise CoreUnavailable(f"core is unreachable: {error}") from error
         if response.status_code >= 500:
             raise CoreUnavailable(f"core answered {response.status_code}", response.status_code)
         return response

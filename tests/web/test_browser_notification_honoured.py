@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from .test_browser_notification_settings import PREFERENCES, bearer, eventually, open_settings
+from .test_browser_notification_settings import (
+    bearer,
+    eventually,
+    kept_preferences,
+    open_settings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +70,7 @@ def test_status_changes_off_and_a_one_hour_reminder_are_honoured(
     open_settings(tab)  # shown back, and what the service keeps
     assert not tab.get_by_label("a card I own changes status").is_checked()
     assert tab.get_by_label("Due reminders").input_value() == "60"
-    saved = tab.request.get(PREFERENCES, headers=demo).json()
+    saved = kept_preferences(tab, demo)
     assert saved["status_changes"] is False and saved["due_reminder_minutes"] == 60
 
     # The colleague moves the admin's card (off: nothing), then mentions the admin (on).

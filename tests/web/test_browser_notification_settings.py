@@ -26,6 +26,14 @@ def bearer(page: Any, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) ->
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
+def kept_preferences(page: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """What the notifications service keeps for the caller (its answer shown if not a 200)."""
+    answer = page.request.get(PREFERENCES, headers=headers)
+    assert answer.status == 200, answer.text()
+    preferences: dict[str, Any] = answer.json()
+    return preferences
+
+
 def open_settings(tab: Any) -> None:
     tab.goto(SETTINGS)
     tab.locator("#notification-form[aria-busy='false']").wait_for()
@@ -65,7 +73,7 @@ def test_settings_are_saved_shown_back_read_through_the_api_and_honoured(page, a
     error.wait_for()
     assert "http" in error.inner_text()
     assert page.get_by_label("URL").get_attribute("aria-invalid") == "true"
-    assert page.request.get(PREFERENCES, headers=demo).json()["webhook_url"] is None
+    assert kept_preferences(page, demo)["webhook_url"] is None
 
     page.get_by_label("URL").fill("")
     page.get_by_label("someone mentions me in a note").uncheck()
@@ -84,7 +92,7 @@ def test_settings_are_saved_shown_back_read_through_the_api_and_honoured(page, a
     assert page.get_by_label("Due reminders").input_value() == "30"
     assert page.get_by_label("Daily digest time").input_value() == "07:30"
 
-    saved = page.request.get(PREFERENCES, headers=demo).json()
+    saved = kept_preferences(page, demo)
     assert saved["mentioned"] is False and saved["assigned"] is False
     assert saved["status_changes"] is True
     assert saved["due_reminder_minutes"] == 30 and saved["daily_digest_at"] == "07:30"
