@@ -121,6 +121,9 @@ def browser() -> Iterator[Any]:
         pytest.skip("CARDCRM_TEST_BROWSER is not set (CI sets it to /usr/bin/chromium)")
     if not Path(executable).exists():
         pytest.skip(f"CARDCRM_TEST_BROWSER names no file: {executable}")
+    # The service worker's own requests pass the contexts' routes too (test_browser_pwa cuts
+    # one): Playwright's switch for that in Chromium, read by its driver when it starts.
+    os.environ["PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS"] = "1"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_ARGS

@@ -7,13 +7,14 @@ board swiping between columns. Screenshots pwa-*.png land in test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from .conftest import log_in
+from .conftest import DEMO_EMAIL, DEMO_PASSWORD, log_in
 from .test_browser import add_task_due_today, api, card_id
 from .test_browser_board import open_board
 
@@ -49,6 +50,7 @@ def controlled(tab: Any) -> None:
     poll(
         lambda: tab.evaluate("() => !!navigator.serviceWorker.controller"),
         "the service worker to control the page",
+        seconds=30,  # it installs again a few seconds after a failed try (pwa.js)
     )
 
 
@@ -102,6 +104,44 @@ def test_today_a_recent_card_and_refusals_offline_then_back_online(new_tab, arti
     tasks = tab.request.get(f"/api/v1/cards/{card}/tasks", headers=headers).json()["items"]
     printer = next(task for task in tasks if task["text"] == "Call the printer (offline)")
     assert printer["status"] == "open"
+
+
+def test_a_worker_whose_install_failed_installs_again_while_the_page_stays_open(
+    browser, live_server
+):
+    """The worker's first try at keeping the assets meets a network failure (one script's
+    download is cut): it is not installed then, and seconds later, with no reload, it is."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server)
+    context.set_default_timeout(10_000)
+    asked: list[str] = []
+
+    def cut_the_first(route: Any) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    try:
+        # Logged in without a page (the login page would start a worker of its own), so the
+        # Today view is the one page, and it stays open.
+        login = context.request.get("/login").text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login)
+        assert token is not None
+        answer = context.request.post(
+            "/login",
+            form={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": token[1]},
+        )
+        assert answer.ok, answer.status
+        context.route("**/assets/Sortable.min.js", cut_the_first)  # the board's, not Today's
+        tab = context.new_page()
+        tab.goto("/")
+        assert tab.title().startswith("Today")
+        controlled(tab)
+        assert len(asked) >= 2  # cut once, then kept
+        assert tab.url.endswith("/")
+    finally:
+        context.close()
 
 
 def test_logging_out_forgets_the_pages_kept_for_offline_use(new_tab):

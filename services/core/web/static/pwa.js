@@ -117,10 +117,28 @@
   window.addEventListener("online", function () { reloadWhenServerAnswers(0); });
   if (navigator.onLine) reloadWhenServerAnswers(3000);
 
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function (error) {
+  // A worker whose install failed (an asset that did not load: a network blip, the server
+  // restarting) is tried again while the page stays open, 3 s later, then 6, 12... at most a
+  // minute apart; without this the next page load was the next chance. A failed update of a
+  // worker already active is left alone: the active one goes on serving.
+  function registerWorker(delay) {
+    function again() {
+      window.setTimeout(function () { registerWorker(Math.min(delay * 2, 60000)); }, delay);
+    }
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function (registration) {
+      var installing = registration.installing;
+      if (!installing) return;
+      installing.addEventListener("statechange", function () {
+        if (installing.state === "redundant" && !registration.active) again();
+      });
+    }).catch(function (error) {
       console.warn("cardcrm: the offline app could not start", error);
+      again();
     });
+  }
+
+  if ("serviceWorker" in navigator) {
+    registerWorker(3000);
     navigator.serviceWorker.ready.then(function (registration) {
       if (registration.active) registration.active.postMessage({ type: "words", words: WORKER_WORDS });
     });
