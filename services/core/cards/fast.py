@@ -48,15 +48,17 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..auth.models import User
 from ..contacts.models import CardContact
@@ -281,14 +283,34 @@ def _in_sight() -> ColumnElement[bool]:
     return or_(member(False), and_(_own(bindparam("user_id")), member(True)))
 
 
-def _due_condition(due: Any, card_id: Any) -> ColumnElement[bool]:
-    c = _CARDS.c
-    return or_(c.next_task_due > due, and_(c.next_task_due == due, c.id > card_id))
+def due_after(due: Any, card_id: Any, table: Any = _CARDS.c) -> ColumnElement[bool]:
+    """The cards after the position (``due``, ``card_id``: values, or bound parameters) in
+    the ``due`` part's order; ``table`` is ``Card`` or the table's columns.
+
+    A row comparison, not ``due > :due OR (due = :due AND id > :id)``: PostgreSQL and SQLite
+    take it as the bound of an index range, so a page deep in the list starts where the last
+    one ended; with the ``OR`` they read (and dropped) every card before it, and each next
+    page took longer than the one before."""
+    return tuple_(table.next_task_due, table.id) > tuple_(
+        _typed(due, table.next_task_due), _typed(card_id, table.id)
+    )
 
 
-def _updated_condition(updated: Any, card_id: Any) -> ColumnElement[bool]:
-    c = _CARDS.c
-    return or_(c.updated_at < updated, and_(c.updated_at == updated, c.id < card_id))
+def updated_before(updated: Any, card_id: Any, table: Any = _CARDS.c) -> ColumnElement[bool]:
+    """The cards after the position (``updated``, ``card_id``) in the ``none`` part's order
+    (most recently updated first), as ``due_after``."""
+    return tuple_(table.updated_at, table.id) < tuple_(
+        _typed(updated, table.updated_at), _typed(card_id, table.id)
+    )
+
+
+def _typed(value: Any, column: Any) -> ColumnElement[Any]:
+    """``value`` bound with ``column``'s type (its bind processing: SQLite's instants are
+    text in the column's own format). Inside a tuple a value does not take the type of the
+    column it is compared with, as it does in ``column > value``."""
+    if isinstance(value, BindParameter):
+        return bindparam(value.key, type_=column.type)
+    return literal(value, column.type)
 
 
 #: The unfiltered list's statements, by (dialect, part, after a position, caller sees every
@@ -322,11 +344,11 @@ def _part_statement(
     if part == "due":
         query = query.where(*conditions, c.next_task_due.is_not(None))
         if positioned:
-            query = query.where(_due_condition(bindparam("at"), bindparam("after_id")))
+            query = query.where(due_after(bindparam("at"), bindparam("after_id"), c))
         return query.order_by(c.next_task_due, c.id).limit(bindparam("limit"))
     query = query.where(*conditions, c.next_task_due.is_(None))
     if positioned:
-        query = query.where(_updated_condition(bindparam("at"), bindparam("after_id")))
+        query = query.where(updated_before(bindparam("at"), bindparam("after_id"), c))
     return query.order_by(c.updated_at.desc(), c.id.desc()).limit(bindparam("limit"))
 
 

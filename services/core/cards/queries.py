@@ -19,7 +19,7 @@ from typing import Any
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
@@ -32,7 +32,7 @@ from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
 from ..textsearch import fold
 from . import fast
-from .fast import page_cursor, parse_position
+from .fast import due_after, page_cursor, parse_position, updated_before
 from .fields import filter_value
 from .models import Card
 from .sorting import DEFAULT_SORT, sorted_page
@@ -208,9 +208,7 @@ def _page(
         query = select(Card).where(*conditions, Card.next_task_due.is_not(None))
         if "due" in position:
             due, card_id = parse_position(position)
-            query = query.where(
-                or_(Card.next_task_due > due, and_(Card.next_task_due == due, Card.id > card_id))
-            )
+            query = query.where(due_after(due, card_id, Card))
         cards = list(session.scalars(query.order_by(Card.next_task_due, Card.id).limit(limit + 1)))
         if len(cards) > limit:
             last = cards[limit - 1]
@@ -221,9 +219,7 @@ def _page(
     query = select(Card).where(*conditions, Card.next_task_due.is_(None))
     if "updated" in position:
         updated, card_id = parse_position(position, key="updated")
-        query = query.where(
-            or_(Card.updated_at < updated, and_(Card.updated_at == updated, Card.id < card_id))
-        )
+        query = query.where(updated_before(updated, card_id, Card))
     rest = list(
         session.scalars(
             query.order_by(Card.updated_at.desc(), Card.id.desc()).limit(limit - len(cards) + 1)
