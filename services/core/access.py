@@ -117,8 +117,15 @@ def _tasks_rule_parts(
     user_id: Any, whole: ProductSet | None, limited: ProductSet | None
 ) -> list[ColumnElement[bool]]:
     def owned() -> ColumnElement[bool]:
-        card = aliased(Card)  # its own name: a task query may also join Card
-        return exists().where(card.id == Task.card_id, _owns(card, user_id))
+        # Two EXISTS, not one with ``owner = :user OR owner IS NULL``: where PostgreSQL hashes
+        # the cards instead of probing them task by task, each is then one range of the owner
+        # index; the OR in one made it read every card of every product (8 ms of a limited
+        # member's Today view at 100,000 cards).
+        mine, nobodys = aliased(Card), aliased(Card)  # own names: a task query may join Card
+        return or_(
+            exists().where(mine.id == Task.card_id, mine.owner_id == user_id),
+            exists().where(nobodys.id == Task.card_id, nobodys.owner_id.is_(None)),
+        )
 
     return _rule_parts(Task.product_id, whole, limited, owned)
 

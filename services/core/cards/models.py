@@ -43,6 +43,9 @@ class Card(Base):
         ),
         # Global search across products reads the newest cards first (migration 0015).
         Index("ix_cards_updated_at", "updated_at", "id"),
+        # The cards of an owner, or of none, by id alone: a limited member's tasks in sight
+        # (``access.tasks_in_sight_parts``; migration 0019).
+        Index("ix_cards_owner_id_id", "owner_id", "id"),
         # The same order within one status (boards, ?status_id=); and the board's sums.
         Index(*STATUS_INDEX),
     )
@@ -51,9 +54,7 @@ class Card(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"))
     title: Mapped[str] = mapped_column(String(500))
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: The primary contact (a person or company); other contacts are ``contact_links``.
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
