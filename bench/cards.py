@@ -42,6 +42,9 @@ from sqlalchemy.orm import selectinload
 from .database import dialect_of, display_url, read_marker
 from .timing import load_average
 
+#: How deep the deep page of a filtered list is (``status_filter_deep``): a page reached by
+#: following the cursor must cost what the first one costs.
+DEEP_PAGES = 40
 PAGE = 50
 #: Page sizes whose statement counts are compared.
 COUNTED_LIMITS = (5, 50, 500)
@@ -141,6 +144,7 @@ def run(
     second_path = f"{list_path}&cursor={first['next_cursor']}"
     statuses = _status_ids(app, product_id)
     status_path = f"{list_path}&status_id={statuses[0]}"
+    deep_path = _deep(get, status_path, DEEP_PAGES)
     sort_path = f"{list_path}&sort=-updated"
     card_ids, floor_ids = iter(setup["card_ids"]), iter(setup["card_ids"])
     floor = Floor(url, product_id)
@@ -164,6 +168,7 @@ def run(
         # Cases beyond the contract's order: their floor is the statement the API sends, bare.
         status_sql = _list_statement(statements, lambda: get(status_path))
         sort_sql = _list_statement(statements, lambda: get(sort_path))
+        deep_sql = _list_statement(statements, lambda: get(deep_path))
         cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
             "first_page": (getter(lambda: list_path), floor.first_page),
             "first_page_kept": (
@@ -176,6 +181,7 @@ def run(
             ),
             "small_first_page": (getter(lambda: small_path, small_headers), small_floor.first_page),
             "status_filter": (getter(lambda: status_path), lambda: floor.bare(*status_sql)),
+            "status_filter_deep": (getter(lambda: deep_path), lambda: floor.bare(*deep_sql)),
             "sort_updated_desc": (getter(lambda: sort_path), lambda: floor.bare(*sort_sql)),
             "card": (
                 getter(lambda: f"/api/v1/cards/{next(card_ids)}"),
@@ -211,6 +217,15 @@ def run(
             "small_ratio": small_page["ratio"],
             "main_ratio": page["ratio"],
         }
+        deep = results["cases"]["status_filter_deep"]
+        results["flat_in_depth"] = {
+            "pages": DEEP_PAGES,
+            "first_api_p50_ms": results["cases"]["status_filter"]["api"]["median_ms"],
+            "deep_api_p50_ms": deep["api"]["median_ms"],
+            "deep_over_first": round(
+                deep["api"]["median_ms"] / results["cases"]["status_filter"]["api"]["median_ms"], 2
+            ),
+        }
         if profile:
             log("  profiling the first page ...")
             results["profile"] = _profile(getter(lambda: list_path), runs)
@@ -227,6 +242,19 @@ def run(
         kept_app.extensions["cardcrm_db"].dispose()
     results["machine"]["load_after"] = load_average()
     return results
+
+
+def _deep(get: Callable[[str], Any], path: str, pages: int) -> str:
+    """The path of the page ``pages`` pages after the first of the list at ``path`` (or of its
+    last page, if it has fewer)."""
+    cursor = json.loads(get(path))["next_cursor"]
+    deep = path
+    for _ in range(pages):
+        if cursor is None:
+            break
+        deep = f"{path}&cursor={cursor}"
+        cursor = json.loads(get(deep))["next_cursor"]
+    return deep
 
 
 def _interleaved_rounds(

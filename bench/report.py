@@ -18,6 +18,8 @@ CASE_NAMES = {
     "first_page": "list, first page (limit 50)",
     "first_page_kept": "same, answer kept (no change)",
     "second_page": "list, second page (cursor)",
+    "status_filter": "list, ?status_id=, first page",
+    "status_filter_deep": "same, 40 pages deep",
     "card": "single card (GET /cards/{id})",
 }
 
@@ -68,6 +70,14 @@ def cards_table(results: dict[str, Any]) -> str:
         "",
         *_aims(results),
     ]
+    deep = results.get("flat_in_depth")
+    if deep:
+        lines.insert(
+            -len(_aims(results)) - 1,
+            f"A page {deep['pages']} pages deep in ?status_id= takes"
+            f" {deep['deep_api_p50_ms']:.2f} ms against {deep['first_api_p50_ms']:.2f} ms for the"
+            f" first ({deep['deep_over_first']}x)",
+        )
     return "\n".join(lines)
 
 
