@@ -26,7 +26,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol, cast
 from weakref import WeakKeyDictionary
@@ -178,6 +178,26 @@ class FeedAnswer:
     etag: str
     last_modified: datetime
     body: bytes = b""
+    #: What the request computed for later ones (components, the ETag), to store once the
+    #: answer is sent (``keep``).
+    later: list[Callable[[Session], object]] = field(default_factory=list)
+    database: Database | None = None
+
+    def keep(self) -> None:
+        """Store what the request computed, each in its own write transaction: run after the
+        answer is sent (the view's ``call_on_close``), so that the client does not wait for
+        the writes. They are a cache: one that fails (logged) costs the next request a build,
+        and none can make an answer wrong (``keep_renders`` keeps a component only for the
+        task's sequence it was rendered from; a feed's ETag is stored with its version)."""
+        later, self.later = self.later, []
+        if self.database is None:
+            return
+        for action in later:
+            try:
+                with self.database.writer.begin() as session:
+                    action(session)
+            except Exception:
+                log.exception("could not keep what a feed request computed")
 
 
 def serve_feed(
@@ -194,7 +214,9 @@ def serve_feed(
     stored for it; a 304 needs nothing more, not even the request's session (``sessions``
     gives it). A 200 of a version this process built already is answered with the bytes it
     kept (``KeptFeeds``); another version is built from the entries of the one kept, reading
-    again only the tasks that changed (``build_feed``).
+    again only the tasks that changed (``build_feed``). What a build leaves to store (the
+    components rendered, the ETag for other processes) is in the answer's ``later``, for its
+    ``keep`` once the answer is sent.
     """
     served = _served(context)
     feed = served.lookup(hash_token(token), format)
@@ -225,17 +247,26 @@ def serve_feed(
     elif if_modified_since is not None and known and last_modified <= if_modified_since:
         return FeedAnswer(304, known[0], last_modified)
 
+    later: list[Callable[[Session], object]] = []
+
+    def keep(renders: list[dict[str, Any]], key: str, column: str) -> None:
+        later.append(lambda session: store_renders(session, renders, key, column))
+
     if current is None:
-        session = sessions()
-        current = build_feed(
-            session, context, feed, format, admin, language, kept.built if kept else None
-        )
+        previous = kept.built if kept else None
+        current = build_feed(sessions(), context, feed, format, admin, language, previous, keep)
         served.kept.put(feed.user_id, format, KeptFeed(stamp, current))
     if current.etag != stored:
-        _remember(sessions(), feed.user_id, format, version, key, current.etag, context)
+        etag, now = current.etag, context.clock()
+        later.append(
+            lambda session: _remember(session, feed.user_id, format, version, key, etag, now)
+        )
     if if_none_match is not None and _matches(if_none_match, current.etag):
-        return FeedAnswer(304, current.etag, last_modified)
-    return FeedAnswer(200, current.etag, last_modified, current.body)
+        answer = FeedAnswer(304, current.etag, last_modified)
+    else:
+        answer = FeedAnswer(200, current.etag, last_modified, current.body)
+    answer.later, answer.database = later, context.database
+    return answer
 
 
 def feed_key(render_key: str, admin: bool) -> str:
@@ -475,6 +506,7 @@ def build_feed(
     admin: bool,
     language: str = SOURCE_LANGUAGE,
     previous: BuiltFeed | None = None,
+    keep: Callable[[list[dict[str, Any]], str, str], object] | None = None,
 ) -> BuiltFeed:
     """The calendar of the user's shown tasks, from the entries of ``previous`` (the feed
     built before, if any) and the components kept in the mirror.
@@ -483,7 +515,9 @@ def build_feed(
     an admin; ``language`` its owner's. With ``previous`` (in the same language) only the ids,
     sequences and dates of the shown tasks are read, and the components of the tasks that
     changed since; without, the kept components of all of them. A component not rendered yet
-    (new, changed, or rendered by another renderer) is rendered now and kept for the next time.
+    (new, changed, or rendered by another renderer) is rendered now and kept for the next time:
+    in ``session`` before this returns, or by ``keep`` (given ``keep_renders``' arguments but
+    the session) when the caller stores them later (``serve_feed``: after the answer).
     """
     renderer = context.renderer
     key, kind = renderer.key_for(language), FORMATS[format]
@@ -511,7 +545,10 @@ def build_feed(
             {"task_id": entry.id, "seq": entry.sequence, "text": entry.text.decode()}
             for entry in fresh.values()
         ]
-        keep_renders(session, kept, key, column.key)
+        if keep is None:
+            keep_renders(session, kept, key, column.key)
+        else:
+            keep(kept, key, column.key)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     by_state = {entry[:3]: entry for entry in entries if entry is not None}
     return BuiltFeed(body, etag, key, by_state)
@@ -614,8 +651,13 @@ def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column
     ``fresh`` holds ``task_id``, ``seq`` and ``text`` of each. The rows go to the driver's
     ``executemany`` through ``bulk.execute_many``: a cold feed keeps 5,000 components, and
     SQLAlchemy's work on each row's parameters cost about as much as the database's."""
+    _write(session, lambda: store_renders(session, fresh, key, column))
+
+
+def store_renders(session: Session, fresh: list[dict[str, Any]], key: str, column: str) -> None:
+    """``keep_renders`` in the caller's write transaction."""
     rows = [{**values, "key": key} for values in fresh]
-    _write(session, lambda: execute_many(session, _keep_statement(column), rows))
+    execute_many(session, _keep_statement(column), rows)
 
 
 @functools.cache
@@ -646,21 +688,20 @@ def _remember(
     version: int,
     key: str,
     etag: str,
-    context: CalendarContext,
+    now: datetime,
 ) -> None:
+    """Store the ETag of a feed version for every process (``FEED_QUERY``), in the caller's
+    write transaction."""
     values = {
         "user_id": user_id,
         "format": format,
         "version": version,
         "render_key": key,
         "etag": etag,
-        "built_at": context.clock(),
+        "built_at": now,
     }
     update_values = {name: values[name] for name in ("version", "render_key", "etag", "built_at")}
-    _write(
-        session,
-        lambda: upsert(session, FeedRender, [values], ["user_id", "format"], update_values),
-    )
+    upsert(session, FeedRender, [values], ["user_id", "format"], update_values)
 
 
 def _write(session: Session, action: Callable[[], object]) -> None:
