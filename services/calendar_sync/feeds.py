@@ -20,12 +20,14 @@ no event and no new feed version.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import logging
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol, cast
@@ -519,6 +521,20 @@ def build_feed(
     in ``session`` before this returns, or by ``keep`` (given ``keep_renders``' arguments but
     the session) when the caller stores them later (``serve_feed``: after the answer).
     """
+    with collection_paused():
+        return _build(session, context, feed, format, admin, language, previous, keep)
+
+
+def _build(
+    session: Session,
+    context: CalendarContext,
+    feed: FeedOwner,
+    format: str,
+    admin: bool,
+    language: str,
+    previous: BuiltFeed | None,
+    keep: Callable[[list[dict[str, Any]], str, str], object] | None,
+) -> BuiltFeed:
     renderer = context.renderer
     key, kind = renderer.key_for(language), FORMATS[format]
     column = MirrorTask.vtodo if kind == "VTODO" else MirrorTask.vevent
@@ -552,6 +568,36 @@ def build_feed(
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     by_state = {entry[:3]: entry for entry in entries if entry is not None}
     return BuiltFeed(body, etag, key, by_state)
+
+
+#: Builds under way in this process that hold the cyclic garbage collector off
+#: (``collection_paused``), and whether it was on before the first of them.
+_PAUSED = {"builds": 0, "was_enabled": False}
+_PAUSED_LOCK = threading.Lock()
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector held off while a feed is built.
+
+    A cold build makes some 50,000 small objects (rows, components, entries) that live to its
+    end: on the way they set off a full collection (gen 2) about one build in two, which walks
+    every object of the process (its modules, the feeds kept) for some 60-80 ms and frees
+    nothing, since a build makes no cycles. Held off, the collector runs at the next allocation
+    after the build, over what the build left (its entries). Threads building at once share one
+    pause; a collector turned off by someone else stays off."""
+    with _PAUSED_LOCK:
+        if _PAUSED["builds"] == 0:
+            _PAUSED["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _PAUSED["builds"] += 1
+    try:
+        yield
+    finally:
+        with _PAUSED_LOCK:
+            _PAUSED["builds"] -= 1
+            if _PAUSED["builds"] == 0 and _PAUSED["was_enabled"]:
+                gc.enable()
 
 
 def _current_entries(

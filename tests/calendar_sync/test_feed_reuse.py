@@ -7,6 +7,7 @@ database builds from nothing (no feed kept, every component rendered again).
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -188,6 +189,36 @@ def test_a_feed_is_answered_before_what_it_built_is_stored_even_while_the_databa
         assert len(rendered) == len(tasks) and all(rendered)
         assert session.scalar(select(FeedRender.etag)) == response.headers["ETag"]
     assert body == built_from_nothing(other, url)
+
+
+def test_no_garbage_collection_runs_while_a_feed_is_built_and_the_collector_is_left_as_found(
+    calendar, member, deal, monkeypatch
+):
+    member.task(deal, "2026-12-01T09:30:00+01:00")
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    collector_on: list[bool] = []
+    render_many = calendar.context.renderer.render_many
+
+    def rendering(*args: Any, **kwargs: Any) -> list[str]:
+        collector_on.append(gc.isenabled())
+        return render_many(*args, **kwargs)
+
+    monkeypatch.setattr(calendar.context.renderer, "render_many", rendering)
+
+    assert calendar.get(url).status_code == 200
+    assert collector_on == [False]  # a full collection here took 60-80 ms of a cold build
+    assert gc.isenabled()
+    gc.disable()  # someone else's choice: a build does not turn the collector on
+    try:
+        feeds.kept_feeds_of(calendar.context).forget()
+        with calendar.context.database.writer.begin() as session:
+            session.execute(update(MirrorTask).values(render_key=None, vevent=None, vtodo=None))
+        assert calendar.get(url).status_code == 200
+        assert collector_on == [False, False]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_another_process_serves_the_change_made_after_this_one_kept_its_feed(
