@@ -543,13 +543,17 @@ def _build(
     # rows of a feed are most of its time.
     connection = session.connection()
     reusable = previous.entries if previous is not None and previous.render_key == key else None
-    slots = _current_entries(connection, shown, column, key, reusable)
+    slots, looked_up = _current_entries(connection, shown, column, key, reusable)
     stale = [slot for slot in slots if type(slot) is int]
     fresh: dict[int, Entry] = {}
+    found: dict[int, Entry] = {}
     if stale:
-        fresh = _render(connection, renderer, shown, kind, language, stale, len(slots))
+        stored = None if looked_up else (column, key)
+        fresh, found = _render(
+            connection, renderer, shown, kind, language, stale, len(slots), stored
+        )
     entries = [
-        slot if isinstance(slot, Entry) else fresh.get(slot)
+        slot if isinstance(slot, Entry) else fresh.get(slot) or found.get(slot)
         for slot in slots
         # else it left the feed between the two reads: the next feed version says so
     ]
@@ -606,24 +610,31 @@ def _current_entries(
     column: Any,
     key: str,
     reusable: dict[tuple[Any, ...], Entry] | None,
-) -> list[Entry | int]:
+) -> tuple[list[Entry | int], bool]:
     """The shown tasks in the feed's order: each one's current entry, or its id when it has
-    to be rendered. Entries come from ``reusable`` where the task is as it was, else from the
-    components the mirror keeps (rendered by the renderer of ``key``)."""
+    no entry yet; and whether the components the mirror keeps were looked up for those.
+
+    Entries come from ``reusable`` where the task is as it was, else from the components the
+    mirror keeps (rendered by the renderer of ``key``). When most of the feed changed (every
+    task's card renamed, a feed built again after all its tasks changed), the kept components
+    are left for ``_render`` to read with what it renders from, in the same query."""
     stored = shown.with_only_columns(*ENTRY_COLUMNS, MirrorTask.render_key, column)
     if reusable is None:
-        return [
+        slots: list[Entry | int] = [
             Entry(task_id, sequence, modified, text.encode())
             if render_key == key and text is not None
             else task_id
             for task_id, sequence, modified, render_key, text in _raw(connection, stored)
         ]
+        return slots, True
     # A row of ``ENTRY_COLUMNS`` is the key of the entry it still has (``BuiltFeed.entries``).
-    slots: list[Entry | int] = [
+    slots = [
         reusable.get(row) or row[0]
         for row in _raw(connection, shown.with_only_columns(*ENTRY_COLUMNS))
     ]
     missing = [slot for slot in slots if type(slot) is int]
+    if len(missing) * 2 > len(slots):
+        return slots, False
     found: dict[int, Entry] = {}
     for start in range(0, len(missing), RENDER_BATCH):
         batch = stored.where(MirrorTask.id.in_(missing[start : start + RENDER_BATCH]))
@@ -632,7 +643,7 @@ def _current_entries(
                 found[task_id] = Entry(task_id, sequence, modified, text.encode())
     if found:
         slots = [found.get(slot, slot) if isinstance(slot, int) else slot for slot in slots]
-    return slots
+    return slots, True
 
 
 def _raw(connection: Connection, statement: Select) -> list[Any]:
@@ -652,13 +663,20 @@ def _render(
     language: str,
     stale: list[int],
     total: int,
-) -> dict[int, Entry]:
+    stored: tuple[Any, str] | None = None,
+) -> tuple[dict[int, Entry], dict[int, Entry]]:
     """The components of the ``stale`` tasks (of ``total`` shown), rendered in one context of
     the language (``Renderer.render_many``), by task id. The rows are read as plain columns,
     in batches; most of the feed (a cold build) in one query of all its tasks, which beats
-    ``IN`` lists."""
+    ``IN`` lists.
+
+    With ``stored`` (the mirror's column of components and the renderer's key), a task whose
+    component the mirror keeps is not rendered: its entry is made from it, in the second dict
+    given."""
     plain = renderer.plain
     columns = TASK_COLUMNS + (TEXT_COLUMNS if plain else DATA_COLUMNS)
+    if stored is not None:
+        columns += (MirrorTask.render_key, stored[0])
     if len(stale) * 2 > total:
         wanted = set(stale)
         rows = _converted(connection, shown.with_only_columns(*columns))
@@ -674,12 +692,21 @@ def _render(
             for start in range(0, len(stale), RENDER_BATCH)
         ]
     fresh: dict[int, Entry] = {}
+    found: dict[int, Entry] = {}
+    if stored is not None:
+        key = stored[1]
+        for batch in batches:
+            for row in batch:
+                if row[-2] == key and row[-1] is not None:
+                    found[row[0]] = Entry(row[0], row[2], row[9], row[-1].encode())
+        if found:
+            batches = [[row for row in batch if row[0] not in found] for batch in batches]
     for batch in batches:
         pairs = [(_Task(row[0], _data(row, plain), *row[1:6]), _Card(*row[6:9])) for row in batch]
         rendered = renderer.render_many(kind, pairs, language)
         for row, text in zip(batch, rendered, strict=True):
             fresh[row[0]] = Entry(row[0], row[2], row[9], text.encode())
-    return fresh
+    return fresh, found
 
 
 def _converted(connection: Connection, statement: Select) -> list[tuple[Any, ...]]:

@@ -221,6 +221,25 @@ def test_no_garbage_collection_runs_while_a_feed_is_built_and_the_collector_is_l
         gc.enable()
 
 
+def test_after_a_change_of_every_task_the_components_another_process_kept_are_not_rendered_again(
+    calendar, other, member, deal, rendered
+):
+    tasks = [member.task(deal, f"2026-12-0{day}T09:30:00+01:00") for day in (1, 2, 3)]
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    calendar.get(url)  # this process keeps the feed (its entries)
+    member.ok("PATCH", f"cards/{deal['id']}", {"title": "ACME: 60 chairs"})  # every task changes
+    other.catch_up()
+    built_elsewhere = other.get(url)  # another process renders them, and keeps them
+    rendered.clear()
+
+    served = calendar.get(url)
+
+    assert rendered == []
+    assert served.data == built_elsewhere.data
+    assert served.data.count(b"ACME: 60 chairs") == 2 * len(tasks)  # summary and description
+
+
 def test_another_process_serves_the_change_made_after_this_one_kept_its_feed(
     calendar, other, member, deal
 ):
