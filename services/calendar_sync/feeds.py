@@ -383,10 +383,16 @@ class FeedRow(NamedTuple):
 
 
 class FeedLookup:
-    """``FEED_QUERY`` compiled once for a database and run on a pooled connection of its
-    driver: the whole of a 304, without a session, a transaction (SQLite's ``BEGIN`` and
-    ``ROLLBACK``) or SQLAlchemy's execution of a statement (its cache key), which together
-    cost more than the query. Its values go through the columns' own result processors."""
+    """``FEED_QUERY`` compiled once for a database and run on a connection of its driver: the
+    whole of a 304, without a session, a transaction (SQLite's ``BEGIN`` and ``ROLLBACK``) or
+    SQLAlchemy's execution of a statement (its cache key), which together cost more than the
+    query. Its values go through the columns' own result processors.
+
+    On SQLite each thread keeps a connection of its own for it (taken from the engine, so set
+    up as the engine's are, then detached from its pool): the pool's check-out and check-in
+    were half of the lookup (12 -> 5.5 us of CPU). The statement runs in autocommit and is
+    read to its end, so the connection holds no snapshot between requests. PostgreSQL's
+    connections stay with the pool, which renews those the server closed."""
 
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
@@ -399,27 +405,46 @@ class FeedLookup:
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in FEED_QUERY.selected_columns
         ]
+        #: this thread's connection and cursor, on SQLite
+        self._held = threading.local() if dialect.name == "sqlite" else None
 
     def __call__(self, token_hash: str, format: str) -> FeedRow | None:
         named = {"token_hash": token_hash, "format": format}
         parameters: Any = named if self.order is None else [named[name] for name in self.order]
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self.sql, parameters)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool, which ends any transaction the driver began
-        if row is None:
+        rows = self._rows(parameters)
+        if not rows:
             return None
+        (row,) = rows
         values: list[Any] = [
             value if process is None else process(value)
             for process, value in zip(self.processors, row, strict=True)
         ]
         return FeedRow(*values)
+
+    def _rows(self, parameters: Any) -> list[Any]:
+        if self._held is not None:
+            held = self._held
+            if getattr(held, "cursor", None) is None:
+                held.connection = self.engine.raw_connection()
+                held.connection.detach()  # this thread's own from now on (see the class)
+                held.cursor = held.connection.dbapi_connection.cursor()
+            try:
+                held.cursor.execute(self.sql, parameters)
+                return list(held.cursor.fetchall())  # to its end: the statement is done
+            except Exception:
+                connection, held.connection, held.cursor = held.connection, None, None
+                connection.close()  # a new one next time
+                raise
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, parameters)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool, which ends any transaction the driver began
 
 
 @dataclass
