@@ -208,8 +208,8 @@ def cpu_run(tasks: int = 5000, runs: int = 5) -> dict[str, Any]:
             if renders:
                 started, cpu = time.perf_counter(), time.process_time()
                 with context.database.writer.begin() as session:
-                    for fresh in renders:
-                        feeds.store_renders(session, *fresh)
+                    for rendered, key, column in renders:
+                        feeds.store_renders(session, feeds.renders_of(rendered), key, column)
                 stores["store_wall"].append((time.perf_counter() - started) * 1000)
                 stores["store_cpu"].append((time.process_time() - cpu) * 1000)
             return wall, answered, built

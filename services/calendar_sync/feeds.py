@@ -26,7 +26,7 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -251,8 +251,8 @@ def serve_feed(
 
     later: list[Callable[[Session], object]] = []
 
-    def keep(renders: list[dict[str, Any]], key: str, column: str) -> None:
-        later.append(lambda session: store_renders(session, renders, key, column))
+    def keep(rendered: list[Entry], key: str, column: str) -> None:
+        later.append(lambda session: store_renders(session, renders_of(rendered), key, column))
 
     if current is None:
         previous = kept.built if kept else None
@@ -533,7 +533,7 @@ def build_feed(
     admin: bool,
     language: str = SOURCE_LANGUAGE,
     previous: BuiltFeed | None = None,
-    keep: Callable[[list[dict[str, Any]], str, str], object] | None = None,
+    keep: Callable[[list[Entry], str, str], object] | None = None,
 ) -> BuiltFeed:
     """The calendar of the user's shown tasks, from the entries of ``previous`` (the feed
     built before, if any) and the components kept in the mirror.
@@ -543,8 +543,9 @@ def build_feed(
     sequences and dates of the shown tasks are read, and the components of the tasks that
     changed since; without, the kept components of all of them. A component not rendered yet
     (new, changed, or rendered by another renderer) is rendered now and kept for the next time:
-    in ``session`` before this returns, or by ``keep`` (given ``keep_renders``' arguments but
-    the session) when the caller stores them later (``serve_feed``: after the answer).
+    in ``session`` before this returns, or by ``keep`` (given the rendered entries, the key and
+    the column, for ``store_renders`` of ``renders_of`` them) when the caller stores them later
+    (``serve_feed``: after the answer).
     """
     with collection_paused():
         return _build(session, context, feed, format, admin, language, previous, keep)
@@ -558,7 +559,7 @@ def _build(
     admin: bool,
     language: str,
     previous: BuiltFeed | None,
-    keep: Callable[[list[dict[str, Any]], str, str], object] | None,
+    keep: Callable[[list[Entry], str, str], object] | None,
 ) -> BuiltFeed:
     renderer = context.renderer
     key, kind = renderer.key_for(language), FORMATS[format]
@@ -586,14 +587,11 @@ def _build(
     name = renderer.calendar_name(feed.calendar_name, language)
     body = renderer.calendar_of_bytes(texts, name=name, timezone=feed.timezone)
     if fresh:
-        kept = [
-            {"task_id": entry.id, "seq": entry.sequence, "text": entry.text.decode()}
-            for entry in fresh.values()
-        ]
+        rendered = list(fresh.values())
         if keep is None:
-            keep_renders(session, kept, key, column.key)
+            keep_renders(session, renders_of(rendered), key, column.key)
         else:
-            keep(kept, key, column.key)
+            keep(rendered, key, column.key)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     by_state = {entry[:3]: entry for entry in entries if entry is not None}
     return BuiltFeed(body, etag, key, by_state)
@@ -779,6 +777,14 @@ def keep_renders(session: Session, fresh: list[dict[str, Any]], key: str, column
     ``executemany`` through ``bulk.execute_many``: a cold feed keeps 5,000 components, and
     SQLAlchemy's work on each row's parameters cost about as much as the database's."""
     _write(session, lambda: store_renders(session, fresh, key, column))
+
+
+def renders_of(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    """``keep_renders``' rows of rendered entries."""
+    return [
+        {"task_id": entry.id, "seq": entry.sequence, "text": entry.text.decode()}
+        for entry in entries
+    ]
 
 
 def store_renders(session: Session, fresh: list[dict[str, Any]], key: str, column: str) -> None:
