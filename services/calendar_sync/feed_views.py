@@ -106,11 +106,19 @@ def feed(token: str, args: dict[str, Any]) -> Response:
         "X-Robots-Tag": "noindex",
     }
     if answer.status == 304:
-        return Response(status=304, headers=headers)
-    headers["Content-Disposition"] = 'inline; filename="cardcrm.ics"'
-    return Response(
-        answer.body, status=200, headers=headers, content_type=f"{CALENDAR_MIMETYPE}; charset=utf-8"
-    )
+        response = Response(status=304, headers=headers)
+    else:
+        headers["Content-Disposition"] = 'inline; filename="cardcrm.ics"'
+        response = Response(
+            answer.body,
+            status=200,
+            headers=headers,
+            content_type=f"{CALENDAR_MIMETYPE}; charset=utf-8",
+        )
+    if answer.later:
+        # Once the answer is sent: the WSGI server closes every response it sent.
+        response.call_on_close(answer.keep)
+    return response
 
 
 @lru_cache(maxsize=1024)

@@ -471,8 +471,10 @@ _BACKSLASH, _CARET = ord("\\"), ord("^")
 def fold_line(line: str) -> str:
     """A content line folded as icalendar folds it: at most 74 octets a line, never inside a
     UTF-8 character, and an escape (``\\`` or ``^``) not left at the end of a line."""
-    if len(line) <= FOLD_OCTETS and line.isascii():
-        return line  # most lines: one octet a character, and short (``isascii`` costs nothing)
+    if line.isascii():
+        if len(line) <= FOLD_OCTETS:
+            return line  # most lines: one octet a character, and short
+        return _fold_ascii(line)
     data = line.encode()
     if len(data) <= FOLD_OCTETS:
         return line
@@ -488,6 +490,20 @@ def fold_line(line: str) -> str:
         start = end
     pieces.append(data[start:])
     return b"\r\n ".join(pieces).decode()
+
+
+def _fold_ascii(line: str) -> str:
+    """``fold_line`` of an ASCII line: one octet a character, so cut by characters."""
+    pieces = []
+    start, size = 0, len(line)
+    while size - start > FOLD_OCTETS:
+        end = start + FOLD_OCTETS
+        if line[end - 1] in "\\^":
+            end -= 1
+        pieces.append(line[start:end])
+        start = end
+    pieces.append(line[start:])
+    return "\r\n ".join(pieces)
 
 
 def utc_text(value: datetime) -> str:
@@ -523,8 +539,10 @@ class _Writer:
         #: ``Card: %(title)s`` and ``Card %(id)s`` in the language, looked up once
         self.card_line, self.untitled = card_line, untitled
         #: per (card id, title): the title as shown, the ``URL`` line, and the card's part of
-        #: a description (its line and URL)
+        #: a description (its line and URL), escaped
         self._cards: dict[tuple[int, str | None], tuple[str, str, str]] = {}
+        #: ``CATEGORIES`` lines by task type
+        self._categories: dict[str, str] = {}
         #: DTSTAMP and LAST-MODIFIED by time of change
         self._stamps: dict[datetime, str] = {}
         #: ``Renderer.uid`` escaped: nothing in ``task-<id>@`` is escaped, nor joins an escape
@@ -536,7 +554,7 @@ class _Writer:
         if found is None:
             title = printable(card.title or self.untitled % {"id": card.id})
             url = self.renderer.card_url(card.id)
-            card_text = self.card_line % {"title": title} + "\n" + url
+            card_text = escape_text(self.card_line % {"title": title} + "\n" + url)
             found = (title, fold_line("URL:" + url) + "\r\n", card_text)
             if len(self._cards) < 10_000:
                 self._cards[key] = found
@@ -549,6 +567,15 @@ class _Writer:
             found = f"DTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\n"
             if len(self._stamps) < 10_000:
                 self._stamps[modified_at] = found
+        return found
+
+    def _category(self, task_type: str) -> str:
+        found = self._categories.get(task_type)
+        if found is None:
+            category = escape_text(printable(task_type, one_line=True))
+            found = fold_line("CATEGORIES:" + category) + "\r\n"
+            if len(self._categories) < 1_000:
+                self._categories[task_type] = found
         return found
 
     def text(self, task: TaskFields, card: CardFields, uid: str | None = None) -> str:
@@ -564,13 +591,13 @@ class _Writer:
             f"SEQUENCE:{int(task.sequence)}\r\n",
             fold_line("SUMMARY:" + summary),
             "\r\n",
-            fold_line("DESCRIPTION:" + escape_text(f"{text}\n\n{card_text}")),
+            # Escaped apart, the same: nothing escaped spans the line break between them.
+            fold_line("DESCRIPTION:" + escape_text(text + "\n\n") + card_text),
             "\r\n",
             url_line,
         ]
-        if data.get("type"):
-            category = escape_text(printable(data["type"], one_line=True))
-            parts += (fold_line("CATEGORIES:" + category), "\r\n")
+        if task_type := data.get("type"):
+            parts.append(self._category(task_type))
         all_day = task.all_day and task.due_date
         if self.event:
             if all_day:

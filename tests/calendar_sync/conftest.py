@@ -278,8 +278,13 @@ class CalendarService:
         return self.api(user).ok("POST", "feed", status=201)["url"]
 
     def get(self, url: str, **headers: str) -> Any:
+        """The answer to a GET of ``url``, read and closed as a WSGI server closes every answer
+        it sent (what the request left to do after its answer runs then: ``FeedAnswer.keep``)."""
         assert url.startswith(PUBLIC_URL), url
-        return self.client.get(url.removeprefix(PUBLIC_URL), headers=headers)
+        response = self.client.get(url.removeprefix(PUBLIC_URL), headers=headers)
+        response.get_data()
+        response.close()
+        return response
 
     def feed(self, url: str, **headers: str) -> Calendar:
         response = self.get(url, **headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -182,6 +183,33 @@ def test_an_unchanged_feed_answers_304_without_building_anything(
     assert again.data == b""
     assert again.headers["ETag"] == etag
     assert calendar.get(url, **{"If-None-Match": f'"other", {etag}'}).status_code == 304
+
+
+def test_polling_a_feed_holds_nothing_open_in_the_database_between_requests(
+    calendar, member, deal, calendar_database_url
+):
+    """On SQLite each thread keeps a connection for looking feeds up (``FeedLookup``): between
+    requests it must hold no read snapshot, or the write-ahead log could never be emptied and
+    every later change would go unseen by it."""
+    if not calendar_database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's lookups use the pool's connections")
+    task = member.task(deal, "2026-12-01T09:30:00+01:00")
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    etag = calendar.get(url).headers["ETag"]
+    assert calendar.get(url, **{"If-None-Match": etag}).status_code == 304
+
+    checkpoint = sqlite3.connect(calendar_database_url.removeprefix("sqlite:///"))
+    try:
+        busy, _pages, _moved = checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        checkpoint.close()
+    member.ok("PATCH", f"tasks/{task['id']}", {"text": "Seen at once"})
+    calendar.catch_up()
+
+    assert busy == 0
+    changed = calendar.get(url, **{"If-None-Match": etag})
+    assert changed.status_code == 200 and b"Seen at once" in changed.data
 
 
 def test_if_none_match_wins_over_if_modified_since(calendar, member, deal):

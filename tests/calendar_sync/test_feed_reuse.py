@@ -7,15 +7,17 @@ database builds from nothing (no feed kept, every component rendered again).
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from cardcrm.calendar_sync import create_app, feeds
 from cardcrm.calendar_sync.models import FeedRender, MirrorTask
-from sqlalchemy import delete, update
+from sqlalchemy import create_engine, delete, select, text, update
 
-from .conftest import CalendarService
+from .conftest import PUBLIC_URL, CalendarService
 
 
 @pytest.fixture
@@ -143,6 +145,99 @@ def test_a_changed_task_is_the_only_component_rendered_again(
     assert rendered == [tasks[3]["id"]]
     assert b"Only this one" in served.data
     assert served.data == built_from_nothing(other, url)
+
+
+def test_a_feed_is_answered_before_what_it_built_is_stored_even_while_the_database_is_busy(
+    calendar, other, member, deal, calendar_database_url
+):
+    tasks = [member.task(deal, f"2026-12-0{day}T09:30:00+01:00") for day in (1, 2)]
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    # Another process writing to the database (a long transaction of the sync worker): it
+    # holds what storing the feed's components needs (SQLite: the write lock; PostgreSQL: the
+    # tasks' rows).
+    engine = create_engine(calendar_database_url)
+    blocker = engine.connect()
+    if engine.dialect.name == "sqlite":
+        blocker.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        blocker.execute(text("SELECT id FROM mirror_tasks FOR UPDATE"))
+    answers: list[Any] = []
+    request = threading.Thread(
+        target=lambda: answers.append(calendar.client.get(url.removeprefix(PUBLIC_URL)))
+    )
+    try:
+        request.start()
+        request.join(5)
+        answered = bool(answers)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        engine.dispose()
+        request.join(30)
+
+    assert answered, "the feed waited for the database's lock before answering"
+    (response,) = answers
+    assert response.status_code == 200
+    body = response.get_data()
+    with calendar.context.database.session() as session:
+        assert session.scalar(select(FeedRender.etag)) is None
+        assert not any(session.scalars(select(MirrorTask.vevent)))
+    response.close()  # sent: what the build computed is stored now, for every process
+    with calendar.context.database.session() as session:
+        rendered = session.scalars(select(MirrorTask.vevent).order_by(MirrorTask.id)).all()
+        assert len(rendered) == len(tasks) and all(rendered)
+        assert session.scalar(select(FeedRender.etag)) == response.headers["ETag"]
+    assert body == built_from_nothing(other, url)
+
+
+def test_no_garbage_collection_runs_while_a_feed_is_built_and_the_collector_is_left_as_found(
+    calendar, member, deal, monkeypatch
+):
+    member.task(deal, "2026-12-01T09:30:00+01:00")
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    collector_on: list[bool] = []
+    render_many = calendar.context.renderer.render_many
+
+    def rendering(*args: Any, **kwargs: Any) -> list[str]:
+        collector_on.append(gc.isenabled())
+        return render_many(*args, **kwargs)
+
+    monkeypatch.setattr(calendar.context.renderer, "render_many", rendering)
+
+    assert calendar.get(url).status_code == 200
+    assert collector_on == [False]  # a full collection here took 60-80 ms of a cold build
+    assert gc.isenabled()
+    gc.disable()  # someone else's choice: a build does not turn the collector on
+    try:
+        feeds.kept_feeds_of(calendar.context).forget()
+        with calendar.context.database.writer.begin() as session:
+            session.execute(update(MirrorTask).values(render_key=None, vevent=None, vtodo=None))
+        assert calendar.get(url).status_code == 200
+        assert collector_on == [False, False]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_after_a_change_of_every_task_the_components_another_process_kept_are_not_rendered_again(
+    calendar, other, member, deal, rendered
+):
+    tasks = [member.task(deal, f"2026-12-0{day}T09:30:00+01:00") for day in (1, 2, 3)]
+    calendar.catch_up()
+    url = calendar.new_feed(member)
+    calendar.get(url)  # this process keeps the feed (its entries)
+    member.ok("PATCH", f"cards/{deal['id']}", {"title": "ACME: 60 chairs"})  # every task changes
+    other.catch_up()
+    built_elsewhere = other.get(url)  # another process renders them, and keeps them
+    rendered.clear()
+
+    served = calendar.get(url)
+
+    assert rendered == []
+    assert served.data == built_elsewhere.data
+    assert served.data.count(b"ACME: 60 chairs") == 2 * len(tasks)  # summary and description
 
 
 def test_another_process_serves_the_change_made_after_this_one_kept_its_feed(
