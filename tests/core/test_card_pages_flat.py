@@ -1,7 +1,8 @@
 """A page deep in a card list costs what the first page costs: the next page starts where the
 last one ended (a keyset bound on an index range), it does not read and drop every card before
 it. Measured as the work SQLite's virtual machine does for the page's statements (its progress
-handler counts instructions): deterministic, unlike time."""
+handler counts instructions), and on PostgreSQL as the rows its plan reads (EXPLAIN ANALYZE):
+deterministic, unlike time."""
 
 from __future__ import annotations
 
@@ -87,3 +88,74 @@ def test_a_page_deep_in_the_list_costs_what_the_first_costs(app, admin, long_lis
     first = max(costs[:3])
     # The deepest pages of either part: the cards with a deadline, then those without.
     assert max(costs) <= 3 * first, costs
+
+
+def cards_read(plan: dict[str, Any]) -> int:
+    """The rows the plan's scans of ``cards`` read (kept or dropped by a filter), all loops."""
+    read = 0
+    if plan.get("Relation Name") == "cards" and "Scan" in plan["Node Type"]:
+        kept = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        read += kept * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", []):
+        read += cards_read(child)
+    return read
+
+
+def test_a_status_page_of_cards_without_a_deadline_reads_its_own_cards(app, admin):
+    """A board's column (``?status_id=``) pages through the status's cards without a deadline
+    most recently updated first: each page reads about its own cards, not all of the status's
+    (sorted on every page) nor the newer cards of other statuses before them."""
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("SQLite reads this order from the status index (the test above counts it)")
+    product = admin.product("sales")
+    won, lost = (status["id"] for status in product["statuses"][-2:])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "product_id": product["id"],
+            "status_id": won if number < 2_000 else lost,  # the lost ones changed last
+            "title": f"Card {number}",
+            "fields": {},
+            "next_task_due": None,
+            "created_at": start,
+            "updated_at": start + timedelta(minutes=number),
+        }
+        for number in range(4_000)
+    ]
+    engine = get_db_from(app).engine
+    with engine.begin() as connection:
+        connection.execute(insert(Card), rows)
+        connection.exec_driver_sql("ANALYZE cards")
+    path = f"products/{product['id']}/cards?limit=50&status_id={won}"
+    plans = []
+    cursor = None
+    for _ in range(3):  # the first page, the second and the third: each asked once
+        page = path + (f"&cursor={cursor}" if cursor else "")
+        statement, parameters, answer = page_statement(
+            engine, lambda page=page: admin.ok("GET", page)
+        )
+        with engine.connect() as connection:
+            [(plan,)] = connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+            ).all()
+        plans.append(plan[0]["Plan"])
+        cursor = answer["next_cursor"]
+    for plan in plans:
+        assert cards_read(plan) <= 3 * 51, plan
+
+
+def page_statement(engine: Any, ask: Any) -> tuple[str, Any, Any]:
+    """The statement (and its parameters) that reads the part of the list without deadlines
+    when ``ask()`` runs, and what ``ask()`` answered."""
+    sent: list[tuple[str, Any]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
+        if "FROM cards" in statement and "ORDER BY cards.updated_at DESC" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        answer = ask()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    return (*sent[-1], answer)
