@@ -23,6 +23,7 @@ from cardcrm.common.timeutil import utcnow
 from cardcrm.sidecar import access
 from sqlalchemy import Select, case, delete, insert, select, update
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import (
@@ -89,7 +90,27 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
     if task is None:
         # SEQUENCE starts at 0 when a component is made (RFC 5545 §3.8.7.4).
         task = MirrorTask(id=data["id"], sequence=-1, modified_at=updated_at)
-        session.add(task)
+        _fill(task, data, updated_at)
+        try:
+            with session.begin_nested():
+                session.add(task)
+        except IntegrityError:
+            # Another transaction brought the same new task meanwhile (the feed's follower
+            # and a CalDAV write that made it, at once; PostgreSQL): take its row, locked, as
+            # if it had been read above.
+            task = session.get(MirrorTask, data["id"], with_for_update=True, populate_existing=True)
+            if task is None or data["version"] <= task.version:
+                return False
+            previous_assignee = task.assignee_id
+            _fill(task, data, updated_at)
+    else:
+        _fill(task, data, updated_at)
+    touched(session, [task.id], {previous_assignee, task.assignee_id}, at or updated_at)
+    return True
+
+
+def _fill(task: MirrorTask, data: dict[str, Any], updated_at: datetime) -> None:
+    """Give ``task`` what core's API shows of it (``data``), as a new version of it."""
     task.card_id = data["card_id"]
     task.product_id = data.get("product_id")
     task.assignee_id = data.get("assignee_id")
@@ -106,8 +127,6 @@ def apply_task(session: Session, data: dict[str, Any], at: datetime | None = Non
     task.sequence += 1
     task.modified_at = max(updated_at, task.modified_at or updated_at)
     task.render_key = task.vevent = task.vtodo = None
-    touched(session, [task.id], {previous_assignee, task.assignee_id}, at or updated_at)
-    return True
 
 
 def apply_card(session: Session, data: dict[str, Any], at: datetime) -> None:
