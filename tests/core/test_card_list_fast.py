@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from cardcrm.common import rawsql
 from cardcrm.common.api import dumps
 from cardcrm.common.db import get_db
 from cardcrm.common.errors import NotFound
@@ -329,26 +330,38 @@ def test_made_answers_keep_the_access_rules(app, admin, member, world):
         }
 
 
-def test_statements_of_the_plain_list_are_built_once(app, admin, world):
-    """The unfiltered list sends the same statement object each time (no rebuilt SQL)."""
+def test_statements_of_the_plain_list_are_built_once(app, admin, world, monkeypatch):
+    """The unfiltered list sends the same statements each time, compiled once: a second
+    request (another page size) compiles nothing and sends the same SQL."""
     sales = world["products"]["sales"]
     with app.app_context():
         engine = get_db().engine
-    seen: list[Any] = []
+    compiled: list[Any] = []
+    sent: list[str] = []
+    compile_for_real = rawsql._compile
 
-    def remember(conn, clauseelement, multiparams, params, execution_options):
-        seen.append(clauseelement)
+    def compile_counted(statement, dialect):
+        compiled.append(statement)
+        return compile_for_real(statement, dialect)
 
-    event.listen(engine, "before_execute", remember)
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    monkeypatch.setattr(rawsql, "_compile", compile_counted)
+    admin.ok("GET", f"products/{sales['id']}/cards?limit=2")  # compiled here if not before
+    compiled.clear()
+    event.listen(engine, "before_cursor_execute", remember)
     try:
-        admin.ok("GET", f"products/{sales['id']}/cards?limit=2")
-        first = list(seen)
-        seen.clear()
+        # Other page sizes: answers made, not kept ones (``answers.py``).
         admin.ok("GET", f"products/{sales['id']}/cards?limit=3")
+        first = list(sent)
+        sent.clear()
+        admin.ok("GET", f"products/{sales['id']}/cards?limit=4")
     finally:
-        event.remove(engine, "before_execute", remember)
-    shared = [statement for statement in seen if any(statement is old for old in first)]
-    assert len(shared) >= 2  # the product's statement and the page's
+        event.remove(engine, "before_cursor_execute", remember)
+    assert compiled == []
+    # The token check and the page (SQLite: after its BEGIN), the same SQL both times.
+    assert len([sql for sql in first if sql.startswith("SELECT")]) >= 2 and sent == first
 
 
 def reference_card(app: Any, user_id: int, card_id: int) -> bytes | None:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cardcrm.common import rawsql
 from cardcrm.common.api import MAX_ID
 from cardcrm.common.db import get_session, keep_loaded, write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
 from flask import current_app, g, request
-from sqlalchemy import ColumnElement, Row, String, bindparam, cast, func, or_, select, text, update
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -276,10 +277,11 @@ def _ids(text: str | None) -> frozenset[int]:
 
 
 #: The one query a request's token check costs: the token (unrevoked), its user and its web
-#: session, by the token's hash (a unique index). Built once; run on the session's connection
-#: without the ORM (no ``ApiToken`` object is made), so the check costs its round trip and
-#: little Python. The state of the rows is read on every request, never kept between them,
-#: so a token revoked, a session ended or a user changed by any process counts at once.
+#: session, by the token's hash (a unique index). Built once; run on the driver's cursor of
+#: the session's connection (``rawsql``: no ORM object, no execution context), so the check
+#: costs its round trip and little Python. The state of the rows is read on every request,
+#: never kept between them, so a token revoked, a session ended or a user changed by any
+#: process counts at once.
 #: The user's memberships come in two more columns (the products seen whole, and those where
 #: only own cards are seen), so that what the user may see costs no statement of its own.
 #: Its last column, the newest event id (an index's last entry), is the data version that
@@ -320,7 +322,7 @@ class _Principals:
     def __init__(self) -> None:
         self.built: dict[str, tuple[tuple[Any, ...], Principal]] = {}
 
-    def get(self, token_hash: str, row: Row[Any]) -> Principal:
+    def get(self, token_hash: str, row: Any) -> Principal:
         values = tuple(row)[:-1]  # all but the data version, which changes with every write
         found = self.built.get(token_hash)
         if found is not None and found[0] == values:
@@ -332,7 +334,7 @@ class _Principals:
         return principal
 
 
-def _principal_of(row: Row[Any]) -> Principal:
+def _principal_of(row: Any) -> Principal:
     user = None
     if row.user_id is not None:
         # Detached: never used as it is, but copied into each request's session (below).
@@ -370,7 +372,7 @@ def user_for_token(
     ``session`` like one it loaded itself (changes to it are saved with the session's, and
     each request has its own copy), without a query of its own."""
     token_hash = hash_token(token)
-    row = session.connection().execute(_TOKEN_QUERY, {"token_hash": token_hash}).first()
+    row = rawsql.first(session.connection(), _TOKEN_QUERY, {"token_hash": token_hash})
     now = now or utcnow()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None

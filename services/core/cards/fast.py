@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from cardcrm.common import rawsql
 from cardcrm.common.errors import Invalid, NotFound
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.translate import gettext as _
@@ -158,10 +159,11 @@ _PRODUCT = _product_statement()
 
 def load_product(session: Session, product_id: int, viewer: User | None) -> ProductView:
     """The product as ``viewer`` sees it (404 when it is missing or out of their sight)."""
-    rows = session.connection().execute(
-        _PRODUCT, {"product_id": product_id, "user_id": viewer.id if viewer else 0}
+    found = rawsql.execute(
+        session.connection(),
+        _PRODUCT,
+        {"product_id": product_id, "user_id": viewer.id if viewer else 0},
     )
-    found = rows.all()
     if not found:
         raise NotFound(_("No product %(id)s.", id=product_id))
     own_cards_only = found[0][3]
@@ -380,7 +382,8 @@ def plain_page(
     def statement(part: str, positioned: bool) -> Select[Any]:
         return _plain_statement(dialect, part, positioned, everything, trashed)
 
-    return _read_page(connection, args, params, statement)
+    # Its statements are built once (``_STATEMENTS``): read on the driver's cursor.
+    return _read_page(connection, args, params, statement, rawsql.execute)
 
 
 def page(
@@ -407,7 +410,13 @@ def page(
     def statement(part: str, positioned: bool) -> Select[Any]:
         return _part_statement(dialect, conditions, part, positioned)
 
-    return _read_page(connection, args, params, statement)
+    return _read_page(connection, args, params, statement, _execute)
+
+
+def _execute(connection: Connection, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
+    """A statement built for one request, run by SQLAlchemy (which caches its compiled form
+    by its structure; ``rawsql`` keeps only statements built once)."""
+    return list(connection.execute(statement, params).all())
 
 
 def _read_page(
@@ -415,9 +424,11 @@ def _read_page(
     args: dict[str, Any],
     params: dict[str, Any],
     statement: Callable[[str, bool], Select[Any]],
+    execute: Callable[[Connection, Select[Any], dict[str, Any]], list[Any]],
 ) -> tuple[list[Row[Any]], str | None]:
     """The page at ``args``' cursor: the cards with an open task by deadline, then the others,
-    most recently updated first; ``statement(part, positioned)`` reads each part."""
+    most recently updated first; ``statement(part, positioned)`` is each part's statement,
+    run by ``execute``."""
     limit = args["limit"]
     position = decode_cursor(args.get("cursor")) or {"part": "due"}
     if position.get("sort", DEFAULT_SORT) != DEFAULT_SORT:
@@ -428,7 +439,7 @@ def _read_page(
         if positioned:
             params["at"], params["after_id"] = parse_position(position)
         params["limit"] = limit + 1
-        cards = list(connection.execute(statement("due", positioned), params).all())
+        cards = execute(connection, statement("due", positioned), params)
         if len(cards) > limit:
             last = cards[limit - 1]
             return cards[:limit], page_cursor("due", last.next_task_due, last.id)
@@ -439,7 +450,7 @@ def _read_page(
     if positioned:
         params["at"], params["after_id"] = parse_position(position, key="updated")
     params["limit"] = limit - len(cards) + 1
-    rest = connection.execute(statement("none", positioned), params).all()
+    rest = execute(connection, statement("none", positioned), params)
     if len(cards) == limit and rest:  # the page ends with the last card that has a task
         return cards, encode_cursor({"part": "none"})
     cards += rest
@@ -555,10 +566,11 @@ def _card_statement(dialect: str) -> Select[Any]:
 def load_card(session: Session, card_id: int, viewer: User | None) -> dict[str, Any]:
     """``CardSchema().dump`` of the card ``service.get_card`` gives ``viewer`` (else 404)."""
     connection = session.connection()
-    row = connection.execute(
+    row = rawsql.first(
+        connection,
         _card_statement(connection.dialect.name),
         {"card_id": card_id, "user_id": viewer.id if viewer else 0},
-    ).first()
+    )
     if row is None:
         raise NotFound(_("No card %(id)s.", id=card_id))
     # ``access.Scope.sees_card``: a whole product, or own (and nobody's) cards of a limited one.

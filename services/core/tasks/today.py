@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cardcrm.common import rawsql
 from cardcrm.common.db import UTCDateTime
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
@@ -376,8 +377,8 @@ def totals_and_end(session: Session, user: User, period: Period) -> tuple[dict[s
     deadline makes a due task overdue) or the user's next midnight (another day), whichever
     comes first. ``answers.py`` keeps the view's answer until then."""
     statement = totals_statement(_sees_everything(user))
-    due, overdue, closed, postponed, next_deadline = (
-        session.connection().execute(statement, _parameters(user, period)).one()
+    due, overdue, closed, postponed, next_deadline = rawsql.first(
+        session.connection(), statement, _parameters(user, period)
     )
     counts = {
         "due": due or 0,
@@ -419,7 +420,7 @@ def task_page(
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise Invalid({"cursor": [_("Not a cursor this API gave out.")]}) from error
     statement = page_statement(_sees_everything(user), show, position is not None)
-    rows = session.connection().execute(statement, parameters).all()
+    rows = rawsql.execute(session.connection(), statement, parameters)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
