@@ -188,3 +188,15 @@ def test_a_statement_with_an_in_list_bound_at_run_time_is_refused(engine):
 def _token_ids(engine: Any) -> list[int]:
     with engine.connect() as connection:
         return list(connection.scalars(select(ApiToken.id)))
+
+
+def test_json_columns_read_the_values_json_would(engine):
+    """JSON columns are parsed by orjson (``db.json_loads``), which reads an integer past 64
+    bits as a float and refuses ``NaN``: those texts are read by ``json``, as before."""
+    scopes = [123456789012345678901234567890, -9223372036854775809, 1.5, "ș", {"k": None}]
+    with engine.begin() as connection:
+        connection.execute(ApiToken.__table__.update().values(scopes=scopes))
+    statement = select(ApiToken.scopes).order_by(ApiToken.id)
+    with engine.connect() as connection:
+        assert [row.scopes for row in rawsql.execute(connection, statement, {})] == [scopes] * 3
+        assert list(connection.scalars(statement)) == [scopes] * 3

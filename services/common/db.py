@@ -17,6 +17,8 @@ has SQLAlchemy's default pool (5 connections, 10 more at peaks): enough for the 
 
 from __future__ import annotations
 
+import json
+import re
 import select
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -85,9 +88,29 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: A run of digits orjson may not read exactly: it reads an integer past 64 bits as a float.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns' values parsed by orjson (several times faster than ``json``), to the same
+    values: a text with a number of 19 digits or more (an integer orjson would turn into a
+    float), or one orjson refuses (``NaN``, a number past a double's range), is parsed by
+    ``json`` as before."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        text = bytes(text).decode()
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url`` with the project's settings for its dialect."""
     parsed = make_url(url)
+    options.setdefault("json_deserializer", json_loads)
     if parsed.get_backend_name() == "sqlite":
         if (path := sqlite_file(url)) is not None:
             private_file(path)

@@ -28,14 +28,13 @@ the one product the list reads (the other products' conditions cannot match its 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from cardcrm.common import rawsql
+from cardcrm.common.db import json_loads
 from cardcrm.common.errors import Invalid, NotFound
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.translate import gettext as _
@@ -196,20 +195,14 @@ def _status_group() -> ColumnElement[Any]:
 
 
 class _JsonText(TypeDecorator[Any]):
-    """A JSON column read as its text and parsed by orjson (several times faster than the
-    ``json`` module the driver or SQLAlchemy would parse it with, to the same values: what
-    orjson refuses, such as an integer past 64 bits, is parsed by ``json`` as before)."""
+    """A JSON column read as its text and parsed by ``db.json_loads`` (orjson, to the values
+    ``json`` would give)."""
 
     impl = Text
     cache_ok = True
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if value is None:
-            return None
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return json.loads(value)
+        return None if value is None else json_loads(value)
 
 
 #: An instant as ``Instant`` writes it (``timeutil.isoformat_z``: UTC, microseconds only when
