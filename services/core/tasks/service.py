@@ -7,15 +7,17 @@ recomputes the card's ``next_task_due``, all in one transaction.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cardcrm.common import rawsql
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
 from cardcrm.common.timeutil import OUT_OF_CALENDAR, in_calendar, isoformat_z, utcnow
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..access import scope_of
@@ -43,29 +45,44 @@ def get_task(session: Session, task_id: int, viewer: User | None = None) -> Task
 def list_tasks(
     session: Session, card_id: int, status: str | None, after: tuple | None, limit: int
 ) -> list[Task]:
-    return list(session.scalars(_card_tasks(select(Task), card_id, status, after, limit)))
+    statement, parameters = _card_tasks_call(card_id, status, after, limit)
+    return list(session.scalars(select(Task).from_statement(statement), parameters))
 
 
 def list_task_rows(
     session: Session, card_id: int, status: str | None, after: tuple | None, limit: int
-) -> list[Row[Any]]:
+) -> list[Any]:
     """``list_tasks``'s tasks as rows of the table's columns (what ``task_json`` reads): the
-    API answers them as dicts, without making ORM objects only to dump them."""
-    query = _card_tasks(select(*Task.__table__.c), card_id, status, after, limit)
-    return list(session.execute(query))
+    API answers them as dicts, without making ORM objects only to dump them. The statements
+    are built once (``_card_tasks``) and read on the driver's cursor (``rawsql``)."""
+    statement, parameters = _card_tasks_call(card_id, status, after, limit)
+    return rawsql.execute(session.connection(), statement, parameters)
 
 
-def _card_tasks(
-    query: Select[Any], card_id: int, status: str | None, after: tuple | None, limit: int
-) -> Select[Any]:
-    """A card's tasks by deadline (``status``: only those), after ``after`` (due, id)."""
-    query = query.where(Task.card_id == card_id)
+def _card_tasks_call(
+    card_id: int, status: str | None, after: tuple | None, limit: int
+) -> tuple[Select[Any], dict[str, Any]]:
+    parameters: dict[str, Any] = {"card_id": card_id, "limit": limit}
     if status:
-        query = query.where(Task.status == status)
+        parameters["status"] = status
     if after is not None:
-        due, task_id = after
-        query = query.where((Task.due > due) | ((Task.due == due) & (Task.id > task_id)))
-    return query.order_by(Task.due, Task.id).limit(limit)
+        parameters["after_due"], parameters["after_id"] = after
+    return _card_tasks(bool(status), after is not None), parameters
+
+
+@cache
+def _card_tasks(by_status: bool, positioned: bool) -> Select[Any]:
+    """A card's tasks by deadline (``by_status``: only those in ``status``), after the position
+    (``after_due``, ``after_id``) when ``positioned``; up to ``limit``."""
+    tasks = Task.__table__.c
+    query = select(*tasks).where(tasks.card_id == bindparam("card_id"))
+    if by_status:
+        query = query.where(tasks.status == bindparam("status"))
+    if positioned:
+        due = bindparam("after_due", type_=tasks.due.type)
+        task_id: Any = bindparam("after_id")
+        query = query.where((tasks.due > due) | ((tasks.due == due) & (tasks.id > task_id)))
+    return query.order_by(tasks.due, tasks.id).limit(bindparam("limit"))
 
 
 def task_data(task: Task) -> dict[str, Any]:
