@@ -1,14 +1,15 @@
 """The few reads every request makes, run on the driver's cursor: SQL compiled once, no
 execution context around it.
 
-SQLAlchemy runs an already compiled statement in about 60 µs of Python on top of the driver's
-own work (an execution context, a result and its metadata, and psycopg's ``description``
-turned into column objects for every result). The token check, which every request makes, the
-card list's page and the Today view's two statements are cheap for the database, so that was
-a third of the Python time of a kept answer (the token check being all the request costs
-then) and a quarter of a made one. ``execute`` runs such a statement's SQL, compiled by
-SQLAlchemy once per dialect, on a cursor of the same pooled connection (so in the same
-transaction) and turns each column with the same type's result processor SQLAlchemy would use.
+SQLAlchemy's execution of an already compiled statement adds Python work to the driver's own
+(an execution context, a result and its metadata, and psycopg's ``description`` turned into
+column objects for every result). The token check, which every request makes, the card list's
+page and the Today view's two statements are cheap for the database, so that work was a large
+part of a request: in process on PostgreSQL, a kept card list took 0.96 ms of CPU and 0.73
+with this module, a made Today view 3.3 and 2.5. ``execute`` runs such a statement's SQL,
+compiled by SQLAlchemy once per dialect, on a cursor of the same pooled connection (so in the
+same transaction) and turns each column with the same type's result processor SQLAlchemy
+would use.
 
 What stays as with ``Connection.execute``:
 
