@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from cardcrm.common.api import API_PREFIX
 from cardcrm.common.db import get_session
 from cardcrm.common.errors import Forbidden
 from flask import (
@@ -152,7 +153,7 @@ class FlashCookieInterface(SecureCookieSessionInterface):
         return cookie_secure()
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(API_PREFIX):
             return self.session_class()
         return super().open_session(app, request)
 
