@@ -45,6 +45,9 @@ from .timing import load_average
 #: How deep the deep page of a filtered list is (``status_filter_deep``): a page reached by
 #: following the cursor must cost what the first one costs.
 DEEP_PAGES = 40
+#: The title searches timed: a word no card holds (every card would be tested) and one most
+#: cards hold (a page is found at once).
+RARE_WORD, COMMON_WORD = "gmbh", "licences"
 PAGE = 50
 #: Page sizes whose statement counts are compared.
 COUNTED_LIMITS = (5, 50, 500)
@@ -146,6 +149,7 @@ def run(
     status_path = f"{list_path}&status_id={statuses[0]}"
     deep_path = _deep(get, status_path, DEEP_PAGES)
     sort_path = f"{list_path}&sort=-updated"
+    rare_path, common_path = (f"{list_path}&q={word}" for word in (RARE_WORD, COMMON_WORD))
     card_ids, floor_ids = iter(setup["card_ids"]), iter(setup["card_ids"])
     floor = Floor(url, product_id)
     results: dict[str, Any] = {
@@ -169,6 +173,8 @@ def run(
         status_sql = _list_statement(statements, lambda: get(status_path))
         sort_sql = _list_statement(statements, lambda: get(sort_path))
         deep_sql = _list_statement(statements, lambda: get(deep_path))
+        rare_sql = _card_statements(statements, lambda: get(rare_path))
+        common_sql = _card_statements(statements, lambda: get(common_path))
         cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
             "first_page": (getter(lambda: list_path), floor.first_page),
             "first_page_kept": (
@@ -183,6 +189,8 @@ def run(
             "status_filter": (getter(lambda: status_path), lambda: floor.bare(*status_sql)),
             "status_filter_deep": (getter(lambda: deep_path), lambda: floor.bare(*deep_sql)),
             "sort_updated_desc": (getter(lambda: sort_path), lambda: floor.bare(*sort_sql)),
+            "search_rare": (getter(lambda: rare_path), lambda: floor.each(rare_sql)),
+            "search_common": (getter(lambda: common_path), lambda: floor.each(common_sql)),
             "card": (
                 getter(lambda: f"/api/v1/cards/{next(card_ids)}"),
                 lambda: floor.card(next(floor_ids)),
@@ -484,6 +492,18 @@ def _list_statement(log: StatementLog, call: Callable[[], Any]) -> tuple[str, An
     raise RuntimeError("the card list request sent no query of the cards table")
 
 
+def _card_statements(log: StatementLog, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """Every statement the request sent after the token check (a search's lookups and the
+    list's parts)."""
+    with log.capture() as statements:
+        call()
+    return [
+        (sql, parameters)
+        for sql, parameters in statements
+        if sql.lstrip().startswith("SELECT") and "api_tokens" not in sql
+    ]
+
+
 def _short(statement: str, width: int = 160) -> str:
     flat = " ".join(statement.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
@@ -523,6 +543,10 @@ class Floor:
         """A statement the API sent, with its parameters, on the raw cursor."""
         self.cursor.execute(statement, parameters)
         return self.cursor.fetchall()
+
+    def each(self, statements: list[tuple[str, Any]]) -> list[Any]:
+        """Statements the API sent, one after the other, on the raw cursor."""
+        return [self.bare(statement, parameters) for statement, parameters in statements]
 
     def card(self, card_id: int) -> list[Any]:
         self.cursor.execute(self.card_sql, (card_id,))

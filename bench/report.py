@@ -20,6 +20,8 @@ CASE_NAMES = {
     "second_page": "list, second page (cursor)",
     "status_filter": "list, ?status_id=, first page",
     "status_filter_deep": "same, 40 pages deep",
+    "search_rare": "list, ?q= a word no card holds",
+    "search_common": "list, ?q= a word most cards hold",
     "card": "single card (GET /cards/{id})",
 }
 

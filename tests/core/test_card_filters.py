@@ -93,3 +93,62 @@ def test_multiple_choice_and_checkbox_fields_filter(admin):
     admin.card(projects, "Office one", fields={"remote": False})
     assert names(admin, projects, "field.remote=true") == ["Remote one"]
     assert names(admin, projects, "field.remote=false") == ["Office one"]
+
+
+def test_q_finds_the_same_cards_looked_up_or_read_in_the_lists_order(
+    admin, member, board, monkeypatch
+):
+    """A ``q`` of three characters or more that finds few cards is looked up first and the
+    list names them (``queries._found_by``); one that finds more is tested card by card in the
+    list's order. Both give the same pages: the title ignoring case (not its fields), a note's
+    text ignoring accents, the trash and the other filters, page after page."""
+    from cardcrm.core.cards import queries
+
+    product, statuses, cards = board
+    more = [
+        admin.card(product, f"Pilot {n}", owner_id=member.user.id if n % 2 else None)
+        for n in range(5)
+    ]
+    for n, card in enumerate(more[:3]):  # some cards with an open task, some without
+        admin.task(card, f"2030-01-0{n + 1}T09:00:00Z")
+    # A card whose field (not its title) holds the word.
+    admin.card(product, "Umbrella", fields={"contact_email": "pilot@program.example"})
+    admin.ok("POST", f"cards/{cards['acme']['id']}/notes", {"body": "Ștefan asked for a PILOT"})
+    admin.delete(f"cards/{more[4]['id']}")  # in the trash
+    queries_asked = [
+        "q=pilot",
+        "q=PILOT&limit=2",
+        "q=stefan",
+        "q=pilot&trashed=true",
+        f"q=pilot&owner_id={member.user.id}&limit=1",
+        f"q=pilot&status_id={statuses['Offer sent']['id']}",
+        "q=pilot&group=inactive&limit=3",
+        "q=program",
+        "q=nowhere",
+        "q=100%25 p",
+    ]
+
+    def pages(query):
+        seen, path = [], f"products/{product['id']}/cards?{query}"
+        while path:
+            page = admin.ok("GET", path)
+            seen.append([card["title"] for card in page["items"]])
+            cursor = page["next_cursor"]
+            path = f"products/{product['id']}/cards?{query}&cursor={cursor}" if cursor else None
+        return seen
+
+    looked_up = {query: pages(query) for query in queries_asked}
+    monkeypatch.setattr(queries, "FOUND_LISTED", 1)  # more than one card found: read in order
+    assert {query: pages(query) for query in queries_asked} == looked_up
+    assert looked_up["q=pilot"] == [
+        ["Pilot 0", "Pilot 1", "Pilot 2", "ACME licences", "Pilot 3", "Initech 100% pilot"]
+    ]  # those with a task by deadline, then the most recently changed (ACME: its note)
+    assert looked_up["q=PILOT&limit=2"] == [
+        ["Pilot 0", "Pilot 1"],
+        ["Pilot 2", "ACME licences"],
+        ["Pilot 3", "Initech 100% pilot"],
+    ]
+    assert looked_up["q=stefan"] == [["ACME licences"]]
+    assert looked_up["q=pilot&trashed=true"] == [["Pilot 4"]]
+    assert looked_up["q=program"] == looked_up["q=nowhere"] == [[]]
+    assert looked_up["q=100%25 p"] == [["Initech 100% pilot"]]

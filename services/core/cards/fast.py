@@ -394,7 +394,7 @@ def page(
     definition there, and ``queries`` imports this module (not the other way round)."""
     connection = session.connection()
     dialect = connection.dialect.name
-    conditions = filter_conditions(product, args, field_filters)
+    conditions = filter_conditions(product, args, field_filters, session)
     params: dict[str, Any] = {}
     if product.sight == "own" and viewer is not None:
         conditions.append(_own(bindparam("user_id")))
