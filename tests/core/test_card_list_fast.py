@@ -417,3 +417,43 @@ def test_a_single_card_takes_one_statement_besides_the_token_and_recent_cards(ap
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # The token's, then the card with its status, contacts and the caller's membership.
     assert len(reads) == 2, reads
+
+
+def test_filtered_and_sorted_lists_are_planned_for_their_values(app, admin, world):
+    """psycopg prepares a statement the fifth time a connection runs it, and PostgreSQL may
+    then plan it once for any values: a list filtered by a status or an owner read the
+    product's cards in the list's order that way, where the plan for the values asked for
+    reads the status's or owner's index. A filtered or sorted list's statements are never
+    prepared (``db.planned_for_values``); the plain list's, the same for every caller, are."""
+    make_answers(app)
+    with app.app_context():
+        engine = get_db().engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL keeps prepared statements (SQLite plans each statement)")
+    sales = world["products"]["sales"]
+    status_id = sales["statuses"][0]["id"]
+    connections: dict[int, Any] = {}
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        dbapi_connection = conn.connection.dbapi_connection
+        connections[id(dbapi_connection)] = dbapi_connection
+
+    lists = f"products/{sales['id']}/cards?limit=2"
+    event.listen(engine, "after_cursor_execute", remember)
+    try:
+        for _ in range(8):
+            admin.ok("GET", lists)
+            admin.ok("GET", f"{lists}&status_id={status_id}")
+            admin.ok("GET", f"{lists}&sort=title")
+    finally:
+        event.remove(engine, "after_cursor_execute", remember)
+    prepared: list[str] = []
+    for dbapi_connection in connections.values():
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared += [row[0] for row in cursor.fetchall()]
+        dbapi_connection.rollback()
+    card_lists = [statement for statement in prepared if "FROM cards" in statement]
+    assert any("ORDER BY cards.next_task_due" in statement for statement in card_lists)
+    assert not [statement for statement in card_lists if "cards.status_id = $" in statement]
+    assert not [statement for statement in card_lists if "lower(cards.title)" in statement]

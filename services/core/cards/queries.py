@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cardcrm.common.db import planned_for_values
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.translate import gettext as _
@@ -166,15 +167,16 @@ def list_cards(
     """A page of the product's cards; with ``viewer``, only those that user may see."""
     visible = scope_of(session, viewer).cards_condition() if viewer is not None else None
     sort = args.get("sort") or DEFAULT_SORT
-    if sort != DEFAULT_SORT:
-        conditions = filter_conditions(product, args, field_filters, session)
-        if visible is not None:
-            conditions.append(visible)
-        cards, cursor = sorted_page(
-            session, product, conditions, sort, args["limit"], args.get("cursor")
-        )
-    else:
-        cards, cursor = _page(session, product, args, field_filters, visible)
+    with planned_for_values(session):  # which index serves it depends on the filters' values
+        if sort != DEFAULT_SORT:
+            conditions = filter_conditions(product, args, field_filters, session)
+            if visible is not None:
+                conditions.append(visible)
+            cards, cursor = sorted_page(
+                session, product, conditions, sort, args["limit"], args.get("cursor")
+            )
+        else:
+            cards, cursor = _page(session, product, args, field_filters, visible)
     # Hand each card its status from the product's (already loaded) and its other contacts
     # from one query for the page: no query per card.
     statuses = {status.id: status for status in product.statuses}
@@ -218,20 +220,24 @@ def list_card_dicts(
             fast.load_product(session, product_id, viewer)  # 404, or a product with no card
         return fast.card_dicts(rows), cursor
     product = fast.load_product(session, product_id, viewer)
-    if sort == DEFAULT_SORT:
-        rows, cursor = fast.page(session, product, args, field_filters, viewer, filter_conditions)
-        return fast.card_dicts(rows), cursor
-    conditions = filter_conditions(product, args, field_filters, session)  # type: ignore[arg-type]
-    if product.sight == "own" and viewer is not None:
-        conditions.append(or_(Card.owner_id == viewer.id, Card.owner_id.is_(None)))
-    cards, cursor = sorted_page(
-        session,
-        product,  # type: ignore[arg-type]
-        conditions,
-        sort,
-        args["limit"],
-        args.get("cursor"),
-    )
+    # Filtered or sorted, which index serves the list depends on the values asked for.
+    with planned_for_values(session):
+        if sort == DEFAULT_SORT:
+            rows, cursor = fast.page(
+                session, product, args, field_filters, viewer, filter_conditions
+            )
+            return fast.card_dicts(rows), cursor
+        conditions = filter_conditions(product, args, field_filters, session)  # type: ignore[arg-type]
+        if product.sight == "own" and viewer is not None:
+            conditions.append(or_(Card.owner_id == viewer.id, Card.owner_id.is_(None)))
+        cards, cursor = sorted_page(
+            session,
+            product,  # type: ignore[arg-type]
+            conditions,
+            sort,
+            args["limit"],
+            args.get("cursor"),
+        )
     links: dict[int, list[CardContact]] = {card.id: [] for card in cards}
     if cards:
         for link in session.scalars(
