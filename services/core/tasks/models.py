@@ -19,8 +19,9 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_card_id_status_due", "card_id", "status", "due"),
-        # The Today view: a user's open tasks by deadline, with everything its totals look at,
-        # so that counting thousands of tasks reads the index alone.
+        # The Today view: a user's open tasks by deadline, with everything its totals and
+        # page look at (the card: a member limited to own cards), so that counting thousands
+        # of tasks reads the index alone (migration 0021).
         Index(
             "ix_tasks_assignee_id_status_due",
             "assignee_id",
@@ -31,8 +32,19 @@ class Task(Base):
             "product_id",
             "all_day",
             "due_date",
+            "card_id",
         ),
-        Index("ix_tasks_closed_by_id_closed_at", "closed_by_id", "closed_at"),
+        # The tasks a user closed in a period (Today's "closed"), with what it filters on.
+        Index(
+            "ix_tasks_closed_by_id_closed_at",
+            "closed_by_id",
+            "closed_at",
+            "assignee_id",
+            "status",
+            "card_trashed",
+            "product_id",
+            "card_id",
+        ),
         # The reports, for everyone at once: tasks done in a period, open tasks past their
         # deadline; with what they filter and group by, so the table is not read.
         Index(
