@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 
 def fold(text: str) -> str:
     """Lower case without accents: ``fold("Ștefan Ionescu") == "stefan ionescu"``."""
@@ -25,3 +28,20 @@ PHONE_KEY_DIGITS = 9
 def phone_key(text: str) -> str:
     number = digits(text)
     return number[-PHONE_KEY_DIGITS:] if len(number) >= PHONE_KEY_DIGITS else number
+
+
+def has_trigram_tables(session: Session) -> bool:
+    """SQLite's trigram tables of ``search_text`` are there: ``cards_fts`` and ``notes_fts``
+    (migration 0015 makes them where SQLite has FTS5 and its trigram tokenizer)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    found = session.execute(
+        text("SELECT count(*) FROM sqlite_master WHERE name IN ('cards_fts', 'notes_fts')")
+    ).scalar()
+    return found == 2
+
+
+def trigram_phrase(folded: str) -> str:
+    """``folded`` as an FTS5 phrase: on a trigram table, a phrase of three characters or more
+    matches exactly where ``LIKE '%folded%'`` does."""
+    return '"' + folded.replace('"', '""') + '"'

@@ -20,7 +20,7 @@ from cardcrm.common.db import planned_for_values
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, column, literal_column, or_, select, table
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,7 +31,7 @@ from ..contacts.models import CardContact
 from ..mail.address import mail_domain
 from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
-from ..textsearch import fold
+from ..textsearch import fold, has_trigram_tables, trigram_phrase
 from . import fast
 from .fast import due_after, page_cursor, parse_position, updated_before
 from .fields import filter_value
@@ -110,42 +110,66 @@ def _found_by(session: Session, product: Product, q: str) -> list[int] | None:
 
     Why: the list reads its cards in its order and tests each, which stops after a page when
     ``q`` is common but reads every card of the product when ``q`` is rare or not there at all
-    (a word no card holds: 163 ms at 100,000 cards on PostgreSQL, ``bench.cards``'
-    ``search_rare``; 4.3 ms looked up). A word of three characters or more is
-    looked up through ``cards.search_text`` and ``notes.search_text`` (the trigram indexes of
-    migration 0015 on PostgreSQL answer it): a card whose title holds ``q``, ignoring case,
-    holds ``fold(q)`` in its folded ``search_text`` too, so that condition only narrows where
-    the title is tested. A common word stops each lookup after ``FOUND_LISTED + 1`` rows (0.8
-    ms more than before for a word most cards hold) and the list is read in its order."""
+    (a word no card holds: 163 ms at 100,000 cards on PostgreSQL, 152 ms on SQLite,
+    ``bench.cards``' ``search_rare``). A word of three characters or more is looked up in
+    ``cards.search_text`` and ``notes.search_text`` instead, which trigram indexes answer
+    (migration 0015: pg_trgm's on PostgreSQL, FTS5 tables on SQLite): a card whose title holds
+    ``q``, ignoring case, holds ``fold(q)`` in its folded ``search_text`` too, so that only
+    narrows where the title is tested. A common word stops each lookup after
+    ``FOUND_LISTED + 1`` rows and the list is read in its order, as before."""
     folded = fold(q)
     if len(folded) < 3:  # a trigram index needs three characters: no lookup helps
         return None
-    pattern = f"%{_escape_like(folded)}%"
-    in_titles = (
-        select(Card.id)
-        .where(
-            Card.product_id == product.id,
-            Card.search_text.like(pattern, escape="\\"),
-            Card.title.ilike(f"%{_escape_like(q)}%", escape="\\"),
+    in_title = Card.title.ilike(f"%{_escape_like(q)}%", escape="\\")
+    if has_trigram_tables(session):
+        # SQLite: the tables' matches, few or more (they hold every product's), then the rows.
+        cards_holding = _trigram_matches(session, "cards_fts", folded)
+        notes_holding = _trigram_matches(session, "notes_fts", folded)
+        if cards_holding is None or notes_holding is None:
+            return None
+        in_titles = select(Card.id).where(
+            Card.id.in_(cards_holding), Card.product_id == product.id, in_title
         )
-        .limit(FOUND_LISTED + 1)
-    )
+        in_notes = select(Note.card_id).where(
+            Note.id.in_(notes_holding), Note.product_id == product.id
+        )
+    else:
+        pattern = f"%{_escape_like(folded)}%"
+        in_titles = (
+            select(Card.id)
+            .where(
+                Card.product_id == product.id,
+                Card.search_text.like(pattern, escape="\\"),
+                in_title,
+            )
+            .limit(FOUND_LISTED + 1)
+        )
+        # Not DISTINCT, which would read every matching note first: past the limit in notes,
+        # the cards count as more even when fewer are (a card with many notes) and are read
+        # in the list's order, which is right either way.
+        in_notes = (
+            select(Note.card_id)
+            .where(Note.product_id == product.id, Note.search_text.like(pattern, escape="\\"))
+            .limit(FOUND_LISTED + 1)
+        )
     found = set(session.scalars(in_titles))
     if len(found) > FOUND_LISTED:
         return None
-    # Not DISTINCT, which would read every matching note first: past the limit in notes, the
-    # cards count as more even when fewer are (a card with many notes) and are read in the
-    # list's order, which is right either way.
-    in_notes = (
-        select(Note.card_id)
-        .where(Note.product_id == product.id, Note.search_text.like(pattern, escape="\\"))
-        .limit(FOUND_LISTED + 1)
-    )
     noted = list(session.scalars(in_notes))
     found.update(noted)
     if len(noted) > FOUND_LISTED or len(found) > FOUND_LISTED:
         return None
     return sorted(found)
+
+
+def _trigram_matches(session: Session, name: str, folded: str) -> list[int] | None:
+    """The rowids of SQLite's trigram table ``name`` whose text holds ``folded``: at most
+    ``FOUND_LISTED`` (``None``: more). FTS5 finds them as it goes, so a common word stops
+    after ``FOUND_LISTED + 1`` (1 ms) where a subquery would read all of them (33 ms)."""
+    fts = table(name, column("rowid"))
+    matching = literal_column(name).op("MATCH")(trigram_phrase(folded))
+    rowids = list(session.scalars(select(fts.c.rowid).where(matching).limit(FOUND_LISTED + 1)))
+    return rowids if len(rowids) <= FOUND_LISTED else None
 
 
 def field_filters_of(query_args: Any) -> dict[str, str]:

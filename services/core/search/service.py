@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, column, literal_column, or_, select, table, text, union
+from sqlalchemy import Select, column, literal_column, or_, select, table, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,7 +22,7 @@ from ..cards.models import Card
 from ..contacts import service as contacts
 from ..notes.models import Note
 from ..products.models import Product, Status
-from ..textsearch import fold
+from ..textsearch import fold, has_trigram_tables, trigram_phrase
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _cards(session: Session, viewer: User, words: list[str], limit: int) -> list
         # (trigram indexes answer both, migration 0015), then the matches only are read, in a
         # materialized CTE: left to the planner, SQLite walked the (product_id, updated_at)
         # index for the access rule instead, 5x the time.
-        fts = _has_fts(session)
+        fts = has_trigram_tables(session)
         found = (
             select(Card.id, Card.updated_at, Card.product_id, Card.owner_id)
             .where(Card.trashed_at.is_(None), *(Card.id.in_(_holding(word, fts)) for word in words))
@@ -135,7 +135,7 @@ def _holding(word: str, fts: bool) -> Any:
     phrase of three characters or more matches exactly where ``LIKE '%word%'`` does.
     """
     if fts and len(word) >= 3:
-        phrase = '"' + word.replace('"', '""') + '"'
+        phrase = trigram_phrase(word)
         cards, notes = table("cards_fts", column("rowid")), table("notes_fts", column("rowid"))
         return union(
             select(cards.c.rowid).where(literal_column("cards_fts").op("MATCH")(phrase)),
@@ -150,16 +150,6 @@ def _holding(word: str, fts: bool) -> Any:
         select(Card.id).where(Card.search_text.like(pattern, escape="\\")),
         select(Note.card_id).where(Note.search_text.like(pattern, escape="\\")),
     )
-
-
-def _has_fts(session: Session) -> bool:
-    """SQLite's trigram tables are there (migration 0015 makes them where FTS5 can)."""
-    if session.get_bind().dialect.name != "sqlite":
-        return False
-    found = session.execute(
-        text("SELECT count(*) FROM sqlite_master WHERE name IN ('cards_fts', 'notes_fts')")
-    ).scalar()
-    return found == 2
 
 
 def _pattern(word: str) -> str:
