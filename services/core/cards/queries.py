@@ -110,7 +110,7 @@ def _found_by(session: Session, product: Product, q: str) -> list[int] | None:
 
     Why: the list reads its cards in its order and tests each, which stops after a page when
     ``q`` is common but reads every card of the product when ``q`` is rare or not there at all
-    (a word no card holds: 163 ms at 100,000 cards on PostgreSQL, 152 ms on SQLite,
+    (a word no card holds: 163 ms at 100,000 cards on PostgreSQL, 146 ms on SQLite,
     ``bench.cards``' ``search_rare``). A word of three characters or more is looked up in
     ``cards.search_text`` and ``notes.search_text`` instead, which trigram indexes answer
     (migration 0015: pg_trgm's on PostgreSQL, FTS5 tables on SQLite): a card whose title holds
