@@ -231,7 +231,14 @@ def test_a_member_limited_to_own_cards_gets_the_same_answer(app, admin, member, 
     sales = world["products"]["sales"]
     projects = world["products"]["projects"]
     for product in (sales, projects):
-        for query in ({}, {"sort": "-updated"}, {"owner_id": admin.user.id}, {"q": "a"}):
+        for query in (
+            {},
+            {"sort": "-updated"},
+            {"owner_id": admin.user.id},
+            {"owner_id": member.user.id},  # their own: the filter alone keeps to them
+            {"owner_id": member.user.id, "sort": "-updated"},
+            {"q": "a"},
+        ):
             for limit in (1, 50):
                 seen = compare_every_page(app, member, product, limit=limit, **query)
                 if product is sales and not query:

@@ -252,7 +252,7 @@ def list_card_dicts(
             )
             return fast.card_dicts(rows), cursor
         conditions = filter_conditions(product, args, field_filters, session)  # type: ignore[arg-type]
-        if product.sight == "own" and viewer is not None:
+        if viewer is not None and fast.limited_sight(product, args, viewer):
             conditions.append(or_(Card.owner_id == viewer.id, Card.owner_id.is_(None)))
         cards, cursor = sorted_page(
             session,
