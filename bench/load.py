@@ -105,6 +105,8 @@ MIX: dict[str, int] = {
 #: Share of the cards opened that come from a small pool shared by every user (the top of the
 #: main product's list), so that two users sometimes edit the same card: the 412s.
 HOT_SHARE = 0.25
+#: Hello's req/s apart by more than this from round to round: the run is flagged as unsteady.
+UNSTEADY = 0.10
 #: Users of each kind's own short phase (``measure_demand``).
 DEMAND_USERS = 4
 SAFE_METHODS = ("GET", "HEAD")
@@ -1378,7 +1380,19 @@ def saturated_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             found[f"cpu_ratio_{name.replace(' ', '_')}_to_hello"] = round(
                 statistics.median(by_cpu), 4
             )
+    spread = _spread(found.get("hello", {}).get("per_second") or [])
+    if spread is not None:
+        found["hello_spread"] = spread
     return found
+
+
+def _spread(rates: list[float]) -> float | None:
+    """How far apart the round's req/s are (highest over lowest, less one): for hello, how
+    much the machine's speed moved during the run. A round's ratio compares its own phases,
+    each some 20 s apart, so it can be off by about as much."""
+    if len(rates) < 2 or min(rates) <= 0:
+        return None
+    return round(max(rates) / min(rates) - 1, 3)
 
 
 def _median(values: list[Any]) -> float | None:
@@ -1609,6 +1623,19 @@ def rounds_table(results: dict[str, Any]) -> list[str]:
             f"  mixed: p50 {mixed['p50_ms_median']} ms, p95 {mixed['p95_ms_median']} ms "
             f"(medians), errors {mixed['errors']}"
         )
+    hello = summary_.get("hello", {}).get("per_second") or []
+    spread = _spread(hello)  # also for results written before ``hello_spread`` was kept
+    if spread is not None:
+        line = (
+            f"  hello alone from round to round: {min(hello):,.0f} to {max(hello):,.0f} req/s "
+            f"({spread:.0%} apart)"
+        )
+        if spread > UNSTEADY:
+            line += (
+                ": the machine's speed changed during the run, and a round's ratios may be off "
+                "by as much (run again on a quieter machine)"
+            )
+        lines.append(line)
     return lines
 
 

@@ -105,6 +105,8 @@ def test_the_load_script_drives_core_and_the_ceiling_without_errors(tiny_url: st
     ratios = [one["ratios"]["today"] for one in rounds]
     assert saturated["ratio_today_to_hello"] == pytest.approx(sum(ratios) / 2, abs=1e-4)
     assert results["phases"]["hello"] == rounds[-1]["hello"]
+    hello = [one["hello"]["total"]["per_second"] for one in rounds]
+    assert saturated["hello_spread"] == pytest.approx(max(hello) / min(hello) - 1, abs=1e-3)
 
     aims = {aim["aim"]: aim for aim in results["aims"]}
     assert len(aims) == 6  # today, card list, mix x5, mix errors, paced p95, paced errors
@@ -125,6 +127,7 @@ def test_the_load_script_drives_core_and_the_ceiling_without_errors(tiny_url: st
     assert sum(m["requests"].get(kind, {}).get("count", 0) for m in mixes for kind in writes) > 0
     text = load.table(results)
     assert "interleaved rounds" in text and "aim: paced: 0 errors: PASS" in text
+    assert "hello alone from round to round" in text
 
 
 @pytest.mark.slow
