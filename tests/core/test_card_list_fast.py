@@ -464,3 +464,32 @@ def test_filtered_and_sorted_lists_are_planned_for_their_values(app, admin, worl
     assert any("ORDER BY cards.next_task_due" in statement for statement in card_lists)
     assert not [statement for statement in card_lists if "cards.status_id = $" in statement]
     assert not [statement for statement in card_lists if "lower(cards.title)" in statement]
+
+
+def test_a_member_limited_to_own_cards_filtering_on_themselves_sees_all_their_cards(
+    app, admin, member, world
+):
+    """``?owner_id=`` themselves: the filter alone (``fast.limited_sight``, and the web list's
+    ``queries.list_cards``) lists exactly the member's cards, the ones an admin's list with the
+    same filter holds; a member of the whole product gets the same."""
+
+    def every_page(api, product, **query):
+        ids, cursor = [], None
+        while True:
+            page_query = {"limit": 2, **query, **({"cursor": cursor} if cursor else {})}
+            page = api.ok("GET", f"products/{product['id']}/cards", query_string=page_query)
+            ids += [card["id"] for card in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                return ids
+
+    for name in ("sales", "projects"):  # limited to own cards in sales, whole in projects
+        product = world["products"][name]
+        listed = admin.ok(
+            "GET", f"products/{product['id']}/cards", query_string={"owner_id": member.user.id}
+        )
+        status_id = listed["items"][-1]["status_id"]
+        for query in ({}, {"sort": "-updated"}, {"status_id": status_id}):
+            theirs = every_page(admin, product, owner_id=member.user.id, **query)
+            assert theirs, (name, query)
+            assert every_page(member, product, owner_id=member.user.id, **query) == theirs
+            compare_every_page(app, member, product, limit=2, owner_id=member.user.id, **query)
