@@ -32,13 +32,19 @@ def phone_key(text: str) -> str:
 
 def has_trigram_tables(session: Session) -> bool:
     """SQLite's trigram tables of ``search_text`` are there: ``cards_fts`` and ``notes_fts``
-    (migration 0015 makes them where SQLite has FTS5 and its trigram tokenizer)."""
+    (migration 0015 makes them where SQLite has FTS5 and its trigram tokenizer).
+
+    Asked once per pooled connection (kept in its ``info``), not on every search: the schema
+    is the one the migrations left when the process started."""
     if session.get_bind().dialect.name != "sqlite":
         return False
-    found = session.execute(
-        text("SELECT count(*) FROM sqlite_master WHERE name IN ('cards_fts', 'notes_fts')")
-    ).scalar()
-    return found == 2
+    info = session.connection().info
+    if "trigram_tables" not in info:
+        found = session.execute(
+            text("SELECT count(*) FROM sqlite_master WHERE name IN ('cards_fts', 'notes_fts')")
+        ).scalar()
+        info["trigram_tables"] = found == 2
+    return bool(info["trigram_tables"])
 
 
 def trigram_phrase(folded: str) -> str:

@@ -1,6 +1,7 @@
 """Card list filters: status, group, owner, closed, title search and custom fields, combined."""
 
 import pytest
+from cardcrm.core.cards import queries
 
 
 @pytest.fixture
@@ -102,8 +103,6 @@ def test_q_finds_the_same_cards_looked_up_or_read_in_the_lists_order(
     list names them (``queries._found_by``); one that finds more is tested card by card in the
     list's order. Both give the same pages: the title ignoring case (not its fields), a note's
     text ignoring accents, the trash and the other filters, page after page."""
-    from cardcrm.core.cards import queries
-
     product, statuses, cards = board
     more = [
         admin.card(product, f"Pilot {n}", owner_id=member.user.id if n % 2 else None)

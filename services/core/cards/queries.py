@@ -93,10 +93,19 @@ def _text_condition(product: Product, q: str) -> ColumnElement[bool]:
     PostgreSQL hashes the subquery's card ids, SQLite builds them into a temporary index), so a
     query costs one scan of the product's notes beside the card list's own index scan."""
     in_notes = select(Note.card_id).where(
-        Note.product_id == product.id,
-        Note.search_text.like(f"%{_escape_like(fold(q))}%", escape="\\"),
+        Note.product_id == product.id, _holds(Note.search_text, fold(q))
     )
-    return or_(Card.title.ilike(f"%{_escape_like(q)}%", escape="\\"), Card.id.in_(in_notes))
+    return or_(_title_holds(q), Card.id.in_(in_notes))
+
+
+def _title_holds(q: str) -> ColumnElement[bool]:
+    """The card's title holds ``q``, ignoring case (``%`` and ``_`` are plain text)."""
+    return Card.title.ilike(f"%{_escape_like(q)}%", escape="\\")
+
+
+def _holds(search_text: Any, folded: str) -> ColumnElement[bool]:
+    """A folded ``search_text`` column holds ``folded`` (``%`` and ``_`` are plain text)."""
+    return search_text.like(f"%{_escape_like(folded)}%", escape="\\")
 
 
 #: At most this many cards found by ``q`` are looked up and named by id (``_found_by``).
@@ -120,7 +129,7 @@ def _found_by(session: Session, product: Product, q: str) -> list[int] | None:
     folded = fold(q)
     if len(folded) < 3:  # a trigram index needs three characters: no lookup helps
         return None
-    in_title = Card.title.ilike(f"%{_escape_like(q)}%", escape="\\")
+    in_title = _title_holds(q)
     if has_trigram_tables(session):
         # SQLite: the tables' matches, few or more (they hold every product's), then the rows.
         cards_holding = _trigram_matches(session, "cards_fts", folded)
@@ -134,14 +143,9 @@ def _found_by(session: Session, product: Product, q: str) -> list[int] | None:
             Note.id.in_(notes_holding), Note.product_id == product.id
         )
     else:
-        pattern = f"%{_escape_like(folded)}%"
         in_titles = (
             select(Card.id)
-            .where(
-                Card.product_id == product.id,
-                Card.search_text.like(pattern, escape="\\"),
-                in_title,
-            )
+            .where(Card.product_id == product.id, _holds(Card.search_text, folded), in_title)
             .limit(FOUND_LISTED + 1)
         )
         # Not DISTINCT, which would read every matching note first: past the limit in notes,
@@ -149,7 +153,7 @@ def _found_by(session: Session, product: Product, q: str) -> list[int] | None:
         # in the list's order, which is right either way.
         in_notes = (
             select(Note.card_id)
-            .where(Note.product_id == product.id, Note.search_text.like(pattern, escape="\\"))
+            .where(Note.product_id == product.id, _holds(Note.search_text, folded))
             .limit(FOUND_LISTED + 1)
         )
     found = set(session.scalars(in_titles))
