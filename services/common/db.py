@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -266,6 +266,9 @@ class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_options)
+        #: Called with each request's session when it is made (``get_session``): core gives
+        #: it the caller its token check found (``auth.service``).
+        self.session_made: list[Callable[[Session], None]] = []
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: A request's reads on PostgreSQL: no transaction (``request_session``).
         self.reading = (
@@ -305,6 +308,19 @@ class Database:
         session.info[_TRANSACTIONAL] = self.engine
         return session
 
+    @contextmanager
+    def one_read(self) -> Iterator[Connection]:
+        """A connection for a request's read made before its session is needed (the token
+        check): on PostgreSQL one of the pool's, outside any transaction and given back at
+        once, so that a request answered from memory (``core/answers.py``) makes no session
+        at all; on SQLite the request session's own, whose transaction its later reads share.
+        """
+        if self.reading is None:
+            yield get_session().connection()
+            return
+        with self.reading.connect() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -318,8 +334,17 @@ def get_db() -> Database:
 def get_session() -> Session:
     """The request's session, created on first use and closed when the request ends."""
     if "db_session" not in g:
-        g.db_session = get_db().request_session()
+        database = get_db()
+        g.db_session = database.request_session()
+        for made in database.session_made:
+            made(g.db_session)
     session: Session = g.db_session
+    return session
+
+
+def made_session() -> Session | None:
+    """The request's session if ``get_session`` has made it, else None."""
+    session: Session | None = g.get("db_session")
     return session
 
 

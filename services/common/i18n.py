@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -33,10 +33,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, Response, request
 from flask_babel import Babel, force_locale, get_locale
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 log = logging.getLogger(__name__)
 
 SOURCE_LANGUAGE = "en"
+#: Distinct ``Accept-Language`` headers whose best language a process keeps.
+ACCEPT_HEADERS_KEPT = 256
 #: The catalogue directory of the shared code (problem+json titles, validation messages).
 COMMON_TRANSLATIONS = Path(__file__).parent / "translations"
 
@@ -127,8 +131,13 @@ def install(
     app.config["DEFAULT_LANGUAGE"] = default
     app.config["LANGUAGES"] = languages
 
+    @lru_cache(maxsize=ACCEPT_HEADERS_KEPT)
+    def best_match(accept_language: str) -> str | None:
+        return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
+
     def select_language() -> str:
-        header = request.accept_languages.best_match(languages) if request else None
+        # Parsed once per distinct header (a client sends the same one on every request).
+        header = best_match(request.headers.get("Accept-Language", "")) if request else None
         if request and request.path.startswith(api_prefix) and header:
             return header
         profile = user_language()

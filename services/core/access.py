@@ -164,7 +164,7 @@ SCOPES = "cardcrm_scopes"
 def scope_of(session: Session, user: User | None) -> Scope:
     """What ``user`` may see; read once per session (a request) and kept in ``session.info``."""
     if user is None or user.is_admin:
-        return Scope(user_id=user.id if user else 0, everything=True)
+        return whole_scope(user)
     cache = session.info.setdefault(SCOPES, {})
     if user.id not in cache:
         rows = session.execute(
@@ -178,6 +178,11 @@ def scope_of(session: Session, user: User | None) -> Scope:
             own_cards_products=frozenset(pid for pid, limited in rows if limited),
         )
     return cache[user.id]
+
+
+def whole_scope(user: User | None) -> Scope:
+    """The sight of an admin, or of no user (a service): everything."""
+    return Scope(user_id=user.id if user else 0, everything=True)
 
 
 def remember_scope(session: Session, scope: Scope) -> None:

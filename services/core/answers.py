@@ -40,7 +40,7 @@ from datetime import datetime
 from cardcrm.common.api import JSON_MIMETYPE
 from flask import Flask, Response, current_app, request
 
-from .auth.service import authenticated_principal
+from .auth.service import checked_principal
 
 #: The OpenAPI description of the 304 these answers give.
 NOT_MODIFIED = "The client's copy (If-None-Match: the answer's ETag) is current."
@@ -117,7 +117,7 @@ def answer(
     with its ``ETag``, or 304 when the request's ``If-None-Match`` names it.
     """
     answers: Answers | None = current_app.extensions.get("cardcrm_answers")
-    principal = authenticated_principal()
+    principal = checked_principal()  # no session: a kept answer needs none
     user = principal.user
     if answers is None or principal.data_version is None or user is None:
         body, until = build()
@@ -147,7 +147,7 @@ def shared(
     string only, so that one caller's answer serves the others. Called by a ``build`` of
     ``answer`` once it knows the caller is one of them; returns what ``build`` would."""
     answers: Answers | None = current_app.extensions.get("cardcrm_answers")
-    version = authenticated_principal().data_version
+    version = checked_principal().data_version
     if answers is None or version is None:
         return build()
     key = (kind, version, request.query_string)

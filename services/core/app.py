@@ -16,7 +16,7 @@ from flask import Flask, g
 
 from . import answers, events, web
 from .auth.scopes import SCOPES
-from .auth.service import Principal, authenticate, authorize
+from .auth.service import Principal, attach_caller, authenticate, authorize
 from .auth.sessions import Lifetimes
 from .auth.views import bp as auth_api
 from .base import IdempotencyKey
@@ -74,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     answers.install(app)
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
+    database.session_made.append(attach_caller)
     notifier = events.EventNotifier()
     app.extensions["cardcrm_events"] = notifier
     events.install(database.sessions, plugins, notifier)

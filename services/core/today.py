@@ -12,7 +12,7 @@ from flask import Response
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import answers
-from .auth.service import current_user
+from .auth.service import checked_principal, current_user
 from .tasks.today import SHOWS, period_for, task_page, totals_and_end
 
 bp = ApiBlueprint("today", __name__, tag="Today view")
@@ -81,11 +81,14 @@ def today_view(args: dict[str, Any]) -> Response:
     status; ``show`` lists the tasks behind one total instead (``closed`` and ``postponed``
     ones included); ``next_cursor`` pages through long lists.
     """
-    session = get_session()
-    user = current_user()
-    period = period_for(user, args.get("from"), args.get("to"))
+    # The period needs the caller's time zone only: an answer kept for it makes no session.
+    caller = checked_principal().user
+    assert caller is not None  # the operation lets in users' tokens only (``authenticate``)
+    period = period_for(caller, args.get("from"), args.get("to"))
 
     def build() -> tuple[bytes, datetime]:
+        session = get_session()
+        user = current_user()
         tasks, next_cursor = task_page(
             session, user, period, args["limit"], args.get("cursor"), args["show"]
         )

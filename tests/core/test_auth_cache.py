@@ -18,7 +18,7 @@ from cardcrm.common.db import get_db
 from cardcrm.core.auth import sessions
 from cardcrm.core.auth.models import WebSession
 from cardcrm.core.auth.service import browser_token, user_for_token
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 
 from tests.cardcrm_up import cardcrm_serve
 from tests.conftest import make_user
@@ -180,3 +180,40 @@ def test_a_membership_changed_here_counts_at_once_in_another_process(
     admin.ok("PUT", members, {"items": []})
     assert edit("Removed") == 404
     assert admin.ok("GET", f"cards/{card['id']}")["title"] == "Whole again"
+
+
+def test_an_answer_from_memory_makes_no_session_and_a_write_changes_its_own_copy_of_the_caller(
+    app, admin, member
+):
+    """The Today view and a card list answered from memory need no session: on PostgreSQL
+    the token check reads on a pooled connection of its own, and none is made; on SQLite it
+    reads in the session's transaction, as every read of the request does. A request that
+    changes its caller changes its session's copy: the copy the process keeps for the token is
+    never in a session and keeps what the token's row said, for the requests that share it."""
+    from cardcrm.core.auth import service
+
+    product = admin.product("sales")
+    admin.grant(product, member)
+    admin.card(product, "Kept")
+    with app.app_context():
+        database = get_db()
+    made: list[Any] = []
+    database.session_made.append(made.append)
+    try:
+        for api in (admin, member):
+            paths = ("today", f"products/{product['id']}/cards")
+            for path in paths:
+                api.ok("GET", path)  # made, and kept
+            made.clear()
+            for path in paths:
+                assert api.ok("GET", path)
+            assert len(made) == (0 if database.dialect == "postgresql" else len(paths)), api
+        kept = service._principals.built[service.hash_token(member.token)][1].user
+        assert kept is not None and kept.name == member.user.name
+        assert member.ok("PATCH", "me", {"name": "Renamed"})["name"] == "Renamed"
+        assert len(made) > 0  # the write had its session
+    finally:
+        database.session_made.remove(made.append)
+    assert inspect(kept).detached and kept.name == member.user.name
+    assert member.ok("GET", "me")["name"] == "Renamed"
+    assert member.ok("GET", "today")["period"]

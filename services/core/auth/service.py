@@ -14,16 +14,27 @@ from typing import Any
 
 from cardcrm.common import rawsql
 from cardcrm.common.api import MAX_ID
-from cardcrm.common.db import get_session, keep_loaded, write_transaction
+from cardcrm.common.db import get_db, get_session, keep_loaded, made_session, write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
 from flask import current_app, g, request
-from sqlalchemy import ColumnElement, String, bindparam, cast, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..access import Scope, remember_scope
+from ..access import Scope, remember_scope, scope_of, whole_scope
 from ..events.outbox import Event
 from ..products.models import Membership
 from . import sessions, throttle
@@ -366,13 +377,23 @@ def user_for_token(
     now: datetime | None = None,
 ) -> Principal | None:
     """Who ``token`` stands for, or ``None`` when it is unknown, revoked or expired (or its
-    web session has ended, for a browser's token).
+    web session has ended, for a browser's token); its user belongs to ``session``."""
+    principal = principal_for_token(session.connection(), token, lifetimes, now)
+    return attached(session, principal) if principal is not None else None
 
-    One indexed query (``_TOKEN_QUERY``) on every call. The principal's user belongs to
-    ``session`` like one it loaded itself (changes to it are saved with the session's, and
-    each request has its own copy), without a query of its own."""
+
+def principal_for_token(
+    connection: Connection,
+    token: str,
+    lifetimes: sessions.Lifetimes = sessions.Lifetimes(),
+    now: datetime | None = None,
+) -> Principal | None:
+    """``user_for_token``'s principal before any session has it: its user is this process's
+    detached copy, to be read, not changed (``attached`` gives a request its own).
+
+    One indexed query (``_TOKEN_QUERY``) on every call, on ``connection``."""
     token_hash = hash_token(token)
-    row = rawsql.first(session.connection(), _TOKEN_QUERY, {"token_hash": token_hash})
+    row = rawsql.first(connection, _TOKEN_QUERY, {"token_hash": token_hash})
     now = now or utcnow()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
@@ -383,13 +404,27 @@ def user_for_token(
         if ended <= now:
             return None
     principal = _principals.get(token_hash, row)
-    user = None
-    if principal.user is not None:
-        user = session.merge(principal.user, load=False)
+    return dataclasses.replace(principal, data_version=row.data_version)
+
+
+def attached(session: Session, principal: Principal) -> Principal:
+    """``principal`` with its user belonging to ``session`` like one it loaded itself (changes
+    to it are saved with the session's, and each request has its own copy), without a query
+    of its own, and what the user may see known to the session (``access.remember_scope``)."""
+    user = principal.user
+    if user is not None and user not in session:
+        user = session.merge(user, load=False)
         keep_loaded(session, user)  # read just now: a write need not read it again
     if principal.scope is not None:
         remember_scope(session, principal.scope)
-    return dataclasses.replace(principal, user=user, data_version=row.data_version)
+    return principal if user is principal.user else dataclasses.replace(principal, user=user)
+
+
+def attach_caller(session: Session) -> None:
+    """``Database.session_made``: the request's caller, if known already, joins its session."""
+    principal = g.get("principal")
+    if principal is not None:
+        g.principal = attached(session, principal)
 
 
 def count_users(session: Session) -> int:
@@ -439,6 +474,10 @@ def current_principal() -> Principal | None:
     A sidecar acts for a user when it brings a change back from outside (a to-do completed in
     a calendar app) or reads what the user would see (the Today view of a digest): only
     service tokens may, and the change is then recorded as that user's.
+
+    Until the request makes its session, the principal's user is this process's detached
+    copy (``checked_principal``); ``authenticated_principal`` and ``current_user`` give the
+    session's own.
     """
     if "principal" not in g:
         header = request.headers.get("Authorization", "")
@@ -446,10 +485,16 @@ def current_principal() -> Principal | None:
         principal = None
         if scheme.lower() == "bearer" and token.strip():
             lifetimes = sessions.Lifetimes.of(current_app.config)
-            principal = user_for_token(get_session(), token.strip(), lifetimes)
+            with get_db().one_read() as connection:
+                principal = principal_for_token(connection, token.strip(), lifetimes)
         on_behalf = request.headers.get(ON_BEHALF_HEADER)
         if principal is not None and on_behalf is not None:
             principal = _acting_for(principal, on_behalf)
+        # The request's session, once made, gets the caller's user (``attach_caller``); one
+        # answered from memory (``answers.py``) never makes one.
+        session = made_session()
+        if principal is not None and session is not None:
+            principal = attached(session, principal)
         g.principal = principal
     return g.principal
 
@@ -468,7 +513,28 @@ def _acting_for(principal: Principal, user_id: str) -> Principal:
 
 
 def authenticated_principal() -> Principal:
-    """The caller of an operation that lets in authenticated callers only (all but public ones)."""
+    """The caller of an operation that lets in authenticated callers only (all but public
+    ones), its user belonging to the request's session (made now if it was not)."""
+    get_session()  # a session made after the token check takes the caller (``attach_caller``)
+    return checked_principal()
+
+
+def caller_scope() -> Scope:
+    """What the caller may see (``access.scope_of``), known without the request's session for
+    an admin and for a user calling with their own token (its memberships came with it)."""
+    principal = checked_principal()
+    user = principal.user
+    if user is None or user.is_admin:
+        return whole_scope(user)
+    if principal.scope is not None and principal.scope.user_id == user.id:
+        return principal.scope
+    return scope_of(get_session(), current_user())  # a service acting for the user
+
+
+def checked_principal() -> Principal:
+    """``authenticated_principal`` without making the request's session: its user may be
+    this process's detached copy, whose columns may be read but nothing else (what
+    ``answers.py`` keys an answer by)."""
     principal = current_principal()
     assert principal is not None, "the operation's authentication let no one in"
     return principal

@@ -20,8 +20,7 @@ from cardcrm.common.timeutil import utcnow
 from flask import Response, request
 
 from .. import answers
-from ..access import scope_of
-from ..auth.service import authenticated_principal, current_user
+from ..auth.service import authenticated_principal, caller_scope, current_user
 from ..quick_access.service import note_card_opened
 from . import fast, queries, service
 from .changes import card_json
@@ -55,14 +54,13 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
     id); cards with none follow, most recently updated first. Filters combine with AND.
     ``sort`` orders by another column (ties by id); cards without a value in it come last.
     """
-    session = get_session()
-    user = current_user()
     now = utcnow()
     field_filters = queries.field_filters_of(request.args)
 
     def make() -> tuple[bytes, None]:
         # Rows to the schema's dicts without ORM objects (``fast.py``), answered as
         # ``_respond`` would answer the ``Page`` of cards dumped with ``CardSchema``.
+        session, user = get_session(), current_user()
         items, cursor = queries.list_card_dicts(session, product_id, args, field_filters, user)
         return dumps({"items": items, "next_cursor": cursor}), None
 
@@ -72,7 +70,7 @@ def list_cards(product_id: int, args: dict[str, Any]) -> Response:
         # with the token: ``access.scope_of``); a product that is missing is a 404 when the
         # list is made, and the unfiltered list decides the caller's sight in its page's
         # statement.
-        scope = scope_of(session, user)
+        scope = caller_scope()  # no session: a kept list needs none
         if scope.everything or product_id in scope.products:
             return answers.shared(("cards", product_id, "all"), now, make)
         return make()

@@ -165,12 +165,9 @@ def record_sync_conflict(task_id: int, body: dict[str, Any]) -> None:
     A sidecar that settles a conflict by last change wins (e.g. calendar sync) keeps the
     version that lost here, so nothing the user entered is lost.
     """
-    from ..auth.service import current_principal
+    from ..auth.service import authenticated_principal
 
-    principal = current_principal()
-    service.record_sync_conflict(
-        get_session(), principal.user if principal else None, task_id, body
-    )
+    service.record_sync_conflict(get_session(), authenticated_principal().user, task_id, body)
 
 
 def _answer(task: Task, status: int = 200, headers: dict[str, str] | None = None) -> Response:
