@@ -136,3 +136,34 @@ def test_a_requests_reads_open_no_transaction_and_its_writes_one(postgres_app, a
             session.execute(update(User).values(name="Renamed"))
         assert session.scalar(select(User.name)) == "Renamed"
     assert admin.ok("GET", "me")["name"] == "Renamed"
+
+
+def test_a_query_asked_again_reads_as_the_first_time_and_a_refused_one_stays_refused(admin):
+    """The Today view and the card list keep what each query string loaded to (their query
+    schemas depend on it alone): asked again, each query still gives its own page, and one
+    that breaks a rule is refused every time, in the language each request asks for."""
+    product = admin.product("sales")
+    card = admin.card(product, "Acme")
+    year = date.today().year + 1
+    for day in (4, 5, 6):
+        admin.task(card, f"{year}-01-0{day}T09:00:00Z")
+    period = f"from={year}-01-01&to={year}-01-31"
+    for _ in range(2):
+        for limit in (1, 2, 3):
+            page = admin.ok("GET", f"today?{period}&limit={limit}")
+            assert len(page["tasks"]) == limit
+            assert (page["next_cursor"] is None) == (limit == 3)
+            cards = admin.ok("GET", f"products/{product['id']}/cards?limit={limit}&q=acme")
+            assert [item["id"] for item in cards["items"]] == [card["id"]]
+        assert admin.ok("GET", f"today?{period}&show=due")["totals"]["due"] == 3
+        refusals = {
+            language: admin.get("today?limit=0", headers={"Accept-Language": language})
+            for language in ("ro", "en")
+        }
+        assert {answer.status_code for answer in refusals.values()} == {422}
+        messages = {
+            language: answer.get_json()["errors"]["limit"] for language, answer in refusals.items()
+        }
+        assert messages["ro"] != messages["en"]
+        assert admin.get("today?cursor=%00").status_code == 422  # the text rule
+        assert admin.get(f"products/{product['id']}/cards?q=").status_code == 422

@@ -183,9 +183,10 @@ class ApiBlueprint(Blueprint):
                     if replayed is not None:
                         return replayed
                 try:
-                    check_text(_query_texts())
                     if query_schema is not None:
-                        path["args"] = _load(query_schema, _query_dict(query_schema))
+                        path["args"] = _query_args(query_schema)
+                    else:
+                        check_text(_query_texts())
                     if body_schema is not None:
                         raw_body = json_body()
                         check_text(raw_body)
@@ -233,6 +234,43 @@ def _integer_rules(schema: Schema) -> tuple[dict[str, str], frozenset[str]]:
         rules = (names, frozenset(column_integers(schema.fields)))
         schema._cardcrm_integer_rules = rules  # type: ignore[attr-defined]
     return rules
+
+
+class QueryLoadsKept:
+    """What each distinct query string loaded to, for a query schema that says its load
+    depends on the query string alone (``KEEP_LOADS = True`` on the schema class: no default
+    computed when loading, no rule reading the database, the caller or the time): a page
+    asked again and again (the Today view, a card list) is read once per process, not on
+    every request. Only loads that passed are kept; a refused one is refused each time, in
+    the request's language. Bounded: when full it is emptied."""
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self.loaded: dict[bytes, dict[str, Any]] = {}
+
+    def args(self, schema: Schema) -> dict[str, Any]:
+        key = request.query_string
+        found = self.loaded.get(key)
+        if found is None:
+            check_text(_query_texts())
+            found = _load(schema, _query_dict(schema))
+            if len(self.loaded) >= self.LIMIT:
+                self.loaded.clear()
+            self.loaded[key] = found
+        return dict(found)  # the view's own: what it changes stays in its request
+
+
+def _query_args(schema: Schema) -> dict[str, Any]:
+    """The request's query loaded by ``schema`` (after the text rule, ``check_text``)."""
+    if getattr(schema, "KEEP_LOADS", False):
+        kept: QueryLoadsKept | None = getattr(schema, "_cardcrm_kept_loads", None)
+        if kept is None:
+            kept = QueryLoadsKept()
+            schema._cardcrm_kept_loads = kept  # type: ignore[attr-defined]
+        return kept.args(schema)
+    check_text(_query_texts())
+    return _load(schema, _query_dict(schema))  # type: ignore[no-any-return]
 
 
 def _query_texts() -> dict[str, Any]:

@@ -19,6 +19,10 @@ bp = ApiBlueprint("today", __name__, tag="Today view")
 
 
 class TodayArgsSchema(Schema):
+    #: What a query string loads to depends on it alone (``api.QueryLoadsKept``): the dates
+    #: the period defaults to are worked out by the view, in the caller's zone.
+    KEEP_LOADS = True
+
     from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

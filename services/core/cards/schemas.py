@@ -74,6 +74,9 @@ class CardSchema(Schema):
 
 
 class CardListArgsSchema(PageArgsSchema):
+    #: What a query string loads to depends on it alone (``api.QueryLoadsKept``).
+    KEEP_LOADS = True
+
     status_id = fields.Integer()
     group = fields.String(validate=validate.OneOf(GROUPS))
     owner_id = fields.Integer()
