@@ -28,7 +28,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..access import scope_of
 from ..auth.models import User
 from ..contacts.models import CardContact
-from ..mail.address import mail_domain
 from ..notes.models import Note
 from ..products.models import CLOSED_GROUPS, Product
 from ..textsearch import fold, has_trigram_tables, trigram_phrase
@@ -264,28 +263,18 @@ def list_card_dicts(
         conditions = filter_conditions(product, args, field_filters, session)  # type: ignore[arg-type]
         if viewer is not None and fast.limited_sight(product, args, viewer):
             conditions.append(or_(Card.owner_id == viewer.id, Card.owner_id.is_(None)))
-        cards, cursor = sorted_page(
+        # Rows of the list's columns (contacts and status group included), not ORM cards:
+        # ORM objects and their contacts' query took three quarters of a sorted list's time.
+        rows, cursor = sorted_page(
             session,
             product,  # type: ignore[arg-type]
             conditions,
             sort,
             args["limit"],
             args.get("cursor"),
+            fast.columns(session.get_bind().dialect.name),
         )
-    links: dict[int, list[CardContact]] = {card.id: [] for card in cards}
-    if cards:
-        for link in session.scalars(
-            select(CardContact)
-            .where(CardContact.card_id.in_(links))
-            .order_by(CardContact.card_id, CardContact.contact_id)
-        ):
-            links[link.card_id].append(link)
-    for card in cards:
-        set_committed_value(card, "contact_links", links[card.id])
-    groups = {status.id: status.group for status in product.statuses}
-    domain = mail_domain()
-    ordered = fast.orm_rows(cards)
-    return [fast.card_dict(row, groups[row[2]], domain) for row in ordered], cursor
+    return fast.card_dicts(rows), cursor
 
 
 def _page(

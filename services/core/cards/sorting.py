@@ -134,18 +134,32 @@ def sorted_page(
     raw_sort: str,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Card], str | None]:
-    """A page of the cards matching ``conditions`` in the order ``raw_sort`` names."""
+    columns: tuple[Any, ...] | None = None,
+) -> tuple[list[Any], str | None]:
+    """A page of the cards matching ``conditions`` in the order ``raw_sort`` names: ORM cards,
+    or with ``columns`` (``fast.columns``) rows of them, each with the sort's value last (the
+    API's list turns them into the schema's dicts without ORM objects)."""
     sort = parse_sort(session, product, raw_sort)
     position = decode_cursor(cursor) or {"sort": raw_sort, "part": "value"}
     if position.get("sort") != raw_sort:
         raise Invalid({"cursor": [_("The cursor belongs to another sort.")]})
-    base = select(Card, sort.value)
+    if columns is None:
+        base = select(Card, sort.value)
+
+        def card_of(row: Any) -> Any:
+            return row[0]
+
+    else:
+        base = select(*columns, sort.value).select_from(Card)
+
+        def card_of(row: Any) -> Any:
+            return row  # its ``id`` is the card's, its value last
+
     if sort.joins_owner:
         base = base.outerjoin(User, User.id == Card.owner_id)
     base = base.where(*conditions)
     by_id = Card.id.desc() if sort.descending else Card.id.asc()
-    cards: list[Card] = []
+    cards: list[Any] = []
     if position.get("part") == "value":
         query = base.where(sort.value.is_not(None))
         if "id" in position:
@@ -153,10 +167,10 @@ def sorted_page(
         order = sort.value.desc() if sort.descending else sort.value.asc()
         rows = session.execute(query.order_by(order, by_id).limit(limit + 1)).all()
         if len(rows) > limit:
-            last, value = rows[limit - 1]
-            page = [row[0] for row in rows[:limit]]
-            return page, _cursor(raw_sort, "value", last.id, value)
-        cards = [row[0] for row in rows]
+            last = rows[limit - 1]
+            page = [card_of(row) for row in rows[:limit]]
+            return page, _cursor(raw_sort, "value", card_of(last).id, last[-1])
+        cards = [card_of(row) for row in rows]
         position = {"sort": raw_sort, "part": "none"}
     if position.get("part") != "none":
         raise Invalid({"cursor": [NOT_OURS]})
@@ -167,7 +181,7 @@ def sorted_page(
     rows = session.execute(query.order_by(by_id).limit(limit - len(cards) + 1)).all()
     if len(cards) == limit and rows:  # the page ends with the last card that has a value
         return cards, encode_cursor({"sort": raw_sort, "part": "none"})
-    cards += [row[0] for row in rows]
+    cards += [card_of(row) for row in rows]
     if len(cards) > limit:
         return cards[:limit], _cursor(raw_sort, "none", cards[limit - 1].id, None)
     return cards, None
