@@ -169,6 +169,8 @@ class ApiBlueprint(Blueprint):
             operation = self.operations[-1]
             body_schema = body(unknown=RAISE) if body else None
             query_schema = query(unknown=EXCLUDE) if query else None
+            # What each query string loaded to, kept when the schema says its load may be.
+            query_loads = QueryLoadsKept() if getattr(query, "KEEP_LOADS", False) else None
             response_schema = response() if response else None
 
             @functools.wraps(view)
@@ -183,10 +185,12 @@ class ApiBlueprint(Blueprint):
                     if replayed is not None:
                         return replayed
                 try:
-                    if query_schema is not None:
-                        path["args"] = _query_args(query_schema)
-                    else:
+                    if query_schema is None:
                         check_text(_query_texts())
+                    elif query_loads is not None:
+                        path["args"] = query_loads.args(query_schema)
+                    else:
+                        path["args"] = _query_args(query_schema)
                     if body_schema is not None:
                         raw_body = json_body()
                         check_text(raw_body)
@@ -237,10 +241,10 @@ def _integer_rules(schema: Schema) -> tuple[dict[str, str], frozenset[str]]:
 
 
 class QueryLoadsKept:
-    """What each distinct query string loaded to, for a query schema that says its load
-    depends on the query string alone (``KEEP_LOADS = True`` on the schema class: no default
-    computed when loading, no rule reading the database, the caller or the time): a page
-    asked again and again (the Today view, a card list) is read once per process, not on
+    """What each distinct query string loaded to, for an operation whose query schema says its
+    load depends on the query string alone (``KEEP_LOADS = True`` on the schema class: no
+    default computed when loading, no rule reading the database, the caller or the time): a
+    page asked again and again (the Today view, a card list) is read once per process, not on
     every request. Only loads that passed are kept; a refused one is refused each time, in
     the request's language. Bounded: when full it is emptied."""
 
@@ -253,8 +257,7 @@ class QueryLoadsKept:
         key = request.query_string
         found = self.loaded.get(key)
         if found is None:
-            check_text(_query_texts())
-            found = _load(schema, _query_dict(schema))
+            found = _query_args(schema)
             if len(self.loaded) >= self.LIMIT:
                 self.loaded.clear()
             self.loaded[key] = found
@@ -262,13 +265,7 @@ class QueryLoadsKept:
 
 
 def _query_args(schema: Schema) -> dict[str, Any]:
-    """The request's query loaded by ``schema`` (after the text rule, ``check_text``)."""
-    if getattr(schema, "KEEP_LOADS", False):
-        kept: QueryLoadsKept | None = getattr(schema, "_cardcrm_kept_loads", None)
-        if kept is None:
-            kept = QueryLoadsKept()
-            schema._cardcrm_kept_loads = kept  # type: ignore[attr-defined]
-        return kept.args(schema)
+    """The request's query loaded by ``schema``, after the text rule (``check_text``)."""
     check_text(_query_texts())
     return _load(schema, _query_dict(schema))  # type: ignore[no-any-return]
 

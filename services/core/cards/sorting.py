@@ -15,15 +15,17 @@ cards).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from cardcrm.common.errors import Invalid
 from cardcrm.common.pagination import decode_cursor, encode_cursor
 from cardcrm.common.translate import N_
 from cardcrm.common.translate import gettext as _
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -143,18 +145,12 @@ def sorted_page(
     position = decode_cursor(cursor) or {"sort": raw_sort, "part": "value"}
     if position.get("sort") != raw_sort:
         raise Invalid({"cursor": [_("The cursor belongs to another sort.")]})
+    base: Select[Any]
+    card_of: Callable[[Any], Any]
     if columns is None:
-        base = select(Card, sort.value)
-
-        def card_of(row: Any) -> Any:
-            return row[0]
-
-    else:
-        base = select(*columns, sort.value).select_from(Card)
-
-        def card_of(row: Any) -> Any:
-            return row  # its ``id`` is the card's, its value last
-
+        base, card_of = select(Card, sort.value), itemgetter(0)
+    else:  # the row itself: its ``id`` is the card's, the sort's value last
+        base, card_of = select(*columns, sort.value).select_from(Card), _itself
     if sort.joins_owner:
         base = base.outerjoin(User, User.id == Card.owner_id)
     base = base.where(*conditions)
@@ -185,6 +181,10 @@ def sorted_page(
     if len(cards) > limit:
         return cards[:limit], _cursor(raw_sort, "none", cards[limit - 1].id, None)
     return cards, None
+
+
+def _itself(row: Any) -> Any:
+    return row
 
 
 def _after(sort: Sort, value: Any, card_id: int) -> ColumnElement[bool]:
