@@ -21,6 +21,7 @@ from cardcrm.core.access import scope_of, tasks_in_sight
 from cardcrm.core.auth.models import User
 from cardcrm.core.cards.models import Card
 from cardcrm.core.products.models import Product, Status
+from cardcrm.core.tasks import service as task_service
 from cardcrm.core.tasks import today as rules
 from cardcrm.core.tasks.models import Postponement, Task
 from cardcrm.core.tasks.schemas import TaskSchema
@@ -38,9 +39,14 @@ class FixedClock:
 
 
 @pytest.fixture
-def world(app, admin, member, new_user):
-    """Three users' tasks of every kind, on cards they see whole, in part, or in the trash."""
+def world(app, admin, member, new_user, monkeypatch):
+    """Three users' tasks of every kind, on cards they see whole, in part, or in the trash.
+
+    Tasks are closed and postponed at the view's fixed ``NOW`` too, so the closed and postponed
+    lists of the periods around it hold them whatever the real date is.
+    """
     app.config["CLOCK"] = FixedClock()
+    monkeypatch.setattr(task_service, "utcnow", FixedClock())
     limited = new_user("limited@example.com", timezone="Europe/Bucharest")
     sales = admin.product("sales")
     other = admin.product("sales", name='Other "quoted" & <b>ș</b>')
