@@ -119,6 +119,11 @@ class GunicornServer(Application):
         return self.factory()
 
 
+#: ``up``'s one process: its threads serve the browser, the API and the sidecars' workers,
+#: which follow core's feed through HTTP as two of its long-polls.
+UP_THREADS = 8
+
+
 def default_workers(cores: int | None = None) -> int:
     """Gunicorn worker processes when none are asked for: one per core (at least two).
 
@@ -235,6 +240,8 @@ def serve(
         config_file=config_file,
         overrides=overrides,
     )
+    # The threads each process runs, after the file's say: core lets half of them long-poll.
+    settings["SERVER_THREADS"] = server.cfg.threads
     addresses = ", ".join(f"http://{address}/" for address in server.cfg.bind)
     click.echo(f"cardcrm {service} on {addresses}", err=True)
     server.run()
@@ -309,6 +316,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
                 "PUBLIC_URL": core_settings.get("PUBLIC_URL") or base,
                 # The web UI shows the calendar and notification panels of mounted sidecars.
                 "SIDECARS": list(sidecars),
+                "SERVER_THREADS": UP_THREADS,
             }
         )
         mounts = {
@@ -345,7 +353,7 @@ def up(host: str, port: int, trusted_proxies: int, data: str | None) -> None:
             err=True,
         )
     click.echo("")
-    GunicornServer(build, gunicorn_options(host, port, 1, 8)).run()
+    GunicornServer(build, gunicorn_options(host, port, 1, UP_THREADS)).run()
 
 
 def _check_address_free(host: str, port: int) -> None:

@@ -245,6 +245,49 @@ def test_stopping_core_answers_the_feeds_long_polls_at_once_and_exits(database_u
             process.wait(timeout=5)
 
 
+def test_followers_long_polling_core_never_hold_all_its_threads(database_url, tmp_path):
+    """Two followers wait on the feed of a core process with two threads: only one of them may
+    hold a thread for the whole wait, so a person's request is answered at once, not after the
+    followers' 30 s, and both followers still get the next event."""
+    env = environment(CARDCRM_DATA_DIR=str(tmp_path / "data"), CARDCRM_DATABASE_URL=database_url)
+    run_cardcrm("db upgrade", env)
+    run_cardcrm("user create boss@example.com --name Boss --password s3cret-pass --admin", env)
+    token = run_cardcrm("token create boss@example.com", env).strip()
+    port = free_port()
+    args = ["serve", "core", "--port", str(port), "--workers", "1", "--threads", "2"]
+    with server(args, env, tmp_path / "serve.log", port) as base:
+        api = Http(base, token)
+        last = api.ok("GET", "/api/v1/events")["last_id"]
+        pages: dict[int, list[dict[str, Any]]] = {}
+
+        def follow(number: int) -> None:
+            """Long-poll as the sidecars' workers do: ask again until something comes."""
+            request = urllib.request.Request(
+                f"{base}/api/v1/events?after={last}&wait=30",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            polls = []
+            while not (polls and polls[-1]["items"]):
+                with urllib.request.urlopen(request, timeout=40) as response:
+                    polls.append(json.loads(response.read()))
+            pages[number] = polls
+
+        followers = [threading.Thread(target=follow, args=(number,)) for number in (1, 2)]
+        for follower in followers:
+            follower.start()
+        time.sleep(1.5)  # both followers are long-polling
+        assert api.ok("GET", "/api/v1/me")["email"] == "boss@example.com"  # within 10 s
+        assert all(follower.is_alive() for follower in followers)
+        api.ok("POST", "/api/v1/products", {"name": "Sales", "template": "sales"}, status=201)
+        for follower in followers:
+            follower.join(15)
+        assert sorted(pages) == [1, 2]
+        for polls in pages.values():
+            assert polls[-1]["items"][0]["type"] == "product.created"
+        # The one over the limit asked again and again (each answer empty, after a short wait).
+        assert max(len(polls) for polls in pages.values()) > 1
+
+
 def test_a_served_core_answers_bad_input_with_problem_json(core_server):
     api, _ = core_server
     product = api.ok(

@@ -47,7 +47,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     or a list of modules/objects), ``PLUGINS_DIR``, ``PLUGIN_ENTRY_POINTS`` (default true),
     ``SESSION_IDLE_HOURS`` and ``SESSION_MAX_DAYS`` (web sessions' lifetimes),
     ``EVENTS_POLL_SECONDS`` (how often a waiting long-poll of the event feed looks at the
-    database when nothing wakes it; 0.5), ``FILES_DIR`` and ``MAX_UPLOAD_BYTES`` (card files).
+    database when nothing wakes it; 0.5), ``SERVER_THREADS`` (the threads of the server's
+    process, set by ``cardcrm serve`` and ``up``: half of them at most wait in the feed's
+    long-polls; no limit when not set), ``FILES_DIR`` and ``MAX_UPLOAD_BYTES`` (card files).
     Nothing happens at import time; the database schema is made by ``cardcrm db upgrade``.
     """
     app = Flask(__name__)
@@ -75,7 +77,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
     database.session_made.append(attach_caller)
-    notifier = events.EventNotifier()
+    threads = app.config.get("SERVER_THREADS")
+    notifier = events.EventNotifier(max_waiting=max(1, threads // 2) if threads else None)
     app.extensions["cardcrm_events"] = notifier
     events.install(database.sessions, plugins, notifier)
     shutdown.on_stop(notifier.stop)

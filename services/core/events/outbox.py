@@ -33,7 +33,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -283,11 +284,15 @@ class EventNotifier:
     ``wake`` makes it change without a new event, so that readers look at the database again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_waiting: int | None = None) -> None:
         self._condition = threading.Condition()
         self.last_id = 0
         self._wakes = 0
         self.stopping = False
+        #: How many readers of this process may wait at once (``None``: any number); see
+        #: ``waiting_slot``.
+        self.max_waiting = max_waiting
+        self.waiting = 0
 
     def notify(self, last_id: int) -> None:
         with self._condition:
@@ -310,6 +315,26 @@ class EventNotifier:
     def seen(self) -> int:
         """What a reader takes before it reads, to pass to ``wait_for_newer``."""
         return self._wakes
+
+    @contextmanager
+    def waiting_slot(self) -> Iterator[bool]:
+        """Whether the reader may wait long: true while fewer than ``max_waiting`` do.
+
+        Each long-poll holds one of the server's threads while it waits. Followers that all
+        long-poll the same process would hold every thread, and the next request of anyone would
+        queue behind them until one answered (up to the feed's longest wait); the ones over the
+        limit wait one poll interval at most instead.
+        """
+        with self._condition:
+            granted = self.max_waiting is None or self.waiting < self.max_waiting
+            if granted:
+                self.waiting += 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._condition:
+                    self.waiting -= 1
 
     def wait_for_newer(self, seen: int, timeout: float) -> None:
         """Return when something committed or woke readers since ``seen``, or after ``timeout``."""

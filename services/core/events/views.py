@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -76,7 +77,10 @@ def list_events(args: dict[str, Any]) -> Response:
 
     Ids strictly increase and an event is never served after one with a higher id: events
     commit in id order. Readable by admins and service tokens with the scope ``events:read``.
-    A long-poll answers its (empty) page at once when the process begins to stop.
+    A long-poll answers its (empty) page at once when the process begins to stop. Each
+    server process lets at most half its threads wait in long-polls, so that followers never
+    hold all of them; a long-poll beyond that waits half a second at most (its page may be
+    empty: ask again).
     """
     notifier: EventNotifier = current_app.extensions["cardcrm_events"]
     poll = float(current_app.config.get("EVENTS_POLL_SECONDS", POLL_INTERVAL_SECONDS))
@@ -86,15 +90,19 @@ def list_events(args: dict[str, Any]) -> Response:
     get_session().rollback()
     if args["wait"] and (listener := current_app.extensions.get("cardcrm_event_listener")):
         listener.start()
-    deadline = time.monotonic() + args["wait"]
-    while True:
-        seen = notifier.seen  # taken before reading, so no commit can slip in between
-        rows, where = _read(args["after"], args["limit"])
-        remaining = deadline - time.monotonic()
-        stop = notifier.stopping or where["newest_id"] < args["after"]
-        if rows or remaining <= 0 or stop:
-            break
-        notifier.wait_for_newer(seen, min(remaining, poll))
+    with notifier.waiting_slot() if args["wait"] else nullcontext(True) as may_wait:
+        # Over the process's limit of waiting long-polls, one poll interval is the longest
+        # wait (``EventNotifier.waiting_slot``): the follower asks again, perhaps elsewhere.
+        wait = args["wait"] if may_wait else min(args["wait"], poll)
+        deadline = time.monotonic() + wait
+        while True:
+            seen = notifier.seen  # taken before reading, so no commit can slip in between
+            rows, where = _read(args["after"], args["limit"])
+            remaining = deadline - time.monotonic()
+            stop = notifier.stopping or where["newest_id"] < args["after"]
+            if rows or remaining <= 0 or stop:
+                break
+            notifier.wait_for_newer(seen, min(remaining, poll))
     last_id = rows[-1][0] if rows else args["after"]
     # Each event's stored `data` is JSON text already: it goes out as it is, not decoded and
     # encoded again (the feed is read in bulk by every sidecar). EventSchema documents it.
