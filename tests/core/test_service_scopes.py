@@ -4,6 +4,8 @@ admins may, whoever it acts for."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from cardcrm.common.db import get_db
 from cardcrm.core.auth.scopes import SIDECAR_SCOPES
@@ -12,6 +14,8 @@ from cardcrm.core.auth.service import create_token
 from tests.conftest import Api
 
 ACT_FOR = "X-Cardcrm-On-Behalf-Of"
+#: A January always ahead: the tasks' deadlines in it are due (not overdue) whatever today is.
+YEAR = date.today().year + 1
 
 
 class Service(Api):
@@ -49,7 +53,7 @@ def world(admin, member):
     admin.grant(product, member)
     card = admin.card(product, "ACME", owner_id=member.user.id)
     tasks = [
-        admin.task(card, f"2027-01-0{day}T10:00:00Z", f"Call {day}", assignee_id=member.user.id)
+        admin.task(card, f"{YEAR}-01-0{day}T10:00:00Z", f"Call {day}", assignee_id=member.user.id)
         for day in (4, 5, 6, 7)
     ]
     return product, card, tasks
@@ -64,16 +68,18 @@ def test_a_sidecar_token_does_what_the_sidecars_need_for_a_user(
     assert sidecar.ok("GET", "me")["id"] == member.user.id
     assert sidecar.ok("GET", f"tasks/{read['id']}")["text"] == "Call 4"
     assert sidecar.ok("GET", f"products/{product['id']}")["id"] == product["id"]
-    assert sidecar.ok("GET", "today?from=2027-01-01&to=2027-01-31")["totals"]["due"] == 4
-    sidecar.ok("POST", f"tasks/{postponed['id']}/postpone", {"due": "2027-02-01T10:00:00Z"})
-    sidecar.ok("PATCH", f"tasks/{edited['id']}", {"due": "2027-02-02T10:00:00Z"})
+    assert sidecar.ok("GET", f"today?from={YEAR}-01-01&to={YEAR}-01-31")["totals"]["due"] == 4
+    sidecar.ok("POST", f"tasks/{postponed['id']}/postpone", {"due": f"{YEAR}-02-01T10:00:00Z"})
+    sidecar.ok("PATCH", f"tasks/{edited['id']}", {"due": f"{YEAR}-02-02T10:00:00Z"})
     assert sidecar.ok("POST", f"tasks/{closed['id']}/close", {})["status"] == "done"
     # What a calendar app's writes through the CalDAV server need (calendar_sync/dav):
     assert sidecar.ok("POST", f"tasks/{closed['id']}/reopen")["status"] == "open"
     assert [item["id"] for item in sidecar.ok("GET", "products")["items"]] == [product["id"]]
     inbox = sidecar.ok("POST", f"products/{product['id']}/cards", {"title": "Inbox"}, status=201)
     added = sidecar.ok(
-        "POST", f"cards/{inbox['id']}/tasks", {"text": "New", "due": "2027-02-03", "all_day": True}
+        "POST",
+        f"cards/{inbox['id']}/tasks",
+        {"text": "New", "due": f"{YEAR}-02-03", "all_day": True},
     )
     assert added["assignee_id"] == member.user.id
     note = sidecar.ok("POST", f"cards/{inbox['id']}/notes", {"body": "Blue ones"}, status=201)
