@@ -238,9 +238,9 @@ def list_card_dicts(
 
     The unfiltered list in the contract's order is read with the caller's sight in the same
     statement (``fast.plain_page``); a filtered one reads rows too (``fast.page``) once the
-    product (``fast.load_product``) has checked its arguments; another ``sort`` reads the
-    cards of ``sorting.sorted_page`` and their contacts in one query. 404 when the product is
-    missing or out of ``viewer``'s sight.
+    product (``fast.load_product``) has checked its arguments; another ``sort`` reads rows of
+    the same columns through ``sorting.sorted_page``. 404 when the product is missing or out of
+    ``viewer``'s sight.
     """
     sort = args.get("sort") or DEFAULT_SORT
     if sort == DEFAULT_SORT and fast.is_plain(args, field_filters):
