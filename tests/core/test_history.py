@@ -145,3 +145,22 @@ def test_a_plugin_may_refuse_the_moves_of_a_status_deletion(admin):
     assert admin.ok("GET", f"cards/{card['id']}")["status_id"] == to_issue["id"]
     statuses = admin.ok("GET", f"products/{product['id']}")["statuses"]
     assert to_issue["id"] in [status["id"] for status in statuses]
+
+
+def test_a_refused_status_deletion_leaves_no_history_of_the_moves_before_the_refusal(admin):
+    # A card's history rows are written when its write commits: the first card's move was
+    # recorded before the second card's was refused, and the refusal undoes both.
+    product = admin.product("invoices")
+    to_issue = product["statuses"][0]
+    sent = next(status for status in product["statuses"] if status["name"] == "Sent")
+    priced = admin.card(product, "Invoice 6", fields={"amount": 120})
+    unpriced = admin.card(product, "Invoice 7")  # no amount: the plugin refuses to send it
+    assert admin.delete(f"statuses/{to_issue['id']}?move_to={sent['id']}").status_code == 422
+    for card in (priced, unpriced):
+        assert admin.ok("GET", f"cards/{card['id']}")["status_id"] == to_issue["id"]
+        assert [row["type"] for row in history(admin, card)] == ["card.created"]
+    # The next write of the card records its own change, and only it.
+    admin.ok("PATCH", f"cards/{priced['id']}", {"status_id": sent["id"]})
+    rows = history(admin, priced)
+    assert [row["type"] for row in rows] == ["card.created", "card.status_changed"]
+    assert rows[1]["data"]["to"]["id"] == sent["id"] and "reason" not in rows[1]["data"]

@@ -1,14 +1,26 @@
-"""Writing a card's history: one row per change of the card or of one of its tasks."""
+"""Writing a card's history: one row per change of the card or of one of its tasks.
+
+A write queues its rows (``record_history``) and they are inserted together just before its
+transaction commits, in one Core ``executemany``: added as ORM objects, each row was
+a unit-of-work flush of its own, about a tenth of a card or task write's time. Nothing reads
+a card's history in the transaction that writes it; a transaction that rolls back drops them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cardcrm.common.timeutil import utcnow
+from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from .models import Card, CardHistory
+
+#: Where a session keeps the rows queued by its transaction.
+PENDING = "pending_history"
+
+_INSERT = insert(cast(Table, CardHistory.__table__))
 
 
 def record_history(
@@ -20,14 +32,31 @@ def record_history(
     task_id: int | None = None,
     positive: bool = False,
 ) -> None:
-    session.add(
-        CardHistory(
-            card_id=card.id,
-            task_id=task_id,
-            type=type,
-            user_id=actor.id if actor else None,
-            data=data,
-            at=utcnow(),
-            positive=positive,
-        )
+    """Queue a history row of ``card`` (which has its id), written when the transaction
+    commits."""
+    session.info.setdefault(PENDING, []).append(
+        {
+            "card_id": card.id,
+            "task_id": task_id,
+            "type": type,
+            "user_id": actor.id if actor else None,
+            "data": data,
+            "at": utcnow(),
+            "positive": positive,
+        }
     )
+
+
+# Every session's, not one factory's: a row queued by any session (a request's, a worker's, a
+# command's) is written by the commit of its transaction, or dropped with its rollback.
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    rows = session.info.pop(PENDING, None)
+    if rows:
+        session.flush()  # the cards (and tasks) the rows tell of go first
+        session.connection().execute(_INSERT, rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: Any) -> None:
+    session.info.pop(PENDING, None)

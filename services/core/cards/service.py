@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+from cardcrm.common import rawsql
 from cardcrm.common.db import write_transaction
 from cardcrm.common.errors import Conflict, Forbidden, Invalid, NotFound, ensure_version
 from cardcrm.common.events import EventType
@@ -49,22 +51,36 @@ def get_card(
 
     ``also``: relationships loaded in the same query (``Card.contact_links``, ``Card.product``),
     which the caller reads anyway (each lazy load is a query of its own)."""
-    # The status comes in the same query (an inner join: every card has one).
-    query = select(Card).where(Card.id == card_id).options(joinedload(Card.status, innerjoin=True))
-    query = query.options(*(joinedload(relationship) for relationship in also))
     if lock:
         # The lock is taken by a query without the join: once it has waited for another writer,
         # PostgreSQL re-checks the changed card row against the status row it had joined
         # before, so a card whose status that writer changed came back as no row (a false 404).
         # Read after the lock, the card is its latest committed version.
-        session.execute(select(Card.id).where(Card.id == card_id).with_for_update())
-        query = query.execution_options(populate_existing=True)
-    card = session.execute(query).unique().scalar_one_or_none()
+        rawsql.execute(session.connection(), _LOCK_CARD, {"card_id": card_id})
+    query = _card_query(tuple(relationship.key for relationship in also), lock)
+    card = session.execute(query, {"card_id": card_id}).unique().scalar_one_or_none()
     if card is None:
         raise NotFound(_("No card %(id)s.", id=card_id))
     if viewer is not None:
         check_card(session, viewer, card)
     return card
+
+
+#: ``get_card``'s lock: the card's row alone (run on the driver's cursor, ``rawsql``).
+_LOCK_CARD = select(Card.id).where(Card.id == bindparam("card_id")).with_for_update()
+
+
+@functools.cache
+def _card_query(also: tuple[str, ...], fresh: bool) -> Select[Any]:
+    """``get_card``'s query for the relationships named ``also``, built once: built on every
+    call, with its loader options, it cost as much as running it (a third of a card edit's
+    time went to reading the card). ``fresh``: read after the lock, the card's values replace
+    those the session may hold."""
+    # The status comes in the same query (an inner join: every card has one).
+    query = select(Card).where(Card.id == bindparam("card_id"))
+    query = query.options(joinedload(Card.status, innerjoin=True))
+    query = query.options(*(joinedload(getattr(Card, key)) for key in also))
+    return query.execution_options(populate_existing=True) if fresh else query
 
 
 def get_live_card(
@@ -79,19 +95,28 @@ def get_live_card(
     return check_live(get_card(session, card_id, lock=lock, viewer=viewer, also=also))
 
 
-def lock_live_card(session: Session, query: Select[Any], viewer: User | None) -> Card | None:
-    """The card ``query`` (a ``select(Card)``) finds, its row locked and read by that one
-    statement, checked like ``get_live_card``'s; None when there is none.
+def lock_live_card(
+    session: Session, query: Select[Any], parameters: dict[str, Any], viewer: User | None
+) -> Card | None:
+    """The card ``query`` (a ``select(Card)`` with bound parameters, a module's constant) finds
+    with ``parameters``, its row locked and read by that one statement, checked like
+    ``get_live_card``'s; None when there is none.
 
     For the writes that need neither the card's status nor its contacts (a task's): joined
     to the card, those rows would be the ones read before the lock was granted (see
     ``get_card``). The query may join rows the card's writers never change (its product, the
     task being written, whose card stays the same)."""
-    locked = query.with_for_update(of=Card).execution_options(populate_existing=True)
-    card = session.scalar(locked)
+    card = session.scalar(_locking(query), parameters)
     if card is not None and viewer is not None:
         check_card(session, viewer, card)
     return check_live(card) if card is not None else None
+
+
+@functools.cache
+def _locking(query: Select[Any]) -> Select[Any]:
+    """``query`` locking the card's row, its values replacing those the session may hold;
+    made once per query (built on each write, it cost as much as running it)."""
+    return query.with_for_update(of=Card).execution_options(populate_existing=True)
 
 
 def check_live(card: Card) -> Card:

@@ -94,8 +94,7 @@ def task_data(task: Task) -> dict[str, Any]:
 def create_task(session: Session, actor: User, card_id: int, data: dict[str, Any]) -> Task:
     with write_transaction(session):
         # Locked and read in one statement, with the product (``_task_type`` reads its types).
-        query = select(Card).where(Card.id == card_id).options(joinedload(Card.product))
-        card = lock_live_card(session, query, actor)
+        card = lock_live_card(session, _CARD_AND_PRODUCT, {"card_id": card_id}, actor)
         if card is None:
             raise NotFound(_("No card %(id)s.", id=card_id))
         assignee = _assignee(session, data.get("assignee_id", actor.id))
@@ -337,15 +336,24 @@ def _lock(session: Session, task_id: int, actor: User | None) -> tuple[Task, Car
     task never changes card, so the join holds once the lock is granted); the task is read
     after the lock, so it is its latest committed version. Only the card's row is locked by
     the statement: a card's lock is always taken before its tasks'."""
-    query = select(Card).join(Task, Task.card_id == Card.id).where(Task.id == task_id)
     try:
-        card = lock_live_card(session, query, actor)
+        card = lock_live_card(session, _CARD_OF_TASK, {"task_id": task_id}, actor)
     except NotFound as error:
         raise NotFound(_("No task %(id)s.", id=task_id)) from error
     task = session.get(Task, task_id, populate_existing=True) if card is not None else None
     if card is None or task is None:
         raise NotFound(_("No task %(id)s.", id=task_id))
     return task, card
+
+
+#: ``create_task``'s card, with its product.
+_CARD_AND_PRODUCT = (
+    select(Card).where(Card.id == bindparam("card_id")).options(joinedload(Card.product))
+)
+#: ``_lock``'s card: the task's.
+_CARD_OF_TASK = (
+    select(Card).join(Task, Task.card_id == Card.id).where(Task.id == bindparam("task_id"))
+)
 
 
 def _changed(
