@@ -148,8 +148,9 @@ def test_a_plugin_may_refuse_the_moves_of_a_status_deletion(admin):
 
 
 def test_a_refused_status_deletion_leaves_no_history_of_the_moves_before_the_refusal(admin):
-    # A card's history rows are written when its write commits: the first card's move was
-    # recorded before the second card's was refused, and the refusal undoes both.
+    # A card's history rows are written when its write commits: the cards move in id order,
+    # so the first card's move was recorded before the second card's was refused, and the
+    # refusal undoes both.
     product = admin.product("invoices")
     to_issue = product["statuses"][0]
     sent = next(status for status in product["statuses"] if status["name"] == "Sent")

@@ -155,7 +155,9 @@ def move_cards(
 ) -> int | None:
     """Move every card of ``status`` (being deleted) to ``target``; how many moved, or None
     when cards are there and no ``target``."""
-    cards = list(session.scalars(select(Card).where(Card.status_id == status.id)))
+    # In id order, so that a move a plugin refuses stops the same cards' moves on every run.
+    query = select(Card).where(Card.status_id == status.id).order_by(Card.id)
+    cards = list(session.scalars(query))
     if cards and target is None:
         return None
     for card in cards:
