@@ -1,5 +1,12 @@
 """Every change of a card or its tasks leaves a history row: who, when, before and after."""
 
+import json
+from datetime import UTC, datetime
+
+from cardcrm.common.db import get_db
+from cardcrm.core.cards.models import CardHistory
+from sqlalchemy import Text, cast, select
+
 
 def history(api, card, query=""):
     return api.ok("GET", f"cards/{card['id']}/history{query}")["items"]
@@ -165,3 +172,37 @@ def test_a_refused_status_deletion_leaves_no_history_of_the_moves_before_the_ref
     rows = history(admin, priced)
     assert [row["type"] for row in rows] == ["card.created", "card.status_changed"]
     assert rows[1]["data"]["to"]["id"] == sent["id"] and "reason" not in rows[1]["data"]
+
+
+def test_one_writes_rows_keep_their_order_and_every_value(app, admin):
+    """Closing a recurring task records two rows in one transaction (the close, then the next
+    occurrence); on PostgreSQL they go in the events' statement as JSON. Both keep their
+    order, their task, their text beyond ASCII and their instant to the microsecond, and the
+    table keeps each payload as the text ``json.dumps`` makes."""
+    card = admin.card(admin.product(), "Ștefan și fiii")
+    repeat = {"freq": "weekly", "weekdays": ["MO"]}
+    task = admin.task(card, "2026-12-07T09:00:00Z", "Sună-l pe Ștefan", repeat=repeat)
+    before = datetime.now(UTC)
+    admin.ok("POST", f"tasks/{task['id']}/close", {"comment": "Vorbit — revine luni"})
+    after = datetime.now(UTC)
+    closed, created = history(admin, card)[-2:]
+    assert closed["type"] == "task.closed" and closed["task_id"] == task["id"]
+    assert closed["data"] == {"outcome": "done", "comment": "Vorbit — revine luni"}
+    assert created["type"] == "task.created" and created["id"] > closed["id"]
+    assert created["task_id"] != task["id"]
+    assert created["data"]["task"]["text"] == "Sună-l pe Ștefan"
+    assert created["data"]["task"]["due"] == "2026-12-14T09:00:00Z"
+    with app.app_context():
+        session = get_db().session()
+        try:
+            rows = session.execute(
+                select(CardHistory.at, cast(CardHistory.data, Text), CardHistory.user_id)
+                .where(CardHistory.card_id == card["id"])
+                .order_by(CardHistory.id)
+            ).all()
+        finally:
+            session.close()
+    (at, text, user_id), (next_at, _, _) = rows[-2:]
+    assert text == json.dumps(closed["data"]) and user_id == admin.user.id
+    # The instants recorded in the request, whole (a lost zone or fraction falls outside).
+    assert before <= at <= next_at <= after

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from cardcrm.common.bulk import JsonText, execute_many, json_text, reserve_ids
+from cardcrm.common.bulk import JsonText, execute_many, json_rows, json_text, reserve_ids
 from cardcrm.common.events import EventType, validate_event
 from cardcrm.common.timeutil import isoformat_z, utcnow
 from cardcrm.core.base import Base
@@ -59,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from ..cards.history import take_pending_json
 from .listen import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -169,18 +170,27 @@ def _notify_on_commit(session: Session, last_id: int) -> None:
 
 #: A write's events on PostgreSQL in one statement: the advisory lock that orders event
 #: commits (taken before the rows get their ids: they are made from the joined lock's row),
-#: the rows (arrays, one element per event: one statement text whatever their number, so
-#: psycopg prepares it once), and each id's ``NOTIFY`` (delivered on commit). It was three
-#: statements, and the ORM's flush of ``Event`` objects a tenth of a card write's time.
-#: ``data`` arrives as the JSON text ``json.dumps`` makes, stored as it is (``json``).
+#: the rows, and each id's ``NOTIFY`` (delivered on commit). It was three statements, and the
+#: ORM's flush of ``Event`` objects a tenth of a card write's time. The write's card history
+#: rows go in too (``cards.history.take_pending_json``), in a data-modifying ``WITH``: their
+#: own statement was one round trip more per write.
+#: Rows arrive as one JSON text each (``json_rows``: one statement text whatever their
+#: number, so psycopg prepares it once), each payload as the text ``json.dumps`` made, which
+#: ``->`` gives unchanged and the ``json`` columns store as it is.
 _INSERT_EVENTS = text(
     """
+    WITH history AS (
+        INSERT INTO card_history (card_id, task_id, type, at, user_id, positive, data)
+        SELECT CAST(h.row ->> 0 AS integer), CAST(h.row ->> 1 AS integer), h.row ->> 2,
+               CAST(h.row ->> 3 AS timestamptz), CAST(h.row ->> 4 AS integer),
+               CAST(h.row ->> 5 AS boolean), h.row -> 6
+        FROM json_array_elements(CAST(:history AS json)) WITH ORDINALITY AS h(row, position)
+        ORDER BY h.position
+    )
     INSERT INTO events (uid, type, at, actor_id, data)
-    SELECT e.uid, e.type, :at, e.actor_id, CAST(e.data AS json)
+    SELECT e.row ->> 0, e.row ->> 1, :at, CAST(e.row ->> 2 AS integer), e.row -> 3
     FROM (SELECT pg_advisory_xact_lock(:key)) AS event_order,
-         unnest(CAST(:uids AS varchar[]), CAST(:types AS varchar[]),
-                CAST(:actors AS integer[]), CAST(:datas AS text[]))
-             WITH ORDINALITY AS e(uid, type, actor_id, data, position)
+         json_array_elements(CAST(:events AS json)) WITH ORDINALITY AS e(row, position)
     ORDER BY e.position
     RETURNING id, pg_notify(:channel, CAST(id AS text))
     """
@@ -193,7 +203,8 @@ def _insert_pending(
     uids: list[str],
     at: datetime,
 ) -> list[int]:
-    """Insert a transaction's events (``record_event``); their ids, in the order given."""
+    """Insert a transaction's events (``record_event``), on PostgreSQL with its queued card
+    history rows; the events' ids, in the order given."""
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(
             _INSERT_EVENTS,
@@ -201,10 +212,11 @@ def _insert_pending(
                 "key": EVENT_LOCK_KEY,
                 "channel": CHANNEL,
                 "at": at,
-                "uids": uids,
-                "types": [kind for kind, _data, _actor in pending],
-                "actors": [actor for _kind, _data, actor in pending],
-                "datas": [json_text(data) for _kind, data, _actor in pending],
+                "history": take_pending_json(session),
+                "events": json_rows(
+                    ((uid, kind, actor), json_text(data))
+                    for uid, (kind, data, actor) in zip(uids, pending, strict=True)
+                ),
             },
         )
         return sorted(row[0] for row in rows)  # ids are given in the rows' order
@@ -345,7 +357,10 @@ class EventNotifier:
 def install(factory: sessionmaker, plugins: Any, notifier: EventNotifier) -> None:
     """Attach the outbox to every session ``factory`` makes."""
 
-    @event.listens_for(factory, "before_commit")
+    # First of the session's ``before_commit`` listeners (``insert``): on PostgreSQL it takes
+    # the card history rows queued in the transaction into the events' statement before
+    # ``cards.history``'s own listener would insert them in a statement of their own.
+    @event.listens_for(factory, "before_commit", insert=True)
     def _write_pending(session: Session) -> None:
         pending = session.info.pop("pending_events", None)
         if not pending:
