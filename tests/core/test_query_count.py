@@ -59,7 +59,8 @@ def statements_of(app, action):
 #: a member of the whole product: (on SQLite, on PostgreSQL). SQLite adds its ``BEGIN``s;
 #: PostgreSQL sends ``BEGIN`` without a statement of its own, and the history rows, the events,
 #: their lock and their NOTIFY as one statement. Every write: the token (with the caller and
-#: the caller's memberships), [the card's lock,] the card, then its writes, history and events.
+#: the caller's memberships), [the card's lock,] the card, then its writes, history and events
+#: (the comments below name each, as SQLite sends them).
 #: Before issue 18: card tasks 5/4, create card 11/11, edit card 12/12, move card 14/14,
 #: create task 12/12, postpone task 14/14, close task 13/13; before the caller was kept
 #: loaded and the memberships came with the token: 4/3, 10/10, 10/10, 11/11, 10/10, 12/12,

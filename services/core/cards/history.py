@@ -52,14 +52,11 @@ def record_history(
     )
 
 
-#: The columns of ``take_pending_json``'s rows, in their order (``data`` last).
-JSON_COLUMNS = ("card_id", "task_id", "type", "at", "user_id", "positive", "data")
-
-
 def take_pending_json(session: Session) -> str:
     """The rows queued in ``session``'s transaction, taken off its queue, as ``json_rows``
-    text of ``JSON_COLUMNS`` (``at`` in ISO 8601; ``data`` as ``json.dumps`` writes it, the
-    text the JSON column stores); ``"[]"`` when there are none."""
+    text: ``card_id``, ``task_id``, ``type``, ``at`` (ISO 8601), ``user_id``, ``positive``,
+    then ``data`` as ``json.dumps`` writes it (the text the JSON column stores), the order
+    ``events.outbox._INSERT_EVENTS`` reads them in; ``"[]"`` when there are none."""
     rows = session.info.pop(PENDING, None) or ()
     return json_rows(
         (
