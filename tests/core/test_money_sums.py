@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import defaultdict
 from decimal import Decimal
 
@@ -142,3 +143,44 @@ def test_a_csv_import_keeps_the_sums_of_the_cards_it_creates_and_changes(app, ad
     first = status_id(deals, "Database")
     assert board(app, deals["id"], admin.user.id)[first] == (3, Decimal("21.75"))
     assert board(app, deals["id"], admin.user.id) == expected(app, deals["id"], "value")
+
+
+def test_a_card_created_while_the_money_field_changes_counts_the_field_it_ends_with(app, admin):
+    """A new card's amount comes from the money field its product names when the card is
+    written: a change of the fields in another transaction makes the card wait, and the card
+    is then written under the new fields (never an amount of a field no longer the money one,
+    which the change's recomputation of the product's cards would have missed)."""
+    product = admin.product("sales", name="Deals")
+    product = admin.ok("PATCH", f"products/{product['id']}", {"fields": [*product["fields"], NOTE]})
+    with app.app_context():
+        engine = get_db().engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: no write can wait for another")
+    money_note = {**NOTE, "type": "money", "currency": "EUR"}
+    others = [field for field in product["fields"] if field["key"] != "note"]
+    created: dict = {}
+
+    def create() -> None:
+        fields = {"value": "5.00", "note": "7.25"}
+        created.update(admin.card(product, "Signed during the change", fields=fields))
+
+    writer = threading.Thread(target=create)
+    with engine.connect() as change:
+        change.execute(
+            text("SELECT id FROM products WHERE id = :p FOR UPDATE"), {"p": product["id"]}
+        )
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive(), "the new card did not wait for the product's change"
+        change.execute(
+            text("UPDATE products SET fields = CAST(:fields AS json) WHERE id = :p"),
+            {"fields": json.dumps([money_note, *others]), "p": product["id"]},
+        )
+        change.commit()
+    writer.join(10)
+    assert created["fields"] == {"value": "5.00", "note": "7.25"}
+    with engine.connect() as connection:
+        amount = connection.scalar(
+            text("SELECT amount_cents FROM cards WHERE id = :c"), {"c": created["id"]}
+        )
+    assert amount == 725

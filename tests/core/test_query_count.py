@@ -64,10 +64,11 @@ def statements_of(app, action):
 #: Before issue 18: card tasks 5/4, create card 11/11, edit card 12/12, move card 14/14,
 #: create task 12/12, postpone task 14/14, close task 13/13; before the caller was kept
 #: loaded and the memberships came with the token: 4/3, 10/10, 10/10, 11/11, 10/10, 12/12,
-#: 11/11; before the history rows went in the events' statement (PostgreSQL): 6, 6, 7, 6, 8, 7.
+#: 11/11; before the history rows went in the events' statement (PostgreSQL): 6, 6, 7, 6, 8, 7;
+#: before a new card's product was read once, under its share lock: create card 8/5.
 MIX_STATEMENTS = {
     "card tasks": (4, 3),  # token, card with the memberships, tasks
-    "create card": (8, 5),  # token, product, money field, card, history, events
+    "create card": (7, 4),  # token, product (share-locked: its money field), card, history, events
     "edit card": (8, 5),  # token, lock, card + contacts + product, card, history, events
     "move card": (9, 6),  # ... and the new status
     "create task": (8, 5),  # token, card locked with its product, task, history, card, events

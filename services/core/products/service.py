@@ -31,10 +31,27 @@ from .schemas import ProductSchema
 from .templates import find_template
 
 
-def get_product(session: Session, product_id: int, viewer: User | None = None) -> Product:
-    """The product; with ``viewer``, only if that user may see it (else 404)."""
+def get_product(
+    session: Session, product_id: int, viewer: User | None = None, *, share_lock: bool = False
+) -> Product:
+    """The product; with ``viewer``, only if that user may see it (else 404).
+
+    ``share_lock``: read from the database (not taken from the session) under a share lock on
+    the product's row (PostgreSQL; SQLite's write transactions run one at a time anyway), so
+    that its fields cannot change before the caller's transaction ends: a new card's amount
+    is computed from the money field it names (``cards/amount.py``)."""
     # Statuses come in the same query: every use of a product reads them.
-    product = session.get(Product, product_id, options=[joinedload(Product.statuses)])
+    options = [joinedload(Product.statuses)]
+    if share_lock:
+        product = session.get(
+            Product,
+            product_id,
+            options=options,
+            populate_existing=True,
+            with_for_update={"read": True, "of": Product},
+        )
+    else:
+        product = session.get(Product, product_id, options=options)
     if product is None or (
         viewer is not None and not scope_of(session, viewer).sees_product(product_id)
     ):
