@@ -138,7 +138,8 @@ def _rendered(kind: str, path: Path, results: dict[str, Any]) -> tuple[str, str]
         except Exception as error:  # noqa: BLE001 - an older file the table no longer reads
             return generic(results), f"(`{module_name}.{function_name}` failed: {error!r})"
         if kind == "load":
-            return load_summary(results) + "\n" + _fenced(text), ""
+            before = _before_of(path)
+            return load_summary(results, before) + "\n" + _fenced(text), ""
         return _fenced(text), ""
     return generic(results), ""
 
@@ -174,8 +175,57 @@ def aims_markdown(aims: Any) -> list[str]:
     return lines
 
 
-def load_summary(results: dict[str, Any]) -> str:
-    """The load test's headline figures (issue 18's table) above its full table."""
+def _before_of(path: Path) -> tuple[str, dict[str, Any]] | None:
+    """The run of the code before (``bench load --name before``) beside a load result: its
+    file's name and results, if there is one for the same database."""
+    _, dialect = kind_of(path)
+    before = path.parent / f"load-before-{dialect}-latest.json"
+    try:
+        return before.name, json.loads(before.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def before_comparison(results: dict[str, Any], name: str, before: dict[str, Any]) -> list[str]:
+    """The saturated figures next to those of the run of the code before (its own file):
+    each one's requests/s, its share of its own run's hello, and how many times the before."""
+    now, then = results.get("saturated") or {}, before.get("saturated") or {}
+    rows = []
+    for phase, label in (
+        ("today", "Today alone"),
+        ("card list", "card list alone"),
+        ("mixed", "the mix"),
+    ):
+        key = f"ratio_{phase.replace(' ', '_')}_to_hello"
+        rate, rate_before = ((run.get(phase) or {}).get("per_second_median") for run in (now, then))
+        share, share_before = now.get(key), then.get(key)
+        if not rate or not rate_before:
+            continue
+        times = f"{rate / rate_before:.2f}x"
+        if share and share_before:
+            times += f" ({share / share_before:.2f}x as a share of hello)"
+        rows.append(
+            f"| {label}, saturated | {rate_before} req/s, {_share(share_before)} of hello | "
+            f"{rate} req/s, {_share(share)} of hello | {times} |"
+        )
+    if not rows:
+        return []
+    code = before.get("code") or "unknown"
+    date = (before.get("machine") or {}).get("date") or before.get("date") or "date unknown"
+    return [
+        f"Next to the run of the code before (`{name}`, code `{code}`, measured {date}; "
+        "not interleaved with this one):",
+        "",
+        "| figure | before | now | now / before |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def load_summary(results: dict[str, Any], before: tuple[str, dict[str, Any]] | None = None) -> str:
+    """The load test's headline figures (issue 18's table) above its full table, and next to
+    the run of the code before when there is one (``before``: its file's name and results)."""
     saturated = results.get("saturated") or {}
     settings = results.get("settings") or {}
     rows = []
@@ -231,6 +281,8 @@ def load_summary(results: dict[str, Any]) -> str:
             *rows,
             "",
         ]
+    if before is not None:
+        lines += before_comparison(results, *before)
     lines += aims_markdown(results.get("aims"))
     return "\n".join(lines).strip() + "\n"
 

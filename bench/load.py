@@ -57,6 +57,7 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import cardcrm
 from cardcrm.common.db import get_db, write_transaction
 from cardcrm.core import create_app
 from cardcrm.core.auth.models import ApiToken, User
@@ -1451,14 +1452,17 @@ def aims(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _code_version() -> str | None:
-    """The commit measured, ``+changes`` when the working tree differs from it."""
+    """The commit measured, ``+changes`` when the working tree differs from it: that of the
+    ``cardcrm`` package this process imports, which the servers it starts import too (another
+    checkout's, first in ``PYTHONPATH``, for a run of older code: ``--name before``)."""
+    checkout = Path(cardcrm.__file__).resolve().parent
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+            ["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True
         ).stdout.strip()
         changed = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
+            cwd=checkout,
             capture_output=True,
             text=True,
         ).stdout.strip()
@@ -1715,6 +1719,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generated-users", type=int, default=LOAD_SIZES.users)
     parser.add_argument("--other-cards", type=int, default=LOAD_SIZES.other_cards)
     parser.add_argument("--seed", type=int, default=LOAD_SIZES.seed)
+    parser.add_argument(
+        "--name",
+        help="saved as load-NAME-<dialect>-...json (e.g. before: a run of older code, "
+        "whose checkout is first in PYTHONPATH; docs/benchmarks.md shows it)",
+    )
 
 
 def main_from(args: argparse.Namespace) -> int:
@@ -1748,7 +1757,8 @@ def main_from(args: argparse.Namespace) -> int:
     )
     print()
     print(table(results))
-    print(f"\nresults: {report.save('load', results)}")
+    kind = f"load-{args.name}" if args.name else "load"
+    print(f"\nresults: {report.save(kind, results)}")
     return 0
 
 

@@ -162,6 +162,45 @@ def test_the_page_shows_the_results_figures_machine_and_the_missing_ones(
     )
 
 
+def test_a_run_of_the_code_before_shows_in_its_own_section_with_its_commit(
+    folders: tuple[Path, Path],
+) -> None:
+    intro, results = folders
+    intro.write_text(
+        intro.read_text().replace(
+            "<!-- load: end -->\n",
+            "<!-- load: end -->\n\n<!-- load-postgresql-before: begin -->\n"
+            "<!-- load-postgresql-before: end -->\n",
+        )
+    )
+    before = _load_results()
+    before["code"] = "0ld1234"
+    for one in before["rounds"]:
+        one["mixed"] = _phase(95.0, 400, 1300)
+        one["ratios"] = load._ratios({name: one[name] for name in one if name != "ratios"})
+    before["saturated"] = load.saturated_summary(before["rounds"])
+    before["aims"] = load.aims(before)
+    (results / "load-before-postgresql-latest.json").write_text(json.dumps(before))
+
+    page = docs_page.generate(intro, results, None)
+
+    before_part = _section(page, "load-postgresql-before")
+    assert "`load-before-postgresql-latest.json` —" in before_part
+    assert "code `0ld1234`" in before_part
+    assert "95.0 (1300.0) 4.8%" in before_part  # the mix, next to that round's hello of 1,900
+    # the current run's section compares its figures with it, each run's to its own hello
+    load_part = _section(page, "load")
+    assert "Next to the run of the code before (`load-before-postgresql-latest.json`, code " in (
+        load_part
+    )
+    assert "| the mix, saturated | 95.0 req/s, 4.8% of hello | 494.4 req/s, 24.7% of hello | " in (
+        load_part
+    )
+    assert "5.20x (5.20x as a share of hello) |" in load_part  # 494.4 / 95.0; 0.247 / 0.0475
+    assert "| `load-postgresql-before` | `load-before-postgresql-latest.json` |" in page
+    assert "## Other results" not in page
+
+
 def test_results_without_a_table_or_a_section_are_shown_by_their_numbers(
     folders: tuple[Path, Path],
 ) -> None:

@@ -9,10 +9,10 @@ the status index (``ix_cards_status_next_task_due``) carries what the board's su
 Decision (issue 16): a column kept by the writes, not a cache or a reshaped query. A query
 over the JSON stays a read of every card whatever its shape; a cache would need invalidating
 by every card write and still pays the full read after each. The column is written in the
-same statement as the card (ORM flush, CSV import), from the product's fields read under a
-share lock on the product's row; changing which field is the money field takes that row's
-lock and recomputes the product's cards in the same transaction (``recompute_amounts``), so
-no card write in between keeps a value of the old field.
+same statement as the card (a new card's insert, an edit's ORM flush, CSV import), from the
+product's fields read under a share lock on the product's row; changing which field is the
+money field takes that row's lock and recomputes the product's cards in the same transaction
+(``recompute_amounts``), so no card write in between keeps a value of the old field.
 
 The rule (the same on SQLite and PostgreSQL): a value that is a number (a decimal string as
 stored, ``"1250.00"``, or a JSON number) counts, rounded half away from zero to the cent;
