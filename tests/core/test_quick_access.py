@@ -1,5 +1,13 @@
 """Quick access: favourite filters, recently opened cards and the Wall of Progress."""
 
+import pytest
+from cardcrm.common.db import get_db
+from cardcrm.core.auth.models import User
+from cardcrm.core.cards.models import Card
+from cardcrm.core.quick_access.models import RecentCard
+from cardcrm.core.quick_access.service import note_card_opened
+from sqlalchemy import select
+
 
 def test_a_favourite_filter_is_saved_validated_and_applies_like_the_card_list(admin, member):
     product = admin.product("sales")
@@ -72,6 +80,31 @@ def test_recent_cards_are_the_last_20_distinct_newest_first(admin):
     assert recent[0] == "card 3"
     assert recent[1:] == [f"card {index}" for index in range(24, 5, -1)]
     assert len(set(recent)) == 20
+
+
+def test_a_cards_mark_commits_without_waiting_for_the_disk_in_its_own_transaction_only(app, admin):
+    """On PostgreSQL a request's card read records the card in one statement that turns
+    ``synchronous_commit`` off for its own transaction: the connection's next transactions
+    (a card's or a task's write) wait for the disk again."""
+    card = admin.card(admin.product("sales"), "Opened")
+    with app.app_context():
+        database = get_db()
+        if database.dialect != "postgresql":
+            pytest.skip("SQLite has no asynchronous commit: its mark is an ordinary write")
+        session = database.request_session()
+        try:
+            connection = session.connection()
+            before = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+            user = session.get(User, admin.user.id)
+            note_card_opened(session, user, session.get(Card, card["id"]))
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == before
+            assert before == "on"
+            opened = session.scalars(
+                select(RecentCard.card_id).where(RecentCard.user_id == admin.user.id)
+            ).all()
+            assert opened == [card["id"]]
+        finally:
+            session.close()
 
 
 def test_recent_cards_are_per_user_and_skip_the_trash(admin, member):

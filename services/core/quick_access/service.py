@@ -10,7 +10,7 @@ from cardcrm.common.errors import Invalid, NotFound
 from cardcrm.common.timeutil import utcnow
 from cardcrm.common.translate import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import Connection, and_, bindparam, delete, exists, select
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -42,6 +42,14 @@ def note_card_opened(session: Session, user: User, card: Card) -> None:
     it runs in a short transaction of its own connection. Two opens at once may leave one
     card more than the limit until the next open trims it. The statements are built once per
     dialect (``_opened_statements``): building them was a third of a card's read.
+
+    Decision: on PostgreSQL that one statement commits without waiting for the disk
+    (``synchronous_commit`` off for its transaction alone, set by the statement itself). The
+    row is a convenience derived from reading, not something the user entered: a crash may
+    forget the last fraction of a second of cards opened, never a card, task or value. A
+    card's read no longer waits for a flush of the write-ahead log: 0.17 ms less per read
+    on the benchmark machine's disk (1.13-1.17 against 0.96-1.00 ms, p50), more on a disk
+    whose flushes are slower. Every other write keeps waiting for its flush.
     """
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
@@ -63,11 +71,8 @@ def _opened_statements(dialect: str) -> tuple[Any, Any, Any]:
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     user_id: Any = bindparam("user_id")
     card_id: Any = bindparam("card_id")
-    opened = insert(RecentCard).values(
-        user_id=user_id,
-        card_id=card_id,
-        opened_at=bindparam("opened_at", type_=RecentCard.opened_at.type),
-    )
+    opened_at = bindparam("opened_at", type_=RecentCard.opened_at.type)
+    opened = insert(RecentCard).values(user_id=user_id, card_id=card_id, opened_at=opened_at)
     upsert = opened.on_conflict_do_update(
         index_elements=["user_id", "card_id"], set_={"opened_at": opened.excluded.opened_at}
     )
@@ -79,7 +84,25 @@ def _opened_statements(dialect: str) -> tuple[Any, Any, Any]:
         .limit(RECENT_LIMIT - 1)
     )
     trim = delete(RecentCard).where(others, RecentCard.card_id.not_in(newest))
-    return upsert, trim, trim.add_cte(upsert.cte("opened"))
+    return upsert, trim, trim.add_cte(_without_waiting_for_the_disk(upsert).cte("opened"))
+
+
+def _without_waiting_for_the_disk(upsert: Any) -> Any:
+    """``upsert`` (PostgreSQL's, of one row) as an ``INSERT ... SELECT`` whose source also
+    turns ``synchronous_commit`` off for the transaction (``set_config(..., true)``): as a
+    data-modifying ``WITH``, it runs once in full whatever the rest of the statement reads,
+    so the setting is always made before the statement's own commit."""
+    columns = ["user_id", "card_id", "opened_at"]
+    no_wait = select(func.set_config("synchronous_commit", "off", True).label("set")).subquery()
+    values = select(
+        bindparam("user_id", type_=RecentCard.user_id.type),
+        bindparam("card_id", type_=RecentCard.card_id.type),
+        bindparam("opened_at", type_=RecentCard.opened_at.type),
+    ).select_from(no_wait)
+    opened = postgresql_insert(RecentCard).from_select(columns, values)
+    return opened.on_conflict_do_update(
+        index_elements=["user_id", "card_id"], set_={"opened_at": opened.excluded.opened_at}
+    )
 
 
 def recent_cards(session: Session, user: User) -> list[Card]:
