@@ -41,17 +41,12 @@ def get_product(
     that its fields cannot change before the caller's transaction ends: a new card's amount
     is computed from the money field it names (``cards/amount.py``)."""
     # Statuses come in the same query: every use of a product reads them.
-    options = [joinedload(Product.statuses)]
-    if share_lock:
-        product = session.get(
-            Product,
-            product_id,
-            options=options,
-            populate_existing=True,
-            with_for_update={"read": True, "of": Product},
-        )
-    else:
-        product = session.get(Product, product_id, options=options)
+    locked: dict[str, Any] = (
+        {"populate_existing": True, "with_for_update": {"read": True, "of": Product}}
+        if share_lock
+        else {}
+    )
+    product = session.get(Product, product_id, options=[joinedload(Product.statuses)], **locked)
     if product is None or (
         viewer is not None and not scope_of(session, viewer).sees_product(product_id)
     ):
