@@ -127,7 +127,12 @@
     }
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function (registration) {
       var installing = registration.installing;
-      if (!installing) return;
+      if (!installing) {
+        // Its install may have ended before this ran: when it failed, no worker is left to
+        // watch, and none serves; try again as for one seen failing.
+        if (!registration.waiting && !registration.active) again();
+        return;
+      }
       installing.addEventListener("statechange", function () {
         if (installing.state === "redundant" && !registration.active) again();
       });
